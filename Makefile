@@ -1,0 +1,52 @@
+# margindesk: `make demo` runs the seeded desk, `make test` runs every check CI runs.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+# Local defaults: DEBUG on for the demo and tests; production sets DJANGO_DEBUG=false.
+export DJANGO_DEBUG ?= true
+
+.PHONY: install db messages setup demo test lint fmt clean-venv
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+db: install
+	$(PY) manage.py ensure_database
+
+messages: install
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=var -v 0
+
+setup: db messages
+	$(PY) manage.py migrate --noinput -v 1
+	$(PY) manage.py collectstatic --noinput -v 0
+
+demo: setup
+	$(PY) manage.py seed_demo
+	@echo ""
+	@echo "  Investor portal : http://127.0.0.1:8000/portal/"
+	@echo "  Staff console   : http://127.0.0.1:8000/staff/"
+	@echo "  Staff admin     : http://127.0.0.1:8000/admin/"
+	@echo "  API docs        : http://127.0.0.1:8000/api/docs/"
+	@echo "  Web, Celery worker and beat run below; Ctrl-C stops all three."
+	@echo ""
+	$(BIN)/honcho -f Procfile start
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install messages lint
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+	$(BIN)/pytest $(PYTEST_ARGS)

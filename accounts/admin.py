@@ -1,0 +1,82 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import services
+from .forms import InvestorProfileAdminForm
+from .models import InvestorProfile, User
+
+admin.site.site_header = _("margindesk staff admin")
+admin.site.site_title = _("margindesk")
+admin.site.index_title = _("Desk administration")
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
+    ordering = ("email",)
+    list_display = ("email", "full_name", "is_staff", "is_active", "roles")
+    list_filter = ("is_staff", "is_active", "groups")
+    search_fields = ("email", "full_name")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (_("Person"), {"fields": ("full_name",)}),
+        (_("Access"), {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),
+    )
+    readonly_fields = ("last_login", "date_joined")
+
+    @admin.display(description=_("roles"))
+    def roles(self, obj: User) -> str:
+        return ", ".join(obj.role_names)
+
+
+@admin.register(InvestorProfile)
+class InvestorProfileAdmin(SimpleHistoryAdmin):
+    form = InvestorProfileAdminForm
+    list_display = (
+        "real_name",
+        "investor_type",
+        "id_type",
+        "id_number_masked",
+        "bank_account_masked",
+        "category",
+        "created_at",
+    )
+    list_filter = ("investor_type", "category", "id_type")
+    search_fields = ("real_name", "user__email")
+    readonly_fields = ("id_number_masked", "bank_account_masked", "created_at", "updated_at")
+    history_list_display = ("real_name", "category", "id_number_masked")
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        reason = data["change_reason"]
+        if change:
+            changes = {f: data[f] for f in services.PROFILE_EDITABLE if f in data}
+            services.investor_profile_update(
+                profile=obj,
+                actor=request.user,
+                reason=reason,
+                id_number=data.get("id_number") or None,
+                bank_account=data.get("bank_account") or None,
+                **changes,
+            )
+        else:
+            created = services.investor_profile_create(
+                user=data["user"],
+                real_name=data["real_name"],
+                id_type=data["id_type"],
+                id_number=data["id_number"],
+                bank_name=data["bank_name"],
+                bank_account=data["bank_account"],
+                investor_type=data["investor_type"],
+                category=data["category"],
+                phone=data.get("phone", ""),
+                address=data.get("address", ""),
+                actor=request.user,
+                reason=reason,
+            )
+            obj.pk = created.pk

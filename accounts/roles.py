@@ -1,0 +1,100 @@
+"""Roles are Django groups; this table is the one place that says what each may do.
+
+Permissions are matched as "app_label.codename" shell patterns. Nobody is granted delete:
+records of a regulated desk are corrected, never removed. Object-level rules (an investor
+sees only their own account) live in selectors and API querysets, not here.
+"""
+
+from fnmatch import fnmatch
+
+from django.db.models import TextChoices
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(TextChoices):
+    INVESTOR = "investor", _("Investor")
+    OPERATIONS = "operations", _("Operations")
+    RISK = "risk", _("Risk officer")
+    COMPLIANCE = "compliance", _("Compliance officer")
+    TREASURY = "treasury", _("Treasury")
+    AUDITOR = "auditor", _("Auditor (read-only)")
+
+
+DOMAIN_APPS = ("accounts", "custody", "compliance", "lending", "reports")
+_VIEW_ALL = [f"{app}.view_*" for app in DOMAIN_APPS] + ["auth.view_group", "auth.view_permission"]
+
+ROLE_GRANTS: dict[str, list[str]] = {
+    Role.INVESTOR: [],
+    Role.OPERATIONS: [
+        *_VIEW_ALL,
+        "accounts.add_investorprofile",
+        "accounts.change_investorprofile",
+        "accounts.add_user",
+        "accounts.change_user",
+        "custody.add_*",
+        "lending.add_creditapplication",
+        "lending.change_creditapplication",
+        "lending.prepare_*",
+    ],
+    Role.RISK: [
+        *_VIEW_ALL,
+        "lending.add_*",
+        "lending.change_*",
+        "lending.approve_*",
+        "lending.run_*",
+    ],
+    Role.COMPLIANCE: [
+        *_VIEW_ALL,
+        "compliance.add_*",
+        "compliance.change_*",
+        "compliance.approve_*",
+        "lending.approve_creditapplication",
+        "reports.add_*",
+        "reports.change_*",
+        "reports.approve_*",
+        "reports.submit_*",
+    ],
+    Role.TREASURY: [
+        *_VIEW_ALL,
+        "custody.add_*",
+        "custody.change_*",
+        "custody.approve_*",
+        "custody.reverse_*",
+        "reports.add_*",
+    ],
+    Role.AUDITOR: [*_VIEW_ALL, "auth.view_user"],
+}
+
+STAFF_ROLES = frozenset(Role) - {Role.INVESTOR}
+
+
+def permissions_for(role: str, all_permissions: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (app_label, codename) pairs a role gets, out of those that exist."""
+    patterns = ROLE_GRANTS[role]
+    return {
+        (app_label, codename)
+        for app_label, codename in all_permissions
+        if not codename.startswith("delete_")
+        and any(fnmatch(f"{app_label}.{codename}", pattern) for pattern in patterns)
+    }
+
+
+def sync_roles(group_model, permission_model) -> None:
+    """Create every role group and set its permissions; running it twice changes nothing."""
+    all_permissions = list(
+        permission_model.objects.values_list("content_type__app_label", "codename", "pk")
+    )
+    pairs = [(app, code) for app, code, _pk in all_permissions]
+    pk_by_pair = {(app, code): pk for app, code, pk in all_permissions}
+    for role in Role:
+        group, _created = group_model.objects.get_or_create(name=role.value)
+        wanted = {pk_by_pair[pair] for pair in permissions_for(role, pairs)}
+        group.permissions.set(wanted)
+
+
+def sync_roles_after_migrate(sender, **kwargs) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    # Permissions of an app exist only after its own post_migrate: re-sync after each one.
+    if sender.name in DOMAIN_APPS:
+        sync_roles(Group, Permission)

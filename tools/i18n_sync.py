@@ -1,0 +1,67 @@
+"""Refresh the Chinese catalogue: run makemessages, then fill msgstr from the glossaries.
+
+Each app keeps its translations in locale/zh_Hans/glossary/<app>.json ({"English": "中文"}),
+so several people can add strings without editing the same .po file. Untranslated strings
+are listed at the end; `--strict` makes them an error.
+
+    .venv/bin/python tools/i18n_sync.py [--strict]
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polib
+
+ROOT = Path(__file__).resolve().parent.parent
+PO = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+
+
+def main() -> int:
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "makemessages",
+            "-l",
+            "zh_Hans",
+            "--ignore=.venv",
+            "--ignore=var",
+            "--ignore=tests",
+            "--ignore=bench",
+            "--no-obsolete",
+            "-v",
+            "0",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    glossary: dict[str, str] = {}
+    for path in sorted((ROOT / "locale" / "zh_Hans" / "glossary").glob("*.json")):
+        glossary.update(json.loads(path.read_text(encoding="utf-8")))
+    catalogue = polib.pofile(str(PO))
+    catalogue.metadata["Language"] = "zh_Hans"
+    catalogue.metadata["Content-Type"] = "text/plain; charset=UTF-8"
+    missing = []
+    for entry in catalogue:
+        # template strings with a literal % reach the catalogue escaped as %%
+        plain = entry.msgid.replace("%%", "%")
+        if entry.msgid in glossary or plain in glossary:
+            text = glossary.get(entry.msgid) or glossary[plain]
+            if plain != entry.msgid and "%%" not in text:
+                text = text.replace("%", "%%")
+            entry.msgstr = text
+            if "fuzzy" in entry.flags:
+                entry.flags.remove("fuzzy")
+        elif not entry.msgstr:
+            missing.append(entry.msgid)
+    catalogue.save(str(PO))
+    for msgid in missing:
+        print(f"untranslated: {msgid!r}")
+    print(f"{len(catalogue) - len(missing)} of {len(catalogue)} strings translated")
+    return 1 if missing and "--strict" in sys.argv else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
