@@ -1,0 +1,371 @@
+"""Statement import, external and internal reconciliation, and same-day break resolution.
+
+External: ledger balance of each mapped account at the end of the statement date vs the
+statement's closing balance. Internal: segregated funds in the ledger (client bank + reserve
+bank) vs the day's client-money requirement (15c3-3 model). A break records the difference
+(actual - expected) and is due by the end of the business day it was found; it is resolved by
+a recorded top-up from house money (shortfall) or a withdrawal of the excess (excess).
+CSV formats are documented in docs/custody.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.errors import Conflict, ValidationFailed
+
+from .. import money
+from ..models import (
+    BreakResolution,
+    BreakStatus,
+    ClientMoneyRequirement,
+    EntryKind,
+    LedgerAccount,
+    Reconciliation,
+    ReconciliationBreak,
+    ReconciliationKind,
+    ReconciliationStatus,
+    StatementImport,
+    StatementLine,
+    StatementSource,
+)
+from ..selectors import balances_as_of, end_of_day
+from .ledger import (
+    balances_lock,
+    credit,
+    debit,
+    entry_post_in_transaction,
+    house_account,
+    normal_balance,
+)
+
+CSV_COLUMNS = {
+    StatementSource.BANK: ["statement_date", "account_number", "currency", "closing_balance"],
+    StatementSource.CUSTODIAN: ["statement_date", "custody_account", "instrument", "quantity"],
+}
+
+
+def _audit(obj, actor, reason: str) -> None:
+    obj._history_user = actor
+    obj._change_reason = reason
+
+
+def statement_import(
+    *, source: str, institution: str, content: bytes | str, file_name: str, actor
+) -> StatementImport:
+    """Parse and store a bank or custodian statement. Every line must name an account mapped
+    with ledger_account_set_external_ref; any bad line refuses the whole file."""
+    if source not in StatementSource.values:
+        raise ValidationFailed(
+            f"source: unknown statement source {source!r}", extra={"field": "source"}
+        )
+    raw = content.encode() if isinstance(content, str) else content
+    digest = hashlib.sha256(raw).hexdigest()
+    if StatementImport.objects.filter(sha256=digest).exists():
+        raise Conflict(f"file: {file_name} was already imported", extra={"field": "file"})
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationFailed("file: statements are UTF-8 CSV", extra={"field": "file"}) from None
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader, [])]
+    expected = CSV_COLUMNS[source]
+    if header != expected:
+        raise ValidationFailed(
+            f"file: the header must be {','.join(expected)} (got {','.join(header)})",
+            extra={"field": "file"},
+        )
+    parsed: list[tuple[int, str, str, Decimal, LedgerAccount]] = []
+    statement_date: date | None = None
+    for number, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(expected):
+            raise ValidationFailed(
+                f"file: line {number} has {len(row)} fields, expected {len(expected)}",
+                extra={"field": "file", "line": number},
+            )
+        day_text, ref, unit_text, amount_text = (cell.strip() for cell in row)
+        try:
+            day = date.fromisoformat(day_text)
+        except ValueError:
+            raise ValidationFailed(
+                f"statement_date: line {number}: {day_text!r} is not YYYY-MM-DD",
+                extra={"field": "statement_date", "line": number},
+            ) from None
+        if statement_date not in (None, day):
+            raise ValidationFailed(
+                f"statement_date: line {number}: one statement covers one date",
+                extra={"field": "statement_date", "line": number},
+            )
+        statement_date = day
+        unit = money.unit_parse(unit_text, field=expected[2])
+        amount = money.amount_parse(
+            amount_text,
+            field=f"{expected[3]} (line {number})",
+            places=money.places_for(unit),
+            allow_zero=True,
+        )
+        account = LedgerAccount.objects.filter(external_ref=ref, unit=unit).first()
+        if account is None:
+            raise ValidationFailed(
+                f"{expected[1]}: line {number}: no ledger account is mapped to {ref} in {unit}",
+                extra={"field": expected[1], "line": number},
+            )
+        parsed.append((number, ref, unit, amount, account))
+    if statement_date is None:
+        raise ValidationFailed("file: the statement has no lines", extra={"field": "file"})
+    with transaction.atomic():
+        statement = StatementImport(
+            source=source,
+            institution=institution.strip(),
+            statement_date=statement_date,
+            file_name=file_name,
+            sha256=digest,
+            imported_by=actor,
+        )
+        _audit(statement, actor, f"statement {file_name} imported")
+        statement.save()
+        StatementLine.objects.bulk_create(
+            StatementLine(
+                statement=statement,
+                line_number=number,
+                external_ref=ref,
+                unit=unit,
+                closing_balance=amount,
+                account=account,
+            )
+            for number, ref, unit, amount, account in parsed
+        )
+    return statement
+
+
+def _status(reconciliation: Reconciliation) -> str:
+    statuses = set(reconciliation.breaks.values_list("status", flat=True))
+    if BreakStatus.OPEN in statuses:
+        return ReconciliationStatus.BREAKS
+    return ReconciliationStatus.RESOLVED if statuses else ReconciliationStatus.MATCHED
+
+
+def _save_status(reconciliation: Reconciliation, actor, reason: str) -> None:
+    reconciliation.status = _status(reconciliation)
+    _audit(reconciliation, actor, reason)
+    reconciliation.save()
+
+
+def reconciliation_external_run(*, statement: StatementImport, actor) -> Reconciliation:
+    """Compare each statement line with the ledger at the end of the statement date.
+    Re-running (after a resolution) counts the recorded top-ups and withdrawals."""
+    as_of = end_of_day(statement.statement_date)
+    due = end_of_day(timezone.localdate())
+    with transaction.atomic():
+        reconciliation = (
+            Reconciliation.objects.select_for_update()
+            .filter(kind=ReconciliationKind.EXTERNAL, statement=statement)
+            .first()
+        )
+        if reconciliation is None:
+            reconciliation = Reconciliation(
+                kind=ReconciliationKind.EXTERNAL,
+                business_date=statement.statement_date,
+                statement=statement,
+                status=ReconciliationStatus.MATCHED,
+                run_by=actor,
+            )
+            _audit(reconciliation, actor, "external reconciliation run")
+            reconciliation.save()
+        lines = list(statement.lines.select_related("account"))
+        ledger = balances_as_of(accounts=[line.account for line in lines], as_of=as_of)
+        for line in lines:
+            breaks = reconciliation.breaks.filter(account=line.account)
+            if breaks.filter(status=BreakStatus.OPEN).exists():
+                continue
+            resolved = sum(
+                (b.difference for b in breaks.filter(status=BreakStatus.RESOLVED)), money.ZERO
+            )
+            expected = ledger[line.account_id]
+            actual = line.closing_balance - resolved
+            if actual != expected:
+                brk = ReconciliationBreak(
+                    reconciliation=reconciliation,
+                    account=line.account,
+                    unit=line.unit,
+                    expected=expected,
+                    actual=actual,
+                    difference=actual - expected,
+                    due_at=due,
+                )
+                _audit(brk, actor, f"break found on {line.external_ref}")
+                brk.save()
+        reconciliation.run_by = actor
+        _save_status(reconciliation, actor, "external reconciliation run")
+    return reconciliation
+
+
+def client_money_requirement_compute(
+    *, business_date: date, currency: str, actor
+) -> ClientMoneyRequirement:
+    """Credits owed to clients vs debits owed by them (each client's debits counted up to
+    that client's own credit), kept with its inputs per client."""
+    currency = money.currency_parse(currency)
+    today = timezone.localdate()
+    as_of: datetime | None = None if business_date >= today else end_of_day(business_date)
+    accounts = list(
+        LedgerAccount.objects.filter(
+            unit=currency,
+            purpose__in=["client_money", "financing_receivable", "interest_receivable"],
+        )
+    )
+    segregated_accounts = list(LedgerAccount.objects.filter(unit=currency, segregated=True))
+    balances = balances_as_of(accounts=accounts + segregated_accounts, as_of=as_of)
+    per_client: dict[int, dict[str, Decimal]] = {}
+    for account in accounts:
+        row = per_client.setdefault(
+            account.investor_id, {"credit": money.ZERO, "debit": money.ZERO}
+        )
+        side = "credit" if account.purpose == "client_money" else "debit"
+        row[side] += balances[account.pk]
+    details = []
+    credits = debits = money.ZERO
+    for investor_id, row in sorted(per_client.items()):
+        counted = min(row["debit"], row["credit"]) if row["debit"] > 0 else money.ZERO
+        credits += row["credit"]
+        debits += counted
+        details.append(
+            {
+                "investor": investor_id,
+                "credit": str(row["credit"]),
+                "debit": str(row["debit"]),
+                "debit_counted": str(counted),
+            }
+        )
+    requirement = max(money.ZERO, credits - debits)
+    segregated = sum((balances[a.pk] for a in segregated_accounts), money.ZERO)
+    row = ClientMoneyRequirement(
+        business_date=business_date,
+        currency=currency,
+        as_of=as_of or timezone.now(),
+        credits=credits,
+        debits=debits,
+        requirement=requirement,
+        segregated_funds=segregated,
+        details=details,
+        computed_by=actor,
+    )
+    _audit(row, actor, "daily client-money requirement")
+    row.save()
+    return row
+
+
+def reconciliation_internal_run(*, business_date: date, currency: str, actor) -> Reconciliation:
+    """Segregated funds in the ledger vs the client-money requirement of the day."""
+    currency = money.currency_parse(currency)
+    with transaction.atomic():
+        requirement = client_money_requirement_compute(
+            business_date=business_date, currency=currency, actor=actor
+        )
+        reconciliation = (
+            Reconciliation.objects.select_for_update()
+            .filter(kind=ReconciliationKind.INTERNAL, business_date=business_date, unit=currency)
+            .first()
+        )
+        if reconciliation is None:
+            reconciliation = Reconciliation(
+                kind=ReconciliationKind.INTERNAL,
+                business_date=business_date,
+                unit=currency,
+                status=ReconciliationStatus.MATCHED,
+            )
+        reconciliation.requirement = requirement
+        reconciliation.run_by = actor
+        _audit(reconciliation, actor, "internal reconciliation run")
+        reconciliation.save()
+        difference = requirement.segregated_funds - requirement.requirement
+        has_open = reconciliation.breaks.filter(status=BreakStatus.OPEN).exists()
+        if difference != 0 and not has_open:
+            brk = ReconciliationBreak(
+                reconciliation=reconciliation,
+                unit=currency,
+                expected=requirement.requirement,
+                actual=requirement.segregated_funds,
+                difference=difference,
+                due_at=end_of_day(timezone.localdate()),
+            )
+            _audit(brk, actor, "segregated funds differ from the client-money requirement")
+            brk.save()
+        _save_status(reconciliation, actor, "internal reconciliation run")
+    return reconciliation
+
+
+def reconciliation_break_resolve(
+    *, brk: ReconciliationBreak, actor, reason: str
+) -> ReconciliationBreak:
+    """Resolve a break with a recorded movement of house money, in one transaction:
+
+    external shortfall: the house pays the missing amount in (Dr reconciliation differences,
+    Cr house bank); external excess: the excess goes to the house (Dr house bank, Cr
+    reconciliation differences). Internal shortfall: top-up (Dr reserve bank, Cr house bank);
+    internal excess: withdrawn (Dr house bank, Cr reserve bank, then client bank)."""
+    if not reason or not reason.strip():
+        raise ValidationFailed("reason: a reason is required", extra={"field": "reason"})
+    with transaction.atomic(durable=True):
+        locked = ReconciliationBreak.objects.select_for_update(of=("self",)).get(pk=brk.pk)
+        if locked.status != BreakStatus.OPEN:
+            raise Conflict(f"break #{locked.pk} is already resolved", extra={"field": "break"})
+        reconciliation = locked.reconciliation
+        unit, amount = locked.unit, abs(locked.difference)
+        shortfall = locked.difference < 0
+        if money.is_currency(unit):
+            house = house_account("house_bank", unit, actor=actor)
+        else:
+            house = house_account("house_securities", unit, actor=actor)
+        if reconciliation.kind == ReconciliationKind.EXTERNAL:
+            diffs = house_account("recon_differences", unit, actor=actor)
+            legs = (
+                [debit(diffs, amount), credit(house, amount)]
+                if shortfall
+                else [debit(house, amount), credit(diffs, amount)]
+            )
+        else:
+            reserve_bank = house_account("reserve_bank", unit, actor=actor)
+            if shortfall:
+                legs = [debit(reserve_bank, amount), credit(house, amount)]
+            else:
+                client_bank = house_account("client_bank", unit, actor=actor)
+                rows = balances_lock([reserve_bank, client_bank])
+                from_reserve = min(amount, max(money.ZERO, normal_balance(rows[reserve_bank.pk])))
+                legs = [debit(house, amount)]
+                if from_reserve:
+                    legs.append(credit(reserve_bank, from_reserve))
+                if amount - from_reserve:
+                    legs.append(credit(client_bank, amount - from_reserve))
+        resolution = BreakResolution.TOP_UP if shortfall else BreakResolution.WITHDRAW_EXCESS
+        entry = entry_post_in_transaction(
+            legs=legs,
+            memo=f"{resolution.label} for reconciliation break #{locked.pk}: {reason.strip()}",
+            kind=EntryKind.RECONCILIATION,
+            actor=actor,
+            idempotency_key=f"break:{locked.pk}",
+        )
+        locked.status = BreakStatus.RESOLVED
+        locked.resolution = resolution
+        locked.resolution_entry = entry
+        locked.resolved_by = actor
+        locked.resolved_at = timezone.now()
+        locked.reason = reason.strip()[:500]
+        _audit(locked, actor, reason.strip())
+        locked.save()
+        _save_status(reconciliation, actor, f"break #{locked.pk} resolved")
+    return locked
+
+
+def break_is_late(brk: ReconciliationBreak) -> bool:
+    moment = brk.resolved_at or timezone.now()
+    return moment > brk.due_at

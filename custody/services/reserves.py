@@ -1,0 +1,318 @@
+"""Reserve fund, reserve target and backup credit facilities, all posted through the ledger."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.errors import RuleViolation, ValidationFailed
+from accounts.models import InvestorProfile
+
+from .. import money
+from ..models import CreditFacility, EntryKind, FacilityStatus, JournalEntry, ReserveTarget
+from .client import _key, investor_lock
+from .ledger import (
+    balances_lock,
+    client_account,
+    credit,
+    debit,
+    entry_post_in_transaction,
+    house_account,
+    normal_balance,
+    run_retrying,
+)
+
+
+def _reason(reason: str) -> str:
+    if not reason or not reason.strip():
+        raise ValidationFailed("reason: a reason is required", extra={"field": "reason"})
+    return reason.strip()
+
+
+def _durable(fn, what):
+    def run():
+        with transaction.atomic(durable=True):
+            return fn()
+
+    return run_retrying(run, what=what)
+
+
+# --- reserve fund -----------------------------------------------------------------------------
+
+
+def reserve_fund_contribute(
+    *, amount: Decimal | str, currency: str, actor, reason: str, idempotency_key: str
+) -> JournalEntry:
+    """Set house money aside in the reserve fund: Dr reserve fund, Cr house bank."""
+    amount = money.money_parse(amount)
+    currency = money.currency_parse(currency)
+    reason, key = _reason(reason), _key(idempotency_key)
+
+    def run():
+        fund = house_account("reserve_fund", currency, actor=actor)
+        bank = house_account("house_bank", currency, actor=actor)
+        return entry_post_in_transaction(
+            legs=[debit(fund, amount), credit(bank, amount)],
+            memo=f"Reserve fund contribution: {reason}",
+            kind=EntryKind.RESERVE,
+            actor=actor,
+            idempotency_key=key,
+        )
+
+    return _durable(run, "reserve_fund_contribute")
+
+
+def reserve_fund_use_in_transaction(
+    *,
+    investor: InvestorProfile,
+    amount: Decimal | str,
+    currency: str,
+    actor,
+    reason: str,
+    idempotency_key: str,
+) -> JournalEntry:
+    amount = money.money_parse(amount)
+    currency = money.currency_parse(currency)
+    reason, key = _reason(reason), _key(idempotency_key)
+    investor_lock(investor)
+    receivable = client_account(investor, "financing_receivable", currency, actor=actor)
+    fund = house_account("reserve_fund", currency, actor=actor)
+    bank = house_account("house_bank", currency, actor=actor)
+    written_off = house_account("defaults_written_off", currency, actor=actor)
+    if not JournalEntry.objects.filter(idempotency_key=key).exists():
+        rows = balances_lock([receivable, fund, bank, written_off])
+        owed = normal_balance(rows[receivable.pk])
+        reserve = normal_balance(rows[fund.pk])
+        if amount > owed:
+            raise RuleViolation(
+                f"amount: {money.fmt(amount, currency)} exceeds what {investor.real_name} owes "
+                f"({receivable.purpose_key}: {money.fmt(owed, currency)})",
+                extra={"field": "amount", "balance": str(owed)},
+            )
+        if amount > reserve:
+            raise RuleViolation(
+                f"amount: the reserve fund ({fund.purpose_key}) holds only "
+                f"{money.fmt(reserve, currency)}, less than {money.fmt(amount, currency)}",
+                extra={"field": "amount", "balance": str(reserve)},
+            )
+    return entry_post_in_transaction(
+        legs=[
+            debit(written_off, amount),
+            credit(receivable, amount),
+            debit(bank, amount),
+            credit(fund, amount),
+        ],
+        memo=f"Reserve fund covers default of {investor.real_name} (#{investor.pk}): {reason}",
+        kind=EntryKind.RESERVE,
+        actor=actor,
+        idempotency_key=key,
+    )
+
+
+def reserve_fund_use(
+    *,
+    investor: InvestorProfile,
+    amount: Decimal | str,
+    currency: str,
+    actor,
+    reason: str,
+    idempotency_key: str,
+) -> JournalEntry:
+    """Cover a client's default from the reserve fund: the unrecoverable financing receivable
+    is written off (Dr defaults written off, Cr financing receivable) and reserve money is
+    released to the house bank (Dr house bank, Cr reserve fund), in one entry."""
+    return _durable(
+        lambda: reserve_fund_use_in_transaction(
+            investor=investor,
+            amount=amount,
+            currency=currency,
+            actor=actor,
+            reason=reason,
+            idempotency_key=idempotency_key,
+        ),
+        "reserve_fund_use",
+    )
+
+
+def reserve_target_set(
+    *,
+    currency: str,
+    target: Decimal | str,
+    as_of: date,
+    source: str,
+    actor,
+    reason: str,
+) -> ReserveTarget:
+    """Record the reserve target (expected + stressed loss) computed by lending's risk
+    analytics; history keeps every previous target with who and why."""
+    currency = money.currency_parse(currency)
+    target = money.money_parse(target, field="target", allow_zero=True)
+    reason = _reason(reason)
+    with transaction.atomic():
+        row = ReserveTarget.objects.select_for_update().filter(currency=currency).first()
+        row = row or ReserveTarget(currency=currency)
+        row.target, row.as_of, row.source = target, as_of, source[:200]
+        row._history_user = actor
+        row._change_reason = reason
+        row.save()
+    return row
+
+
+# --- backup credit facilities ----------------------------------------------------------------
+
+
+def facility_create(
+    *,
+    bank: str,
+    limit: Decimal | str,
+    currency: str,
+    start_date: date,
+    expiry_date: date,
+    fee_rate: Decimal | str = "0",
+    covenants: str = "",
+    actor,
+    reason: str,
+) -> CreditFacility:
+    limit = money.money_parse(limit, field="limit")
+    currency = money.currency_parse(currency)
+    fee_rate = money.amount_parse(fee_rate, field="fee_rate", places=6, allow_zero=True)
+    reason = _reason(reason)
+    if not bank.strip():
+        raise ValidationFailed("bank: the lending bank is required", extra={"field": "bank"})
+    if expiry_date <= start_date:
+        raise ValidationFailed(
+            "expiry_date: a facility expires after it starts", extra={"field": "expiry_date"}
+        )
+    with transaction.atomic():
+        facility = CreditFacility(
+            bank=bank.strip(),
+            limit=limit,
+            currency=currency,
+            start_date=start_date,
+            expiry_date=expiry_date,
+            fee_rate=fee_rate,
+            covenants=covenants,
+        )
+        facility._history_user = actor
+        facility._change_reason = reason
+        facility.save()
+        facility.account = house_account("facility", currency, suffix=str(facility.pk), actor=actor)
+        facility._change_reason = "ledger account attached"
+        facility.save(update_fields=["account"])
+    return facility
+
+
+def _facility_locked(facility: CreditFacility) -> CreditFacility:
+    return CreditFacility.objects.select_for_update(of=("self",)).get(pk=facility.pk)
+
+
+def facility_draw(
+    *, facility: CreditFacility, amount: Decimal | str, actor, reason: str, idempotency_key: str
+) -> JournalEntry:
+    """Draw on a facility (Dr house bank, Cr facility). Refused beyond the available amount
+    (limit - drawn), before the start date, after expiry, or on a closed facility."""
+    amount = money.money_parse(amount)
+    reason, key = _reason(reason), _key(idempotency_key)
+
+    def run():
+        locked = _facility_locked(facility)
+        today = timezone.localdate()
+        bank = house_account("house_bank", locked.currency, actor=actor)
+        if not JournalEntry.objects.filter(idempotency_key=key).exists():
+            if locked.status != FacilityStatus.ACTIVE:
+                raise RuleViolation(f"facility: {locked} is closed", extra={"field": "facility"})
+            if not (locked.start_date <= today < locked.expiry_date):
+                raise RuleViolation(
+                    f"facility: {locked} is not available on {today}", extra={"field": "facility"}
+                )
+            rows = balances_lock([locked.account, bank])
+            drawn = normal_balance(rows[locked.account_id])
+            available = locked.limit - drawn
+            if amount > available:
+                raise RuleViolation(
+                    f"amount: {money.fmt(amount, locked.currency)} exceeds the available "
+                    f"{money.fmt(available, locked.currency)} on {locked} "
+                    f"(limit {locked.limit}, drawn {drawn})",
+                    extra={"field": "amount", "available": str(available)},
+                )
+        return entry_post_in_transaction(
+            legs=[debit(bank, amount), credit(locked.account, amount)],
+            memo=f"Draw on {locked.bank} facility #{locked.pk}: {reason}",
+            kind=EntryKind.FACILITY,
+            actor=actor,
+            idempotency_key=key,
+        )
+
+    return _durable(run, "facility_draw")
+
+
+def facility_repay(
+    *, facility: CreditFacility, amount: Decimal | str, actor, reason: str, idempotency_key: str
+) -> JournalEntry:
+    """Repay a facility (Dr facility, Cr house bank); never more than is drawn."""
+    amount = money.money_parse(amount)
+    reason, key = _reason(reason), _key(idempotency_key)
+
+    def run():
+        locked = _facility_locked(facility)
+        bank = house_account("house_bank", locked.currency, actor=actor)
+        if not JournalEntry.objects.filter(idempotency_key=key).exists():
+            rows = balances_lock([locked.account, bank])
+            drawn = normal_balance(rows[locked.account_id])
+            if amount > drawn:
+                raise RuleViolation(
+                    f"amount: {money.fmt(amount, locked.currency)} is more than the "
+                    f"{money.fmt(drawn, locked.currency)} drawn on {locked}",
+                    extra={"field": "amount", "drawn": str(drawn)},
+                )
+        return entry_post_in_transaction(
+            legs=[debit(locked.account, amount), credit(bank, amount)],
+            memo=f"Repayment to {locked.bank} facility #{locked.pk}: {reason}",
+            kind=EntryKind.FACILITY,
+            actor=actor,
+            idempotency_key=key,
+        )
+
+    return _durable(run, "facility_repay")
+
+
+def facility_close(*, facility: CreditFacility, actor, reason: str) -> CreditFacility:
+    reason = _reason(reason)
+    with transaction.atomic():
+        locked = _facility_locked(facility)
+        from ..selectors import facility_drawn
+
+        if facility_drawn(facility=locked) != 0:
+            raise RuleViolation(
+                f"facility: {locked} still has money drawn", extra={"field": "facility"}
+            )
+        locked.status = FacilityStatus.CLOSED
+        locked._history_user = actor
+        locked._change_reason = reason
+        locked.save(update_fields=["status"])
+    return locked
+
+
+def house_capital_contribute(
+    *, amount: Decimal | str, currency: str, actor, reason: str, idempotency_key: str
+) -> JournalEntry:
+    """Shareholders pay capital into the house bank (Dr house bank, Cr house capital)."""
+    amount = money.money_parse(amount)
+    currency = money.currency_parse(currency)
+    reason, key = _reason(reason), _key(idempotency_key)
+
+    def run():
+        bank = house_account("house_bank", currency, actor=actor)
+        equity = house_account("house_equity", currency, actor=actor)
+        return entry_post_in_transaction(
+            legs=[debit(bank, amount), credit(equity, amount)],
+            memo=f"House capital: {reason}",
+            kind=EntryKind.TRANSFER,
+            actor=actor,
+            idempotency_key=key,
+        )
+
+    return _durable(run, "house_capital_contribute")
