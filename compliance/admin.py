@@ -1,0 +1,247 @@
+"""Staff admin for compliance. Evidence (assessments, acknowledgements, checks, red flags) is
+read-only here; the few writes go through services, so history keeps actor and reason."""
+
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import services
+from .models import (
+    CalendarYear,
+    ClassificationRecord,
+    DailyAssetFigure,
+    DisclosureAcknowledgement,
+    DisclosureDocument,
+    EligibilityCheck,
+    EligibilityCheckItem,
+    EligibilityFacts,
+    ExchangeHoliday,
+    HeldDeposit,
+    Product,
+    ProfessionalTreatmentRequest,
+    Question,
+    Questionnaire,
+    RedFlag,
+    RegulatoryParameter,
+    ScoreBand,
+    SuitabilityAssessment,
+    SuitabilityMatch,
+)
+
+
+class ReadOnlyAdmin(SimpleHistoryAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RegulatoryParameter)
+class RegulatoryParameterAdmin(SimpleHistoryAdmin):
+    """New dated rows only: a past value is never edited, it is superseded."""
+
+    list_display = ("key", "effective_from", "value", "source")
+    list_filter = ("key",)
+    search_fields = ("key", "source")
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        row = services.parameter_add(
+            key=obj.key,
+            effective_from=obj.effective_from,
+            value=obj.value,
+            source=obj.source,
+            actor=request.user,
+        )
+        obj.pk = row.pk
+
+
+@admin.register(CalendarYear)
+class CalendarYearAdmin(ReadOnlyAdmin):
+    """Years are added on the staff page "Trading calendar" (/staff/compliance/calendar/)."""
+
+    list_display = ("year", "source", "created_at")
+
+
+class ExchangeHolidayForm(forms.ModelForm):
+    change_reason = forms.CharField(label=_("reason for this change"), max_length=200)
+
+    class Meta:
+        model = ExchangeHoliday
+        fields = ["date", "name"]
+
+
+@admin.register(ExchangeHoliday)
+class ExchangeHolidayAdmin(SimpleHistoryAdmin):
+    """An extra closure inside a known year (typhoon, mourning day)."""
+
+    form = ExchangeHolidayForm
+    list_display = ("date", "name")
+    date_hierarchy = "date"
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        holiday = services.exchange_holiday_add(
+            day=obj.date,
+            name=obj.name,
+            actor=request.user,
+            reason=form.cleaned_data["change_reason"],
+        )
+        obj.pk = holiday.pk
+
+
+class QuestionInline(admin.TabularInline):
+    model = Question
+    fields = ("order", "text")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+class ScoreBandInline(admin.TabularInline):
+    model = ScoreBand
+    fields = ("min_score", "max_score", "risk_class", "is_lowest_category")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Questionnaire)
+class QuestionnaireAdmin(ReadOnlyAdmin):
+    list_display = ("version", "title", "is_active", "created_at")
+    inlines = [QuestionInline, ScoreBandInline]
+
+
+@admin.register(Product)
+class ProductAdmin(ReadOnlyAdmin):
+    list_display = ("code", "name", "risk_level")
+
+
+@admin.register(SuitabilityAssessment)
+class SuitabilityAssessmentAdmin(ReadOnlyAdmin):
+    list_display = (
+        "investor",
+        "questionnaire_version",
+        "total_score",
+        "risk_class",
+        "is_lowest_category",
+        "taken_at",
+        "valid_until",
+    )
+    list_filter = ("risk_class", "is_lowest_category")
+    search_fields = ("investor__real_name", "investor__user__email")
+
+
+@admin.register(SuitabilityMatch)
+class SuitabilityMatchAdmin(ReadOnlyAdmin):
+    list_display = ("investor", "product", "risk_class", "product_risk_level", "outcome")
+    list_filter = ("outcome",)
+
+
+@admin.register(DisclosureDocument)
+class DisclosureDocumentAdmin(SimpleHistoryAdmin):
+    """Publishing is adding a new version; a published version never changes."""
+
+    list_display = ("version", "title", "sha256", "published_at", "published_by")
+    fields = ("title", "content")
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        document = services.disclosure_publish(
+            title=obj.title, content=obj.content, actor=request.user
+        )
+        obj.pk = document.pk
+
+
+@admin.register(DisclosureAcknowledgement)
+class DisclosureAcknowledgementAdmin(ReadOnlyAdmin):
+    list_display = ("investor", "version", "sha256", "acknowledged_at", "ip_address")
+    search_fields = ("investor__real_name",)
+
+
+@admin.register(EligibilityFacts)
+class EligibilityFactsAdmin(ReadOnlyAdmin):
+    list_display = (
+        "investor",
+        "first_trade_date",
+        "has_serious_default",
+        "is_related_party",
+        "firm_shareholding_pct",
+    )
+
+
+@admin.register(DailyAssetFigure)
+class DailyAssetFigureAdmin(ReadOnlyAdmin):
+    list_display = ("investor", "date", "total_assets", "source")
+    date_hierarchy = "date"
+
+
+class EligibilityCheckItemInline(admin.TabularInline):
+    model = EligibilityCheckItem
+    fields = ("rule", "passed", "message", "evidence")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(EligibilityCheck)
+class EligibilityCheckAdmin(ReadOnlyAdmin):
+    list_display = ("investor", "as_of", "passed", "checked_at", "checked_by")
+    list_filter = ("passed",)
+    inlines = [EligibilityCheckItemInline]
+
+
+@admin.register(ClassificationRecord)
+class ClassificationRecordAdmin(ReadOnlyAdmin):
+    list_display = ("investor", "result", "assessed_at", "assessed_by")
+
+
+@admin.register(ProfessionalTreatmentRequest)
+class ProfessionalTreatmentRequestAdmin(ReadOnlyAdmin):
+    """Assessed on the staff page "Professional treatment requests"."""
+
+    list_display = ("investor", "status", "requested_at", "assessed_by", "assessed_at")
+    list_filter = ("status",)
+
+
+@admin.register(RedFlag)
+class RedFlagAdmin(ReadOnlyAdmin):
+    list_display = ("raised_at", "investor", "kind", "status", "message")
+    list_filter = ("kind", "status")
+    search_fields = ("investor__real_name", "message")
+
+
+@admin.register(HeldDeposit)
+class HeldDepositAdmin(ReadOnlyAdmin):
+    """Released or returned on the staff page "Held deposits"."""
+
+    list_display = (
+        "received_at",
+        "investor",
+        "amount",
+        "currency",
+        "bank_account_masked",
+        "status",
+    )
+    list_filter = ("status",)

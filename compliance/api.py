@@ -1,0 +1,183 @@
+"""Compliance API for investors (their own records only) and staff (daily-asset import).
+Another investor's object answers 404, never 403: its existence is not disclosed."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.errors import NotFound, PermissionDenied
+from accounts.models import InvestorProfile
+
+from . import selectors, services
+from .serializers import (
+    AcknowledgementCreateSerializer,
+    AcknowledgementSerializer,
+    AssessmentCreateSerializer,
+    AssessmentSerializer,
+    DailyAssetsImportSerializer,
+    DisclosureSerializer,
+    MatchSerializer,
+    QuestionnaireSerializer,
+    StatusSerializer,
+    SuitabilityActionSerializer,
+)
+from .views import client_ip, user_agent
+
+
+def investor_of(request) -> InvestorProfile:
+    profile = getattr(request.user, "investor_profile", None)
+    if profile is None:
+        raise PermissionDenied("user: only investors use this endpoint", code="investor_only")
+    return profile
+
+
+class QuestionnaireApi(APIView):
+    @extend_schema(responses=QuestionnaireSerializer)
+    def get(self, request):
+        questionnaire = selectors.active_questionnaire()
+        if questionnaire is None:
+            raise NotFound("questionnaire: none in use")
+        return Response(QuestionnaireSerializer(questionnaire).data)
+
+
+class AssessmentListApi(ListAPIView):
+    serializer_class = AssessmentSerializer
+
+    def get_queryset(self):
+        return selectors.assessments_for(self.request.user)
+
+    @extend_schema(request=AssessmentCreateSerializer, responses={201: AssessmentSerializer})
+    def post(self, request):
+        investor = investor_of(request)
+        body = AssessmentCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        answers = {a["question"]: a["option"] for a in body.validated_data["answers"]}
+        assessment = services.assessment_submit(
+            investor=investor, answers=answers, actor=request.user
+        )
+        return Response(AssessmentSerializer(assessment).data, status=201)
+
+
+class AssessmentDetailApi(APIView):
+    @extend_schema(responses=AssessmentSerializer)
+    def get(self, request, pk: int):
+        return Response(AssessmentSerializer(selectors.assessment_for(request.user, pk)).data)
+
+
+class StatusApi(APIView):
+    """What still stands between the investor and credit, and between them and a drawdown."""
+
+    @extend_schema(responses=StatusSerializer)
+    def get(self, request):
+        investor = investor_of(request)
+        drawdown = selectors.drawdown_blockers(investor)
+        data = {
+            "credit_blockers": [vars(r) for r in selectors.credit_blockers(investor)],
+            "drawdown_blockers": [vars(r) for r in drawdown],
+            "may_draw_down": not drawdown,
+        }
+        return Response(StatusSerializer(data).data)
+
+
+class SuitabilityApi(APIView):
+    """GET the current match for margin financing; POST check (record the match) or confirm
+    (confirm the written warning)."""
+
+    @extend_schema(responses=MatchSerializer)
+    def get(self, request):
+        investor = investor_of(request)
+        match = selectors.current_match(investor, selectors.margin_product())
+        if match is None:
+            raise NotFound("match: none recorded for the current assessment")
+        return Response(MatchSerializer(match).data)
+
+    @extend_schema(request=SuitabilityActionSerializer, responses=MatchSerializer)
+    def post(self, request):
+        investor = investor_of(request)
+        body = SuitabilityActionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        product = selectors.margin_product()
+        if body.validated_data["action"] == "check":
+            match = services.suitability_match_record(
+                investor=investor, product=product, actor=request.user
+            )
+        else:
+            match = selectors.current_match(investor, product)
+            if match is None:
+                raise NotFound("match: check suitability first")
+            match = services.suitability_warning_confirm(
+                match=match,
+                investor=investor,
+                ip_address=client_ip(request),
+                user_agent=user_agent(request),
+                actor=request.user,
+            )
+        return Response(MatchSerializer(match).data)
+
+
+class CurrentDisclosureApi(APIView):
+    @extend_schema(responses=DisclosureSerializer)
+    def get(self, request):
+        document = selectors.current_disclosure()
+        if document is None:
+            raise NotFound("disclosure: none published")
+        return Response(DisclosureSerializer(document).data)
+
+
+class AcknowledgementListApi(ListAPIView):
+    serializer_class = AcknowledgementSerializer
+
+    def get_queryset(self):
+        return selectors.acknowledgements_for(self.request.user)
+
+    @extend_schema(
+        request=AcknowledgementCreateSerializer, responses={201: AcknowledgementSerializer}
+    )
+    def post(self, request):
+        investor = investor_of(request)
+        body = AcknowledgementCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        document = selectors.current_disclosure()
+        if document is None or document.pk != body.validated_data["document"]:
+            from accounts.errors import RuleViolation
+
+            raise RuleViolation(
+                "document: only the current risk disclosure can be acknowledged",
+                extra={"field": "document"},
+            )
+        ack = services.disclosure_acknowledge(
+            investor=investor,
+            document=document,
+            ip_address=client_ip(request),
+            user_agent=user_agent(request),
+            actor=request.user,
+        )
+        return Response(AcknowledgementSerializer(ack).data, status=201)
+
+
+class CanImportDailyAssets(permissions.BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perm("compliance.add_dailyassetfigure")
+
+
+class DailyAssetsApi(APIView):
+    """Staff import of daily asset figures from the ordinary brokerage account."""
+
+    permission_classes = [permissions.IsAuthenticated, CanImportDailyAssets]
+
+    @extend_schema(request=DailyAssetsImportSerializer, responses={200: None})
+    def post(self, request):
+        body = DailyAssetsImportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        investor = InvestorProfile.objects.filter(pk=body.validated_data["investor"]).first()
+        if investor is None:
+            raise NotFound("investor: not found", extra={"field": "investor"})
+        count = services.daily_assets_import(
+            investor=investor,
+            rows=[(f["date"], f["total_assets"]) for f in body.validated_data["figures"]],
+            source="api",
+            actor=request.user,
+        )
+        return Response({"imported": count})

@@ -1,0 +1,55 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class QuestionnaireForm(forms.Form):
+    """One radio group per question of the questionnaire in use."""
+
+    def __init__(self, *args, questionnaire, **kwargs):
+        super().__init__(*args, **kwargs)
+        for question in questionnaire.questions.all():
+            self.fields[f"q{question.pk}"] = forms.ChoiceField(
+                label=f"{question.order}. {question.text}",
+                choices=[(o.pk, o.text) for o in question.options.all()],
+                widget=forms.RadioSelect,
+            )
+
+    def answers(self) -> dict[int, int]:
+        return {int(name[1:]): int(value) for name, value in self.cleaned_data.items()}
+
+
+class ProfessionalRequestForm(forms.Form):
+    financial_assets = forms.DecimalField(label=_("Financial assets (RMB)"), min_value=0)
+    average_income_3y = forms.DecimalField(
+        label=_("Average annual income over the last 3 years (RMB)"), min_value=0
+    )
+    experience_years = forms.DecimalField(
+        label=_("Years of investing experience"), min_value=0, decimal_places=1
+    )
+    confirm_warning = forms.BooleanField(
+        label=_("I have read the warning and understand the protections I give up.")
+    )
+
+
+class DecisionForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=500, widget=forms.Textarea)
+
+
+class CalendarYearForm(forms.Form):
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2200)
+    source = forms.CharField(
+        label=_("Source"),
+        max_length=200,
+        help_text=_("The exchange notice the holidays come from."),
+    )
+    holidays = forms.CharField(
+        label=_("Holidays"),
+        widget=forms.Textarea(attrs={"rows": 12}),
+        help_text=_("One per line: YYYY-MM-DD and an optional name. Weekends need not be listed."),
+    )
+
+
+class DailyAssetsUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"), help_text=_("Columns: email, date (YYYY-MM-DD), total_assets.")
+    )

@@ -1,0 +1,104 @@
+"""Keys of the dated parameter table, and the history seeded into it.
+
+Code asks `compliance.selectors.parameter(KEY, on=day)`; the numbers live in the table
+(`RegulatoryParameter`), where staff add a new dated row when a rule changes. SEED is the
+initial history loaded by migration and by the demo, not a fallback.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+FINANCING_MARGIN_RATIO = "financing_margin_ratio"
+PRODUCT_RISK_LEVEL_PREFIX = "product_risk_level."
+MARGIN_PRODUCT_CODE = "margin_financing"
+MARGIN_PRODUCT_RISK_LEVEL = PRODUCT_RISK_LEVEL_PREFIX + MARGIN_PRODUCT_CODE
+ASSESSMENT_VALIDITY_MONTHS = "suitability.assessment_validity_months"
+MIN_TRADING_MONTHS = "eligibility.min_trading_months"
+MIN_AVERAGE_DAILY_ASSETS = "eligibility.min_average_daily_assets"
+AVERAGE_ASSETS_WINDOW = "eligibility.average_assets_trading_days"
+MIN_RISK_CLASS = "eligibility.min_risk_class"
+RELATED_PARTY_THRESHOLD_PCT = "eligibility.related_party_threshold_pct"
+ELIGIBILITY_CHECK_VALIDITY_DAYS = "eligibility.check_validity_days"
+MAX_TERM_MONTHS = "credit.max_term_months"
+WARNING_LINE = "credit.warning_line"
+CALL_LINE = "credit.call_line"
+TARGET_LINE = "credit.target_line"
+WITHDRAWAL_LINE = "credit.withdrawal_line"
+PRO_INDIVIDUAL_FINANCIAL_ASSETS = "classification.professional_individual_financial_assets"
+PRO_INDIVIDUAL_INCOME = "classification.professional_individual_average_income"
+PRO_INDIVIDUAL_EXPERIENCE_YEARS = "classification.professional_experience_years"
+PRO_INSTITUTION_NET_ASSETS = "classification.professional_institution_net_assets"
+PRO_INSTITUTION_FINANCIAL_ASSETS = "classification.professional_institution_financial_assets"
+UPGRADE_FINANCIAL_ASSETS = "classification.upgrade_financial_assets"
+UPGRADE_INCOME = "classification.upgrade_average_income"
+UPGRADE_EXPERIENCE_YEARS = "classification.upgrade_experience_years"
+# Collateral and book limits (read by lending's book)
+HAIRCUT_CAP_PREFIX = "collateral.haircut_cap."  # + instrument category
+HAIRCUT_CAP_INDEX_CONSTITUENT = HAIRCUT_CAP_PREFIX + "index_constituent"
+HAIRCUT_CAP_OTHER_A_SHARE = HAIRCUT_CAP_PREFIX + "other_a_share"
+HAIRCUT_CAP_ETF = HAIRCUT_CAP_PREFIX + "etf"
+HAIRCUT_CAP_MONEY_MARKET_GOVT = HAIRCUT_CAP_PREFIX + "money_market_govt"
+HAIRCUT_CAP_OTHER_FUND_BOND = HAIRCUT_CAP_PREFIX + "other_fund_bond"
+CONCENTRATION_CAP = "book.account_concentration_cap"
+FLOAT_STOP_FRACTION = "book.float_financing_stop"
+FLOAT_RESUME_FRACTION = "book.float_financing_resume"
+NET_CAPITAL = "book.net_capital"
+CLIENT_NET_CAPITAL_FRACTION = "book.client_financing_net_capital_fraction"
+TOTAL_NET_CAPITAL_MULTIPLE = "book.total_lending_net_capital_multiple"
+STALE_PRICE_MINUTES = "book.stale_price_minutes"
+
+_SUITABILITY = "CSRC Measures for Investor Suitability Management (2017-07-01)"
+_MARGIN_RULES = "SSE/SZSE margin trading implementation rules"
+_DESK = "desk credit policy"
+
+# (key, effective_from, value, source)
+SEED: list[tuple[str, date, Decimal, str]] = [
+    (FINANCING_MARGIN_RATIO, date(2010, 3, 31), Decimal("0.50"), _MARGIN_RULES + " (2010)"),
+    (FINANCING_MARGIN_RATIO, date(2015, 11, 23), Decimal("1.00"), _MARGIN_RULES + " (2015)"),
+    (FINANCING_MARGIN_RATIO, date(2023, 9, 8), Decimal("0.80"), _MARGIN_RULES + " (2023)"),
+    (FINANCING_MARGIN_RATIO, date(2026, 1, 19), Decimal("1.00"), _MARGIN_RULES + " (2026)"),
+    (MARGIN_PRODUCT_RISK_LEVEL, date(2017, 7, 1), Decimal(4), _SUITABILITY),
+    (ASSESSMENT_VALIDITY_MONTHS, date(2017, 7, 1), Decimal(24), _SUITABILITY),
+    (MIN_TRADING_MONTHS, date(2010, 3, 31), Decimal(6), _MARGIN_RULES),
+    (MIN_AVERAGE_DAILY_ASSETS, date(2019, 8, 9), Decimal(500000), _MARGIN_RULES + " (2019)"),
+    (AVERAGE_ASSETS_WINDOW, date(2019, 8, 9), Decimal(20), _MARGIN_RULES + " (2019)"),
+    (MIN_RISK_CLASS, date(2017, 7, 1), Decimal(4), _SUITABILITY),
+    (RELATED_PARTY_THRESHOLD_PCT, date(2010, 3, 31), Decimal(5), _MARGIN_RULES),
+    (ELIGIBILITY_CHECK_VALIDITY_DAYS, date(2010, 3, 31), Decimal(30), _DESK),
+    (MAX_TERM_MONTHS, date(2010, 3, 31), Decimal(6), _MARGIN_RULES),
+    (WARNING_LINE, date(2010, 3, 31), Decimal("1.40"), _DESK),
+    (CALL_LINE, date(2010, 3, 31), Decimal("1.30"), _DESK),
+    (TARGET_LINE, date(2010, 3, 31), Decimal("1.50"), _DESK),
+    (WITHDRAWAL_LINE, date(2010, 3, 31), Decimal("3.00"), _DESK),
+    (PRO_INDIVIDUAL_FINANCIAL_ASSETS, date(2017, 7, 1), Decimal(5000000), _SUITABILITY),
+    (PRO_INDIVIDUAL_INCOME, date(2017, 7, 1), Decimal(500000), _SUITABILITY),
+    (PRO_INDIVIDUAL_EXPERIENCE_YEARS, date(2017, 7, 1), Decimal(2), _SUITABILITY),
+    (PRO_INSTITUTION_NET_ASSETS, date(2017, 7, 1), Decimal(20000000), _SUITABILITY),
+    (PRO_INSTITUTION_FINANCIAL_ASSETS, date(2017, 7, 1), Decimal(10000000), _SUITABILITY),
+    (UPGRADE_FINANCIAL_ASSETS, date(2017, 7, 1), Decimal(3000000), _SUITABILITY),
+    (UPGRADE_INCOME, date(2017, 7, 1), Decimal(300000), _SUITABILITY),
+    (UPGRADE_EXPERIENCE_YEARS, date(2017, 7, 1), Decimal(1), _SUITABILITY),
+    (HAIRCUT_CAP_INDEX_CONSTITUENT, date(2010, 3, 31), Decimal("0.70"), _MARGIN_RULES),
+    (HAIRCUT_CAP_OTHER_A_SHARE, date(2010, 3, 31), Decimal("0.65"), _MARGIN_RULES),
+    (HAIRCUT_CAP_ETF, date(2010, 3, 31), Decimal("0.90"), _MARGIN_RULES),
+    (HAIRCUT_CAP_MONEY_MARKET_GOVT, date(2010, 3, 31), Decimal("0.95"), _MARGIN_RULES),
+    (HAIRCUT_CAP_OTHER_FUND_BOND, date(2010, 3, 31), Decimal("0.80"), _MARGIN_RULES),
+    (CONCENTRATION_CAP, date(2010, 3, 31), Decimal("0.60"), _DESK),
+    (FLOAT_STOP_FRACTION, date(2010, 3, 31), Decimal("0.25"), _MARGIN_RULES),
+    (FLOAT_RESUME_FRACTION, date(2010, 3, 31), Decimal("0.20"), _MARGIN_RULES),
+    (NET_CAPITAL, date(2010, 3, 31), Decimal(20000000000), _DESK + " (firm net capital)"),
+    (CLIENT_NET_CAPITAL_FRACTION, date(2010, 3, 31), Decimal("0.05"), _MARGIN_RULES),
+    (TOTAL_NET_CAPITAL_MULTIPLE, date(2010, 3, 31), Decimal(4), _MARGIN_RULES),
+    (STALE_PRICE_MINUTES, date(2010, 3, 31), Decimal(5), _DESK),
+]
+
+
+def seed_parameters(model) -> int:
+    """Insert the seeded history rows that are missing; returns how many were added."""
+    added = 0
+    for key, effective_from, value, source in SEED:
+        _obj, created = model.objects.get_or_create(
+            key=key, effective_from=effective_from, defaults={"value": value, "source": source}
+        )
+        added += created
+    return added

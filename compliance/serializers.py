@@ -1,0 +1,123 @@
+from rest_framework import serializers
+
+from .models import (
+    AnswerOption,
+    DisclosureAcknowledgement,
+    DisclosureDocument,
+    Question,
+    Questionnaire,
+    SuitabilityAssessment,
+    SuitabilityMatch,
+)
+
+
+class AnswerOptionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AnswerOption
+        fields = ["id", "order", "text", "score"]
+
+
+class QuestionSerializer(serializers.ModelSerializer):
+    options = AnswerOptionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Question
+        fields = ["id", "order", "text", "options"]
+
+
+class QuestionnaireSerializer(serializers.ModelSerializer):
+    questions = QuestionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Questionnaire
+        fields = ["id", "version", "title", "questions"]
+
+
+class AssessmentSerializer(serializers.ModelSerializer):
+    risk_class = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SuitabilityAssessment
+        fields = [
+            "id",
+            "questionnaire_version",
+            "answers",
+            "total_score",
+            "risk_class",
+            "is_lowest_category",
+            "taken_at",
+            "valid_until",
+        ]
+        read_only_fields = fields
+
+    def get_risk_class(self, obj) -> str:
+        return f"C{obj.risk_class}"
+
+
+class AnswerSerializer(serializers.Serializer):
+    question = serializers.IntegerField()
+    option = serializers.IntegerField()
+
+
+class AssessmentCreateSerializer(serializers.Serializer):
+    answers = AnswerSerializer(many=True)
+
+
+class MatchSerializer(serializers.ModelSerializer):
+    product = serializers.CharField(source="product.code")
+
+    class Meta:
+        model = SuitabilityMatch
+        fields = [
+            "id",
+            "product",
+            "product_risk_level",
+            "risk_class",
+            "outcome",
+            "warning_text",
+            "confirmed_at",
+        ]
+        read_only_fields = fields
+
+
+class SuitabilityActionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["check", "confirm"])
+
+
+class ReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class StatusSerializer(serializers.Serializer):
+    credit_blockers = ReasonSerializer(many=True)
+    drawdown_blockers = ReasonSerializer(many=True)
+    may_draw_down = serializers.BooleanField()
+
+
+class DisclosureSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DisclosureDocument
+        fields = ["id", "version", "title", "content", "sha256", "published_at"]
+        read_only_fields = fields
+
+
+class AcknowledgementSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DisclosureAcknowledgement
+        fields = ["id", "document", "version", "sha256", "acknowledged_at"]
+        read_only_fields = fields
+
+
+class AcknowledgementCreateSerializer(serializers.Serializer):
+    document = serializers.IntegerField()
+
+
+class DailyFigureSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    total_assets = serializers.DecimalField(max_digits=20, decimal_places=2, min_value=0)
+
+
+class DailyAssetsImportSerializer(serializers.Serializer):
+    investor = serializers.IntegerField(help_text="investor profile id")
+    figures = DailyFigureSerializer(many=True)

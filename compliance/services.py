@@ -1,0 +1,1076 @@
+"""Every write to compliance records: actor and reason land in the history rows.
+
+Refusals that must be remembered (a red flag) are written in their own transaction before the
+error is raised, so the caller's rollback cannot erase the record of a refused attempt.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from accounts import sensitive
+from accounts import services as account_services
+from accounts.errors import Conflict, NotFound, PermissionDenied, RuleViolation, ValidationFailed
+from accounts.models import InvestorCategory, InvestorProfile, InvestorType, User
+
+from . import calendar, selectors
+from . import parameters as P
+from .models import (
+    AnswerOption,
+    CalendarYear,
+    ClassificationRecord,
+    DailyAssetFigure,
+    DisclosureAcknowledgement,
+    DisclosureDocument,
+    EligibilityCheck,
+    EligibilityCheckItem,
+    EligibilityFacts,
+    ExchangeHoliday,
+    HeldDeposit,
+    HeldDepositStatus,
+    MatchOutcome,
+    Product,
+    ProfessionalRequestStatus,
+    ProfessionalTreatmentRequest,
+    Question,
+    Questionnaire,
+    RedFlag,
+    RedFlagKind,
+    RedFlagStatus,
+    RegulatoryParameter,
+    RiskClass,
+    RiskLevel,
+    ScoreBand,
+    SuitabilityAssessment,
+    SuitabilityMatch,
+)
+
+
+def _audit(instance, *, actor: User | None, reason: str) -> None:
+    instance._history_user = actor
+    instance._change_reason = reason
+
+
+def _require_reason(reason: str) -> str:
+    if not reason or not reason.strip():
+        raise ValidationFailed(
+            "reason: a reason is required for this decision", extra={"field": "reason"}
+        )
+    return reason.strip()
+
+
+def _require_perm(actor: User | None, perm: str) -> None:
+    if actor is None or not actor.has_perm(perm):
+        raise PermissionDenied(
+            f"actor: the permission {perm} is required", extra={"permission": perm}
+        )
+
+
+def _decimal(value: Any, field: str, *, minimum: Decimal | None = Decimal(0)) -> Decimal:
+    try:
+        result = Decimal(str(value).replace(",", "").strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise ValidationFailed(
+            f"{field}: {value!r} is not a decimal number", extra={"field": field}
+        ) from exc
+    if not result.is_finite():
+        raise ValidationFailed(f"{field}: must be a finite number", extra={"field": field})
+    if minimum is not None and result < minimum:
+        raise ValidationFailed(f"{field}: must be at least {minimum}", extra={"field": field})
+    return result
+
+
+# --- parameters and calendar ----------------------------------------------------------------
+
+
+def parameter_add(
+    *, key: str, effective_from: date, value: Decimal, source: str, actor: User | None
+) -> RegulatoryParameter:
+    """A new dated value; earlier rows stay, so past dates keep the value then in force."""
+    if not key.strip():
+        raise ValidationFailed("key: a parameter key is required", extra={"field": "key"})
+    row = RegulatoryParameter(
+        key=key.strip(),
+        effective_from=effective_from,
+        value=_decimal(value, "value", minimum=None),
+        source=source,
+    )
+    _audit(row, actor=actor, reason=source or "parameter added")
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"effective_from: {key} already has a value from {effective_from.isoformat()}",
+            extra={"field": "effective_from"},
+        ) from exc
+    return row
+
+
+def parameters_seed(*, actor: User | None = None) -> int:
+    return P.seed_parameters(RegulatoryParameter)
+
+
+def calendar_year_add(
+    *,
+    year: int,
+    holidays: list[tuple[date, str]],
+    source: str,
+    actor: User | None,
+) -> CalendarYear:
+    """Make `year` known, with its weekday exchange holidays. The known range stays
+    contiguous: only the year after the last known one (or before the first) may be added."""
+    known = calendar.known_years()
+    if CalendarYear.objects.filter(year=year).exists():
+        raise Conflict(f"year: {year} is already in the calendar", extra={"field": "year"})
+    if known and year not in (known[0] - 1, known[1] + 1):
+        raise ValidationFailed(
+            f"year: the calendar is known for {known[0]}-{known[1]}; "
+            f"add {known[1] + 1} next (no gaps)",
+            extra={"field": "year"},
+        )
+    if not source.strip():
+        raise ValidationFailed(
+            "source: name the exchange notice the holidays come from", extra={"field": "source"}
+        )
+    seen: set[date] = set()
+    for day, _name in holidays:
+        if day.year != year:
+            raise ValidationFailed(
+                f"holidays: {day.isoformat()} is not in {year}", extra={"field": "holidays"}
+            )
+        if day in seen:
+            raise ValidationFailed(
+                f"holidays: {day.isoformat()} is listed twice", extra={"field": "holidays"}
+            )
+        seen.add(day)
+    with transaction.atomic():
+        row = CalendarYear(year=year, source=source.strip())
+        _audit(row, actor=actor, reason=f"calendar year {year} added")
+        row.save()
+        for day, name in sorted(holidays):
+            if day.weekday() >= 5:
+                continue  # weekends never trade; only weekday closures are stored
+            holiday = ExchangeHoliday(date=day, name=name.strip())
+            _audit(holiday, actor=actor, reason=f"calendar year {year} added")
+            holiday.save()
+    return row
+
+
+def exchange_holiday_add(
+    *, day: date, name: str, actor: User | None, reason: str
+) -> ExchangeHoliday:
+    """An extra closure in a known year (e.g. a typhoon day)."""
+    reason = _require_reason(reason)
+    if not CalendarYear.objects.filter(year=day.year).exists():
+        raise ValidationFailed(
+            f"date: {day.year} is not in the calendar yet; add the whole year",
+            extra={"field": "date"},
+        )
+    if day.weekday() >= 5:
+        raise ValidationFailed(
+            f"date: {day.isoformat()} is a weekend; weekends never trade", extra={"field": "date"}
+        )
+    holiday = ExchangeHoliday(date=day, name=name)
+    _audit(holiday, actor=actor, reason=reason)
+    try:
+        with transaction.atomic():
+            holiday.save()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"date: {day.isoformat()} is already a holiday", extra={"field": "date"}
+        ) from exc
+    return holiday
+
+
+def parse_holiday_lines(text: str) -> list[tuple[date, str]]:
+    """'2027-01-01 New Year' per line (name optional; blank lines and # comments skipped)."""
+    result = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        head, _sep, name = line.replace("\t", " ").partition(" ")
+        try:
+            day = date.fromisoformat(head.strip().rstrip(","))
+        except ValueError as exc:
+            raise ValidationFailed(
+                f"holidays: line {number} does not start with a YYYY-MM-DD date: {line!r}",
+                extra={"field": "holidays", "line": number},
+            ) from exc
+        result.append((day, name.strip()))
+    return result
+
+
+# --- classification -------------------------------------------------------------------------
+
+
+def classification_for(
+    *,
+    investor_type: str,
+    financial_assets: Decimal,
+    average_income_3y: Decimal,
+    net_assets: Decimal,
+    experience_years: Decimal,
+    on: date | None = None,
+) -> tuple[str, str]:
+    """(category, basis) by the CSRC professional-investor tests."""
+
+    def p(key: str) -> Decimal:
+        return selectors.parameter(key, on=on)
+
+    years_needed = p(P.PRO_INDIVIDUAL_EXPERIENCE_YEARS)
+    if investor_type == InvestorType.INSTITUTION:
+        ok = (
+            net_assets >= p(P.PRO_INSTITUTION_NET_ASSETS)
+            and financial_assets >= p(P.PRO_INSTITUTION_FINANCIAL_ASSETS)
+            and experience_years >= years_needed
+        )
+        basis = (
+            f"institution: net assets {net_assets}, financial assets {financial_assets}, "
+            f"{experience_years} years"
+        )
+    else:
+        wealth = financial_assets >= p(P.PRO_INDIVIDUAL_FINANCIAL_ASSETS) or (
+            average_income_3y >= p(P.PRO_INDIVIDUAL_INCOME)
+        )
+        ok = wealth and experience_years >= years_needed
+        basis = (
+            f"individual: financial assets {financial_assets}, average income "
+            f"{average_income_3y}, {experience_years} years"
+        )
+    category = InvestorCategory.PROFESSIONAL if ok else InvestorCategory.ORDINARY
+    return category, basis
+
+
+def investor_classify(
+    *,
+    investor: InvestorProfile,
+    financial_assets: Decimal,
+    experience_years: Decimal,
+    average_income_3y: Decimal = Decimal(0),
+    net_assets: Decimal = Decimal(0),
+    actor: User | None,
+) -> ClassificationRecord:
+    figures = {
+        "financial_assets": _decimal(financial_assets, "financial_assets"),
+        "average_income_3y": _decimal(average_income_3y, "average_income_3y"),
+        "net_assets": _decimal(net_assets, "net_assets"),
+        "experience_years": _decimal(experience_years, "experience_years"),
+    }
+    category, basis = classification_for(investor_type=investor.investor_type, **figures)
+    with transaction.atomic():
+        record = ClassificationRecord(investor=investor, result=category, basis=basis, **figures)
+        record.assessed_by = actor
+        _audit(record, actor=actor, reason="investor classified")
+        record.save()
+        if investor.category != category:
+            account_services.investor_profile_update(
+                profile=investor,
+                actor=actor,
+                reason=f"classified {category}: {basis}",
+                category=category,
+            )
+    return record
+
+
+PROFESSIONAL_WARNING = (
+    "As a professional investor you will no longer receive the protections given to ordinary "
+    "investors: the desk will not assess your risk tolerance or warn you when a product's "
+    "risk exceeds it, and you bear the consequences of your own investment decisions."
+)
+
+
+def professional_request_submit(
+    *,
+    investor: InvestorProfile,
+    financial_assets: Decimal,
+    average_income_3y: Decimal,
+    experience_years: Decimal,
+    actor: User | None,
+) -> ProfessionalTreatmentRequest:
+    if investor.category == InvestorCategory.PROFESSIONAL:
+        raise RuleViolation(
+            "category: the investor is already professional", extra={"field": "category"}
+        )
+    if investor.professional_requests.filter(status=ProfessionalRequestStatus.REQUESTED).exists():
+        raise Conflict(
+            "request: a request is already waiting for assessment", extra={"field": "request"}
+        )
+    request = ProfessionalTreatmentRequest(
+        investor=investor,
+        financial_assets=_decimal(financial_assets, "financial_assets"),
+        average_income_3y=_decimal(average_income_3y, "average_income_3y"),
+        experience_years=_decimal(experience_years, "experience_years"),
+        warning_text=PROFESSIONAL_WARNING,
+    )
+    _audit(request, actor=actor, reason="investor asked for professional treatment")
+    request.save()
+    return request
+
+
+def professional_request_assess(
+    *, request: ProfessionalTreatmentRequest, approve: bool, reason: str, actor: User
+) -> ProfessionalTreatmentRequest:
+    _require_perm(actor, "compliance.change_professionaltreatmentrequest")
+    reason = _require_reason(reason)
+    if request.status != ProfessionalRequestStatus.REQUESTED:
+        raise Conflict("request: already assessed", extra={"field": "request"})
+    if approve:
+        wealth = request.financial_assets >= selectors.parameter(
+            P.UPGRADE_FINANCIAL_ASSETS
+        ) or request.average_income_3y >= selectors.parameter(P.UPGRADE_INCOME)
+        if not wealth or request.experience_years < selectors.parameter(P.UPGRADE_EXPERIENCE_YEARS):
+            raise RuleViolation(
+                "request: the figures do not meet the tests for professional treatment "
+                "(financial assets or income, and experience)",
+                extra={"field": "request"},
+            )
+    with transaction.atomic():
+        request.status = (
+            ProfessionalRequestStatus.APPROVED if approve else ProfessionalRequestStatus.REJECTED
+        )
+        request.assessed_by = actor
+        request.assessed_at = timezone.now()
+        request.reason = reason
+        _audit(request, actor=actor, reason=reason)
+        request.save()
+        if approve:
+            account_services.investor_profile_update(
+                profile=request.investor,
+                actor=actor,
+                reason=f"professional treatment approved: {reason}",
+                category=InvestorCategory.PROFESSIONAL,
+            )
+    return request
+
+
+# --- questionnaires and assessments ---------------------------------------------------------
+
+
+def questionnaire_create(
+    *,
+    version: int,
+    title: str,
+    questions: list[dict],
+    bands: list[dict],
+    actor: User | None,
+    activate: bool = True,
+) -> Questionnaire:
+    """questions: [{"text", "options": [{"text", "score", "forces_lowest_category"?}]}];
+    bands: [{"min_score", "max_score", "risk_class", "is_lowest_category"?}] covering every
+    reachable total without overlap."""
+    if not questions:
+        raise ValidationFailed("questions: at least one question", extra={"field": "questions"})
+    for i, question in enumerate(questions, start=1):
+        if len(question.get("options", [])) < 2:
+            raise ValidationFailed(
+                f"questions: question {i} needs at least two options",
+                extra={"field": "questions"},
+            )
+    low = sum(min(o["score"] for o in q["options"]) for q in questions)
+    high = sum(max(o["score"] for o in q["options"]) for q in questions)
+    ordered = sorted(bands, key=lambda b: b["min_score"])
+    if not ordered or ordered[0]["min_score"] > low or ordered[-1]["max_score"] < high:
+        raise ValidationFailed(
+            f"bands: must cover every total from {low} to {high}", extra={"field": "bands"}
+        )
+    for prev, nxt in itertools.pairwise(ordered):
+        if nxt["min_score"] != prev["max_score"] + 1:
+            raise ValidationFailed(
+                f"bands: gap or overlap between {prev['max_score']} and {nxt['min_score']}",
+                extra={"field": "bands"},
+            )
+    for band in ordered:
+        if band["risk_class"] not in RiskClass.values:
+            raise ValidationFailed(
+                f"bands: risk class {band['risk_class']} is not one of 1-5",
+                extra={"field": "bands"},
+            )
+        if band.get("is_lowest_category") and band["risk_class"] != RiskClass.C1:
+            raise ValidationFailed(
+                "bands: the lowest category lies inside C1", extra={"field": "bands"}
+            )
+    if Questionnaire.objects.filter(version=version).exists():
+        raise Conflict(f"version: v{version} already exists", extra={"field": "version"})
+    with transaction.atomic():
+        if activate:
+            for old in Questionnaire.objects.filter(is_active=True):
+                old.is_active = False
+                _audit(old, actor=actor, reason=f"superseded by v{version}")
+                old.save()
+        questionnaire = Questionnaire(version=version, title=title, is_active=activate)
+        _audit(questionnaire, actor=actor, reason="questionnaire created")
+        questionnaire.save()
+        for i, q in enumerate(questions, start=1):
+            question = Question.objects.create(questionnaire=questionnaire, order=i, text=q["text"])
+            for j, o in enumerate(q["options"], start=1):
+                AnswerOption.objects.create(
+                    question=question,
+                    order=j,
+                    text=o["text"],
+                    score=o["score"],
+                    forces_lowest_category=o.get("forces_lowest_category", False),
+                )
+        for band in ordered:
+            ScoreBand.objects.create(
+                questionnaire=questionnaire,
+                min_score=band["min_score"],
+                max_score=band["max_score"],
+                risk_class=band["risk_class"],
+                is_lowest_category=band.get("is_lowest_category", False),
+            )
+    return questionnaire
+
+
+def assessment_submit(
+    *,
+    investor: InvestorProfile,
+    answers: dict[int, int],
+    actor: User | None,
+    questionnaire: Questionnaire | None = None,
+    taken_at: datetime | None = None,
+) -> SuitabilityAssessment:
+    """answers: {question_id: option_id}, one per question of the questionnaire."""
+    questionnaire = questionnaire or selectors.active_questionnaire()
+    if questionnaire is None:
+        raise RuleViolation(
+            "questionnaire: no questionnaire is in use", extra={"field": "questionnaire"}
+        )
+    answers = {int(k): int(v) for k, v in answers.items()}
+    questions = list(questionnaire.questions.prefetch_related("options"))
+    recorded = []
+    total = 0
+    forced_lowest = False
+    for question in questions:
+        if question.pk not in answers:
+            raise ValidationFailed(
+                f"answers: question {question.order} is not answered",
+                extra={"field": "answers", "question": question.pk},
+            )
+        option = next((o for o in question.options.all() if o.pk == answers[question.pk]), None)
+        if option is None:
+            raise ValidationFailed(
+                f"answers: option {answers[question.pk]} does not belong to question "
+                f"{question.order}",
+                extra={"field": "answers", "question": question.pk},
+            )
+        total += option.score
+        forced_lowest |= option.forces_lowest_category
+        recorded.append(
+            {
+                "question_id": question.pk,
+                "question": question.text,
+                "option_id": option.pk,
+                "answer": option.text,
+                "score": option.score,
+            }
+        )
+    extra_ids = set(answers) - {q.pk for q in questions}
+    if extra_ids:
+        raise ValidationFailed(
+            f"answers: questions {sorted(extra_ids)} are not in v{questionnaire.version}",
+            extra={"field": "answers"},
+        )
+    band = questionnaire.bands.filter(min_score__lte=total, max_score__gte=total).first()
+    if band is None:
+        raise RuleViolation(
+            f"answers: total {total} is outside every score band", extra={"field": "answers"}
+        )
+    risk_class, lowest = band.risk_class, band.is_lowest_category
+    if forced_lowest:
+        risk_class, lowest = RiskClass.C1, True
+    taken_at = taken_at or timezone.now()
+    months = int(selectors.parameter(P.ASSESSMENT_VALIDITY_MONTHS, on=taken_at.date()))
+    assessment = SuitabilityAssessment(
+        investor=investor,
+        questionnaire=questionnaire,
+        questionnaire_version=questionnaire.version,
+        answers=recorded,
+        total_score=total,
+        risk_class=risk_class,
+        is_lowest_category=lowest,
+        taken_at=taken_at,
+        valid_until=calendar.add_months(timezone.localtime(taken_at).date(), months),
+        taken_by=actor,
+    )
+    _audit(assessment, actor=actor, reason="suitability questionnaire answered")
+    assessment.save()
+    return assessment
+
+
+def product_upsert(*, code: str, name: str, risk_level: int, actor: User | None) -> Product:
+    if risk_level not in RiskLevel.values:
+        raise ValidationFailed(
+            f"risk_level: {risk_level} is not one of 1-5", extra={"field": "risk_level"}
+        )
+    product = Product.objects.filter(code=code).first() or Product(code=code)
+    product.name, product.risk_level = name, risk_level
+    _audit(product, actor=actor, reason="product set up")
+    product.save()
+    return product
+
+
+def warning_text_for(*, risk_class: int, product: Product, risk_level: int) -> str:
+    return (
+        f"Warning: your risk tolerance class is C{risk_class}, below the risk level "
+        f"R{risk_level} of {product.name}. The product may lose more than you can bear; "
+        "borrowing magnifies losses as well as gains and your collateral may be sold if the "
+        "maintenance ratio falls below the call line. By confirming you state that you have "
+        "read this warning and still wish to proceed."
+    )
+
+
+def suitability_match_record(
+    *, investor: InvestorProfile, product: Product, actor: User | None
+) -> SuitabilityMatch:
+    """Apply the matching rule to the investor's valid assessment and record the result.
+    A refusal is recorded (with a red flag) and returned; callers show it."""
+    assessment = selectors.valid_assessment(investor)
+    if assessment is None:
+        raise RuleViolation(
+            "assessment: no valid suitability assessment; take the questionnaire first",
+            code="assessment_required",
+            extra={"field": "assessment"},
+        )
+    level = selectors.product_risk_level(product)
+    outcome = selectors.match_outcome(
+        risk_class=assessment.risk_class,
+        is_lowest_category=assessment.is_lowest_category,
+        risk_level=level,
+    )
+    existing = selectors.current_match(investor, product)
+    if existing is not None and existing.outcome == outcome:
+        return existing
+    match = SuitabilityMatch(
+        investor=investor,
+        assessment=assessment,
+        product=product,
+        product_risk_level=level,
+        risk_class=assessment.risk_class,
+        outcome=outcome,
+        warning_text=(
+            warning_text_for(risk_class=assessment.risk_class, product=product, risk_level=level)
+            if outcome == MatchOutcome.WARNING
+            else ""
+        ),
+    )
+    _audit(match, actor=actor, reason=f"suitability match: {outcome}")
+    match.save()
+    if outcome == MatchOutcome.REFUSED:
+        red_flag_raise(
+            investor=investor,
+            kind=RedFlagKind.SUITABILITY_REFUSED,
+            message=f"lowest category refused {product.code} (R{level})",
+            details={"assessment": assessment.pk, "product": product.code},
+            actor=actor,
+        )
+    return match
+
+
+def suitability_warning_confirm(
+    *,
+    match: SuitabilityMatch,
+    investor: InvestorProfile,
+    ip_address: str | None,
+    user_agent: str,
+    actor: User | None,
+) -> SuitabilityMatch:
+    if match.investor_id != investor.pk:
+        raise NotFound("match: not found")
+    if match.outcome != MatchOutcome.WARNING:
+        raise RuleViolation(
+            f"match: outcome is {match.outcome}; only a warning is confirmed",
+            extra={"field": "match"},
+        )
+    if match.confirmed_at is not None:
+        return match
+    match.confirmed_at = timezone.now()
+    match.confirmed_ip = ip_address or None
+    match.confirmed_user_agent = (user_agent or "")[:400]
+    _audit(match, actor=actor, reason="investor confirmed the written warning")
+    match.save()
+    return match
+
+
+# --- disclosures ----------------------------------------------------------------------------
+
+
+def sha256_of(content: str) -> str:
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def disclosure_publish(*, title: str, content: str, actor: User | None) -> DisclosureDocument:
+    """Publish the next version. From now on drawdowns wait until each investor
+    acknowledges it (selectors.drawdown_blockers)."""
+    if not content.strip():
+        raise ValidationFailed("content: the disclosure text is empty", extra={"field": "content"})
+    if not title.strip():
+        raise ValidationFailed("title: a title is required", extra={"field": "title"})
+    with transaction.atomic():
+        # Versions are a gap-free series readers cite; serialise publishers on the table.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"LOCK TABLE {DisclosureDocument._meta.db_table} IN SHARE ROW EXCLUSIVE MODE"
+            )
+        latest = DisclosureDocument.objects.order_by("-version").first()
+        if latest is not None and latest.sha256 == sha256_of(content):
+            raise Conflict(
+                f"content: identical to version {latest.version}", extra={"field": "content"}
+            )
+        document = DisclosureDocument(
+            version=(latest.version + 1) if latest else 1,
+            title=title.strip(),
+            content=content,
+            sha256=sha256_of(content),
+            published_at=timezone.now(),
+            published_by=actor,
+        )
+        _audit(document, actor=actor, reason="risk disclosure published")
+        document.save()
+    return document
+
+
+def disclosure_acknowledge(
+    *,
+    investor: InvestorProfile,
+    document: DisclosureDocument,
+    ip_address: str | None,
+    user_agent: str,
+    actor: User | None,
+) -> DisclosureAcknowledgement:
+    current = selectors.current_disclosure()
+    if current is None or current.pk != document.pk:
+        raise RuleViolation(
+            f"document: version {document.version} is not the current risk disclosure",
+            extra={"field": "document"},
+        )
+    if sha256_of(document.content) != document.sha256:
+        raise RuleViolation(
+            "document: stored text does not match its SHA-256; contact compliance",
+            code="disclosure_tampered",
+            extra={"field": "document"},
+        )
+    existing = DisclosureAcknowledgement.objects.filter(
+        investor=investor, document=document
+    ).first()
+    if existing:
+        return existing
+    ack = DisclosureAcknowledgement(
+        investor=investor,
+        document=document,
+        version=document.version,
+        sha256=document.sha256,
+        acknowledged_at=timezone.now(),
+        ip_address=ip_address or None,
+        user_agent=(user_agent or "")[:400],
+    )
+    _audit(ack, actor=actor, reason=f"risk disclosure v{document.version} acknowledged")
+    ack.save()
+    return ack
+
+
+# --- eligibility ----------------------------------------------------------------------------
+
+
+def eligibility_facts_set(
+    *,
+    investor: InvestorProfile,
+    first_trade_date: date | None,
+    has_serious_default: bool,
+    is_related_party: bool,
+    firm_shareholding_pct: Decimal,
+    evidence: str,
+    actor: User | None,
+    reason: str,
+) -> EligibilityFacts:
+    reason = _require_reason(reason)
+    pct = _decimal(firm_shareholding_pct, "firm_shareholding_pct")
+    if pct > 100:
+        raise ValidationFailed(
+            "firm_shareholding_pct: at most 100", extra={"field": "firm_shareholding_pct"}
+        )
+    facts = EligibilityFacts.objects.filter(investor=investor).first() or EligibilityFacts(
+        investor=investor
+    )
+    facts.first_trade_date = first_trade_date
+    facts.has_serious_default = has_serious_default
+    facts.is_related_party = is_related_party
+    facts.firm_shareholding_pct = pct
+    facts.evidence = evidence
+    _audit(facts, actor=actor, reason=reason)
+    facts.save()
+    return facts
+
+
+def daily_assets_import(
+    *, investor: InvestorProfile, rows: list[tuple[date, Decimal]], source: str, actor
+) -> int:
+    """Upsert end-of-day total assets from the ordinary brokerage account."""
+    if source not in ("csv", "api", "demo"):
+        raise ValidationFailed("source: csv, api or demo", extra={"field": "source"})
+    count = 0
+    with transaction.atomic():
+        for day, amount in rows:
+            amount = _decimal(amount, "total_assets")
+            figure = DailyAssetFigure.objects.filter(investor=investor, date=day).first()
+            if figure is None:
+                figure = DailyAssetFigure(investor=investor, date=day)
+            elif figure.total_assets == amount:
+                continue
+            figure.total_assets, figure.source = amount, source
+            _audit(figure, actor=actor, reason=f"daily assets imported ({source})")
+            figure.save()
+            count += 1
+    return count
+
+
+def daily_assets_import_csv(*, text: str, actor: User | None) -> int:
+    """CSV with header `email,date,total_assets` (one row per investor and day)."""
+    reader = csv.DictReader(io.StringIO(text))
+    required = {"email", "date", "total_assets"}
+    if not reader.fieldnames or not required <= set(reader.fieldnames):
+        raise ValidationFailed(
+            "file: the header must have the columns email,date,total_assets",
+            extra={"field": "file"},
+        )
+    by_investor: dict[int, tuple[InvestorProfile, list]] = {}
+    for number, row in enumerate(reader, start=2):
+        email = (row["email"] or "").strip().lower()
+        investor = InvestorProfile.objects.filter(user__email__iexact=email).first()
+        if investor is None:
+            raise ValidationFailed(
+                f"file: line {number}: no investor with e-mail {email!r}",
+                extra={"field": "file", "line": number},
+            )
+        try:
+            day = date.fromisoformat((row["date"] or "").strip())
+        except ValueError as exc:
+            raise ValidationFailed(
+                f"file: line {number}: date {row['date']!r} is not YYYY-MM-DD",
+                extra={"field": "file", "line": number},
+            ) from exc
+        amount = _decimal(row["total_assets"], f"file: line {number}: total_assets")
+        by_investor.setdefault(investor.pk, (investor, []))[1].append((day, amount))
+    total = 0
+    with transaction.atomic():
+        for investor, rows in by_investor.values():
+            total += daily_assets_import(investor=investor, rows=rows, source="csv", actor=actor)
+    return total
+
+
+def _item(rule: str, passed: bool, message: str, evidence: dict) -> dict:
+    return {"rule": rule, "passed": passed, "message": message, "evidence": evidence}
+
+
+def eligibility_evaluate(investor: InvestorProfile, *, as_of: date) -> list[dict]:
+    """The entry-requirement tests, each with its evidence; nothing is written."""
+
+    def p(key: str) -> Decimal:
+        return selectors.parameter(key, on=as_of)
+
+    items = []
+    facts = EligibilityFacts.objects.filter(investor=investor).first()
+    exempt = (
+        investor.investor_type == InvestorType.INSTITUTION
+        and investor.category == InvestorCategory.PROFESSIONAL
+    )
+    # 1. trading experience
+    months = int(p(P.MIN_TRADING_MONTHS))
+    if exempt:
+        items.append(_item("trading_experience", True, "professional institution: exempt", {}))
+    elif facts is None or facts.first_trade_date is None:
+        items.append(
+            _item("trading_experience", False, "no first trade date on record", {"months": months})
+        )
+    else:
+        needed_by = calendar.add_months(as_of, -months)
+        ok = facts.first_trade_date <= needed_by
+        items.append(
+            _item(
+                "trading_experience",
+                ok,
+                f"first trade {facts.first_trade_date.isoformat()}; "
+                f"{months} months needs {needed_by.isoformat()} or earlier",
+                {"first_trade_date": facts.first_trade_date.isoformat(), "months": months},
+            )
+        )
+    # 2. average daily assets over the last N Shanghai trading days
+    window = int(p(P.AVERAGE_ASSETS_WINDOW))
+    threshold = p(P.MIN_AVERAGE_DAILY_ASSETS)
+    if exempt:
+        items.append(_item("average_assets", True, "professional institution: exempt", {}))
+    else:
+        end = calendar.previous_trading_day(as_of)
+        days = calendar.last_n_trading_days(end, window)
+        figures = dict(
+            DailyAssetFigure.objects.filter(investor=investor, date__in=days).values_list(
+                "date", "total_assets"
+            )
+        )
+        missing = [d.isoformat() for d in days if d not in figures]
+        evidence = {
+            "trading_days": [d.isoformat() for d in days],
+            "figures": {d.isoformat(): str(figures[d]) for d in days if d in figures},
+            "threshold": str(threshold),
+        }
+        if missing:
+            evidence["missing"] = missing
+            items.append(
+                _item(
+                    "average_assets",
+                    False,
+                    f"daily assets missing for {len(missing)} of {window} trading days "
+                    f"(first {missing[0]})",
+                    evidence,
+                )
+            )
+        else:
+            average = (sum(figures.values(), Decimal(0)) / window).quantize(Decimal("0.01"))
+            evidence["average"] = str(average)
+            items.append(
+                _item(
+                    "average_assets",
+                    average >= threshold,
+                    f"average {average} over {window} trading days "
+                    f"{days[0].isoformat()}..{days[-1].isoformat()}; needs {threshold}",
+                    evidence,
+                )
+            )
+    # 3. no serious default
+    if facts is None:
+        items.append(_item("no_serious_default", False, "no credit record on file", {}))
+    else:
+        items.append(
+            _item(
+                "no_serious_default",
+                not facts.has_serious_default,
+                "serious default on record" if facts.has_serious_default else "no default",
+                {"evidence": facts.evidence},
+            )
+        )
+    # 4. not a related party or major shareholder (holders below the threshold excepted)
+    limit = p(P.RELATED_PARTY_THRESHOLD_PCT)
+    if facts is None:
+        items.append(_item("not_related_party", False, "no related-party declaration", {}))
+    else:
+        major = facts.firm_shareholding_pct >= limit
+        ok = not facts.is_related_party and not major
+        items.append(
+            _item(
+                "not_related_party",
+                ok,
+                f"related party: {facts.is_related_party}; holds "
+                f"{facts.firm_shareholding_pct}% of the firm (limit {limit}%)",
+                {
+                    "is_related_party": facts.is_related_party,
+                    "firm_shareholding_pct": str(facts.firm_shareholding_pct),
+                },
+            )
+        )
+    # 5. risk class
+    minimum = int(p(P.MIN_RISK_CLASS))
+    if investor.category == InvestorCategory.PROFESSIONAL:
+        items.append(_item("risk_class", True, "professional investor: not risk-classed", {}))
+    else:
+        assessment = selectors.valid_assessment(investor, on=as_of)
+        if assessment is None:
+            items.append(
+                _item("risk_class", False, "no valid suitability assessment", {"min": minimum})
+            )
+        else:
+            items.append(
+                _item(
+                    "risk_class",
+                    assessment.risk_class >= minimum and not assessment.is_lowest_category,
+                    f"C{assessment.risk_class}; needs C{minimum} or above",
+                    {"assessment": assessment.pk, "min": minimum},
+                )
+            )
+    return items
+
+
+def eligibility_check_run(
+    *, investor: InvestorProfile, actor: User | None, as_of: date | None = None
+) -> EligibilityCheck:
+    as_of = as_of or selectors.today()
+    items = eligibility_evaluate(investor, as_of=as_of)
+    with transaction.atomic():
+        check = EligibilityCheck(
+            investor=investor,
+            as_of=as_of,
+            passed=all(i["passed"] for i in items),
+            checked_by=actor,
+        )
+        _audit(check, actor=actor, reason="eligibility check")
+        check.save()
+        EligibilityCheckItem.objects.bulk_create(
+            EligibilityCheckItem(check_run=check, **item) for item in items
+        )
+    return check
+
+
+# --- red flags and held deposits ------------------------------------------------------------
+
+
+def red_flag_raise(
+    *,
+    investor: InvestorProfile | None,
+    kind: str,
+    message: str,
+    details: dict | None = None,
+    actor: User | None,
+) -> RedFlag:
+    """Record a refused or suspicious attempt. Call it outside the caller's transaction
+    (or before raising) so the record survives the refusal."""
+    if kind not in RedFlagKind.values:
+        raise ValidationFailed(f"kind: unknown red-flag kind {kind!r}", extra={"field": "kind"})
+    flag = RedFlag(
+        investor=investor, kind=kind, message=message[:400], details=details or {}, raised_by=actor
+    )
+    _audit(flag, actor=actor, reason=message[:100])
+    flag.save()
+    return flag
+
+
+def red_flag_resolve(*, flag: RedFlag, status: str, resolution: str, actor: User) -> RedFlag:
+    _require_perm(actor, "compliance.change_redflag")
+    resolution = _require_reason(resolution)
+    if status not in (RedFlagStatus.CLEARED, RedFlagStatus.CONFIRMED):
+        raise ValidationFailed("status: cleared or confirmed", extra={"field": "status"})
+    if flag.status != RedFlagStatus.OPEN:
+        raise Conflict("flag: already resolved", extra={"field": "flag"})
+    flag.status, flag.resolution = status, resolution
+    flag.resolved_by, flag.resolved_at = actor, timezone.now()
+    _audit(flag, actor=actor, reason=resolution)
+    flag.save()
+    return flag
+
+
+def refuse_and_record(
+    *,
+    investor: InvestorProfile | None,
+    kind: str,
+    message: str,
+    details: dict | None,
+    actor: User | None,
+    error: type[RuleViolation] | type[Conflict] = RuleViolation,
+    code: str | None = None,
+    field: str = "investor",
+):
+    """Record the red flag in its own committed transaction, then raise."""
+    flag = red_flag_raise(
+        investor=investor, kind=kind, message=message, details=details, actor=actor
+    )
+    raise error(
+        f"{field}: {message}",
+        code=code,
+        extra={"field": field, "red_flag": flag.pk},
+    )
+
+
+def sub_account_refuse(*, investor: InvestorProfile, details: dict, actor: User | None):
+    """The desk never splits a credit account into sub-accounts: always refused, recorded."""
+    refuse_and_record(
+        investor=investor,
+        kind=RedFlagKind.SUB_ACCOUNT,
+        message="sub-accounts are not offered: one real-name investor per credit account",
+        details=details,
+        actor=actor,
+        code="sub_account_refused",
+    )
+
+
+def third_party_authority_refuse(*, investor: InvestorProfile, details: dict, actor: User | None):
+    """Trading authority for a third party over a credit account: always refused, recorded."""
+    refuse_and_record(
+        investor=investor,
+        kind=RedFlagKind.THIRD_PARTY_AUTHORITY,
+        message="third-party trading authority over a credit account is not allowed",
+        details=details,
+        actor=actor,
+        code="third_party_authority_refused",
+    )
+
+
+def deposit_hold(
+    *,
+    investor: InvestorProfile,
+    amount: Decimal,
+    currency: str,
+    bank_account: str,
+    reference: str,
+    idempotency_key: str,
+    actor: User | None,
+) -> HeldDeposit:
+    """Hold money that came from a bank account other than the account of record: flagged,
+    never credited, until staff release (after review) or return it."""
+    amount = _decimal(amount, "amount")
+    if amount <= 0:
+        raise ValidationFailed("amount: must be positive", extra={"field": "amount"})
+    if not idempotency_key:
+        raise ValidationFailed(
+            "idempotency_key: required for a deposit", extra={"field": "idempotency_key"}
+        )
+    existing = HeldDeposit.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        if existing.amount != amount or existing.investor_id != investor.pk:
+            raise Conflict(
+                "idempotency_key: already used for another deposit",
+                extra={"field": "idempotency_key"},
+            )
+        return existing
+    masked = sensitive.mask_account(sensitive.normalise(bank_account))
+    with transaction.atomic():
+        flag = red_flag_raise(
+            investor=investor,
+            kind=RedFlagKind.THIRD_PARTY_DEPOSIT,
+            message=f"deposit of {amount} {currency} from {masked}, not the account of record",
+            details={"amount": str(amount), "currency": currency, "reference": reference},
+            actor=actor,
+        )
+        held = HeldDeposit(
+            investor=investor,
+            amount=amount,
+            currency=currency,
+            bank_account_masked=masked,
+            bank_account_digest=sensitive.digest(bank_account),
+            reference=reference,
+            idempotency_key=idempotency_key,
+            red_flag=flag,
+        )
+        _audit(held, actor=actor, reason="held: bank account not of record")
+        held.save()
+    return held
+
+
+def held_deposit_resolve(
+    *, deposit: HeldDeposit, release: bool, reason: str, actor: User
+) -> HeldDeposit:
+    """Mark a held deposit released (lending then credits it through custody) or returned.
+    Run inside the caller's transaction when it also posts the money."""
+    _require_perm(actor, "compliance.change_helddeposit")
+    reason = _require_reason(reason)
+    deposit = HeldDeposit.objects.select_for_update().get(pk=deposit.pk)
+    if deposit.status != HeldDepositStatus.HELD:
+        raise Conflict(f"deposit: already {deposit.status}", extra={"field": "deposit"})
+    now = timezone.now()
+    deposit.status = HeldDepositStatus.RELEASED if release else HeldDepositStatus.RETURNED
+    deposit.resolved_by, deposit.resolved_at, deposit.resolution = actor, now, reason
+    _audit(deposit, actor=actor, reason=reason)
+    deposit.save()
+    flag = deposit.red_flag
+    flag.status = RedFlagStatus.CLEARED if release else RedFlagStatus.CONFIRMED
+    flag.resolved_by, flag.resolved_at, flag.resolution = actor, now, reason
+    _audit(flag, actor=actor, reason=reason)
+    flag.save()
+    return deposit

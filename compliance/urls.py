@@ -1,0 +1,84 @@
+"""This app's routes. config/urls.py mounts them: portal_urlpatterns under /portal/
+(namespace "portal"), staff_urlpatterns under /staff/ ("staff"), api_urlpatterns under
+/api/v1/ ("v1"). Namespaces are shared between apps, so prefix every name with the app."""
+
+from django.urls import path
+
+from . import api, views
+
+portal_urlpatterns: list = [
+    path("compliance/", views.OverviewView.as_view(), name="compliance-overview"),
+    path(
+        "compliance/questionnaire/",
+        views.QuestionnaireView.as_view(),
+        name="compliance-questionnaire",
+    ),
+    path(
+        "compliance/assessments/<int:pk>/",
+        views.AssessmentDetailView.as_view(),
+        name="compliance-assessment-detail",
+    ),
+    path(
+        "compliance/suitability/",
+        views.SuitabilityView.as_view(),
+        name="compliance-suitability",
+    ),
+    path("compliance/disclosure/", views.DisclosureView.as_view(), name="compliance-disclosure"),
+    path(
+        "compliance/professional/",
+        views.ProfessionalRequestView.as_view(),
+        name="compliance-professional-request",
+    ),
+]
+staff_urlpatterns: list = [
+    path("compliance/calendar/", views.CalendarView.as_view(), name="compliance-calendar"),
+    path(
+        "compliance/daily-assets/",
+        views.DailyAssetsImportView.as_view(),
+        name="compliance-daily-assets",
+    ),
+    path(
+        "compliance/professional-requests/",
+        views.ProfessionalRequestQueueView.as_view(),
+        name="compliance-professional-requests",
+    ),
+    path(
+        "compliance/professional-requests/<int:pk>/decide/",
+        views.ProfessionalRequestDecideView.as_view(),
+        name="compliance-professional-request-decide",
+    ),
+]
+api_urlpatterns: list = [
+    path(
+        "compliance/questionnaire/",
+        api.QuestionnaireApi.as_view(),
+        name="compliance-questionnaire",
+    ),
+    path(
+        "compliance/assessments/",
+        api.AssessmentListApi.as_view(),
+        name="compliance-assessment-list",
+    ),
+    path(
+        "compliance/assessments/<int:pk>/",
+        api.AssessmentDetailApi.as_view(),
+        name="compliance-assessment-detail",
+    ),
+    path("compliance/status/", api.StatusApi.as_view(), name="compliance-status"),
+    path("compliance/suitability/", api.SuitabilityApi.as_view(), name="compliance-suitability"),
+    path(
+        "compliance/disclosures/current/",
+        api.CurrentDisclosureApi.as_view(),
+        name="compliance-disclosure-current",
+    ),
+    path(
+        "compliance/acknowledgements/",
+        api.AcknowledgementListApi.as_view(),
+        name="compliance-acknowledgement-list",
+    ),
+    path(
+        "compliance/daily-assets/",
+        api.DailyAssetsApi.as_view(),
+        name="compliance-daily-assets",
+    ),
+]

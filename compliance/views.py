@@ -1,0 +1,340 @@
+"""Portal pages (the investor's suitability test, disclosures, professional request) and staff
+pages (trading calendar, daily-asset import, professional-request assessment). Rules live in
+services and selectors; these views parse, call, and render."""
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views import View
+
+from accounts.errors import ApplicationError
+
+from . import calendar, selectors, services
+from .forms import (
+    CalendarYearForm,
+    DailyAssetsUploadForm,
+    DecisionForm,
+    ProfessionalRequestForm,
+    QuestionnaireForm,
+)
+from .models import CalendarYear, ProfessionalTreatmentRequest
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def user_agent(request) -> str:
+    return request.META.get("HTTP_USER_AGENT", "")[:400]
+
+
+class InvestorMixin(LoginRequiredMixin):
+    """Portal pages for investors: the signed-in user's own profile only."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.investor = getattr(request.user, "investor_profile", None)
+        if self.investor is None:
+            raise Http404("no investor profile")
+        return super().dispatch(request, *args, **kwargs)
+
+
+class StaffPermissionMixin(LoginRequiredMixin, UserPassesTestMixin):
+    permission = ""
+
+    def test_func(self) -> bool:
+        user = self.request.user
+        return user.is_staff and (not self.permission or user.has_perm(self.permission))
+
+
+# --- portal ---------------------------------------------------------------------------------
+
+
+class OverviewView(InvestorMixin, View):
+    def get(self, request):
+        investor = self.investor
+        product = selectors.margin_product()
+        return render(
+            request,
+            "compliance/portal/overview.html",
+            {
+                "investor": investor,
+                "assessment": selectors.latest_assessment(investor),
+                "valid_assessment": selectors.valid_assessment(investor),
+                "match": selectors.current_match(investor, product),
+                "product": product,
+                "product_level": selectors.product_risk_level(product),
+                "disclosure": selectors.current_disclosure(),
+                "credit_blockers": selectors.credit_blockers(investor),
+                "drawdown_blockers": selectors.drawdown_blockers(investor),
+                "is_professional": selectors.is_professional(investor),
+                "requests": investor.professional_requests.all()[:5],
+            },
+        )
+
+
+class QuestionnaireView(InvestorMixin, View):
+    def _questionnaire(self):
+        questionnaire = selectors.active_questionnaire()
+        if questionnaire is None:
+            raise Http404("no questionnaire in use")
+        return questionnaire
+
+    def get(self, request):
+        questionnaire = self._questionnaire()
+        form = QuestionnaireForm(questionnaire=questionnaire)
+        return render(
+            request,
+            "compliance/portal/questionnaire.html",
+            {"form": form, "questionnaire": questionnaire},
+        )
+
+    def post(self, request):
+        questionnaire = self._questionnaire()
+        form = QuestionnaireForm(request.POST, questionnaire=questionnaire)
+        if form.is_valid():
+            try:
+                assessment = services.assessment_submit(
+                    investor=self.investor,
+                    answers=form.answers(),
+                    actor=request.user,
+                    questionnaire=questionnaire,
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("Your answers have been recorded."))
+                return redirect("portal:compliance-assessment-detail", pk=assessment.pk)
+        return render(
+            request,
+            "compliance/portal/questionnaire.html",
+            {"form": form, "questionnaire": questionnaire},
+            status=400,
+        )
+
+
+class AssessmentDetailView(InvestorMixin, View):
+    def get(self, request, pk: int):
+        assessment = selectors.assessments_for(request.user).filter(pk=pk).first()
+        if assessment is None:
+            raise Http404("assessment")
+        return render(
+            request, "compliance/portal/assessment_detail.html", {"assessment": assessment}
+        )
+
+
+class SuitabilityView(InvestorMixin, View):
+    """Match the margin-financing product; show and confirm the written warning."""
+
+    def post(self, request):
+        product = selectors.margin_product()
+        try:
+            if request.POST.get("action") == "confirm":
+                match = selectors.current_match(self.investor, product)
+                if match is None:
+                    raise Http404("match")
+                services.suitability_warning_confirm(
+                    match=match,
+                    investor=self.investor,
+                    ip_address=client_ip(request),
+                    user_agent=user_agent(request),
+                    actor=request.user,
+                )
+                messages.success(request, _("Your confirmation of the warning is recorded."))
+            else:
+                match = services.suitability_match_record(
+                    investor=self.investor, product=product, actor=request.user
+                )
+                if match.outcome == "refused":
+                    messages.error(
+                        request,
+                        _("Margin financing is not available to the lowest risk category."),
+                    )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        return redirect("portal:compliance-overview")
+
+
+class DisclosureView(InvestorMixin, View):
+    def get(self, request):
+        document = selectors.current_disclosure()
+        acknowledged = (
+            document is not None
+            and selectors.acknowledgements_for(request.user).filter(document=document).exists()
+        )
+        return render(
+            request,
+            "compliance/portal/disclosure.html",
+            {
+                "document": document,
+                "acknowledged": acknowledged,
+                "history": selectors.acknowledgements_for(request.user),
+            },
+        )
+
+    def post(self, request):
+        document = selectors.current_disclosure()
+        if document is None or str(document.pk) != request.POST.get("document"):
+            messages.error(request, _("A newer version was published: read it before you accept."))
+            return redirect("portal:compliance-disclosure")
+        try:
+            services.disclosure_acknowledge(
+                investor=self.investor,
+                document=document,
+                ip_address=client_ip(request),
+                user_agent=user_agent(request),
+                actor=request.user,
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Acknowledgement recorded."))
+        return redirect("portal:compliance-disclosure")
+
+
+class ProfessionalRequestView(InvestorMixin, View):
+    def get(self, request):
+        return render(
+            request,
+            "compliance/portal/professional_request.html",
+            {"form": ProfessionalRequestForm(), "warning": services.PROFESSIONAL_WARNING},
+        )
+
+    def post(self, request):
+        form = ProfessionalRequestForm(request.POST)
+        if form.is_valid():
+            try:
+                services.professional_request_submit(
+                    investor=self.investor,
+                    financial_assets=form.cleaned_data["financial_assets"],
+                    average_income_3y=form.cleaned_data["average_income_3y"],
+                    experience_years=form.cleaned_data["experience_years"],
+                    actor=request.user,
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("Your request was sent to the compliance team."))
+                return redirect("portal:compliance-overview")
+        return render(
+            request,
+            "compliance/portal/professional_request.html",
+            {"form": form, "warning": services.PROFESSIONAL_WARNING},
+            status=400,
+        )
+
+
+# --- staff ----------------------------------------------------------------------------------
+
+
+class CalendarView(StaffPermissionMixin, View):
+    permission = "compliance.add_calendaryear"
+
+    def _render(self, request, form, status=200):
+        known = calendar.known_years()
+        initial_year = known[1] + 1 if known else None
+        return render(
+            request,
+            "compliance/staff/calendar.html",
+            {
+                "form": form,
+                "years": CalendarYear.objects.order_by("-year")[:5],
+                "known": known,
+                "next_year": initial_year,
+            },
+            status=status,
+        )
+
+    def get(self, request):
+        known = calendar.known_years()
+        return self._render(
+            request, CalendarYearForm(initial={"year": known[1] + 1 if known else None})
+        )
+
+    def post(self, request):
+        form = CalendarYearForm(request.POST)
+        if form.is_valid():
+            try:
+                year = services.calendar_year_add(
+                    year=form.cleaned_data["year"],
+                    holidays=services.parse_holiday_lines(form.cleaned_data["holidays"]),
+                    source=form.cleaned_data["source"],
+                    actor=request.user,
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(
+                    request, _("The %(year)s trading calendar is now known.") % {"year": year.year}
+                )
+                return redirect("staff:compliance-calendar")
+        return self._render(request, form, status=400)
+
+
+class DailyAssetsImportView(StaffPermissionMixin, View):
+    permission = "compliance.add_dailyassetfigure"
+
+    def get(self, request):
+        return render(
+            request, "compliance/staff/daily_assets.html", {"form": DailyAssetsUploadForm()}
+        )
+
+    def post(self, request):
+        form = DailyAssetsUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                text = form.cleaned_data["file"].read().decode("utf-8-sig")
+                count = services.daily_assets_import_csv(text=text, actor=request.user)
+            except UnicodeDecodeError:
+                form.add_error("file", _("The file is not UTF-8 text."))
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("%(count)s figures imported.") % {"count": count})
+                return redirect("staff:compliance-daily-assets")
+        return render(request, "compliance/staff/daily_assets.html", {"form": form}, status=400)
+
+
+class ProfessionalRequestQueueView(StaffPermissionMixin, View):
+    permission = "compliance.view_professionaltreatmentrequest"
+
+    def get(self, request):
+        return render(
+            request,
+            "compliance/staff/professional_requests.html",
+            {
+                "requests": ProfessionalTreatmentRequest.objects.select_related(
+                    "investor", "assessed_by"
+                )[:200],
+                "form": DecisionForm(),
+            },
+        )
+
+
+class ProfessionalRequestDecideView(StaffPermissionMixin, View):
+    permission = "compliance.change_professionaltreatmentrequest"
+
+    def post(self, request, pk: int):
+        item = get_object_or_404(ProfessionalTreatmentRequest, pk=pk)
+        form = DecisionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("A reason is required."))
+        else:
+            try:
+                services.professional_request_assess(
+                    request=item,
+                    approve=request.POST.get("decision") == "approve",
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            except DjangoPermissionDenied:
+                raise
+            else:
+                messages.success(request, _("Decision recorded."))
+        return redirect("staff:compliance-professional-requests")
