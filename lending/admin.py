@@ -1,0 +1,87 @@
+"""Staff admin for credit. Applications are decided on the staff review page (four eyes,
+second factor); contracts and accounts are read-only records here, with their history."""
+
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import CreditAccount, CreditApplication, CreditContract, PricingGridEntry
+from .services import credit
+
+
+class ReadOnlyAdmin(SimpleHistoryAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CreditApplication)
+class CreditApplicationAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "investor",
+        "kind",
+        "requested_limit",
+        "status",
+        "prepared_by",
+        "decided_by",
+        "submitted_at",
+    )
+    list_filter = ("status", "kind")
+    search_fields = ("investor__real_name", "investor__user__email")
+    history_list_display = ("status", "decision_reason")
+
+
+@admin.register(CreditContract)
+class CreditContractAdmin(ReadOnlyAdmin):
+    list_display = (
+        "contract_number",
+        "investor",
+        "credit_limit",
+        "annual_interest_rate",
+        "financing_margin_ratio",
+        "signed_on",
+        "ends_on",
+        "status",
+    )
+    list_filter = ("status", "credit_grade")
+    search_fields = ("contract_number", "investor__real_name")
+
+
+@admin.register(CreditAccount)
+class CreditAccountAdmin(ReadOnlyAdmin):
+    list_display = ("account_number", "account_name", "investor", "status", "opened_at")
+    list_filter = ("status",)
+    search_fields = ("account_number", "account_name")
+
+
+@admin.register(PricingGridEntry)
+class PricingGridEntryAdmin(SimpleHistoryAdmin):
+    """New dated rates are added; a past rate is never edited."""
+
+    list_display = ("credit_grade", "collateral_liquidity", "annual_rate", "effective_from")
+    list_filter = ("effective_from", "credit_grade")
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        entry = credit.pricing_entry_add(
+            credit_grade=obj.credit_grade,
+            collateral_liquidity=obj.collateral_liquidity,
+            annual_rate=obj.annual_rate,
+            effective_from=obj.effective_from,
+            actor=request.user,
+        )
+        obj.pk = entry.pk
+
+
+# Each area of lending registers its own admin classes.
+from . import admin_book, admin_calls, admin_mtm, admin_risk  # noqa: E402, F401

@@ -1,0 +1,136 @@
+"""Staff admin for the calls area of lending: read-only records with their history. Every
+change goes through the services (pages and API); the admin shows who, when and why."""
+
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import (
+    AccountMarginState,
+    DefaultRecord,
+    LiquidationFill,
+    LiquidationOrder,
+    LiquidationPlan,
+    LiquidationPlanLine,
+    MarginCall,
+    MarginEvent,
+    Notice,
+)
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyHistoryAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+    pass
+
+
+class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
+    extra = 0
+
+
+@admin.register(AccountMarginState)
+class AccountMarginStateAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("credit_account", "state", "since", "last_ratio", "last_valued_at")
+    list_filter = ("state",)
+    search_fields = ("credit_account__account_number", "credit_account__account_name")
+
+
+class NoticeInline(ReadOnlyInline):
+    model = Notice
+    fields = ("kind", "stage", "channel", "created_at", "sent_at", "delivered", "acknowledged_at")
+
+
+class EventInline(ReadOnlyInline):
+    model = MarginEvent
+    fields = ("occurred_at", "kind", "from_state", "to_state", "actor", "reason")
+
+
+@admin.register(MarginCall)
+class MarginCallAdmin(ReadOnlyHistoryAdmin):
+    list_display = (
+        "id",
+        "credit_account",
+        "issued_at",
+        "ratio_at_issue",
+        "amount_to_cure",
+        "deadline",
+        "status",
+    )
+    list_filter = ("status",)
+    search_fields = ("credit_account__account_number", "credit_account__account_name")
+    inlines = [NoticeInline, EventInline]
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyHistoryAdmin):
+    list_display = (
+        "id",
+        "credit_account",
+        "kind",
+        "stage",
+        "channel",
+        "created_at",
+        "sent_at",
+        "delivered",
+        "acknowledged_at",
+    )
+    list_filter = ("kind", "channel", "delivered")
+
+
+@admin.register(MarginEvent)
+class MarginEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("occurred_at", "credit_account", "kind", "from_state", "to_state", "actor")
+    list_filter = ("kind",)
+
+
+class PlanLineInline(ReadOnlyInline):
+    model = LiquidationPlanLine
+    fields = (
+        "sequence",
+        "instrument_code",
+        "quantity",
+        "limit_price",
+        "lower_limit_price",
+        "expected_proceeds",
+        "filled_quantity",
+        "proceeds",
+    )
+
+
+@admin.register(LiquidationPlan)
+class LiquidationPlanAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("id", "call", "status", "order_rule", "prepared_by", "approved_by")
+    list_filter = ("status", "order_rule")
+    inlines = [PlanLineInline]
+
+
+class FillInline(ReadOnlyInline):
+    model = LiquidationFill
+    fields = ("fill_id", "quantity", "price", "amount", "filled_at", "posted_at")
+
+
+@admin.register(LiquidationOrder)
+class LiquidationOrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "line", "broker", "quantity", "limit_price", "placed_at")
+    inlines = [FillInline]
+
+
+@admin.register(DefaultRecord)
+class DefaultRecordAdmin(ReadOnlyHistoryAdmin):
+    list_display = (
+        "id",
+        "credit_account",
+        "shortfall",
+        "occurred_at",
+        "covered_at",
+        "recovered_amount",
+        "recovered_at",
+    )

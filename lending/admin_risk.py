@@ -1,0 +1,27 @@
+"""Staff admin for risk runs: read-only records with their history; runs are started on the
+staff page or through the API (lending.services.risk)."""
+
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import RiskRun
+
+
+@admin.register(RiskRun)
+class RiskRunAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "id", "kind", "status", "started_by", "created_at", "finished_at", "total_shortfall",
+        "var_99", "es_99", "reserve_target", "reserve_adequacy",
+    )  # fmt: skip
+    list_filter = ("kind", "status")
+    search_fields = ("reason",)
+    history_list_display = ("status",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

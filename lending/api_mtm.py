@@ -1,0 +1,82 @@
+"""Mark-to-market API: start a run (risk role; 403 otherwise) and follow its progress.
+
+POST /api/v1/mtm-runs/          -> 202 {id, status, progress, ...}
+GET  /api/v1/mtm-runs/          -> the latest runs
+GET  /api/v1/mtm-runs/{id}/     -> status, progress, accounts, calls_issued, started_at, ...
+Reads need lending.view_mtmrun (staff roles); the start is checked by the service."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.errors import PermissionDenied
+
+from .models import MtmRun
+from .services import mtm
+
+VIEW_PERM = "lending.view_mtmrun"
+
+
+class MtmRunSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+    accounts = serializers.IntegerField(source="accounts_valued")
+
+    class Meta:
+        model = MtmRun
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "trigger",
+            "prices_as_of",
+            "shards_total",
+            "shards_done",
+            "progress",
+            "accounts",
+            "warnings",
+            "calls_issued",
+            "cures",
+            "state_changes",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_progress(self, run) -> float:
+        return round(run.progress, 4)
+
+
+class MtmRunStartSerializer(serializers.Serializer):
+    shard_size = serializers.IntegerField(min_value=1, required=False)
+
+
+def _require_view(user) -> None:
+    if not user.has_perm(VIEW_PERM):
+        raise PermissionDenied(
+            f"permission: {VIEW_PERM} is needed for this", extra={"permission": VIEW_PERM}
+        )
+
+
+class MtmRunListApi(APIView):
+    @extend_schema(responses=MtmRunSerializer(many=True))
+    def get(self, request):
+        _require_view(request.user)
+        return Response(MtmRunSerializer(mtm.runs_recent(50), many=True).data)
+
+    @extend_schema(request=MtmRunStartSerializer, responses={202: MtmRunSerializer})
+    def post(self, request):
+        body = MtmRunStartSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run = mtm.mtm_run_start(
+            actor=request.user, trigger="api", shard_size=body.validated_data.get("shard_size")
+        )
+        return Response(MtmRunSerializer(run).data, status=202)
+
+
+class MtmRunDetailApi(APIView):
+    @extend_schema(responses=MtmRunSerializer)
+    def get(self, request, pk: int):
+        _require_view(request.user)
+        return Response(MtmRunSerializer(mtm.run_for(pk)).data)

@@ -1,0 +1,63 @@
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import permissions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import simulator
+
+
+class LeverageInputSerializer(serializers.Serializer):
+    own_capital = serializers.CharField(help_text="Own capital, decimal string, > 0")
+    leverage = serializers.CharField(help_text="Total assets / own capital, decimal string, ≥ 1")
+    asset_return = serializers.CharField(
+        required=False, default="0", help_text="Asset return over the period, e.g. 0.10"
+    )
+    fee_rate = serializers.CharField(
+        required=False, default="0", help_text="Fees as a fraction of assets"
+    )
+    borrow_rate = serializers.CharField(
+        required=False, default="0", help_text="Borrowing rate over the period"
+    )
+    price_drop = serializers.CharField(
+        required=False, default="0", help_text="A price drop between 0 and 1"
+    )
+
+
+class LeverageOutputSerializer(serializers.Serializer):
+    total_assets = serializers.CharField()
+    borrowed = serializers.CharField()
+    equity_return = serializers.CharField()
+    equity_after_drop = serializers.CharField()
+    wipeout_drop = serializers.CharField()
+    wiped_out = serializers.BooleanField()
+
+
+class LeverageSimulatorApi(APIView):
+    """Investor education: what leverage does to equity (DOMAIN.md formulas). No login."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        request=LeverageInputSerializer,
+        responses=LeverageOutputSerializer,
+        operation_id="simulator_leverage",
+        examples=[
+            OpenApiExample(
+                "2× with a 20% drop",
+                request_only=True,
+                value={
+                    "own_capital": "100000",
+                    "leverage": "2",
+                    "asset_return": "0.10",
+                    "fee_rate": "0",
+                    "borrow_rate": "0.06",
+                    "price_drop": "0.20",
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        data = request.data if hasattr(request.data, "get") else {}
+        result = simulator.simulate({f: data.get(f) for f in simulator.SIMULATOR_FIELDS})
+        return Response(result.as_dict())

@@ -1,0 +1,160 @@
+"""Intraday mark-to-market runs (issue 6).
+
+Design overview
+- `MtmRun` is one valuation of the book (or, kind "incremental", of the holders of instruments
+  whose price just moved) at one price snapshot: the latest price of every instrument when the
+  run was created (`prices`, {instrument pk: "price"}) and its time (`prices_as_of`, the newest
+  tick), which stamps every state change the run applies (`valued_at` of
+  lending.services.calls.margin_state_apply). Status, progress (shards done of `shards_total`),
+  counts (accounts valued, warnings, calls issued, cures) and timings are on the row.
+- `MtmShard` is one slice of the book (credit account pks `id_from` ≤ pk < `id_to`), processed
+  by one Celery task of the run's chord; unique per (run, shard). Done once: a redelivered task
+  finds it done and returns its counts.
+- `MtmSnapshot` is one account's risk figures in one run (float64 analytics figures: ratio,
+  assets, liabilities; ratio NULL = no debt) with the state the vectorised screen computed and
+  the stored state before the run; unique per (run, credit account), written by COPY.
+
+Decisions (state changes, calls, notices) are made by the margin-call services from Decimal
+figures; PostgreSQL keeps one unfinished call per account and one notice per call/kind/stage/
+channel, so a run applied twice cannot issue anything twice.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .credit import CreditAccount
+
+__all__ = ["MtmRun", "MtmRunKind", "MtmRunStatus", "MtmShard", "MtmSnapshot"]
+
+
+class MtmRunStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class MtmRunKind(models.TextChoices):
+    FULL = "full", _("Full book")
+    INCREMENTAL = "incremental", _("Holders of moved instruments")
+
+
+class MtmRun(models.Model):
+    kind = models.CharField(
+        _("kind"), max_length=12, choices=MtmRunKind.choices, default=MtmRunKind.FULL
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=MtmRunStatus.choices, default=MtmRunStatus.PENDING
+    )
+    trigger = models.CharField(_("started by"), max_length=20, default="beat")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    prices_as_of = models.DateTimeField(_("prices as of"), null=True, blank=True)
+    prices = models.JSONField(_("price snapshot"), default=dict, blank=True)
+    instrument_ids = models.JSONField(_("instruments"), default=list, blank=True)
+    shards_total = models.PositiveIntegerField(_("shards"), default=0)
+    shards_done = models.PositiveIntegerField(_("shards done"), default=0)
+    accounts_valued = models.PositiveIntegerField(_("accounts valued"), default=0)
+    warnings = models.PositiveIntegerField(_("warnings"), default=0)
+    calls_issued = models.PositiveIntegerField(_("calls issued"), default=0)
+    cures = models.PositiveIntegerField(_("cures"), default=0)
+    state_changes = models.PositiveIntegerField(_("state changes applied"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("mark-to-market run")
+        verbose_name_plural = _("mark-to-market runs")
+        ordering = ["-pk"]
+        permissions = [("run_mtmrun", "Can start a mark-to-market run")]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"MTM run {self.pk} {self.kind} {self.status}"
+
+    @property
+    def source(self) -> str:
+        """The `source` recorded on the margin events this run causes."""
+        return f"mtm:{self.pk}"
+
+    @property
+    def progress(self) -> float:
+        return self.shards_done / self.shards_total if self.shards_total else 0.0
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class MtmShard(models.Model):
+    run = models.ForeignKey(MtmRun, on_delete=models.CASCADE, related_name="shard_rows")
+    shard = models.PositiveIntegerField(_("shard"))
+    id_from = models.BigIntegerField(_("from credit account id"))
+    id_to = models.BigIntegerField(_("to credit account id (excluded)"))
+    done = models.BooleanField(_("done"), default=False)
+    accounts = models.PositiveIntegerField(_("accounts"), default=0)
+    warnings = models.PositiveIntegerField(_("warnings"), default=0)
+    candidates = models.PositiveIntegerField(_("accounts sent to the state machine"), default=0)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    worker = models.CharField(_("worker"), max_length=200, blank=True)
+    load_seconds = models.FloatField(_("load (s)"), default=0)
+    value_seconds = models.FloatField(_("valuation (s)"), default=0)
+    store_seconds = models.FloatField(_("snapshots (s)"), default=0)
+    apply_seconds = models.FloatField(_("state changes (s)"), default=0)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("mark-to-market shard")
+        verbose_name_plural = _("mark-to-market shards")
+        ordering = ["run", "shard"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "shard"], name="lending_mtm_shard_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} shard {self.shard}"
+
+
+class MtmSnapshot(models.Model):
+    # Written by COPY, up to a million rows a run: no foreign-key triggers and no index beyond
+    # the unique (run, credit account) one.
+    run = models.ForeignKey(
+        MtmRun, on_delete=models.CASCADE, related_name="snapshots", db_index=False
+    )
+    shard = models.PositiveIntegerField(_("shard"))
+    credit_account = models.ForeignKey(
+        CreditAccount,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    ratio = models.FloatField(_("maintenance ratio"), null=True, blank=True)
+    assets = models.FloatField(_("total assets"))
+    liabilities = models.FloatField(_("total liabilities"))
+    state = models.SmallIntegerField(_("screened state"))  # lending.margin state code
+    stored_state = models.SmallIntegerField(_("stored state before"))  # book_arrays code
+
+    class Meta:
+        verbose_name = _("mark-to-market snapshot")
+        verbose_name_plural = _("mark-to-market snapshots")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "credit_account"], name="lending_mtm_snapshot_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} account {self.credit_account_id}"

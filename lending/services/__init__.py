@@ -1,0 +1,1 @@
+"""Lending services, one module per area (credit.py: applications, contracts, accounts)."""

@@ -1,0 +1,15 @@
+"""Routes for the mark-to-market area of lending (see lending/urls.py)."""
+
+from django.urls import path
+
+from . import api_mtm as api
+from . import views_mtm as views
+
+portal_urlpatterns: list = []
+staff_urlpatterns: list = [
+    path("lending/mtm-runs/", views.MtmRunsView.as_view(), name="lending-mtm-runs"),
+]
+api_urlpatterns: list = [
+    path("mtm-runs/", api.MtmRunListApi.as_view(), name="lending-mtm-run-list"),
+    path("mtm-runs/<int:pk>/", api.MtmRunDetailApi.as_view(), name="lending-mtm-run-detail"),
+]

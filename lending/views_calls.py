@@ -1,0 +1,189 @@
+"""Pages of the margin-call lifecycle. Portal: the investor's calls and notices (acknowledge a
+notice = proof of delivery). Staff: open calls with deadlines, a call's notices and history,
+preparing a liquidation (maker), the approval queue and a plan's page (checker, second factor;
+execution). Views parse and call services; the rules live in lending.services.calls and
+lending.services.liquidation."""
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views import View
+
+from accounts.errors import ApplicationError, NotFound
+
+from . import selectors_calls as selectors
+from .brokers import default_broker
+from .forms_calls import PlanDecisionForm, PlanPrepareForm
+from .models import MarginCallStatus
+from .models.calls import UNFINISHED_PLAN_STATUSES
+from .services import calls, liquidation
+from .views import InvestorMixin, StaffMixin
+
+
+def _get_or_404(getter, *args):
+    try:
+        return getter(*args)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+class CallsStaffMixin(StaffMixin):
+    permission = "lending.view_margincall"
+
+
+# --- portal ---------------------------------------------------------------------------------
+
+
+class PortalCallsView(InvestorMixin, View):
+    def get(self, request):
+        accounts = self.investor.credit_accounts.all()
+        return render(
+            request,
+            "lending/calls/portal_calls.html",
+            {
+                "states": [selectors.margin_state_of(a) for a in accounts],
+                "calls": selectors.calls_for(request.user),
+                "notices": selectors.notices_for(request.user).filter(channel="portal"),
+            },
+        )
+
+
+class PortalNoticeAcknowledgeView(InvestorMixin, View):
+    def post(self, request, pk: int):
+        notice = _get_or_404(selectors.notice_for, request.user, pk)
+        try:
+            calls.notice_acknowledge(notice=notice, actor=request.user)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Thank you: the notice is acknowledged."))
+        return redirect("portal:lending-margin-calls")
+
+
+# --- staff ----------------------------------------------------------------------------------
+
+
+class StaffCallsView(CallsStaffMixin, View):
+    def get(self, request):
+        status = request.GET.get("status") or "unfinished"
+        if status not in {*MarginCallStatus.values, "unfinished"}:
+            status = "unfinished"
+        qs = selectors.calls_for(request.user, status=status)
+        if status == "unfinished":
+            qs = qs.order_by("deadline", "pk")
+        return render(
+            request,
+            "lending/calls/staff_calls.html",
+            {"calls": qs[:500], "status": status, "statuses": MarginCallStatus.choices},
+        )
+
+
+class StaffCallDetailView(CallsStaffMixin, View):
+    def _render(self, request, call, form=None, status=200):
+        return render(
+            request,
+            "lending/calls/staff_call_detail.html",
+            {
+                "call": call,
+                "notices": selectors.notices_for(request.user, call=call),
+                "events": selectors.events_of(call),
+                "plans": selectors.plans_for(request.user).filter(call=call),
+                "form": form or PlanPrepareForm(),
+                "can_prepare": call.status == MarginCallStatus.OVERDUE
+                and request.user.has_perm(liquidation.PREPARE_PERM)
+                and not call.plans.filter(status__in=UNFINISHED_PLAN_STATUSES).exists(),
+            },
+            status=status,
+        )
+
+    def get(self, request, pk: int):
+        return self._render(request, _get_or_404(selectors.call_for, request.user, pk))
+
+    def post(self, request, pk: int):
+        call = _get_or_404(selectors.call_for, request.user, pk)
+        form = PlanPrepareForm(request.POST)
+        if form.is_valid():
+            try:
+                plan = liquidation.liquidation_plan_prepare(
+                    call=call,
+                    actor=request.user,
+                    order_rule=form.cleaned_data["order_rule"],
+                    reason=form.cleaned_data["reason"],
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("The liquidation plan is prepared for approval."))
+                return redirect("staff:lending-liquidation-detail", pk=plan.pk)
+        return self._render(request, call, form, status=400)
+
+
+class LiquidationQueueView(CallsStaffMixin, View):
+    permission = "lending.view_liquidationplan"
+
+    def get(self, request):
+        plans = selectors.plans_for(request.user)
+        return render(
+            request,
+            "lending/calls/staff_liquidations.html",
+            {
+                "waiting": plans.filter(status="prepared").order_by("prepared_at"),
+                "in_progress": plans.filter(status__in=("approved", "executing")),
+                "recent": plans.filter(status__in=("executed", "rejected"))[:50],
+            },
+        )
+
+
+class LiquidationDetailView(CallsStaffMixin, View):
+    permission = "lending.view_liquidationplan"
+
+    def _render(self, request, plan, form=None, status=200):
+        user = request.user
+        return render(
+            request,
+            "lending/calls/staff_plan_detail.html",
+            {
+                "plan": plan,
+                "call": plan.call,
+                "form": form or PlanDecisionForm(),
+                "can_decide": plan.status == "prepared"
+                and user.has_perm(liquidation.APPROVE_PERM)
+                and plan.prepared_by_id != user.pk,
+                "is_preparer": plan.prepared_by_id == user.pk,
+                "can_execute": plan.status in ("approved", "executing")
+                and user.has_perm(liquidation.EXECUTE_PERM),
+            },
+            status=status,
+        )
+
+    def get(self, request, pk: int):
+        return self._render(request, _get_or_404(selectors.plan_for, request.user, pk))
+
+    def post(self, request, pk: int):
+        plan = _get_or_404(selectors.plan_for, request.user, pk)
+        if request.POST.get("step") == "execute":
+            try:
+                liquidation.liquidation_execute(
+                    plan=plan, broker=default_broker(), actor=request.user
+                )
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, _("The orders were sent to the broker."))
+            return redirect("staff:lending-liquidation-detail", pk=pk)
+        form = PlanDecisionForm(request.POST)
+        if form.is_valid():
+            service = (
+                liquidation.liquidation_plan_approve
+                if form.cleaned_data["decision"] == "approve"
+                else liquidation.liquidation_plan_reject
+            )
+            try:
+                service(plan=plan, actor=request.user, reason=form.cleaned_data["reason"])
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("The decision is recorded."))
+                return redirect("staff:lending-liquidation-detail", pk=pk)
+        return self._render(request, plan, form, status=400)
