@@ -1,0 +1,245 @@
+"""Reads for the staff risk dashboard (the staff console's home page).
+
+Everything here is a selector: counts and lists the signed-in staff member may see, taken from
+lending (margin states, calls, liquidation plans, credit applications, mark-to-market runs),
+custody (reconciliation breaks) and reports (filings). No writes and no business rules: the
+lines and states come from the margin engine's stored results.
+
+The ratio distribution is read from the latest finished mark-to-market run's snapshots when
+there is one (the whole book valued at one price snapshot); before the first run it falls back
+to each account's last applied valuation (AccountMarginState.last_ratio).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import pairwise
+
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from custody import selectors as custody_selectors
+from lending import selectors as lending_selectors
+from lending import selectors_calls
+from lending.models import AccountMarginState, CreditAccount, MarginStateKind
+from lending.models.mtm import MtmRun, MtmRunStatus, MtmSnapshot
+
+from .models import Filing, FilingStatus
+
+#: Upper bounds of the ratio histogram's buckets (fractions); the last bucket is open-ended.
+RATIO_BUCKETS = (
+    Decimal("1.10"),
+    Decimal("1.30"),
+    Decimal("1.40"),
+    Decimal("1.50"),
+    Decimal("2.00"),
+    Decimal("3.00"),
+)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    label: str
+    low: Decimal | None
+    high: Decimal | None
+    count: int
+
+
+@dataclass(frozen=True)
+class Distribution:
+    buckets: list[Bucket]
+    no_debt: int
+    source: str  # "mtm" or "last_valuation"
+    run: MtmRun | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(b.count for b in self.buckets) + self.no_debt
+
+
+@dataclass(frozen=True)
+class Queue:
+    key: str
+    title: str
+    count: int
+    url: str | None
+    visible: bool = True
+
+
+@dataclass(frozen=True)
+class StateCount:
+    state: str
+    label: str
+    count: int
+
+
+@dataclass
+class Dashboard:
+    states: list[StateCount]
+    accounts_total: int
+    distribution: Distribution
+    open_calls: list
+    open_calls_total: int
+    runs: list[MtmRun]
+    running: bool
+    queues: list[Queue] = field(default_factory=list)
+
+
+def _percent(value: Decimal) -> str:
+    return f"{value * 100:.0f}%"
+
+
+def _bucket_labels() -> list[tuple[str, Decimal | None, Decimal | None]]:
+    edges = [None, *RATIO_BUCKETS, None]
+    out = []
+    for low, high in pairwise(edges):
+        if low is None:
+            label = f"< {_percent(high)}"
+        elif high is None:
+            label = f"≥ {_percent(low)}"
+        else:
+            label = f"{low * 100:.0f}–{_percent(high)}"
+        out.append((label, low, high))
+    return out
+
+
+def _histogram(qs, column: str) -> tuple[list[Bucket], int]:
+    """One query: a conditional count per bucket, plus the accounts without debt (NULL)."""
+    aggregates = {"no_debt": Count("pk", filter=Q(**{f"{column}__isnull": True}))}
+    specs = _bucket_labels()
+    for n, (_label, low, high) in enumerate(specs):
+        condition = Q(**{f"{column}__isnull": False})
+        if low is not None:
+            condition &= Q(**{f"{column}__gte": low})
+        if high is not None:
+            condition &= Q(**{f"{column}__lt": high})
+        aggregates[f"b{n}"] = Count("pk", filter=condition)
+    row = qs.aggregate(**aggregates)
+    buckets = [
+        Bucket(label=label, low=low, high=high, count=row[f"b{n}"])
+        for n, (label, low, high) in enumerate(specs)
+    ]
+    return buckets, row["no_debt"]
+
+
+def ratio_distribution() -> Distribution:
+    run = (
+        MtmRun.objects.filter(status=MtmRunStatus.SUCCEEDED, kind="full")
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+    if run is not None and MtmSnapshot.objects.filter(run=run).exists():
+        buckets, no_debt = _histogram(MtmSnapshot.objects.filter(run=run), "ratio")
+        return Distribution(buckets=buckets, no_debt=no_debt, source="mtm", run=run)
+    valued = AccountMarginState.objects.filter(last_valued_at__isnull=False)
+    buckets, no_debt = _histogram(valued, "last_ratio")
+    return Distribution(buckets=buckets, no_debt=no_debt, source="last_valuation")
+
+
+def accounts_by_state() -> tuple[list[StateCount], int]:
+    """Open credit accounts per margin state; an account never valued counts as normal."""
+    accounts_total = CreditAccount.objects.filter(status="open").count()
+    counts = dict(
+        AccountMarginState.objects.filter(credit_account__status="open")
+        .values_list("state")
+        .annotate(n=Count("pk"))
+        .values_list("state", "n")
+    )
+    counted = sum(counts.values())
+    counts[MarginStateKind.NORMAL] = counts.get(MarginStateKind.NORMAL, 0) + max(
+        accounts_total - counted, 0
+    )
+    states = [
+        StateCount(state=value, label=str(label), count=counts.get(value, 0))
+        for value, label in MarginStateKind.choices
+    ]
+    return states, accounts_total
+
+
+def mtm_runs(limit: int = 5) -> list[MtmRun]:
+    """Runs not finished yet first, then the latest finished ones."""
+    unfinished = list(
+        MtmRun.objects.filter(status__in=(MtmRunStatus.PENDING, MtmRunStatus.RUNNING)).order_by(
+            "-pk"
+        )[:limit]
+    )
+    finished = list(
+        MtmRun.objects.exclude(status__in=(MtmRunStatus.PENDING, MtmRunStatus.RUNNING)).order_by(
+            "-pk"
+        )[: max(limit - len(unfinished), 1)]
+    )
+    return unfinished + finished
+
+
+def _url(name: str, query: str = "") -> str:
+    return reverse(name) + (f"?{query}" if query else "")
+
+
+def work_queues(user) -> list[Queue]:
+    """The staff work queues with their size and where to work them; a queue the user's role
+    cannot view is left out."""
+    queues: list[Queue] = []
+    if user.has_perm("lending.view_creditapplication"):
+        queues.append(
+            Queue(
+                key="credit",
+                title=_("Credit applications to review"),
+                count=lending_selectors.review_queue(user).count(),
+                url=_url("staff:lending-review-queue"),
+            )
+        )
+    if user.has_perm("lending.view_liquidationplan"):
+        queues.append(
+            Queue(
+                key="liquidations",
+                title=_("Liquidation plans awaiting approval or execution"),
+                count=selectors_calls.plans_for(user, status="unfinished").count(),
+                url=_url("staff:lending-liquidation-queue"),
+            )
+        )
+    if user.has_perm("custody.view_reconciliationbreak"):
+        queues.append(
+            Queue(
+                key="breaks",
+                title=_("Open reconciliation breaks"),
+                count=custody_selectors.breaks_open().count(),
+                url=_url("admin:custody_reconciliationbreak_changelist", "status__exact=open"),
+            )
+        )
+    if user.has_perm("reports.view_filing"):
+        queues.append(
+            Queue(
+                key="filings",
+                title=_("Filings to approve"),
+                count=Filing.objects.filter(status=FilingStatus.PREPARED).count(),
+                url=_url("staff:reports-filings", "status=prepared"),
+            )
+        )
+    if user.has_perm("compliance.view_helddeposit"):
+        queues.append(
+            Queue(
+                key="held",
+                title=_("Held deposits to resolve"),
+                count=lending_selectors.held_deposits_for(user).filter(status="held").count(),
+                url=_url("staff:lending-held-deposits"),
+            )
+        )
+    return queues
+
+
+def dashboard_for(user, *, calls_limit: int = 20) -> Dashboard:
+    states, total = accounts_by_state()
+    calls = selectors_calls.open_calls(user)
+    runs = mtm_runs()
+    return Dashboard(
+        states=states,
+        accounts_total=total,
+        distribution=ratio_distribution(),
+        open_calls=list(calls[:calls_limit]),
+        open_calls_total=calls.count(),
+        runs=runs,
+        running=any(r.status in (MtmRunStatus.PENDING, MtmRunStatus.RUNNING) for r in runs),
+        queues=work_queues(user),
+    )

@@ -1,0 +1,397 @@
+"""Reads for the reports app: filings and statements for views and the API, and the
+point-in-time reads the snapshot builders need from other apps.
+
+Other apps are read through their selectors (custody.selectors). accounts has no selectors
+module yet, so the investor reads below use its models through simple-history's `as_of`,
+which gives every profile as it was at that instant (later edits do not change a past
+snapshot).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.errors import NotFound
+
+from .models import ClientStatement, Filing, StatementStatus
+
+# --- filings -------------------------------------------------------------------------------
+
+
+def filings_visible_to(user) -> QuerySet[Filing]:
+    if not (user.is_authenticated and user.is_staff and user.has_perm("reports.view_filing")):
+        return Filing.objects.none()
+    return Filing.objects.select_related("prepared_by", "approved_by", "submitted_by", "replaces")
+
+
+def filing_list(*, user, kind: str | None = None, status: str | None = None) -> QuerySet[Filing]:
+    qs = filings_visible_to(user)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def filing_get(*, user, filing_id: int) -> Filing:
+    filing = filings_visible_to(user).filter(pk=filing_id).first()
+    if filing is None:
+        raise NotFound(f"filing {filing_id} not found", code="filing_not_found")
+    return filing
+
+
+def filing_history(*, filing: Filing) -> list:
+    return list(filing.history.select_related("history_user").order_by("-history_id"))
+
+
+def filing_latest(*, kind: str, as_of: datetime) -> Filing | None:
+    return Filing.objects.filter(kind=kind, as_of=as_of).order_by("-version").first()
+
+
+# --- statements ----------------------------------------------------------------------------
+
+
+def statements_for_investor_user(user) -> QuerySet[ClientStatement]:
+    """An investor's own statements; nobody else's, whatever the id asked for."""
+    profile = getattr(user, "investor_profile", None) if user.is_authenticated else None
+    if profile is None:
+        return ClientStatement.objects.none()
+    return ClientStatement.objects.filter(investor=profile)
+
+
+def statement_get_for_investor(*, user, statement_id: int) -> ClientStatement:
+    statement = (
+        statements_for_investor_user(user)
+        .filter(pk=statement_id, status=StatementStatus.READY)
+        .first()
+    )
+    if statement is None:
+        raise NotFound(f"statement {statement_id} not found", code="statement_not_found")
+    return statement
+
+
+def statements_visible_to_staff(user) -> QuerySet[ClientStatement]:
+    if not (user.is_authenticated and user.is_staff and user.has_perm("reports.view_filing")):
+        return ClientStatement.objects.none()
+    return ClientStatement.objects.select_related("investor")
+
+
+def statement_get_for_staff(*, user, statement_id: int) -> ClientStatement:
+    statement = statements_visible_to_staff(user).filter(pk=statement_id).first()
+    if statement is None:
+        raise NotFound(f"statement {statement_id} not found", code="statement_not_found")
+    return statement
+
+
+# --- point-in-time reads of other apps -----------------------------------------------------
+
+
+def investors_as_of(as_of: datetime) -> list:
+    """Every investor profile as it stood at `as_of` (history rows), ordered by number."""
+    from accounts.models import InvestorProfile
+
+    return sorted(InvestorProfile.history.as_of(as_of), key=lambda p: p.pk)
+
+
+def investor_as_of(*, investor_id: int, as_of: datetime):
+    from accounts.models import InvestorProfile
+
+    row = (
+        InvestorProfile.history.filter(id=investor_id, history_date__lte=as_of)
+        .order_by("-history_date", "-history_id")
+        .first()
+    )
+    if row is None or row.history_type == "-":
+        return None
+    return row.instance
+
+
+def investors_onboarded_by(as_of: datetime) -> list:
+    from accounts.models import InvestorProfile
+
+    return list(InvestorProfile.objects.filter(created_at__lte=as_of).order_by("pk"))
+
+
+# --- the lending book at a past instant (set-based, exact Decimal) -------------------------
+#
+# lending.book_arrays.load_book reads *current* balances and latest prices, so it cannot give
+# a filing "as of 17:00" once later postings exist. The reads below are its as-of counterpart
+# for the figures filings need, in a fixed number of statements whatever the size of the book:
+#   - ledger balances at as_of = current balance (custody_accountbalance) minus the postings of
+#     entries created after as_of (exact, and cheap when as_of is recent);
+#   - prices: the last PriceTick at or before as_of per instrument;
+#   - instruments (haircut, eligibility, flags), contracts (lines, limit) and financings as
+#     their simple-history rows stood at as_of (the current row for an instrument without any
+#     history row, e.g. one loaded in bulk).
+# Money stays numeric (Decimal) end to end: totals are exact, not float sums.
+
+_AS_OF_SQL = """
+WITH after AS (
+    SELECT p.account_id, sum(p.amount) AS amount
+    FROM custody_posting p JOIN custody_journalentry e ON e.id = p.entry_id
+    WHERE e.created_at > %(as_of)s GROUP BY p.account_id
+),
+bal AS (
+    SELECT la.investor_id, la.purpose, la.unit,
+           (b.balance - coalesce(a.amount, 0)) * b.normal_sign AS value
+    FROM custody_ledgeraccount la
+    JOIN custody_accountbalance b ON b.account_id = la.id
+    LEFT JOIN after a ON a.account_id = la.id
+    WHERE la.investor_id IS NOT NULL
+      AND la.purpose IN ('client_money', 'financing_receivable', 'interest_receivable',
+                         'client_securities')
+),
+inst_hist AS (
+    SELECT DISTINCT ON (h.id) h.id, h.exchange, h.code, h.collateral_eligible, h.haircut,
+           h.is_st, h.suspended, h.delisting, h.history_type
+    FROM lending_historicalinstrument h WHERE h.history_date <= %(as_of)s
+    ORDER BY h.id, h.history_date DESC, h.history_id DESC
+),
+inst AS (
+    SELECT i.id, i.exchange || ':' || i.code AS unit,
+           CASE WHEN coalesce(h.collateral_eligible, i.collateral_eligible)
+                 AND NOT (coalesce(h.is_st, i.is_st) OR coalesce(h.suspended, i.suspended)
+                          OR coalesce(h.delisting, i.delisting))
+                THEN coalesce(h.haircut, i.haircut) ELSE 0 END AS haircut,
+           coalesce(t.price, 0) AS price
+    FROM lending_instrument i
+    LEFT JOIN inst_hist h ON h.id = i.id
+    LEFT JOIN LATERAL (SELECT pt.price FROM lending_pricetick pt
+                       WHERE pt.instrument_id = i.id AND pt.at <= %(as_of)s
+                       ORDER BY pt.at DESC LIMIT 1) t ON true
+    WHERE h.history_type IS NULL OR h.history_type <> '-'
+)
+"""
+
+
+@dataclass(frozen=True)
+class BookAccount:
+    """One credit account at as_of (Decimal; ratio None without debt)."""
+
+    credit_account_id: int
+    account_number: str
+    investor_id: int
+    cash: Decimal
+    debt: Decimal
+    interest: Decimal
+    market_value: Decimal
+    collateral_value: Decimal
+    warning: Decimal
+    call: Decimal
+    target: Decimal
+    withdrawal: Decimal
+    credit_limit: Decimal | None
+
+    @property
+    def total_assets(self) -> Decimal:
+        return self.cash + self.market_value
+
+    @property
+    def liabilities(self) -> Decimal:
+        return self.debt + self.interest
+
+    @property
+    def ratio(self) -> Decimal | None:
+        return None if self.liabilities == 0 else self.total_assets / self.liabilities
+
+
+def book_as_of(as_of: datetime) -> list[BookAccount]:
+    """Every credit account open at as_of with its ledger figures, market and collateral value
+    (at the last price ≤ as_of, haircut as it stood then) and the lines of the contract active
+    then (the lending defaults when none). One statement, ordered by credit account."""
+    from lending import margin
+
+    d = margin.DEFAULT_LINES
+    query = (
+        _AS_OF_SQL  # noqa: S608 (constant SQL; values are parameters)
+        + """,
+contract AS (
+    SELECT DISTINCT ON (c.credit_account_id) c.credit_account_id, c.warning_line,
+           c.call_line, c.target_line, c.withdrawal_line, c.credit_limit
+    FROM (SELECT DISTINCT ON (h.id) h.* FROM lending_historicalcreditcontract h
+          WHERE h.history_date <= %(as_of)s
+          ORDER BY h.id, h.history_date DESC, h.history_id DESC) c
+    WHERE c.status = 'active' AND c.history_type <> '-'
+    ORDER BY c.credit_account_id, c.signed_on DESC, c.id DESC
+),
+money AS (
+    SELECT investor_id,
+           sum(value) FILTER (WHERE purpose = 'client_money') AS cash,
+           sum(value) FILTER (WHERE purpose = 'financing_receivable') AS debt,
+           sum(value) FILTER (WHERE purpose = 'interest_receivable') AS interest
+    FROM bal WHERE unit = 'CNY' AND purpose <> 'client_securities' GROUP BY investor_id
+),
+sec AS (
+    SELECT bal.investor_id, sum(bal.value * inst.price) AS mv,
+           sum(bal.value * inst.price * inst.haircut) AS collateral
+    FROM bal JOIN inst ON inst.unit = bal.unit
+    WHERE bal.purpose = 'client_securities' AND bal.value > 0 GROUP BY bal.investor_id
+)
+SELECT ca.id, ca.account_number, ca.investor_id, coalesce(m.cash, 0), coalesce(m.debt, 0),
+       coalesce(m.interest, 0), coalesce(s.mv, 0), coalesce(s.collateral, 0),
+       coalesce(c.warning_line, %(w)s), coalesce(c.call_line, %(c)s),
+       coalesce(c.target_line, %(t)s), coalesce(c.withdrawal_line, %(wd)s), c.credit_limit
+FROM lending_creditaccount ca
+LEFT JOIN money m ON m.investor_id = ca.investor_id
+LEFT JOIN sec s ON s.investor_id = ca.investor_id
+LEFT JOIN contract c ON c.credit_account_id = ca.id
+WHERE ca.opened_at <= %(as_of)s AND (ca.closed_at IS NULL OR ca.closed_at > %(as_of)s)
+ORDER BY ca.id
+"""
+    )
+    params = {
+        "as_of": as_of,
+        "w": d.warning,
+        "c": d.call,
+        "t": d.target,
+        "wd": d.withdrawal,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return [BookAccount(*row) for row in cursor.fetchall()]
+
+
+def securities_as_of(as_of: datetime) -> list[dict]:
+    """Per instrument at as_of: collateral market value and collateral value held by clients
+    with a credit account, and financing outstanding (open financings as of then)."""
+    query = (
+        _AS_OF_SQL  # noqa: S608 (constant SQL; values are parameters)
+        + """,
+fin AS (
+    SELECT f.instrument_id, sum(f.principal_outstanding) AS financed, count(*) AS lots
+    FROM (SELECT DISTINCT ON (h.id) h.* FROM lending_historicalfinancing h
+          WHERE h.history_date <= %(as_of)s
+          ORDER BY h.id, h.history_date DESC, h.history_id DESC) f
+    WHERE f.status = 'open' AND f.history_type <> '-' AND f.principal_outstanding > 0
+    GROUP BY f.instrument_id
+),
+held AS (
+    SELECT bal.unit, sum(bal.value) AS quantity FROM bal
+    WHERE bal.purpose = 'client_securities' AND bal.value > 0
+      AND bal.investor_id IN (SELECT investor_id FROM lending_creditaccount
+                              WHERE opened_at <= %(as_of)s
+                                AND (closed_at IS NULL OR closed_at > %(as_of)s))
+    GROUP BY bal.unit
+)
+SELECT inst.unit, coalesce(held.quantity, 0), inst.price, inst.haircut,
+       coalesce(held.quantity, 0) * inst.price,
+       coalesce(held.quantity, 0) * inst.price * inst.haircut,
+       coalesce(fin.financed, 0)
+FROM inst LEFT JOIN held ON held.unit = inst.unit LEFT JOIN fin ON fin.instrument_id = inst.id
+WHERE held.quantity IS NOT NULL OR fin.financed IS NOT NULL
+ORDER BY inst.unit
+"""
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, {"as_of": as_of})
+        return [
+            {
+                "instrument": unit,
+                "quantity": qty,
+                "price": price,
+                "haircut": haircut,
+                "market_value": mv,
+                "collateral_value": cv,
+                "financed": financed,
+            }
+            for unit, qty, price, haircut, mv, cv, financed in cursor.fetchall()
+        ]
+
+
+def instrument_names() -> dict[str, str]:
+    from lending.models import Instrument
+
+    return {
+        f"{exchange}:{code}": name
+        for exchange, code, name in Instrument.objects.values_list("exchange", "code", "name")
+    }
+
+
+def instrument_units() -> dict[int, str]:
+    from lending.models import Instrument
+
+    return {
+        pk: f"{exchange}:{code}"
+        for pk, exchange, code in Instrument.objects.values_list("pk", "exchange", "code")
+    }
+
+
+def local_day_start(as_of: datetime) -> datetime:
+    local = timezone.localtime(as_of)
+    return timezone.make_aware(datetime.combine(local.date(), time.min))
+
+
+def calls_issued_between(start: datetime, end: datetime) -> list:
+    from lending.models import MarginCall
+
+    return list(
+        MarginCall.objects.filter(issued_at__gte=start, issued_at__lte=end)
+        .select_related("credit_account")
+        .order_by("issued_at", "pk")
+    )
+
+
+def liquidation_fills_between(start: datetime | None, end: datetime) -> list[dict]:
+    """Liquidation fills up to `end` (from `start` if given), one dict per plan."""
+    from lending.models import LiquidationFill
+
+    qs = LiquidationFill.objects.filter(filled_at__lte=end)
+    if start is not None:
+        qs = qs.filter(filled_at__gte=start)
+    plans: dict[int, dict] = {}
+    rows = qs.select_related("order__line__plan__call__credit_account").order_by("filled_at", "pk")
+    for fill in rows:
+        plan = fill.order.line.plan
+        entry = plans.setdefault(
+            plan.pk,
+            {
+                "plan": plan.pk,
+                "account_number": plan.call.credit_account.account_number,
+                "fills": 0,
+                "quantity": Decimal(0),
+                "proceeds": Decimal(0),
+                "principal_repaid": Decimal(0),
+                "interest_repaid": Decimal(0),
+                "first_fill_at": fill.filled_at,
+                "last_fill_at": fill.filled_at,
+            },
+        )
+        entry["fills"] += 1
+        entry["quantity"] += fill.quantity
+        entry["proceeds"] += fill.amount
+        entry["principal_repaid"] += fill.principal_repaid or 0
+        entry["interest_repaid"] += fill.interest_repaid or 0
+        entry["last_fill_at"] = fill.filled_at
+    return [plans[k] for k in sorted(plans)]
+
+
+def history_as_of(model, as_of: datetime, **filters) -> list:
+    """Rows of a simple-history model as they stood at as_of (deleted ones left out)."""
+    rows = (
+        model.history.filter(history_date__lte=as_of, **filters)
+        .order_by("id", "-history_date", "-history_id")
+        .distinct("id")
+    )
+    return [r for r in rows if r.history_type != "-"]
+
+
+def interest_income_by_day(as_of: datetime, since) -> list[tuple]:
+    """(business date, interest income) from the house interest_income ledger accounts, for
+    entries created up to as_of with a business date on or after `since`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.effective_date, la.unit, -sum(p.amount) FROM custody_posting p "
+            "JOIN custody_journalentry e ON e.id = p.entry_id "
+            "JOIN custody_ledgeraccount la ON la.id = p.account_id "
+            "WHERE la.purpose = 'interest_income' AND la.investor_id IS NULL "
+            "AND e.created_at <= %s AND e.effective_date >= %s "
+            "GROUP BY e.effective_date, la.unit ORDER BY e.effective_date, la.unit",
+            [as_of, since],
+        )
+        return cursor.fetchall()

@@ -1,0 +1,85 @@
+from django.urls import reverse
+from rest_framework import serializers
+
+from .kinds import KINDS
+from .models import Filing
+
+FORMATS = ("pdf", "json", "csv")
+
+
+class FilingSerializer(serializers.ModelSerializer):
+    kind_title = serializers.SerializerMethodField()
+    prepared_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    approved_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    submitted_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    replaced_by = serializers.SerializerMethodField()
+    downloads = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Filing
+        fields = [
+            "id",
+            "kind",
+            "kind_title",
+            "as_of",
+            "version",
+            "replaces",
+            "replaced_by",
+            "language",
+            "status",
+            "progress",
+            "progress_note",
+            "error",
+            "data_sha256",
+            "pdf_sha256",
+            "json_sha256",
+            "csv_sha256",
+            "requested_at",
+            "prepared_by",
+            "generated_at",
+            "approved_by",
+            "approved_at",
+            "submitted_by",
+            "submitted_at",
+            "submission_reference",
+            "downloads",
+        ]
+        read_only_fields = fields
+
+    def get_kind_title(self, obj: Filing) -> str:
+        kind = KINDS.get(obj.kind)
+        return str(kind.title) if kind else obj.kind
+
+    def get_replaced_by(self, obj: Filing) -> int | None:
+        replacement = getattr(obj, "replaced_by", None)
+        return replacement.pk if replacement else None
+
+    def get_downloads(self, obj: Filing) -> dict[str, str]:
+        if not obj.data_sha256:
+            return {}
+        request = self.context.get("request")
+        urls = {}
+        for fmt in FORMATS:
+            url = reverse("v1:reports-filing-download", kwargs={"pk": obj.pk, "fmt": fmt})
+            urls[fmt] = request.build_absolute_uri(url) if request else url
+        return urls
+
+
+class FilingRequestSerializer(serializers.Serializer):
+    kind = serializers.CharField(max_length=40)
+    as_of = serializers.DateTimeField()
+    language = serializers.CharField(max_length=10, required=False)
+    reason = serializers.CharField(max_length=500, required=False, default="requested via API")
+
+
+class FilingActionSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+    submission_reference = serializers.CharField(max_length=120, required=False, default="")
+
+
+class FilingKindSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    title = serializers.CharField()
+    available = serializers.BooleanField()
+    daily = serializers.BooleanField()
+    pending = serializers.CharField()

@@ -1,0 +1,541 @@
+"""Every write to filings and statements. Each state change records the actor and a reason
+in simple-history; generation runs in a Celery task (reports/tasks.py) that calls
+`filing_generate` / `statement_generate` with an id, so a redelivered task is harmless.
+
+Four-eyes: the user who prepared a filing (requested or regenerated it) cannot approve it.
+Submitted filings are immutable: every service refuses them here, and PostgreSQL refuses
+any UPDATE or DELETE of their row (see reports/models.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.errors import Conflict, PermissionDenied, RuleViolation, ValidationFailed
+
+from . import canonical, kinds, render, statements
+from .models import ClientStatement, Filing, FilingStatus, StatementStatus
+
+logger = logging.getLogger(__name__)
+
+# Daily filings are taken at 17:00 desk time: after the close (15:00) and custody's
+# end-of-day postings. The beat entry in config/settings.py runs a little after this.
+DAILY_CUTOFF = time(17, 0)
+EDITABLE_BY_REGENERATION = (FilingStatus.PREPARED, FilingStatus.FAILED, FilingStatus.APPROVED)
+
+
+def _audit(instance, *, actor, reason: str) -> None:
+    instance._history_user = actor
+    instance._change_reason = reason
+
+
+def _require(actor, permission: str, action: str) -> None:
+    if actor is None or not actor.is_active or not actor.has_perm(permission):
+        raise PermissionDenied(
+            f"{action}: your role does not allow it ({permission})",
+            code="permission_denied",
+            extra={"permission": permission},
+        )
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("reason: a reason is required", extra={"field": "reason"})
+    return reason
+
+
+def _lock(filing_id: int) -> Filing:
+    return Filing.objects.select_for_update(of=("self",)).get(pk=filing_id)
+
+
+def _refuse_submitted(filing: Filing, action: str) -> None:
+    if filing.status == FilingStatus.SUBMITTED:
+        raise RuleViolation(
+            f"{action}: filing {filing.pk} was submitted and can no longer change; "
+            f"file a correction (a new version) instead",
+            code="filing_submitted",
+            extra={"filing": filing.pk},
+        )
+
+
+def _enqueue(task_name: str, object_id: int) -> None:
+    from . import tasks
+
+    task = getattr(tasks, task_name)
+    queue = getattr(settings, "REPORTS_TASK_QUEUE", None)
+    options = {"queue": queue} if queue else {}
+    transaction.on_commit(lambda: task.apply_async(args=[object_id], **options))
+
+
+def daily_as_of(day: date | None = None) -> datetime:
+    day = day or timezone.localdate()
+    return timezone.make_aware(datetime.combine(day, DAILY_CUTOFF))
+
+
+def _validate_as_of(as_of: datetime) -> datetime:
+    if not isinstance(as_of, datetime) or timezone.is_naive(as_of):
+        raise ValidationFailed(
+            "as_of: an as-of time with a time zone is required", extra={"field": "as_of"}
+        )
+    if as_of > timezone.now():
+        raise ValidationFailed(
+            "as_of: a filing can only be taken of the past (the data must not change after it)",
+            extra={"field": "as_of"},
+        )
+    return as_of
+
+
+# --- filings: request, regenerate, correct -------------------------------------------------
+
+
+def filing_request(
+    *,
+    kind: str,
+    as_of: datetime,
+    actor,
+    reason: str = "filing requested",
+    language: str | None = None,
+) -> Filing:
+    """Queue a new filing (version 1) of `kind` at `as_of`; generation runs in a task.
+    actor=None is the end-of-day schedule."""
+    if actor is not None:
+        _require(actor, "reports.add_filing", "request")
+    spec = kinds.kind_get(kind)
+    as_of = _validate_as_of(as_of)
+    language = language or settings.LANGUAGE_CODE
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationFailed(
+            f"language: {language!r} is not offered", extra={"field": "language"}
+        )
+    existing = Filing.objects.filter(kind=spec.code, as_of=as_of).order_by("-version").first()
+    if existing is not None:
+        raise Conflict(
+            f"as_of: a {spec.code} filing at {as_of.isoformat()} already exists "
+            f"(#{existing.pk}, {existing.status}); regenerate it or file a correction",
+            code="filing_exists",
+            extra={"field": "as_of", "filing": existing.pk},
+        )
+    filing = Filing(kind=spec.code, as_of=as_of, language=language, prepared_by=actor, version=1)
+    _audit(filing, actor=actor, reason=reason or "filing requested")
+    try:
+        with transaction.atomic():
+            filing.save()
+            _enqueue("filing_generate", filing.pk)
+    except IntegrityError as exc:
+        raise Conflict(
+            f"as_of: a {spec.code} filing at {as_of.isoformat()} was just requested",
+            code="filing_exists",
+            extra={"field": "as_of"},
+        ) from exc
+    return filing
+
+
+def filing_regenerate(*, filing: Filing, actor, reason: str) -> Filing:
+    """Build a not-yet-submitted filing again (after a data fix, or a failure). Any approval
+    is withdrawn and the regenerating user becomes its preparer (four-eyes applies to them)."""
+    _require(actor, "reports.change_filing", "regenerate")
+    reason = _reason(reason)
+    with transaction.atomic():
+        filing = _lock(filing.pk)
+        _refuse_submitted(filing, "regenerate")
+        if filing.status not in EDITABLE_BY_REGENERATION:
+            raise Conflict(
+                f"status: filing {filing.pk} is {filing.status}; it is already being generated",
+                code="filing_busy",
+                extra={"field": "status"},
+            )
+        filing.status = FilingStatus.QUEUED
+        filing.progress = 0
+        filing.progress_note = ""
+        filing.error = ""
+        filing.prepared_by = actor
+        filing.approved_by = None
+        filing.approved_at = None
+        _audit(filing, actor=actor, reason=f"regenerate: {reason}")
+        filing.save()
+        _enqueue("filing_generate", filing.pk)
+    return filing
+
+
+def filing_correct(*, filing: Filing, actor, reason: str) -> Filing:
+    """A correction of a submitted filing: a new version that references the one it replaces.
+    The submitted filing itself stays exactly as submitted."""
+    _require(actor, "reports.add_filing", "correct")
+    reason = _reason(reason)
+    kinds.kind_get(filing.kind)
+    with transaction.atomic():
+        original = Filing.objects.select_for_update(of=("self",)).get(pk=filing.pk)
+        if original.status != FilingStatus.SUBMITTED:
+            raise RuleViolation(
+                f"status: only a submitted filing is corrected by a new version; "
+                f"filing {original.pk} is {original.status} (regenerate it instead)",
+                code="filing_not_submitted",
+                extra={"field": "status"},
+            )
+        if Filing.objects.filter(replaces=original).exists():
+            raise Conflict(
+                f"filing {original.pk} already has a correction; correct the newest version",
+                code="filing_already_corrected",
+                extra={"filing": original.replaced_by.pk},
+            )
+        correction = Filing(
+            kind=original.kind,
+            as_of=original.as_of,
+            language=original.language,
+            version=original.version + 1,
+            replaces=original,
+            prepared_by=actor,
+        )
+        _audit(correction, actor=actor, reason=f"correction of #{original.pk}: {reason}")
+        correction.save()
+        _enqueue("filing_generate", correction.pk)
+    return correction
+
+
+# --- filings: generation (runs in the worker) ----------------------------------------------
+
+
+def _progress(filing: Filing, percent: int, note: str) -> None:
+    # Progress ticks are committed at once (the API shows them) and leave no history row;
+    # progress fields are excluded from history (reports/models.py).
+    filing.progress = percent
+    filing.progress_note = note
+    filing.skip_history_when_saving = True
+    try:
+        filing.save(update_fields=["progress", "progress_note"])
+    finally:
+        del filing.skip_history_when_saving
+
+
+def filing_snapshot(*, kind: str, as_of: datetime) -> dict:
+    """The data snapshot of a filing: the same (kind, as_of) always gives the same dict."""
+    spec = kinds.kind_get(kind)
+    return {
+        "kind": spec.code,
+        "schema": spec.schema,
+        "as_of": as_of,
+        "desk": {"name": settings.DESK_NAME, "license": settings.DESK_LICENSE},
+        "data": spec.build(as_of),
+    }
+
+
+def _file_name(filing: Filing, extension: str) -> str:
+    return f"{filing.kind}-{filing.as_of:%Y%m%d-%H%M%S}-v{filing.version}.{extension}"
+
+
+def filing_generate(*, filing_id: int) -> Filing:
+    """Build, render and store one filing. Re-checks the state under a lock first, so a
+    redelivered task (or a task for a filing regenerated meanwhile) does nothing harmful."""
+    with transaction.atomic():
+        filing = _lock(filing_id)
+        if filing.status not in (FilingStatus.QUEUED, FilingStatus.GENERATING):
+            return filing
+        filing.status = FilingStatus.GENERATING
+        filing.progress = 5
+        filing.progress_note = "started"
+        _audit(filing, actor=None, reason="generation started")
+        filing.save()
+    try:
+        _progress(filing, 10, "building data snapshot")
+        spec = kinds.kind_get(filing.kind)
+        snapshot = filing_snapshot(kind=filing.kind, as_of=filing.as_of)
+        json_bytes = canonical.to_json_bytes(snapshot)
+        csv_bytes = canonical.to_csv_bytes(snapshot)
+        data_sha256 = canonical.sha256_hex(json_bytes)
+        _progress(filing, 40, "rendering PDF")
+        html = render.filing_html(
+            kind=spec,
+            snapshot=snapshot,
+            data_sha256=data_sha256,
+            version=filing.version,
+            language=filing.language,
+        )
+        pdf = render.pdf_bytes(html)
+        _progress(filing, 80, "storing files")
+    except Exception as exc:
+        logger.exception("filing %s generation failed", filing_id)
+        return _filing_failed(filing_id, f"{type(exc).__name__}: {exc}")
+    with transaction.atomic():
+        filing = _lock(filing_id)
+        if filing.status != FilingStatus.GENERATING:
+            return filing  # regenerated meanwhile: that run stores its own result
+        for field, extension, content in (
+            ("pdf_file", "pdf", pdf),
+            ("json_file", "json", json_bytes),
+            ("csv_file", "csv", csv_bytes),
+        ):
+            getattr(filing, field).save(
+                _file_name(filing, extension), ContentFile(content), save=False
+            )
+        filing.data_sha256 = data_sha256
+        filing.json_sha256 = data_sha256  # the JSON file is the canonical snapshot itself
+        filing.csv_sha256 = canonical.sha256_hex(csv_bytes)
+        filing.pdf_sha256 = canonical.sha256_hex(pdf)
+        filing.status = FilingStatus.PREPARED
+        filing.progress = 100
+        filing.progress_note = "prepared"
+        filing.generated_at = timezone.now()
+        _audit(filing, actor=None, reason=f"generated; data SHA-256 {data_sha256}")
+        filing.save()
+    return filing
+
+
+def _filing_failed(filing_id: int, message: str) -> Filing:
+    with transaction.atomic():
+        filing = _lock(filing_id)
+        if filing.status != FilingStatus.GENERATING:
+            return filing
+        filing.status = FilingStatus.FAILED
+        filing.error = message[:4000]
+        filing.progress_note = "failed"
+        _audit(filing, actor=None, reason="generation failed")
+        filing.save()
+    return filing
+
+
+# --- filings: four-eyes approval and submission --------------------------------------------
+
+
+def _verify_files(filing: Filing) -> None:
+    """The stored files must still be the ones generated (hashes kept on the record)."""
+    for field, digest in (
+        ("pdf_file", filing.pdf_sha256),
+        ("json_file", filing.json_sha256),
+        ("csv_file", filing.csv_sha256),
+    ):
+        stored = getattr(filing, field)
+        if not stored or not digest:
+            raise Conflict(
+                f"{field}: filing {filing.pk} has no stored {field}", code="file_missing"
+            )
+        with stored.open("rb") as handle:
+            actual = canonical.sha256_hex(handle.read())
+        if actual != digest:
+            raise Conflict(
+                f"{field}: the stored file of filing {filing.pk} does not match its SHA-256 "
+                f"(kept {digest}, found {actual}); regenerate it",
+                code="file_altered",
+                extra={"field": field},
+            )
+
+
+def filing_approve(*, filing: Filing, actor, reason: str) -> Filing:
+    _require(actor, "reports.approve_filing", "approve")
+    reason = _reason(reason)
+    with transaction.atomic():
+        filing = _lock(filing.pk)
+        _refuse_submitted(filing, "approve")
+        if filing.status != FilingStatus.PREPARED:
+            raise RuleViolation(
+                f"status: only a prepared filing can be approved; filing {filing.pk} is "
+                f"{filing.status}",
+                code="filing_not_prepared",
+                extra={"field": "status"},
+            )
+        if filing.prepared_by_id is not None and filing.prepared_by_id == actor.pk:
+            raise RuleViolation(
+                "approve: four-eyes rule: the officer who prepared a filing cannot approve it",
+                code="four_eyes",
+                extra={"prepared_by": filing.prepared_by_id},
+            )
+        _verify_files(filing)
+        filing.status = FilingStatus.APPROVED
+        filing.approved_by = actor
+        filing.approved_at = timezone.now()
+        _audit(filing, actor=actor, reason=f"approved: {reason}")
+        filing.save()
+    return filing
+
+
+def filing_submit(*, filing: Filing, actor, reason: str, submission_reference: str = "") -> Filing:
+    """Record that the approved filing went to the regulator. From here it never changes."""
+    _require(actor, "reports.submit_filing", "submit")
+    reason = _reason(reason)
+    with transaction.atomic():
+        filing = _lock(filing.pk)
+        _refuse_submitted(filing, "submit")
+        if filing.status != FilingStatus.APPROVED:
+            raise RuleViolation(
+                f"status: only an approved filing can be submitted; filing {filing.pk} is "
+                f"{filing.status}",
+                code="filing_not_approved",
+                extra={"field": "status"},
+            )
+        _verify_files(filing)
+        filing.status = FilingStatus.SUBMITTED
+        filing.submitted_by = actor
+        filing.submitted_at = timezone.now()
+        filing.submission_reference = submission_reference.strip()[:120]
+        _audit(filing, actor=actor, reason=f"submitted: {reason}")
+        filing.save()
+    return filing
+
+
+def filings_prepare_daily(*, day: date | None = None) -> list[Filing]:
+    """End of day: queue every daily kind that can be built, once per as-of time."""
+    as_of = daily_as_of(day)
+    created = []
+    for spec in kinds.kinds_all():
+        if not (spec.daily and spec.available):
+            continue
+        if Filing.objects.filter(kind=spec.code, as_of=as_of).exists():
+            continue
+        try:
+            created.append(
+                filing_request(
+                    kind=spec.code, as_of=as_of, actor=None, reason="end-of-day schedule"
+                )
+            )
+        except Conflict:
+            continue  # a concurrent run queued it first
+    return created
+
+
+# --- client statements ---------------------------------------------------------------------
+
+
+def statement_request(
+    *, investor, year: int, month: int, actor, reason: str = ""
+) -> ClientStatement:
+    """Queue one investor's statement for a finished month (actor=None: monthly schedule)."""
+    if actor is not None:
+        _require(actor, "reports.add_filing", "statement")
+    try:
+        period_start, period_end = statements.period_for(int(year), int(month))
+    except (ValueError, TypeError) as exc:
+        raise ValidationFailed(
+            f"month: {year}-{month} is not a month", extra={"field": "month"}
+        ) from exc
+    if period_end >= timezone.localdate():
+        raise RuleViolation(
+            f"month: {period_start:%Y-%m} is not over yet; a statement covers a finished month",
+            code="period_not_over",
+            extra={"field": "month"},
+        )
+    from . import selectors
+
+    if (
+        selectors.investor_as_of(investor_id=investor.pk, as_of=statements.period_as_of(period_end))
+        is None
+    ):
+        raise RuleViolation(
+            f"month: investor {investor.pk} was not onboarded by the end of {period_start:%Y-%m}",
+            code="not_a_client_then",
+            extra={"field": "month"},
+        )
+    with transaction.atomic():
+        statement = (
+            ClientStatement.objects.select_for_update(of=("self",))
+            .filter(investor=investor, period_start=period_start)
+            .first()
+        )
+        if statement is not None and statement.status != StatementStatus.FAILED:
+            raise Conflict(
+                f"month: the {period_start:%Y-%m} statement of investor {investor.pk} exists "
+                f"({statement.status})",
+                code="statement_exists",
+                extra={"statement": statement.pk},
+            )
+        if statement is None:
+            statement = ClientStatement(
+                investor=investor,
+                period_start=period_start,
+                period_end=period_end,
+                as_of=statements.period_as_of(period_end),
+                language=settings.LANGUAGE_CODE,
+            )
+        statement.status = StatementStatus.QUEUED
+        statement.error = ""
+        statement.progress = 0
+        statement.requested_by = actor
+        _audit(statement, actor=actor, reason=reason or "statement requested")
+        statement.save()
+        _enqueue("statement_generate", statement.pk)
+    return statement
+
+
+def statement_generate(*, statement_id: int) -> ClientStatement:
+    with transaction.atomic():
+        statement = ClientStatement.objects.select_for_update(of=("self",)).get(pk=statement_id)
+        if statement.status not in (StatementStatus.QUEUED, StatementStatus.GENERATING):
+            return statement
+        statement.status = StatementStatus.GENERATING
+        statement.progress = 10
+        _audit(statement, actor=None, reason="generation started")
+        statement.save()
+    try:
+        snapshot = statements.build_statement(
+            investor_id=statement.investor_id,
+            period_start=statement.period_start,
+            period_end=statement.period_end,
+        )
+        json_bytes = canonical.to_json_bytes(snapshot)
+        data_sha256 = canonical.sha256_hex(json_bytes)
+        html = render.statement_html(
+            snapshot=snapshot, data_sha256=data_sha256, language=statement.language
+        )
+        pdf = render.pdf_bytes(html)
+    except Exception as exc:
+        logger.exception("statement %s generation failed", statement_id)
+        with transaction.atomic():
+            statement = ClientStatement.objects.select_for_update(of=("self",)).get(pk=statement_id)
+            statement.status = StatementStatus.FAILED
+            statement.error = f"{type(exc).__name__}: {exc}"[:4000]
+            _audit(statement, actor=None, reason="generation failed")
+            statement.save()
+        return statement
+    with transaction.atomic():
+        statement = ClientStatement.objects.select_for_update(of=("self",)).get(pk=statement_id)
+        if statement.status != StatementStatus.GENERATING:
+            return statement
+        name = PurePosixPath(
+            f"statement-{statement.investor_id}-{statement.period_start:%Y-%m}.pdf"
+        ).name
+        statement.pdf_file.save(name, ContentFile(pdf), save=False)
+        statement.pdf_sha256 = canonical.sha256_hex(pdf)
+        statement.data_sha256 = data_sha256
+        statement.status = StatementStatus.READY
+        statement.progress = 100
+        statement.generated_at = timezone.now()
+        _audit(statement, actor=None, reason=f"generated; data SHA-256 {data_sha256}")
+        statement.save()
+    return statement
+
+
+def statements_prepare_month(
+    *, year: int | None = None, month: int | None = None, actor=None
+) -> int:
+    """Queue a month's statement (default: last month) for every investor onboarded by its
+    end; existing statements are left alone. actor=None is the monthly schedule."""
+    from . import selectors
+
+    if actor is not None:
+        _require(actor, "reports.add_filing", "statement")
+    if year is None or month is None:
+        first = timezone.localdate().replace(day=1)
+        last_month_end = first.toordinal() - 1
+        previous = date.fromordinal(last_month_end)
+        year, month = previous.year, previous.month
+    _start, period_end = statements.period_for(year, month)
+    count = 0
+    for investor in selectors.investors_onboarded_by(statements.period_as_of(period_end)):
+        try:
+            statement_request(
+                investor=investor,
+                year=year,
+                month=month,
+                actor=actor,
+                reason="monthly schedule" if actor is None else "requested by staff",
+            )
+        except Conflict:
+            continue
+        count += 1
+    return count
