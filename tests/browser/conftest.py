@@ -1,0 +1,43 @@
+"""Browser tests: Playwright drives Debian's Chromium (/usr/bin/chromium, installed by
+.ci/run); Playwright's own browser download is not used. Failing tests keep a screenshot
+under test-artifacts/playwright/."""
+
+import os
+import shutil
+
+import pytest
+
+# Playwright's sync API keeps an event loop in the test thread; the ORM calls made by the
+# test itself (fixtures, assertions) are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture
+def sign_in(live_server):
+    def _sign_in(page, email: str, password: str = "correct-horse-42"):
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("#id_username", email)
+        page.fill("#id_password", password)
+        page.click("button[type=submit]")
+        page.wait_for_load_state("networkidle")
+
+    return _sign_in

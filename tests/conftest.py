@@ -1,0 +1,124 @@
+"""Shared fixtures. PostgreSQL is checked once, before any test, so an unreachable
+database ends the run with one clear line instead of a traceback per test."""
+
+import importlib
+
+import psycopg
+import pytest
+from django.conf import settings
+
+
+def pytest_sessionstart(session):
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.exit(f"tests run on PostgreSQL only; DATABASE_URL gives {db['ENGINE']}", 2)
+    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    try:
+        psycopg.connect(
+            host=host,
+            port=port,
+            user=db.get("USER") or "postgres",
+            password=db.get("PASSWORD") or None,
+            dbname="postgres",
+            connect_timeout=5,
+        ).close()
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0]
+        pytest.exit(
+            f"cannot reach PostgreSQL at {host}:{port} ({first}); start it or fix DATABASE_URL",
+            returncode=2,
+        )
+
+
+@pytest.fixture
+def make_user(db):
+    from accounts import services
+
+    counter = {"n": 0}
+
+    def _make(role: str, email: str | None = None, password: str = "correct-horse-42"):
+        counter["n"] += 1
+        email = email or f"{role}{counter['n']}@test.margindesk.local"
+        return services.user_create(
+            email=email, password=password, role=role, actor=None, reason="test fixture"
+        )
+
+    return _make
+
+
+@pytest.fixture
+def make_investor(make_user):
+    from accounts import services
+
+    counter = {"n": 0}
+
+    def _make(**overrides):
+        counter["n"] += 1
+        n = counter["n"]
+        user = overrides.pop("user", None) or make_user("investor")
+        data = {
+            "real_name": f"投资者{n}",
+            "id_type": "resident_id",
+            "id_number": f"11010119900101{n:04d}",
+            "bank_name": "中国银行",
+            "bank_account": f"62170000{n:011d}",
+        }
+        data.update(overrides)
+        return services.investor_profile_create(
+            user=user, actor=None, reason="test fixture", **data
+        )
+
+    return _make
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """Users are made by the dozen; PBKDF2's deliberate cost buys nothing in tests."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def english_messages_outside_requests():
+    """Service errors are translated into the active language. Tests that call services
+    directly read them in English; pages and API calls still negotiate their own language
+    per request (LocaleMiddleware), so the Chinese pages are tested through the client."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+# Transactional tests (browser, Celery workers, concurrency) end with a flush that removes the
+# rows the data migrations wrote (calendar, regulatory parameters, the margin product, the
+# pricing grid, role groups), which services and pages read. They are written again, by the
+# migrations' own functions, before each transactional test.
+REFERENCE_DATA = (
+    ("compliance.migrations.0002_seed_reference_data", ("seed_calendar", "seed_parameters")),
+    ("compliance.migrations.0003_seed_book_parameters", ("seed_parameters",)),
+    ("lending.migrations.0002_sequences_and_pricing", ("seed_pricing",)),
+)
+
+
+@pytest.fixture(autouse=True)
+def reference_data(request):
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction", False)
+    )
+    if not transactional:
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+    from django.contrib.auth.models import Group, Permission
+
+    from accounts.roles import sync_roles
+    from compliance.models import RegulatoryParameter
+
+    if not Group.objects.exists():
+        sync_roles(Group, Permission)
+    if RegulatoryParameter.objects.exists():
+        return
+    for module, functions in REFERENCE_DATA:
+        migration = importlib.import_module(module)
+        for name in functions:
+            getattr(migration, name)(apps, None)

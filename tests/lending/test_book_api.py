@@ -1,0 +1,137 @@
+"""Book API and pages: decimal strings, own accounts only (404), role permissions (403),
+Idempotency-Key on money-moving writes."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from tests.compliance.fixtures import *  # noqa: F403
+from tests.compliance.fixtures import login_verified
+from tests.lending.book_fixtures import *  # noqa: F403
+from tests.lending.book_fixtures import trial_balance_is_zero
+
+pytestmark = pytest.mark.django_db
+
+
+def api(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_instruments_and_prices_api(book_instruments, staff, make_user):
+    rows = api(staff["ops"]).get("/api/v1/instruments/?category=etf").json()
+    data = rows["results"] if isinstance(rows, dict) else rows
+    assert [r["code"] for r in data] == ["510300"]
+    assert data[0]["haircut"] == "0.9000" and data[0]["last_price"] == "4.0000"
+    assert data[0]["eligible"] is True and data[0]["is_st"] is False
+    now = timezone.now().isoformat()
+    body = {"ticks": [{"instrument": "600519", "price": "101.00", "at": now}]}
+    assert api(staff["risk"]).post("/api/v1/prices/", body, format="json").json() == {
+        "accepted": 1,
+        "ignored": 0,
+    }
+    assert api(staff["risk"]).post("/api/v1/prices/", body, format="json").json() == {
+        "accepted": 0,
+        "ignored": 1,
+    }
+    investor_user = make_user("investor")
+    assert api(investor_user).post("/api/v1/prices/", body, format="json").status_code == 403
+
+
+def test_credit_account_detail_own_only(funded_account, make_user):
+    account = funded_account()
+    other = funded_account(financed=())
+    client = api(account.investor.user)
+    assert [a["id"] for a in client.get("/api/v1/credit-accounts/").json()] == [account.pk]
+    data = client.get(f"/api/v1/credit-accounts/{account.pk}/").json()
+    assert data["cash"] == "800000.00" and data["financing_debt"] == "300000.00"
+    assert data["accrued_interest"] == "0.00" and data["collateral_value"] == "335000.00"
+    assert data["maintenance_ratio"] == "4.333333" and data["state"] == "normal"
+    assert data["lines"] == {
+        "warning": "1.400000",
+        "call": "1.300000",
+        "target": "1.500000",
+        "withdrawal": "3.000000",
+    }
+    assert data["available_margin"] == "640000.00"
+    assert data["withdrawable"]["cash"] == "400000.00"
+    pos = {p["instrument"]: p for p in data["positions"]}
+    assert pos["SZSE:000001"]["market_value"] == "300000.00"
+    assert pos["SZSE:000001"]["haircut"] == "0.6500"
+    assert client.get(f"/api/v1/credit-accounts/{other.pk}/").status_code == 404
+
+
+def test_drawdown_and_withdrawal_api(funded_account, staff):
+    account = funded_account()
+    client = api(account.investor.user)
+    url = f"/api/v1/credit-accounts/{account.pk}/drawdowns/"
+    body = {"instrument": "SZSE:000001", "quantity": "1000", "price": "10.00"}
+    assert client.post(url, body, format="json").status_code == 400  # no Idempotency-Key
+    first = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="d-1")
+    assert first.status_code == 201 and first.json()["amount"] == "10000.00"
+    again = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="d-1")
+    assert again.json()["id"] == first.json()["id"]
+    other = client.post(
+        url, {**body, "quantity": "2000"}, format="json", HTTP_IDEMPOTENCY_KEY="d-1"
+    )
+    assert other.status_code == 409
+    too_much = client.post(
+        url, {**body, "quantity": "63100"}, format="json", HTTP_IDEMPOTENCY_KEY="d-2"
+    )
+    assert too_much.status_code == 422 and too_much.json()["code"] == "insufficient_margin"
+    # auditors read but may not draw down for the client
+    assert (
+        api(staff["auditor"]).post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="d-3").status_code
+        == 403
+    )
+    w = f"/api/v1/credit-accounts/{account.pk}/withdrawals/"
+    refused = client.post(
+        w, {"kind": "cash", "amount": "500000"}, format="json", HTTP_IDEMPOTENCY_KEY="w-1"
+    )
+    assert refused.status_code == 422
+    # 1,310,000 - 3 x 310,000 = 380,000
+    assert refused.json()["extra"]["allowed"] == "380000.00"
+    ok = client.post(
+        w, {"kind": "cash", "amount": "1000"}, format="json", HTTP_IDEMPOTENCY_KEY="w-2"
+    )
+    assert ok.status_code == 201 and ok.json()["amount"] == "1000.00"
+    assert trial_balance_is_zero()
+
+
+def test_portal_account_page_and_withdrawal_form(funded_account, client):
+    account = funded_account()
+    client.force_login(account.investor.user)
+    page = client.get("/portal/lending/account/")
+    assert page.status_code == 200 and account.account_number in page.content.decode()
+    refused = client.post(
+        "/portal/lending/account/", {"amount": "400000.01", "idempotency_key": "abc"}
+    )
+    assert refused.status_code == 400 and "400,000.00" in refused.content.decode()
+    done = client.post("/portal/lending/account/", {"amount": "100", "idempotency_key": "abd"})
+    assert done.status_code == 302
+
+
+def test_staff_instrument_pages(book_instruments, staff, client):
+    login_verified(client, staff["risk"])
+    assert client.get("/staff/lending/instruments/?category=etf").status_code == 200
+    moutai = book_instruments["SSE:600519"]
+    url = f"/staff/lending/instruments/{moutai.pk}/"
+    assert client.get(url).status_code == 200
+    refused = client.post(
+        url, {"action": "haircut", "haircut": "0.80", "reason": "x", "collateral_eligible": "on"}
+    )
+    assert refused.status_code == 400 and "70.00%" in refused.content.decode()
+    assert (
+        client.post(url, {"action": "flags", "is_st": "on", "reason": "ST notice"}).status_code
+        == 302
+    )
+    moutai.refresh_from_db()
+    assert moutai.is_st and moutai.haircut == Decimal(0)
+    upload = SimpleUploadedFile(
+        "p.csv", b"instrument,price,at\nSSE:510300,4.100,2030-01-02T10:00:00+08:00\n"
+    )
+    assert client.post("/staff/lending/prices/upload/", {"file": upload}).status_code == 302

@@ -1,0 +1,52 @@
+"""The demo seed builds a book with accounts under the lines, and twice changes nothing."""
+
+import io
+
+import pytest
+
+from tests.compliance.fixtures import fast_password_hasher  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_seed_book_shows_calls_and_is_idempotent():
+    from accounts import demo as accounts_demo
+    from compliance import demo as compliance_demo
+    from custody.models import JournalEntry
+    from custody.selectors import trial_balance
+    from lending import demo
+    from lending.models import CreditAccount, Financing, Instrument, MarginCall, Notice
+    from lending.valuation import account_view
+
+    out = io.StringIO()
+    accounts_demo.seed(out)
+    compliance_demo.seed(out)
+    demo.seed(out)
+    assert Instrument.objects.count() > 250
+    assert Instrument.objects.filter(is_st=True, haircut=0).exists()
+    assert Instrument.objects.filter(suspended=True).exists()
+    calls = MarginCall.objects.count()
+    assert calls >= 1  # accounts seeded under the call line start with an open call
+    counts = (
+        Instrument.objects.count(),
+        Financing.objects.count(),
+        JournalEntry.objects.count(),
+        calls,
+        Notice.objects.count(),
+    )
+    assert counts[1] >= 12
+    ratios = sorted(
+        account_view(a).maintenance_ratio
+        for a in CreditAccount.objects.all()
+        if account_view(a).maintenance_ratio is not None
+    )
+    assert ratios[0] < 1.30 and any(1.30 <= r < 1.40 for r in ratios)
+    demo.seed(out)
+    assert (
+        Instrument.objects.count(),
+        Financing.objects.count(),
+        JournalEntry.objects.count(),
+        MarginCall.objects.count(),
+        Notice.objects.count(),
+    ) == counts
+    assert trial_balance().balanced

@@ -1,0 +1,132 @@
+"""Mark-to-market runs in process (the shard service called directly): calls equal those of
+account_view + margin.classify per account; a second run on the same snapshot and a redelivered
+shard issue nothing twice; cures; incremental revaluation of the holders of one instrument."""
+
+from decimal import Decimal
+
+import pytest
+
+from lending import margin
+from lending.models import CreditAccount, MarginCall, MtmRun, MtmShard, MtmSnapshot
+from lending.services import mtm
+from lending.valuation import account_view
+from tests.compliance.fixtures import *  # noqa: F403
+from tests.lending.book_fixtures import *  # noqa: F403
+from tests.lending.book_fixtures import price_set
+
+pytestmark = pytest.mark.django_db
+
+MOUTAI, PINGAN = "SSE:600519", "SZSE:000001"
+# (deposit, own MOUTAI qty): at MOUTAI 48.00 / PINGAN 5.80 with 140,000 financed the ratios are
+# 126.6% (call), 126.6% (call), 130.1% (warning), 137.3% (warning), 144.4% (normal)
+SPREAD = (("200000", 2000), ("200000", 2000), ("205000", 2000), ("215000", 2000), ("225000", 2000))
+
+
+@pytest.fixture
+def mtm_book(funded_account, make_credit_account):
+    """Seven accounts: the SPREAD, a healthy default funded account, one without debt."""
+    accounts = [
+        funded_account(
+            deposit=deposit, own=((MOUTAI, qty, "100.00"),), financed=((PINGAN, 14000, "10.00"),)
+        )
+        for deposit, qty in SPREAD
+    ]
+    accounts.append(funded_account())
+    accounts.append(funded_account(deposit="50000", own=((MOUTAI, 100, "100.00"),), financed=()))
+    price_set(MOUTAI, "48.00")
+    price_set(PINGAN, "5.80")
+    return accounts
+
+
+def expected_calls(accounts) -> set[int]:
+    """Independently: account_view + margin.classify per account."""
+    out = set()
+    for account in accounts:
+        view = account_view(CreditAccount.objects.get(pk=account.pk))
+        if margin.classify(view.maintenance_ratio, view.lines) == margin.MarginState.CALL:
+            out.add(account.pk)
+    return out
+
+
+def run_in_process(shard_size=2) -> MtmRun:
+    run = mtm.mtm_run_create(trigger="test", shard_size=shard_size)
+    for shard in range(run.shards_total):
+        mtm.mtm_shard_process(run_id=run.pk, shard=shard)
+    run.refresh_from_db()
+    return run
+
+
+def open_calls() -> list[int]:
+    return sorted(
+        MarginCall.objects.filter(status="open").values_list("credit_account_id", flat=True)
+    )
+
+
+def test_run_issues_the_calls_account_view_finds_and_only_once(mtm_book):
+    expected = expected_calls(mtm_book)
+    assert len(expected) == 2
+
+    run = run_in_process()
+    assert run.status == "succeeded"
+    assert (run.shards_total, run.shards_done) == (4, 4)
+    assert run.accounts_valued >= len(mtm_book)
+    assert run.calls_issued == 2 and run.warnings == 2
+    assert open_calls() == sorted(expected)
+    assert MtmSnapshot.objects.filter(run=run).count() == run.accounts_valued
+    snap = MtmSnapshot.objects.get(run=run, credit_account_id=mtm_book[0].pk)
+    view = account_view(CreditAccount.objects.get(pk=mtm_book[0].pk))
+    assert snap.ratio == pytest.approx(float(view.maintenance_ratio), rel=1e-9)
+    assert MtmSnapshot.objects.get(run=run, credit_account_id=mtm_book[-1].pk).ratio is None
+    # the healthy accounts never reached the state machine
+    assert sum(MtmShard.objects.filter(run=run).values_list("candidates", flat=True)) == 4
+
+    # a second run on the same snapshot: nothing new, and nobody is a candidate
+    again = run_in_process()
+    assert again.calls_issued == 0 and again.status == "succeeded"
+    assert sum(MtmShard.objects.filter(run=again).values_list("candidates", flat=True)) == 0
+    assert open_calls() == sorted(expected)
+
+    # a redelivered shard (its row reset as if the worker died before marking it done)
+    MtmShard.objects.filter(run=run, shard=0).update(done=False)
+    MtmRun.objects.filter(pk=run.pk).update(status="running", shards_done=3)
+    mtm.mtm_shard_process(run_id=run.pk, shard=0)
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.calls_issued == 2
+    assert open_calls() == sorted(expected)
+    assert MtmSnapshot.objects.filter(run=run).count() == run.accounts_valued
+
+
+def test_cure_and_incremental_revaluation_of_holders(mtm_book, book_instruments):
+    run_in_process()
+    assert len(open_calls()) == 2
+    # MOUTAI recovers: holders are revalued incrementally, both calls are cured (ratio ≥ 150%)
+    price_set(MOUTAI, "90.00")
+    run = mtm.mtm_revalue_instruments(instrument_ids=[book_instruments[MOUTAI].pk])
+    assert run.kind == "incremental" and run.status == "succeeded"
+    assert run.accounts_valued == len(mtm_book)  # every seeded account holds MOUTAI
+    assert run.cures == 2 and open_calls() == []
+    # a holder-less instrument values nobody
+    run = mtm.mtm_revalue_instruments(instrument_ids=[book_instruments["SSE:510300"].pk])
+    assert run.accounts_valued == 0 and run.status == "succeeded"
+
+
+def test_in_session_follows_the_shanghai_sessions_and_calendar(db):
+    from tests.lending.calls_fixtures import sh
+
+    assert mtm.in_session(sh(2026, 9, 29, 9, 30))
+    assert mtm.in_session(sh(2026, 9, 29, 14, 59))
+    assert not mtm.in_session(sh(2026, 9, 29, 12, 0))
+    assert not mtm.in_session(sh(2026, 9, 29, 15, 1))
+    assert not mtm.in_session(sh(2026, 10, 1, 10, 0))  # National Day
+    assert not mtm.in_session(sh(2026, 10, 3, 10, 0))  # Saturday
+    assert mtm.mtm_run_scheduled(now=sh(2026, 10, 3, 10, 0)) is None
+
+
+def test_start_needs_the_risk_role(db, staff):
+    from accounts.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        mtm.mtm_run_create(actor=staff["ops"])
+    run = mtm.mtm_run_create(actor=staff["risk"], trigger="console")
+    assert run.status == "pending" and run.requested_by == staff["risk"]
+    assert Decimal(0) == Decimal(run.shards_total)  # empty book
