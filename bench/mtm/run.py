@@ -1,0 +1,428 @@
+"""Mark-to-market benchmark: a synthetic book, a full-book run, and two baselines on the same data.
+
+    DJANGO_DEBUG=true .venv/bin/python bench/mtm/run.py                 # 100,000 accounts
+    DJANGO_DEBUG=true .venv/bin/python bench/mtm/run.py --full          # 1,000,000 / 5,000,000
+
+Runs in its own database (margindesk_bench_mtm, created and migrated if missing), never the demo
+data; it truncates the book tables of that database and loads the synthetic book with COPY
+(session_replication_role = replica: no FK or posting triggers while loading; the ledger
+balances are written directly, as the posting trigger would keep them).
+
+Book: N accounts, about 5 positions each over K instruments (lognormal prices, haircuts by
+category), cash, one financed position per indebted account; maintenance ratios spread as
+1 + lognormal(median 1.5, sigma 0.5) (median 250%, ~0.4% under the warning line, ~0.1% under the
+call line), 5% of accounts without debt.
+
+Rows printed:
+* full run: lending.services.mtm shards processed in this process one after another (load by
+  COPY, vectorised valuation, snapshots by binary COPY, state changes and calls through the
+  margin-call services for the accounts whose state may change);
+* baseline 1: one set-based SQL statement computing every account's ratio;
+* baseline 2: a per-account ORM loop (account_view + margin_state_apply per account), timed on a
+  sample and extrapolated to N (labelled);
+* a price move on one instrument held by ~10,000 accounts: incremental revaluation of its
+  holders (lending.services.mtm.mtm_revalue_instruments), repeated, p50 / max.
+Goals are printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+BENCH_DB = "margindesk_bench_mtm"
+
+SET_BASED_SQL = """
+SELECT ca.id,
+       (coalesce(sum(CASE WHEN la.purpose = 'client_money' THEN -b.balance END), 0)
+        + coalesce(sum(CASE WHEN la.purpose = 'client_securities'
+                            THEN b.balance * lp.price END), 0))
+       / nullif(coalesce(sum(CASE WHEN la.purpose IN ('financing_receivable',
+                                                      'interest_receivable')
+                              THEN b.balance END), 0), 0) AS ratio
+FROM lending_creditaccount ca
+JOIN custody_ledgeraccount la ON la.investor_id = ca.investor_id
+JOIN custody_accountbalance b ON b.account_id = la.id
+LEFT JOIN lending_instrument i ON la.purpose = 'client_securities'
+     AND la.unit = i.exchange || ':' || i.code
+LEFT JOIN lending_latestprice lp ON lp.instrument_id = i.id
+WHERE ca.status = 'open'
+GROUP BY ca.id
+"""
+
+TABLES = (
+    "lending_mtmsnapshot, lending_mtmshard, lending_mtmrun, lending_notice, lending_marginevent, "
+    "lending_historicalmargincall, lending_margincall, lending_historicalaccountmarginstate, "
+    "lending_accountmarginstate, lending_financing, lending_historicalfinancing, "
+    "lending_creditcontract, lending_historicalcreditcontract, lending_creditaccount, "
+    "lending_historicalcreditaccount, custody_accountbalance, custody_ledgeraccount, "
+    "custody_historicalledgeraccount, lending_latestprice, lending_pricetick, lending_instrument, "
+    "accounts_investorprofile, accounts_user"
+)
+
+
+def _database_url(name: str) -> str:
+    return f"postgres://postgres@127.0.0.1:5432/{name}"
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+
+
+def django_setup() -> None:
+    os.environ["DATABASE_URL"] = _database_url(BENCH_DB)
+    os.environ.setdefault("DJANGO_DEBUG", "true")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.DEBUG = False  # no per-query logging
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+def _copy(cursor, table: str, columns: str, lines) -> None:
+    buf = io.StringIO()
+    buf.writelines(lines)
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        copy.write(buf.getvalue())
+
+
+def generate_and_load(n: int, k: int, seed: int = 20260929) -> dict:
+    """The synthetic book, loaded by COPY; returns what the measures need."""
+    from django.db import connection
+
+    assert connection.settings_dict["NAME"] == BENCH_DB
+    rng = np.random.default_rng(seed)
+    now = datetime.now(UTC)
+    ts = now.isoformat()
+    day = now.date().isoformat()
+    end = (now.date() + timedelta(days=180)).isoformat()
+
+    # instruments: ids 1..k; categories and haircuts; lognormal prices
+    cats = np.array(["index_constituent", "other_a_share", "etf", "other_fund_bond"])
+    cat_p = [0.3, 0.55, 0.1, 0.05]
+    haircut_by_cat = {
+        "index_constituent": "0.70",
+        "other_a_share": "0.65",
+        "etf": "0.90",
+        "other_fund_bond": "0.80",
+    }
+    inst_cat = rng.choice(cats, size=k, p=cat_p)
+    price = np.round(np.exp(rng.normal(np.log(15), 0.9, size=k)) + 1, 2)
+    # popularity: Zipf-like, so a few instruments are held by ~10,000 accounts at 100k
+    weights = 1.0 / np.arange(1, k + 1) ** 0.9
+    weights /= weights.sum()
+
+    npos = rng.integers(3, 8, size=n)  # about 5 positions each
+    p = int(npos.sum())
+    acc_of_pos = np.repeat(np.arange(n), npos)
+    inst_of_pos = rng.choice(k, size=p, p=weights)
+    # one holding per (account, instrument)
+    key = np.unique(acc_of_pos.astype(np.int64) * k + inst_of_pos)
+    acc_of_pos, inst_of_pos = key // k, key % k
+    p = key.shape[0]
+    value = np.exp(rng.normal(np.log(60_000), 0.8, size=p))
+    qty = np.maximum(np.round(value / price[inst_of_pos] / 100), 1) * 100
+    mv = qty * price[inst_of_pos]
+    mv_acc = np.bincount(acc_of_pos, mv, minlength=n)
+    cash = np.round(np.exp(rng.normal(np.log(50_000), 1.0, size=n)), 2)
+    assets = cash + mv_acc
+    ratio = 1.0 + np.exp(rng.normal(np.log(1.5), 0.5, size=n))
+    debt = np.round(assets / ratio, 2)
+    debt[rng.random(n) < 0.05] = 0
+    first = np.r_[0, np.flatnonzero(np.diff(acc_of_pos)) + 1]  # first position row per account
+
+    with connection.cursor() as c:
+        c.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    raw = connection.connection
+    t0 = time.perf_counter()
+    with raw.cursor() as c:
+        c.execute("SET session_replication_role = replica")
+        _copy(
+            c,
+            "lending_instrument",
+            "id, code, exchange, name, category, is_st, suspended, delisting, price_limit, "
+            "tradable_float, lot_size, collateral_eligible, haircut, financing_eligible, "
+            "financing_stopped, created_at",
+            (
+                f"{j + 1}\tB{j + 1:06d}\tSSE\tbench {j + 1}\t{inst_cat[j]}\tf\tf\tf\t0.10\t"
+                f"1000000000\t100\tt\t{haircut_by_cat[inst_cat[j]]}\tt\tf\t{ts}\n"
+                for j in range(k)
+            ),
+        )
+        _copy(
+            c,
+            "lending_latestprice",
+            "instrument_id, price, at, prev_close",
+            (f"{j + 1}\t{price[j]:.2f}\t{ts}\t{price[j]:.2f}\n" for j in range(k)),
+        )
+        ids = np.arange(1, n + 1)
+        _copy(
+            c,
+            "accounts_user",
+            "id, password, is_superuser, email, full_name, is_staff, is_active, date_joined",
+            (f"{i}\t!\tf\tbench{i}@example.invalid\tBench {i}\tf\tt\t{ts}\n" for i in ids),
+        )
+        _copy(
+            c,
+            "accounts_investorprofile",
+            "id, investor_type, real_name, id_type, id_number_encrypted, id_number_digest, "
+            "id_number_masked, phone, address, bank_name, bank_account_encrypted, "
+            "bank_account_digest, bank_account_masked, category, created_at, updated_at, user_id",
+            (
+                f"{i}\tindividual\t投资者{i}\tresident_id\tx\td{i}\t****\t\t\tbank\tx\tb{i}\t****\t"
+                f"ordinary\t{ts}\t{ts}\t{i}\n"
+                for i in ids
+            ),
+        )
+        _copy(
+            c,
+            "lending_creditaccount",
+            "id, account_number, account_name, status, opened_at, investor_id",
+            (f"{i}\tBM{i:010d}\tBench {i}\topen\t{ts}\t{i}\n" for i in ids),
+        )
+        _copy(
+            c,
+            "lending_creditcontract",
+            "id, contract_number, status, currency, credit_limit, signed_on, starts_on, ends_on, "
+            "term_months, renewal_count, annual_interest_rate, credit_grade, "
+            "collateral_liquidity, warning_line, call_line, target_line, withdrawal_line, "
+            "financing_margin_ratio, disclosure_sha256, created_at, application_id, "
+            "approved_by_id, credit_account_id, disclosure_id, investor_id",
+            (
+                f"{i}\tBC{i:010d}\tactive\tCNY\t10000000\t{day}\t{day}\t{end}\t6\t0\t0.065\tB\t"
+                f"high\t1.40\t1.30\t1.50\t3.00\t1.00\t-\t{ts}\t{i}\t1\t{i}\t1\t{i}\n"
+                for i in ids
+            ),
+        )
+        # ledger: client money (liability, balance negative = credit), financing receivable
+        # (asset, debit positive), client securities (asset) per position
+        lines, bal = [], []
+        lid = 0
+        for i in range(n):
+            inv = i + 1
+            lid += 1
+            lines.append(
+                f"{lid}\tcm:{inv}\tclient_money\tcash\tliability\tCNY\tclient\tt\tf\t\t{ts}\t{inv}\n"
+            )
+            bal.append(f"{lid}\tCNY\t-1\tt\t{-cash[i]:.2f}\t1\n")
+            if debt[i] > 0:
+                lid += 1
+                lines.append(
+                    f"{lid}\tfr:{inv}\tfinancing_receivable\tdebt\tasset\tCNY\tclient\tf\tf\t\t"
+                    f"{ts}\t{inv}\n"
+                )
+                bal.append(f"{lid}\tCNY\t1\tf\t{debt[i]:.2f}\t1\n")
+        for r in range(p):
+            inv = int(acc_of_pos[r]) + 1
+            unit = f"SSE:B{int(inst_of_pos[r]) + 1:06d}"
+            lid += 1
+            lines.append(
+                f"{lid}\tcs:{inv}:{unit}\tclient_securities\tsec\tasset\t{unit}\tclient\tf\tf\t\t"
+                f"{ts}\t{inv}\n"
+            )
+            bal.append(f"{lid}\t{unit}\t1\tf\t{qty[r]:.0f}\t1\n")
+        _copy(
+            c,
+            "custody_ledgeraccount",
+            "id, purpose_key, purpose, name, account_type, unit, owner, client_money, "
+            "segregated, external_ref, created_at, investor_id",
+            lines,
+        )
+        _copy(
+            c,
+            "custody_accountbalance",
+            "account_id, unit, normal_sign, no_overdraft, balance, posting_count",
+            bal,
+        )
+        fin_rows = []
+        for i in np.flatnonzero(debt > 0):
+            r = first[i]
+            q = qty[r]
+            fin_rows.append(
+                f"{i + 1}\t{i + 1}\t{int(inst_of_pos[r]) + 1}\t{q:.0f}\t"
+                f"{price[inst_of_pos[r]]:.2f}\t{debt[i]:.2f}\t{debt[i]:.2f}\t0\t0\t{q:.0f}\t"
+                f"{day}\t{end}\topen\tbench-{i + 1}\t\t{ts}\n"
+            )
+        _copy(
+            c,
+            "lending_financing",
+            "credit_account_id, contract_id, instrument_id, quantity, price, amount, "
+            "principal_outstanding, interest_accrued, interest_paid, quantity_held, opened_on, "
+            "due_on, status, idempotency_key, reason, created_at",
+            fin_rows,
+        )
+        c.execute("SET session_replication_role = DEFAULT")
+        for table in (
+            "lending_instrument",
+            "accounts_user",
+            "accounts_investorprofile",
+            "lending_creditaccount",
+            "lending_creditcontract",
+            "custody_ledgeraccount",
+            "lending_financing",
+        ):
+            c.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
+            )
+    with connection.cursor() as c:
+        c.execute("ANALYZE")
+    holders = np.bincount(inst_of_pos, minlength=k)
+    return {
+        "load_seconds": time.perf_counter() - t0,
+        "positions": p,
+        "ledger_accounts": lid,
+        "holders": holders,
+    }
+
+
+def measure_full_run(shard_size: int) -> tuple[float, object]:
+    from lending.services import mtm
+
+    t0 = time.perf_counter()
+    run = mtm.mtm_run_create(trigger="bench", shard_size=shard_size)
+    for shard in range(run.shards_total):
+        mtm.mtm_shard_process(run_id=run.pk, shard=shard, worker="bench")
+    run.refresh_from_db()
+    return time.perf_counter() - t0, run
+
+
+def measure_set_based() -> tuple[float, int]:
+    from django.db import connection
+
+    t0 = time.perf_counter()
+    with connection.cursor() as c:
+        c.execute(SET_BASED_SQL)
+        rows = c.fetchall()
+    return time.perf_counter() - t0, len(rows)
+
+
+def measure_orm_loop(sample: int, n: int) -> float:
+    """account_view + margin_state_apply for `sample` accounts; seconds per account."""
+    from lending.models import CreditAccount
+    from lending.services import calls
+    from lending.valuation import account_view
+
+    rng = np.random.default_rng(7)
+    ids = sorted(int(i) for i in rng.choice(np.arange(1, n + 1), size=sample, replace=False))
+    accounts = list(CreditAccount.objects.filter(pk__in=ids))
+    at = datetime.now(UTC)
+    t0 = time.perf_counter()
+    for account in accounts:
+        view = account_view(account)
+        calls.margin_state_apply(
+            credit_account=account,
+            ratio=view.maintenance_ratio,
+            total_assets=view.total_assets,
+            total_liabilities=view.total_liabilities,
+            valued_at=at,
+            source="bench-orm",
+            lines=view.lines,
+        )
+    return (time.perf_counter() - t0) / len(accounts)
+
+
+def measure_price_move(holders: np.ndarray, moves: int) -> tuple[int, list[float], int]:
+    from lending.services import book, mtm
+
+    target = int(np.argmin(np.abs(holders - 10_000 * holders.sum() / 500_000)))
+    target = int(np.argmax(holders)) if holders[target] == 0 else target
+    instrument_id = target + 1
+    times, calls = [], 0
+    base = datetime.now(UTC)
+    from lending.models import LatestPrice
+
+    price = LatestPrice.objects.get(instrument_id=instrument_id).price
+    for m in range(moves):
+        new = price * (1 - Decimal(2 * (m + 1)) / 100)
+        tick = {
+            "instrument": f"SSE:B{instrument_id:06d}",
+            "price": str(new.quantize(Decimal("0.01"))),
+            "at": base + timedelta(seconds=m + 1),
+        }
+        book.prices_ingest([tick], source="bench")
+        t0 = time.perf_counter()
+        run = mtm.mtm_revalue_instruments(instrument_ids=[instrument_id], worker="bench")
+        times.append(time.perf_counter() - t0)
+        calls += run.calls_issued
+    return int(holders[target]), times, calls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--instruments", type=int, default=2_000)
+    parser.add_argument("--full", action="store_true", help="1,000,000 accounts, 5,000 instruments")
+    parser.add_argument("--shard-size", type=int, default=50_000)
+    parser.add_argument("--orm-sample", type=int, default=200)
+    parser.add_argument("--moves", type=int, default=5)
+    args = parser.parse_args()
+    if args.full:
+        args.accounts, args.instruments = 1_000_000, 5_000
+    ensure_database()
+    django_setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    n = args.accounts
+    print(f"loading {n:,} accounts over {args.instruments:,} instruments ...", flush=True)
+    loaded = generate_and_load(n, args.instruments)
+    print(
+        f"loaded {n:,} accounts, {loaded['positions']:,} positions, "
+        f"{loaded['ledger_accounts']:,} ledger accounts in {loaded['load_seconds']:.1f} s",
+        flush=True,
+    )
+
+    set_s, set_rows = measure_set_based()
+    full_s, run = measure_full_run(args.shard_size)
+    again_s, again = measure_full_run(args.shard_size)
+    orm_per = measure_orm_loop(args.orm_sample, n)
+    held_by, move_times, move_calls = measure_price_move(loaded["holders"], args.moves)
+
+    rows = [
+        ("full run (1 process, shards in sequence)", full_s, f"{run.accounts_valued:,} accounts, "
+         f"{run.warnings:,} warnings, {run.calls_issued:,} calls, {run.shards_total} shards"),
+        ("second run, same prices (idempotent)", again_s, f"{again.calls_issued} new calls"),
+        ("baseline: one set-based SQL statement", set_s, f"{set_rows:,} ratios"),
+        ("baseline: per-account ORM loop (EXTRAPOLATED)", orm_per * n,
+         f"{orm_per * 1000:.1f} ms/account on a sample of {args.orm_sample}"),
+        ("price move, holders revalued (p50)", float(np.percentile(move_times, 50)),
+         f"instrument held by {held_by:,} accounts; {move_calls} calls over {args.moves} moves"),
+        ("price move, holders revalued (max)", max(move_times), ""),
+    ]  # fmt: skip
+    print()
+    print(
+        f"mark-to-market benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores"
+    )
+    print(f"{'measure':48} {'seconds':>9}  notes")
+    for name, seconds, note in rows:
+        print(f"{name:48} {seconds:9.2f}  {note}")
+    print()
+    print(f"full run vs set-based SQL: {set_s / full_s:.2f}x (goal ≥ 2x)")
+    if n == 1_000_000:
+        print(f"full run at 1M accounts: {full_s:.1f} s (goal ≤ 10 s)")
+    print(f"price move p99 goal ≤ 1 s: max over {args.moves} moves {max(move_times):.2f} s")
+    flags = " --full" if args.full else ("" if n == 100_000 else f" --accounts {n}")
+    print(f"reproduce: DJANGO_DEBUG=true .venv/bin/python bench/mtm/run.py{flags}")
+
+
+if __name__ == "__main__":
+    main()
