@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.errors import ApplicationError
+from accounts.permissions import WritePermissionMixin
 
 from . import calendar, selectors, services
 from .forms import (
@@ -43,7 +44,9 @@ class InvestorMixin(LoginRequiredMixin):
         return super().dispatch(request, *args, **kwargs)
 
 
-class StaffPermissionMixin(LoginRequiredMixin, UserPassesTestMixin):
+class StaffPermissionMixin(LoginRequiredMixin, UserPassesTestMixin, WritePermissionMixin):
+    """Staff pages: `permission` opens the page; a write also needs `write_permission`."""
+
     permission = ""
 
     def test_func(self) -> bool:
@@ -233,6 +236,7 @@ class ProfessionalRequestView(InvestorMixin, View):
 
 class CalendarView(StaffPermissionMixin, View):
     permission = "compliance.add_calendaryear"
+    write_permission = "compliance.add_calendaryear"
 
     def _render(self, request, form, status=200):
         known = calendar.known_years()
@@ -277,6 +281,7 @@ class CalendarView(StaffPermissionMixin, View):
 
 class DailyAssetsImportView(StaffPermissionMixin, View):
     permission = "compliance.add_dailyassetfigure"
+    write_permission = "compliance.add_dailyassetfigure"
 
     def get(self, request):
         return render(
@@ -317,6 +322,7 @@ class ProfessionalRequestQueueView(StaffPermissionMixin, View):
 
 class ProfessionalRequestDecideView(StaffPermissionMixin, View):
     permission = "compliance.change_professionaltreatmentrequest"
+    write_permission = "compliance.change_professionaltreatmentrequest"
 
     def post(self, request, pk: int):
         item = get_object_or_404(ProfessionalTreatmentRequest, pk=pk)

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.errors import ApplicationError, NotFound
+from accounts.permissions import WritePermissionMixin
 from compliance import selectors as compliance_selectors
 
 from . import selectors
@@ -27,7 +28,9 @@ class InvestorMixin(LoginRequiredMixin):
         return super().dispatch(request, *args, **kwargs)
 
 
-class StaffMixin(LoginRequiredMixin, UserPassesTestMixin):
+class StaffMixin(LoginRequiredMixin, UserPassesTestMixin, WritePermissionMixin):
+    """Staff pages: `permission` opens the page; a write also needs `write_permission`."""
+
     permission = "lending.view_creditapplication"
 
     def test_func(self) -> bool:
@@ -140,6 +143,9 @@ class ReviewQueueView(StaffMixin, View):
 
 
 class ReviewDetailView(StaffMixin, View):
+    write_action_field = "step"
+    write_permission = {"prepare": credit.PREPARE_PERM, None: credit.APPROVE_PERM}
+
     def _render(self, request, application, prepare_form=None, decision_form=None, status=200):
         investor = application.investor
         return render(
@@ -218,6 +224,7 @@ class ReviewDetailView(StaffMixin, View):
 
 class HeldDepositsView(StaffMixin, View):
     permission = "compliance.view_helddeposit"
+    write_permission = "compliance.change_helddeposit"  # release and return alike
 
     def get(self, request):
         return render(

@@ -45,6 +45,7 @@ class InstrumentListView(StaffMixin, View):
 
 class InstrumentEditView(StaffMixin, View):
     permission = "lending.view_instrument"
+    write_permission = "lending.change_instrument"  # haircut and flags alike
 
     def _render(self, request, instrument, haircut_form=None, flags_form=None, status=200):
         return render(
@@ -110,6 +111,7 @@ class InstrumentEditView(StaffMixin, View):
 
 class PriceUploadView(StaffMixin, View):
     permission = "lending.add_pricetick"
+    write_permission = "lending.add_pricetick"
 
     def get(self, request):
         return render(request, "lending/book/price_upload.html", {"form": PriceUploadForm()})

@@ -80,6 +80,8 @@ class StaffCallsView(CallsStaffMixin, View):
 
 
 class StaffCallDetailView(CallsStaffMixin, View):
+    write_permission = liquidation.PREPARE_PERM
+
     def _render(self, request, call, form=None, status=200):
         return render(
             request,
@@ -137,6 +139,8 @@ class LiquidationQueueView(CallsStaffMixin, View):
 
 class LiquidationDetailView(CallsStaffMixin, View):
     permission = "lending.view_liquidationplan"
+    write_action_field = "step"
+    write_permission = {"execute": liquidation.EXECUTE_PERM, None: liquidation.APPROVE_PERM}
 
     def _render(self, request, plan, form=None, status=200):
         user = request.user

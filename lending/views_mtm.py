@@ -14,6 +14,7 @@ from .views import StaffMixin
 
 class MtmRunsView(StaffMixin, View):
     permission = "lending.view_mtmrun"
+    write_permission = mtm.RUN_PERM
 
     def get(self, request):
         return render(

@@ -55,6 +55,8 @@ def _run_or_404(user, pk: int):
 
 
 class RiskRunsView(RiskStaffMixin, View):
+    write_permission = risk.RUN_PERM
+
     def _render(self, request, form=None, status=200):
         adequacy, latest = risk.reserve_position()
         return render(

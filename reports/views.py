@@ -10,12 +10,15 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.errors import ApplicationError, NotFound
+from accounts.permissions import WritePermissionMixin
 
 from . import downloads, kinds, selectors, services
 from .forms import FilingActionForm, FilingRequestForm, StatementMonthForm
 
 
-class StaffReportsMixin(LoginRequiredMixin, UserPassesTestMixin):
+class StaffReportsMixin(LoginRequiredMixin, UserPassesTestMixin, WritePermissionMixin):
+    """Staff pages: reports.view_filing opens them; a write also needs `write_permission`."""
+
     def test_func(self) -> bool:
         user = self.request.user
         return user.is_staff and user.has_perm("reports.view_filing")
@@ -30,6 +33,7 @@ def _get_or_404(fn, **kwargs):
 
 class FilingListView(StaffReportsMixin, TemplateView):
     template_name = "reports/staff/filing_list.html"
+    write_permission = "reports.add_filing"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -62,6 +66,12 @@ class FilingListView(StaffReportsMixin, TemplateView):
 
 class FilingDetailView(StaffReportsMixin, TemplateView):
     template_name = "reports/staff/filing_detail.html"
+    write_permission = {
+        "approve": "reports.approve_filing",
+        "submit": "reports.submit_filing",
+        "regenerate": "reports.change_filing",
+        None: "reports.add_filing",  # correct: the branch any other action falls to
+    }
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -124,6 +134,7 @@ class FilingDownloadView(StaffReportsMixin, View):
 
 class StaffStatementListView(StaffReportsMixin, TemplateView):
     template_name = "reports/staff/statement_list.html"
+    write_permission = "reports.add_filing"  # statements_prepare_month's permission
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -97,8 +97,9 @@ def test_the_staff_pages_show_the_target_beside_the_reserve_fund(five_x, staff, 
     assert '<dd id="reserve-balance">12345.67</dd>' in html
     assert f'<dd id="reserve-target">{target:.2f}</dd>' in html
     assert 'name="reason"' not in html
+    # ... and a forged start is refused up front (lending.run_riskrun), nothing queued
     response = client.post(reverse("staff:lending-risk-runs"), {"kind": "stress", "reason": "x"})
-    assert response.status_code == 400 and RiskRun.objects.count() == 2
+    assert response.status_code == 403 and RiskRun.objects.count() == 2
 
     detail = client.get(reverse("staff:lending-risk-run-detail", args=[stress.pk])).content
     detail = detail.decode()

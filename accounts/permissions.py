@@ -1,0 +1,84 @@
+"""What a write on a staff console page needs, declared on the view and checked up front.
+
+A role that may read a staff page is not always allowed to act on it (the read-only auditor;
+operations on a risk-only action). Every staff page view with a write method declares
+`write_permission`, and `WritePermissionMixin` refuses a write by a user without it with
+Django's PermissionDenied (403, templates/403.html) before the view reads or writes any row,
+the way the API answers. The services check the same permission again (defence in depth):
+this check only decides how the page refuses, never whether a service may be called.
+
+`write_permission` is one of
+- a permission, "app_label.codename", or a tuple of them (all needed), for every write;
+- a dict keyed by the value of the POST field named by `write_action_field` (the button the
+  form sends), with the key None for any other or missing value: the branch the view falls
+  through to. Keep the keys in step with the view's branches.
+
+Declaring is enforced when the class is defined, so a new write on a staff page cannot be
+added without naming its permission (tests/test_access_matrix.py reads the declarations to
+try every write as each role lacking the permission).
+"""
+
+from collections.abc import Mapping
+
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+
+WRITE_METHODS = ("post", "put", "patch", "delete")
+
+Permissions = str | tuple[str, ...]
+
+
+class WritePermissionMixin:
+    """Put it after the login and staff checks among a view's bases (their dispatch runs
+    first, so an anonymous user is still sent to sign in)."""
+
+    write_permission: Permissions | Mapping[str | None, Permissions] | None = None
+    write_action_field = "action"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        declared = cls.write_permission
+        if declared is None:
+            if any(hasattr(cls, method) for method in WRITE_METHODS):
+                raise ImproperlyConfigured(
+                    f"{cls.__module__}.{cls.__qualname__}: a staff page that accepts writes "
+                    "declares write_permission (see accounts/permissions.py)"
+                )
+            return
+        if isinstance(declared, Mapping) and None not in declared:
+            raise ImproperlyConfigured(
+                f"{cls.__module__}.{cls.__qualname__}: write_permission by action needs the "
+                "key None for the branch any other action falls through to"
+            )
+        for permissions in declared.values() if isinstance(declared, Mapping) else [declared]:
+            names = (permissions,) if isinstance(permissions, str) else permissions
+            if not names or not all(isinstance(n, str) and "." in n for n in names):
+                raise ImproperlyConfigured(
+                    f"{cls.__module__}.{cls.__qualname__}: write_permission {permissions!r} "
+                    "is not an 'app_label.codename' permission or a tuple of them"
+                )
+
+    @classmethod
+    def write_actions(cls) -> list[str | None]:
+        """The action values the declaration tells apart (None: any other value)."""
+        declared = cls.write_permission
+        return list(declared) if isinstance(declared, Mapping) else [None]
+
+    @classmethod
+    def write_permissions_for(cls, action: str | None = None) -> tuple[str, ...]:
+        """Every permission a write asking for `action` needs."""
+        declared = cls.write_permission
+        if isinstance(declared, Mapping):
+            declared = declared.get(action, declared[None])
+        if declared is None:
+            raise ImproperlyConfigured(f"{cls.__qualname__}: no write_permission declared")
+        return (declared,) if isinstance(declared, str) else tuple(declared)
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method.lower() in WRITE_METHODS and request.user.is_authenticated:
+            action = None
+            if isinstance(self.write_permission, Mapping):
+                action = request.POST.get(self.write_action_field)
+            needed = self.write_permissions_for(action)
+            if not request.user.has_perms(needed):
+                raise PermissionDenied(f"permission: {', '.join(needed)} is needed for this")
+        return super().dispatch(request, *args, **kwargs)
