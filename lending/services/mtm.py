@@ -24,6 +24,16 @@ or a second run on the same snapshot issues nothing twice; a shard already done 
 counts without work. Counts of calls and cures come from the MarginEvent rows the run caused
 (source "mtm:<run id>"), so they are right after a crash and a redelivery too.
 
+Recovery (issue 10): the run and shard rows in PostgreSQL are the source of truth, the broker
+only carries work. A transient database fault (PostgreSQL restarted or failed over, a dropped
+connection: TRANSIENT_DB_ERRORS) is never recorded as the run's error: it propagates, and the
+shard task retries the whole shard with backoff (lending.tasks_mtm). Messages the broker lost
+(Redis keeps nothing on disk, so a restart drops the queue) are replaced by beat's sweeper,
+`mtm_runs_resume_stale`: a run without progress for `resume_after_seconds` has its unstarted
+shards (and those started longer ago than `shard_dead_after_seconds`) enqueued again; a run
+whose shards are all done but which was never closed is closed; one older than
+`resume_max_age_seconds` is marked failed instead of resumed.
+
 Configuration: settings.LENDING_MTM (dict) overrides DEFAULT_CONFIG key by key.
 """
 
@@ -41,7 +51,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Max, Sum
 from django.utils import timezone
 
@@ -63,7 +73,18 @@ DEFAULT_CONFIG = {
     "sessions": ((dtime(9, 30), dtime(11, 30)), (dtime(13, 0), dtime(15, 0))),
     # A full run still pending/running after this many seconds no longer blocks a new one.
     "stale_after_seconds": 600,
+    # The sweeper (mtm_runs_resume_stale) resumes a run without progress for this long ...
+    "resume_after_seconds": 120,
+    # ... re-enqueueing a shard a worker started only after the shard task's time limit
+    # (tasks_mtm.MTM_LIMITS) plus a margin: before that it may still be running ...
+    "shard_dead_after_seconds": 660,
+    # ... and marks failed, instead of resuming, a run created longer ago than this.
+    "resume_max_age_seconds": 4 * 3600,
 }
+
+#: Database faults that pass (PostgreSQL restarting, a dropped connection): a shard meeting one
+#: is retried whole by its task, never recorded as the run's error.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 
 #: Fault injection for the crash test only: seconds a shard sleeps between storing its
 #: snapshots and applying state changes (read from the worker's environment).
@@ -366,6 +387,8 @@ def mtm_shard_process(*, run_id: int, shard: int, worker: str = "") -> dict:
                 valued_at=run.prices_as_of,
                 source=run.source,
             )
+        except TRANSIENT_DB_ERRORS:
+            raise  # the database went away: the task retries the whole shard (idempotent)
         except Exception as exc:  # the others were applied; the run records the first error
             log.exception("mark-to-market run %s shard %s", run_id, shard)
             error = f"shard {shard}: {type(exc).__name__}: {exc}"
@@ -430,6 +453,62 @@ def mtm_run_fail(*, run_id: int, error: str) -> None:
     )
 
 
+def mtm_runs_resume_stale(
+    *,
+    older_than_seconds: float | None = None,
+    now: datetime | None = None,
+    queue: str | None = None,
+) -> dict[int, list[int]]:
+    """Beat's sweeper: resume the runs whose messages were lost (see the module docstring).
+
+    A pending or running run is stale when nothing happened to it (created, a shard started or
+    finished) for ``older_than_seconds`` (default: config "resume_after_seconds"). Its shards not
+    done that no worker started, or started before "shard_dead_after_seconds", are enqueued
+    again; shards are idempotent and a shard done returns at once, so a message that was only
+    late costs nothing. Returns {run id: [shards enqueued]} of the runs resumed."""
+    from .. import tasks_mtm
+
+    cfg = config()
+    now = now or timezone.now()
+    quiet = cfg["resume_after_seconds"] if older_than_seconds is None else older_than_seconds
+    quiet_since = now - timezone.timedelta(seconds=float(quiet))
+    dead_since = now - timezone.timedelta(seconds=cfg["shard_dead_after_seconds"])
+    too_old = now - timezone.timedelta(seconds=cfg["resume_max_age_seconds"])
+    resumed: dict[int, list[int]] = {}
+    unfinished = MtmRun.objects.filter(
+        status__in=(MtmRunStatus.PENDING, MtmRunStatus.RUNNING), created_at__lt=quiet_since
+    ).order_by("pk")
+    for run in unfinished:
+        shards = run.shard_rows.all()
+        activity = shards.aggregate(started=Max("started_at"), finished=Max("finished_at"))
+        last = max(t for t in (run.created_at, *activity.values()) if t is not None)
+        if last >= quiet_since:
+            continue  # progressing
+        if run.created_at < too_old:
+            log.warning("mark-to-market run %s abandoned: no progress since %s", run.pk, last)
+            mtm_run_fail(run_id=run.pk, error=f"abandoned: no progress since {last.isoformat()}")
+            continue
+        if not shards.filter(done=False).exists():
+            _finish(run.pk)  # every shard done, the closing step was lost
+            continue
+        todo = list(
+            shards.filter(done=False)
+            .exclude(started_at__gte=dead_since)  # a worker may still be running those
+            .order_by("shard")
+            .values_list("shard", flat=True)
+        )
+        if todo:
+            log.warning(
+                "mark-to-market run %s: no progress since %s, enqueueing shards %s again",
+                run.pk,
+                last,
+                todo,
+            )
+            tasks_mtm.shards_enqueue(run.pk, todo, queue=queue)
+            resumed[run.pk] = todo
+    return resumed
+
+
 # --------------------------------------------------------------------------- incremental
 
 
@@ -452,6 +531,7 @@ def last_valued_at() -> datetime | None:
 
 __all__ = [
     "PAUSE_ENV",
+    "TRANSIENT_DB_ERRORS",
     "candidates",
     "config",
     "in_session",
@@ -461,6 +541,7 @@ __all__ = [
     "mtm_run_finish",
     "mtm_run_scheduled",
     "mtm_run_start",
+    "mtm_runs_resume_stale",
     "mtm_shard_process",
     "price_snapshot",
     "run_for",
