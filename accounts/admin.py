@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
+from .audit import stamp
 from .forms import InvestorProfileAdminForm
 from .models import InvestorProfile, User
 
@@ -12,8 +14,22 @@ admin.site.site_title = _("margindesk")
 admin.site.index_title = _("Desk administration")
 
 
+class PasswordChangeWithoutHistoryForm(AdminPasswordChangeForm):
+    """The admin's password form without a history row: the password is excluded from the
+    user's history, so the row would record nothing (the admin's log entry records who changed
+    whose password, as for the other admin changes)."""
+
+    def save(self, commit=True):
+        self.user.skip_history_when_saving = True
+        try:
+            return super().save(commit)
+        finally:
+            del self.user.skip_history_when_saving
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
+    change_password_form = PasswordChangeWithoutHistoryForm
     ordering = ("email",)
     list_display = ("email", "full_name", "is_staff", "is_active", "roles")
     list_filter = ("is_staff", "is_active", "groups")
@@ -32,6 +48,14 @@ class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
     @admin.display(description=_("roles"))
     def roles(self, obj: User) -> str:
         return ", ".join(obj.role_names)
+
+    def save_model(self, request, obj, form, change):
+        stamp(
+            obj,
+            actor=request.user,
+            reason="changed in the staff admin" if change else "added in the staff admin",
+        )
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(InvestorProfile)

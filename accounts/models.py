@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from . import sensitive
+from .audit import stamp
 
 
 class UserManager(BaseUserManager):
@@ -23,6 +24,7 @@ class UserManager(BaseUserManager):
             raise ValueError("email is required")
         user = self.model(email=self.normalize_email(email).lower(), **extra)
         user.set_password(password)
+        stamp(user, actor=None, reason="user created with the user manager (createsuperuser)")
         user.save(using=self._db)
         return user
 

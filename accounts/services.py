@@ -4,14 +4,10 @@ and a reason recorded in the history row."""
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 
+from .audit import stamp
 from .errors import Conflict, ValidationFailed
 from .models import IdentityType, InvestorCategory, InvestorProfile, InvestorType, User
 from .roles import STAFF_ROLES, Role
-
-
-def _with_audit(instance, *, actor: User | None, reason: str) -> None:
-    instance._history_user = actor
-    instance._change_reason = reason
 
 
 def user_create(
@@ -22,7 +18,10 @@ def user_create(
     full_name: str = "",
     actor: User | None,
     reason: str = "user created",
+    self_signup: bool = False,
 ) -> User:
+    """A login with one role. `self_signup`: the person signing up in the portal is the actor
+    of their own creation (there is no one else to name in the history)."""
     if role not in Role.values:
         raise ValidationFailed(f"role: unknown role {role!r}", extra={"field": "role"})
     email = email.strip().lower()
@@ -33,7 +32,7 @@ def user_create(
     with transaction.atomic():
         user = User(email=email, full_name=full_name, is_staff=role in STAFF_ROLES)
         user.set_password(password)
-        _with_audit(user, actor=actor, reason=reason)
+        stamp(user, actor=user if self_signup else actor, reason=reason)
         user.save()
         user.groups.set([Group.objects.get(name=role)])
     return user
@@ -44,7 +43,7 @@ def user_set_role(*, user: User, role: str, actor: User, reason: str) -> User:
         raise ValidationFailed(f"role: unknown role {role!r}", extra={"field": "role"})
     with transaction.atomic():
         user.is_staff = role in STAFF_ROLES
-        _with_audit(user, actor=actor, reason=reason)
+        stamp(user, actor=actor, reason=reason)
         user.save(update_fields=["is_staff"])
         user.groups.set([Group.objects.get(name=role)])
     return user
@@ -103,7 +102,7 @@ def investor_profile_create(
     )
     profile.set_id_number(id_number)
     profile.set_bank_account(bank_account)
-    _with_audit(profile, actor=actor, reason=reason)
+    stamp(profile, actor=actor, reason=reason)
     try:
         with transaction.atomic():
             profile.save()
@@ -148,7 +147,7 @@ def investor_profile_update(
         profile.set_id_number(id_number)
     if bank_account:
         profile.set_bank_account(bank_account)
-    _with_audit(profile, actor=actor, reason=reason)
+    stamp(profile, actor=actor, reason=reason)
     try:
         with transaction.atomic():
             profile.save()

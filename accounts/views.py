@@ -56,6 +56,7 @@ class SignUpView(View):
                     full_name=form.cleaned_data["full_name"],
                     actor=None,
                     reason="self sign-up in the portal",
+                    self_signup=True,
                 )
             except ApplicationError as exc:
                 form.add_error("email", exc.message)

@@ -4,7 +4,8 @@ read-only here; the few writes go through services, so history keeps actor and r
 from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
+
+from accounts.admin_mixins import AppendOnlyHistoryAdmin, ReadOnlyHistoryAdmin
 
 from . import services
 from .models import (
@@ -30,30 +31,13 @@ from .models import (
 )
 
 
-class ReadOnlyAdmin(SimpleHistoryAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(RegulatoryParameter)
-class RegulatoryParameterAdmin(SimpleHistoryAdmin):
+class RegulatoryParameterAdmin(AppendOnlyHistoryAdmin):
     """New dated rows only: a past value is never edited, it is superseded."""
 
     list_display = ("key", "effective_from", "value", "source")
     list_filter = ("key",)
     search_fields = ("key", "source")
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def save_model(self, request, obj, form, change):
         row = services.parameter_add(
@@ -67,7 +51,7 @@ class RegulatoryParameterAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(CalendarYear)
-class CalendarYearAdmin(ReadOnlyAdmin):
+class CalendarYearAdmin(ReadOnlyHistoryAdmin):
     """Years are added on the staff page "Trading calendar" (/staff/compliance/calendar/)."""
 
     list_display = ("year", "source", "created_at")
@@ -82,18 +66,12 @@ class ExchangeHolidayForm(forms.ModelForm):
 
 
 @admin.register(ExchangeHoliday)
-class ExchangeHolidayAdmin(SimpleHistoryAdmin):
+class ExchangeHolidayAdmin(AppendOnlyHistoryAdmin):
     """An extra closure inside a known year (typhoon, mourning day)."""
 
     form = ExchangeHolidayForm
     list_display = ("date", "name")
     date_hierarchy = "date"
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def save_model(self, request, obj, form, change):
         holiday = services.exchange_holiday_add(
@@ -123,18 +101,18 @@ class ScoreBandInline(admin.TabularInline):
 
 
 @admin.register(Questionnaire)
-class QuestionnaireAdmin(ReadOnlyAdmin):
+class QuestionnaireAdmin(ReadOnlyHistoryAdmin):
     list_display = ("version", "title", "is_active", "created_at")
     inlines = [QuestionInline, ScoreBandInline]
 
 
 @admin.register(Product)
-class ProductAdmin(ReadOnlyAdmin):
+class ProductAdmin(ReadOnlyHistoryAdmin):
     list_display = ("code", "name", "risk_level")
 
 
 @admin.register(SuitabilityAssessment)
-class SuitabilityAssessmentAdmin(ReadOnlyAdmin):
+class SuitabilityAssessmentAdmin(ReadOnlyHistoryAdmin):
     list_display = (
         "investor",
         "questionnaire_version",
@@ -149,23 +127,17 @@ class SuitabilityAssessmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SuitabilityMatch)
-class SuitabilityMatchAdmin(ReadOnlyAdmin):
+class SuitabilityMatchAdmin(ReadOnlyHistoryAdmin):
     list_display = ("investor", "product", "risk_class", "product_risk_level", "outcome")
     list_filter = ("outcome",)
 
 
 @admin.register(DisclosureDocument)
-class DisclosureDocumentAdmin(SimpleHistoryAdmin):
+class DisclosureDocumentAdmin(AppendOnlyHistoryAdmin):
     """Publishing is adding a new version; a published version never changes."""
 
     list_display = ("version", "title", "sha256", "published_at", "published_by")
     fields = ("title", "content")
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def save_model(self, request, obj, form, change):
         document = services.disclosure_publish(
@@ -175,13 +147,13 @@ class DisclosureDocumentAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(DisclosureAcknowledgement)
-class DisclosureAcknowledgementAdmin(ReadOnlyAdmin):
+class DisclosureAcknowledgementAdmin(ReadOnlyHistoryAdmin):
     list_display = ("investor", "version", "sha256", "acknowledged_at", "ip_address")
     search_fields = ("investor__real_name",)
 
 
 @admin.register(EligibilityFacts)
-class EligibilityFactsAdmin(ReadOnlyAdmin):
+class EligibilityFactsAdmin(ReadOnlyHistoryAdmin):
     list_display = (
         "investor",
         "first_trade_date",
@@ -192,7 +164,7 @@ class EligibilityFactsAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DailyAssetFigure)
-class DailyAssetFigureAdmin(ReadOnlyAdmin):
+class DailyAssetFigureAdmin(ReadOnlyHistoryAdmin):
     list_display = ("investor", "date", "total_assets", "source")
     date_hierarchy = "date"
 
@@ -206,19 +178,19 @@ class EligibilityCheckItemInline(admin.TabularInline):
 
 
 @admin.register(EligibilityCheck)
-class EligibilityCheckAdmin(ReadOnlyAdmin):
+class EligibilityCheckAdmin(ReadOnlyHistoryAdmin):
     list_display = ("investor", "as_of", "passed", "checked_at", "checked_by")
     list_filter = ("passed",)
     inlines = [EligibilityCheckItemInline]
 
 
 @admin.register(ClassificationRecord)
-class ClassificationRecordAdmin(ReadOnlyAdmin):
+class ClassificationRecordAdmin(ReadOnlyHistoryAdmin):
     list_display = ("investor", "result", "assessed_at", "assessed_by")
 
 
 @admin.register(ProfessionalTreatmentRequest)
-class ProfessionalTreatmentRequestAdmin(ReadOnlyAdmin):
+class ProfessionalTreatmentRequestAdmin(ReadOnlyHistoryAdmin):
     """Assessed on the staff page "Professional treatment requests"."""
 
     list_display = ("investor", "status", "requested_at", "assessed_by", "assessed_at")
@@ -226,14 +198,14 @@ class ProfessionalTreatmentRequestAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RedFlag)
-class RedFlagAdmin(ReadOnlyAdmin):
+class RedFlagAdmin(ReadOnlyHistoryAdmin):
     list_display = ("raised_at", "investor", "kind", "status", "message")
     list_filter = ("kind", "status")
     search_fields = ("investor__real_name", "message")
 
 
 @admin.register(HeldDeposit)
-class HeldDepositAdmin(ReadOnlyAdmin):
+class HeldDepositAdmin(ReadOnlyHistoryAdmin):
     """Released or returned on the staff page "Held deposits"."""
 
     list_display = (

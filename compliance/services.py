@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts import sensitive
 from accounts import services as account_services
+from accounts.audit import stamp
 from accounts.errors import Conflict, NotFound, PermissionDenied, RuleViolation, ValidationFailed
 from accounts.models import InvestorCategory, InvestorProfile, InvestorType, User
 
@@ -53,11 +54,6 @@ from .models import (
     SuitabilityAssessment,
     SuitabilityMatch,
 )
-
-
-def _audit(instance, *, actor: User | None, reason: str) -> None:
-    instance._history_user = actor
-    instance._change_reason = reason
 
 
 def _require_reason(reason: str) -> str:
@@ -104,7 +100,7 @@ def parameter_add(
         value=_decimal(value, "value", minimum=None),
         source=source,
     )
-    _audit(row, actor=actor, reason=source or "parameter added")
+    stamp(row, actor=actor, reason=source or "parameter added")
     try:
         with transaction.atomic():
             row.save()
@@ -117,7 +113,18 @@ def parameter_add(
 
 
 def parameters_seed(*, actor: User | None = None) -> int:
-    return P.seed_parameters(RegulatoryParameter)
+    """The seeded parameter rows that are missing (the data migration's P.SEED), with history."""
+    added = 0
+    for key, effective_from, value, source in P.SEED:
+        if RegulatoryParameter.objects.filter(key=key, effective_from=effective_from).exists():
+            continue
+        row = RegulatoryParameter(
+            key=key, effective_from=effective_from, value=value, source=source
+        )
+        stamp(row, actor=actor, reason=f"seeded: {source}")
+        row.save()
+        added += 1
+    return added
 
 
 def calendar_year_add(
@@ -155,13 +162,13 @@ def calendar_year_add(
         seen.add(day)
     with transaction.atomic():
         row = CalendarYear(year=year, source=source.strip())
-        _audit(row, actor=actor, reason=f"calendar year {year} added")
+        stamp(row, actor=actor, reason=f"calendar year {year} added")
         row.save()
         for day, name in sorted(holidays):
             if day.weekday() >= 5:
                 continue  # weekends never trade; only weekday closures are stored
             holiday = ExchangeHoliday(date=day, name=name.strip())
-            _audit(holiday, actor=actor, reason=f"calendar year {year} added")
+            stamp(holiday, actor=actor, reason=f"calendar year {year} added")
             holiday.save()
     return row
 
@@ -181,7 +188,7 @@ def exchange_holiday_add(
             f"date: {day.isoformat()} is a weekend; weekends never trade", extra={"field": "date"}
         )
     holiday = ExchangeHoliday(date=day, name=name)
-    _audit(holiday, actor=actor, reason=reason)
+    stamp(holiday, actor=actor, reason=reason)
     try:
         with transaction.atomic():
             holiday.save()
@@ -271,7 +278,7 @@ def investor_classify(
     with transaction.atomic():
         record = ClassificationRecord(investor=investor, result=category, basis=basis, **figures)
         record.assessed_by = actor
-        _audit(record, actor=actor, reason="investor classified")
+        stamp(record, actor=actor, reason="investor classified")
         record.save()
         if investor.category != category:
             account_services.investor_profile_update(
@@ -313,7 +320,7 @@ def professional_request_submit(
         experience_years=_decimal(experience_years, "experience_years"),
         warning_text=PROFESSIONAL_WARNING,
     )
-    _audit(request, actor=actor, reason="investor asked for professional treatment")
+    stamp(request, actor=actor, reason="investor asked for professional treatment")
     request.save()
     return request
 
@@ -342,7 +349,7 @@ def professional_request_assess(
         request.assessed_by = actor
         request.assessed_at = timezone.now()
         request.reason = reason
-        _audit(request, actor=actor, reason=reason)
+        stamp(request, actor=actor, reason=reason)
         request.save()
         if approve:
             account_services.investor_profile_update(
@@ -406,10 +413,10 @@ def questionnaire_create(
         if activate:
             for old in Questionnaire.objects.filter(is_active=True):
                 old.is_active = False
-                _audit(old, actor=actor, reason=f"superseded by v{version}")
+                stamp(old, actor=actor, reason=f"superseded by v{version}")
                 old.save()
         questionnaire = Questionnaire(version=version, title=title, is_active=activate)
-        _audit(questionnaire, actor=actor, reason="questionnaire created")
+        stamp(questionnaire, actor=actor, reason="questionnaire created")
         questionnaire.save()
         for i, q in enumerate(questions, start=1):
             question = Question.objects.create(questionnaire=questionnaire, order=i, text=q["text"])
@@ -503,7 +510,7 @@ def assessment_submit(
         valid_until=calendar.add_months(timezone.localtime(taken_at).date(), months),
         taken_by=actor,
     )
-    _audit(assessment, actor=actor, reason="suitability questionnaire answered")
+    stamp(assessment, actor=actor, reason="suitability questionnaire answered")
     assessment.save()
     return assessment
 
@@ -515,7 +522,7 @@ def product_upsert(*, code: str, name: str, risk_level: int, actor: User | None)
         )
     product = Product.objects.filter(code=code).first() or Product(code=code)
     product.name, product.risk_level = name, risk_level
-    _audit(product, actor=actor, reason="product set up")
+    stamp(product, actor=actor, reason="product set up")
     product.save()
     return product
 
@@ -564,7 +571,7 @@ def suitability_match_record(
             else ""
         ),
     )
-    _audit(match, actor=actor, reason=f"suitability match: {outcome}")
+    stamp(match, actor=actor, reason=f"suitability match: {outcome}")
     match.save()
     if outcome == MatchOutcome.REFUSED:
         red_flag_raise(
@@ -597,7 +604,7 @@ def suitability_warning_confirm(
     match.confirmed_at = timezone.now()
     match.confirmed_ip = ip_address or None
     match.confirmed_user_agent = (user_agent or "")[:400]
-    _audit(match, actor=actor, reason="investor confirmed the written warning")
+    stamp(match, actor=actor, reason="investor confirmed the written warning")
     match.save()
     return match
 
@@ -635,7 +642,7 @@ def disclosure_publish(*, title: str, content: str, actor: User | None) -> Discl
             published_at=timezone.now(),
             published_by=actor,
         )
-        _audit(document, actor=actor, reason="risk disclosure published")
+        stamp(document, actor=actor, reason="risk disclosure published")
         document.save()
     return document
 
@@ -674,7 +681,7 @@ def disclosure_acknowledge(
         ip_address=ip_address or None,
         user_agent=(user_agent or "")[:400],
     )
-    _audit(ack, actor=actor, reason=f"risk disclosure v{document.version} acknowledged")
+    stamp(ack, actor=actor, reason=f"risk disclosure v{document.version} acknowledged")
     ack.save()
     return ack
 
@@ -707,7 +714,7 @@ def eligibility_facts_set(
     facts.is_related_party = is_related_party
     facts.firm_shareholding_pct = pct
     facts.evidence = evidence
-    _audit(facts, actor=actor, reason=reason)
+    stamp(facts, actor=actor, reason=reason)
     facts.save()
     return facts
 
@@ -728,7 +735,7 @@ def daily_assets_import(
             elif figure.total_assets == amount:
                 continue
             figure.total_assets, figure.source = amount, source
-            _audit(figure, actor=actor, reason=f"daily assets imported ({source})")
+            stamp(figure, actor=actor, reason=f"daily assets imported ({source})")
             figure.save()
             count += 1
     return count
@@ -911,7 +918,7 @@ def eligibility_check_run(
             passed=all(i["passed"] for i in items),
             checked_by=actor,
         )
-        _audit(check, actor=actor, reason="eligibility check")
+        stamp(check, actor=actor, reason="eligibility check")
         check.save()
         EligibilityCheckItem.objects.bulk_create(
             EligibilityCheckItem(check_run=check, **item) for item in items
@@ -937,7 +944,7 @@ def red_flag_raise(
     flag = RedFlag(
         investor=investor, kind=kind, message=message[:400], details=details or {}, raised_by=actor
     )
-    _audit(flag, actor=actor, reason=message[:100])
+    stamp(flag, actor=actor, reason=message[:100])
     flag.save()
     return flag
 
@@ -951,7 +958,7 @@ def red_flag_resolve(*, flag: RedFlag, status: str, resolution: str, actor: User
         raise Conflict("flag: already resolved", extra={"field": "flag"})
     flag.status, flag.resolution = status, resolution
     flag.resolved_by, flag.resolved_at = actor, timezone.now()
-    _audit(flag, actor=actor, reason=resolution)
+    stamp(flag, actor=actor, reason=resolution)
     flag.save()
     return flag
 
@@ -1048,7 +1055,7 @@ def deposit_hold(
             idempotency_key=idempotency_key,
             red_flag=flag,
         )
-        _audit(held, actor=actor, reason="held: bank account not of record")
+        stamp(held, actor=actor, reason="held: bank account not of record")
         held.save()
     return held
 
@@ -1066,11 +1073,11 @@ def held_deposit_resolve(
     now = timezone.now()
     deposit.status = HeldDepositStatus.RELEASED if release else HeldDepositStatus.RETURNED
     deposit.resolved_by, deposit.resolved_at, deposit.resolution = actor, now, reason
-    _audit(deposit, actor=actor, reason=reason)
+    stamp(deposit, actor=actor, reason=reason)
     deposit.save()
     flag = deposit.red_flag
     flag.status = RedFlagStatus.CLEARED if release else RedFlagStatus.CONFIRMED
     flag.resolved_by, flag.resolved_at, flag.resolution = actor, now, reason
-    _audit(flag, actor=actor, reason=reason)
+    stamp(flag, actor=actor, reason=reason)
     flag.save()
     return deposit

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_mixins import ReadOnlyAdminMixin
 from accounts.errors import ApplicationError
 
 from . import selectors, services
@@ -23,17 +24,6 @@ from .models import (
 )
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 def _run(modeladmin, request, fn, done_message):
     try:
         fn()
@@ -44,7 +34,7 @@ def _run(modeladmin, request, fn, done_message):
 
 
 @admin.register(LedgerAccount)
-class LedgerAccountAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+class LedgerAccountAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = ("purpose_key", "name", "account_type", "unit", "owner", "balance")
     list_filter = ("account_type", "owner", "purpose", "unit", "client_money", "segregated")
     search_fields = ("purpose_key", "name", "external_ref")
@@ -55,7 +45,7 @@ class LedgerAccountAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
         return selectors.account_balance(account=obj)
 
 
-class PostingInline(ReadOnlyMixin, admin.TabularInline):
+class PostingInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Posting
     fields = ("account", "unit", "amount")
     readonly_fields = fields
@@ -63,7 +53,7 @@ class PostingInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class JournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "created_at", "effective_date", "kind", "memo", "actor", "reversal_of")
     list_filter = ("kind", "effective_date")
     search_fields = ("memo", "idempotency_key")
@@ -93,7 +83,7 @@ class JournalEntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return request.user.has_perm("custody.reverse_journalentry")
 
 
-class StatementLineInline(ReadOnlyMixin, admin.TabularInline):
+class StatementLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = StatementLine
     fields = ("line_number", "external_ref", "unit", "closing_balance", "account")
     readonly_fields = fields
@@ -101,7 +91,7 @@ class StatementLineInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(StatementImport)
-class StatementImportAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+class StatementImportAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = ("statement_date", "source", "institution", "file_name", "imported_by")
     list_filter = ("source", "institution")
     inlines = [StatementLineInline]
@@ -120,7 +110,7 @@ class StatementImportAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
             )
 
 
-class BreakInline(ReadOnlyMixin, admin.TabularInline):
+class BreakInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ReconciliationBreak
     fields = (
         "account",
@@ -173,13 +163,13 @@ class ReconciliationAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ReconciliationBreak)
-class ReconciliationBreakAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+class ReconciliationBreakAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = ("id", "reconciliation", "unit", "difference", "status", "due_at")
     list_filter = ("status", "resolution")
 
 
 @admin.register(ClientMoneyRequirement)
-class ClientMoneyRequirementAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+class ClientMoneyRequirementAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = (
         "business_date",
         "currency",
@@ -237,7 +227,7 @@ class CreditFacilityAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ReserveTarget)
-class ReserveTargetAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+class ReserveTargetAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = ("currency", "target", "as_of", "source", "reserve", "adequacy")
 
     @admin.display(description=_("reserve"))

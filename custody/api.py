@@ -1,6 +1,6 @@
 """Ledger API: the trial balance for staff with custody view permissions."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -74,6 +74,12 @@ class TrialBalanceView(APIView):
                 ) from None
             if timezone.is_naive(as_of):
                 as_of = timezone.make_aware(as_of)
+            try:  # 0001-01-01T00:00+14:00 is before year 1 in UTC: no database holds it
+                as_of.astimezone(UTC)
+            except OverflowError:
+                raise ValidationFailed(
+                    "as_of: the time is out of range", extra={"field": "as_of", "rule": "overflow"}
+                ) from None
         tb = selectors.trial_balance(as_of=as_of)
         data = {
             "as_of": tb.as_of,

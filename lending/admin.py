@@ -2,25 +2,15 @@
 second factor); contracts and accounts are read-only records here, with their history."""
 
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+
+from accounts.admin_mixins import AppendOnlyHistoryAdmin, ReadOnlyHistoryAdmin
 
 from .models import CreditAccount, CreditApplication, CreditContract, PricingGridEntry
 from .services import credit
 
 
-class ReadOnlyAdmin(SimpleHistoryAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(CreditApplication)
-class CreditApplicationAdmin(ReadOnlyAdmin):
+class CreditApplicationAdmin(ReadOnlyHistoryAdmin):
     list_display = (
         "id",
         "investor",
@@ -37,7 +27,7 @@ class CreditApplicationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CreditContract)
-class CreditContractAdmin(ReadOnlyAdmin):
+class CreditContractAdmin(ReadOnlyHistoryAdmin):
     list_display = (
         "contract_number",
         "investor",
@@ -53,24 +43,18 @@ class CreditContractAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CreditAccount)
-class CreditAccountAdmin(ReadOnlyAdmin):
+class CreditAccountAdmin(ReadOnlyHistoryAdmin):
     list_display = ("account_number", "account_name", "investor", "status", "opened_at")
     list_filter = ("status",)
     search_fields = ("account_number", "account_name")
 
 
 @admin.register(PricingGridEntry)
-class PricingGridEntryAdmin(SimpleHistoryAdmin):
+class PricingGridEntryAdmin(AppendOnlyHistoryAdmin):
     """New dated rates are added; a past rate is never edited."""
 
     list_display = ("credit_grade", "collateral_liquidity", "annual_rate", "effective_from")
     list_filter = ("effective_from", "credit_grade")
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def save_model(self, request, obj, form, change):
         entry = credit.pricing_entry_add(

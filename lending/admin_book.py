@@ -2,7 +2,8 @@
 flags and prices change on the staff pages, through the services."""
 
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+
+from accounts.admin_mixins import ReadOnlyAdminMixin, ReadOnlyHistoryAdmin
 
 from .models import (
     Financing,
@@ -14,23 +15,8 @@ from .models import (
 )
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class _ReadOnlyHistory(_ReadOnly, SimpleHistoryAdmin):
-    pass
-
-
 @admin.register(Instrument)
-class InstrumentAdmin(_ReadOnlyHistory):
+class InstrumentAdmin(ReadOnlyHistoryAdmin):
     list_display = (
         "code",
         "exchange",
@@ -48,7 +34,7 @@ class InstrumentAdmin(_ReadOnlyHistory):
 
 
 @admin.register(Financing)
-class FinancingAdmin(_ReadOnlyHistory):
+class FinancingAdmin(ReadOnlyHistoryAdmin):
     list_display = (
         "id",
         "credit_account",
@@ -65,7 +51,7 @@ class FinancingAdmin(_ReadOnlyHistory):
 
 
 @admin.register(WithdrawalRequest)
-class WithdrawalRequestAdmin(_ReadOnlyHistory):
+class WithdrawalRequestAdmin(ReadOnlyHistoryAdmin):
     list_display = (
         "id",
         "credit_account",
@@ -78,17 +64,17 @@ class WithdrawalRequestAdmin(_ReadOnlyHistory):
 
 
 @admin.register(PriceTick)
-class PriceTickAdmin(_ReadOnly):
+class PriceTickAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("instrument", "price", "at", "source", "received_at")
     list_select_related = ("instrument",)
 
 
 @admin.register(LatestPrice)
-class LatestPriceAdmin(_ReadOnly):
+class LatestPriceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("instrument", "price", "at", "prev_close")
     list_select_related = ("instrument",)
 
 
 @admin.register(InterestAccrual)
-class InterestAccrualAdmin(_ReadOnly):
+class InterestAccrualAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("contract", "business_date", "principal", "annual_rate", "amount")

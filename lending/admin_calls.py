@@ -2,7 +2,8 @@
 change goes through the services (pages and API); the admin shows who, when and why."""
 
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+
+from accounts.admin_mixins import ReadOnlyAdminMixin, ReadOnlyHistoryAdmin
 
 from .models import (
     AccountMarginState,
@@ -17,22 +18,7 @@ from .models import (
 )
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyHistoryAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
-    pass
-
-
-class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
 
 
@@ -86,7 +72,7 @@ class NoticeAdmin(ReadOnlyHistoryAdmin):
 
 
 @admin.register(MarginEvent)
-class MarginEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class MarginEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("occurred_at", "credit_account", "kind", "from_state", "to_state", "actor")
     list_filter = ("kind",)
 
@@ -118,7 +104,7 @@ class FillInline(ReadOnlyInline):
 
 
 @admin.register(LiquidationOrder)
-class LiquidationOrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class LiquidationOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "line", "broker", "quantity", "limit_price", "placed_at")
     inlines = [FillInline]
 

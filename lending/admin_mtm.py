@@ -3,6 +3,8 @@ the API)."""
 
 from django.contrib import admin
 
+from accounts.admin_mixins import ReadOnlyAdminMixin
+
 from .models import MtmRun, MtmShard
 
 
@@ -17,7 +19,7 @@ class MtmShardInline(admin.TabularInline):
 
 
 @admin.register(MtmRun)
-class MtmRunAdmin(admin.ModelAdmin):
+class MtmRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "kind",
@@ -37,12 +39,3 @@ class MtmRunAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in MtmRun._meta.fields if f.name != "prices"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -2,13 +2,14 @@
 staff page or through the API (lending.services.risk)."""
 
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+
+from accounts.admin_mixins import ReadOnlyHistoryAdmin
 
 from .models import RiskRun
 
 
 @admin.register(RiskRun)
-class RiskRunAdmin(SimpleHistoryAdmin):
+class RiskRunAdmin(ReadOnlyHistoryAdmin):
     list_display = (
         "id", "kind", "status", "started_by", "created_at", "finished_at", "total_shortfall",
         "var_99", "es_99", "reserve_target", "reserve_adequacy",
@@ -16,12 +17,3 @@ class RiskRunAdmin(SimpleHistoryAdmin):
     list_filter = ("kind", "status")
     search_fields = ("reason",)
     history_list_display = ("status",)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

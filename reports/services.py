@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.audit import stamp
 from accounts.errors import Conflict, PermissionDenied, RuleViolation, ValidationFailed
 
 from . import canonical, kinds, render, statements
@@ -29,11 +30,6 @@ logger = logging.getLogger(__name__)
 # end-of-day postings. The beat entry in config/settings.py runs a little after this.
 DAILY_CUTOFF = time(17, 0)
 EDITABLE_BY_REGENERATION = (FilingStatus.PREPARED, FilingStatus.FAILED, FilingStatus.APPROVED)
-
-
-def _audit(instance, *, actor, reason: str) -> None:
-    instance._history_user = actor
-    instance._change_reason = reason
 
 
 def _require(actor, permission: str, action: str) -> None:
@@ -124,7 +120,7 @@ def filing_request(
             extra={"field": "as_of", "filing": existing.pk},
         )
     filing = Filing(kind=spec.code, as_of=as_of, language=language, prepared_by=actor, version=1)
-    _audit(filing, actor=actor, reason=reason or "filing requested")
+    stamp(filing, actor=actor, reason=reason or "filing requested")
     try:
         with transaction.atomic():
             filing.save()
@@ -159,7 +155,7 @@ def filing_regenerate(*, filing: Filing, actor, reason: str) -> Filing:
         filing.prepared_by = actor
         filing.approved_by = None
         filing.approved_at = None
-        _audit(filing, actor=actor, reason=f"regenerate: {reason}")
+        stamp(filing, actor=actor, reason=f"regenerate: {reason}")
         filing.save()
         _enqueue("filing_generate", filing.pk)
     return filing
@@ -194,7 +190,7 @@ def filing_correct(*, filing: Filing, actor, reason: str) -> Filing:
             replaces=original,
             prepared_by=actor,
         )
-        _audit(correction, actor=actor, reason=f"correction of #{original.pk}: {reason}")
+        stamp(correction, actor=actor, reason=f"correction of #{original.pk}: {reason}")
         correction.save()
         _enqueue("filing_generate", correction.pk)
     return correction
@@ -241,7 +237,7 @@ def filing_generate(*, filing_id: int) -> Filing:
         filing.status = FilingStatus.GENERATING
         filing.progress = 5
         filing.progress_note = "started"
-        _audit(filing, actor=None, reason="generation started")
+        stamp(filing, actor=None, reason="generation started")
         filing.save()
     try:
         _progress(filing, 10, "building data snapshot")
@@ -283,7 +279,7 @@ def filing_generate(*, filing_id: int) -> Filing:
         filing.progress = 100
         filing.progress_note = "prepared"
         filing.generated_at = timezone.now()
-        _audit(filing, actor=None, reason=f"generated; data SHA-256 {data_sha256}")
+        stamp(filing, actor=None, reason=f"generated; data SHA-256 {data_sha256}")
         filing.save()
     return filing
 
@@ -296,7 +292,7 @@ def _filing_failed(filing_id: int, message: str) -> Filing:
         filing.status = FilingStatus.FAILED
         filing.error = message[:4000]
         filing.progress_note = "failed"
-        _audit(filing, actor=None, reason="generation failed")
+        stamp(filing, actor=None, reason="generation failed")
         filing.save()
     return filing
 
@@ -350,7 +346,7 @@ def filing_approve(*, filing: Filing, actor, reason: str) -> Filing:
         filing.status = FilingStatus.APPROVED
         filing.approved_by = actor
         filing.approved_at = timezone.now()
-        _audit(filing, actor=actor, reason=f"approved: {reason}")
+        stamp(filing, actor=actor, reason=f"approved: {reason}")
         filing.save()
     return filing
 
@@ -374,7 +370,7 @@ def filing_submit(*, filing: Filing, actor, reason: str, submission_reference: s
         filing.submitted_by = actor
         filing.submitted_at = timezone.now()
         filing.submission_reference = submission_reference.strip()[:120]
-        _audit(filing, actor=actor, reason=f"submitted: {reason}")
+        stamp(filing, actor=actor, reason=f"submitted: {reason}")
         filing.save()
     return filing
 
@@ -456,7 +452,7 @@ def statement_request(
         statement.error = ""
         statement.progress = 0
         statement.requested_by = actor
-        _audit(statement, actor=actor, reason=reason or "statement requested")
+        stamp(statement, actor=actor, reason=reason or "statement requested")
         statement.save()
         _enqueue("statement_generate", statement.pk)
     return statement
@@ -469,7 +465,7 @@ def statement_generate(*, statement_id: int) -> ClientStatement:
             return statement
         statement.status = StatementStatus.GENERATING
         statement.progress = 10
-        _audit(statement, actor=None, reason="generation started")
+        stamp(statement, actor=None, reason="generation started")
         statement.save()
     try:
         snapshot = statements.build_statement(
@@ -489,7 +485,7 @@ def statement_generate(*, statement_id: int) -> ClientStatement:
             statement = ClientStatement.objects.select_for_update(of=("self",)).get(pk=statement_id)
             statement.status = StatementStatus.FAILED
             statement.error = f"{type(exc).__name__}: {exc}"[:4000]
-            _audit(statement, actor=None, reason="generation failed")
+            stamp(statement, actor=None, reason="generation failed")
             statement.save()
         return statement
     with transaction.atomic():
@@ -505,7 +501,7 @@ def statement_generate(*, statement_id: int) -> ClientStatement:
         statement.status = StatementStatus.READY
         statement.progress = 100
         statement.generated_at = timezone.now()
-        _audit(statement, actor=None, reason=f"generated; data SHA-256 {data_sha256}")
+        stamp(statement, actor=None, reason=f"generated; data SHA-256 {data_sha256}")
         statement.save()
     return statement
 

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts.audit import stamp
 from accounts.errors import Conflict, RetryableError, RuleViolation, ValidationFailed
 
 from .. import money
@@ -135,8 +136,7 @@ def ledger_account_get_or_create(
         client_money=spec.client_money,
         segregated=spec.segregated,
     )
-    account._history_user = actor
-    account._change_reason = f"standard account {key} created on first use"
+    stamp(account, actor=actor, reason=f"standard account {key} created on first use")
     try:
         with transaction.atomic():
             account.save()
@@ -159,8 +159,7 @@ def ledger_account_set_external_ref(
 ) -> LedgerAccount:
     """Map a ledger account to the bank or custodian account number its statements quote."""
     account.external_ref = external_ref.strip()
-    account._history_user = actor
-    account._change_reason = reason
+    stamp(account, actor=actor, reason=reason)
     try:
         with transaction.atomic():
             account.save(update_fields=["external_ref"])

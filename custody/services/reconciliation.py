@@ -19,6 +19,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import stamp
 from accounts.errors import Conflict, ValidationFailed
 
 from .. import money
@@ -50,11 +51,6 @@ CSV_COLUMNS = {
     StatementSource.BANK: ["statement_date", "account_number", "currency", "closing_balance"],
     StatementSource.CUSTODIAN: ["statement_date", "custody_account", "instrument", "quantity"],
 }
-
-
-def _audit(obj, actor, reason: str) -> None:
-    obj._history_user = actor
-    obj._change_reason = reason
 
 
 def statement_import(
@@ -131,7 +127,7 @@ def statement_import(
             sha256=digest,
             imported_by=actor,
         )
-        _audit(statement, actor, f"statement {file_name} imported")
+        stamp(statement, actor=actor, reason=f"statement {file_name} imported")
         statement.save()
         StatementLine.objects.bulk_create(
             StatementLine(
@@ -156,7 +152,7 @@ def _status(reconciliation: Reconciliation) -> str:
 
 def _save_status(reconciliation: Reconciliation, actor, reason: str) -> None:
     reconciliation.status = _status(reconciliation)
-    _audit(reconciliation, actor, reason)
+    stamp(reconciliation, actor=actor, reason=reason)
     reconciliation.save()
 
 
@@ -179,7 +175,7 @@ def reconciliation_external_run(*, statement: StatementImport, actor) -> Reconci
                 status=ReconciliationStatus.MATCHED,
                 run_by=actor,
             )
-            _audit(reconciliation, actor, "external reconciliation run")
+            stamp(reconciliation, actor=actor, reason="external reconciliation run")
             reconciliation.save()
         lines = list(statement.lines.select_related("account"))
         ledger = balances_as_of(accounts=[line.account for line in lines], as_of=as_of)
@@ -202,7 +198,7 @@ def reconciliation_external_run(*, statement: StatementImport, actor) -> Reconci
                     difference=actual - expected,
                     due_at=due,
                 )
-                _audit(brk, actor, f"break found on {line.external_ref}")
+                stamp(brk, actor=actor, reason=f"break found on {line.external_ref}")
                 brk.save()
         reconciliation.run_by = actor
         _save_status(reconciliation, actor, "external reconciliation run")
@@ -259,7 +255,7 @@ def client_money_requirement_compute(
         details=details,
         computed_by=actor,
     )
-    _audit(row, actor, "daily client-money requirement")
+    stamp(row, actor=actor, reason="daily client-money requirement")
     row.save()
     return row
 
@@ -285,7 +281,7 @@ def reconciliation_internal_run(*, business_date: date, currency: str, actor) ->
             )
         reconciliation.requirement = requirement
         reconciliation.run_by = actor
-        _audit(reconciliation, actor, "internal reconciliation run")
+        stamp(reconciliation, actor=actor, reason="internal reconciliation run")
         reconciliation.save()
         difference = requirement.segregated_funds - requirement.requirement
         has_open = reconciliation.breaks.filter(status=BreakStatus.OPEN).exists()
@@ -298,7 +294,9 @@ def reconciliation_internal_run(*, business_date: date, currency: str, actor) ->
                 difference=difference,
                 due_at=end_of_day(timezone.localdate()),
             )
-            _audit(brk, actor, "segregated funds differ from the client-money requirement")
+            stamp(
+                brk, actor=actor, reason="segregated funds differ from the client-money requirement"
+            )
             brk.save()
         _save_status(reconciliation, actor, "internal reconciliation run")
     return reconciliation
@@ -360,7 +358,7 @@ def reconciliation_break_resolve(
         locked.resolved_by = actor
         locked.resolved_at = timezone.now()
         locked.reason = reason.strip()[:500]
-        _audit(locked, actor, reason.strip())
+        stamp(locked, actor=actor, reason=reason.strip())
         locked.save()
         _save_status(reconciliation, actor, f"break #{locked.pk} resolved")
     return locked

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import stamp
 from accounts.errors import RuleViolation, ValidationFailed
 from accounts.models import InvestorProfile
 
@@ -155,8 +156,7 @@ def reserve_target_set(
         row = ReserveTarget.objects.select_for_update().filter(currency=currency).first()
         row = row or ReserveTarget(currency=currency)
         row.target, row.as_of, row.source = target, as_of, source[:200]
-        row._history_user = actor
-        row._change_reason = reason
+        stamp(row, actor=actor, reason=reason)
         row.save()
     return row
 
@@ -196,11 +196,10 @@ def facility_create(
             fee_rate=fee_rate,
             covenants=covenants,
         )
-        facility._history_user = actor
-        facility._change_reason = reason
+        stamp(facility, actor=actor, reason=reason)
         facility.save()
         facility.account = house_account("facility", currency, suffix=str(facility.pk), actor=actor)
-        facility._change_reason = "ledger account attached"
+        stamp(facility, actor=actor, reason="ledger account attached")
         facility.save(update_fields=["account"])
     return facility
 
@@ -290,8 +289,7 @@ def facility_close(*, facility: CreditFacility, actor, reason: str) -> CreditFac
                 f"facility: {locked} still has money drawn", extra={"field": "facility"}
             )
         locked.status = FacilityStatus.CLOSED
-        locked._history_user = actor
-        locked._change_reason = reason
+        stamp(locked, actor=actor, reason=reason)
         locked.save(update_fields=["status"])
     return locked
 

@@ -48,6 +48,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from simple_history.utils import bulk_update_with_history
 
+from accounts.audit import change_reason, stamp
 from accounts.errors import Conflict, PermissionDenied, RuleViolation, ValidationFailed
 from compliance import parameters as P
 from compliance import selectors as compliance_selectors
@@ -80,11 +81,6 @@ DAYS_IN_YEAR = Decimal(360)  # ACT/360
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _audit(instance, *, actor, reason: str) -> None:
-    instance._history_user = actor
-    instance._change_reason = reason[:100] if reason else None
 
 
 def _reason(reason: str, *, required: bool = True) -> str:
@@ -302,7 +298,7 @@ def instrument_create(
         haircut=haircut,
         financing_eligible=financing_eligible,
     )
-    _audit(instrument, actor=actor, reason=_reason(reason))
+    stamp(instrument, actor=actor, reason=_reason(reason))
     try:
         with transaction.atomic():
             instrument.save()
@@ -339,7 +335,7 @@ def haircut_set(
             instrument.collateral_eligible = collateral_eligible
         if financing_eligible is not None:
             instrument.financing_eligible = financing_eligible
-        _audit(instrument, actor=actor, reason=f"haircut {haircut}: {reason}")
+        stamp(instrument, actor=actor, reason=f"haircut {haircut}: {reason}")
         instrument.save()
     return instrument
 
@@ -365,7 +361,7 @@ def instrument_flags_set(
         if instrument.flagged:
             instrument.haircut = ZERO
         flags = ",".join(n for n in ("is_st", "suspended", "delisting") if getattr(instrument, n))
-        _audit(instrument, actor=actor, reason=f"flags [{flags}]: {reason}")
+        stamp(instrument, actor=actor, reason=f"flags [{flags}]: {reason}")
         instrument.save()
     transaction.on_commit(lambda pk=instrument.pk: on_prices_changed([pk]))
     return instrument
@@ -398,7 +394,7 @@ def financing_stop_evaluate(
     resume = compliance_selectors.parameter(P.FLOAT_RESUME_FRACTION)
     if not instrument.financing_stopped and share >= stop:
         instrument.financing_stopped = True
-        _audit(
+        stamp(
             instrument,
             actor=actor,
             reason=f"financing stopped: {fmt_ratio(share)} of float ≥ {fmt_ratio(stop)}",
@@ -406,7 +402,7 @@ def financing_stop_evaluate(
         instrument.save(update_fields=["financing_stopped"])
     elif instrument.financing_stopped and share < resume:
         instrument.financing_stopped = False
-        _audit(
+        stamp(
             instrument,
             actor=actor,
             reason=f"financing resumed: {fmt_ratio(share)} of float < {fmt_ratio(resume)}",
@@ -577,6 +573,18 @@ def _same_request(existing, **fields) -> bool:
     return all(getattr(existing, k) == v for k, v in fields.items())
 
 
+def _financing_repeat(key: str, **fields) -> Financing | None:
+    existing = Financing.objects.filter(idempotency_key=key).first()
+    if existing is None:
+        return None
+    if _same_request(existing, **fields):
+        return existing
+    raise Conflict(
+        f"idempotency_key: {key!r} was already used for financing #{existing.pk}",
+        extra={"field": "idempotency_key"},
+    )
+
+
 def drawdown_execute(
     *,
     credit_account: CreditAccount,
@@ -597,20 +605,15 @@ def drawdown_execute(
     quantity = _quantity(quantity)
     price = _decimal(price, "price", places=4)
     amount = _money(quantity * price)
-    existing = Financing.objects.filter(idempotency_key=key).first()
-    if existing is not None:
-        if _same_request(
-            existing,
-            credit_account_id=credit_account.pk,
-            instrument_id=instrument.pk,
-            quantity=quantity,
-            price=price,
-        ):
-            return existing
-        raise Conflict(
-            f"idempotency_key: {key!r} was already used for financing #{existing.pk}",
-            extra={"field": "idempotency_key"},
-        )
+    repeat = _financing_repeat(
+        key,
+        credit_account_id=credit_account.pk,
+        instrument_id=instrument.pk,
+        quantity=quantity,
+        price=price,
+    )
+    if repeat is not None:
+        return repeat
 
     def run() -> Financing:
         return _drawdown(
@@ -629,6 +632,17 @@ def drawdown_execute(
 
 def _drawdown(*, credit_account, instrument, quantity, price, amount, actor, key, reason):
     account = _open_account(credit_account)
+    # The first request with this key may have committed while this one waited for the lock
+    # (a retry sent while the first was in flight): under the lock it is an ordinary repeat.
+    repeat = _financing_repeat(
+        key,
+        credit_account_id=account.pk,
+        instrument_id=instrument.pk,
+        quantity=quantity,
+        price=price,
+    )
+    if repeat is not None:
+        return repeat
     investor = account.investor
     on = today()
     blockers = compliance_selectors.drawdown_blockers(investor, on=on)
@@ -758,7 +772,7 @@ def _drawdown(*, credit_account, instrument, quantity, price, amount, actor, key
         created_by=actor,
         reason=reason[:300],
     )
-    _audit(financing, actor=actor, reason=f"drawdown {fmt(amount)}: {reason}".strip())
+    stamp(financing, actor=actor, reason=f"drawdown {fmt(amount)}: {reason}".strip())
     financing.save()
     financing_stop_evaluate(instrument=inst, actor=actor, price=price)
     return financing
@@ -879,13 +893,13 @@ def _save_financings(financings: list[Financing], *, actor, reason: str) -> None
     if not financings:
         return
     for f in financings:
-        _audit(f, actor=actor, reason=reason)
+        stamp(f, actor=actor, reason=reason)
     bulk_update_with_history(
         financings,
         Financing,
         ["principal_outstanding", "interest_accrued", "interest_paid", "quantity_held", "status"],
         default_user=actor,
-        default_change_reason=reason[:100],
+        default_change_reason=change_reason(actor=actor, reason=reason),
     )
 
 
@@ -1280,6 +1294,10 @@ def cash_withdrawal_request(
 
     def run() -> WithdrawalRequest:
         account = _open_account(credit_account)
+        # a first request with this key may have committed while this one waited for the lock
+        repeat = _withdrawal_repeat(key, credit_account_id=account.pk, kind="cash", amount=amount)
+        if repeat is not None:
+            return repeat
         view = account_view(account)
         allowed = view.withdrawable_cash
         if amount > allowed:
@@ -1311,7 +1329,7 @@ def cash_withdrawal_request(
             requested_by=actor,
             reason=reason[:300],
         )
-        _audit(request, actor=actor, reason=f"cash withdrawal {fmt(amount)} {reason}".strip())
+        stamp(request, actor=actor, reason=f"cash withdrawal {fmt(amount)} {reason}".strip())
         request.save()
         return request
 
@@ -1344,6 +1362,16 @@ def securities_withdrawal_request(
 
     def run() -> WithdrawalRequest:
         account = _open_account(credit_account)
+        # a first request with this key may have committed while this one waited for the lock
+        repeat = _withdrawal_repeat(
+            key,
+            credit_account_id=account.pk,
+            kind="securities",
+            instrument_id=instrument.pk,
+            quantity=quantity,
+        )
+        if repeat is not None:
+            return repeat
         ledger = _accounts(account.investor, instrument, actor=actor)
         custody.balances_lock(ledger.values())
         view = account_view(account)
@@ -1382,7 +1410,7 @@ def securities_withdrawal_request(
             requested_by=actor,
             reason=reason[:300],
         )
-        _audit(request, actor=actor, reason=f"securities withdrawal {reason}".strip())
+        stamp(request, actor=actor, reason=f"securities withdrawal {reason}".strip())
         request.save()
         return request
 

@@ -44,6 +44,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.audit import stamp
 from accounts.errors import NotFound, PermissionDenied, RuleViolation, ValidationFailed
 from compliance import calendar
 
@@ -119,11 +120,6 @@ class _Work:
     notices: list[int] = field(default_factory=list)
 
 
-def _audit(instance, *, actor, reason: str) -> None:
-    instance._history_user = actor
-    instance._change_reason = reason[:100]
-
-
 def _aware(value: datetime | None, name: str) -> datetime:
     if value is None:
         return timezone.now()
@@ -186,7 +182,7 @@ def _state_row(account: CreditAccount, at: datetime) -> AccountMarginState:
     row = AccountMarginState.objects.filter(credit_account=account).first()
     if row is None:
         row = AccountMarginState(credit_account=account, state=MarginStateKind.NORMAL, since=at)
-        _audit(row, actor=None, reason="margin state created")
+        stamp(row, actor=None, reason="margin state created")
         row.save()
     return row
 
@@ -247,7 +243,7 @@ def state_set(
     row.since = at
     if new_state == MarginStateKind.WARNING:
         row.warning_episode += 1
-    _audit(row, actor=actor, reason=f"{old} -> {new_state}: {reason}")
+    stamp(row, actor=actor, reason=f"{old} -> {new_state}: {reason}")
     row.save()
     event_record(
         account=row.credit_account,
@@ -403,7 +399,7 @@ def notice_send(
             delivered=True if portal else None,
             **key,
         )
-        _audit(notice, actor=None, reason=f"{kind} notice")
+        stamp(notice, actor=None, reason=f"{kind} notice")
         try:
             with transaction.atomic():
                 notice.save()
@@ -433,7 +429,7 @@ def notice_deliver(*, notice_id: int) -> Notice:
         log.warning("notice %s: e-mail delivery failed: %s", notice.pk, exc)
         notice.delivered, notice.delivery_error = False, f"{type(exc).__name__}: {exc}"[:2000]
     notice.sent_at = timezone.now()
-    _audit(notice, actor=None, reason="e-mail delivery")
+    stamp(notice, actor=None, reason="e-mail delivery")
     notice.save(update_fields=["delivered", "delivery_error", "sent_at"])
     return notice
 
@@ -453,7 +449,7 @@ def notice_acknowledge(*, notice: Notice, actor) -> Notice:
         if notice.acknowledged_at is None:
             notice.acknowledged_at = timezone.now()
             notice.acknowledged_by = actor
-            _audit(notice, actor=actor, reason="acknowledged in the portal")
+            stamp(notice, actor=actor, reason="acknowledged in the portal")
             notice.save(update_fields=["acknowledged_at", "acknowledged_by"])
             # one acknowledgement covers the same notice on every channel
             for twin in Notice.objects.filter(
@@ -465,7 +461,7 @@ def notice_acknowledge(*, notice: Notice, actor) -> Notice:
                 acknowledged_at__isnull=True,
             ).exclude(pk=notice.pk):
                 twin.acknowledged_at, twin.acknowledged_by = notice.acknowledged_at, actor
-                _audit(twin, actor=actor, reason="acknowledged in the portal")
+                stamp(twin, actor=actor, reason="acknowledged in the portal")
                 twin.save(update_fields=["acknowledged_at", "acknowledged_by"])
     return notice
 
@@ -604,7 +600,7 @@ def _call_issue(account, row, ratio, assets, liabilities, lines, at) -> MarginCa
         status=MarginCallStatus.OPEN,
         reason=f"ratio {pct(ratio)} below the call line {pct(lines.call)}",
     )
-    _audit(call, actor=None, reason="call issued")
+    stamp(call, actor=None, reason="call issued")
     call.save()
     return call
 
@@ -614,13 +610,13 @@ def _call_cure(call, row, ratio, lines, at, actor, source, work: _Work) -> None:
     call.status = MarginCallStatus.CURED
     call.closed_at = at
     call.reason = reason
-    _audit(call, actor=actor, reason="cured")
+    stamp(call, actor=actor, reason="cured")
     call.save()
     for plan in LiquidationPlan.objects.select_for_update().filter(call=call, status="prepared"):
         plan.status = "rejected"
         plan.decided_at = at
         plan.decision_reason = _("The margin call was cured before approval.")
-        _audit(plan, actor=actor, reason="call cured")
+        stamp(plan, actor=actor, reason="call cured")
         plan.save()
     event_record(
         account=call.credit_account,
@@ -750,7 +746,7 @@ def calls_escalate_overdue(*, now: datetime | None = None, actor=None) -> list[M
                 continue
             call.status = MarginCallStatus.OVERDUE
             call.overdue_at = now
-            _audit(call, actor=actor, reason="deadline passed")
+            stamp(call, actor=actor, reason="deadline passed")
             call.save()
             reason = f"deadline {call.deadline.isoformat()} passed"
             event_record(

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts.audit import stamp
 from accounts.errors import (
     Conflict,
     NotFound,
@@ -67,11 +68,6 @@ PRICING_SEED = {
     ("D", "low"): "0.0900",
 }
 PRICING_SEED_FROM = date(2010, 3, 31)
-
-
-def _audit(instance, *, actor: User | None, reason: str) -> None:
-    instance._history_user = actor
-    instance._change_reason = reason
 
 
 def _require_perm(actor: User | None, perm: str) -> None:
@@ -137,13 +133,15 @@ def _blockers_error(reasons) -> RuleViolation:
 def pricing_grid_seed(*, actor: User | None = None) -> int:
     added = 0
     for (grade, liquidity), rate in PRICING_SEED.items():
-        _obj, created = PricingGridEntry.objects.get_or_create(
-            credit_grade=grade,
-            collateral_liquidity=liquidity,
-            effective_from=PRICING_SEED_FROM,
-            defaults={"annual_rate": Decimal(rate)},
+        cell = {"credit_grade": grade, "collateral_liquidity": liquidity}
+        if PricingGridEntry.objects.filter(**cell, effective_from=PRICING_SEED_FROM).exists():
+            continue
+        entry = PricingGridEntry(
+            **cell, effective_from=PRICING_SEED_FROM, annual_rate=Decimal(rate)
         )
-        added += created
+        stamp(entry, actor=actor, reason="pricing grid seeded")
+        entry.save()
+        added += 1
     return added
 
 
@@ -169,7 +167,7 @@ def pricing_entry_add(
         annual_rate=rate,
         effective_from=effective_from,
     )
-    _audit(entry, actor=actor, reason="pricing grid rate added")
+    stamp(entry, actor=actor, reason="pricing grid rate added")
     try:
         with transaction.atomic():
             entry.save()
@@ -274,7 +272,7 @@ def _application_create(*, investor, kind, contract, limit, months, purpose, act
         purpose=purpose[:300],
         submitted_by=actor,
     )
-    _audit(application, actor=actor, reason=f"{kind} credit application submitted")
+    stamp(application, actor=actor, reason=f"{kind} credit application submitted")
     try:
         with transaction.atomic():
             application.save()
@@ -293,7 +291,7 @@ def credit_application_withdraw(
     if application.status not in OPEN_APPLICATION_STATUSES:
         raise Conflict(f"application: already {application.status}", extra={"field": "application"})
     application.status = CreditApplicationStatus.WITHDRAWN
-    _audit(application, actor=actor, reason="withdrawn by the investor")
+    stamp(application, actor=actor, reason="withdrawn by the investor")
     application.save()
     return application
 
@@ -354,7 +352,7 @@ def credit_application_prepare(
         )
         application.proposed_limit, application.proposed_term_months = limit, months
         application.eligibility_check = check
-        _audit(application, actor=actor, reason=f"prepared: {note}")
+        stamp(application, actor=actor, reason=f"prepared: {note}")
         application.save()
     return application
 
@@ -385,7 +383,7 @@ def credit_application_reject(
         application.status = CreditApplicationStatus.REJECTED
         application.decided_by, application.decided_at = actor, timezone.now()
         application.decision_reason = reason
-        _audit(application, actor=actor, reason=f"rejected: {reason}")
+        stamp(application, actor=actor, reason=f"rejected: {reason}")
         application.save()
     return application
 
@@ -421,7 +419,7 @@ def credit_application_approve(
             application.status = CreditApplicationStatus.APPROVED
             application.decided_by, application.decided_at = actor, timezone.now()
             application.decision_reason = reason
-            _audit(application, actor=actor, reason=f"approved: {reason}")
+            stamp(application, actor=actor, reason=f"approved: {reason}")
             application.save()
     except IntegrityError as exc:
         if "lending_one_" in str(exc):
@@ -449,7 +447,7 @@ def _credit_account_create(*, investor, account_name, actor) -> CreditAccount:
         account_name=account_name,
         opened_by=actor,
     )
-    _audit(account, actor=actor, reason="credit account opened")
+    stamp(account, actor=actor, reason="credit account opened")
     account.save()
     return account
 
@@ -526,7 +524,7 @@ def _contract_sign(*, application, account, actor, signed_on: date) -> CreditCon
         eligibility_check=application.eligibility_check,
         approved_by=actor,
     )
-    _audit(contract, actor=actor, reason=f"signed on approval of application {application.pk}")
+    stamp(contract, actor=actor, reason=f"signed on approval of application {application.pk}")
     contract.save()
     return contract
 
@@ -549,12 +547,12 @@ def _approve_renewal(application, *, actor, reason, signed_on) -> CreditContract
         contract.renewal_count += 1
         if application.proposed_limit:
             contract.credit_limit = application.proposed_limit
-        _audit(contract, actor=actor, reason=f"renewed {months} months: {reason}")
+        stamp(contract, actor=actor, reason=f"renewed {months} months: {reason}")
         contract.save()
         application.status = CreditApplicationStatus.APPROVED
         application.decided_by, application.decided_at = actor, timezone.now()
         application.decision_reason = reason
-        _audit(application, actor=actor, reason=f"approved renewal: {reason}")
+        stamp(application, actor=actor, reason=f"approved renewal: {reason}")
         application.save()
     return contract
 

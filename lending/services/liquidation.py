@@ -29,6 +29,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.audit import stamp
 from accounts.errors import Conflict, PermissionDenied, RuleViolation, ValidationFailed
 from accounts.second_factor import require_second_factor
 
@@ -49,7 +50,6 @@ from ..models import (
 from ..models.calls import UNFINISHED_PLAN_STATUSES
 from . import calls as calls_service
 from .calls import (
-    _audit,
     _aware,
     _state_row,
     account_view_of,
@@ -171,7 +171,7 @@ def liquidation_plan_prepare(
             prepared_by=actor,
             prepared_at=now,
         )
-        _audit(plan, actor=actor, reason=f"prepared ({rule}) {reason}".strip())
+        stamp(plan, actor=actor, reason=f"prepared ({rule}) {reason}".strip())
         plan.save()
         lower = {p.instrument: p.lower_limit for p in sellable}
         marks = {p.instrument: p.price for p in sellable}
@@ -243,10 +243,10 @@ def liquidation_plan_approve(
         plan.approved_by = actor
         plan.decided_at = now
         plan.decision_reason = reason
-        _audit(plan, actor=actor, reason=f"approved: {reason}")
+        stamp(plan, actor=actor, reason=f"approved: {reason}")
         plan.save()
         call.status = MarginCallStatus.LIQUIDATING
-        _audit(call, actor=actor, reason=f"liquidation approved (plan #{plan.pk})")
+        stamp(call, actor=actor, reason=f"liquidation approved (plan #{plan.pk})")
         call.save()
         event_record(
             account=account, kind="plan_approved", at=now, actor=actor, source="liquidation",
@@ -276,7 +276,7 @@ def liquidation_plan_reject(
         plan.approved_by = actor
         plan.decided_at = now
         plan.decision_reason = reason
-        _audit(plan, actor=actor, reason=f"rejected: {reason}")
+        stamp(plan, actor=actor, reason=f"rejected: {reason}")
         plan.save()
         event_record(
             account=account, kind="plan_rejected", at=now, actor=actor, source="liquidation",
@@ -379,7 +379,7 @@ def liquidation_execute(
             )
         if plan.status == LiquidationPlanStatus.APPROVED:
             plan.status = LiquidationPlanStatus.EXECUTING
-            _audit(plan, actor=actor, reason="execution started")
+            stamp(plan, actor=actor, reason="execution started")
             plan.save()
             event_record(
                 account=plan.call.credit_account, kind="execution_started", at=now, actor=actor,
@@ -428,7 +428,7 @@ def liquidation_execute(
             return plan  # partially executed: run again for the rest
         plan.status = LiquidationPlanStatus.EXECUTED
         plan.executed_at = now
-        _audit(plan, actor=actor, reason="all lines filled")
+        stamp(plan, actor=actor, reason="all lines filled")
         plan.save()
         _close_call(plan, account, actor, now)
     return plan
@@ -449,12 +449,12 @@ def _close_call(plan: LiquidationPlan, account, actor, now: datetime) -> None:
     call.closed_at = now
     if shortfall > 0 and not anything_left:
         call.reason = f"liquidated (plan #{plan.pk}); shortfall {shortfall} charged to the reserve"
-        _audit(call, actor=actor, reason="closed: liquidated with a shortfall")
+        stamp(call, actor=actor, reason="closed: liquidated with a shortfall")
         call.save()
         _default_record(call, plan, account, shortfall, view, actor, now)
         return
     call.reason = f"liquidated (plan #{plan.pk})"
-    _audit(call, actor=actor, reason="closed: liquidated")
+    stamp(call, actor=actor, reason="closed: liquidated")
     call.save()
     # the post-sale valuation must not be discarded as stale by a later mark-to-market stamp
     last = _state_row(account, now).last_valued_at
@@ -483,7 +483,7 @@ def _default_record(call, plan, account, shortfall, view, actor, now) -> Default
         occurred_at=now,
         recorded_by=actor if getattr(actor, "pk", None) else None,
     )
-    _audit(record, actor=actor, reason="shortfall after liquidation")
+    stamp(record, actor=actor, reason="shortfall after liquidation")
     record.save()
     # The reserve covers the financing receivable left unpaid (custody writes it off).
     covered = min(shortfall, margin.quantize_money(view.financing_debt))
@@ -498,7 +498,7 @@ def _default_record(call, plan, account, shortfall, view, actor, now) -> Default
         )
         record.reserve_entry = entry
         record.covered_at = now
-        _audit(record, actor=actor, reason="covered by the reserve fund")
+        stamp(record, actor=actor, reason="covered by the reserve fund")
         record.save(update_fields=["reserve_entry", "covered_at"])
     event_record(
         account=account, kind="default_recorded", at=now, actor=actor, source="liquidation",
@@ -536,7 +536,7 @@ def default_recovery_record(
             )
         default.recovered_amount += amount
         default.recovered_at = now
-        _audit(default, actor=actor, reason=f"recovered {amount}: {reason}")
+        stamp(default, actor=actor, reason=f"recovered {amount}: {reason}")
         default.save(update_fields=["recovered_amount", "recovered_at"])
     return default
 

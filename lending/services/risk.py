@@ -37,6 +37,7 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import stamp
 from accounts.errors import NotFound, PermissionDenied, ValidationFailed
 from custody import selectors as custody_selectors
 from custody import services as custody_services
@@ -666,8 +667,7 @@ def risk_run_start(
             reason=reason.strip(),
             started_by=actor,
         )
-        run._history_user = actor
-        run._change_reason = reason.strip()[:100]
+        stamp(run, actor=actor, reason=reason)
         run.save()
         if enqueue:
             transaction.on_commit(lambda pk=run.pk: _enqueue(pk))
@@ -684,8 +684,7 @@ def _enqueue(run_id: int) -> None:
 
 
 def _save(run: RiskRun, reason: str, fields: list[str]) -> None:
-    run._history_user = run.started_by
-    run._change_reason = reason[:100]
+    stamp(run, actor=run.started_by, reason=reason)
     run.save(update_fields=fields)
 
 

@@ -41,3 +41,18 @@ def sign_in(live_server):
         page.wait_for_load_state("networkidle")
 
     return _sign_in
+
+
+@pytest.fixture
+def csp_violations(page):
+    """Content-security-policy violations on `page`: Chromium reports every blocked script,
+    stylesheet, inline style or handler as a console error ("Refused to ... because it violates
+    the following Content Security Policy directive ..."). Assert the list stays empty."""
+    found: list[str] = []
+
+    def listen(message):
+        if message.type == "error" and "Content Security Policy" in message.text:
+            found.append(message.text)
+
+    page.on("console", listen)
+    return found
