@@ -40,8 +40,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.audit import stamp
@@ -360,6 +360,20 @@ def _message(kind: str, stage: int, account: CreditAccount, call, ctx: dict) -> 
     )
 
 
+def _bilingual_message(kind: str, stage: int, account, call, ctx: dict) -> tuple[str, str]:
+    """A notice is a record sent to the investor: it is written in every language of the site
+    (Simplified Chinese first), whatever language the worker or the request runs in, so the
+    same event always gives the same text."""
+    versions = []
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            versions.append(_message(kind, stage, account, call, ctx))
+    subject = " / ".join(dict.fromkeys(v[0] for v in versions))
+    if len(subject) > Notice._meta.get_field("subject").max_length:
+        subject = versions[0][0]
+    return subject, "\n\n".join(dict.fromkeys(v[1] for v in versions))
+
+
 def notice_send(
     *,
     account: CreditAccount,
@@ -373,7 +387,7 @@ def notice_send(
     """Write the notice on the portal and by e-mail (sent on commit). A notice that exists
     already (same call or warning episode, kind, stage, channel) is not written again."""
     ctx = {"lines": lines_for(account), **(context or {})}
-    subject, body = _message(kind, stage, account, call, ctx)
+    subject, body = _bilingual_message(kind, stage, account, call, ctx)
     email = account.investor.user.email
     created: list[int] = []
     for channel in (NoticeChannel.PORTAL, NoticeChannel.EMAIL):
@@ -670,9 +684,10 @@ def margin_states_apply_many(
 ) -> list[Transition]:
     """`margin_state_apply` for many accounts, in credit-account order (the lock order), one
     transaction each: a refusal for one account (e.g. CalendarExhausted) is raised after the
-    others are applied, as the first error. A caller screening a whole book with the
-    vectorised margin.classify_many passes only accounts whose code differs from their stored
-    state, plus those with an unfinished call."""
+    others are applied, as the first error; a database fault (connection lost) is raised at
+    once, so the caller retries the whole batch instead of recording it. A caller screening a
+    whole book with the vectorised margin.classify_many passes only accounts whose code differs
+    from their stored state, plus those with an unfinished call."""
     accounts = CreditAccount.objects.in_bulk([v.credit_account_id for v in valuations])
     transitions: list[Transition] = []
     errors: list[Exception] = []
@@ -689,6 +704,8 @@ def margin_states_apply_many(
                     source=source,
                 )
             )
+        except (OperationalError, InterfaceError):
+            raise  # the database went away: the caller retries the whole batch (idempotent)
         except Exception as exc:  # re-raised below, after the other accounts
             log.exception("margin state of credit account %s not applied", v.credit_account_id)
             errors.append(exc)

@@ -63,6 +63,11 @@ def test_warning_then_call_with_hand_computed_cure_and_holiday_deadline(
     assert Notice.objects.filter(call=call, kind="call").count() == 2
     assert len(mail.outbox) == 2 and "250000.00" in mail.outbox[1].body
     assert "2026-10-09 15:00" in mail.outbox[1].body
+    # the notice is the same record in both languages, whatever language the caller runs in
+    subject = mail.outbox[1].subject
+    assert "追加担保物通知" in subject and "Margin call for credit account" in subject
+    body = mail.outbox[1].body
+    assert body.index("250000.00") < body.index("Deposit 250000.00")  # Chinese first
     state = AccountMarginState.objects.get(credit_account=credit_account)
     assert state.state == "call" and state.last_ratio == D("1.25")
     kinds = list(MarginEvent.objects.values_list("kind", "to_state"))
