@@ -135,7 +135,10 @@ def calendar_year_add(
     actor: User | None,
 ) -> CalendarYear:
     """Make `year` known, with its weekday exchange holidays. The known range stays
-    contiguous: only the year after the last known one (or before the first) may be added."""
+    contiguous: only the year after the last known one (or before the first) may be added.
+    A person needs compliance.add_calendaryear; seeds run as the system (actor None)."""
+    if actor is not None:
+        _require_perm(actor, "compliance.add_calendaryear")
     known = calendar.known_years()
     if CalendarYear.objects.filter(year=year).exists():
         raise Conflict(f"year: {year} is already in the calendar", extra={"field": "year"})
@@ -722,7 +725,10 @@ def eligibility_facts_set(
 def daily_assets_import(
     *, investor: InvestorProfile, rows: list[tuple[date, Decimal]], source: str, actor
 ) -> int:
-    """Upsert end-of-day total assets from the ordinary brokerage account."""
+    """Upsert end-of-day total assets from the ordinary brokerage account. A person importing
+    needs compliance.add_dailyassetfigure; the feed itself runs as the system (actor None)."""
+    if actor is not None:
+        _require_perm(actor, "compliance.add_dailyassetfigure")
     if source not in ("csv", "api", "demo"):
         raise ValidationFailed("source: csv, api or demo", extra={"field": "source"})
     count = 0
@@ -743,6 +749,8 @@ def daily_assets_import(
 
 def daily_assets_import_csv(*, text: str, actor: User | None) -> int:
     """CSV with header `email,date,total_assets` (one row per investor and day)."""
+    if actor is not None:
+        _require_perm(actor, "compliance.add_dailyassetfigure")
     reader = csv.DictReader(io.StringIO(text))
     required = {"email", "date", "total_assets"}
     if not reader.fieldnames or not required <= set(reader.fieldnames):

@@ -140,7 +140,12 @@ def test_small_shareholder_is_excepted_and_institution_exempt(make_investor):
 def test_csv_import_of_daily_assets(make_investor, make_user):
     investor = make_investor()
     text = f'email,date,total_assets\n{investor.user.email},2026-03-06,"700,000.50"\n'
-    assert services.daily_assets_import_csv(text=text, actor=make_user(Role.OPERATIONS)) == 1
+    from accounts.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied, match=r"compliance\.add_dailyassetfigure"):
+        services.daily_assets_import_csv(text=text, actor=make_user(Role.OPERATIONS))
+    assert not investor.daily_assets.exists()
+    assert services.daily_assets_import_csv(text=text, actor=make_user(Role.COMPLIANCE)) == 1
     assert investor.daily_assets.get().total_assets == Decimal("700000.50")
     from accounts.errors import ValidationFailed
 
