@@ -4,20 +4,49 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from .errors import ApplicationError
 
 
-def _first_message(detail: Any) -> str:
+def _first_error(detail: Any, path: str = "") -> tuple[str, Any] | None:
+    """(path of the first field in error, its first ErrorDetail): "ticks[1].price" for a
+    nested list. Entries without errors (the {} of a valid list item) are skipped."""
     if isinstance(detail, dict):
         for field, value in detail.items():
-            return f"{field}: {_first_message(value)}"
-    if isinstance(detail, list) and detail:
-        return _first_message(detail[0])
-    return str(detail)
+            if isinstance(field, int) or str(field).isdigit():  # a list item (form input)
+                key = f"{path}[{field}]"
+            else:
+                key = f"{path}.{field}" if path else str(field)
+            found = _first_error(value, key)
+            if found is not None:
+                return found
+        return None
+    if isinstance(detail, list):
+        if detail and all(not isinstance(item, dict | list) for item in detail):
+            return path, detail[0]
+        for index, item in enumerate(detail):
+            found = _first_error(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+        return None
+    return path, detail
+
+
+def _validation_body(detail: dict) -> dict:
+    """{"code": "validation_error", "message": "<field>: <rule text>", "extra": {"field",
+    "rule" (the error code, e.g. "too_precise"), "fields" (every error, as DRF gives them)}}."""
+    found = _first_error(detail)
+    field, error = found if found is not None else ("non_field_errors", "invalid input")
+    rule = getattr(error, "code", None) or "invalid"
+    return {
+        "code": "validation_error",
+        "message": f"{field}: {error}",
+        "extra": {"field": field, "rule": rule, "fields": detail},
+    }
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -41,11 +70,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        body = {
-            "code": "validation_error",
-            "message": _first_message(detail),
-            "extra": {"fields": detail},
-        }
+        body = _validation_body(detail)
     else:
         body = {
             "code": exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code,
@@ -58,3 +83,18 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if exc.status_code == status.HTTP_401_UNAUTHORIZED:
         response["WWW-Authenticate"] = 'Token realm="api"'
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: an unknown /api/ URL (a malformed id such as /credit-accounts/abc/ matches no
+    route) answers in the API's error shape; pages keep Django's page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {
+                "code": "not_found",
+                "message": f"path: no API endpoint at {request.path}",
+                "extra": {},
+            },
+            status=404,
+        )
+    return page_not_found(request, exception)

@@ -1,8 +1,9 @@
 """Compliance API for investors (their own records only) and staff (daily-asset import).
 Another investor's object answers 404, never 403: its existence is not disclosed."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions
+from rest_framework.fields import IntegerField
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -167,7 +168,10 @@ class DailyAssetsApi(APIView):
 
     permission_classes = [permissions.IsAuthenticated, CanImportDailyAssets]
 
-    @extend_schema(request=DailyAssetsImportSerializer, responses={200: None})
+    @extend_schema(
+        request=DailyAssetsImportSerializer,
+        responses={200: inline_serializer("DailyAssetsImported", {"imported": IntegerField()})},
+    )
     def post(self, request):
         body = DailyAssetsImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)

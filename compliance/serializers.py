@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from accounts.api_fields import NON_NEGATIVE, money_field
+
 from .models import (
     AnswerOption,
     DisclosureAcknowledgement,
@@ -115,7 +117,7 @@ class AcknowledgementCreateSerializer(serializers.Serializer):
 
 class DailyFigureSerializer(serializers.Serializer):
     date = serializers.DateField()
-    total_assets = serializers.DecimalField(max_digits=20, decimal_places=2, min_value=0)
+    total_assets = money_field(sign=NON_NEGATIVE)
 
 
 class DailyAssetsImportSerializer(serializers.Serializer):

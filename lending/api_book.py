@@ -29,7 +29,16 @@ from .serializers_book import (
 from .services import book
 from .valuation import account_view
 
-IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)
+IDEMPOTENCY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    pattern=r"^\S(.{0,118}\S)?$",
+    description="Up to 120 characters without leading or trailing blanks, unique per money "
+    "movement; the same key and body repeat the first answer, another body with it is a 409",
+)
+IDEMPOTENCY_KEY_MAX = 120  # the service keeps 160 characters of "api:<user id>:<key>"
 
 
 def _idempotency_key(request) -> str:
@@ -38,6 +47,11 @@ def _idempotency_key(request) -> str:
         raise ValidationFailed(
             "Idempotency-Key: this request moves money and needs an Idempotency-Key header",
             extra={"field": "Idempotency-Key"},
+        )
+    if len(key) > IDEMPOTENCY_KEY_MAX:  # longer keys would be cut, and two could then clash
+        raise ValidationFailed(
+            f"Idempotency-Key: at most {IDEMPOTENCY_KEY_MAX} characters",
+            extra={"field": "Idempotency-Key", "rule": "too_long"},
         )
     # scoped per user so two users' keys never collide
     return f"api:{request.user.pk}:{key}"

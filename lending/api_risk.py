@@ -2,6 +2,7 @@
 list runs and read one with its results. Money and ratios are decimal strings; a run is
 executed by a Celery task, so POST answers 202 with the pending run."""
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
@@ -50,6 +51,25 @@ class RiskRunStartSerializer(serializers.Serializer):
     seed = serializers.IntegerField(
         required=False, min_value=0, help_text="Random seed; drawn and stored when omitted"
     )
+
+    def validate_parameters(self, value):
+        # stored as JSONB, which cannot hold U+0000 (the value checks are the service's)
+        if _has_nul(value):
+            raise serializers.ValidationError(
+                _("text in the parameters must not contain NUL characters"),
+                code="null_characters_not_allowed",
+            )
+        return value
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 KIND_PARAM = OpenApiParameter("kind", str, description="stress or monte_carlo")

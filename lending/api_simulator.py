@@ -3,23 +3,26 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api_fields import NON_NEGATIVE, POSITIVE, money_field, ratio_field
+
 from . import simulator
 
 
 class LeverageInputSerializer(serializers.Serializer):
-    own_capital = serializers.CharField(help_text="Own capital, decimal string, > 0")
-    leverage = serializers.CharField(help_text="Total assets / own capital, decimal string, ≥ 1")
-    asset_return = serializers.CharField(
+    """Shape only (decimal strings, finite, plain, bounded); the ranges are the simulator's
+    rules (lending.analytics.validate_simulator_inputs)."""
+
+    own_capital = money_field(help_text="Own capital, > 0")
+    leverage = ratio_field(sign=POSITIVE, help_text="Total assets / own capital, ≥ 1")
+    asset_return = ratio_field(
         required=False, default="0", help_text="Asset return over the period, e.g. 0.10"
     )
-    fee_rate = serializers.CharField(
-        required=False, default="0", help_text="Fees as a fraction of assets"
-    )
-    borrow_rate = serializers.CharField(
+    fee_rate = ratio_field(required=False, default="0", help_text="Fees as a fraction of assets")
+    borrow_rate = ratio_field(
         required=False, default="0", help_text="Borrowing rate over the period"
     )
-    price_drop = serializers.CharField(
-        required=False, default="0", help_text="A price drop between 0 and 1"
+    price_drop = ratio_field(
+        sign=NON_NEGATIVE, required=False, default="0", help_text="A price drop between 0 and 1"
     )
 
 
@@ -58,6 +61,7 @@ class LeverageSimulatorApi(APIView):
         ],
     )
     def post(self, request):
-        data = request.data if hasattr(request.data, "get") else {}
-        result = simulator.simulate({f: data.get(f) for f in simulator.SIMULATOR_FIELDS})
+        body = LeverageInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = simulator.simulate(dict(body.validated_data))
         return Response(result.as_dict())

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -59,8 +60,16 @@ def instrument_by_code(code: str) -> Instrument:
 
 
 def credit_accounts_for(user) -> QuerySet[CreditAccount]:
-    """Investors see their own accounts; staff with view permission see all."""
-    qs = CreditAccount.objects.select_related("investor").order_by("account_number")
+    """Investors see their own accounts; staff with view permission see all.
+
+    The margin state rides along (one join instead of a query per account). A user who is not
+    staff is filtered through the join on the investor's user, without loading the profile
+    first: one query less on every account page and API call (staff never hold a profile)."""
+    qs = CreditAccount.objects.select_related("investor", "margin_state").order_by("account_number")
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if not user.is_staff:
+        return qs.filter(investor__user_id=user.pk)
     profile = getattr(user, "investor_profile", None)
     if profile is not None:
         return qs.filter(investor=profile)
@@ -94,13 +103,13 @@ def withdrawals_of(credit_account: CreditAccount) -> QuerySet[WithdrawalRequest]
 
 
 def margin_state(credit_account: CreditAccount) -> str:
-    """The account's margin state from the calls area when it keeps one, else "normal"."""
+    """The account's margin state from the calls area when it keeps one, else "normal".
+    No query when the account came from credit_accounts_for (joined there)."""
     try:
-        from .models import AccountMarginState  # the calls engineer's model
-    except ImportError:
+        row = credit_account.margin_state
+    except ObjectDoesNotExist:
         return "normal"
-    row = AccountMarginState.objects.filter(credit_account=credit_account).first()
-    return str(getattr(row, "state", "normal") or "normal") if row else "normal"
+    return str(row.state or "normal")
 
 
 # --- stale prices -----------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from accounts.api_fields import money_field
+
 from .models import CreditApplication, CreditContract
 
 
@@ -7,10 +9,15 @@ class CreditApplicationSerializer(serializers.ModelSerializer):
     """Money as decimal strings (COERCE_DECIMAL_TO_STRING)."""
 
     investor = serializers.CharField(source="investor.real_name", read_only=True)
-    prepared_by = serializers.EmailField(source="prepared_by.email", read_only=True, default=None)
-    decided_by = serializers.EmailField(source="decided_by.email", read_only=True, default=None)
+    # null until the step happens (the schema says so: allow_null)
+    prepared_by = serializers.EmailField(
+        source="prepared_by.email", read_only=True, default=None, allow_null=True
+    )
+    decided_by = serializers.EmailField(
+        source="decided_by.email", read_only=True, default=None, allow_null=True
+    )
     contract = serializers.CharField(
-        source="contract.contract_number", read_only=True, default=None
+        source="contract.contract_number", read_only=True, default=None, allow_null=True
     )
 
     class Meta:
@@ -39,7 +46,7 @@ class CreditApplicationSerializer(serializers.ModelSerializer):
 
 
 class CreditApplicationCreateSerializer(serializers.Serializer):
-    requested_limit = serializers.DecimalField(max_digits=20, decimal_places=2)
+    requested_limit = money_field()
     requested_term_months = serializers.IntegerField()
     purpose = serializers.CharField(max_length=300, required=False, default="")
 
@@ -47,7 +54,7 @@ class CreditApplicationCreateSerializer(serializers.Serializer):
 class PrepareSerializer(serializers.Serializer):
     credit_grade = serializers.CharField()
     collateral_liquidity = serializers.CharField()
-    proposed_limit = serializers.DecimalField(max_digits=20, decimal_places=2)
+    proposed_limit = money_field()
     proposed_term_months = serializers.IntegerField()
     note = serializers.CharField()
 

@@ -2,8 +2,11 @@
 
 from decimal import Decimal
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from accounts.api_fields import MONEY_DIGITS, MONEY_PLACES, money_field, price_field, quantity_field
 
 from .models import Instrument, InstrumentCategory, WithdrawalKind
 
@@ -68,7 +71,7 @@ class InstrumentFilterSerializer(serializers.Serializer):
 
 class TickSerializer(serializers.Serializer):
     instrument = serializers.CharField(max_length=24)
-    price = serializers.CharField(max_length=32)
+    price = price_field()
     at = serializers.CharField(max_length=64)
 
 
@@ -82,18 +85,30 @@ class PricesOutSerializer(serializers.Serializer):
     ignored = serializers.IntegerField()
 
 
+# the largest amount a money column holds: quantity x price must fit it
+MAX_AMOUNT = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES) - Decimal(1).scaleb(-MONEY_PLACES)
+
+
 class DrawdownInSerializer(serializers.Serializer):
     instrument = serializers.CharField(max_length=24)
-    quantity = serializers.CharField(max_length=24)
-    price = serializers.CharField(max_length=32)
+    quantity = quantity_field(help_text="Whole shares")
+    price = price_field(help_text="Trade price per share")
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if attrs["quantity"] * attrs["price"] > MAX_AMOUNT:
+            raise serializers.ValidationError(
+                {"quantity": [_("quantity × price is larger than any amount the ledger holds")]},
+                code="too_large",
+            )
+        return attrs
 
 
 class WithdrawalInSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=WithdrawalKind.choices, default=WithdrawalKind.CASH)
-    amount = serializers.CharField(max_length=32, required=False)
+    amount = money_field(required=False, help_text="Cash to pay out (kind cash)")
     instrument = serializers.CharField(max_length=24, required=False)
-    quantity = serializers.CharField(max_length=24, required=False)
+    quantity = quantity_field(required=False, help_text="Whole shares (kind securities)")
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 

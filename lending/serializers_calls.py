@@ -72,8 +72,12 @@ class LiquidationPlanLineSerializer(serializers.ModelSerializer):
 
 class LiquidationPlanSerializer(serializers.ModelSerializer):
     lines = LiquidationPlanLineSerializer(many=True, read_only=True)
-    prepared_by = serializers.CharField(source="prepared_by.email", default=None, read_only=True)
-    approved_by = serializers.CharField(source="approved_by.email", default=None, read_only=True)
+    prepared_by = serializers.CharField(
+        source="prepared_by.email", default=None, read_only=True, allow_null=True
+    )
+    approved_by = serializers.CharField(
+        source="approved_by.email", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = LiquidationPlan

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from . import downloads, kinds, selectors, services
 from .serializers import (
     FilingActionSerializer,
+    FilingFilterSerializer,
     FilingKindSerializer,
     FilingRequestSerializer,
     FilingSerializer,
@@ -21,10 +22,17 @@ class FilingListCreateView(generics.ListAPIView):
     serializer_class = FilingSerializer
     filter_backends: list = []
 
+    @extend_schema(parameters=[FilingFilterSerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        params = self.request.query_params
+        params = FilingFilterSerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
         return selectors.filing_list(
-            user=self.request.user, kind=params.get("kind"), status=params.get("status")
+            user=self.request.user,
+            kind=params.validated_data.get("kind"),
+            status=params.validated_data.get("status"),
         )
 
     @extend_schema(request=FilingRequestSerializer, responses={202: FilingSerializer})

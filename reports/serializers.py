@@ -9,9 +9,9 @@ FORMATS = ("pdf", "json", "csv")
 
 class FilingSerializer(serializers.ModelSerializer):
     kind_title = serializers.SerializerMethodField()
-    prepared_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
-    approved_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
-    submitted_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    prepared_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
+    approved_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
+    submitted_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
     replaced_by = serializers.SerializerMethodField()
     downloads = serializers.SerializerMethodField()
 
@@ -63,6 +63,14 @@ class FilingSerializer(serializers.ModelSerializer):
             url = reverse("v1:reports-filing-download", kwargs={"pk": obj.pk, "fmt": fmt})
             urls[fmt] = request.build_absolute_uri(url) if request else url
         return urls
+
+
+class FilingFilterSerializer(serializers.Serializer):
+    """?kind= and ?status= of the filing list (text as typed; NUL bytes refused, which
+    PostgreSQL cannot compare)."""
+
+    kind = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    status = serializers.CharField(required=False, allow_blank=True, max_length=20)
 
 
 class FilingRequestSerializer(serializers.Serializer):
