@@ -36,7 +36,7 @@ def _first_error(detail: Any, path: str = "") -> tuple[str, Any] | None:
     return path, detail
 
 
-def _validation_body(detail: dict) -> dict:
+def validation_body(detail: dict) -> dict:
     """{"code": "validation_error", "message": "<field>: <rule text>", "extra": {"field",
     "rule" (the error code, e.g. "too_precise"), "fields" (every error, as DRF gives them)}}."""
     found = _first_error(detail)
@@ -70,7 +70,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        body = _validation_body(detail)
+        body = validation_body(detail)
     else:
         body = {
             "code": exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code,

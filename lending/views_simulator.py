@@ -3,9 +3,11 @@ from decimal import Decimal
 from django.utils.safestring import mark_safe
 from django.views.generic import TemplateView
 
+from accounts.api_errors import validation_body
 from accounts.errors import ValidationFailed
 
 from . import simulator
+from .api_simulator import LeverageInputSerializer
 
 DEFAULTS = {
     "own_capital": "100000",
@@ -15,6 +17,16 @@ DEFAULTS = {
     "borrow_rate": "0.07",
     "price_drop": "0.20",
 }
+
+
+def _checked(values: dict[str, str]) -> dict:
+    """The page's query string passes the same field rules as the API body (finite, plain
+    decimals within the columns' digits), so a value like 1e999 is named, never a 500."""
+    body = LeverageInputSerializer(data={f: v for f, v in values.items() if v != ""})
+    if not body.is_valid():
+        error = validation_body(body.errors)
+        raise ValidationFailed(error["message"], extra=error["extra"])
+    return dict(body.validated_data)
 
 
 class LeverageSimulatorView(TemplateView):
@@ -27,7 +39,7 @@ class LeverageSimulatorView(TemplateView):
         values = {f: self.request.GET.get(f, DEFAULTS[f]).strip() for f in DEFAULTS}
         context["values"] = values
         try:
-            result = simulator.simulate(values)
+            result = simulator.simulate(_checked(values))
         except ValidationFailed as exc:
             context["error"] = exc.message
             context["error_field"] = exc.extra.get("field")

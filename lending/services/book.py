@@ -40,7 +40,7 @@ import io
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import IntegrityError, connection, transaction
@@ -451,14 +451,28 @@ def _instrument_index() -> dict[str, int]:
     return index
 
 
+#: A feed's clock may run a little ahead of ours; a tick further in the future is refused, or
+#: it would stay the latest price (older ticks never overwrite it) until its time came.
+TICK_MAX_AHEAD = timedelta(minutes=5)
+
+
 def _parse_at(value, row: int) -> datetime:
-    at = value if isinstance(value, datetime) else parse_datetime(str(value or "").strip())
+    try:
+        at = value if isinstance(value, datetime) else parse_datetime(str(value or "").strip())
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        at = None
     if at is None:
         raise ValidationFailed(
             f"ticks[{row}].at: {value!r} is not an ISO date-time", extra={"field": "at", "row": row}
         )
     if timezone.is_naive(at):
         at = timezone.make_aware(at)  # desk time zone (Asia/Shanghai)
+    if at > timezone.now() + TICK_MAX_AHEAD:
+        raise ValidationFailed(
+            f"ticks[{row}].at: {at.isoformat()} is more than "
+            f"{int(TICK_MAX_AHEAD.total_seconds() // 60)} minutes in the future",
+            extra={"field": "at", "row": row, "rule": "future"},
+        )
     return at
 
 

@@ -132,6 +132,6 @@ def test_staff_instrument_pages(book_instruments, staff, client):
     moutai.refresh_from_db()
     assert moutai.is_st and moutai.haircut == Decimal(0)
     upload = SimpleUploadedFile(
-        "p.csv", b"instrument,price,at\nSSE:510300,4.100,2030-01-02T10:00:00+08:00\n"
+        "p.csv", f"instrument,price,at\nSSE:510300,4.100,{timezone.now().isoformat()}\n".encode()
     )
     assert client.post("/staff/lending/prices/upload/", {"file": upload}).status_code == 302

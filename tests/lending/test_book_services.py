@@ -180,10 +180,17 @@ def test_prices_idempotent_and_out_of_order_never_overwrite(book_instruments):
     assert latest.price == Decimal("102")
     with pytest.raises(ValidationFailed, match=r"ticks\[0\].price"):
         book.prices_ingest([{"instrument": "600519", "price": "x", "at": now}], source="feed")
+    # a tick from the far future would pin the latest price: refused, naming the tick
+    future = {"instrument": "600519", "price": "1", "at": "9999-12-31T15:00:00+08:00"}
+    with pytest.raises(ValidationFailed, match=r"ticks\[1\].at: .* in the future"):
+        book.prices_ingest([newer, future], source="feed")
+    latest.refresh_from_db()
+    assert latest.price == Decimal("102")
 
 
 def test_prices_csv_import(book_instruments):
-    content = "instrument,price,at\nSSE:600519,105.00,2030-01-02T10:00:00+08:00\n"
+    at = (timezone.now() + timedelta(seconds=1)).isoformat()  # newer than any fixture tick
+    content = f"instrument,price,at\nSSE:600519,105.00,{at}\n"
     assert book.prices_import_csv(content=content) == (1, 0)
     assert book.prices_import_csv(content=content.encode()) == (0, 1)
     with pytest.raises(ValidationFailed, match="header"):

@@ -104,3 +104,14 @@ def test_chart_ticks_are_round_numbers():
     assert nice_ticks(-0.30, 0.30, 5) == [-0.4, -0.2, 0.0, 0.2, 0.4]
     assert nice_ticks(0, 100_000, 5) == [0, 20_000, 40_000, 60_000, 80_000, 100_000]
     assert nice_ticks(-3.64, 2.36, 5)[0] <= -3.64 and nice_ticks(-3.64, 2.36, 5)[-1] >= 2.36
+
+
+@pytest.mark.parametrize(
+    "field,value", [("leverage", "1e30"), ("leverage", "1e999"), ("own_capital", "NaN")]
+)
+def test_portal_page_names_the_field_for_hostile_values_instead_of_failing(client, field, value):
+    query = {"own_capital": "100000", "leverage": "2", field: value}
+    page = client.get("/portal/simulator/", query, HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200
+    assert f"{field}:" in page.content.decode()
+    assert 'data-field="equity_after_drop"' not in page.content.decode()
