@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.audit import stamp
 from accounts.errors import Conflict, PermissionDenied, RuleViolation, ValidationFailed
+from accounts.second_factor import require_second_factor
 
 from . import canonical, kinds, render, statements
 from .models import ClientStatement, Filing, FilingStatus, StatementStatus
@@ -325,6 +326,7 @@ def _verify_files(filing: Filing) -> None:
 
 def filing_approve(*, filing: Filing, actor, reason: str) -> Filing:
     _require(actor, "reports.approve_filing", "approve")
+    require_second_factor(actor, action="approving a filing")
     reason = _reason(reason)
     with transaction.atomic():
         filing = _lock(filing.pk)
@@ -354,6 +356,7 @@ def filing_approve(*, filing: Filing, actor, reason: str) -> Filing:
 def filing_submit(*, filing: Filing, actor, reason: str, submission_reference: str = "") -> Filing:
     """Record that the approved filing went to the regulator. From here it never changes."""
     _require(actor, "reports.submit_filing", "submit")
+    require_second_factor(actor, action="submitting a filing")
     reason = _reason(reason)
     with transaction.atomic():
         filing = _lock(filing.pk)

@@ -31,7 +31,7 @@ from simple_history.models import registered_models
 
 from accounts.audit import is_system_reason
 from tests.compliance.fixtures import *  # noqa: F403
-from tests.compliance.fixtures import answers_for
+from tests.compliance.fixtures import answers_for, second_factor
 from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import price_set
 from tests.lending.calls_fixtures import *  # noqa: F403
@@ -103,6 +103,7 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
 
     ops, risk1, risk2, officer = staff["ops"], staff["risk"], staff["risk2"], staff["compliance"]
     officer2 = make_user("compliance")
+    second_factor(officer2)  # approving and submitting a filing need it
     treasury = make_user("treasury")
     today = compliance_selectors.today()
 

@@ -16,8 +16,14 @@ def media_root(settings, tmp_path):
 
 @pytest.fixture
 def officers(make_user):
-    """Two compliance officers: one prepares, the other approves (four-eyes)."""
-    return make_user(Role.COMPLIANCE), make_user(Role.COMPLIANCE)
+    """Two compliance officers: one prepares, the other approves (four-eyes). Both signed in
+    with their second factor, which approving and submitting a filing need."""
+    from tests.compliance.fixtures import second_factor
+
+    team = make_user(Role.COMPLIANCE), make_user(Role.COMPLIANCE)
+    for officer in team:
+        second_factor(officer)
+    return team
 
 
 def pdf_text(path: str | Path, *, layout: bool = True) -> str:

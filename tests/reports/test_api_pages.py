@@ -6,9 +6,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone, translation
 
+from accounts.errors import PermissionDenied
 from accounts.roles import Role
 from reports import render, services, statements
 from reports.models import FilingStatus, StatementStatus
+from tests.compliance.fixtures import login_verified
 
 from .conftest import numbers, pdf_text
 
@@ -20,7 +22,7 @@ def test_api_request_retrieve_download(
 ):
     preparer, checker = officers
     make_investor()
-    client.force_login(preparer)
+    login_verified(client, preparer)
     as_of = timezone.now().isoformat()
     # when a compliance officer requests a filing
     with django_capture_on_commit_callbacks() as callbacks:
@@ -49,7 +51,7 @@ def test_api_request_retrieve_download(
         f"/api/v1/filings/{body['id']}/approve/", {"reason": "mine"}, "application/json"
     )
     assert (refused.status_code, refused.json()["code"]) == (422, "four_eyes")
-    client.force_login(checker)
+    login_verified(client, checker)
     approved = client.post(
         f"/api/v1/filings/{body['id']}/approve/", {"reason": "checked"}, "application/json"
     )
@@ -79,7 +81,7 @@ def test_staff_pages_review_approve_submit(client, officers, make_investor, lang
     make_investor()
     filing = services.filing_request(kind="investor_register", as_of=timezone.now(), actor=preparer)
     filing = services.filing_generate(filing_id=filing.pk)
-    client.force_login(checker)
+    login_verified(client, checker)
     client.cookies["django_language"] = language
     listing = client.get("/staff/filings/", HTTP_ACCEPT_LANGUAGE=language)
     assert listing.status_code == 200 and f"/staff/filings/{filing.pk}/" in listing.text
@@ -173,3 +175,27 @@ def test_statement_without_credit_account_shows_the_ledger_figures(make_investor
     assert snapshot["data"]["credit"] is None and snapshot["data"]["financings"] is None
     assert "You had no credit account at the end of this period." in text
     assert investor.real_name in pdf_text(path, layout=False)
+
+
+def test_an_officer_without_a_confirmed_second_factor_cannot_approve_or_submit(
+    client, officers, make_investor, make_user
+):
+    preparer, checker = officers
+    make_investor()
+    filing = services.filing_request(kind="investor_register", as_of=timezone.now(), actor=preparer)
+    filing = services.filing_generate(filing_id=filing.pk)
+    unverified = make_user(Role.COMPLIANCE)  # the role allows it; no authenticator confirmed
+    with pytest.raises(PermissionDenied) as refused:
+        services.filing_approve(filing=filing, actor=unverified, reason="checked")
+    assert refused.value.code == "second_factor_required"
+    client.force_login(unverified)  # signed in with the password only
+    api = client.post(f"/api/v1/filings/{filing.pk}/approve/", {"reason": "x"}, "application/json")
+    assert (api.status_code, api.json()["code"]) == (403, "second_factor_required")
+    page = client.post(f"/staff/filings/{filing.pk}/", {"action": "approve", "reason": "x"})
+    assert page.status_code in (200, 302, 403)
+    filing.refresh_from_db()
+    assert filing.status == FilingStatus.PREPARED and filing.approved_by is None
+    # the same officer, once signed in with the code, approves; submitting needs it too
+    approved = services.filing_approve(filing=filing, actor=checker, reason="checked")
+    with pytest.raises(PermissionDenied, match="second factor"):
+        services.filing_submit(filing=approved, actor=unverified, reason="sent")
