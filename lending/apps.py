@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class LendingConfig(AppConfig):
     name = "lending"
     verbose_name = _("Lending")
+
+    def ready(self):
+        # The tasks register the price-move hook (services.book.PRICE_HOOKS): every process
+        # that ingests prices (web, API, workers) must enqueue the holders' revaluation, not
+        # only the processes that happened to import the tasks.
+        from . import tasks  # noqa: F401

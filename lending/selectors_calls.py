@@ -86,6 +86,10 @@ def plan_for(user, pk: int) -> LiquidationPlan:
 
 
 def margin_state_of(credit_account) -> AccountMarginState | None:
+    """No query when the account was read with its state joined (selectors_book)."""
+    related = AccountMarginState.credit_account.field.remote_field  # CreditAccount.margin_state
+    if related.is_cached(credit_account):
+        return related.get_cached_value(credit_account)
     return AccountMarginState.objects.filter(credit_account=credit_account).first()
 
 

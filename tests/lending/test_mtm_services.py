@@ -130,3 +130,22 @@ def test_start_needs_the_risk_role(db, staff):
     run = mtm.mtm_run_create(actor=staff["risk"], trigger="console")
     assert run.status == "pending" and run.requested_by == staff["risk"]
     assert Decimal(0) == Decimal(run.shards_total)  # empty book
+
+
+def test_a_fresh_web_process_has_the_price_move_hook_registered():
+    """Prices posted to the web process revalue their holders: the hook is registered at start
+    (lending.apps), not only where the Celery tasks happened to be imported (a fresh process,
+    as gunicorn starts one)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup(); from lending.services import book; "
+        "print(sorted(h.__name__ for h in book.PRICE_HOOKS))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert "on_prices_moved" in out.stdout
