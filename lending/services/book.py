@@ -587,16 +587,22 @@ def _same_request(existing, **fields) -> bool:
     return all(getattr(existing, k) == v for k, v in fields.items())
 
 
-def _financing_repeat(key: str, **fields) -> Financing | None:
-    existing = Financing.objects.filter(idempotency_key=key).first()
+def _repeat_of(model, key: str, what: str, **fields):
+    """The earlier request with this Idempotency-Key when it asked the same (the retry gets its
+    result), None when the key is new; a Conflict naming the key when it asked otherwise."""
+    existing = model.objects.filter(idempotency_key=key).first()
     if existing is None:
         return None
     if _same_request(existing, **fields):
         return existing
     raise Conflict(
-        f"idempotency_key: {key!r} was already used for financing #{existing.pk}",
+        f"idempotency_key: {key!r} was already used for {what} #{existing.pk}",
         extra={"field": "idempotency_key"},
     )
+
+
+def _financing_repeat(key: str, **fields) -> Financing | None:
+    return _repeat_of(Financing, key, "financing", **fields)
 
 
 def drawdown_execute(
@@ -1280,15 +1286,7 @@ def interest_collect(*, month: date | str, actor=None) -> int:
 
 
 def _withdrawal_repeat(key: str, **fields) -> WithdrawalRequest | None:
-    existing = WithdrawalRequest.objects.filter(idempotency_key=key).first()
-    if existing is None:
-        return None
-    if _same_request(existing, **fields):
-        return existing
-    raise Conflict(
-        f"idempotency_key: {key!r} was already used for withdrawal #{existing.pk}",
-        extra={"field": "idempotency_key"},
-    )
+    return _repeat_of(WithdrawalRequest, key, "withdrawal", **fields)
 
 
 def cash_withdrawal_request(
