@@ -1,10 +1,11 @@
 """Leverage simulator (DOMAIN.md "Formulas", investor education): worked examples and the
 validation the API layer maps to a 400 naming the field."""
 
+from decimal import ROUND_HALF_UP
 from decimal import Decimal as D
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from lending.analytics import (
@@ -124,10 +125,12 @@ def test_chart_series():
     leverage=st.decimals(min_value=1, max_value=20, places=2),
     drop=st.decimals(min_value=0, max_value=1, places=3),
 )
+@example(capital=D("1.45"), leverage=D("1.00"), drop=D("0.100"))  # a half cent: 1.305
 def test_equity_after_drop_properties(capital, leverage, drop):
     o = leverage_outcome(own_capital=capital, leverage=leverage, price_drop=drop)
     assert o.wiped_out == (leverage * drop >= 1)
     exact = capital * (1 - leverage * drop)
-    assert o.equity_after_drop == max(exact, D(0)).quantize(D("0.01"))
+    # money rounds half up (四舍五入), as everywhere at the desk: 1.305 -> 1.31
+    assert o.equity_after_drop == max(exact, D(0)).quantize(D("0.01"), rounding=ROUND_HALF_UP)
     assert o.equity_after_drop >= 0
     assert o.total_assets - o.borrowed == capital
