@@ -6,6 +6,8 @@ below (accounts.api_errors), and pages show the message. Codes are stable: clien
 
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
+
 
 class ApplicationError(Exception):
     status_code = 400
@@ -55,3 +57,8 @@ class RetryableError(ApplicationError):
 
     status_code = 503
     default_code = "retry"
+
+
+#: Database faults that pass (PostgreSQL restarting or failing over, a dropped connection):
+#: work meeting one is retried whole by its caller, never recorded as a business error.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)

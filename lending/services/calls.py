@@ -40,12 +40,18 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.audit import stamp
-from accounts.errors import NotFound, PermissionDenied, RuleViolation, ValidationFailed
+from accounts.errors import (
+    TRANSIENT_DB_ERRORS,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+    ValidationFailed,
+)
 from compliance import calendar
 
 from .. import margin
@@ -704,7 +710,7 @@ def margin_states_apply_many(
                     source=source,
                 )
             )
-        except (OperationalError, InterfaceError):
+        except TRANSIENT_DB_ERRORS:
             raise  # the database went away: the caller retries the whole batch (idempotent)
         except Exception as exc:  # re-raised below, after the other accounts
             log.exception("margin state of credit account %s not applied", v.credit_account_id)

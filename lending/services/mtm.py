@@ -51,11 +51,16 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Max, Sum
 from django.utils import timezone
 
-from accounts.errors import NotFound, PermissionDenied, RuleViolation
+from accounts.errors import (
+    TRANSIENT_DB_ERRORS,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+)
 from compliance import calendar
 
 from .. import book_arrays, margin
@@ -81,10 +86,6 @@ DEFAULT_CONFIG = {
     # ... and marks failed, instead of resuming, a run created longer ago than this.
     "resume_max_age_seconds": 4 * 3600,
 }
-
-#: Database faults that pass (PostgreSQL restarting, a dropped connection): a shard meeting one
-#: is retried whole by its task, never recorded as the run's error.
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 
 #: Fault injection for the crash test only: seconds a shard sleeps between storing its
 #: snapshots and applying state changes (read from the worker's environment).
