@@ -109,7 +109,11 @@ class LedgerAccount(models.Model):
                 name="custody_account_external_ref_unique",
             ),
         ]
-        indexes = [models.Index(fields=["investor", "purpose"])]
+        indexes = [
+            models.Index(fields=["investor", "purpose"]),
+            # the holders of an instrument (mark-to-market after a price move)
+            models.Index(fields=["unit", "purpose"], name="custody_ledger_unit_purpose"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} [{self.unit}]"

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
-from django.db import connection
+from django.db import connection, transaction
 from psycopg import sql
 
 from . import margin
@@ -61,6 +61,8 @@ CATEGORY_CODE = {name: code for code, name in enumerate(CATEGORIES)}
 CURRENCY = "CNY"
 _PURPOSES = {"client_money": 0, "financing_receivable": 1, "interest_receivable": 2}
 _SECURITIES = 3
+#: Memory for the sorts and hashes of one load (SET LOCAL: this transaction only).
+LOAD_WORK_MEM = "256MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,37 +150,49 @@ def _ids_literal(ids: Iterable[int]) -> sql.Composable:
     return sql.Literal([int(i) for i in ids])
 
 
-def _account_filter(
-    credit_account_ids, id_range, instrument_ids, alias: str = "ca"
-) -> sql.Composable:
-    a = sql.Identifier(alias)
-    parts: list[sql.Composable] = [sql.SQL("{}.status = 'open'").format(a)]
+def _id_filter(credit_account_ids, id_range, column: sql.Composable) -> sql.Composable:
+    """The selection as predicates on a credit-account pk column (repeated inside subqueries,
+    so each reads only the selected accounts' rows)."""
+    parts: list[sql.Composable] = [sql.SQL("true")]
     if credit_account_ids is not None:
         parts.append(
-            sql.SQL("{}.id = ANY({}::bigint[])").format(a, _ids_literal(credit_account_ids))
+            sql.SQL("{} = ANY({}::bigint[])").format(column, _ids_literal(credit_account_ids))
         )
     if id_range is not None:
         lo, hi = id_range
         parts.append(
-            sql.SQL("{}.id >= {} AND {}.id < {}").format(
-                a, sql.Literal(int(lo)), a, sql.Literal(int(hi))
+            sql.SQL("{c} >= {lo} AND {c} < {hi}").format(
+                c=column, lo=sql.Literal(int(lo)), hi=sql.Literal(int(hi))
             )
         )
-    if instrument_ids is not None:
-        inst = _ids_literal(instrument_ids)
-        parts.append(
-            sql.SQL(
-                "({a}.id IN (SELECT f.credit_account_id FROM lending_financing f "
-                "WHERE f.status = 'open' AND f.instrument_id = ANY({inst}::bigint[]) "
-                "AND NOT (f.principal_outstanding = 0 AND f.quantity_held = 0)) "
-                "OR {a}.investor_id IN (SELECT la.investor_id FROM custody_ledgeraccount la "
-                "JOIN custody_accountbalance b ON b.account_id = la.id "
-                "JOIN lending_instrument i ON la.unit = i.exchange || ':' || i.code "
-                "WHERE la.purpose = 'client_securities' AND b.balance <> 0 "
-                "AND i.id = ANY({inst}::bigint[])))"
-            ).format(a=a, inst=inst)
-        )
     return sql.SQL(" AND ").join(parts)
+
+
+def _account_filter(credit_account_ids, id_range) -> sql.Composable:
+    """Open credit accounts (alias ca) of the selection."""
+    return sql.SQL("ca.status = 'open' AND {}").format(
+        _id_filter(credit_account_ids, id_range, sql.SQL("ca.id"))
+    )
+
+
+def holders_of(instrument_ids: Iterable[int]) -> list[int]:
+    """Pks of the open credit accounts holding any of ``instrument_ids``: in custody (a non-zero
+    client securities balance, found by the ledger's (unit, purpose) index) or financed (an open
+    financing with something outstanding). One statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ca.id FROM lending_creditaccount ca WHERE ca.status = 'open' AND ("
+            "ca.investor_id IN (SELECT la.investor_id FROM custody_ledgeraccount la "
+            "JOIN custody_accountbalance b ON b.account_id = la.id "
+            "WHERE la.purpose = 'client_securities' AND b.balance <> 0 AND la.unit = ANY("
+            "SELECT i.exchange || ':' || i.code FROM lending_instrument i "
+            "WHERE i.id = ANY(%(ids)s))) "
+            "OR ca.id IN (SELECT f.credit_account_id FROM lending_financing f "
+            "WHERE f.status = 'open' AND f.instrument_id = ANY(%(ids)s) "
+            "AND NOT (f.principal_outstanding = 0 AND f.quantity_held = 0))) ORDER BY ca.id",
+            {"ids": [int(i) for i in instrument_ids]},
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _state_case(column: str) -> sql.Composable:
@@ -204,30 +218,45 @@ def load_book(
     id_range: tuple[int, int] | None = None,
 ) -> LoadedBook:
     """The selected accounts as flat arrays (see the module docstring)."""
-    if credit_account_ids is not None:
-        credit_account_ids = list(credit_account_ids)
-    if instrument_ids is not None:
-        instrument_ids = list(instrument_ids)
-    where = _account_filter(credit_account_ids, id_range, instrument_ids)
+    with transaction.atomic():  # SET LOCAL: the work memory lasts this load only
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL work_mem = '{LOAD_WORK_MEM}'")
+        if instrument_ids is not None:
+            holders = holders_of(instrument_ids)
+            if credit_account_ids is not None:
+                holders = sorted(set(holders).intersection(int(i) for i in credit_account_ids))
+            credit_account_ids = holders
+        elif credit_account_ids is not None:
+            credit_account_ids = list(credit_account_ids)
+        return _load(credit_account_ids, id_range, price_override)
+
+
+def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
+    where = _account_filter(credit_account_ids, id_range)
 
     # 1. accounts, their stored state, unfinished call and active contract lines
     d = margin.DEFAULT_LINES
     accounts = _copy_floats(
         sql.SQL(
             "SELECT ca.id, ca.investor_id, {state}, "
-            "(EXISTS (SELECT 1 FROM lending_margincall mc WHERE mc.credit_account_id = ca.id "
-            "AND mc.status IN ('open', 'overdue', 'liquidating')))::int, "
+            "(mc.credit_account_id IS NOT NULL)::int, "
             "(c.id IS NOT NULL)::int, "
             "coalesce(c.warning_line, {w}), coalesce(c.call_line, {c}), "
             "coalesce(c.target_line, {t}), coalesce(c.withdrawal_line, {wd}), "
             "coalesce(c.financing_margin_ratio, {fmr}) "
             "FROM lending_creditaccount ca "
             "LEFT JOIN lending_accountmarginstate ms ON ms.credit_account_id = ca.id "
-            "LEFT JOIN LATERAL (SELECT * FROM lending_creditcontract cc "
-            "WHERE cc.credit_account_id = ca.id AND cc.status = 'active' "
-            "ORDER BY cc.signed_on DESC, cc.id DESC LIMIT 1) c ON true "
+            "LEFT JOIN (SELECT DISTINCT ON (cc.credit_account_id) * "
+            "FROM lending_creditcontract cc WHERE cc.status = 'active' AND {in_cc} "
+            "ORDER BY cc.credit_account_id, cc.signed_on DESC, cc.id DESC) c "
+            "ON c.credit_account_id = ca.id "
+            "LEFT JOIN (SELECT DISTINCT m.credit_account_id FROM lending_margincall m "
+            "WHERE m.status IN ('open', 'overdue', 'liquidating') AND {in_mc}) mc "
+            "ON mc.credit_account_id = ca.id "
             "WHERE {where} ORDER BY ca.id"
         ).format(
+            in_cc=_id_filter(credit_account_ids, id_range, sql.SQL("cc.credit_account_id")),
+            in_mc=_id_filter(credit_account_ids, id_range, sql.SQL("m.credit_account_id")),
             state=_state_case("ms.state"),
             w=sql.Literal(d.warning),
             c=sql.Literal(d.call),

@@ -14,39 +14,44 @@ States (lending.models.MarginStateKind) and transitions, per credit account:
 While a call is unfinished (open or overdue) a ratio between the call line and the target
 leaves it as it is (margin.classify(in_call=True)): only the target cures it.
 
-Idempotency: `margin_state_apply` decides from the stored state, so applying the same valuation
-twice changes nothing and creates nothing; a valuation older than the last one applied is
-ignored (stale). PostgreSQL backs this up: one unfinished call per account and one notice per
-(call, kind, stage, channel) / (account, warning episode, kind, stage, channel).
+Applying valuations: `margin_states_apply_many` is the one implementation, set-based (a few
+statements per chunk of accounts, whatever their number: the mark-to-market applies hundreds of
+state changes per shard); `margin_state_apply` is its batch of one. It decides from the stored
+state, so applying the same valuation twice changes nothing and creates nothing; a valuation
+older than the last one applied is ignored (stale). PostgreSQL backs this up: one unfinished
+call per account and one notice per (call, kind, stage, channel) / (account, warning episode,
+kind, stage, channel).
 
 Notices are written in the transaction (portal and e-mail rows) and the e-mails are sent on
-commit (`transaction.on_commit`) through Django's mail backend; the result is recorded on the
+commit (`transaction.on_commit`, `notices_deliver`: one mail connection, one transaction)
+through Django's mail backend; the result is recorded on the
 notice (sent at, delivered, error). A portal notice is delivered when written; the investor's
 acknowledgement in the portal is the proof it was read.
 
 Lock order (DESIGN.md): investor -> credit account -> margin rows. Every service here locks the
-credit account row first (`select_for_update(of=("self",))`).
+investor and credit account rows first (`lock_accounts`: many accounts in pk order).
 
 Configuration: settings.LENDING_MARGIN_CALLS (a dict) overrides `DEFAULT_CONFIG` key by key.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.audit import stamp
+from accounts.audit import forget_stamp, stamp
 from accounts.errors import (
-    TRANSIENT_DB_ERRORS,
     NotFound,
     PermissionDenied,
     RuleViolation,
@@ -120,12 +125,6 @@ class Transition:
         return bool(self.events)
 
 
-@dataclass
-class _Work:
-    events: list[str] = field(default_factory=list)
-    notices: list[int] = field(default_factory=list)
-
-
 def _aware(value: datetime | None, name: str) -> datetime:
     if value is None:
         return timezone.now()
@@ -147,21 +146,28 @@ def pct(ratio: Decimal | None) -> str:
     return "—" if ratio is None else f"{(ratio * 100).quantize(Decimal('0.01'))}%"
 
 
+def lines_for_many(credit_account_ids) -> dict[int, margin.MarginLines]:
+    """The lines of each account's active contract (one statement); accounts without an active
+    contract are absent (their lines are margin.DEFAULT_LINES)."""
+    ids = list(credit_account_ids)
+    if not ids:
+        return {}
+    rows = (
+        CreditContract.objects.filter(credit_account_id__in=ids, status="active")
+        .order_by("credit_account_id", "-signed_on", "-pk")
+        .distinct("credit_account_id")
+        .values_list("credit_account_id", "warning_line", "call_line", "target_line",
+                     "withdrawal_line")
+    )  # fmt: skip
+    return {
+        pk: margin.MarginLines(warning=w, call=c, target=t, withdrawal=wd)
+        for pk, w, c, t, wd in rows
+    }
+
+
 def lines_for(credit_account: CreditAccount) -> margin.MarginLines:
     """The lines of the account's active contract (the defaults when there is none)."""
-    contract = (
-        CreditContract.objects.filter(credit_account=credit_account, status="active")
-        .order_by("-signed_on", "-pk")
-        .first()
-    )
-    if contract is None:
-        return margin.DEFAULT_LINES
-    return margin.MarginLines(
-        warning=contract.warning_line,
-        call=contract.call_line,
-        target=contract.target_line,
-        withdrawal=contract.withdrawal_line,
-    )
+    return lines_for_many([credit_account.pk]).get(credit_account.pk, margin.DEFAULT_LINES)
 
 
 def call_deadline(issued_at: datetime) -> datetime:
@@ -174,23 +180,63 @@ def call_deadline(issued_at: datetime) -> datetime:
     return datetime.combine(day, cfg["deadline_time"], tzinfo=SHANGHAI)
 
 
-def lock_account(credit_account: CreditAccount) -> CreditAccount:
-    """Lock investor -> credit account (DESIGN.md order)."""
+def lock_accounts(credit_account_ids) -> dict[int, CreditAccount]:
+    """Lock investors, then credit accounts (DESIGN.md order), each in pk order: two statements
+    whatever the number of accounts. The accounts come with their investor and login."""
     from accounts.models import InvestorProfile
 
-    InvestorProfile.objects.select_for_update(of=("self",)).filter(
-        pk=credit_account.investor_id
-    ).first()
-    return CreditAccount.objects.select_for_update(of=("self",)).get(pk=credit_account.pk)
+    ids = sorted({int(pk) for pk in credit_account_ids})
+    investors = CreditAccount.objects.filter(pk__in=ids).values("investor_id")
+    list(
+        InvestorProfile.objects.select_for_update(of=("self",))
+        .filter(pk__in=investors)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    accounts = {
+        account.pk: account
+        for account in CreditAccount.objects.select_for_update(of=("self",))
+        .select_related("investor__user")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    }
+    missing = sorted(set(ids) - set(accounts))
+    if missing:
+        raise NotFound(f"credit accounts not found: {missing}", extra={"credit_accounts": missing})
+    return accounts
+
+
+def lock_account(credit_account: CreditAccount) -> CreditAccount:
+    """Lock investor -> credit account (DESIGN.md order)."""
+    return lock_accounts([credit_account.pk])[credit_account.pk]
+
+
+def _state_rows(accounts: dict[int, CreditAccount], at: datetime) -> dict[int, AccountMarginState]:
+    """The accounts' margin state rows (one read), created (normal, with history) when missing."""
+    from simple_history.utils import bulk_create_with_history
+
+    rows = {
+        row.credit_account_id: row
+        for row in AccountMarginState.objects.filter(credit_account_id__in=list(accounts))
+    }
+    missing = []
+    for pk, account in accounts.items():
+        if pk not in rows:
+            row = AccountMarginState(credit_account=account, state=MarginStateKind.NORMAL, since=at)
+            stamp(row, actor=None, reason="margin state created")
+            missing.append(row)
+    if missing:
+        bulk_create_with_history(missing, AccountMarginState)
+        for row in missing:
+            forget_stamp(None, row)
+            rows[row.credit_account_id] = row
+    for pk, row in rows.items():
+        row.credit_account = accounts[pk]
+    return rows
 
 
 def _state_row(account: CreditAccount, at: datetime) -> AccountMarginState:
-    row = AccountMarginState.objects.filter(credit_account=account).first()
-    if row is None:
-        row = AccountMarginState(credit_account=account, state=MarginStateKind.NORMAL, since=at)
-        stamp(row, actor=None, reason="margin state created")
-        row.save()
-    return row
+    return _state_rows({account.pk: account}, at)[account.pk]
 
 
 def unfinished_call(account: CreditAccount) -> MarginCall | None:
@@ -201,7 +247,7 @@ def unfinished_call(account: CreditAccount) -> MarginCall | None:
     )
 
 
-def event_record(
+def event_build(
     *,
     account: CreditAccount,
     kind: str,
@@ -215,7 +261,8 @@ def event_record(
     ratio: Decimal | None = None,
     data: dict | None = None,
 ) -> MarginEvent:
-    return MarginEvent.objects.create(
+    """A margin event, not yet saved (event_record saves one; the batch saves many)."""
+    return MarginEvent(
         credit_account=account,
         call=call,
         kind=kind,
@@ -230,6 +277,24 @@ def event_record(
     )
 
 
+def event_record(**kwargs) -> MarginEvent:
+    """Record one margin event (the arguments of event_build)."""
+    event = event_build(**kwargs)
+    event.save()
+    return event
+
+
+def state_change(row: AccountMarginState, new_state: str, *, at: datetime, actor, reason: str):
+    """Move the row to `new_state` in memory and stamp it (the caller saves it and records the
+    state_changed event): a warning starts a new warning episode."""
+    old = row.state
+    row.state = new_state
+    row.since = at
+    if new_state == MarginStateKind.WARNING:
+        row.warning_episode += 1
+    stamp(row, actor=actor, reason=f"{old} -> {new_state}: {reason}")
+
+
 def state_set(
     row: AccountMarginState,
     new_state: str,
@@ -239,43 +304,26 @@ def state_set(
     source: str,
     reason: str,
     call: MarginCall | None = None,
-    work: _Work | None = None,
 ) -> None:
-    """Move the account to `new_state` (no-op when already there), with history and event."""
+    """Move the account to `new_state` (no-op when already there), with history, event and,
+    entering warning, the warning notice."""
     old = row.state
     if old == new_state:
         return
-    row.state = new_state
-    row.since = at
-    if new_state == MarginStateKind.WARNING:
-        row.warning_episode += 1
-    stamp(row, actor=actor, reason=f"{old} -> {new_state}: {reason}")
+    state_change(row, new_state, at=at, actor=actor, reason=reason)
     row.save()
     event_record(
-        account=row.credit_account,
-        kind="state_changed",
-        at=at,
-        actor=actor,
-        source=source,
-        reason=reason,
-        call=call,
-        from_state=old,
-        to_state=new_state,
-        ratio=row.last_ratio,
-    )
-    if work is not None:
-        work.events.append("state_changed")
+        account=row.credit_account, kind="state_changed", at=at, actor=actor, source=source,
+        reason=reason, call=call, from_state=old, to_state=new_state, ratio=row.last_ratio,
+    )  # fmt: skip
     if new_state == MarginStateKind.WARNING:
-        ids = notice_send(
+        notice_send(
             account=row.credit_account,
             kind=NoticeKind.WARNING,
-            stage=0,
             warning_episode=row.warning_episode,
             at=at,
             context={"ratio": row.last_ratio},
         )
-        if work is not None:
-            work.notices.extend(ids)
 
 
 # --------------------------------------------------------------------------- notices
@@ -380,6 +428,82 @@ def _bilingual_message(kind: str, stage: int, account, call, ctx: dict) -> tuple
     return subject, "\n\n".join(dict.fromkeys(v[1] for v in versions))
 
 
+def notices_build(
+    *,
+    account: CreditAccount,
+    kind: str,
+    stage: int = 0,
+    call: MarginCall | None = None,
+    warning_episode: int | None = None,
+    at: datetime,
+    context: dict | None = None,
+) -> list[Notice]:
+    """The portal and e-mail notices of one event, not yet saved (see notices_save)."""
+    ctx = dict(context or {})
+    if "lines" not in ctx and call is None:
+        ctx["lines"] = lines_for(account)
+    subject, body = _bilingual_message(kind, stage, account, call, ctx)
+    notices = []
+    for channel in (NoticeChannel.PORTAL, NoticeChannel.EMAIL):
+        portal = channel == NoticeChannel.PORTAL
+        notice = Notice(
+            credit_account=account,
+            call=call,
+            warning_episode=warning_episode if call is None else None,
+            kind=kind,
+            stage=stage,
+            channel=channel,
+            recipient="" if portal else account.investor.user.email,
+            subject=subject,
+            body=body,
+            created_at=at,
+            sent_at=at if portal else None,
+            delivered=True if portal else None,
+        )
+        stamp(notice, actor=None, reason=f"{kind} notice")
+        notices.append(notice)
+    return notices
+
+
+def _notice_key(notice: Notice) -> tuple:
+    if notice.call is not None:
+        return ("call", notice.call.pk, notice.kind, notice.stage, notice.channel)
+    return ("account", notice.credit_account_id, notice.warning_episode, notice.kind,
+            notice.stage, notice.channel)  # fmt: skip
+
+
+def notices_save(notices: list[Notice]) -> list[Notice]:
+    """Save the notices not written already (same call or warning episode, kind, stage,
+    channel: one existence read for all), with their history rows; e-mails are sent when the
+    transaction commits. The caller holds the accounts' locks, as every writer of notices does,
+    so the check cannot race (PostgreSQL's unique constraints back it up). Returns those saved."""
+    from simple_history.utils import bulk_create_with_history
+
+    if not notices:
+        return []
+    call_ids = {n.call.pk for n in notices if n.call is not None}
+    account_ids = {n.credit_account_id for n in notices if n.call is None}
+    existing = Notice.objects.filter(
+        Q(call_id__in=call_ids) | Q(call__isnull=True, credit_account_id__in=account_ids)
+    ).only("call_id", "credit_account_id", "warning_episode", "kind", "stage", "channel")
+    seen = {_notice_key(n) for n in existing}
+    fresh = []
+    for notice in notices:
+        key = _notice_key(notice)
+        if key not in seen:
+            seen.add(key)
+            fresh.append(notice)
+    if not fresh:
+        return []
+    bulk_create_with_history(fresh, Notice)
+    for notice in fresh:
+        forget_stamp(None, notice)
+    emails = [n.pk for n in fresh if n.channel == NoticeChannel.EMAIL]
+    if emails:
+        transaction.on_commit(lambda: notices_deliver(emails))
+    return fresh
+
+
 def notice_send(
     *,
     account: CreditAccount,
@@ -391,67 +515,55 @@ def notice_send(
     context: dict | None = None,
 ) -> list[int]:
     """Write the notice on the portal and by e-mail (sent on commit). A notice that exists
-    already (same call or warning episode, kind, stage, channel) is not written again."""
-    ctx = {"lines": lines_for(account), **(context or {})}
-    subject, body = _bilingual_message(kind, stage, account, call, ctx)
-    email = account.investor.user.email
-    created: list[int] = []
-    for channel in (NoticeChannel.PORTAL, NoticeChannel.EMAIL):
-        key = {"kind": kind, "stage": stage, "channel": channel}
-        if call is not None:
-            exists = Notice.objects.filter(call=call, **key).exists()
-        else:
-            exists = Notice.objects.filter(
-                credit_account=account, call=None, warning_episode=warning_episode, **key
-            ).exists()
-        if exists:
-            continue
-        portal = channel == NoticeChannel.PORTAL
-        notice = Notice(
-            credit_account=account,
-            call=call,
-            warning_episode=warning_episode if call is None else None,
-            recipient="" if portal else email,
-            subject=subject,
-            body=body,
-            created_at=at,
-            sent_at=at if portal else None,
-            delivered=True if portal else None,
-            **key,
+    already (same call or warning episode, kind, stage, channel) is not written again.
+    Returns the pks of the notices written."""
+    notices = notices_build(
+        account=account, kind=kind, stage=stage, call=call, warning_episode=warning_episode,
+        at=at, context=context,
+    )  # fmt: skip
+    return [n.pk for n in notices_save(notices)]
+
+
+def notices_deliver(notice_ids: list[int]) -> list[Notice]:
+    """Send e-mail notices through the configured backend (one connection) and record each
+    result (delivered, or the error), in one transaction with their history rows. A notice
+    already delivered, or not an e-mail, is left alone. Returns the notices attempted."""
+    from simple_history.utils import bulk_update_with_history
+
+    with transaction.atomic():
+        notices = list(
+            Notice.objects.select_for_update()
+            .filter(pk__in=list(notice_ids), channel=NoticeChannel.EMAIL)
+            .exclude(delivered=True)
+            .order_by("pk")
         )
-        stamp(notice, actor=None, reason=f"{kind} notice")
-        try:
-            with transaction.atomic():
-                notice.save()
-        except IntegrityError:  # written by a concurrent run: once is enough
-            continue
-        created.append(notice.pk)
-        if not portal:
-            transaction.on_commit(lambda pk=notice.pk: notice_deliver(notice_id=pk))
-    return created
+        if not notices:
+            return []
+        mailer = get_connection(fail_silently=False)
+        for notice in notices:
+            message = EmailMessage(notice.subject, notice.body, settings.DEFAULT_FROM_EMAIL,
+                                   [notice.recipient], connection=mailer)  # fmt: skip
+            try:
+                sent = message.send(fail_silently=False)
+                notice.delivered, notice.delivery_error = bool(sent), ""
+            except Exception as exc:
+                log.warning("notice %s: e-mail delivery failed: %s", notice.pk, exc)
+                notice.delivered = False
+                notice.delivery_error = f"{type(exc).__name__}: {exc}"[:2000]
+            notice.sent_at = timezone.now()
+            stamp(notice, actor=None, reason="e-mail delivery")
+        with contextlib.suppress(Exception):
+            mailer.close()
+        bulk_update_with_history(notices, Notice, ["delivered", "delivery_error", "sent_at"])
+        for notice in notices:
+            forget_stamp(None, notice)
+    return notices
 
 
 def notice_deliver(*, notice_id: int) -> Notice:
-    """Send one e-mail notice through the configured backend and record the result."""
-    notice = Notice.objects.get(pk=notice_id)
-    if notice.channel != NoticeChannel.EMAIL or notice.delivered:
-        return notice
-    try:
-        sent = send_mail(
-            notice.subject,
-            notice.body,
-            settings.DEFAULT_FROM_EMAIL,
-            [notice.recipient],
-            fail_silently=False,
-        )
-        notice.delivered, notice.delivery_error = bool(sent), ""
-    except Exception as exc:
-        log.warning("notice %s: e-mail delivery failed: %s", notice.pk, exc)
-        notice.delivered, notice.delivery_error = False, f"{type(exc).__name__}: {exc}"[:2000]
-    notice.sent_at = timezone.now()
-    stamp(notice, actor=None, reason="e-mail delivery")
-    notice.save(update_fields=["delivered", "delivery_error", "sent_at"])
-    return notice
+    """Send one e-mail notice and record the result (notices_deliver of one)."""
+    delivered = notices_deliver([notice_id])
+    return delivered[0] if delivered else Notice.objects.get(pk=notice_id)
 
 
 def notice_acknowledge(*, notice: Notice, actor) -> Notice:
@@ -489,6 +601,22 @@ def notice_acknowledge(*, notice: Notice, actor) -> Notice:
 # --------------------------------------------------------------------------- the state machine
 
 
+@dataclass(frozen=True)
+class AccountValuation:
+    """One account's valuation: the maintenance ratio (None = no debt) and the total assets
+    and liabilities it was computed from. ``lines`` default to the active contract's."""
+
+    credit_account_id: int
+    ratio: Decimal | None
+    total_assets: Decimal
+    total_liabilities: Decimal
+    lines: margin.MarginLines | None = None
+
+
+#: Accounts applied per transaction by margin_states_apply_many (locks held that long).
+APPLY_CHUNK = 500
+
+
 def margin_state_apply(
     *,
     credit_account: CreditAccount,
@@ -500,112 +628,248 @@ def margin_state_apply(
     source: str = "valuation",
     lines: margin.MarginLines | None = None,
 ) -> Transition:
-    """Apply one valuation of the account to its margin state (see the module docstring).
+    """Apply one valuation of the account to its margin state (see the module docstring): the
+    batch of one of `margin_states_apply_many`.
 
-    ``ratio`` is the maintenance ratio (None = no debt); ``total_assets`` and
-    ``total_liabilities`` are what it was computed from (the call's amount to cure is
-    margin.cure_amount of them). ``valued_at`` is the time of the prices: it stamps the
-    transition, the call (issue time and deadline) and the notices, and a valuation older than
-    the last applied one is ignored. ``lines`` default to the active contract's.
-
-    Runs in ``transaction.atomic()`` (composable: a bulk mark-to-market may call it inside its
-    own transaction, one account after another); e-mails go out when the outermost commits.
+    ``valued_at`` is the time of the prices: it stamps the transition, the call (issue time and
+    deadline) and the notices, and a valuation older than the last applied one is ignored.
+    Composable: a caller's transaction (liquidation) may wrap it; e-mails go out when the
+    outermost transaction commits.
     """
+    valuation = AccountValuation(credit_account.pk, ratio, total_assets, total_liabilities, lines)
+    return margin_states_apply_many(
+        valuations=[valuation], valued_at=valued_at, actor=actor, source=source or "valuation"
+    )[0]
+
+
+def margin_states_apply_many(
+    *,
+    valuations: list[AccountValuation],
+    valued_at: datetime,
+    actor=None,
+    source: str = "mark_to_market",
+) -> list[Transition]:
+    """Apply valuations taken at one instant to many accounts' margin states, set-based.
+
+    Accounts go in credit-account order (the lock order), `APPLY_CHUNK` per transaction: the
+    chunk's investors and accounts are locked in two statements, its state rows, lines and
+    unfinished calls read in one statement each, every decision made in Python
+    (margin.classify), and the writes made in bulk with their history rows (calls, state
+    changes, events, notices: a few statements whatever the number of accounts). An account
+    refused by a rule (CalendarExhausted: no deadline can be set) is left untouched and its
+    error raised after the others are applied, as the first error; a database fault
+    (connection lost) is raised at once, so the caller retries the whole batch (idempotent).
+    A caller screening a whole book passes only the accounts whose state may change.
+    Returns one Transition per valuation, in credit-account order."""
     valued_at = _aware(valued_at, "valued_at")
-    assets = _decimal(total_assets, "total_assets")
-    liabilities = _decimal(total_liabilities, "total_liabilities")
-    ratio = _decimal(ratio, "ratio", allow_none=True)
+    checked = sorted((_checked(v) for v in valuations), key=lambda v: v.credit_account_id)
+    seen = [v.credit_account_id for v in checked]
+    if len(set(seen)) != len(seen):
+        raise ValidationFailed(
+            "valuations: one valuation per credit account", extra={"field": "valuations"}
+        )
+    transitions: list[Transition] = []
+    errors: list[Exception] = []
+    for start in range(0, len(checked), APPLY_CHUNK):
+        chunk = checked[start : start + APPLY_CHUNK]
+        with transaction.atomic():
+            batch = _Batch(valued_at=valued_at, actor=actor, source=source or "valuation")
+            transitions += batch.apply(chunk)
+        errors += batch.errors
+    if errors:
+        for exc in errors:
+            log.warning("margin state not applied: %s", exc)
+        raise errors[0]
+    return transitions
+
+
+def _checked(v: AccountValuation) -> AccountValuation:
+    assets = _decimal(v.total_assets, "total_assets")
+    liabilities = _decimal(v.total_liabilities, "total_liabilities")
+    ratio = _decimal(v.ratio, "ratio", allow_none=True)
     if liabilities == 0:
         ratio = None
     elif ratio is None:
         raise ValidationFailed(
             "ratio: a ratio is required when there are liabilities", extra={"field": "ratio"}
         )
-    source = source or "valuation"
-    with transaction.atomic():
-        account = lock_account(credit_account)
-        lines = lines or lines_for(account)
-        row = _state_row(account, valued_at)
-        before = row.state
-        if row.last_valued_at is not None and valued_at < row.last_valued_at:
-            return Transition(account.pk, before, before, ratio, stale=True)
+    return AccountValuation(v.credit_account_id, ratio, assets, liabilities, v.lines)
 
-        work = _Work()
-        stored_ratio = None if ratio is None else ratio.quantize(Decimal("0.000001"))
-        if (row.last_valued_at, row.last_ratio, row.last_assets, row.last_liabilities) != (
-            valued_at,
-            stored_ratio,
-            assets,
-            liabilities,
-        ):
-            row.last_valued_at, row.last_ratio = valued_at, stored_ratio
-            row.last_assets, row.last_liabilities = assets, liabilities
-            # The last valuation is a cache refreshed by every mark-to-market: it is not history
-            # (the state changes below are, with the valuation that caused them).
-            row.skip_history_when_saving = True
+
+class _Batch:
+    """One chunk of margin_states_apply_many, inside its transaction: reads, decisions, then
+    the writes in bulk."""
+
+    def __init__(self, *, valued_at: datetime, actor, source: str) -> None:
+        self.at = valued_at
+        self.actor = actor
+        self.source = source
+        self.errors: list[Exception] = []
+        self._deadline: datetime | Exception | None = None
+        self.valuation_rows: list[AccountMarginState] = []  # last valuation only: no history
+        self.changed_rows: list[AccountMarginState] = []  # state changed: with history
+        self.new_calls: list[MarginCall] = []
+        self.cured_calls: list[MarginCall] = []
+        self.events: list[tuple[int, MarginEvent]] = []
+        self.notices: list[tuple[int, Notice]] = []
+
+    # ------------------------------------------------------------------ reads and decisions
+
+    def apply(self, chunk: list[AccountValuation]) -> list[Transition]:
+        ids = [v.credit_account_id for v in chunk]
+        accounts = lock_accounts(ids)
+        lines = lines_for_many([v.credit_account_id for v in chunk if v.lines is None])
+        rows = _state_rows(accounts, self.at)
+        calls = {
+            c.credit_account_id: c
+            for c in MarginCall.objects.select_for_update(of=("self",)).filter(
+                credit_account_id__in=ids, status__in=UNFINISHED_CALL_STATUSES
+            )
+        }
+        decided = [
+            self._decide(
+                accounts[v.credit_account_id],
+                rows[v.credit_account_id],
+                calls.get(v.credit_account_id),
+                v,
+                v.lines or lines.get(v.credit_account_id, margin.DEFAULT_LINES),
+            )
+            for v in chunk
+        ]
+        self._write()
+        return [outcome() for outcome in decided]
+
+    def _deadline_now(self) -> datetime:
+        if self._deadline is None:
             try:
-                row.save(update_fields=LAST_VALUATION_FIELDS)
-            finally:
-                del row.skip_history_when_saving
+                self._deadline = call_deadline(self.at)
+            except Exception as exc:  # CalendarExhausted: no call can be issued at this time
+                self._deadline = exc
+        if isinstance(self._deadline, Exception):
+            raise self._deadline
+        return self._deadline
 
-        call = unfinished_call(account)
-        why = f"ratio {pct(ratio)} ({source})"
+    def _decide(self, account, row, call, v: AccountValuation, lines):
+        """Decide one account and queue its writes; returns a callable giving its Transition
+        once the writes are done (the call's pk is known then)."""
+        pk, at, ratio = account.pk, self.at, v.ratio
+        before = row.state
+        if row.last_valued_at is not None and at < row.last_valued_at:
+            return lambda: Transition(pk, before, before, ratio, stale=True)
+
+        why = f"ratio {pct(ratio)} ({self.source})"
+        new_state, issue, cure = None, False, False
         if call is not None:
             curable = call.status in (MarginCallStatus.OPEN, MarginCallStatus.OVERDUE)
             if curable and margin.classify(ratio, lines, in_call=True) == "cured":
-                _call_cure(call, row, ratio, lines, valued_at, actor, source, work)
-                call = None
-        elif row.state == MarginStateKind.DEFAULT and ratio is None:
-            pass  # a default stays recorded until the account has debt again
-        else:
+                cure = True
+                warn = margin.classify(ratio, lines) == margin.MarginState.WARNING
+                new_state = MarginStateKind.WARNING if warn else MarginStateKind.NORMAL
+        elif not (row.state == MarginStateKind.DEFAULT and ratio is None):
+            # a default stays recorded until the account has debt again
             target = margin.classify(ratio, lines)
             if target == margin.MarginState.CALL:
-                call = _call_issue(account, row, ratio, assets, liabilities, lines, valued_at)
-                call_source = source
-                event_record(
-                    account=account,
-                    kind="call_issued",
-                    at=valued_at,
-                    actor=actor,
-                    source=call_source,
-                    reason=why,
-                    call=call,
-                    ratio=ratio,
-                    data={
-                        "amount_to_cure": str(call.amount_to_cure),
-                        "deadline": call.deadline.isoformat(),
-                    },
-                )
-                work.events.append("call_issued")
-                state_set(
-                    row, MarginStateKind.CALL, at=valued_at, actor=actor, source=source,
-                    reason=why, call=call, work=work,
-                )  # fmt: skip
-                work.notices.extend(
-                    notice_send(account=account, kind=NoticeKind.CALL, call=call, at=valued_at)
-                )
+                try:
+                    deadline = self._deadline_now()
+                except Exception as exc:
+                    self.errors.append(exc)
+                    return lambda: Transition(pk, before, before, ratio)
+                issue, new_state = True, MarginStateKind.CALL
             elif target == margin.MarginState.WARNING:
-                state_set(
-                    row, MarginStateKind.WARNING, at=valued_at, actor=actor, source=source,
-                    reason=why, work=work,
-                )  # fmt: skip
+                new_state = MarginStateKind.WARNING
             else:
-                state_set(
-                    row, MarginStateKind.NORMAL, at=valued_at, actor=actor, source=source,
-                    reason=why, work=work,
-                )  # fmt: skip
-        return Transition(
-            account.pk,
-            before,
-            row.state,
-            ratio,
-            call=call,
-            events=tuple(work.events),
-            notices=tuple(work.notices),
-        )
+                new_state = MarginStateKind.NORMAL
+
+        stored_ratio = None if ratio is None else ratio.quantize(Decimal("0.000001"))
+        fresh = (at, stored_ratio, v.total_assets, v.total_liabilities)
+        if (row.last_valued_at, row.last_ratio, row.last_assets, row.last_liabilities) != fresh:
+            row.last_valued_at, row.last_ratio, row.last_assets, row.last_liabilities = fresh
+            self.valuation_rows.append(row)
+
+        events: list[str] = []
+        first_notice = len(self.notices)
+        if cure:
+            reason = (
+                f"ratio {pct(ratio)} restored to the target {pct(lines.target)} ({self.source})"
+            )
+            call.status = MarginCallStatus.CURED
+            call.closed_at = at
+            call.reason = reason
+            stamp(call, actor=self.actor, reason="cured")
+            self.cured_calls.append(call)
+            self._event(account, "call_cured", reason, call=call, ratio=ratio)
+            self._notices(account, NoticeKind.CURED, call=call, context={"ratio": ratio})
+            events.append("call_cured")
+            why = reason
+        elif issue:
+            call = _call_build(account, ratio, v.total_assets, v.total_liabilities, lines, at,
+                               deadline)  # fmt: skip
+            self.new_calls.append(call)
+            data = {"amount_to_cure": str(call.amount_to_cure), "deadline": deadline.isoformat()}
+            self._event(account, "call_issued", why, call=call, ratio=ratio, data=data)
+            events.append("call_issued")
+        if new_state is not None and new_state != row.state:
+            state_change(row, new_state, at=at, actor=self.actor, reason=why)
+            self.changed_rows.append(row)
+            self._event(account, "state_changed", why, call=call, ratio=row.last_ratio,
+                        from_state=before, to_state=new_state)  # fmt: skip
+            events.append("state_changed")
+            if new_state == MarginStateKind.WARNING:
+                self._notices(account, NoticeKind.WARNING, episode=row.warning_episode,
+                              context={"ratio": row.last_ratio, "lines": lines})  # fmt: skip
+        if issue:
+            self._notices(account, NoticeKind.CALL, call=call)
+        mine = self.notices[first_notice:]
+        result_call = None if cure else call
+
+        def outcome():
+            ids = tuple(n.pk for _a, n in mine if n.pk is not None)
+            return Transition(pk, before, row.state, ratio, call=result_call,
+                              events=tuple(events), notices=ids)  # fmt: skip
+
+        return outcome
+
+    def _event(self, account, kind, reason, *, call=None, ratio=None, data=None, **states):
+        self.events.append((account.pk, event_build(
+            account=account, kind=kind, at=self.at, actor=self.actor, source=self.source,
+            reason=reason, call=call, ratio=ratio, data=data, **states,
+        )))  # fmt: skip
+
+    def _notices(self, account, kind, *, call=None, episode=None, context=None):
+        for notice in notices_build(account=account, kind=kind, call=call, warning_episode=episode,
+                                    at=self.at, context=context):  # fmt: skip
+            self.notices.append((account.pk, notice))
+
+    # ------------------------------------------------------------------ writes
+
+    def _write(self) -> None:
+        from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+        if self.new_calls:
+            bulk_create_with_history(self.new_calls, MarginCall)
+        if self.cured_calls:
+            bulk_update_with_history(
+                self.cured_calls, MarginCall, ["status", "closed_at", "reason"]
+            )
+            _plans_reject_for(self.cured_calls, actor=self.actor, at=self.at)
+        changed = {id(r) for r in self.changed_rows}
+        quiet = [r for r in self.valuation_rows if id(r) not in changed]
+        if quiet:  # the last valuation is a cache, not history
+            AccountMarginState.objects.bulk_update(quiet, LAST_VALUATION_FIELDS)
+        if self.changed_rows:
+            bulk_update_with_history(
+                self.changed_rows,
+                AccountMarginState,
+                ["state", "since", "warning_episode", *LAST_VALUATION_FIELDS],
+            )
+        if self.events:
+            MarginEvent.objects.bulk_create([e for _pk, e in self.events])
+        notices_save([n for _pk, n in self.notices])
+        for obj in (*self.new_calls, *self.cured_calls, *self.changed_rows):
+            forget_stamp(None, obj)
 
 
-def _call_issue(account, row, ratio, assets, liabilities, lines, at) -> MarginCall:
+def _call_build(account, ratio, assets, liabilities, lines, at, deadline) -> MarginCall:
     amount = margin.cure_amount(margin.Account(cash=assets, debt=liabilities), lines.target)
     call = MarginCall(
         credit_account=account,
@@ -616,108 +880,32 @@ def _call_issue(account, row, ratio, assets, liabilities, lines, at) -> MarginCa
         call_line=lines.call,
         target_line=lines.target,
         amount_to_cure=amount,
-        deadline=call_deadline(at),
+        deadline=deadline,
         status=MarginCallStatus.OPEN,
         reason=f"ratio {pct(ratio)} below the call line {pct(lines.call)}",
     )
     stamp(call, actor=None, reason="call issued")
-    call.save()
     return call
 
 
-def _call_cure(call, row, ratio, lines, at, actor, source, work: _Work) -> None:
-    reason = f"ratio {pct(ratio)} restored to the target {pct(lines.target)} ({source})"
-    call.status = MarginCallStatus.CURED
-    call.closed_at = at
-    call.reason = reason
-    stamp(call, actor=actor, reason="cured")
-    call.save()
-    for plan in LiquidationPlan.objects.select_for_update().filter(call=call, status="prepared"):
+def _plans_reject_for(calls: list[MarginCall], *, actor, at: datetime) -> None:
+    """A cured call's prepared liquidation plans are rejected: nothing is left to sell for."""
+    from simple_history.utils import bulk_update_with_history
+
+    plans = list(
+        LiquidationPlan.objects.select_for_update().filter(call__in=calls, status="prepared")
+    )
+    for plan in plans:
         plan.status = "rejected"
         plan.decided_at = at
         plan.decision_reason = _("The margin call was cured before approval.")
         stamp(plan, actor=actor, reason="call cured")
-        plan.save()
-    event_record(
-        account=call.credit_account,
-        kind="call_cured",
-        at=at,
-        actor=actor,
-        source=source,
-        reason=reason,
-        call=call,
-        ratio=ratio,
-    )
-    work.events.append("call_cured")
-    work.notices.extend(
-        notice_send(
-            account=call.credit_account,
-            kind=NoticeKind.CURED,
-            call=call,
-            at=at,
-            context={"ratio": ratio},
+    if plans:
+        bulk_update_with_history(
+            plans, LiquidationPlan, ["status", "decided_at", "decision_reason"]
         )
-    )
-    new_state = margin.classify(ratio, lines)
-    state_set(
-        row,
-        MarginStateKind.WARNING if new_state == margin.MarginState.WARNING else "normal",
-        at=at,
-        actor=actor,
-        source=source,
-        reason=reason,
-        call=call,
-        work=work,
-    )
-
-
-@dataclass(frozen=True)
-class AccountValuation:
-    """One account's valuation, as a bulk mark-to-market hands it over."""
-
-    credit_account_id: int
-    ratio: Decimal | None
-    total_assets: Decimal
-    total_liabilities: Decimal
-
-
-def margin_states_apply_many(
-    *,
-    valuations: list[AccountValuation],
-    valued_at: datetime,
-    actor=None,
-    source: str = "mark_to_market",
-) -> list[Transition]:
-    """`margin_state_apply` for many accounts, in credit-account order (the lock order), one
-    transaction each: a refusal for one account (e.g. CalendarExhausted) is raised after the
-    others are applied, as the first error; a database fault (connection lost) is raised at
-    once, so the caller retries the whole batch instead of recording it. A caller screening a
-    whole book with the vectorised margin.classify_many passes only accounts whose code differs
-    from their stored state, plus those with an unfinished call."""
-    accounts = CreditAccount.objects.in_bulk([v.credit_account_id for v in valuations])
-    transitions: list[Transition] = []
-    errors: list[Exception] = []
-    for v in sorted(valuations, key=lambda v: v.credit_account_id):
-        try:
-            transitions.append(
-                margin_state_apply(
-                    credit_account=accounts[v.credit_account_id],
-                    ratio=v.ratio,
-                    total_assets=v.total_assets,
-                    total_liabilities=v.total_liabilities,
-                    valued_at=valued_at,
-                    actor=actor,
-                    source=source,
-                )
-            )
-        except TRANSIENT_DB_ERRORS:
-            raise  # the database went away: the caller retries the whole batch (idempotent)
-        except Exception as exc:  # re-raised below, after the other accounts
-            log.exception("margin state of credit account %s not applied", v.credit_account_id)
-            errors.append(exc)
-    if errors:
-        raise errors[0]
-    return transitions
+        for plan in plans:
+            forget_stamp(None, plan)
 
 
 def account_view_of(credit_account: CreditAccount, *, as_of: datetime | None = None):

@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 from django.db import InterfaceError, OperationalError, connection
 
-from tests.integration.conftest import WorkerProcess, stop_worker, wait_until_ready
+from tools import worker_processes
+from tools.worker_processes import WorkerProcess, wait_until_ready
+from tools.worker_processes import stop as stop_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -220,20 +222,8 @@ def private_redis():
 
 def start_worker_env(name: str, queue: str, log_path: Path, env: dict) -> WorkerProcess:
     """A Celery worker process (solo pool) on `queue` with `env` over this process's
-    environment (DATABASE_URL, CELERY_BROKER_URL, ...); see tests/integration/conftest.py."""
-    full = {**os.environ, "DJANGO_DEBUG": "true", "CELERY_TASK_DEFAULT_QUEUE": queue, **env}
-    hostname = f"{name}-{queue}@%h"
-    log = open(log_path, "w")  # noqa: SIM115  (kept open for the process's life)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
-         "--queues", queue, "--hostname", hostname, "--loglevel", "INFO",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT,
-        env=full,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    return WorkerProcess(process=process, queue=queue, hostname=hostname, database="")
+    environment (DATABASE_URL, CELERY_BROKER_URL, ...)."""
+    return worker_processes.start(name, queue, log_path, env)
 
 
 @pytest.fixture

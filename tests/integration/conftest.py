@@ -1,11 +1,6 @@
 """Start real Celery worker processes on Redis, pointed at the test database."""
 
-import os
-import subprocess
-import sys
-import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,80 +8,21 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app
+from tools import worker_processes
+from tools.worker_processes import WorkerProcess, wait_until_ready
+from tools.worker_processes import stop as stop_worker
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class WorkerProcess:
-    process: subprocess.Popen
-    queue: str
-    hostname: str
-    database: str
-
-    @property
-    def pid(self) -> int:
-        # the solo pool runs tasks in the main process
-        return self.process.pid
+__all__ = ["WorkerProcess", "start_worker", "stop_worker", "wait_until_ready"]
 
 
 def start_worker(queue: str, database: str, name: str, log_path: Path) -> WorkerProcess:
+    """A worker on `queue` pointed at the PostgreSQL database `database` of this server."""
     db = settings.DATABASES["default"]
-    env = dict(os.environ)
-    env["DATABASE_URL"] = (
+    url = (
         f"postgres://{db.get('USER') or 'postgres'}@{db.get('HOST') or '127.0.0.1'}:"
         f"{db.get('PORT') or 5432}/{database}"
     )
-    env["DJANGO_DEBUG"] = "true"
-    env["CELERY_TASK_DEFAULT_QUEUE"] = queue
-    hostname = f"{name}-{queue}@%h"
-    log = open(log_path, "w")  # noqa: SIM115  (kept open for the process's life)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "--queues",
-            queue,
-            "--hostname",
-            hostname,
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    return WorkerProcess(process=process, queue=queue, hostname=hostname, database=database)
-
-
-def wait_until_ready(worker: WorkerProcess, log_path: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.process.poll() is not None:
-            raise RuntimeError(f"worker exited early:\n{log_path.read_text()}")
-        if "ready." in log_path.read_text():
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"worker not ready after {timeout}s:\n{log_path.read_text()}")
-
-
-def stop_worker(worker: WorkerProcess) -> None:
-    if worker.process.poll() is None:
-        worker.process.terminate()
-        try:
-            worker.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.process.kill()
-            worker.process.wait()
+    return worker_processes.start(name, queue, log_path, {"DATABASE_URL": url}, database)
 
 
 @pytest.fixture

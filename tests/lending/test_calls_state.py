@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from accounts.errors import PermissionDenied
 from compliance.calendar import CalendarExhausted
@@ -230,3 +231,42 @@ def test_bulk_apply_in_account_order_with_history_only_on_state_changes(open_cre
     state.refresh_from_db()
     # the last valuation is refreshed; history grows only with state changes
     assert state.last_ratio == D("1.9") and state.history.count() == rows
+
+
+def test_a_batch_is_set_based_the_same_statements_for_3_or_9_accounts(open_credit_account):
+    """The mark-to-market applies hundreds of state changes per shard: the statements a batch
+    issues do not grow with its accounts (each kind of write is one statement)."""
+    accounts = [open_credit_account(real_name=f"批量{i}") for i in range(12)]
+    at = sh(2026, 9, 30, 10, 0)
+    debt = D("1000000")
+    mix = (D("1380000"), D("1250000"), D("2000000"))  # warning, call, healthy
+
+    def batch(group, when, assets_of):
+        valuations = [
+            calls.AccountValuation(a.pk, assets_of(i) / debt, assets_of(i), debt)
+            for i, a in enumerate(group)
+        ]
+        with CaptureQueriesContext(connection) as queries:
+            transitions = calls.margin_states_apply_many(valuations=valuations, valued_at=when)
+        return transitions, len(queries)
+
+    small, n_small = batch(accounts[:3], at, lambda i: mix[i % 3])
+    large, n_large = batch(accounts[3:], at, lambda i: mix[i % 3])
+    assert n_small == n_large
+    assert [t.to_state for t in large] == ["warning", "call", "normal"] * 3
+    assert MarginCall.objects.filter(status="open").count() == 4
+    # two notices (portal, e-mail) per warning and per call, each with its history row
+    assert Notice.objects.count() == 16
+    assert Notice.history.filter(history_change_reason__startswith="system: ").count() == 16
+    # every state change left a history row naming the system and the ratio that caused it
+    changed = AccountMarginState.history.filter(history_type="~")
+    assert changed.count() == 8 and all("ratio" in h.history_change_reason for h in changed)
+
+    # later, every called account is back above the target: the 4 calls are cured in bulk
+    called = [a for a in accounts if MarginCall.objects.filter(credit_account=a).exists()]
+    cured, _n = batch(called, at + timedelta(minutes=5), lambda i: D("1600000"))
+    assert all("call_cured" in t.events and t.to_state == "normal" for t in cured)
+    assert MarginCall.objects.filter(status="cured").count() == 4
+    assert Notice.objects.filter(kind="cured").count() == 8
+    events = MarginEvent.objects.filter(kind="call_cured")
+    assert events.count() == 4 and all(e.call_id for e in events)
