@@ -302,7 +302,17 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
     held = f_amount = f_qty = empty
 
     if n:
-        # 2. ledger balances of the investors of the selected accounts
+        # 2. ledger balances of the investors of the selected accounts (the investors, known
+        # from step 1, restrict the ledger by its investor index: a range for a shard, the
+        # list for explicit accounts; the join to the accounts stays the rule)
+        if credit_account_ids is not None:
+            investors = sql.SQL("la.investor_id = ANY({})").format(
+                _ids_literal(np.unique(investor_ids).tolist())
+            )
+        else:
+            investors = sql.SQL("la.investor_id BETWEEN {} AND {}").format(
+                sql.Literal(int(investor_ids.min())), sql.Literal(int(investor_ids.max()))
+            )
         balances = _copy_floats(
             sql.SQL(
                 "SELECT ca.id, CASE la.purpose WHEN 'client_money' THEN 0 "
@@ -313,10 +323,10 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
                 "JOIN custody_accountbalance b ON b.account_id = la.id "
                 "LEFT JOIN lending_instrument i ON la.purpose = 'client_securities' "
                 "AND la.unit = i.exchange || ':' || i.code "
-                "WHERE {where} AND b.balance <> 0 AND ("
+                "WHERE {where} AND {investors} AND b.balance <> 0 AND ("
                 "(la.purpose IN ('client_money', 'financing_receivable', 'interest_receivable') "
                 "AND la.unit = {cur}) OR la.purpose = 'client_securities')"
-            ).format(where=where, cur=sql.Literal(CURRENCY)),
+            ).format(where=where, investors=investors, cur=sql.Literal(CURRENCY)),
             4,
         )
         b_acc = np.searchsorted(account_ids, balances[:, 0].astype(np.int64))
@@ -336,10 +346,13 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
                 "SELECT f.credit_account_id, f.instrument_id, sum(f.principal_outstanding), "
                 "sum(f.quantity_held) FROM lending_financing f "
                 "JOIN lending_creditaccount ca ON ca.id = f.credit_account_id "
-                "WHERE {where} AND f.status = 'open' "
+                "WHERE {where} AND {in_f} AND f.status = 'open' "
                 "AND NOT (f.principal_outstanding = 0 AND f.quantity_held = 0) "
                 "GROUP BY f.credit_account_id, f.instrument_id"
-            ).format(where=where),
+            ).format(
+                where=where,
+                in_f=_id_filter(credit_account_ids, id_range, sql.SQL("f.credit_account_id")),
+            ),
             4,
         )
         f_acc = np.searchsorted(account_ids, fin[:, 0].astype(np.int64))

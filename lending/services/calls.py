@@ -51,6 +51,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.audit import forget_stamp, stamp
+from accounts.bulk import rows_update, rows_update_with_history
 from accounts.errors import (
     NotFound,
     PermissionDenied,
@@ -528,8 +529,6 @@ def notices_deliver(notice_ids: list[int]) -> list[Notice]:
     """Send e-mail notices through the configured backend (one connection) and record each
     result (delivered, or the error), in one transaction with their history rows. A notice
     already delivered, or not an e-mail, is left alone. Returns the notices attempted."""
-    from simple_history.utils import bulk_update_with_history
-
     with transaction.atomic():
         notices = list(
             Notice.objects.select_for_update()
@@ -554,9 +553,7 @@ def notices_deliver(notice_ids: list[int]) -> list[Notice]:
             stamp(notice, actor=None, reason="e-mail delivery")
         with contextlib.suppress(Exception):
             mailer.close()
-        bulk_update_with_history(notices, Notice, ["delivered", "delivery_error", "sent_at"])
-        for notice in notices:
-            forget_stamp(None, notice)
+        rows_update_with_history(notices, ["delivered", "delivery_error", "sent_at"])
     return notices
 
 
@@ -843,29 +840,24 @@ class _Batch:
     # ------------------------------------------------------------------ writes
 
     def _write(self) -> None:
-        from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+        from simple_history.utils import bulk_create_with_history
 
         if self.new_calls:
             bulk_create_with_history(self.new_calls, MarginCall)
         if self.cured_calls:
-            bulk_update_with_history(
-                self.cured_calls, MarginCall, ["status", "closed_at", "reason"]
-            )
+            rows_update_with_history(self.cured_calls, ["status", "closed_at", "reason"])
             _plans_reject_for(self.cured_calls, actor=self.actor, at=self.at)
         changed = {id(r) for r in self.changed_rows}
         quiet = [r for r in self.valuation_rows if id(r) not in changed]
         if quiet:  # the last valuation is a cache, not history
-            AccountMarginState.objects.bulk_update(quiet, LAST_VALUATION_FIELDS)
-        if self.changed_rows:
-            bulk_update_with_history(
-                self.changed_rows,
-                AccountMarginState,
-                ["state", "since", "warning_episode", *LAST_VALUATION_FIELDS],
-            )
+            rows_update(quiet, LAST_VALUATION_FIELDS)
+        rows_update_with_history(
+            self.changed_rows, ["state", "since", "warning_episode", *LAST_VALUATION_FIELDS]
+        )
         if self.events:
             MarginEvent.objects.bulk_create([e for _pk, e in self.events])
         notices_save([n for _pk, n in self.notices])
-        for obj in (*self.new_calls, *self.cured_calls, *self.changed_rows):
+        for obj in self.new_calls:
             forget_stamp(None, obj)
 
 
@@ -890,8 +882,6 @@ def _call_build(account, ratio, assets, liabilities, lines, at, deadline) -> Mar
 
 def _plans_reject_for(calls: list[MarginCall], *, actor, at: datetime) -> None:
     """A cured call's prepared liquidation plans are rejected: nothing is left to sell for."""
-    from simple_history.utils import bulk_update_with_history
-
     plans = list(
         LiquidationPlan.objects.select_for_update().filter(call__in=calls, status="prepared")
     )
@@ -900,12 +890,7 @@ def _plans_reject_for(calls: list[MarginCall], *, actor, at: datetime) -> None:
         plan.decided_at = at
         plan.decision_reason = _("The margin call was cured before approval.")
         stamp(plan, actor=actor, reason="call cured")
-    if plans:
-        bulk_update_with_history(
-            plans, LiquidationPlan, ["status", "decided_at", "decision_reason"]
-        )
-        for plan in plans:
-            forget_stamp(None, plan)
+    rows_update_with_history(plans, ["status", "decided_at", "decision_reason"])
 
 
 def account_view_of(credit_account: CreditAccount, *, as_of: datetime | None = None):
