@@ -22,10 +22,10 @@ Rows printed:
 * baseline 1: one set-based SQL statement computing every account's ratio;
 * baseline 2: a per-account ORM loop (account_view + margin_state_apply per account), timed on a
   sample and extrapolated to N (labelled);
-* a price move on the instrument held by the number of accounts closest to 10,000: `--moves` ticks, each 1 %
-  lower, ingested by lending.services.book.prices_ingest; its price hook enqueues the incremental
-  revaluation, which a worker runs; timed from the ingest until the run is closed (its calls
-  were committed before that): p50 and p99, and the load and apply seconds of the run.
+* a price move on the instrument whose number of holders is closest to 10,000: `--moves` ticks,
+  each 1 % lower, ingested by lending.services.book.prices_ingest; its price hook enqueues the
+  incremental revaluation, which a worker runs; timed from the ingest until the run is closed
+  (its calls were committed before that): p50 and p99, and the run's load and apply seconds.
 Goals are printed, not asserted.
 """
 

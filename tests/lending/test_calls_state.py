@@ -253,6 +253,7 @@ def test_a_batch_is_set_based_the_same_statements_for_3_or_9_accounts(open_credi
     small, n_small = batch(accounts[:3], at, lambda i: mix[i % 3])
     large, n_large = batch(accounts[3:], at, lambda i: mix[i % 3])
     assert n_small == n_large
+    assert [t.to_state for t in small] == ["warning", "call", "normal"]
     assert [t.to_state for t in large] == ["warning", "call", "normal"] * 3
     assert MarginCall.objects.filter(status="open").count() == 4
     # two notices (portal, e-mail) per warning and per call, each with its history row
