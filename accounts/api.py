@@ -4,6 +4,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .api_permissions import SecondFactorForStaffWrites
 from .serializers import MeSerializer, TokenRequestSerializer, TokenResponseSerializer
 
 
@@ -11,7 +12,7 @@ class TokenView(APIView):
     """Exchange e-mail and password for an API token."""
 
     authentication_classes: list = []
-    permission_classes = [permissions.AllowAny]
+    permission_classes = [permissions.AllowAny, SecondFactorForStaffWrites]  # no user: a no-op
 
     @extend_schema(
         request=TokenRequestSerializer,

@@ -5,7 +5,9 @@ operations on a risk-only action). Every staff page view with a write method dec
 `write_permission`, and `WritePermissionMixin` refuses a write by a user without it with
 Django's PermissionDenied (403, templates/403.html) before the view reads or writes any row,
 the way the API answers. The services check the same permission again (defence in depth):
-this check only decides how the page refuses, never whether a service may be called.
+this check only decides how the page refuses, never whether a service may be called. Before
+any of this, a staff write by a session not verified with the second factor is sent to the
+code prompt by accounts.middleware.SecondFactorForStaffWrites (accounts/second_factor.py).
 
 `write_permission` is one of
 - a permission, "app_label.codename", or a tuple of them (all needed), for every write;

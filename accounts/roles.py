@@ -2,7 +2,10 @@
 
 Permissions are matched as "app_label.codename" shell patterns. Nobody is granted delete:
 records of a regulated desk are corrected, never removed. Object-level rules (an investor
-sees only their own account) live in selectors and API querysets, not here.
+sees only their own account) live in selectors and API querysets, not here. Every role but
+the investor and the market-data feed is desk staff (STAFF_ROLES: is_staff, the staff console,
+a second factor on every write). A new role's group is made by `sync_roles`, which the roles
+migration and every later `migrate` (post_migrate) run.
 """
 
 from fnmatch import fnmatch
@@ -18,6 +21,7 @@ class Role(TextChoices):
     COMPLIANCE = "compliance", _("Compliance officer")
     TREASURY = "treasury", _("Treasury")
     AUDITOR = "auditor", _("Auditor (read-only)")
+    PRICE_FEED = "price_feed", _("Market data feed")
 
 
 DOMAIN_APPS = ("accounts", "custody", "compliance", "lending", "reports")
@@ -63,9 +67,14 @@ ROLE_GRANTS: dict[str, list[str]] = {
         "reports.add_*",
     ],
     Role.AUDITOR: [*_VIEW_ALL, "auth.view_user"],
+    # A machine posting prices with its API token (POST /api/v1/prices/), not a person: it
+    # may add price ticks and nothing else, and is not staff, so the staff second-factor rule
+    # (accounts.second_factor) does not apply (a feed cannot type an authenticator code).
+    Role.PRICE_FEED: ["lending.add_pricetick"],
 }
 
-STAFF_ROLES = frozenset(Role) - {Role.INVESTOR}
+#: Roles held by desk employees (is_staff): the staff console, and the second factor on writes.
+STAFF_ROLES = frozenset(Role) - {Role.INVESTOR, Role.PRICE_FEED}
 
 
 def permissions_for(role: str, all_permissions: list[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -1,8 +1,23 @@
 """Staff two-factor sign-in (TOTP, django-otp).
 
-A risk, compliance or treasury action (approving credit, a liquidation or a filing, moving
-house money) requires an actor whose current session was verified with a confirmed TOTP
-device. `require_second_factor` is the one check every such service calls.
+The rule, in one place: `write_needs_second_factor(user)`. Every write a desk staff member
+(`is_staff`: operations, risk, compliance, treasury, auditor, superusers) makes as a person
+needs a session verified with a confirmed TOTP device. Reading needs no second factor;
+investors and the market-data feed (`Role.PRICE_FEED`, not staff: a machine cannot hold an
+authenticator) are outside the rule. It is applied on every surface a person writes through:
+
+- staff console pages and the Django admin: `accounts.middleware.SecondFactorForStaffWrites`
+  sends a POST/PUT/PATCH/DELETE by an unverified staff user to the verify page (or to
+  enrolment when the user has no confirmed device) before the view runs; only sign-in,
+  sign-out, the two-factor pages themselves and the language switch are exempt
+  (`EXEMPT_VIEWS` there);
+- the REST API: `accounts.api_permissions.SecondFactorForStaffWrites` (in
+  REST_FRAMEWORK's DEFAULT_PERMISSION_CLASSES and in every view that sets its own) answers
+  403 `second_factor_required`. An API token carries no second factor, so a staff token can
+  read but never write;
+- services: approvals (credit, liquidation, filings) also call `require_second_factor`
+  themselves (defence in depth for callers that are not requests). Celery tasks and beat are
+  the system (actor None), not a person, and are not subject to the rule.
 """
 
 import segno
@@ -24,13 +39,30 @@ def is_verified(user: User | None) -> bool:
     return getattr(user, "otp_device", None) is not None
 
 
+def write_needs_second_factor(user) -> bool:
+    """The rule: true for a signed-in desk staff member (any staff role, superusers too)
+    whose session was not verified with a second factor. Such a user may read, not write."""
+    return bool(
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and getattr(user, "is_staff", False)
+        and not is_verified(user)
+    )
+
+
+def second_factor_refusal(*, action: str, detail: str = "") -> PermissionDenied:
+    """The one refusal (code "second_factor_required", 403 in the API) naming the action."""
+    return PermissionDenied(
+        f"{action} needs a confirmed second factor: "
+        + (detail or "sign in with your authenticator code"),
+        code="second_factor_required",
+        extra={"action": action},
+    )
+
+
 def require_second_factor(actor: User | None, *, action: str) -> None:
     if not is_verified(actor):
-        raise PermissionDenied(
-            f"{action} needs a confirmed second factor: sign in with your authenticator code",
-            code="second_factor_required",
-            extra={"action": action},
-        )
+        raise second_factor_refusal(action=action)
 
 
 def confirmed_device(user: User) -> TOTPDevice | None:
@@ -52,6 +84,12 @@ def totp_device_start(*, user: User) -> TOTPDevice:
 def totp_device_confirm(*, request, token: str) -> TOTPDevice:
     """Confirm enrolment with the first code and mark this session verified."""
     user = request.user
+    if confirmed_device(user) is not None and not is_verified(user):
+        # a password alone must not replace the enrolled authenticator
+        raise second_factor_refusal(
+            action="replacing your authenticator",
+            detail="verify this session with your current authenticator code first",
+        )
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
         if device is None:

@@ -8,6 +8,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api_permissions import SecondFactorForStaffWrites
 from accounts.errors import NotFound, PermissionDenied
 from accounts.models import InvestorProfile
 
@@ -166,7 +167,11 @@ class CanImportDailyAssets(permissions.BasePermission):
 class DailyAssetsApi(APIView):
     """Staff import of daily asset figures from the ordinary brokerage account."""
 
-    permission_classes = [permissions.IsAuthenticated, CanImportDailyAssets]
+    permission_classes = [
+        permissions.IsAuthenticated,
+        CanImportDailyAssets,
+        SecondFactorForStaffWrites,
+    ]
 
     @extend_schema(
         request=DailyAssetsImportSerializer,

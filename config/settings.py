@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # after OTP (verified or not) and messages: a staff write on a page needs a second factor
+    "accounts.middleware.SecondFactorForStaffWrites",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # last, as django-axes asks: it answers a locked-out sign-in with 429
@@ -229,7 +231,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # a view setting its own permission_classes lists SecondFactorForStaffWrites too
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.api_permissions.SecondFactorForStaffWrites",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -244,7 +250,11 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "margindesk API",
     "DESCRIPTION": "REST API of a compliant margin-lending desk. Money and ratios are "
-    "decimal strings. Errors are {code, message, extra}.",
+    "decimal strings. Errors are {code, message, extra}. Every write (POST, PUT, PATCH, "
+    "DELETE) by desk staff needs a session verified with the authenticator code (TOTP); "
+    "otherwise it answers 403 second_factor_required. An API token cannot carry a second "
+    "factor: a staff token reads but never writes. Investors and the market-data feed role "
+    "write with their tokens.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

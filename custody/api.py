@@ -8,6 +8,7 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api_permissions import SecondFactorForStaffWrites
 from accounts.errors import ValidationFailed
 
 from . import selectors
@@ -53,7 +54,7 @@ class TrialBalanceSerializer(serializers.Serializer):
 class TrialBalanceView(APIView):
     """Every ledger account's debit or credit balance, with totals per unit."""
 
-    permission_classes = [CustodyViewer]
+    permission_classes = [CustodyViewer, SecondFactorForStaffWrites]
 
     @extend_schema(
         responses=TrialBalanceSerializer,

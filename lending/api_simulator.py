@@ -4,6 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api_fields import NON_NEGATIVE, POSITIVE, money_field, ratio_field
+from accounts.api_permissions import SecondFactorForStaffWrites
 
 from . import simulator
 
@@ -39,7 +40,7 @@ class LeverageSimulatorApi(APIView):
     """Investor education: what leverage does to equity (DOMAIN.md formulas). No login."""
 
     authentication_classes: list = []
-    permission_classes = [permissions.AllowAny]
+    permission_classes = [permissions.AllowAny, SecondFactorForStaffWrites]  # no user: a no-op
 
     @extend_schema(
         request=LeverageInputSerializer,

@@ -338,7 +338,7 @@ def api_and_portal_write_failures(world, staff, client) -> tuple[int, list[str]]
             continue
         pk = world[OWNED[name]] if name in OWNED else staff_pk(name, world)
         url = url_for(route, pk)
-        client.force_login(staff["auditor"])
+        login(client, staff["auditor"])  # verified: the refusal is the permission's
         for method in writes:
             checked += 1
             before = row_writes()

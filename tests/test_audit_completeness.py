@@ -31,7 +31,7 @@ from simple_history.models import registered_models
 
 from accounts.audit import is_system_reason
 from tests.compliance.fixtures import *  # noqa: F403
-from tests.compliance.fixtures import answers_for, second_factor
+from tests.compliance.fixtures import answers_for, login_verified, second_factor
 from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import price_set
 from tests.lending.calls_fixtures import *  # noqa: F403
@@ -500,7 +500,7 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
 
     # --- the staff admin's own forms: a user edited, a password set, a sign-in -----------
     colleague = make_user("auditor")
-    client.force_login(ops)
+    login_verified(client, ops)  # staff writes in the admin need the second factor
     response = client.post(
         f"/admin/accounts/user/{colleague.pk}/change/",
         {

@@ -7,8 +7,8 @@
   and an investor profile per account; the sample gets the investor role
   (accounts.services.user_set_role) and a DRF API token (what POST /api/v1/auth/token/ hands
   out); each run gives them fresh sessions, since a session is bound to the secret key;
-* a price-feed user with the risk role (lending.add_pricetick), made by
-  accounts.services.user_create, with its token.
+* a price-feed user with the market-data feed role (Role.PRICE_FEED: lending.add_pricetick
+  only, not staff, so no second factor), made by accounts.services.user_create, with its token.
 """
 
 from __future__ import annotations
@@ -167,7 +167,9 @@ def fresh_sessions(investors: list[dict]) -> None:
 
 
 def ensure_price_feed_user() -> str:
-    """The staff user posting prices (risk role: lending.add_pricetick); returns its token."""
+    """The machine user posting prices (market-data feed role: lending.add_pricetick, not
+    staff); returns its token. A feed user made by an older run with the risk role is moved to
+    the feed role: a staff token cannot write without a second factor."""
     from rest_framework.authtoken.models import Token
 
     from accounts import services as account_services
@@ -179,10 +181,14 @@ def ensure_price_feed_user() -> str:
         user = account_services.user_create(
             email=PRICE_FEED_EMAIL,
             password=None,
-            role=Role.RISK,
+            role=Role.PRICE_FEED,
             full_name="bench/load price feed",
             actor=None,
             reason="bench/load: price feed",
+        )
+    elif user.role_names != [Role.PRICE_FEED.value]:
+        account_services.user_set_role(
+            user=user, role=Role.PRICE_FEED, actor=None, reason="bench/load: price feed role"
         )
     return Token.objects.get_or_create(user=user)[0].key
 

@@ -6,8 +6,9 @@
 A database of its own (margindesk_screenshots on the same PostgreSQL server) is created,
 migrated and seeded with `manage.py seed_demo`; `manage.py runserver` serves it on loopback;
 Playwright drives Debian's Chromium (/usr/bin/chromium) through the pages as the demo investor
-(one whose account is under the call line, so notices and calls show), the risk officer and
-a visitor. PNGs are written next to this file as <page>-<language>-<width>.png.
+(one whose account is under the call line, so notices and calls show), the risk officer (signed
+in with the demo authenticator's code) and a visitor. PNGs are written next to this file as
+<page>-<language>-<width>.png.
 """
 
 import argparse
@@ -75,6 +76,20 @@ def _investor_under_the_call_line() -> str:
     return account.investor.user.email
 
 
+def _demo_code(email: str) -> str:
+    """The current code of a demo staff login's authenticator (accounts.demo): staff sign in
+    with it, as every staff login does. The device may take the same code again for the next
+    language and width (this database is the screenshots' own)."""
+    from accounts.demo import demo_device
+    from accounts.management.commands.demo_totp import current_code
+    from accounts.models import User
+
+    device = demo_device(User.objects.get(email=email))
+    device.last_t = -1
+    device.save(update_fields=["last_t"])
+    return current_code(device)[0]
+
+
 def _wait(url: str, seconds: int = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -121,6 +136,9 @@ def main() -> int:
 def _shoot(base: str, investor: str) -> None:
     from playwright.sync_api import sync_playwright
 
+    # _demo_code reads the database between Playwright's calls (its sync API keeps a loop)
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with sync_playwright() as p:
         browser = p.chromium.launch(
@@ -142,6 +160,10 @@ def _shoot(base: str, investor: str) -> None:
                         page.fill("#id_password", PASSWORD)
                         page.click("main button[type=submit]")
                         page.wait_for_load_state("networkidle")
+                        if "/accounts/2fa/verify/" in page.url:  # staff: the second factor
+                            page.fill("#id_token", _demo_code(email))
+                            page.click("main button[type=submit]")
+                            page.wait_for_load_state("networkidle")
                     for stem, page_who, path in PAGES:
                         if page_who != who:
                             continue

@@ -1,6 +1,7 @@
 import pytest
 
 from accounts.roles import Role
+from tests.second_factor import login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -9,7 +10,7 @@ def test_admin_change_leaves_history_with_actor_and_reason(client, make_user, ma
     # given an investor and an operations clerk signed in to the admin
     profile = make_investor(phone="+86 100")
     clerk = make_user(Role.OPERATIONS)
-    client.force_login(clerk)
+    login_verified(client, clerk)  # every staff write needs the second factor
     # when the clerk changes the phone number through the admin form
     response = client.post(
         f"/admin/accounts/investorprofile/{profile.pk}/change/",

@@ -1,7 +1,8 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from accounts.roles import ROLE_GRANTS, Role
+from accounts.roles import ROLE_GRANTS, STAFF_ROLES, Role
+from tests.second_factor import login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +61,7 @@ def test_investor_cannot_open_the_staff_admin(client, make_user):
 def test_auditor_opens_admin_read_only(client, make_user, make_investor):
     profile = make_investor()
     auditor = make_user(Role.AUDITOR)
-    client.force_login(auditor)
+    login_verified(client, auditor)  # so the refusal below is the permission's, not the 2FA's
     assert client.get("/admin/accounts/investorprofile/").status_code == 200
     change_url = f"/admin/accounts/investorprofile/{profile.pk}/change/"
     page = client.get(change_url)
@@ -83,7 +84,7 @@ def test_every_demo_role_can_sign_in(client, make_user):
         assert response.status_code == 302, role
         landing = client.get(response["Location"], follow=True)
         assert landing.status_code == 200
-        expected = "/staff/" if role != Role.INVESTOR else "/portal/"
+        expected = "/staff/" if role in STAFF_ROLES else "/portal/"
         assert landing.redirect_chain[-1][0] == expected
         client.logout()
 
@@ -96,3 +97,12 @@ def test_only_treasury_reverses_ledger_entries_and_only_compliance_submits_filin
     assert compliance.has_perm("reports.submit_filing")
     assert not treasury.has_perm("reports.submit_filing")
     assert not make_user(Role.AUDITOR).has_perm("reports.submit_filing")
+
+
+def test_the_price_feed_may_add_prices_and_nothing_else_and_is_not_staff(make_user):
+    """A machine (market data) posting prices with its token: not a person, so not staff and
+    outside the staff second-factor rule; it may add price ticks and nothing else."""
+    feed = make_user(Role.PRICE_FEED)
+    assert not feed.is_staff
+    assert feed.get_all_permissions() == {"lending.add_pricetick"}
+    assert Role.PRICE_FEED not in STAFF_ROLES and Role.RISK in STAFF_ROLES

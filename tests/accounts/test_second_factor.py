@@ -4,6 +4,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.errors import PermissionDenied
 from accounts.second_factor import require_second_factor
+from tests.second_factor import login_verified, second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +57,29 @@ def test_enrolment_then_sign_in_verifies_the_session(client, make_user):
 def test_investors_cannot_enrol(client, make_user):
     client.force_login(make_user("investor"))
     assert client.get("/accounts/2fa/setup/").status_code == 403
+
+
+def test_a_password_alone_cannot_replace_the_enrolled_authenticator(client, make_user):
+    """Enrolment stays reachable before the code is entered (a new officer needs it), but
+    replacing an enrolled authenticator needs the current one: otherwise the password alone
+    would pass the second factor."""
+    officer = make_user("risk")
+    enrolled = second_factor(officer)
+    client.force_login(officer)  # the password only
+    page = client.get("/accounts/2fa/setup/")
+    assert (page.status_code, page["Location"]) == (
+        302,
+        "/accounts/2fa/verify/?next=%2Faccounts%2F2fa%2Fsetup%2F",
+    )
+    # an enrolment started earlier, confirmed with its own valid code: refused all the same
+    fresh = TOTPDevice.objects.create(user=officer, name="attacker", confirmed=False)
+    refused = client.post("/accounts/2fa/setup/", {"token": _code(fresh)})
+    assert refused["Location"].startswith("/accounts/2fa/verify/")
+    assert set(TOTPDevice.objects.filter(user=officer, confirmed=True)) == {enrolled}
+    # with the session verified, the officer replaces the authenticator
+    login_verified(client, officer)
+    assert client.get("/accounts/2fa/setup/").status_code == 200
+    fresh.refresh_from_db()
+    done = client.post("/accounts/2fa/setup/", {"token": _code(fresh), "next": "/staff/filings/"})
+    assert (done.status_code, done["Location"]) == (302, "/staff/filings/")
+    assert set(TOTPDevice.objects.filter(user=officer, confirmed=True)) == {fresh}

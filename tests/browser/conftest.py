@@ -3,6 +3,7 @@
 under test-artifacts/playwright/."""
 
 import os
+import re
 import shutil
 
 import pytest
@@ -41,6 +42,29 @@ def sign_in(live_server):
         page.wait_for_load_state("networkidle")
 
     return _sign_in
+
+
+@pytest.fixture
+def sign_in_verified(sign_in):
+    """Sign a staff user in for real, second factor included: the user gets a confirmed
+    authenticator (if none yet), signs in with the password, lands on the verify page and
+    types the code the authenticator shows now. Returns the device."""
+    from playwright.sync_api import expect
+
+    from tests.second_factor import second_factor, totp_code
+
+    def _sign_in_verified(page, user, password: str = "correct-horse-42"):
+        device = second_factor(user)
+        sign_in(page, user.email, password)
+        expect(page).to_have_url(re.compile(r"/accounts/2fa/verify/"))
+        device.refresh_from_db()
+        page.fill("#id_token", totp_code(device))
+        page.click("main button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        expect(page).not_to_have_url(re.compile(r"/accounts/"))
+        return device
+
+    return _sign_in_verified
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django_otp.oath import totp
 from playwright.sync_api import expect
 
 from tests.compliance.fixtures import *  # noqa: F403
@@ -17,15 +16,12 @@ from tests.compliance.fixtures import answers_for
 from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.calls_fixtures import *  # noqa: F403
 from tests.lending.calls_fixtures import MOUTAI, PINGAN
+from tests.second_factor import totp_code
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def _code(device) -> str:
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
 
 
 def _eligibility_on_file(investor):
@@ -134,7 +130,7 @@ def test_investor_onboarding_to_the_account_page(
 
 
 def test_credit_approval_by_two_staff_users(
-    page, live_server, sign_in, staff, make_investor, make_eligible
+    page, live_server, sign_in, sign_in_verified, staff, make_investor, make_eligible
 ):
     from accounts.models import User
     from lending.models import CreditApplication
@@ -148,8 +144,9 @@ def test_credit_approval_by_two_staff_users(
         actor=investor.user,
     )
     page.set_extra_http_headers({"Accept-Language": "en"})
-    # maker: operations prepares from the dashboard's queue
-    sign_in(page, staff["ops"].email)
+    # maker: operations prepares from the dashboard's queue (signed in with the code: every
+    # staff write needs the second factor)
+    sign_in_verified(page, staff["ops"])
     expect(page.locator("[data-queue=credit] .queue-count")).to_have_text("1")
     page.click("[data-queue=credit]")
     page.click(f"a[href='/staff/lending/applications/{application.pk}/']")
@@ -167,7 +164,7 @@ def test_credit_approval_by_two_staff_users(
     device = risk.totpdevice_set.get()
     sign_in(page, risk.email)
     expect(page).to_have_url(re.compile(r"/accounts/2fa/verify/"))
-    page.fill("#id_token", _code(device))
+    page.fill("#id_token", totp_code(device))
     page.click("main button[type=submit]")
     expect(page).to_have_url(re.compile(r"/staff/$"))
     page.goto(f"{live_server.url}/staff/lending/applications/{application.pk}/")

@@ -7,6 +7,7 @@ import pytest
 from accounts.roles import Role
 from compliance import calendar
 from compliance.calendar import CalendarExhausted
+from tests.second_factor import login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +45,7 @@ def test_past_the_known_calendar_fails_naming_the_date_until_staff_add_the_year(
     assert info.value.extra["date"] == "2027-01-01"
     # when a compliance officer enters the 2027 holidays on the staff page
     officer = make_user(Role.COMPLIANCE)
-    client.force_login(officer)
+    login_verified(client, officer)
     page = client.get("/staff/compliance/calendar/")
     assert page.status_code == 200
     response = client.post(

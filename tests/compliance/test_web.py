@@ -4,6 +4,7 @@ import pytest
 
 from accounts.roles import Role
 from compliance import selectors
+from tests.second_factor import login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -120,7 +121,7 @@ def test_api_acknowledge_and_status(client, make_investor, assess, disclosure):
 def test_staff_import_daily_assets_by_api_and_csv(client, make_investor, make_user):
     investor = make_investor()
     ops = make_user(Role.OPERATIONS)
-    client.force_login(ops)
+    login_verified(client, ops)
     # operations has view but not add on compliance: refused
     body = {"investor": investor.pk, "figures": [{"date": "2026-03-06", "total_assets": "1.00"}]}
     assert (
@@ -130,7 +131,7 @@ def test_staff_import_daily_assets_by_api_and_csv(client, make_investor, make_us
         == 403
     )
     officer = make_user(Role.COMPLIANCE)
-    client.force_login(officer)
+    login_verified(client, officer)
     response = client.post(
         "/api/v1/compliance/daily-assets/", body, content_type="application/json"
     )
@@ -160,7 +161,7 @@ def test_professional_request_and_staff_decision(client, make_investor, make_use
     )
     assert response.status_code == 302
     officer = make_user(Role.COMPLIANCE)
-    client.force_login(officer)
+    login_verified(client, officer)
     request = investor.professional_requests.get()
     assert (
         investor.real_name

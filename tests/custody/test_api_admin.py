@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 
 from custody import services
+from tests.second_factor import login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +34,7 @@ def test_admin_lists_accounts_entries_and_reverses_through_the_service(
     funded_investor, treasury, client
 ):
     funded_investor("100.00")
-    client.force_login(treasury)
+    login_verified(client, treasury)  # the reversal is a write: second factor
     for page in ("ledgeraccount", "journalentry", "reconciliation", "creditfacility"):
         assert client.get(f"/admin/custody/{page}/").status_code == 200
     from custody.models import JournalEntry

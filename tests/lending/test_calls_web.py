@@ -45,7 +45,7 @@ def test_api_calls_are_the_investors_own_with_a_status_filter(
 
 def test_api_liquidation_four_eyes_with_second_factor(account, staff, client):
     call = overdue_call(account, staff)
-    client.force_login(staff["risk"])
+    login_verified(client, staff["risk"])
     response = client.post(
         api("margin-call-plan-prepare", call.pk),
         {"order_rule": "largest_mv_first"},
@@ -104,7 +104,7 @@ def test_investor_acknowledges_a_notice_in_the_portal(account, staff, client, ma
 
 def test_staff_pages_prepare_and_decide(account, staff, client):
     call = overdue_call(account, staff)
-    client.force_login(staff["risk"])
+    login_verified(client, staff["risk"])
     page = client.get(reverse("staff:lending-margin-calls"))
     assert page.status_code == 200 and account.account_number in page.content.decode()
     detail = reverse("staff:lending-margin-call-detail", args=[call.pk])

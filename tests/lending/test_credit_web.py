@@ -24,7 +24,7 @@ def test_investor_applies_staff_prepare_and_approve_in_pages(
     assert response.status_code == 302
     application = CreditApplication.objects.get(investor=investor)
 
-    client.force_login(staff["ops"])
+    login_verified(client, staff["ops"])
     queue = client.get("/staff/lending/applications/").content.decode()
     assert investor.real_name in queue
     response = client.post(
@@ -111,7 +111,7 @@ def test_api_other_investor_gets_404_and_money_is_a_decimal_string(
     assert client.get("/api/v1/lending/applications/").json()["count"] == 0
 
     # staff decide through the API; the maker cannot be the checker
-    client.force_login(staff["ops"])
+    login_verified(client, staff["ops"])
     prepared = client.post(
         f"/api/v1/lending/applications/{pk}/prepare/",
         {
@@ -160,7 +160,7 @@ def test_held_deposit_page_returns_money_and_confirms_the_flag(client, make_inve
         idempotency_key="web-1",
         actor=None,
     )
-    client.force_login(staff["compliance"])
+    login_verified(client, staff["compliance"])
     page = client.get("/staff/lending/held-deposits/").content.decode()
     assert "9999" in page and "6200000000000009999" not in page
     client.post(

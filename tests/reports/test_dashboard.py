@@ -59,8 +59,8 @@ def test_mtm_run_snapshots_feed_the_distribution_and_runs_show_progress(account,
     assert board.runs[0] == running and board.running
 
 
-def test_dashboard_page_in_both_languages_with_the_second_factor_banner(called, staff, client):
-    client.force_login(staff["ops"])
+def test_dashboard_page_in_both_languages_with_the_second_factor_banner(called, make_user, client):
+    client.force_login(make_user("operations"))  # no authenticator enrolled yet
     page = client.get(reverse("staff:home"), HTTP_ACCEPT_LANGUAGE="en")
     html = page.content.decode()
     assert page.status_code == 200

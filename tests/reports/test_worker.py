@@ -11,6 +11,7 @@ from config.celery import app
 from reports import canonical, services
 from reports.models import Filing
 from tests.integration.conftest import start_worker, stop_worker, wait_until_ready
+from tests.second_factor import login_verified
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -47,7 +48,7 @@ def test_filing_is_generated_by_a_worker_process(client, officers, make_investor
         idempotency_key="w-1",
     )
     as_of = timezone.now()
-    client.force_login(officers[0])
+    login_verified(client, officers[0])
     response = client.post(
         "/api/v1/filings/", {"kind": "segregation", "as_of": as_of.isoformat()}, "application/json"
     )

@@ -26,3 +26,7 @@ class Command(BaseCommand):
         )
         for email, role in logins:
             self.stdout.write(f"  {role:<11} {email}")
+        self.stdout.write(
+            "Staff writes need the authenticator code; each staff login has a demo "
+            "authenticator: `manage.py demo_totp <e-mail>` prints its current code."
+        )
