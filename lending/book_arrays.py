@@ -181,15 +181,17 @@ def holders_of(instrument_ids: Iterable[int]) -> list[int]:
     financing with something outstanding). One statement."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT ca.id FROM lending_creditaccount ca WHERE ca.status = 'open' AND ("
-            "ca.investor_id IN (SELECT la.investor_id FROM custody_ledgeraccount la "
+            # two index lookups joined by UNION (an OR of the two would scan every account)
+            "SELECT ca.id FROM lending_creditaccount ca WHERE ca.status = 'open' "
+            "AND ca.investor_id IN (SELECT la.investor_id FROM custody_ledgeraccount la "
             "JOIN custody_accountbalance b ON b.account_id = la.id "
             "WHERE la.purpose = 'client_securities' AND b.balance <> 0 AND la.unit = ANY("
             "SELECT i.exchange || ':' || i.code FROM lending_instrument i "
             "WHERE i.id = ANY(%(ids)s))) "
-            "OR ca.id IN (SELECT f.credit_account_id FROM lending_financing f "
+            "UNION SELECT ca.id FROM lending_creditaccount ca WHERE ca.status = 'open' "
+            "AND ca.id IN (SELECT f.credit_account_id FROM lending_financing f "
             "WHERE f.status = 'open' AND f.instrument_id = ANY(%(ids)s) "
-            "AND NOT (f.principal_outstanding = 0 AND f.quantity_held = 0))) ORDER BY ca.id",
+            "AND NOT (f.principal_outstanding = 0 AND f.quantity_held = 0)) ORDER BY 1",
             {"ids": [int(i) for i in instrument_ids]},
         )
         return [row[0] for row in cursor.fetchall()]
