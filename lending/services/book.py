@@ -974,7 +974,14 @@ def repayment_post(
         account = _open_account(credit_account)
         first = JournalEntry.objects.filter(idempotency_key=key).first()
         if first is not None:
-            return _repayment_from_entry(first)
+            earlier = _repayment_from_entry(first)
+            if earlier.total != amount:
+                raise Conflict(
+                    f"idempotency_key: {idempotency_key!r} was already used for a repayment "
+                    f"of {fmt(earlier.total)}",
+                    extra={"field": "idempotency_key"},
+                )
+            return earlier
         ledger = _accounts(account.investor, actor=actor)
         view = account_view(account)
         owed = view.financing_debt + view.accrued_interest

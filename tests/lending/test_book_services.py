@@ -385,6 +385,17 @@ def test_repayment_from_cash_oldest_first(funded_account, book_instruments):
         book.repayment_post(
             credit_account=account, amount="20000.01", actor=None, idempotency_key="r2"
         )
+    # a retry with the same key gets the first result; the same key for another amount is a
+    # conflict naming the key, and moves nothing
+    again = book.repayment_post(
+        credit_account=account, amount="120000", actor=None, idempotency_key="r1"
+    )
+    assert again == result
+    with pytest.raises(
+        Conflict, match=re.escape("'r1' was already used for a repayment of 120,000.00")
+    ):
+        book.repayment_post(credit_account=account, amount="1000", actor=None, idempotency_key="r1")
+    assert account_view(account).financing_debt == Decimal("20000.00")
     assert trial_balance_is_zero()
 
 
