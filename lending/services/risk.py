@@ -117,6 +117,8 @@ MONTE_CARLO_DEFAULTS: dict[str, Any] = {
     "stressed_weight": "1",
 }
 LIMITS = {"n_paths": (1, 200_000), "horizon_days": (1, 250), "top_n": (1, 500)}
+#: A scenario's price move, as a fraction: from a total loss (-1) to a doubling (+1).
+MOVE_LIMITS = (-1.0, 1.0)
 LIMITS |= {"performance_accounts": (0, 50), "performance_days": (0, 60)}
 
 #: ratio buckets of the "accounts by ratio after the shock" histogram (upper bounds)
@@ -184,11 +186,12 @@ def _scenario(raw: Any, n: int) -> dict[str, Any]:
     sectors = raw.get("sector_moves") or {}
     if not isinstance(sectors, dict) or set(sectors) - set(CATEGORIES):
         raise _bad(f"{field}.sector_moves", "must map instrument categories to moves")
+    lo, hi = MOVE_LIMITS
     out = {
         "name": str(raw["name"]).strip()[:80],
-        "market_move": _float(raw.get("market_move", 0), f"{field}.market_move", low=-1),
+        "market_move": _float(raw.get("market_move", 0), f"{field}.market_move", low=lo, high=hi),
         "sector_moves": {
-            k: _float(v, f"{field}.sector_moves.{k}", low=-1) for k, v in sectors.items()
+            k: _float(v, f"{field}.sector_moves.{k}", low=lo, high=hi) for k, v in sectors.items()
         },
         "haircut_shock": _float(
             raw.get("haircut_shock", 0), f"{field}.haircut_shock", low=0, high=1

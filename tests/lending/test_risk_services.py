@@ -173,6 +173,16 @@ def test_only_the_risk_role_starts_runs_and_execution_is_idempotent(five_x, staf
     assert bad.value.extra == {"field": "top_n"}
     with pytest.raises(ValidationFailed):
         risk.risk_run_start(kind="stress", actor=staff["risk"], reason=" ")
+    # a scenario moves prices by at most +100% (and at least -100%)
+    for scenario, where in (
+        ({"name": "boom", "market_move": 5}, "scenarios[0].market_move"),
+        ({"name": "tech", "sector_moves": {"etf": 1.5}}, "scenarios[0].sector_moves.etf"),
+    ):
+        with pytest.raises(ValidationFailed, match="must be at most 1") as bad:
+            risk.risk_run_start(
+                kind="stress", actor=staff["risk"], reason="x", parameters={"scenarios": [scenario]}
+            )
+        assert bad.value.extra == {"field": where}
     run = risk.risk_run_start(
         kind="stress", actor=staff["risk"], reason="morning check", parameters={"history": ""}
     )
