@@ -119,6 +119,10 @@ def _require_owner_or_perm(actor, credit_account: CreditAccount, perm: str) -> N
     raise PermissionDenied(f"permission: {perm} is needed for this", extra={"permission": perm})
 
 
+#: No amount, price or quantity a desk handles reaches 10^15 (money columns hold 18 digits).
+MAGNITUDE_LIMIT = Decimal(10) ** 15
+
+
 def _decimal(value, field: str, *, places: int | None = None, positive: bool = True) -> Decimal:
     if isinstance(value, bool | float):
         raise ValidationFailed(
@@ -132,6 +136,11 @@ def _decimal(value, field: str, *, places: int | None = None, positive: bool = T
         ) from None
     if not result.is_finite():
         raise ValidationFailed(f"{field}: {value!r} is not finite", extra={"field": field})
+    if result.copy_abs() >= MAGNITUDE_LIMIT:
+        raise ValidationFailed(
+            f"{field}: {value!r} is too large (at most 15 digits before the decimal point)",
+            extra={"field": field},
+        )
     if positive and result <= 0:
         raise ValidationFailed(f"{field}: {result} must be above zero", extra={"field": field})
     if places is not None and result != result.quantize(Decimal(1).scaleb(-places)):
@@ -624,6 +633,11 @@ def drawdown_execute(
     key = _key(idempotency_key)
     quantity = _quantity(quantity)
     price = _decimal(price, "price", places=4)
+    if quantity * price >= MAGNITUDE_LIMIT:
+        raise ValidationFailed(
+            f"quantity: {quantity} x {price} is too large an amount to finance",
+            extra={"field": "quantity"},
+        )
     amount = _money(quantity * price)
     repeat = _financing_repeat(
         key,

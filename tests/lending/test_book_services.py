@@ -431,3 +431,21 @@ def test_contract_past_end_refuses(funded_account, book_instruments):
             actor=None,
             idempotency_key="ended",
         )
+
+
+def test_absurd_magnitudes_are_refused_naming_the_field(funded_account, book_instruments):
+    account = funded_account(financed=())
+    instrument = book_instruments["SZSE:000001"]
+    cases = (
+        ({"quantity": "1e30", "price": "10"}, "quantity"),
+        ({"quantity": "100", "price": "1e20"}, "price"),
+        ({"quantity": "100000000000", "price": "99999"}, "quantity"),  # 10^11 x 10^5
+    )
+    for given, field in cases:
+        with pytest.raises(ValidationFailed) as bad:
+            book.drawdown_execute(
+                credit_account=account, instrument=instrument, actor=None,
+                idempotency_key=f"big-{field}-{given['quantity']}", **given,
+            )  # fmt: skip
+        assert bad.value.extra == {"field": field} and "too large" in str(bad.value)
+    assert not Financing.objects.filter(credit_account=account).exists()
