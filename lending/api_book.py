@@ -97,10 +97,13 @@ class CreditAccountListApi(APIView):
 class CreditAccountDetailApi(APIView):
     @extend_schema(responses=CreditAccountOutSerializer, operation_id="credit_accounts_retrieve")
     def get(self, request, pk: int):
-        account = sel.credit_account_for(request.user, pk)
-        view = account_view(account)
+        # 4 queries for an investor whatever the positions (tests/lending/test_account_api_cost
+        # .py): the token; the account (their own only) with its margin state and contract;
+        # account_view's inputs; the latest financings
+        account, contract = sel.credit_account_and_contract_for(request.user, pk)
+        view = account_view(account, contract=contract)
         data = account_view_data(view, state=sel.margin_state(account))
-        data["financings"] = [financing_data(f) for f in sel.financings_of(account)[:100]]
+        data["financings"] = [financing_data(f) for f in sel.financings_listed(account, limit=100)]
         return Response(data)
 
 

@@ -15,7 +15,17 @@ from compliance import calendar
 from compliance import parameters as P
 from compliance import selectors as compliance_selectors
 
-from .models import CreditAccount, Financing, FinancingStatus, Instrument, WithdrawalRequest
+from . import raw_reads, valuation
+from .models import (
+    AccountMarginState,
+    ContractStatus,
+    CreditAccount,
+    CreditContract,
+    Financing,
+    FinancingStatus,
+    Instrument,
+    WithdrawalRequest,
+)
 from .valuation import AccountView, account_view
 
 #: Continuous trading sessions of SSE and SZSE, Asia/Shanghai.
@@ -59,13 +69,16 @@ def instrument_by_code(code: str) -> Instrument:
     return found[0]
 
 
-def credit_accounts_for(user) -> QuerySet[CreditAccount]:
+def credit_accounts_for(user, *, with_investor: bool = True) -> QuerySet[CreditAccount]:
     """Investors see their own accounts; staff with view permission see all.
 
     The margin state rides along (one join instead of a query per account). A user who is not
     staff is filtered through the join on the investor's user, without loading the profile
-    first: one query less on every account page and API call (staff never hold a profile)."""
-    qs = CreditAccount.objects.select_related("investor", "margin_state").order_by("account_number")
+    first: one query less on every account page and API call (staff never hold a profile).
+    `with_investor=False` leaves the investor's profile out of the row (the filter is the
+    same): for reads that show the account only, such as the account API."""
+    related = ("investor", "margin_state") if with_investor else ("margin_state",)
+    qs = CreditAccount.objects.select_related(*related).order_by("account_number")
     if not getattr(user, "is_authenticated", False):
         return qs.none()
     if not user.is_staff:
@@ -78,11 +91,59 @@ def credit_accounts_for(user) -> QuerySet[CreditAccount]:
     return qs.none()
 
 
-def credit_account_for(user, pk) -> CreditAccount:
-    account = credit_accounts_for(user).filter(pk=pk).first()
+def credit_account_for(user, pk, *, with_investor: bool = True) -> CreditAccount:
+    account = credit_accounts_for(user, with_investor=with_investor).filter(pk=pk).first()
     if account is None:
         raise NotFound("credit account: not found")
     return account
+
+
+_ACCOUNT_FIELDS = raw_reads.fields(CreditAccount)
+_STATE_FIELDS = raw_reads.fields(AccountMarginState)
+_STATE_FIELD = AccountMarginState._meta.get_field("credit_account")  # CreditAccount.margin_state
+_OWN_ACCOUNT_SQL = (
+    f"SELECT {raw_reads.columns(CreditAccount, 'a')}, "  # noqa: S608 (model columns; values bound)
+    f"{raw_reads.columns(AccountMarginState, 'm')}, "
+    f"{raw_reads.columns(CreditContract, 'c')} "
+    "FROM lending_creditaccount a "
+    "JOIN accounts_investorprofile p ON p.id = a.investor_id "
+    "LEFT JOIN lending_accountmarginstate m ON m.credit_account_id = a.id "
+    f"LEFT JOIN LATERAL ({valuation.current_contract_sql('a.id')}) c ON true "
+    "WHERE p.user_id = %s AND a.id = %s"
+)
+
+
+def credit_account_and_contract_for(user, pk) -> tuple[CreditAccount, CreditContract | None]:
+    """`credit_account_for(user, pk, with_investor=False)` and its current contract
+    (valuation.current_contract), what the account API reads before `account_view`.
+
+    For a signed-in user who is not staff (an investor: the API's traffic) one statement with
+    the same rule as credit_accounts_for (the account's investor is the user's profile) and
+    current_contract's order (`valuation.current_contract_sql`); its rows become the same
+    instances (the margin state cached on the account, None when it has none) without the ORM
+    compiling a query per request (lending.raw_reads). Anyone else goes through
+    credit_account_for and current_contract. Another user's account, or no account: NotFound.
+    """
+    if not getattr(user, "is_authenticated", False) or user.is_staff:
+        account = credit_account_for(user, pk, with_investor=False)
+        return account, valuation.current_contract(account)
+    db, rows = raw_reads.fetch(
+        CreditAccount, _OWN_ACCOUNT_SQL, [ContractStatus.ACTIVE, user.pk, pk]
+    )
+    if not rows:
+        raise NotFound("credit account: not found")
+    row = rows[0]
+    a, m = len(_ACCOUNT_FIELDS), len(_ACCOUNT_FIELDS) + len(_STATE_FIELDS)
+    account = raw_reads.instance(CreditAccount, db, _ACCOUNT_FIELDS, row[:a])
+    state = None
+    if row[a] is not None:  # the margin state's id: the account has one
+        state = raw_reads.instance(AccountMarginState, db, _STATE_FIELDS, row[a:m])
+        _STATE_FIELD.set_cached_value(state, account)
+    _STATE_FIELD.remote_field.set_cached_value(account, state)
+    contract = None
+    if row[m] is not None:  # the contract's id
+        contract = raw_reads.instance(CreditContract, db, valuation.CONTRACT_FIELDS, row[m:])
+    return account, contract
 
 
 def account_view_for(user, pk) -> AccountView:
@@ -94,6 +155,30 @@ def financings_of(credit_account: CreditAccount, *, open_only: bool = False) -> 
     if open_only:
         qs = qs.filter(status=FinancingStatus.OPEN)
     return qs.order_by("-opened_on", "-pk")
+
+
+_FINANCING_FIELDS = raw_reads.fields(Financing)
+_INSTRUMENT_FIELDS = raw_reads.fields(Instrument)
+_FINANCINGS_SQL = (
+    f"SELECT {raw_reads.columns(Financing, 'f')}, "  # noqa: S608 (model columns; values bound)
+    f"{raw_reads.columns(Instrument, 'i')} "
+    "FROM lending_financing f JOIN lending_instrument i ON i.id = f.instrument_id "
+    "WHERE f.credit_account_id = %s ORDER BY f.opened_on DESC, f.id DESC LIMIT %s"
+)
+
+
+def financings_listed(credit_account: CreditAccount, *, limit: int) -> list[Financing]:
+    """`financings_of(credit_account)[:limit]` (the latest first, each with its instrument) in
+    one pre-built statement: the account API lists them on every call (lending.raw_reads)."""
+    db, rows = raw_reads.fetch(Financing, _FINANCINGS_SQL, [credit_account.pk, limit])
+    split = len(_FINANCING_FIELDS)
+    listed = []
+    for row in rows:
+        financing = raw_reads.instance(Financing, db, _FINANCING_FIELDS, row[:split])
+        instrument = raw_reads.instance(Instrument, db, _INSTRUMENT_FIELDS, row[split:])
+        Financing.instrument.field.set_cached_value(financing, instrument)
+        listed.append(financing)
+    return listed
 
 
 def withdrawals_of(credit_account: CreditAccount) -> QuerySet[WithdrawalRequest]:

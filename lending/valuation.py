@@ -3,9 +3,20 @@ the API use.
 
 `account_view(credit_account, *, as_of=None) -> AccountView` builds the account from the
 custody ledger (client money, financing receivable, interest receivable, client securities of
-the investor), the latest prices and the haircuts, in a bounded number of queries (five, or six
-with `as_of`, whatever the number of positions), and evaluates the pure formulas of
-lending.margin on it.
+the investor), the latest prices and the haircuts, in a fixed number of queries whatever the
+number of positions (now: two, or one when the caller passes the contract; with `as_of`: five),
+and evaluates the pure formulas of lending.margin on it.
+
+Reading and computing are apart: `_current_inputs` (now: ONE SQL statement) or `_inputs_as_of`
+(`as_of`: four ORM queries) gather the same `_Inputs`, and `_assemble` makes the positions, the
+margin rows and the figures from them, the same code for both. The statement of
+`_current_inputs` reads the investor's ledger accounts with their balances, matches the
+client-securities units to instruments in SQL (the same split at the first ":" as
+`_split_unit`), joins the latest prices and sums the open financings per instrument (exact
+numeric sums, as Python's Decimal would); its rows become the same model instances (Instrument
+with its latest price cached, as `select_related("latest_price")` gives) without the ORM
+compiling a query per request. The account API reads every account through it, so its cost is
+the API's cost.
 
 Holdings bought with financing are split into two rows of `margin_account` (margin.py: "a
 holding bought partly with own money is two rows"): the financed row (quantity still held from
@@ -25,11 +36,21 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Q
 
-from custody.models import LedgerAccount
+from custody import money
+from custody.models import DEBIT_NORMAL, LedgerAccount
 from custody.selectors import balances_as_of
 
-from . import margin
-from .models import CreditAccount, CreditContract, Financing, FinancingStatus, Instrument, PriceTick
+from . import margin, raw_reads
+from .models import (
+    ContractStatus,
+    CreditAccount,
+    CreditContract,
+    Financing,
+    FinancingStatus,
+    Instrument,
+    LatestPrice,
+    PriceTick,
+)
 
 ZERO = Decimal(0)
 CURRENCY = "CNY"
@@ -109,13 +130,31 @@ def lower_limit_price(
     )
 
 
-def current_contract(credit_account: CreditAccount) -> CreditContract | None:
-    """The active contract of the account, else its latest one."""
-    contracts = list(
-        CreditContract.objects.filter(credit_account=credit_account).order_by("-signed_on", "-pk")
+CONTRACT_FIELDS = raw_reads.fields(CreditContract)
+
+
+def current_contract_sql(account: str) -> str:
+    """The statement (one row at most) of current_contract for the account whose id is the SQL
+    expression `account` ("%s", or a column of an enclosing query): the first active contract
+    in (-signed_on, -pk) order, else the first of all in that order. One parameter: the
+    active status."""
+    return (
+        f"SELECT {raw_reads.columns(CreditContract, 'c')} "  # noqa: S608 (model columns)
+        f"FROM lending_creditcontract c WHERE c.credit_account_id = {account} "
+        "ORDER BY (c.status = %s) DESC, c.signed_on DESC, c.id DESC LIMIT 1"
     )
-    active = [c for c in contracts if c.status == "active"]
-    return (active or contracts or [None])[0]
+
+
+_CONTRACT_SQL = current_contract_sql("%s")
+
+
+def current_contract(credit_account: CreditAccount) -> CreditContract | None:
+    """The active contract of the account, else its latest one (signed last): one statement,
+    the model instance made from its row without compiling a queryset."""
+    db, rows = raw_reads.fetch(
+        CreditContract, _CONTRACT_SQL, [credit_account.pk, ContractStatus.ACTIVE]
+    )
+    return raw_reads.instance(CreditContract, db, CONTRACT_FIELDS, rows[0]) if rows else None
 
 
 def _split_unit(unit: str) -> tuple[str, str]:
@@ -123,43 +162,39 @@ def _split_unit(unit: str) -> tuple[str, str]:
     return exchange, code
 
 
-def account_view(
-    credit_account: CreditAccount,
-    *,
-    as_of: datetime | None = None,
-    contract: CreditContract | None = None,
-) -> AccountView:
-    """The account at `as_of` (now by default); see the module docstring."""
-    if contract is None:
-        contract = current_contract(credit_account)  # 1 query
-    lines = contract_lines(contract)
-    fmr = contract.financing_margin_ratio if contract else margin.FINANCING_MARGIN_RATIO
-    investor_id = credit_account.investor_id
+#: The ledger accounts a valuation reads (of the account's investor).
+PURPOSES = ("client_money", "financing_receivable", "interest_receivable", "client_securities")
 
+
+@dataclass
+class _Inputs:
+    """What a valuation reads: the investor's ledger balances as (purpose, unit, normal-side
+    value), the open financings summed per instrument id, the instruments held or financed
+    (ordered by pk) and their prices {instrument id: (price, at, prev_close)}."""
+
+    balances: list[tuple[str, str, Decimal]]
+    financed_amount: dict[int, Decimal]
+    financed_qty: dict[int, Decimal]
+    instruments: list[Instrument]
+    prices: dict[int, tuple[Decimal | None, datetime | None, Decimal | None]]
+
+
+def _holdings(balances: list[tuple[str, str, Decimal]]) -> dict[str, Decimal]:
+    return {
+        unit: value
+        for purpose, unit, value in balances
+        if purpose == "client_securities" and value != 0
+    }
+
+
+def _inputs_as_of(credit_account: CreditAccount, as_of: datetime) -> _Inputs:
+    """Ledger balances and the last price ticks at `as_of`: four queries."""
     accounts = list(  # 1 query
-        LedgerAccount.objects.filter(
-            investor_id=investor_id,
-            purpose__in=(
-                "client_money",
-                "financing_receivable",
-                "interest_receivable",
-                "client_securities",
-            ),
-        )
+        LedgerAccount.objects.filter(investor_id=credit_account.investor_id, purpose__in=PURPOSES)
     )
-    balances = balances_as_of(accounts=accounts, as_of=as_of)  # 1 query
-    cash = debt = interest = ZERO
-    holdings: dict[str, Decimal] = {}
-    for account in accounts:
-        value = balances[account.pk]
-        if account.purpose == "client_money" and account.unit == CURRENCY:
-            cash += value
-        elif account.purpose == "financing_receivable" and account.unit == CURRENCY:
-            debt += value
-        elif account.purpose == "interest_receivable" and account.unit == CURRENCY:
-            interest += value
-        elif account.purpose == "client_securities" and value != 0:
-            holdings[account.unit] = value
+    values = balances_as_of(accounts=accounts, as_of=as_of)  # 1 query
+    balances = [(a.purpose, a.unit, values[a.pk]) for a in accounts]
+    holdings = _holdings(balances)
 
     financings = list(  # 1 query
         Financing.objects.filter(credit_account=credit_account, status=FinancingStatus.OPEN)
@@ -183,13 +218,7 @@ def account_view(
         )
 
     prices: dict[int, tuple[Decimal | None, datetime | None, Decimal | None]] = {}
-    if as_of is None:
-        for instrument in instruments:
-            latest = getattr(instrument, "latest_price", None)
-            prices[instrument.pk] = (
-                (latest.price, latest.at, latest.prev_close) if latest else (None, None, None)
-            )
-    elif instruments:
+    if instruments:
         ticks = (  # 1 query: the last tick at or before as_of, per instrument
             PriceTick.objects.filter(instrument_id__in=[i.pk for i in instruments], at__lte=as_of)
             .order_by("instrument_id", "-at")
@@ -197,6 +226,135 @@ def account_view(
         )
         for tick in ticks:
             prices[tick.instrument_id] = (tick.price, tick.at, None)
+    return _Inputs(balances, financed_amount, financed_qty, instruments, prices)
+
+
+_INSTRUMENT_FIELDS = raw_reads.fields(Instrument)
+_INSTRUMENT_PK = _INSTRUMENT_FIELDS.index(Instrument._meta.pk.attname)
+_PRICE_FIELDS = ["instrument_id", "price", "at", "prev_close"]
+#: The instrument's `latest_price` cache, as select_related("latest_price") fills it.
+_LATEST_PRICE_FIELD = LatestPrice._meta.get_field("instrument")
+
+
+def _current_sql() -> str:
+    # Only column names (from the models) are interpolated; every value is a parameter.
+    # held: client-securities accounts with a balance, matched to their instrument like
+    # _split_unit (exchange before the first ":", code after it); fin: open financings summed
+    # per instrument. A FULL JOIN keeps money accounts (no instrument), holdings, and
+    # instruments financed but no longer held.
+    return f"""
+WITH acc AS (
+    SELECT a.id, a.purpose, a.unit, a.account_type, b.balance
+    FROM custody_ledgeraccount a
+    LEFT JOIN custody_accountbalance b ON b.account_id = a.id
+    WHERE a.investor_id = %s AND a.purpose = ANY(%s)
+), held AS (
+    SELECT acc.*, hi.id AS instrument_id
+    FROM acc
+    LEFT JOIN lending_instrument hi
+      ON acc.purpose = 'client_securities' AND acc.balance <> 0
+     AND hi.exchange = split_part(acc.unit, ':', 1)
+     AND hi.code = substr(acc.unit, length(split_part(acc.unit, ':', 1)) + 2)
+), fin AS (
+    SELECT f.instrument_id, sum(f.principal_outstanding) AS amount, sum(f.quantity_held) AS qty
+    FROM lending_financing f
+    WHERE f.credit_account_id = %s AND f.status = %s
+      AND NOT (f.principal_outstanding = 0 AND f.quantity_held = 0)
+    GROUP BY f.instrument_id
+)
+SELECT held.id, held.purpose, held.unit, held.account_type, held.balance, fin.amount, fin.qty,
+       {raw_reads.columns(LatestPrice, "lp", _PRICE_FIELDS)},
+       {raw_reads.columns(Instrument, "i")}
+FROM held
+FULL JOIN fin ON fin.instrument_id = held.instrument_id
+LEFT JOIN lending_instrument i ON i.id = COALESCE(held.instrument_id, fin.instrument_id)
+LEFT JOIN lending_latestprice lp ON lp.instrument_id = i.id
+ORDER BY held.id, i.id"""  # noqa: S608 (column names from the models; values are parameters)
+
+
+_CURRENT_SQL = _current_sql()
+
+
+def _current_inputs(credit_account: CreditAccount) -> _Inputs:
+    """Ledger balances now (the balance rows the posting trigger keeps) and the latest prices:
+    one statement (see the module docstring)."""
+    db, rows = raw_reads.fetch(
+        Instrument,
+        _CURRENT_SQL,
+        [credit_account.investor_id, list(PURPOSES), credit_account.pk, FinancingStatus.OPEN],
+    )
+    balances: list[tuple[str, str, Decimal]] = []
+    seen_accounts: set[int] = set()
+    financed_amount: dict[int, Decimal] = {}
+    financed_qty: dict[int, Decimal] = {}
+    instruments: dict[int, Instrument] = {}
+    prices: dict[int, tuple[Decimal | None, datetime | None, Decimal | None]] = {}
+    for row in rows:
+        account_id, purpose, unit, account_type, balance, amount, qty = row[:7]
+        price_row, instrument_row = row[7:11], row[11:]
+        if account_id is not None and account_id not in seen_accounts:
+            seen_accounts.add(account_id)
+            if balance is None:  # no balance row yet: nothing posted
+                value = money.ZERO
+            else:
+                value = money.signed(balance, 1 if account_type in DEBIT_NORMAL else -1)
+            balances.append((purpose, unit, value))
+        instrument_id = instrument_row[_INSTRUMENT_PK]
+        if instrument_id is None or instrument_id in instruments:
+            continue
+        instrument = raw_reads.instance(Instrument, db, _INSTRUMENT_FIELDS, instrument_row)
+        latest = None
+        if price_row[0] is not None:
+            latest = raw_reads.instance(LatestPrice, db, _PRICE_FIELDS, price_row)
+            _LATEST_PRICE_FIELD.set_cached_value(latest, instrument)
+        _LATEST_PRICE_FIELD.remote_field.set_cached_value(instrument, latest)
+        instruments[instrument_id] = instrument
+        prices[instrument_id] = (
+            (latest.price, latest.at, latest.prev_close) if latest else (None, None, None)
+        )
+        if amount is not None:
+            financed_amount[instrument_id] = amount
+            financed_qty[instrument_id] = qty
+    ordered = [instruments[pk] for pk in sorted(instruments)]
+    return _Inputs(balances, financed_amount, financed_qty, ordered, prices)
+
+
+def account_view(
+    credit_account: CreditAccount,
+    *,
+    as_of: datetime | None = None,
+    contract: CreditContract | None = None,
+) -> AccountView:
+    """The account at `as_of` (now by default); see the module docstring."""
+    if contract is None:
+        contract = current_contract(credit_account)  # 1 query
+    if as_of is None:
+        inputs = _current_inputs(credit_account)  # 1 statement
+    else:
+        inputs = _inputs_as_of(credit_account, as_of)  # 4 queries
+    return _assemble(credit_account, contract, inputs, as_of)
+
+
+def _assemble(
+    credit_account: CreditAccount,
+    contract: CreditContract | None,
+    inputs: _Inputs,
+    as_of: datetime | None,
+) -> AccountView:
+    """The valuation proper: positions, margin rows and figures from what was read."""
+    lines = contract_lines(contract)
+    fmr = contract.financing_margin_ratio if contract else margin.FINANCING_MARGIN_RATIO
+    cash = debt = interest = ZERO
+    for purpose, unit, value in inputs.balances:
+        if purpose == "client_money" and unit == CURRENCY:
+            cash += value
+        elif purpose == "financing_receivable" and unit == CURRENCY:
+            debt += value
+        elif purpose == "interest_receivable" and unit == CURRENCY:
+            interest += value
+    holdings = _holdings(inputs.balances)
+    financed_amount, financed_qty = inputs.financed_amount, inputs.financed_qty
+    instruments, prices = inputs.instruments, inputs.prices
 
     positions: list[PositionView] = []
     rows: list[margin.Position] = []
