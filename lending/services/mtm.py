@@ -24,6 +24,11 @@ or a second run on the same snapshot issues nothing twice; a shard already done 
 counts without work. Counts of calls and cures come from the MarginEvent rows the run caused
 (source "mtm:<run id>"), so they are right after a crash and a redelivery too.
 
+One worker per shard at a time: a shard is processed under PostgreSQL's session advisory lock
+(run id, shard); a second copy of its message (the sweeper re-sending a shard a slow worker
+still holds) finds the lock held and leaves the shard to its holder. A dead worker's connection
+goes with it, and so does the lock.
+
 Recovery (issue 10): the run and shard rows in PostgreSQL are the source of truth, the broker
 only carries work. A transient database fault (PostgreSQL restarted or failed over, a dropped
 connection: TRANSIENT_DB_ERRORS) is never recorded as the run's error: it propagates, and the
@@ -39,6 +44,7 @@ Configuration: settings.LENDING_MTM (dict) overrides DEFAULT_CONFIG key by key.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -345,11 +351,41 @@ def _shard_counts(shard: MtmShard) -> dict:
     }
 
 
+@contextlib.contextmanager
+def _shard_lock(run_id: int, shard: int):
+    """Hold PostgreSQL's session advisory lock (run id, shard) while a worker processes the
+    shard: a copy of its message delivered to a second worker (the sweeper re-sending a shard a
+    slow worker still holds) finds it held and leaves the shard to its holder. Yields whether
+    this process holds it. The two-integer advisory lock space is the shards'. A worker that
+    dies loses its connection, and PostgreSQL releases the lock with it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [run_id, shard])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [run_id, shard])
+            except TRANSIENT_DB_ERRORS:
+                pass  # the connection is gone, and the lock with it
+
+
 def mtm_shard_process(*, run_id: int, shard: int, worker: str = "") -> dict:
-    """Value one shard of a run (see the module docstring); safe to run again."""
-    row = MtmShard.objects.select_related("run").get(run_id=run_id, shard=shard)
-    if row.done:
-        return _shard_counts(row)
+    """Value one shard of a run (see the module docstring); safe to run again, and a no-op
+    while another worker is processing the same shard."""
+    with _shard_lock(run_id, shard) as held:
+        row = MtmShard.objects.select_related("run").get(run_id=run_id, shard=shard)
+        if row.done or not held:
+            if not held:
+                log.info("mark-to-market run %s shard %s is held by another worker", run_id, shard)
+            return _shard_counts(row)
+        return _shard_process(row, worker)
+
+
+def _shard_process(row: MtmShard, worker: str) -> dict:
+    run_id, shard = row.run_id, row.shard
     run = row.run
     now = timezone.now()
     MtmShard.objects.filter(pk=row.pk).update(

@@ -149,3 +149,36 @@ def test_a_fresh_web_process_has_the_price_move_hook_registered():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert "on_prices_moved" in out.stdout
+
+
+def test_a_shard_another_worker_holds_is_left_to_it(mtm_book):
+    """The sweeper may re-send a shard a slow worker still processes: the copy finds the
+    shard's advisory lock held (here by a second PostgreSQL session standing for that worker)
+    and leaves it, touching nothing; once the holder lets go the shard is processed."""
+    import psycopg
+    from django.db import connection
+
+    run = mtm.mtm_run_create(trigger="test", shard_size=100)
+    db = connection.settings_dict
+    other = psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"] or "postgres",
+        dbname=db["NAME"], autocommit=True,
+    )  # fmt: skip
+    try:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [run.pk, 0])
+        counts = mtm.mtm_shard_process(run_id=run.pk, shard=0, worker="copy")
+        shard = MtmShard.objects.get(run=run, shard=0)
+        assert counts["done"] is False and (shard.attempts, shard.worker) == (0, "")
+        assert not MtmSnapshot.objects.filter(run=run).exists()
+        assert not MarginCall.objects.exists()
+    finally:
+        other.execute("SELECT pg_advisory_unlock_all()")
+        other.close()
+    mtm.mtm_shard_process(run_id=run.pk, shard=0, worker="holder")
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.calls_issued == 2
+    # the lock was released when the shard was done: this session may take it again
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [run.pk, 0])
+        assert cursor.fetchone()[0] is True
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [run.pk, 0])
