@@ -1,7 +1,9 @@
 """Shared fixtures. PostgreSQL is checked once, before any test, so an unreachable
 database ends the run with one clear line instead of a traceback per test."""
 
+import contextlib
 import importlib
+import uuid
 
 import psycopg
 import pytest
@@ -28,6 +30,25 @@ def pytest_sessionstart(session):
             f"cannot reach PostgreSQL at {host}:{port} ({first}); start it or fix DATABASE_URL",
             returncode=2,
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def celery_test_queue():
+    """Tasks the code under test sends without naming a queue (the price hook's revaluations,
+    after a test commits prices) go to a queue of this test run, deleted at the end: never to
+    the queue a demo desk's worker on this machine consumes. Tests that need a worker start
+    their own on their own queue (tools/worker_processes)."""
+    from config.celery import app
+
+    queue = f"test-run-{uuid.uuid4().hex[:12]}"
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        yield queue
+    finally:
+        app.conf.task_default_queue = previous
+        with contextlib.suppress(Exception), app.connection_for_write() as conn:
+            conn.default_channel.queue_delete(queue)
 
 
 @pytest.fixture

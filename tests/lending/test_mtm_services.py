@@ -182,3 +182,23 @@ def test_a_shard_another_worker_holds_is_left_to_it(mtm_book):
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [run.pk, 0])
         assert cursor.fetchone()[0] is True
         cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [run.pk, 0])
+
+
+def test_the_price_hook_of_a_test_run_goes_to_the_run_s_own_queue(
+    mtm_book, book_instruments, celery_test_queue, django_capture_on_commit_callbacks
+):
+    """A committed price move enqueues the holders' revaluation on the default queue: in the
+    test run, the run's own queue, never the demo desk's ("margindesk")."""
+    import json
+
+    import redis
+    from django.conf import settings
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    before = broker.llen(celery_test_queue)
+    with django_capture_on_commit_callbacks(execute=True):
+        price_set(book_instruments[MOUTAI], "40.00")
+    assert broker.llen(celery_test_queue) == before + 1
+    message = json.loads(broker.lindex(celery_test_queue, 0))
+    assert message["headers"]["task"] == "lending.tasks.mtm_revalue_instruments"
+    assert celery_test_queue != "margindesk"
