@@ -240,14 +240,6 @@ def _state_row(account: CreditAccount, at: datetime) -> AccountMarginState:
     return _state_rows({account.pk: account}, at)[account.pk]
 
 
-def unfinished_call(account: CreditAccount) -> MarginCall | None:
-    return (
-        MarginCall.objects.select_for_update(of=("self",))
-        .filter(credit_account=account, status__in=UNFINISHED_CALL_STATUSES)
-        .first()
-    )
-
-
 def event_build(
     *,
     account: CreditAccount,
@@ -505,24 +497,11 @@ def notices_save(notices: list[Notice]) -> list[Notice]:
     return fresh
 
 
-def notice_send(
-    *,
-    account: CreditAccount,
-    kind: str,
-    stage: int = 0,
-    call: MarginCall | None = None,
-    warning_episode: int | None = None,
-    at: datetime,
-    context: dict | None = None,
-) -> list[int]:
-    """Write the notice on the portal and by e-mail (sent on commit). A notice that exists
-    already (same call or warning episode, kind, stage, channel) is not written again.
-    Returns the pks of the notices written."""
-    notices = notices_build(
-        account=account, kind=kind, stage=stage, call=call, warning_episode=warning_episode,
-        at=at, context=context,
-    )  # fmt: skip
-    return [n.pk for n in notices_save(notices)]
+def notice_send(**event) -> list[int]:
+    """Write one event's notice on the portal and by e-mail (sent on commit), unless it exists
+    already (same call or warning episode, kind, stage, channel); the arguments of
+    notices_build. Returns the pks of the notices written."""
+    return [n.pk for n in notices_save(notices_build(**event))]
 
 
 def notices_deliver(notice_ids: list[int]) -> list[Notice]:
