@@ -303,6 +303,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "lending.tasks.mtm_resume_stale_runs",
         "schedule": timedelta(seconds=60),
     },
+    # The e-mail outbox: notices a task did not send after their commit (broker down, worker lost).
+    "notices-deliver-pending": {
+        "task": "lending.tasks.notices_deliver_pending",
+        "schedule": timedelta(seconds=60),
+    },
     "desk-heartbeat": {
         "task": "config.celery.heartbeat",
         "schedule": timedelta(minutes=5),

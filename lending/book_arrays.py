@@ -5,13 +5,16 @@ whatever the number of accounts (never one query per account):
 
 1. accounts: open credit accounts with their investor, stored margin state, unfinished call and
    active contract lines (one joined statement);
-2. ledger balances: custody_accountbalance joined to custody_ledgeraccount, filtered by purpose
-   (client money, financing receivable, interest receivable in CNY; client securities);
+2. ledger balances: their mark-to-market mirror (lending.models.RiskBalance, kept by the ledger's
+   triggers: client money, financing receivable, interest receivable in CNY; client securities
+   with their instrument id) by one range scan of the investors' index, no join;
 3. open financings aggregated per (credit account, instrument);
 4. instruments with their latest prices (small table, read whole).
 
-Bulk numeric reads go through ``COPY (SELECT ...) TO STDOUT`` in CSV, parsed into float64
-arrays by numpy's C parser (ids stay exact below 2**53); no Python object per row.
+Bulk numeric reads return one row of PostgreSQL arrays (``SELECT array_agg(c0), array_agg(c1)
+... FROM (query)``) in binary, and numpy reads each array's bytes as a typed column: no Python
+object per row, nothing parsed from text, and (unlike COPY, which psycopg hands over one row at a
+time) one message per column.
 
 The figures reproduce lending.valuation.account_view (``as_of=None``) exactly in structure:
 a holding bought partly with financing is two rows, a financed row (quantity still held from
@@ -35,14 +38,16 @@ rows of ``instrument_ids``. Without any selector: every open credit account.
 
 from __future__ import annotations
 
-import io
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 from django.db import connection, transaction
-from psycopg import sql
+from psycopg import Cursor, sql
+from psycopg.adapt import Loader
+from psycopg.pq import Format
 
 from . import margin
 
@@ -126,24 +131,64 @@ class LoadedBook:
 # --------------------------------------------------------------------------- raw reads
 
 
-def _copy_floats(query: sql.Composable, ncols: int) -> np.ndarray:
-    """Run ``COPY (query) TO STDOUT (FORMAT csv)`` on Django's connection; numeric columns only
-    (NULL must be coalesced in SQL). Returns a float64 array of shape (rows, ncols)."""
+#: PostgreSQL array type oids → the numpy type of their binary elements.
+_ARRAY_ELEMENTS = {1016: ">i8", 1007: ">i4", 1005: ">i2", 1022: ">f8"}  # int8 int4 int2 float8
+_PG_TYPES = {np.int64: "int8", np.int32: "int4", np.int16: "int2", np.float64: "float8"}
+
+
+class _RawArray(Loader):
+    """Hands a binary array value over as bytes (decoded by `_decode_array`)."""
+
+    format = Format.BINARY
+
+    def load(self, data) -> bytes:
+        return bytes(data)
+
+
+def _decode_array(data: bytes | None, element: str) -> np.ndarray:
+    """A one-dimensional PostgreSQL binary array without NULLs as a native numpy array."""
+    if data is None:  # array_agg over no rows
+        return np.zeros(0, dtype=np.dtype(element).newbyteorder("="))
+    ndim, has_nulls = struct.unpack_from(">ii", data, 0)
+    if ndim == 0:
+        return np.zeros(0, dtype=np.dtype(element).newbyteorder("="))
+    if ndim != 1 or has_nulls:
+        raise RuntimeError("bulk read: a column returned NULLs or a nested array")
+    (count,) = struct.unpack_from(">i", data, 12)
+    size = np.dtype(element).itemsize
+    cells = np.frombuffer(data, dtype=[("len", ">i4"), ("v", element)], count=count, offset=20)
+    if count and not (cells["len"] == size).all():
+        raise RuntimeError("bulk read: unexpected element size")
+    return cells["v"].astype(np.dtype(element).newbyteorder("="))
+
+
+def _arrays(query: sql.Composable, types: tuple) -> list[np.ndarray]:
+    """The columns of ``query`` (no NULLs: coalesce in SQL) as numpy arrays of ``types``
+    (np.int64 / int32 / int16 / float64), read in one round trip as one row of arrays. The
+    aggregates read the same input in the same order, so the arrays stay aligned row by row."""
+    names = [sql.Identifier(f"c{i}") for i in range(len(types))]
+    statement = sql.SQL("SELECT {aggs} FROM ({query}) AS q ({names})").format(
+        aggs=sql.SQL(", ").join(
+            sql.SQL("array_agg({}::{})").format(name, sql.SQL(_PG_TYPES[t]))
+            for name, t in zip(names, types, strict=True)
+        ),
+        query=query,
+        names=sql.SQL(", ").join(names),
+    )
     connection.ensure_connection()
     raw = connection.connection  # the psycopg connection, inside Django's transaction state
-    buf = io.BytesIO()
-    with raw.cursor() as cursor:
-        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
-        with cursor.copy(statement) as copy:
-            for chunk in copy:
-                buf.write(chunk)
-    data = buf.getvalue()
-    if not data:
-        return np.zeros((0, ncols))
-    flat = np.fromstring(data.replace(b"\n", b","), sep=",")  # C parser, text mode
-    if flat.size % ncols:
-        raise RuntimeError("COPY returned a ragged table")
-    return flat.reshape(-1, ncols)
+    with Cursor(raw) as cursor:  # server-side binding: Django's client cursors cannot do binary
+        for oid in _ARRAY_ELEMENTS:
+            cursor.adapters.register_loader(oid, _RawArray)
+        cursor.execute(statement, binary=True)
+        row = cursor.fetchone()
+    return [
+        _decode_array(value, _ARRAY_ELEMENTS[oid])
+        for value, oid in zip(row, (_ARRAY_OIDS[t] for t in types), strict=True)
+    ]
+
+
+_ARRAY_OIDS = {np.int64: 1016, np.int32: 1007, np.int16: 1005, np.float64: 1022}
 
 
 def _ids_literal(ids: Iterable[int]) -> sql.Composable:
@@ -177,17 +222,14 @@ def _account_filter(credit_account_ids, id_range) -> sql.Composable:
 
 def holders_of(instrument_ids: Iterable[int]) -> list[int]:
     """Pks of the open credit accounts holding any of ``instrument_ids``: in custody (a non-zero
-    client securities balance, found by the ledger's (unit, purpose) index) or financed (an open
-    financing with something outstanding). One statement."""
+    client securities balance, found by the balance mirror's instrument index) or financed (an
+    open financing with something outstanding). One statement."""
     with connection.cursor() as cursor:
         cursor.execute(
             # two index lookups joined by UNION (an OR of the two would scan every account)
             "SELECT ca.id FROM lending_creditaccount ca WHERE ca.status = 'open' "
-            "AND ca.investor_id IN (SELECT la.investor_id FROM custody_ledgeraccount la "
-            "JOIN custody_accountbalance b ON b.account_id = la.id "
-            "WHERE la.purpose = 'client_securities' AND b.balance <> 0 AND la.unit = ANY("
-            "SELECT i.exchange || ':' || i.code FROM lending_instrument i "
-            "WHERE i.id = ANY(%(ids)s))) "
+            "AND ca.investor_id IN (SELECT r.investor_id FROM lending_riskbalance r "
+            "WHERE r.instrument_id = ANY(%(ids)s) AND r.amount <> 0) "
             "UNION SELECT ca.id FROM lending_creditaccount ca WHERE ca.status = 'open' "
             "AND ca.id IN (SELECT f.credit_account_id FROM lending_financing f "
             "WHERE f.status = 'open' AND f.instrument_id = ANY(%(ids)s) "
@@ -195,6 +237,35 @@ def holders_of(instrument_ids: Iterable[int]) -> list[int]:
             {"ids": [int(i) for i in instrument_ids]},
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+def mirror_breaks(limit: int = 100) -> list[dict]:
+    """Differences between the ledger and its mark-to-market mirror (lending.models.RiskBalance):
+    a client ledger account the mirror should hold but does not, or holds with another amount,
+    investor, kind or instrument. Empty when the triggers kept it (always, unless someone
+    disabled them). One statement over both tables; at most ``limit`` rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH expected AS (SELECT la.id, la.investor_id, "
+            "lending_riskbalance_kind(la.purpose, la.unit) AS kind, i.id AS instrument_id, "
+            "b.balance * b.normal_sign AS amount FROM custody_ledgeraccount la "
+            "JOIN custody_accountbalance b ON b.account_id = la.id "
+            "LEFT JOIN lending_instrument i ON la.purpose = 'client_securities' "
+            "AND la.unit = i.exchange || ':' || i.code WHERE la.investor_id IS NOT NULL "
+            "AND lending_riskbalance_kind(la.purpose, la.unit) IS NOT NULL) "
+            "SELECT coalesce(e.id, r.ledger_account_id), e.amount, r.amount, "
+            "e.instrument_id, r.instrument_id FROM expected e "
+            "FULL JOIN lending_riskbalance r ON r.ledger_account_id = e.id "
+            "WHERE (e.id, e.investor_id, e.kind, e.instrument_id, e.amount) IS DISTINCT FROM "
+            "(r.ledger_account_id, r.investor_id, r.kind, r.instrument_id, r.amount) "
+            "ORDER BY 1 LIMIT %s",
+            [limit],
+        )
+        return [
+            {"ledger_account": row[0], "ledger": row[1], "mirror": row[2],
+             "ledger_instrument": row[3], "mirror_instrument": row[4]}
+            for row in cursor.fetchall()
+        ]  # fmt: skip
 
 
 def _state_case(column: str) -> sql.Composable:
@@ -236,29 +307,27 @@ def load_book(
 def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
     where = _account_filter(credit_account_ids, id_range)
 
-    # 1. accounts, their stored state, unfinished call and active contract lines
+    # 1. accounts, their stored state, unfinished call and active contract lines (PostgreSQL
+    # keeps one active contract per investor and one unfinished call per account: plain joins)
     d = margin.DEFAULT_LINES
-    accounts = _copy_floats(
+    i64, i16, f64 = np.int64, np.int16, np.float64
+    columns = _arrays(
         sql.SQL(
             "SELECT ca.id, ca.investor_id, {state}, "
-            "(mc.credit_account_id IS NOT NULL)::int, "
-            "(c.id IS NOT NULL)::int, "
+            "(mc.id IS NOT NULL)::int, (c.id IS NOT NULL)::int, "
             "coalesce(c.warning_line, {w}), coalesce(c.call_line, {c}), "
             "coalesce(c.target_line, {t}), coalesce(c.withdrawal_line, {wd}), "
             "coalesce(c.financing_margin_ratio, {fmr}) "
             "FROM lending_creditaccount ca "
             "LEFT JOIN lending_accountmarginstate ms ON ms.credit_account_id = ca.id "
-            "LEFT JOIN (SELECT DISTINCT ON (cc.credit_account_id) * "
-            "FROM lending_creditcontract cc WHERE cc.status = 'active' AND {in_cc} "
-            "ORDER BY cc.credit_account_id, cc.signed_on DESC, cc.id DESC) c "
-            "ON c.credit_account_id = ca.id "
-            "LEFT JOIN (SELECT DISTINCT m.credit_account_id FROM lending_margincall m "
-            "WHERE m.status IN ('open', 'overdue', 'liquidating') AND {in_mc}) mc "
-            "ON mc.credit_account_id = ca.id "
-            "WHERE {where} ORDER BY ca.id"
+            "LEFT JOIN lending_creditcontract c ON c.credit_account_id = ca.id "
+            "AND c.status = 'active' AND {in_cc} "
+            "LEFT JOIN lending_margincall mc ON mc.credit_account_id = ca.id "
+            "AND mc.status IN ('open', 'overdue', 'liquidating') AND {in_mc} "
+            "WHERE {where}"
         ).format(
-            in_cc=_id_filter(credit_account_ids, id_range, sql.SQL("cc.credit_account_id")),
-            in_mc=_id_filter(credit_account_ids, id_range, sql.SQL("m.credit_account_id")),
+            in_cc=_id_filter(credit_account_ids, id_range, sql.SQL("c.credit_account_id")),
+            in_mc=_id_filter(credit_account_ids, id_range, sql.SQL("mc.credit_account_id")),
             state=_state_case("ms.state"),
             w=sql.Literal(d.warning),
             c=sql.Literal(d.call),
@@ -267,10 +336,12 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
             fmr=sql.Literal(margin.FINANCING_MARGIN_RATIO),
             where=where,
         ),
-        10,
+        (i64, i64, i16, i16, i16, f64, f64, f64, f64, f64),
     )
-    account_ids = accounts[:, 0].astype(np.int64)
-    investor_ids = accounts[:, 1].astype(np.int64)
+    order = np.argsort(columns[0], kind="stable")
+    account_ids, investor_ids, stored, in_call, contract, *line_columns = (
+        column[order] for column in columns
+    )
     n = account_ids.shape[0]
 
     # 4. instruments (whole table: small) with latest prices
@@ -304,46 +375,40 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
     held = f_amount = f_qty = empty
 
     if n:
-        # 2. ledger balances of the investors of the selected accounts (the investors, known
-        # from step 1, restrict the ledger by its investor index: a range for a shard, the
-        # list for explicit accounts; the join to the accounts stays the rule)
+        # 2. ledger balances of the selected accounts' investors, from their mirror (the
+        # investors' index: a range for a shard, the list for explicit accounts; one open credit
+        # account per investor, so an investor's balances belong to one loaded account)
         if credit_account_ids is not None:
-            investors = sql.SQL("la.investor_id = ANY({})").format(
+            investors = sql.SQL("r.investor_id = ANY({})").format(
                 _ids_literal(np.unique(investor_ids).tolist())
             )
         else:
-            investors = sql.SQL("la.investor_id BETWEEN {} AND {}").format(
+            investors = sql.SQL("r.investor_id BETWEEN {} AND {}").format(
                 sql.Literal(int(investor_ids.min())), sql.Literal(int(investor_ids.max()))
             )
-        balances = _copy_floats(
+        b_investor, b_kind, b_inst, b_value = _arrays(
             sql.SQL(
-                "SELECT ca.id, CASE la.purpose WHEN 'client_money' THEN 0 "
-                "WHEN 'financing_receivable' THEN 1 WHEN 'interest_receivable' THEN 2 "
-                "ELSE 3 END, coalesce(i.id, -1), b.balance * b.normal_sign "
-                "FROM lending_creditaccount ca "
-                "JOIN custody_ledgeraccount la ON la.investor_id = ca.investor_id "
-                "JOIN custody_accountbalance b ON b.account_id = la.id "
-                "LEFT JOIN lending_instrument i ON la.purpose = 'client_securities' "
-                "AND la.unit = i.exchange || ':' || i.code "
-                "WHERE {where} AND {investors} AND b.balance <> 0 AND ("
-                "(la.purpose IN ('client_money', 'financing_receivable', 'interest_receivable') "
-                "AND la.unit = {cur}) OR la.purpose = 'client_securities')"
-            ).format(where=where, investors=investors, cur=sql.Literal(CURRENCY)),
-            4,
+                "SELECT r.investor_id, r.kind, coalesce(r.instrument_id, -1), r.amount "
+                "FROM lending_riskbalance r WHERE {investors} AND r.amount <> 0"
+            ).format(investors=investors),
+            (i64, i16, i64, f64),
         )
-        b_acc = np.searchsorted(account_ids, balances[:, 0].astype(np.int64))
-        b_kind = balances[:, 1].astype(np.int64)
-        b_value = balances[:, 3]
-        cash = np.bincount(b_acc[b_kind == 0], b_value[b_kind == 0], minlength=n)
-        debt = np.bincount(b_acc[b_kind == 1], b_value[b_kind == 1], minlength=n)
-        interest = np.bincount(b_acc[b_kind == 2], b_value[b_kind == 2], minlength=n)
-        sec = (b_kind == _SECURITIES) & (balances[:, 2] >= 0)  # unknown units count nothing
+        by_investor = np.argsort(investor_ids)
+        sorted_investors = investor_ids[by_investor]
+        at = np.searchsorted(sorted_investors, b_investor)
+        mine = (at < n) & (sorted_investors[np.minimum(at, n - 1)] == b_investor)
+        b_acc = by_investor[at[mine]]
+        b_kind, b_inst, b_value = b_kind[mine], b_inst[mine], b_value[mine]
+        for kind, target in ((0, cash), (1, debt), (2, interest)):
+            chosen = b_kind == kind
+            target += np.bincount(b_acc[chosen], b_value[chosen], minlength=n)
+        sec = (b_kind == _SECURITIES) & (b_inst >= 0)  # units without an instrument count nothing
         h_acc = b_acc[sec]
-        h_inst = np.searchsorted(inst_ids, balances[sec, 2].astype(np.int64))
+        h_inst = np.searchsorted(inst_ids, b_inst[sec])
         h_qty = b_value[sec]
 
         # 3. open financings per (account, instrument)
-        fin = _copy_floats(
+        fin_account, fin_instrument, fin_amount, fin_quantity = _arrays(
             sql.SQL(
                 "SELECT f.credit_account_id, f.instrument_id, sum(f.principal_outstanding), "
                 "sum(f.quantity_held) FROM lending_financing f "
@@ -355,10 +420,10 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
                 where=where,
                 in_f=_id_filter(credit_account_ids, id_range, sql.SQL("f.credit_account_id")),
             ),
-            4,
+            (i64, i64, f64, f64),
         )
-        f_acc = np.searchsorted(account_ids, fin[:, 0].astype(np.int64))
-        f_inst = np.searchsorted(inst_ids, fin[:, 1].astype(np.int64))
+        f_acc = np.searchsorted(account_ids, fin_account)
+        f_inst = np.searchsorted(inst_ids, fin_instrument)
 
         # merge holdings and financings on (account, instrument)
         kk = max(k, 1)
@@ -367,8 +432,8 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
         m = uniq.shape[0]
         nh = h_acc.shape[0]
         held = np.bincount(inverse[:nh], h_qty, minlength=m)
-        f_amount = np.bincount(inverse[nh:], fin[:, 2], minlength=m)
-        f_qty_all = np.bincount(inverse[nh:], fin[:, 3], minlength=m)
+        f_amount = np.bincount(inverse[nh:], fin_amount, minlength=m)
+        f_qty_all = np.bincount(inverse[nh:], fin_quantity, minlength=m)
         pos_acc = uniq // kk
         pos_inst = uniq % kk
         f_qty = np.where(held > 0, np.minimum(held, f_qty_all), 0.0)
@@ -404,16 +469,10 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
         instrument_units=inst_units,
         instrument_category=inst_cat,
         instrument_price=inst_price,
-        lines=Lines(
-            warning=accounts[:, 5].copy(),
-            call=accounts[:, 6].copy(),
-            target=accounts[:, 7].copy(),
-            withdrawal=accounts[:, 8].copy(),
-            financing_margin_ratio=accounts[:, 9].copy(),
-        ),
-        stored_state=accounts[:, 2].astype(np.int8),
-        in_call=accounts[:, 3] > 0,
-        has_active_contract=accounts[:, 4] > 0,
+        lines=Lines(*line_columns),
+        stored_state=stored.astype(np.int8),
+        in_call=in_call > 0,
+        has_active_contract=contract > 0,
     )
 
 

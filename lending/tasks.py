@@ -68,5 +68,22 @@ def margin_notice_deliver(notice_id: int) -> bool:
     return bool(calls.notice_deliver(notice_id=notice_id).delivered)
 
 
+@shared_task(name="lending.tasks.notices_deliver", **LIMITS)
+def notices_deliver(notice_ids: list[int]) -> int:
+    """Send the e-mail notices a transaction just committed (the outbox, see
+    lending.services.calls.notices_save); returns how many were delivered."""
+    from .services import calls
+
+    return sum(bool(n.delivered) for n in calls.notices_deliver(notice_ids))
+
+
+@shared_task(name="lending.tasks.notices_deliver_pending", **LIMITS)
+def notices_deliver_pending() -> int:
+    """Beat's outbox sweeper: send e-mail notices never attempted."""
+    from .services import calls
+
+    return len(calls.notices_deliver_pending())
+
+
 from .tasks_mtm import *  # noqa: F403,E402
 from .tasks_risk import *  # noqa: F403,E402

@@ -52,6 +52,21 @@ def celery_test_queue():
 
 
 @pytest.fixture
+def celery_eager():
+    """Tasks run in the test's process when sent (Celery's eager mode, errors raised): for
+    tests of what a task does after a commit, such as the e-mail outbox. What real workers do
+    is tested with real worker processes (tests/integration)."""
+    from config.celery import app
+
+    saved = {k: app.conf[k] for k in ("task_always_eager", "task_eager_propagates")}
+    app.conf.update(task_always_eager=True, task_eager_propagates=True)
+    try:
+        yield app
+    finally:
+        app.conf.update(saved)
+
+
+@pytest.fixture
 def make_user(db):
     from accounts import services
 

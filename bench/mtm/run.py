@@ -6,7 +6,7 @@
 Runs in its own database (margindesk_bench_mtm, created and migrated if missing), never the demo
 data; it truncates the book tables of that database and loads the synthetic book with COPY
 (session_replication_role = replica: no FK or posting triggers while loading; the ledger
-balances are written directly, as the posting trigger would keep them).
+balances, and their mark-to-market mirror, are written directly, as the triggers would keep them).
 
 Book: N accounts, about 5 positions each over K instruments (lognormal prices, haircuts by
 category), cash, one financed position per indebted account; maintenance ratios spread as
@@ -66,10 +66,14 @@ WHERE ca.status = 'open'
 GROUP BY ca.id
 """
 
-TABLES = (
+#: What runs write: emptied by --reuse-book, so its first run starts from the same state.
+RUN_TABLES = (
     "lending_mtmsnapshot, lending_mtmshard, lending_mtmrun, lending_notice, lending_marginevent, "
     "lending_historicalmargincall, lending_margincall, lending_historicalaccountmarginstate, "
-    "lending_accountmarginstate, lending_financing, lending_historicalfinancing, "
+    "lending_accountmarginstate"
+)
+TABLES = (
+    f"lending_riskbalance, {RUN_TABLES}, lending_financing, lending_historicalfinancing, "
     "lending_creditcontract, lending_historicalcreditcontract, lending_creditaccount, "
     "lending_historicalcreditaccount, custody_accountbalance, custody_ledgeraccount, "
     "custody_historicalledgeraccount, lending_latestprice, lending_pricetick, lending_instrument, "
@@ -275,6 +279,7 @@ def generate_and_load(n: int, k: int, seed: int = 20260929) -> dict:
             "due_on, status, idempotency_key, reason, created_at",
             fin_rows,
         )
+        c.execute("SELECT lending_riskbalance_fill()")  # as the ledger triggers would keep it
         c.execute("SET session_replication_role = DEFAULT")
         for table in (
             "lending_instrument",
@@ -298,6 +303,32 @@ def generate_and_load(n: int, k: int, seed: int = 20260929) -> dict:
         "ledger_accounts": lid,
         "holders": holders,
     }
+
+
+def reuse_book(n: int) -> dict:
+    """The book an earlier run loaded, with what runs wrote emptied and the prices restored
+    (the price moves of the earlier run lowered one instrument's)."""
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute("SELECT count(*) FROM lending_creditaccount")
+        if c.fetchone()[0] != n:
+            raise SystemExit(f"--reuse-book: the bench database does not hold {n:,} accounts")
+        c.execute(f"TRUNCATE {RUN_TABLES} RESTART IDENTITY CASCADE")
+        c.execute(
+            "UPDATE lending_latestprice lp SET price = lp.prev_close, at = t.first "
+            "FROM (SELECT min(at) AS first FROM lending_latestprice) t"
+        )
+        c.execute("TRUNCATE lending_pricetick")
+        c.execute(
+            "SELECT instrument_id, count(DISTINCT investor_id) FROM lending_riskbalance "
+            "WHERE kind = 3 AND amount <> 0 GROUP BY instrument_id ORDER BY instrument_id"
+        )
+        rows = c.fetchall()
+    holders = np.zeros(max(r[0] for r in rows), dtype=np.int64)
+    for instrument_id, count in rows:
+        holders[instrument_id - 1] = count
+    return {"holders": holders}
 
 
 class Workers:
@@ -448,6 +479,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--orm-sample", type=int, default=200)
     parser.add_argument("--moves", type=int, default=20)
+    parser.add_argument(
+        "--load-only", action="store_true", help="load the synthetic book and stop (profiling)"
+    )
+    parser.add_argument(
+        "--reuse-book",
+        action="store_true",
+        help="keep the book a previous run loaded (same size), empty only what runs write",
+    )
     args = parser.parse_args()
     if args.full:
         args.accounts, args.instruments = 1_000_000, 5_000
@@ -459,13 +498,19 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     n = args.accounts
-    print(f"loading {n:,} accounts over {args.instruments:,} instruments ...", flush=True)
-    loaded = generate_and_load(n, args.instruments)
-    print(
-        f"loaded {n:,} accounts, {loaded['positions']:,} positions, "
-        f"{loaded['ledger_accounts']:,} ledger accounts in {loaded['load_seconds']:.1f} s",
-        flush=True,
-    )
+    if args.reuse_book:
+        loaded = reuse_book(n)
+        print(f"reusing the loaded book of {n:,} accounts (run tables emptied)", flush=True)
+    else:
+        print(f"loading {n:,} accounts over {args.instruments:,} instruments ...", flush=True)
+        loaded = generate_and_load(n, args.instruments)
+        print(
+            f"loaded {n:,} accounts, {loaded['positions']:,} positions, "
+            f"{loaded['ledger_accounts']:,} ledger accounts in {loaded['load_seconds']:.1f} s",
+            flush=True,
+        )
+    if args.load_only:
+        return
 
     shard_size = args.shard_size or max(1, -(-n // (2 * args.workers)))
     set_s, set_rows = measure_set_based()

@@ -13,6 +13,12 @@ Design overview
 - `MtmSnapshot` is one account's risk figures in one run (float64 analytics figures: ratio,
   assets, liabilities; ratio NULL = no debt) with the state the vectorised screen computed and
   the stored state before the run; unique per (run, credit account), written by COPY.
+- `RiskBalance` is the mark-to-market's compact mirror of the client ledger balances it values
+  (client money, financing and interest receivable in CNY; client securities): one row per
+  such ledger account, keyed by integers (investor, kind, instrument) instead of the ledger's
+  unit strings, so a shard reads its balances by one range scan without joining the ledger.
+  Written only by PostgreSQL triggers (lending migration 0008) in the transaction that moves the
+  ledger balance, so it is never behind it; `lending.book_arrays.mirror_breaks` compares the two.
 
 Decisions (state changes, calls, notices) are made by the margin-call services from Decimal
 figures; PostgreSQL keeps one unfinished call per account and one notice per call/kind/stage/
@@ -23,9 +29,19 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from custody.money import LEDGER_DIGITS, LEDGER_PLACES
+
 from .credit import CreditAccount
 
-__all__ = ["MtmRun", "MtmRunKind", "MtmRunStatus", "MtmShard", "MtmSnapshot"]
+__all__ = [
+    "MtmRun",
+    "MtmRunKind",
+    "MtmRunStatus",
+    "MtmShard",
+    "MtmSnapshot",
+    "RiskBalance",
+    "RiskBalanceKind",
+]
 
 
 class MtmRunStatus(models.TextChoices):
@@ -158,3 +174,41 @@ class MtmSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id} account {self.credit_account_id}"
+
+
+class RiskBalanceKind(models.IntegerChoices):
+    CLIENT_MONEY = 0, _("Client money")
+    FINANCING_RECEIVABLE = 1, _("Financing receivable")
+    INTEREST_RECEIVABLE = 2, _("Interest receivable")
+    CLIENT_SECURITIES = 3, _("Client securities")
+
+
+class RiskBalance(models.Model):
+    """A client ledger balance as mark-to-market reads it (see the module docstring). ``amount``
+    is the balance in its normal direction (cash held, debt owed, shares held); ``instrument``
+    is NULL for money and for a securities unit no instrument has (it counts nothing)."""
+
+    ledger_account = models.OneToOneField(
+        "custody.LedgerAccount",
+        on_delete=models.DO_NOTHING,
+        primary_key=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    investor_id = models.BigIntegerField(_("investor"))
+    kind = models.SmallIntegerField(_("kind"), choices=RiskBalanceKind.choices)
+    instrument_id = models.IntegerField(_("instrument"), null=True, blank=True)
+    amount = models.DecimalField(
+        _("amount"), max_digits=LEDGER_DIGITS, decimal_places=LEDGER_PLACES, default=0
+    )
+
+    class Meta:
+        verbose_name = _("mark-to-market balance")
+        verbose_name_plural = _("mark-to-market balances")
+        indexes = [
+            models.Index(fields=["investor_id"], name="lending_riskbal_investor"),
+            models.Index(fields=["instrument_id"], name="lending_riskbal_instrument"),
+        ]
+
+    def __str__(self) -> str:
+        return f"investor {self.investor_id} kind {self.kind}: {self.amount}"

@@ -22,10 +22,10 @@ older than the last one applied is ignored (stale). PostgreSQL backs this up: on
 call per account and one notice per (call, kind, stage, channel) / (account, warning episode,
 kind, stage, channel).
 
-Notices are written in the transaction (portal and e-mail rows) and the e-mails are sent on
-commit (`transaction.on_commit`, `notices_deliver`: one mail connection, one transaction)
-through Django's mail backend; the result is recorded on the
-notice (sent at, delivered, error). A portal notice is delivered when written; the investor's
+Notices are written in the transaction (portal and e-mail rows); the e-mail rows are the outbox:
+after commit a Celery task sends them (`notices_deliver`: one mail connection, one transaction)
+through Django's mail backend, beat's sweeper (`notices_deliver_pending`) sends those the task
+did not, and the result is recorded on the notice (sent at, delivered, error). A portal notice is delivered when written; the investor's
 acknowledgement in the portal is the proof it was read.
 
 Lock order (DESIGN.md): investor -> credit account -> margin rows. Every service here locks the
@@ -467,8 +467,10 @@ def _notice_key(notice: Notice) -> tuple:
 
 def notices_save(notices: list[Notice]) -> list[Notice]:
     """Save the notices not written already (same call or warning episode, kind, stage,
-    channel: one existence read for all), with their history rows; e-mails are sent when the
-    transaction commits. The caller holds the accounts' locks, as every writer of notices does,
+    channel: one existence read for all), with their history rows. The notice rows are the
+    e-mail outbox: once the transaction commits a Celery task sends the new e-mails
+    (`notices_deliver`), and beat's sweeper (`notices_deliver_pending`) sends any that task did
+    not (broker down, worker lost), so no margin process waits for a mail server. The caller holds the accounts' locks, as every writer of notices does,
     so the check cannot race (PostgreSQL's unique constraints back it up). Returns those saved."""
     from simple_history.utils import bulk_create_with_history
 
@@ -493,12 +495,42 @@ def notices_save(notices: list[Notice]) -> list[Notice]:
         forget_stamp(None, notice)
     emails = [n.pk for n in fresh if n.channel == NoticeChannel.EMAIL]
     if emails:
-        transaction.on_commit(lambda: notices_deliver(emails))
+        transaction.on_commit(lambda: _deliver_soon(emails))
     return fresh
 
 
+def _deliver_soon(notice_ids: list[int]) -> None:
+    from .. import tasks
+
+    try:
+        tasks.notices_deliver.delay(notice_ids)
+    except Exception:  # the broker is down: the sweeper sends them
+        log.warning("e-mail notices %s left to the sweeper: enqueue failed", notice_ids)
+
+
+#: The sweeper sends e-mail notices never attempted that are older than this (seconds): the
+#: task enqueued at commit normally sends them within a second.
+PENDING_AFTER_SECONDS = 30
+
+
+def notices_deliver_pending(
+    *, older_than_seconds: float = PENDING_AFTER_SECONDS, limit: int = 1000
+) -> list[Notice]:
+    """Beat's outbox sweeper: send the e-mail notices never attempted (no sent_at) created
+    more than ``older_than_seconds`` ago, oldest first, at most ``limit``."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=float(older_than_seconds))
+    pending = list(
+        Notice.objects.filter(
+            channel=NoticeChannel.EMAIL, sent_at__isnull=True, created_at__lte=cutoff
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return notices_deliver(pending) if pending else []
+
+
 def notice_send(**event) -> list[int]:
-    """Write one event's notice on the portal and by e-mail (sent on commit), unless it exists
+    """Write one event's notice on the portal and by e-mail (sent after commit), unless it exists
     already (same call or warning episode, kind, stage, channel); the arguments of
     notices_build. Returns the pks of the notices written."""
     return [n.pk for n in notices_save(notices_build(**event))]

@@ -38,7 +38,7 @@ D = Decimal
 
 
 def test_end_to_end_price_fall_call_liquidation_and_default_covered_by_reserve(
-    account, staff, reserve, make_user, django_capture_on_commit_callbacks
+    account, staff, reserve, make_user, django_capture_on_commit_callbacks, celery_eager
 ):
     # given the funded account (ratio 242.86%)
     assert calls.account_revalue(credit_account=account, now=sh(2026, 9, 28, 10, 0)).to_state == (

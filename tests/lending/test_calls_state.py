@@ -36,7 +36,7 @@ def apply(account, assets, liabilities, at, **kw):
 
 
 def test_warning_then_call_with_hand_computed_cure_and_holiday_deadline(
-    credit_account, django_capture_on_commit_callbacks
+    credit_account, django_capture_on_commit_callbacks, celery_eager
 ):
     # given a healthy account
     t = apply(credit_account, "2000000", "1000000", sh(2026, 9, 28, 10, 0))
@@ -75,8 +75,28 @@ def test_warning_then_call_with_hand_computed_cure_and_holiday_deadline(
     assert ("call_issued", "") in kinds and ("state_changed", "call") in kinds
 
 
-def test_applying_the_same_valuation_twice_creates_nothing(
+def test_an_email_whose_task_was_lost_is_sent_by_the_outbox_sweeper(
     credit_account, django_capture_on_commit_callbacks
+):
+    # given a warning committed while no worker takes the delivery task (it sits in the queue)
+    with django_capture_on_commit_callbacks(execute=True):
+        apply(credit_account, "1380000", "1000000", sh(2026, 9, 29, 10, 0))
+    email = Notice.objects.get(kind="warning", channel="email")
+    assert email.sent_at is None and not mail.outbox
+    # a notice younger than the sweeper's delay is left to its task (created at the valuation)
+    assert calls.notices_deliver_pending(older_than_seconds=400 * 86400) == []
+    # when the sweeper runs after the delay, the e-mail goes once and the result is recorded
+    sent = calls.notices_deliver_pending(older_than_seconds=0)
+    assert [n.pk for n in sent] == [email.pk]
+    email.refresh_from_db()
+    assert email.delivered is True and email.sent_at is not None
+    assert len(mail.outbox) == 1 and "140.00%" in mail.outbox[0].body
+    assert calls.notices_deliver_pending(older_than_seconds=0) == []
+    assert len(mail.outbox) == 1
+
+
+def test_applying_the_same_valuation_twice_creates_nothing(
+    credit_account, django_capture_on_commit_callbacks, celery_eager
 ):
     at = sh(2026, 9, 30, 10, 0)
     with django_capture_on_commit_callbacks(execute=True):
@@ -122,7 +142,7 @@ def test_the_database_refuses_a_second_open_call(credit_account):
 
 
 def test_cure_needs_the_target_and_closes_the_call(
-    credit_account, django_capture_on_commit_callbacks
+    credit_account, django_capture_on_commit_callbacks, celery_eager
 ):
     call = apply(credit_account, "1250000", "1000000", sh(2026, 9, 30, 10, 0)).call
     # back above the call line but below the target (150%): still in call

@@ -1,0 +1,98 @@
+"""The mark-to-market's balance mirror (lending.models.RiskBalance) follows the ledger in the
+same transaction, through the services that move money and securities, and nothing else writes
+it: a run reading the mirror values what the ledger holds."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from custody import services as custody
+from lending import book_arrays
+from lending.models import RiskBalance, RiskBalanceKind
+from lending.services import book
+from tests.compliance.fixtures import *  # noqa: F403
+from tests.lending.book_fixtures import *  # noqa: F403
+
+pytestmark = pytest.mark.django_db
+
+MOUTAI, PINGAN = "SSE:600519", "SZSE:000001"
+
+
+def _mirror(investor_id) -> dict:
+    rows = RiskBalance.objects.filter(investor_id=investor_id)
+    return {(r.kind, r.instrument_id): r.amount for r in rows}
+
+
+def test_deposits_purchases_and_drawdowns_move_the_mirror_with_the_ledger(
+    funded_account, book_instruments
+):
+    # when an investor deposits 1,000,000, buys 2,000 MOUTAI at 100 with own cash and draws
+    # down 30,000 PINGAN at 10 (each through the services, each its own transaction)
+    account = funded_account()
+    mirror = _mirror(account.investor_id)
+    moutai, pingan = book_instruments[MOUTAI].pk, book_instruments[PINGAN].pk
+    # then the mirror holds, in their normal direction, what the ledger holds
+    assert mirror[(RiskBalanceKind.CLIENT_MONEY, None)] == Decimal("800000")
+    assert mirror[(RiskBalanceKind.FINANCING_RECEIVABLE, None)] == Decimal("300000")
+    assert mirror[(RiskBalanceKind.CLIENT_SECURITIES, moutai)] == 2000
+    assert mirror[(RiskBalanceKind.CLIENT_SECURITIES, pingan)] == 30000
+    assert book_arrays.mirror_breaks() == []
+
+
+def test_the_mirror_moves_in_the_ledger_transaction_and_rolls_back_with_it(funded_account):
+    account = funded_account()
+    before = _mirror(account.investor_id)
+    cash = (RiskBalanceKind.CLIENT_MONEY, None)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        custody.client_deposit_post(
+            investor=account.investor,
+            amount=Decimal("1000"),
+            currency="CNY",
+            bank_account=account.investor._test_bank_account,
+            reference="rolled back",
+            actor=None,
+            idempotency_key="mirror-rolled-back",
+        )
+        # inside the transaction the mirror has moved with the ledger
+        assert _mirror(account.investor_id)[cash] == before[cash] + 1000
+        raise RuntimeError("the caller fails after the posting")
+    assert _mirror(account.investor_id) == before
+    assert book_arrays.mirror_breaks() == []
+
+
+def test_nothing_but_the_ledger_triggers_writes_the_mirror(funded_account):
+    account = funded_account()
+    row = RiskBalance.objects.filter(investor_id=account.investor_id).first()
+    for write in (
+        lambda: RiskBalance.objects.filter(pk=row.pk).update(amount=Decimal("1")),
+        lambda: RiskBalance.objects.filter(pk=row.pk).delete(),
+        lambda: RiskBalance.objects.create(
+            ledger_account_id=10**12, investor_id=1, kind=0, amount=Decimal("1")
+        ),
+    ):
+        with pytest.raises(IntegrityError, match="written only by the ledger triggers"):
+            with transaction.atomic():
+                write()
+    assert book_arrays.mirror_breaks() == []
+
+
+def test_a_unit_counts_once_an_instrument_has_it(make_credit_account):
+    # given a securities ledger account of a unit no instrument has yet
+    account = make_credit_account()
+    ledger = custody.client_account(account.investor, "client_securities", "SSE:688981")
+    row = RiskBalance.objects.get(ledger_account_id=ledger.pk)
+    assert row.kind == RiskBalanceKind.CLIENT_SECURITIES and row.instrument_id is None
+    # when the instrument is created, the mirror row is linked to it
+    instrument = book.instrument_create(
+        code="688981",
+        exchange="SSE",
+        name="SMIC",
+        category="index_constituent",
+        tradable_float=10**9,
+        actor=None,
+        reason="test",
+    )
+    row.refresh_from_db()
+    assert row.instrument_id == instrument.pk
+    assert book_arrays.mirror_breaks() == []
