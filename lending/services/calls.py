@@ -25,8 +25,8 @@ kind, stage, channel).
 Notices are written in the transaction (portal and e-mail rows); the e-mail rows are the outbox:
 after commit a Celery task sends them (`notices_deliver`: one mail connection, one transaction)
 through Django's mail backend, beat's sweeper (`notices_deliver_pending`) sends those the task
-did not, and the result is recorded on the notice (sent at, delivered, error). A portal notice is delivered when written; the investor's
-acknowledgement in the portal is the proof it was read.
+did not, and the result is recorded on the notice (sent at, delivered, error). A portal notice
+is delivered when written; the investor's acknowledgement in the portal is the proof it was read.
 
 Lock order (DESIGN.md): investor -> credit account -> margin rows. Every service here locks the
 investor and credit account rows first (`lock_accounts`: many accounts in pk order).
@@ -470,8 +470,9 @@ def notices_save(notices: list[Notice]) -> list[Notice]:
     channel: one existence read for all), with their history rows. The notice rows are the
     e-mail outbox: once the transaction commits a Celery task sends the new e-mails
     (`notices_deliver`), and beat's sweeper (`notices_deliver_pending`) sends any that task did
-    not (broker down, worker lost), so no margin process waits for a mail server. The caller holds the accounts' locks, as every writer of notices does,
-    so the check cannot race (PostgreSQL's unique constraints back it up). Returns those saved."""
+    not (broker down, worker lost), so no margin process waits for a mail server. The caller
+    holds the accounts' locks, as every writer of notices does, so the check cannot race
+    (PostgreSQL's unique constraints back it up). Returns those saved."""
     from simple_history.utils import bulk_create_with_history
 
     if not notices:

@@ -71,9 +71,11 @@ def test_nothing_but_the_ledger_triggers_writes_the_mirror(funded_account):
             ledger_account_id=10**12, investor_id=1, kind=0, amount=Decimal("1")
         ),
     ):
-        with pytest.raises(IntegrityError, match="written only by the ledger triggers"):
-            with transaction.atomic():
-                write()
+        with (
+            pytest.raises(IntegrityError, match="written only by the ledger triggers"),
+            transaction.atomic(),
+        ):
+            write()
     assert book_arrays.mirror_breaks() == []
 
 
