@@ -11,10 +11,9 @@ whatever the number of accounts (never one query per account):
 3. open financings aggregated per (credit account, instrument);
 4. instruments with their latest prices (small table, read whole).
 
-Bulk numeric reads return one row of PostgreSQL arrays (``SELECT array_agg(c0), array_agg(c1)
-... FROM (query)``) in binary, and numpy reads each array's bytes as a typed column: no Python
-object per row, nothing parsed from text, and (unlike COPY, which psycopg hands over one row at a
-time) one message per column.
+Bulk numeric reads return one row of PostgreSQL arrays in binary (lending.pg_arrays.columns),
+read by numpy as typed columns: no Python object per row, nothing parsed from text, and (unlike
+COPY, which psycopg hands over one row at a time) one message per column.
 
 The figures reproduce lending.valuation.account_view (``as_of=None``) exactly in structure:
 a holding bought partly with financing is two rows, a financed row (quantity still held from
@@ -38,18 +37,15 @@ rows of ``instrument_ids``. Without any selector: every open credit account.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 from django.db import connection, transaction
-from psycopg import Cursor, sql
-from psycopg.adapt import Loader
-from psycopg.pq import Format
+from psycopg import sql
 
-from . import margin
+from . import margin, pg_arrays
 
 #: State codes of ``LoadedBook.stored_state`` (the stored AccountMarginState.state).
 STORED_STATES = ("normal", "warning", "call", "overdue", "liquidation", "default")
@@ -129,66 +125,6 @@ class LoadedBook:
 
 
 # --------------------------------------------------------------------------- raw reads
-
-
-#: PostgreSQL array type oids → the numpy type of their binary elements.
-_ARRAY_ELEMENTS = {1016: ">i8", 1007: ">i4", 1005: ">i2", 1022: ">f8"}  # int8 int4 int2 float8
-_PG_TYPES = {np.int64: "int8", np.int32: "int4", np.int16: "int2", np.float64: "float8"}
-
-
-class _RawArray(Loader):
-    """Hands a binary array value over as bytes (decoded by `_decode_array`)."""
-
-    format = Format.BINARY
-
-    def load(self, data) -> bytes:
-        return bytes(data)
-
-
-def _decode_array(data: bytes | None, element: str) -> np.ndarray:
-    """A one-dimensional PostgreSQL binary array without NULLs as a native numpy array."""
-    if data is None:  # array_agg over no rows
-        return np.zeros(0, dtype=np.dtype(element).newbyteorder("="))
-    ndim, has_nulls = struct.unpack_from(">ii", data, 0)
-    if ndim == 0:
-        return np.zeros(0, dtype=np.dtype(element).newbyteorder("="))
-    if ndim != 1 or has_nulls:
-        raise RuntimeError("bulk read: a column returned NULLs or a nested array")
-    (count,) = struct.unpack_from(">i", data, 12)
-    size = np.dtype(element).itemsize
-    cells = np.frombuffer(data, dtype=[("len", ">i4"), ("v", element)], count=count, offset=20)
-    if count and not (cells["len"] == size).all():
-        raise RuntimeError("bulk read: unexpected element size")
-    return cells["v"].astype(np.dtype(element).newbyteorder("="))
-
-
-def _arrays(query: sql.Composable, types: tuple) -> list[np.ndarray]:
-    """The columns of ``query`` (no NULLs: coalesce in SQL) as numpy arrays of ``types``
-    (np.int64 / int32 / int16 / float64), read in one round trip as one row of arrays. The
-    aggregates read the same input in the same order, so the arrays stay aligned row by row."""
-    names = [sql.Identifier(f"c{i}") for i in range(len(types))]
-    statement = sql.SQL("SELECT {aggs} FROM ({query}) AS q ({names})").format(
-        aggs=sql.SQL(", ").join(
-            sql.SQL("array_agg({}::{})").format(name, sql.SQL(_PG_TYPES[t]))
-            for name, t in zip(names, types, strict=True)
-        ),
-        query=query,
-        names=sql.SQL(", ").join(names),
-    )
-    connection.ensure_connection()
-    raw = connection.connection  # the psycopg connection, inside Django's transaction state
-    with Cursor(raw) as cursor:  # server-side binding: Django's client cursors cannot do binary
-        for oid in _ARRAY_ELEMENTS:
-            cursor.adapters.register_loader(oid, _RawArray)
-        cursor.execute(statement, binary=True)
-        row = cursor.fetchone()
-    return [
-        _decode_array(value, _ARRAY_ELEMENTS[oid])
-        for value, oid in zip(row, (_ARRAY_OIDS[t] for t in types), strict=True)
-    ]
-
-
-_ARRAY_OIDS = {np.int64: 1016, np.int32: 1007, np.int16: 1005, np.float64: 1022}
 
 
 def _ids_literal(ids: Iterable[int]) -> sql.Composable:
@@ -311,7 +247,7 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
     # keeps one active contract per investor and one unfinished call per account: plain joins)
     d = margin.DEFAULT_LINES
     i64, i16, f64 = np.int64, np.int16, np.float64
-    columns = _arrays(
+    columns = pg_arrays.columns(
         sql.SQL(
             "SELECT ca.id, ca.investor_id, {state}, "
             "(mc.id IS NOT NULL)::int, (c.id IS NOT NULL)::int, "
@@ -386,7 +322,7 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
             investors = sql.SQL("r.investor_id BETWEEN {} AND {}").format(
                 sql.Literal(int(investor_ids.min())), sql.Literal(int(investor_ids.max()))
             )
-        b_investor, b_kind, b_inst, b_value = _arrays(
+        b_investor, b_kind, b_inst, b_value = pg_arrays.columns(
             sql.SQL(
                 "SELECT r.investor_id, r.kind, coalesce(r.instrument_id, -1), r.amount "
                 "FROM lending_riskbalance r WHERE {investors} AND r.amount <> 0"
@@ -407,23 +343,24 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
         h_inst = np.searchsorted(inst_ids, b_inst[sec])
         h_qty = b_value[sec]
 
-        # 3. open financings per (account, instrument)
-        fin_account, fin_instrument, fin_amount, fin_quantity = _arrays(
+        # 3. open financings of the selected accounts, one row per lot (summed per account and
+        # instrument below; a lot of an account not loaded, closed, is dropped)
+        fin_account, fin_instrument, fin_amount, fin_quantity = pg_arrays.columns(
             sql.SQL(
-                "SELECT f.credit_account_id, f.instrument_id, sum(f.principal_outstanding), "
-                "sum(f.quantity_held) FROM lending_financing f "
-                "JOIN lending_creditaccount ca ON ca.id = f.credit_account_id "
-                "WHERE {where} AND {in_f} AND f.status = 'open' "
-                "AND NOT (f.principal_outstanding = 0 AND f.quantity_held = 0) "
-                "GROUP BY f.credit_account_id, f.instrument_id"
-            ).format(
-                where=where,
-                in_f=_id_filter(credit_account_ids, id_range, sql.SQL("f.credit_account_id")),
-            ),
+                "SELECT f.credit_account_id, f.instrument_id, f.principal_outstanding, "
+                "f.quantity_held FROM lending_financing f WHERE {in_f} AND f.status = 'open' "
+                "AND NOT (f.principal_outstanding = 0 AND f.quantity_held = 0)"
+            ).format(in_f=_id_filter(credit_account_ids, id_range, sql.SQL("f.credit_account_id"))),
             (i64, i64, f64, f64),
         )
         f_acc = np.searchsorted(account_ids, fin_account)
-        f_inst = np.searchsorted(inst_ids, fin_instrument)
+        loaded_lot = (f_acc < n) & (account_ids[np.minimum(f_acc, n - 1)] == fin_account)
+        f_acc, fin_amount, fin_quantity = (
+            f_acc[loaded_lot],
+            fin_amount[loaded_lot],
+            fin_quantity[loaded_lot],
+        )
+        f_inst = np.searchsorted(inst_ids, fin_instrument[loaded_lot])
 
         # merge holdings and financings on (account, instrument)
         kk = max(k, 1)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import pairwise
 
-from django.db.models import Count, Q
+from django.db import connection
+from django.db.models import Count
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -105,23 +106,26 @@ def _bucket_labels() -> list[tuple[str, Decimal | None, Decimal | None]]:
     return out
 
 
-def _histogram(qs, column: str) -> tuple[list[Bucket], int]:
-    """One query: a conditional count per bucket, plus the accounts without debt (NULL)."""
-    aggregates = {"no_debt": Count("pk", filter=Q(**{f"{column}__isnull": True}))}
+def _histogram(source: str, ratio: str, params: list) -> tuple[list[Bucket], int]:
+    """One statement: a conditional count per bucket of the ratios ``ratio`` (an SQL expression,
+    NULL = no debt) of the rows ``source`` (an SQL FROM ... WHERE ...), plus the no-debt count."""
     specs = _bucket_labels()
-    for n, (_label, low, high) in enumerate(specs):
-        condition = Q(**{f"{column}__isnull": False})
+    counts = [f"count(*) FILTER (WHERE {ratio} IS NULL)"]
+    for _label, low, high in specs:
+        condition = [f"{ratio} IS NOT NULL"]
         if low is not None:
-            condition &= Q(**{f"{column}__gte": low})
+            condition.append(f"{ratio} >= {float(low)!r}")
         if high is not None:
-            condition &= Q(**{f"{column}__lt": high})
-        aggregates[f"b{n}"] = Count("pk", filter=condition)
-    row = qs.aggregate(**aggregates)
+            condition.append(f"{ratio} < {float(high)!r}")
+        counts.append(f"count(*) FILTER (WHERE {' AND '.join(condition)})")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(counts)} {source}", params)
+        no_debt, *row = cursor.fetchone()
     buckets = [
-        Bucket(label=label, low=low, high=high, count=row[f"b{n}"])
+        Bucket(label=label, low=low, high=high, count=row[n])
         for n, (label, low, high) in enumerate(specs)
     ]
-    return buckets, row["no_debt"]
+    return buckets, no_debt
 
 
 def ratio_distribution() -> Distribution:
@@ -131,10 +135,15 @@ def ratio_distribution() -> Distribution:
         .first()
     )
     if run is not None and MtmSnapshot.objects.filter(run=run).exists():
-        buckets, no_debt = _histogram(MtmSnapshot.objects.filter(run=run), "ratio")
+        buckets, no_debt = _histogram(
+            "FROM lending_mtmsnapshot s, unnest(s.ratios) AS u(ratio) WHERE s.run_id = %s",
+            "nullif(u.ratio, 'Infinity')",
+            [run.pk],
+        )
         return Distribution(buckets=buckets, no_debt=no_debt, source="mtm", run=run)
-    valued = AccountMarginState.objects.filter(last_valued_at__isnull=False)
-    buckets, no_debt = _histogram(valued, "last_ratio")
+    buckets, no_debt = _histogram(
+        "FROM lending_accountmarginstate WHERE last_valued_at IS NOT NULL", "last_ratio", []
+    )
     return Distribution(buckets=buckets, no_debt=no_debt, source="last_valuation")
 
 

@@ -391,6 +391,19 @@ def shard_timings(run) -> str:
     return ", ".join(f"{k} {v:.2f}" for k, v in total.items()) + " (s, summed over shards)"
 
 
+def wait_for_outbox(timeout: float = 600.0) -> float:
+    """Seconds until the workers sent every e-mail notice the run wrote (the outbox tasks it
+    enqueued after its commits), so the next measure does not share the workers with them."""
+    from lending.models import Notice
+
+    t0 = time.perf_counter()
+    while Notice.objects.filter(channel="email", sent_at__isnull=True).exists():
+        if time.perf_counter() - t0 > timeout:
+            raise RuntimeError("e-mail notices still unsent")
+        time.sleep(0.05)
+    return time.perf_counter() - t0
+
+
 def measure_set_based() -> tuple[float, int]:
     from django.db import connection
 
@@ -516,6 +529,7 @@ def main() -> None:
     set_s, set_rows = measure_set_based()
     with Workers(args.workers, queue):
         full_s, run = measure_full_run(shard_size, queue)
+        outbox_s = wait_for_outbox()
         again_s, again = measure_full_run(shard_size, queue)
         held_by, move_times, move_calls, move_runs = measure_price_move(
             loaded["holders"], args.moves
@@ -529,6 +543,7 @@ def main() -> None:
          f"{run.warnings:,} warnings, {run.calls_issued:,} calls, {run.state_changes:,} state "
          f"changes, {run.shards_total} shards of {shard_size:,}"),
         ("  of which, summed over shards", None, shard_timings(run)),
+        ("  then its e-mails sent by the workers", outbox_s, "after the run closed (outbox)"),
         ("second run, same prices (idempotent)", again_s, f"{again.calls_issued} new calls, "
          f"{again.state_changes} state changes"),
         ("baseline: one set-based SQL statement", set_s, f"{set_rows:,} ratios"),

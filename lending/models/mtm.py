@@ -10,9 +10,10 @@ Design overview
 - `MtmShard` is one slice of the book (credit account pks `id_from` ≤ pk < `id_to`), processed
   by one Celery task of the run's chord; unique per (run, shard). Done once: a redelivered task
   finds it done and returns its counts.
-- `MtmSnapshot` is one account's risk figures in one run (float64 analytics figures: ratio,
-  assets, liabilities; ratio NULL = no debt) with the state the vectorised screen computed and
-  the stored state before the run; unique per (run, credit account), written by COPY.
+- `MtmSnapshot` holds every account's risk figures in one shard of a run, by column (float64
+  analytics figures: ratio, assets, liabilities; ratio +Infinity = no debt; the state the
+  vectorised screen computed and the stored state before the run); unique per (run, shard),
+  written by one binary COPY; read through lending.snapshots.
 - `RiskBalance` is the mark-to-market's compact mirror of the client ledger balances it values
   (client money, financing and interest receivable in CNY; client securities): one row per
   such ledger account, keyed by integers (investor, kind, instrument) instead of the ledger's
@@ -26,12 +27,11 @@ channel, so a run applied twice cannot issue anything twice.
 """
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from custody.money import LEDGER_DIGITS, LEDGER_PLACES
-
-from .credit import CreditAccount
 
 __all__ = [
     "MtmRun",
@@ -144,36 +144,30 @@ class MtmShard(models.Model):
 
 
 class MtmSnapshot(models.Model):
-    # Written by COPY, up to a million rows a run: no foreign-key triggers and no index beyond
-    # the unique (run, credit account) one.
-    run = models.ForeignKey(
-        MtmRun, on_delete=models.CASCADE, related_name="snapshots", db_index=False
-    )
+    """The risk figures of every account of one shard of a run, stored by column: one array per
+    figure, aligned by position (``accounts[i]``'s ratio is ``ratios[i]``), accounts ascending.
+    A million accounts are a few rows of a few arrays, written by one binary COPY per shard;
+    read through lending.snapshots (numpy), or in SQL with unnest(). A ratio of +Infinity means
+    no debt. Unique per (run, shard): a redelivered shard replaces its row."""
+
+    run = models.ForeignKey(MtmRun, on_delete=models.CASCADE, related_name="snapshots")
     shard = models.PositiveIntegerField(_("shard"))
-    credit_account = models.ForeignKey(
-        CreditAccount,
-        on_delete=models.DO_NOTHING,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
-    ratio = models.FloatField(_("maintenance ratio"), null=True, blank=True)
-    assets = models.FloatField(_("total assets"))
-    liabilities = models.FloatField(_("total liabilities"))
-    state = models.SmallIntegerField(_("screened state"))  # lending.margin state code
-    stored_state = models.SmallIntegerField(_("stored state before"))  # book_arrays code
+    accounts = ArrayField(models.BigIntegerField(), verbose_name=_("credit accounts"))
+    ratios = ArrayField(models.FloatField(), verbose_name=_("maintenance ratios"))
+    assets = ArrayField(models.FloatField(), verbose_name=_("total assets"))
+    liabilities = ArrayField(models.FloatField(), verbose_name=_("total liabilities"))
+    states = ArrayField(models.SmallIntegerField(), verbose_name=_("screened states"))
+    stored_states = ArrayField(models.SmallIntegerField(), verbose_name=_("stored states before"))
 
     class Meta:
         verbose_name = _("mark-to-market snapshot")
         verbose_name_plural = _("mark-to-market snapshots")
         constraints = [
-            models.UniqueConstraint(
-                fields=["run", "credit_account"], name="lending_mtm_snapshot_unique"
-            ),
+            models.UniqueConstraint(fields=["run", "shard"], name="lending_mtm_snapshot_shard"),
         ]
 
     def __str__(self) -> str:
-        return f"run {self.run_id} account {self.credit_account_id}"
+        return f"run {self.run_id} shard {self.shard}"
 
 
 class RiskBalanceKind(models.IntegerChoices):

@@ -8,8 +8,9 @@ its shards (ranges of credit-account pks, `shard_size` accounts each). Each shar
 
 1. loads its accounts in bulk (lending.book_arrays.load_book: one COPY per table, at the run's
    snapshot prices) and values them with the vectorised lending.margin functions;
-2. stores one MtmSnapshot per account (binary COPY; a redelivered shard first deletes its
-   earlier rows in the same transaction, and (run, credit account) is unique);
+2. stores the figures of its accounts as one MtmSnapshot row, an array per figure (binary COPY;
+   a redelivered shard first deletes its earlier row in the same transaction, and (run, shard)
+   is unique);
 3. sends to the margin-call state machine (lending.services.calls.margin_states_apply_many)
    only the accounts whose state may change: below the call line without an unfinished call,
    cured (unfinished call and ratio ≥ target), in warning but stored otherwise, back to normal
@@ -69,7 +70,7 @@ from accounts.errors import (
 )
 from compliance import calendar
 
-from .. import book_arrays, margin
+from .. import book_arrays, margin, pg_arrays
 from ..models import LatestPrice, MarginEvent, MtmRun, MtmRunKind, MtmRunStatus, MtmShard
 from .calls import AccountValuation, margin_states_apply_many
 
@@ -238,52 +239,30 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 
 
-def _tuples(with_ratio: bool) -> np.dtype:
-    fields = [("n", ">i2"), ("l1", ">i4"), ("run", ">i8"), ("l2", ">i4"), ("shard", ">i4")]
-    fields += [("l3", ">i4"), ("acc", ">i8"), ("l4", ">i4")]
-    if with_ratio:
-        fields += [("ratio", ">f8")]
-    fields += [("l5", ">i4"), ("assets", ">f8"), ("l6", ">i4"), ("liab", ">f8")]
-    fields += [("l7", ">i4"), ("state", ">i2"), ("l8", ">i4"), ("stored", ">i2")]
-    return np.dtype(fields)
-
-
-def _snapshot_copy_bytes(run_id, shard, account_ids, ratio, assets, liabilities, state, stored):
-    """PostgreSQL binary COPY of MtmSnapshot rows, built by numpy (no Python loop per row)."""
-    parts = [_COPY_HEADER]
-    finite = np.isfinite(ratio)
-    for with_ratio, mask in ((True, finite), (False, ~finite)):
-        n = int(mask.sum())
-        if not n:
-            continue
-        rows = np.zeros(n, dtype=_tuples(with_ratio))
-        rows["n"] = 8
-        rows["l1"], rows["run"] = 8, run_id
-        rows["l2"], rows["shard"] = 4, shard
-        rows["l3"], rows["acc"] = 8, account_ids[mask]
-        if with_ratio:
-            rows["l4"], rows["ratio"] = 8, ratio[mask]
-        else:
-            rows["l4"] = -1  # NULL: no debt
-        rows["l5"], rows["assets"] = 8, assets[mask]
-        rows["l6"], rows["liab"] = 8, liabilities[mask]
-        rows["l7"], rows["state"] = 2, state[mask]
-        rows["l8"], rows["stored"] = 2, stored[mask]
-        parts.append(rows.tobytes())
-    parts.append(_COPY_TRAILER)
-    return b"".join(parts)
+def _snapshot_copy_bytes(run_id, shard, columns: list[tuple[np.ndarray, type]]) -> bytes:
+    """One MtmSnapshot row (run, shard, then one array per figure) as PostgreSQL binary COPY
+    data, the arrays built by numpy (lending.pg_arrays.encode: no Python loop per account)."""
+    fields = [struct.pack(">iq", 8, run_id), struct.pack(">ii", 4, shard)]
+    for values, kind in columns:
+        data = pg_arrays.encode(values, kind)
+        fields.append(struct.pack(">i", len(data)) + data)
+    row = struct.pack(">h", len(fields)) + b"".join(fields)
+    return _COPY_HEADER + row + _COPY_TRAILER
 
 
 def _snapshots_store(run_id: int, shard: int, loaded, valuation, codes) -> None:
+    """The shard's figures as its one snapshot row (a redelivered shard replaces its row)."""
     data = _snapshot_copy_bytes(
         run_id,
         shard,
-        loaded.credit_account_ids,
-        valuation.ratio,
-        valuation.assets,
-        valuation.liabilities,
-        codes.astype(np.int16),
-        loaded.stored_state.astype(np.int16),
+        [
+            (loaded.credit_account_ids, np.int64),
+            (valuation.ratio, np.float64),  # +inf: no debt
+            (valuation.assets, np.float64),
+            (valuation.liabilities, np.float64),
+            (codes, np.int16),
+            (loaded.stored_state, np.int16),
+        ],
     )
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -294,8 +273,8 @@ def _snapshots_store(run_id: int, shard: int, loaded, valuation, codes) -> None:
         with (
             raw.cursor() as cursor,
             cursor.copy(
-                "COPY lending_mtmsnapshot (run_id, shard, credit_account_id, ratio, assets, "
-                "liabilities, state, stored_state) FROM STDIN (FORMAT binary)"
+                "COPY lending_mtmsnapshot (run_id, shard, accounts, ratios, assets, liabilities, "
+                "states, stored_states) FROM STDIN (FORMAT binary)"
             ) as copy,
         ):
             copy.write(data)

@@ -565,8 +565,10 @@ def _monte_carlo_figures(b: Book, params: dict[str, Any], seed: int) -> dict[str
 
 def snapshot_equity(ids: list[int], *, days: int) -> dict[int, list[tuple[str, Decimal]]]:
     """Daily equity from the mark-to-market snapshots: the last succeeded full-book run of
-    each of the last `days` days that have one (two queries, by the (run, account) index)."""
-    from ..models import MtmRun, MtmSnapshot
+    each of the last `days` days that have one (the runs, then their snapshot rows of the
+    shards holding `ids`: lending.snapshots)."""
+    from .. import snapshots
+    from ..models import MtmRun
 
     if days < 1 or not ids:
         return {}
@@ -578,9 +580,13 @@ def snapshot_equity(ids: list[int], *, days: int) -> dict[int, list[tuple[str, D
     chosen = dict(sorted(last_of_day.items())[-days:])
     day_of_run = {pk: day for day, pk in chosen.items()}
     out: dict[int, list[tuple[str, Decimal]]] = {}
-    rows = MtmSnapshot.objects.filter(run_id__in=list(chosen.values()), credit_account_id__in=ids)
-    for run_id, account_id, assets, liabilities in rows.values_list(
-        "run_id", "credit_account_id", "assets", "liabilities"
+    found = snapshots.figures(list(chosen.values()), ids)
+    for run_id, account_id, assets, liabilities in zip(
+        found.run_ids.tolist(),
+        found.accounts.tolist(),
+        found.assets.tolist(),
+        found.liabilities.tolist(),
+        strict=True,
     ):
         out.setdefault(account_id, []).append(
             (day_of_run[run_id], margin.to_money(assets - liabilities))

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from lending import margin
+from lending import margin, snapshots
 from lending.models import CreditAccount, MarginCall, MtmRun, MtmShard, MtmSnapshot
 from lending.services import mtm
 from lending.valuation import account_view
@@ -72,11 +72,15 @@ def test_run_issues_the_calls_account_view_finds_and_only_once(mtm_book):
     assert run.accounts_valued >= len(mtm_book)
     assert run.calls_issued == 2 and run.warnings == 2
     assert open_calls() == sorted(expected)
-    assert MtmSnapshot.objects.filter(run=run).count() == run.accounts_valued
-    snap = MtmSnapshot.objects.get(run=run, credit_account_id=mtm_book[0].pk)
+    # one snapshot row per shard, every account valued in one of them, once
+    assert MtmSnapshot.objects.filter(run=run).count() == run.shards_total
+    figures = snapshots.figures([run.pk])
+    assert len(figures) == run.accounts_valued == len(set(figures.accounts.tolist()))
+    snap = snapshots.account_figures(run.pk, mtm_book[0].pk)
     view = account_view(CreditAccount.objects.get(pk=mtm_book[0].pk))
     assert snap.ratio == pytest.approx(float(view.maintenance_ratio), rel=1e-9)
-    assert MtmSnapshot.objects.get(run=run, credit_account_id=mtm_book[-1].pk).ratio is None
+    assert snap.assets == pytest.approx(float(view.total_assets), rel=1e-12)
+    assert snapshots.account_figures(run.pk, mtm_book[-1].pk).ratio is None  # no debt
     # the healthy accounts never reached the state machine
     assert sum(MtmShard.objects.filter(run=run).values_list("candidates", flat=True)) == 4
 
@@ -93,7 +97,8 @@ def test_run_issues_the_calls_account_view_finds_and_only_once(mtm_book):
     run.refresh_from_db()
     assert run.status == "succeeded" and run.calls_issued == 2
     assert open_calls() == sorted(expected)
-    assert MtmSnapshot.objects.filter(run=run).count() == run.accounts_valued
+    assert MtmSnapshot.objects.filter(run=run).count() == run.shards_total  # replaced, not added
+    assert snapshots.accounts_valued(run.pk) == run.accounts_valued
 
 
 def test_cure_and_incremental_revaluation_of_holders(mtm_book, book_instruments):

@@ -217,16 +217,17 @@ def test_performance_from_mark_to_market_snapshots(five_x, staff):
 
     from django.utils import timezone
 
-    from lending.models import MtmRun, MtmSnapshot
+    from lending.models import MtmRun, MtmShard, MtmSnapshot
 
     equity = [75000.0, 82500.0, 70000.0, 90000.0]
     now = timezone.now()
     for n, e in enumerate(equity):
         at = now - timedelta(days=len(equity) - n)
         run = MtmRun.objects.create(kind="full", status="succeeded", started_at=at, finished_at=at)
+        MtmShard.objects.create(run=run, shard=0, id_from=five_x.pk, id_to=five_x.pk + 1)
         MtmSnapshot.objects.create(
-            run=run, shard=0, credit_account=five_x, ratio=None, assets=e + 300000,
-            liabilities=300000, state=0, stored_state=0,
+            run=run, shard=0, accounts=[five_x.pk], ratios=[float("inf")], assets=[e + 300000],
+            liabilities=[300000.0], states=[0], stored_states=[0],
         )  # fmt: skip
     history = risk.snapshot_equity([five_x.pk], days=10)[five_x.pk]
     assert [str(e) for _d, e in history] == ["75000.00", "82500.00", "70000.00", "90000.00"]

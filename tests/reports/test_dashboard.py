@@ -45,17 +45,18 @@ def test_mtm_run_snapshots_feed_the_distribution_and_runs_show_progress(account,
     MtmSnapshot.objects.create(
         run=done,
         shard=0,
-        credit_account=account,
-        ratio=2.4,
-        assets=1,
-        liabilities=1,
-        state=0,
-        stored_state=0,
+        accounts=[account.pk, account.pk + 1],
+        ratios=[2.4, float("inf")],  # the second without debt
+        assets=[1.0, 1.0],
+        liabilities=[1.0, 0.0],
+        states=[0, 0],
+        stored_states=[0, 0],
     )
     running = MtmRun.objects.create(status="running", shards_total=4, shards_done=1)
     board = dashboard.dashboard_for(staff["auditor"])
     assert board.distribution.source == "mtm" and board.distribution.run == done
-    assert next(b for b in board.distribution.buckets if b.count).label == "200–300%"
+    assert [(b.label, b.count) for b in board.distribution.buckets if b.count] == [("200–300%", 1)]
+    assert board.distribution.no_debt == 1
     assert board.runs[0] == running and board.running
 
 
