@@ -184,7 +184,7 @@ def mirror_breaks(limit: int = 100) -> list[dict]:
         cursor.execute(
             "WITH expected AS (SELECT la.id, la.investor_id, "
             "lending_riskbalance_kind(la.purpose, la.unit) AS kind, i.id AS instrument_id, "
-            "b.balance * b.normal_sign AS amount FROM custody_ledgeraccount la "
+            "(b.balance * b.normal_sign)::float8 AS amount FROM custody_ledgeraccount la "
             "JOIN custody_accountbalance b ON b.account_id = la.id "
             "LEFT JOIN lending_instrument i ON la.purpose = 'client_securities' "
             "AND la.unit = i.exchange || ':' || i.code WHERE la.investor_id IS NOT NULL "

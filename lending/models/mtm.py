@@ -31,8 +31,6 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from custody.money import LEDGER_DIGITS, LEDGER_PLACES
-
 __all__ = [
     "MtmRun",
     "MtmRunKind",
@@ -179,7 +177,8 @@ class RiskBalanceKind(models.IntegerChoices):
 
 class RiskBalance(models.Model):
     """A client ledger balance as mark-to-market reads it (see the module docstring). ``amount``
-    is the balance in its normal direction (cash held, debt owed, shares held); ``instrument``
+    is the balance in its normal direction (cash held, debt owed, shares held), as the nearest
+    float64 to the ledger's exact amount; ``instrument``
     is NULL for money and for a securities unit no instrument has (it counts nothing)."""
 
     ledger_account = models.OneToOneField(
@@ -192,9 +191,9 @@ class RiskBalance(models.Model):
     investor_id = models.BigIntegerField(_("investor"))
     kind = models.SmallIntegerField(_("kind"), choices=RiskBalanceKind.choices)
     instrument_id = models.IntegerField(_("instrument"), null=True, blank=True)
-    amount = models.DecimalField(
-        _("amount"), max_digits=LEDGER_DIGITS, decimal_places=LEDGER_PLACES, default=0
-    )
+    # float64, as the valuation reads it (the ledger keeps the exact amount): PostgreSQL turns
+    # a numeric into a double through its text form, too slow for millions of rows a run
+    amount = models.FloatField(_("amount"), default=0)
 
     class Meta:
         verbose_name = _("mark-to-market balance")
