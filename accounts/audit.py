@@ -11,8 +11,9 @@ carries
   starts with ``"system: "`` (added here when ``actor`` is None), so a history row without a
   user is never a silent gap.
 
-Bulk writes (``bulk_create_with_history`` / ``bulk_update_with_history``) pass
-``default_user=actor, default_change_reason=change_reason(actor=actor, reason=...)``.
+Bulk writes stamp each instance the same way and go through accounts.bulk
+(``rows_create_with_history`` / ``rows_update_with_history``), which write the history rows
+from those stamps.
 The rule is checked end to end by tests/test_audit_completeness.py.
 """
 

@@ -46,9 +46,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from simple_history.utils import bulk_update_with_history
 
-from accounts.audit import change_reason, stamp
+from accounts.audit import stamp
+from accounts.bulk import rows_update_with_history
 from accounts.errors import Conflict, PermissionDenied, RuleViolation, ValidationFailed
 from compliance import parameters as P
 from compliance import selectors as compliance_selectors
@@ -928,12 +928,9 @@ def _save_financings(financings: list[Financing], *, actor, reason: str) -> None
         return
     for f in financings:
         stamp(f, actor=actor, reason=reason)
-    bulk_update_with_history(
+    rows_update_with_history(
         financings,
-        Financing,
         ["principal_outstanding", "interest_accrued", "interest_paid", "quantity_held", "status"],
-        default_user=actor,
-        default_change_reason=change_reason(actor=actor, reason=reason),
     )
 
 

@@ -50,8 +50,8 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.audit import forget_stamp, stamp
-from accounts.bulk import rows_update, rows_update_with_history
+from accounts.audit import stamp
+from accounts.bulk import rows_create_with_history, rows_update, rows_update_with_history
 from accounts.errors import (
     NotFound,
     PermissionDenied,
@@ -214,8 +214,6 @@ def lock_account(credit_account: CreditAccount) -> CreditAccount:
 
 def _state_rows(accounts: dict[int, CreditAccount], at: datetime) -> dict[int, AccountMarginState]:
     """The accounts' margin state rows (one read), created (normal, with history) when missing."""
-    from simple_history.utils import bulk_create_with_history
-
     rows = {
         row.credit_account_id: row
         for row in AccountMarginState.objects.filter(credit_account_id__in=list(accounts))
@@ -226,11 +224,8 @@ def _state_rows(accounts: dict[int, CreditAccount], at: datetime) -> dict[int, A
             row = AccountMarginState(credit_account=account, state=MarginStateKind.NORMAL, since=at)
             stamp(row, actor=None, reason="margin state created")
             missing.append(row)
-    if missing:
-        bulk_create_with_history(missing, AccountMarginState)
-        for row in missing:
-            forget_stamp(None, row)
-            rows[row.credit_account_id] = row
+    for row in rows_create_with_history(missing):
+        rows[row.credit_account_id] = row
     for pk, row in rows.items():
         row.credit_account = accounts[pk]
     return rows
@@ -473,8 +468,6 @@ def notices_save(notices: list[Notice]) -> list[Notice]:
     not (broker down, worker lost), so no margin process waits for a mail server. The caller
     holds the accounts' locks, as every writer of notices does, so the check cannot race
     (PostgreSQL's unique constraints back it up). Returns those saved."""
-    from simple_history.utils import bulk_create_with_history
-
     if not notices:
         return []
     call_ids = {n.call.pk for n in notices if n.call is not None}
@@ -491,9 +484,7 @@ def notices_save(notices: list[Notice]) -> list[Notice]:
             fresh.append(notice)
     if not fresh:
         return []
-    bulk_create_with_history(fresh, Notice)
-    for notice in fresh:
-        forget_stamp(None, notice)
+    rows_create_with_history(fresh)
     emails = [n.pk for n in fresh if n.channel == NoticeChannel.EMAIL]
     if emails:
         transaction.on_commit(lambda: _deliver_soon(emails))
@@ -852,10 +843,7 @@ class _Batch:
     # ------------------------------------------------------------------ writes
 
     def _write(self) -> None:
-        from simple_history.utils import bulk_create_with_history
-
-        if self.new_calls:
-            bulk_create_with_history(self.new_calls, MarginCall)
+        rows_create_with_history(self.new_calls)
         if self.cured_calls:
             rows_update_with_history(self.cured_calls, ["status", "closed_at", "reason"])
             _plans_reject_for(self.cured_calls, actor=self.actor, at=self.at)
@@ -869,8 +857,6 @@ class _Batch:
         if self.events:
             MarginEvent.objects.bulk_create([e for _pk, e in self.events])
         notices_save([n for _pk, n in self.notices])
-        for obj in self.new_calls:
-            forget_stamp(None, obj)
 
 
 def _call_build(account, ratio, assets, liabilities, lines, at, deadline) -> MarginCall:
