@@ -3,8 +3,8 @@
 Django's ``QuerySet.bulk_update`` writes ``SET f = CASE WHEN pk = 1 THEN ... WHEN pk = 2 ...``:
 Python builds one expression per row and field, which costs seconds for a thousand rows (the
 mark-to-market writes that many state changes per shard). ``rows_update`` writes the same
-values with one ``UPDATE ... FROM (VALUES ...)`` statement per batch, each value adapted by its
-field (``get_db_prep_save``) and cast to the column's type.
+values with one ``UPDATE ... FROM unnest(array per column)`` statement per batch, each value
+adapted by its field (``get_db_prep_save``) and cast to the column's type.
 
 ``history_rows_insert`` writes django-simple-history's rows for saved instances by one
 ``INSERT ... SELECT`` per batch: the tracked columns are copied from the rows just written, in
@@ -38,20 +38,18 @@ def rows_update(objs: Sequence, fields: Sequence[str]) -> int:
     qn = connection.ops.quote_name
     sets = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in columns)
     names = ", ".join(qn(f.column) for f in (pk, *columns))
-    row = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in (pk, *columns)) + ")"
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in (pk, *columns))
     updated = 0
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         for start in range(0, len(objs), BATCH):
             batch = objs[start : start + BATCH]
-            params = []
-            for obj in batch:
-                params.append(pk.get_db_prep_save(obj.pk, connection))
-                params.extend(f.get_db_prep_save(getattr(obj, f.attname), connection)
-                              for f in columns)  # fmt: skip
-            # identifiers come from the model's meta, quoted; every value is bound
-            values = ", ".join([row] * len(batch))
+            params = [[pk.get_db_prep_save(obj.pk, connection) for obj in batch]]
+            params += [[f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in batch]
+                       for f in columns]  # fmt: skip
+            # identifiers come from the model's meta, quoted; every value is bound, one array
+            # per column (a short statement, whatever the number of rows)
             statement = (
-                f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM (VALUES {values}) "  # noqa: S608
+                f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM unnest({arrays}) "  # noqa: S608
                 f"AS v({names}) WHERE t.{qn(pk.column)} = v.{qn(pk.column)}"
             )
             cursor.execute(statement, params)
@@ -76,25 +74,25 @@ def history_rows_insert(objs: Sequence, *, update: bool) -> int:
         [*tracked, "history_date", "history_change_reason", "history_user_id", "history_type"]
     )
     source = ", ".join(f"t.{c}" for c in tracked)
-    row = f"(%s::integer, %s::{pk.db_type(connection)}, %s::timestamptz, %s::text, %s::bigint)"
+    arrays = f"%s::{pk.db_type(connection)}[], %s::timestamptz[], %s::text[], %s::bigint[]"
     now = timezone.now()
     kind = "~" if update else "+"
     written = 0
     with connection.cursor() as cursor:
         for start in range(0, len(objs), BATCH):
             batch = objs[start : start + BATCH]
-            params = []
-            for n, obj in enumerate(batch):
-                user = getattr(obj, "_history_user", None)
-                params += [n, obj.pk, getattr(obj, "_history_date", now),
-                           get_change_reason_from_object(obj) or "",
-                           getattr(user, "pk", None)]  # fmt: skip
-            values = ", ".join([row] * len(batch))
-            # identifiers come from the models' meta, quoted; every value is bound
+            params = [
+                [obj.pk for obj in batch],
+                [getattr(obj, "_history_date", now) for obj in batch],
+                [get_change_reason_from_object(obj) or "" for obj in batch],
+                [getattr(getattr(obj, "_history_user", None), "pk", None) for obj in batch],
+            ]
+            # identifiers come from the models' meta, quoted; every value is bound, one array
+            # per column
             cursor.execute(
                 f"INSERT INTO {qn(history._meta.db_table)} ({target}) "  # noqa: S608
                 f"SELECT {source}, v.at, v.reason, v.user_id, %s "
-                f"FROM (VALUES {values}) AS v(n, pk, at, reason, user_id) "
+                f"FROM unnest({arrays}) WITH ORDINALITY AS v(pk, at, reason, user_id, n) "
                 f"JOIN {qn(model._meta.db_table)} AS t ON t.{qn(pk.column)} = v.pk ORDER BY v.n",
                 [kind, *params],
             )
