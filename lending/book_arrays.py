@@ -204,6 +204,27 @@ def mirror_breaks(limit: int = 100) -> list[dict]:
         ]  # fmt: skip
 
 
+def _index_of(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Position of each of ``values`` in the distinct int64 ``keys`` (any order), -1 where it is
+    not one of them. A lookup table when the keys span not much more than their number (a
+    shard's investors, the instruments), else a binary search."""
+    out = np.full(values.shape[0], -1, dtype=np.int64)
+    if not keys.shape[0] or not values.shape[0]:
+        return out
+    low, high = int(keys.min()), int(keys.max())
+    inside = (values >= low) & (values <= high)
+    if high - low < 4 * keys.shape[0] + 1024:
+        table = np.full(high - low + 1, -1, dtype=np.int64)
+        table[keys - low] = np.arange(keys.shape[0])
+        out[inside] = table[values[inside] - low]
+        return out
+    order = np.argsort(keys)
+    at = np.searchsorted(keys[order], values)
+    found = (at < keys.shape[0]) & (keys[order][np.minimum(at, keys.shape[0] - 1)] == values)
+    out[found] = order[at[found]]
+    return out
+
+
 def _state_case(column: str) -> sql.Composable:
     whens = sql.SQL(" ").join(
         sql.SQL("WHEN {} THEN {}").format(sql.Literal(name), sql.Literal(code))
@@ -307,7 +328,7 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
     debt = np.zeros(n)
     interest = np.zeros(n)
     empty = np.zeros(0)
-    pos_acc = pos_inst = np.zeros(0, dtype=np.int64)
+    pos_key = pos_acc = pos_inst = np.zeros(0, dtype=np.int64)
     held = f_amount = f_qty = empty
 
     if n:
@@ -329,18 +350,16 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
             ).format(investors=investors),
             (i64, i16, i64, f64),
         )
-        by_investor = np.argsort(investor_ids)
-        sorted_investors = investor_ids[by_investor]
-        at = np.searchsorted(sorted_investors, b_investor)
-        mine = (at < n) & (sorted_investors[np.minimum(at, n - 1)] == b_investor)
-        b_acc = by_investor[at[mine]]
-        b_kind, b_inst, b_value = b_kind[mine], b_inst[mine], b_value[mine]
+        b_acc = _index_of(investor_ids, b_investor)
+        mine = b_acc >= 0
+        b_acc, b_kind, b_inst, b_value = b_acc[mine], b_kind[mine], b_inst[mine], b_value[mine]
         for kind, target in ((0, cash), (1, debt), (2, interest)):
             chosen = b_kind == kind
             target += np.bincount(b_acc[chosen], b_value[chosen], minlength=n)
-        sec = (b_kind == _SECURITIES) & (b_inst >= 0)  # units without an instrument count nothing
+        b_inst = _index_of(inst_ids, b_inst)  # -1: a unit without an instrument counts nothing
+        sec = (b_kind == _SECURITIES) & (b_inst >= 0)
         h_acc = b_acc[sec]
-        h_inst = np.searchsorted(inst_ids, b_inst[sec])
+        h_inst = b_inst[sec]
         h_qty = b_value[sec]
 
         # 3. open financings of the selected accounts, one row per lot (summed per account and
@@ -353,14 +372,14 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
             ).format(in_f=_id_filter(credit_account_ids, id_range, sql.SQL("f.credit_account_id"))),
             (i64, i64, f64, f64),
         )
-        f_acc = np.searchsorted(account_ids, fin_account)
-        loaded_lot = (f_acc < n) & (account_ids[np.minimum(f_acc, n - 1)] == fin_account)
+        f_acc = _index_of(account_ids, fin_account)
+        loaded_lot = f_acc >= 0
         f_acc, fin_amount, fin_quantity = (
             f_acc[loaded_lot],
             fin_amount[loaded_lot],
             fin_quantity[loaded_lot],
         )
-        f_inst = np.searchsorted(inst_ids, fin_instrument[loaded_lot])
+        f_inst = _index_of(inst_ids, fin_instrument[loaded_lot])
 
         # merge holdings and financings on (account, instrument)
         kk = max(k, 1)
@@ -371,21 +390,22 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
         held = np.bincount(inverse[:nh], h_qty, minlength=m)
         f_amount = np.bincount(inverse[nh:], fin_amount, minlength=m)
         f_qty_all = np.bincount(inverse[nh:], fin_quantity, minlength=m)
+        pos_key = uniq
         pos_acc = uniq // kk
         pos_inst = uniq % kk
         f_qty = np.where(held > 0, np.minimum(held, f_qty_all), 0.0)
 
-    # rows: financed row where amount > 0 or financed qty > 0; own row for held - f_qty > 0
+    # rows: financed row where amount > 0 or financed qty > 0; own row for held - f_qty > 0;
+    # ordered by (account, instrument), the financed row first: both parts are sorted already
+    # (unique keys), so a stable sort of their concatenation only merges two runs
     fin_row = (f_amount > 0) | (f_qty > 0)
     own_qty = held - f_qty
     own_row = own_qty > 0
-    account = np.concatenate([pos_acc[fin_row], pos_acc[own_row]])
-    instrument = np.concatenate([pos_inst[fin_row], pos_inst[own_row]])
-    quantity = np.concatenate([f_qty[fin_row], own_qty[own_row]])
-    financed = np.concatenate([f_amount[fin_row], np.zeros(int(own_row.sum()))])
-    order = np.lexsort((instrument, account))
-    account, instrument = account[order], instrument[order]
-    quantity, financed = quantity[order], financed[order]
+    order = np.argsort(np.concatenate([pos_key[fin_row], pos_key[own_row]]), kind="stable")
+    account = np.concatenate([pos_acc[fin_row], pos_acc[own_row]])[order]
+    instrument = np.concatenate([pos_inst[fin_row], pos_inst[own_row]])[order]
+    quantity = np.concatenate([f_qty[fin_row], own_qty[own_row]])[order]
+    financed = np.concatenate([f_amount[fin_row], np.zeros(int(own_row.sum()))])[order]
 
     book = margin.BookArrays(
         account=account,
