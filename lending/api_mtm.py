@@ -3,6 +3,10 @@
 POST /api/v1/mtm-runs/          -> 202 {id, status, progress, ...}
 GET  /api/v1/mtm-runs/          -> the latest runs
 GET  /api/v1/mtm-runs/{id}/     -> status, progress, accounts, calls_issued, started_at, ...
+GET  /api/v1/mtm-runs/{id}/accounts/{credit account id}/
+                                -> what the run computed for that account (its snapshot
+                                   figures: ratio, assets, liabilities, screened state, stored
+                                   state before the run); 404 if the run did not value it
 Reads need lending.view_mtmrun (staff roles); the start is checked by the service."""
 
 from drf_spectacular.utils import extend_schema
@@ -10,8 +14,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.errors import PermissionDenied
+from accounts.errors import NotFound, PermissionDenied
 
+from . import margin, snapshots
+from .book_arrays import STORED_STATES
 from .models import MtmRun
 from .services import mtm
 
@@ -48,6 +54,17 @@ class MtmRunSerializer(serializers.ModelSerializer):
         return round(run.progress, 4)
 
 
+class MtmAccountFiguresSerializer(serializers.Serializer):
+    run = serializers.IntegerField()
+    credit_account = serializers.IntegerField()
+    prices_as_of = serializers.DateTimeField()
+    ratio = serializers.FloatField(allow_null=True, help_text="null: no debt")
+    assets = serializers.FloatField()
+    liabilities = serializers.FloatField()
+    screened_state = serializers.CharField()
+    stored_state_before = serializers.CharField()
+
+
 class MtmRunStartSerializer(serializers.Serializer):
     shard_size = serializers.IntegerField(min_value=1, required=False)
 
@@ -80,3 +97,27 @@ class MtmRunDetailApi(APIView):
     def get(self, request, pk: int):
         _require_view(request.user)
         return Response(MtmRunSerializer(mtm.run_for(pk)).data)
+
+
+class MtmRunAccountApi(APIView):
+    @extend_schema(responses=MtmAccountFiguresSerializer)
+    def get(self, request, pk: int, account: int):
+        _require_view(request.user)
+        run = mtm.run_for(pk)
+        figures = snapshots.account_figures(run.pk, account)
+        if figures is None:
+            raise NotFound(f"mark-to-market run {run.pk} did not value credit account {account}")
+        return Response(
+            MtmAccountFiguresSerializer(
+                {
+                    "run": run.pk,
+                    "credit_account": account,
+                    "prices_as_of": run.prices_as_of,
+                    "ratio": figures.ratio,
+                    "assets": figures.assets,
+                    "liabilities": figures.liabilities,
+                    "screened_state": margin.STATE_BY_CODE[figures.state].value,
+                    "stored_state_before": STORED_STATES[figures.stored_state],
+                }
+            ).data
+        )

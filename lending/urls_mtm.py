@@ -12,4 +12,9 @@ staff_urlpatterns: list = [
 api_urlpatterns: list = [
     path("mtm-runs/", api.MtmRunListApi.as_view(), name="lending-mtm-run-list"),
     path("mtm-runs/<int:pk>/", api.MtmRunDetailApi.as_view(), name="lending-mtm-run-detail"),
+    path(
+        "mtm-runs/<int:pk>/accounts/<int:account>/",
+        api.MtmRunAccountApi.as_view(),
+        name="lending-mtm-run-account",
+    ),
 ]

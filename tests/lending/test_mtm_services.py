@@ -207,3 +207,29 @@ def test_the_price_hook_of_a_test_run_goes_to_the_run_s_own_queue(
     message = json.loads(broker.lindex(celery_test_queue, 0))
     assert message["headers"]["task"] == "lending.tasks.mtm_revalue_instruments"
     assert celery_test_queue != "margindesk"
+
+
+def test_an_auditor_reads_what_a_run_computed_for_one_account(mtm_book, staff, make_investor):
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    expected = expected_calls(mtm_book)
+    run = run_in_process()
+    called = sorted(expected)[0]
+    api = APIClient()
+    api.force_authenticate(staff["auditor"])
+    body = api.get(reverse("v1:lending-mtm-run-account", args=[run.pk, called])).json()
+    view = account_view(CreditAccount.objects.get(pk=called))
+    assert body["run"] == run.pk and body["credit_account"] == called
+    assert body["ratio"] == pytest.approx(float(view.maintenance_ratio), rel=1e-9)
+    assert body["assets"] == pytest.approx(float(view.total_assets), rel=1e-12)
+    assert (body["screened_state"], body["stored_state_before"]) == ("call", "normal")
+    no_debt = api.get(reverse("v1:lending-mtm-run-account", args=[run.pk, mtm_book[-1].pk]))
+    assert no_debt.json()["ratio"] is None
+    # an account the run did not value: 404 naming both
+    missing = api.get(reverse("v1:lending-mtm-run-account", args=[run.pk, 10**9]))
+    assert missing.status_code == 404 and str(10**9) in missing.json()["message"]
+    # an investor may not read the desk's figures
+    investor = make_investor()
+    api.force_authenticate(investor.user)
+    assert api.get(reverse("v1:lending-mtm-run-account", args=[run.pk, called])).status_code == 403
