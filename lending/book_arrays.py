@@ -3,8 +3,9 @@
 `load_book(...) -> LoadedBook` reads the book set-based, a bounded number of statements
 whatever the number of accounts (never one query per account):
 
-1. accounts: open credit accounts with their investor, stored margin state, unfinished call and
-   active contract lines (one joined statement);
+1. accounts: open credit accounts with their investor, stored margin state and unfinished call
+   (one joined statement), and the lines of their active contracts, one row per distinct set of
+   lines with its accounts;
 2. ledger balances: their mark-to-market mirror (lending.models.RiskBalance, kept by the ledger's
    triggers: client money, financing receivable, interest receivable in CNY; client securities
    with their instrument id) by one range scan of the investors' index, no join;
@@ -60,8 +61,6 @@ CATEGORIES = (
 )
 CATEGORY_CODE = {name: code for code, name in enumerate(CATEGORIES)}
 CURRENCY = "CNY"
-_PURPOSES = {"client_money": 0, "financing_receivable": 1, "interest_receivable": 2}
-_SECURITIES = 3
 #: Memory for the sorts and hashes of one load (SET LOCAL: this transaction only).
 LOAD_WORK_MEM = "256MB"
 
@@ -264,42 +263,52 @@ def load_book(
 def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
     where = _account_filter(credit_account_ids, id_range)
 
-    # 1. accounts, their stored state, unfinished call and active contract lines (PostgreSQL
-    # keeps one active contract per investor and one unfinished call per account: plain joins)
-    d = margin.DEFAULT_LINES
+    # 1. accounts, their stored state and unfinished call (PostgreSQL keeps one unfinished
+    # call per account: a plain join)
     i64, i16, f64 = np.int64, np.int16, np.float64
-    columns = pg_arrays.columns(
+    account_ids, investor_ids, stored, in_call = pg_arrays.columns(
         sql.SQL(
-            "SELECT ca.id, ca.investor_id, {state}, "
-            "(mc.id IS NOT NULL)::int, (c.id IS NOT NULL)::int, "
-            "coalesce(c.warning_line, {w}), coalesce(c.call_line, {c}), "
-            "coalesce(c.target_line, {t}), coalesce(c.withdrawal_line, {wd}), "
-            "coalesce(c.financing_margin_ratio, {fmr}) "
+            "SELECT ca.id, ca.investor_id, {state}, (mc.id IS NOT NULL)::int "
             "FROM lending_creditaccount ca "
             "LEFT JOIN lending_accountmarginstate ms ON ms.credit_account_id = ca.id "
-            "LEFT JOIN lending_creditcontract c ON c.credit_account_id = ca.id "
-            "AND c.status = 'active' AND {in_cc} "
             "LEFT JOIN lending_margincall mc ON mc.credit_account_id = ca.id "
             "AND mc.status IN ('open', 'overdue', 'liquidating') AND {in_mc} "
             "WHERE {where}"
         ).format(
-            in_cc=_id_filter(credit_account_ids, id_range, sql.SQL("c.credit_account_id")),
             in_mc=_id_filter(credit_account_ids, id_range, sql.SQL("mc.credit_account_id")),
             state=_state_case("ms.state"),
-            w=sql.Literal(d.warning),
-            c=sql.Literal(d.call),
-            t=sql.Literal(d.target),
-            wd=sql.Literal(d.withdrawal),
-            fmr=sql.Literal(margin.FINANCING_MARGIN_RATIO),
             where=where,
         ),
-        (i64, i64, i16, i16, i16, f64, f64, f64, f64, f64),
+        (i64, i64, i16, i16),
     )
-    order = np.argsort(columns[0], kind="stable")
-    account_ids, investor_ids, stored, in_call, contract, *line_columns = (
-        column[order] for column in columns
-    )
+    if account_ids.shape[0] > 1 and not (np.diff(account_ids) > 0).all():
+        order = np.argsort(account_ids)
+        account_ids, investor_ids = account_ids[order], investor_ids[order]
+        stored, in_call = stored[order], in_call[order]
     n = account_ids.shape[0]
+
+    # 1b. lines of the active contracts (PostgreSQL keeps one per investor), grouped by their
+    # values: a desk has a handful of sets of lines, so each set is converted once, with the
+    # accounts that have it; an account without an active contract has the default lines
+    d = margin.DEFAULT_LINES
+    defaults = (d.warning, d.call, d.target, d.withdrawal, margin.FINANCING_MARGIN_RATIO)
+    line_columns = [np.full(n, float(value)) for value in defaults]
+    contract = np.zeros(n, dtype=bool)
+    groups = pg_arrays.fetch_all(
+        sql.SQL(
+            "SELECT c.warning_line::float8, c.call_line::float8, c.target_line::float8, "
+            "c.withdrawal_line::float8, c.financing_margin_ratio::float8, "
+            "array_agg(c.credit_account_id::int8) FROM lending_creditcontract c "
+            "WHERE c.status = 'active' AND {in_cc} GROUP BY c.warning_line, c.call_line, "
+            "c.target_line, c.withdrawal_line, c.financing_margin_ratio"
+        ).format(in_cc=_id_filter(credit_account_ids, id_range, sql.SQL("c.credit_account_id")))
+    )
+    for *values, members in groups:
+        at = _index_of(account_ids, pg_arrays.decode(members, np.int64))
+        at = at[at >= 0]  # a contract of an account not loaded
+        contract[at] = True
+        for column, value in zip(line_columns, values, strict=True):
+            column[at] = value
 
     # 4. instruments (whole table: small) with latest prices
     with connection.cursor() as cursor:
@@ -343,24 +352,29 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
             investors = sql.SQL("r.investor_id BETWEEN {} AND {}").format(
                 sql.Literal(int(investor_ids.min())), sql.Literal(int(investor_ids.max()))
             )
-        b_investor, b_kind, b_inst, b_value = pg_arrays.columns(
+        # what each balance is, in one integer: the instrument id of a holding (> 0), else
+        # -1 client money, -2 financing receivable, -3 interest receivable, -4 a securities
+        # unit no instrument has (it counts nothing)
+        b_investor, b_what, b_value = pg_arrays.columns(
             sql.SQL(
-                "SELECT r.investor_id, r.kind, coalesce(r.instrument_id, -1), r.amount "
+                "SELECT r.investor_id, CASE WHEN r.kind = 3 THEN coalesce(r.instrument_id, -4) "
+                "ELSE -1 - r.kind END, r.amount "
                 "FROM lending_riskbalance r WHERE {investors} AND r.amount <> 0"
             ).format(investors=investors),
-            (i64, i16, i64, f64),
+            (i64, i64, f64),
         )
         b_acc = _index_of(investor_ids, b_investor)
         mine = b_acc >= 0
-        b_acc, b_kind, b_inst, b_value = b_acc[mine], b_kind[mine], b_inst[mine], b_value[mine]
-        for kind, target in ((0, cash), (1, debt), (2, interest)):
-            chosen = b_kind == kind
+        b_acc, b_what, b_value = b_acc[mine], b_what[mine], b_value[mine]
+        for code, target in ((-1, cash), (-2, debt), (-3, interest)):
+            chosen = b_what == code
             target += np.bincount(b_acc[chosen], b_value[chosen], minlength=n)
-        b_inst = _index_of(inst_ids, b_inst)  # -1: a unit without an instrument counts nothing
-        sec = (b_kind == _SECURITIES) & (b_inst >= 0)
-        h_acc = b_acc[sec]
-        h_inst = b_inst[sec]
-        h_qty = b_value[sec]
+        sec = b_what > 0
+        b_inst = _index_of(inst_ids, b_what[sec])  # -1: not an instrument of the table
+        known = b_inst >= 0
+        h_acc = b_acc[sec][known]
+        h_inst = b_inst[known]
+        h_qty = b_value[sec][known]
 
         # 3. open financings of the selected accounts, one row per lot (summed per account and
         # instrument below; a lot of an account not loaded, closed, is dropped)
@@ -429,7 +443,7 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
         lines=Lines(*line_columns),
         stored_state=stored.astype(np.int8),
         in_call=in_call > 0,
-        has_active_contract=contract > 0,
+        has_active_contract=contract,
     )
 
 
