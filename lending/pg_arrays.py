@@ -85,23 +85,17 @@ def columns(query: sql.Composable, types: tuple) -> list[np.ndarray]:
 
 
 def fetch_row(statement: sql.Composable, params=None) -> tuple:
-    """One row of ``statement`` in binary, its arrays as raw bytes (see `decode`); () if none.
-    Runs on Django's connection, inside its transaction state."""
-    connection.ensure_connection()
-    raw = connection.connection
-    with Cursor(raw) as cursor:  # server-side binding: Django's client cursors cannot do binary
-        for oid in _BY_ARRAY_OID:
-            cursor.adapters.register_loader(oid, _RawArray)
-        cursor.execute(statement, params, binary=True)
-        row = cursor.fetchone()
-    return row or ()
+    """One row of ``statement`` in binary, its arrays as raw bytes (see `decode`); () if none."""
+    rows = fetch_all(statement, params)
+    return rows[0] if rows else ()
 
 
 def fetch_all(statement: sql.Composable, params=None) -> list[tuple]:
-    """Every row of ``statement`` in binary, arrays as raw bytes (see `decode`)."""
+    """Every row of ``statement`` in binary, arrays as raw bytes (see `decode`). Runs on
+    Django's connection, inside its transaction state."""
     connection.ensure_connection()
     raw = connection.connection
-    with Cursor(raw) as cursor:
+    with Cursor(raw) as cursor:  # server-side binding: Django's client cursors cannot do binary
         for oid in _BY_ARRAY_OID:
             cursor.adapters.register_loader(oid, _RawArray)
         cursor.execute(statement, params, binary=True)
