@@ -6,8 +6,9 @@ instrument, and the time of the newest tick, which stamps every state change it 
 its shards (ranges of credit-account pks, `shard_size` accounts each). Each shard
 (`mtm_shard_process`, one Celery task of the run's chord, any worker on any machine):
 
-1. loads its accounts in bulk (lending.book_arrays.load_book: one COPY per table, at the run's
-   snapshot prices) and values them with the vectorised lending.margin functions;
+1. loads its accounts in bulk (lending.book_arrays.load_book: a few statements returning binary
+   arrays, the balances from their mirror lending.RiskBalance, at the run's snapshot prices) and
+   values them with the vectorised lending.margin functions;
 2. stores the figures of its accounts as one MtmSnapshot row, an array per figure (binary COPY;
    a redelivered shard first deletes its earlier row in the same transaction, and (run, shard)
    is unique);
