@@ -100,12 +100,9 @@ class LoadedBook:
     def index_of(self, credit_account_ids: Iterable[int]) -> np.ndarray:
         """Account indexes of credit account pks (KeyError-like ValueError when absent)."""
         ids = np.asarray(list(credit_account_ids), dtype=np.int64)
-        idx = np.searchsorted(self.credit_account_ids, ids)
-        ok = (idx < self.n_accounts) & (
-            self.credit_account_ids[np.minimum(idx, max(self.n_accounts - 1, 0))] == ids
-        )
-        if not ok.all():
-            raise ValueError(f"credit accounts not in the book: {ids[~ok].tolist()}")
+        idx = _index_of(self.credit_account_ids, ids)
+        if (idx < 0).any():
+            raise ValueError(f"credit accounts not in the book: {ids[idx < 0].tolist()}")
         return idx
 
     def ratios(self) -> np.ndarray:

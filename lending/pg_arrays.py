@@ -28,7 +28,7 @@ TYPES = {
     np.int16: ("int2", 21, 1005, ">i2"),
     np.float64: ("float8", 701, 1022, ">f8"),
 }
-_BY_ARRAY_OID = {array_oid: (t, big) for t, (_n, _o, array_oid, big) in TYPES.items()}
+_ARRAY_OIDS = tuple(array_oid for _name, _oid, array_oid, _big in TYPES.values())
 
 
 class _RawArray(Loader):
@@ -96,7 +96,7 @@ def fetch_all(statement: sql.Composable, params=None) -> list[tuple]:
     connection.ensure_connection()
     raw = connection.connection
     with Cursor(raw) as cursor:  # server-side binding: Django's client cursors cannot do binary
-        for oid in _BY_ARRAY_OID:
+        for oid in _ARRAY_OIDS:
             cursor.adapters.register_loader(oid, _RawArray)
         cursor.execute(statement, params, binary=True)
         return cursor.fetchall()

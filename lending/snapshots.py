@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from django.db import connection
 from psycopg import sql
 
 from . import pg_arrays
@@ -101,9 +102,7 @@ def account_figures(run_id: int, credit_account_id: int) -> AccountFigures | Non
 
 
 def accounts_valued(run_id: int) -> int:
-    """How many accounts a run's snapshots hold (array lengths: no array is read)."""
-    from django.db import connection
-
+    """How many accounts a run's snapshots hold (the arrays' lengths, summed in SQL)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT coalesce(sum(cardinality(accounts)), 0) FROM lending_mtmsnapshot "

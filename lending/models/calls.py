@@ -255,6 +255,14 @@ class Notice(models.Model):
                 name="lending_notice_has_call_or_episode",
             ),
         ]
+        indexes = [
+            # the e-mail outbox: beat's sweeper reads the e-mails never attempted every minute
+            models.Index(
+                fields=["created_at"],
+                condition=Q(channel="email", sent_at__isnull=True),
+                name="lending_notice_email_outbox",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.stage} {self.channel} {self.credit_account_id}"
