@@ -3,12 +3,27 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from .models import InvestorProfile
+from .roles import TOKEN_ONLY_ROLES
 
 
 class EmailAuthenticationForm(AuthenticationForm):
+    """Sign-in by e-mail and password, for people: a machine account (a token-only role such as
+    the market-data feed) is refused even with its correct password."""
+
     username = forms.EmailField(
         label=_("E-mail"), widget=forms.EmailInput(attrs={"autofocus": True})
     )
+
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        if set(user.role_names) & TOKEN_ONLY_ROLES:
+            raise forms.ValidationError(
+                _(
+                    "This is a machine account: it uses its API token and cannot sign in to "
+                    "the web pages."
+                ),
+                code="token_only",
+            )
 
 
 class InvestorProfileAdminForm(forms.ModelForm):

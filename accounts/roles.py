@@ -76,6 +76,10 @@ ROLE_GRANTS: dict[str, list[str]] = {
 #: Roles held by desk employees (is_staff): the staff console, and the second factor on writes.
 STAFF_ROLES = frozenset(Role) - {Role.INVESTOR, Role.PRICE_FEED}
 
+#: Roles held by machines, which use their API token and never sign in to the web pages
+#: (accounts.forms.EmailAuthenticationForm refuses them, even with a correct password).
+TOKEN_ONLY_ROLES = frozenset({Role.PRICE_FEED})
+
 
 def permissions_for(role: str, all_permissions: list[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which (app_label, codename) pairs a role gets, out of those that exist."""

@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from accounts.roles import ROLE_GRANTS, STAFF_ROLES, Role
+from accounts.roles import ROLE_GRANTS, STAFF_ROLES, TOKEN_ONLY_ROLES, Role
 from tests.second_factor import login_verified
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +76,7 @@ def test_auditor_opens_admin_read_only(client, make_user, make_investor):
 
 
 def test_every_demo_role_can_sign_in(client, make_user):
-    for role in Role:
+    for role in set(Role) - TOKEN_ONLY_ROLES:
         user = make_user(role.value)
         response = client.post(
             "/accounts/login/", {"username": user.email, "password": "correct-horse-42"}
@@ -106,3 +106,18 @@ def test_the_price_feed_may_add_prices_and_nothing_else_and_is_not_staff(make_us
     assert not feed.is_staff
     assert feed.get_all_permissions() == {"lending.add_pricetick"}
     assert Role.PRICE_FEED not in STAFF_ROLES and Role.RISK in STAFF_ROLES
+
+
+def test_the_price_feed_cannot_sign_in_to_the_web_pages_even_with_its_password(client, make_user):
+    """A machine account posts prices with its token; its password (if one was ever set) opens
+    no web page: the sign-in form refuses it and no session is made."""
+    feed = make_user(Role.PRICE_FEED)
+    response = client.post(
+        "/accounts/login/", {"username": feed.email, "password": "correct-horse-42"}
+    )
+    assert response.status_code == 200
+    [error] = response.context["form"].non_field_errors().as_data()
+    assert error.code == "token_only"
+    assert "这是机器账户" in response.content.decode()  # the desk's default language
+    assert "_auth_user_id" not in client.session
+    assert client.get("/portal/").status_code == 302  # still sent to sign in
