@@ -308,6 +308,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "lending.tasks.notices_deliver_pending",
         "schedule": timedelta(seconds=60),
     },
+    # The balance mirror mark-to-market reads, checked against the ledger (and repaired from
+    # it) each trading morning before the call auction.
+    "lending-risk-mirror-verify": {
+        "task": "lending.tasks.risk_mirror_verify_daily",
+        "schedule": crontab(hour=8, minute=45, day_of_week="mon-fri"),
+    },
     "desk-heartbeat": {
         "task": "config.celery.heartbeat",
         "schedule": timedelta(minutes=5),

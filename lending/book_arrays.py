@@ -174,23 +174,13 @@ def holders_of(instrument_ids: Iterable[int]) -> list[int]:
 def mirror_breaks(limit: int = 100) -> list[dict]:
     """Differences between the ledger and its mark-to-market mirror (lending.models.RiskBalance):
     a client ledger account the mirror should hold but does not, or holds with another amount,
-    investor, kind or instrument. Empty when the triggers kept it (always, unless someone
-    disabled them). One statement over both tables; at most ``limit`` rows."""
+    investor, kind or instrument, and a mirror row without its ledger account. Empty when the
+    triggers kept it (always, unless a session switched them off). The definition is the SQL
+    function `lending_riskbalance_breaks()` (migration 0011); at most ``limit`` rows."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "WITH expected AS (SELECT la.id, la.investor_id, "
-            "lending_riskbalance_kind(la.purpose, la.unit) AS kind, i.id AS instrument_id, "
-            "(b.balance * b.normal_sign)::float8 AS amount FROM custody_ledgeraccount la "
-            "JOIN custody_accountbalance b ON b.account_id = la.id "
-            "LEFT JOIN lending_instrument i ON la.purpose = 'client_securities' "
-            "AND la.unit = i.exchange || ':' || i.code WHERE la.investor_id IS NOT NULL "
-            "AND lending_riskbalance_kind(la.purpose, la.unit) IS NOT NULL) "
-            "SELECT coalesce(e.id, r.ledger_account_id), e.amount, r.amount, "
-            "e.instrument_id, r.instrument_id FROM expected e "
-            "FULL JOIN lending_riskbalance r ON r.ledger_account_id = e.id "
-            "WHERE (e.id, e.investor_id, e.kind, e.instrument_id, e.amount) IS DISTINCT FROM "
-            "(r.ledger_account_id, r.investor_id, r.kind, r.instrument_id, r.amount) "
-            "ORDER BY 1 LIMIT %s",
+            "SELECT ledger_account_id, ledger_amount, mirror_amount, ledger_instrument_id, "
+            "mirror_instrument_id FROM lending_riskbalance_breaks() ORDER BY 1 LIMIT %s",
             [limit],
         )
         return [

@@ -28,6 +28,7 @@ __all__ = [
     "mtm_run_scheduled",
     "mtm_shard_process",
     "on_prices_moved",
+    "risk_mirror_verify_daily",
     "run_enqueue",
     "shards_enqueue",
 ]
@@ -108,6 +109,15 @@ def mtm_run_scheduled() -> int | None:
 
     run = mtm.mtm_run_scheduled()
     return run.pk if run else None
+
+
+@shared_task(name="lending.tasks.risk_mirror_verify_daily", **MTM_LIMITS)
+def risk_mirror_verify_daily() -> int:
+    """Beat, each trading morning: check the balance mirror against the ledger and repair it
+    from the ledger; the number of breaks found (0 unless triggers were switched off)."""
+    from .services import mtm
+
+    return len(mtm.risk_mirror_verify(repair=True))
 
 
 @shared_task(name="lending.tasks.mtm_revalue_instruments", bind=True, **MTM_LIMITS)

@@ -538,6 +538,37 @@ def mtm_revalue_instruments(*, instrument_ids: list[int], worker: str = "") -> M
     return run
 
 
+# --------------------------------------------------------------------------- balance mirror
+
+
+def risk_mirror_verify(*, repair: bool = True) -> list[dict]:
+    """Compare the balance mirror a run reads (lending.RiskBalance) with the ledger and, with
+    ``repair``, rebuild the broken rows from the ledger in one transaction. Returns the breaks
+    found (each with the mirror's amount before and the ledger's after), logged as errors: a
+    break means a session wrote the ledger with its triggers switched off. Beat runs it each
+    trading morning before the first run (lending.tasks.risk_mirror_verify_daily)."""
+    breaks = book_arrays.mirror_breaks(limit=1000)
+    if not breaks:
+        return []
+    for row in breaks:
+        log.error(
+            "balance mirror break: ledger account %s mirror %s (instrument %s) ledger %s "
+            "(instrument %s)%s",
+            row["ledger_account"],
+            row["mirror"],
+            row["mirror_instrument"],
+            row["ledger"],
+            row["ledger_instrument"],
+            ", repairing from the ledger" if repair else "",
+        )
+    if repair:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT lending_riskbalance_repair()")
+            repaired = cursor.fetchone()[0]
+        log.error("balance mirror: %s ledger accounts repaired from the ledger", repaired)
+    return breaks
+
+
 def runs_recent(limit: int = 50):
     return MtmRun.objects.order_by("-pk")[:limit]
 

@@ -2,15 +2,16 @@
 same transaction, through the services that move money and securities, and nothing else writes
 it: a run reading the mirror values what the ledger holds."""
 
+import logging
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from custody import services as custody
-from lending import book_arrays
+from lending import book_arrays, tasks_mtm
 from lending.models import RiskBalance, RiskBalanceKind
-from lending.services import book
+from lending.services import book, mtm
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import *  # noqa: F403
 
@@ -22,6 +23,18 @@ MOUTAI, PINGAN = "SSE:600519", "SZSE:000001"
 def _mirror(investor_id) -> dict:
     rows = RiskBalance.objects.filter(investor_id=investor_id)
     return {(r.kind, r.instrument_id): r.amount for r in rows}
+
+
+def _deposit_1000(account, reference: str) -> None:
+    custody.client_deposit_post(
+        investor=account.investor,
+        amount=Decimal("1000"),
+        currency="CNY",
+        bank_account=account.investor._test_bank_account,
+        reference=reference,
+        actor=None,
+        idempotency_key=f"mirror-{reference}",
+    )
 
 
 def test_deposits_purchases_and_drawdowns_move_the_mirror_with_the_ledger(
@@ -45,15 +58,7 @@ def test_the_mirror_moves_in_the_ledger_transaction_and_rolls_back_with_it(funde
     before = _mirror(account.investor_id)
     cash = (RiskBalanceKind.CLIENT_MONEY, None)
     with pytest.raises(RuntimeError), transaction.atomic():
-        custody.client_deposit_post(
-            investor=account.investor,
-            amount=Decimal("1000"),
-            currency="CNY",
-            bank_account=account.investor._test_bank_account,
-            reference="rolled back",
-            actor=None,
-            idempotency_key="mirror-rolled-back",
-        )
+        _deposit_1000(account, "rolled back")
         # inside the transaction the mirror has moved with the ledger
         assert _mirror(account.investor_id)[cash] == before[cash] + 1000
         raise RuntimeError("the caller fails after the posting")
@@ -98,3 +103,62 @@ def test_a_unit_counts_once_an_instrument_has_it(make_credit_account):
     row.refresh_from_db()
     assert row.instrument_id == instrument.pk
     assert book_arrays.mirror_breaks() == []
+
+
+def _ledger_written_with_mirror_triggers_off(account):
+    """A deposit and a new securities account while a session has the mirror's triggers off
+    (as a bulk load or a restore with triggers disabled would): the mirror falls behind. The
+    ledger's deferred checks run at each statement here, as ALTER TABLE needs none pending."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            "ALTER TABLE custody_accountbalance DISABLE TRIGGER lending_riskbalance_follow"
+        )
+        cursor.execute("ALTER TABLE custody_ledgeraccount DISABLE TRIGGER lending_riskbalance_open")
+    _deposit_1000(account, "while the mirror triggers were off")
+    securities = custody.client_account(account.investor, "client_securities", "SSE:600000")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "ALTER TABLE custody_accountbalance ENABLE TRIGGER lending_riskbalance_follow"
+        )
+        cursor.execute("ALTER TABLE custody_ledgeraccount ENABLE TRIGGER lending_riskbalance_open")
+    return securities
+
+
+def test_the_morning_check_finds_a_mirror_left_behind_and_repairs_it_from_the_ledger(
+    funded_account, caplog
+):
+    account = funded_account()
+    cash = (RiskBalanceKind.CLIENT_MONEY, None)
+    before = _mirror(account.investor_id)
+    securities = _ledger_written_with_mirror_triggers_off(account)
+    breaks = book_arrays.mirror_breaks()
+    assert {b["ledger_account"] for b in breaks} >= {securities.pk}
+    assert len(breaks) == 2  # the cash account's amount, the securities account's missing row
+
+    # when beat's morning check runs
+    with caplog.at_level(logging.ERROR, logger="lending.services.mtm"):
+        found = tasks_mtm.risk_mirror_verify_daily()
+
+    # then both breaks are reported, logged, and the mirror holds what the ledger holds
+    assert found == 2
+    assert sum("balance mirror break" in r.getMessage() for r in caplog.records) == 2
+    assert book_arrays.mirror_breaks() == []
+    after = _mirror(account.investor_id)
+    assert after[cash] == before[cash] + 1000
+    assert RiskBalance.objects.filter(ledger_account_id=securities.pk).exists()
+    # a second check finds nothing, and the repair left the guard on for everyone else
+    assert tasks_mtm.risk_mirror_verify_daily() == 0
+    with (
+        pytest.raises(IntegrityError, match="written only by the ledger triggers"),
+        transaction.atomic(),
+    ):
+        RiskBalance.objects.filter(investor_id=account.investor_id).update(amount=1)
+
+
+def test_the_check_without_repair_reports_and_writes_nothing(funded_account):
+    account = funded_account()
+    _ledger_written_with_mirror_triggers_off(account)
+    stale = _mirror(account.investor_id)
+    assert len(mtm.risk_mirror_verify(repair=False)) == 2
+    assert _mirror(account.investor_id) == stale
