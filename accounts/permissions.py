@@ -22,7 +22,9 @@ try every write as each role lacking the permission).
 
 from collections.abc import Mapping
 
+from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.http import Http404
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
 
@@ -83,4 +85,28 @@ class WritePermissionMixin:
             needed = self.write_permissions_for(action)
             if not request.user.has_perms(needed):
                 raise PermissionDenied(f"permission: {', '.join(needed)} is needed for this")
+        return super().dispatch(request, *args, **kwargs)
+
+
+class StaffPageMixin(LoginRequiredMixin, UserPassesTestMixin, WritePermissionMixin):
+    """A staff console page: `permission` opens it ("" for any staff member); a write also
+    needs `write_permission`."""
+
+    permission = ""
+
+    def test_func(self) -> bool:
+        user = self.request.user
+        return user.is_staff and (not self.permission or user.has_perm(self.permission))
+
+
+class InvestorPageMixin(LoginRequiredMixin):
+    """A portal page of the signed-in investor's own profile (`self.investor`): 404 for a
+    signed-in user without one (an investor operations have not verified yet, staff)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.investor = getattr(request.user, "investor_profile", None)
+        if self.investor is None:
+            raise Http404("no investor profile")
         return super().dispatch(request, *args, **kwargs)

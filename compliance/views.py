@@ -3,7 +3,6 @@ pages (trading calendar, daily-asset import, professional-request assessment). R
 services and selectors; these views parse, call, and render."""
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.errors import ApplicationError
-from accounts.permissions import WritePermissionMixin
+from accounts.permissions import InvestorPageMixin, StaffPageMixin
 
 from . import calendar, selectors, services
 from .forms import (
@@ -32,32 +31,10 @@ def user_agent(request) -> str:
     return request.META.get("HTTP_USER_AGENT", "")[:400]
 
 
-class InvestorMixin(LoginRequiredMixin):
-    """Portal pages for investors: the signed-in user's own profile only."""
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        self.investor = getattr(request.user, "investor_profile", None)
-        if self.investor is None:
-            raise Http404("no investor profile")
-        return super().dispatch(request, *args, **kwargs)
-
-
-class StaffPermissionMixin(LoginRequiredMixin, UserPassesTestMixin, WritePermissionMixin):
-    """Staff pages: `permission` opens the page; a write also needs `write_permission`."""
-
-    permission = ""
-
-    def test_func(self) -> bool:
-        user = self.request.user
-        return user.is_staff and (not self.permission or user.has_perm(self.permission))
-
-
 # --- portal ---------------------------------------------------------------------------------
 
 
-class OverviewView(InvestorMixin, View):
+class OverviewView(InvestorPageMixin, View):
     def get(self, request):
         investor = self.investor
         product = selectors.margin_product()
@@ -80,7 +57,7 @@ class OverviewView(InvestorMixin, View):
         )
 
 
-class QuestionnaireView(InvestorMixin, View):
+class QuestionnaireView(InvestorPageMixin, View):
     def _questionnaire(self):
         questionnaire = selectors.active_questionnaire()
         if questionnaire is None:
@@ -120,7 +97,7 @@ class QuestionnaireView(InvestorMixin, View):
         )
 
 
-class AssessmentDetailView(InvestorMixin, View):
+class AssessmentDetailView(InvestorPageMixin, View):
     def get(self, request, pk: int):
         assessment = selectors.assessments_for(request.user).filter(pk=pk).first()
         if assessment is None:
@@ -130,7 +107,7 @@ class AssessmentDetailView(InvestorMixin, View):
         )
 
 
-class SuitabilityView(InvestorMixin, View):
+class SuitabilityView(InvestorPageMixin, View):
     """Match the margin-financing product; show and confirm the written warning."""
 
     def post(self, request):
@@ -162,7 +139,7 @@ class SuitabilityView(InvestorMixin, View):
         return redirect("portal:compliance-overview")
 
 
-class DisclosureView(InvestorMixin, View):
+class DisclosureView(InvestorPageMixin, View):
     def get(self, request):
         document = selectors.current_disclosure()
         acknowledged = (
@@ -199,7 +176,7 @@ class DisclosureView(InvestorMixin, View):
         return redirect("portal:compliance-disclosure")
 
 
-class ProfessionalRequestView(InvestorMixin, View):
+class ProfessionalRequestView(InvestorPageMixin, View):
     def get(self, request):
         return render(
             request,
@@ -234,7 +211,7 @@ class ProfessionalRequestView(InvestorMixin, View):
 # --- staff ----------------------------------------------------------------------------------
 
 
-class CalendarView(StaffPermissionMixin, View):
+class CalendarView(StaffPageMixin, View):
     permission = "compliance.add_calendaryear"
     write_permission = "compliance.add_calendaryear"
 
@@ -279,7 +256,7 @@ class CalendarView(StaffPermissionMixin, View):
         return self._render(request, form, status=400)
 
 
-class DailyAssetsImportView(StaffPermissionMixin, View):
+class DailyAssetsImportView(StaffPageMixin, View):
     permission = "compliance.add_dailyassetfigure"
     write_permission = "compliance.add_dailyassetfigure"
 
@@ -304,7 +281,7 @@ class DailyAssetsImportView(StaffPermissionMixin, View):
         return render(request, "compliance/staff/daily_assets.html", {"form": form}, status=400)
 
 
-class ProfessionalRequestQueueView(StaffPermissionMixin, View):
+class ProfessionalRequestQueueView(StaffPageMixin, View):
     permission = "compliance.view_professionaltreatmentrequest"
 
     def get(self, request):
@@ -320,7 +297,7 @@ class ProfessionalRequestQueueView(StaffPermissionMixin, View):
         )
 
 
-class ProfessionalRequestDecideView(StaffPermissionMixin, View):
+class ProfessionalRequestDecideView(StaffPageMixin, View):
     permission = "compliance.change_professionaltreatmentrequest"
     write_permission = "compliance.change_professionaltreatmentrequest"
 

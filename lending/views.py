@@ -3,14 +3,13 @@ queue: prepare as maker, approve or reject as checker; held deposits). Views par
 services; the rules are in lending.services.credit and compliance.selectors."""
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.errors import ApplicationError, NotFound
-from accounts.permissions import WritePermissionMixin
+from accounts.permissions import InvestorPageMixin, StaffPageMixin
 from compliance import selectors as compliance_selectors
 
 from . import selectors
@@ -18,23 +17,11 @@ from .forms import ApplicationForm, DecisionForm, HeldDepositForm, PrepareForm, 
 from .services import credit
 
 
-class InvestorMixin(LoginRequiredMixin):
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        self.investor = getattr(request.user, "investor_profile", None)
-        if self.investor is None:
-            raise Http404("no investor profile")
-        return super().dispatch(request, *args, **kwargs)
-
-
-class StaffMixin(LoginRequiredMixin, UserPassesTestMixin, WritePermissionMixin):
-    """Staff pages: `permission` opens the page; a write also needs `write_permission`."""
+class StaffMixin(StaffPageMixin):
+    """Lending's staff pages open with the credit review's view permission unless they name
+    another."""
 
     permission = "lending.view_creditapplication"
-
-    def test_func(self) -> bool:
-        return self.request.user.is_staff and self.request.user.has_perm(self.permission)
 
 
 def _get_or_404(getter, *args):
@@ -47,7 +34,7 @@ def _get_or_404(getter, *args):
 # --- portal ---------------------------------------------------------------------------------
 
 
-class ApplicationListView(InvestorMixin, View):
+class ApplicationListView(InvestorPageMixin, View):
     def _render(self, request, form, renewal_form=None, status=200):
         return render(
             request,
@@ -85,7 +72,7 @@ class ApplicationListView(InvestorMixin, View):
         return self._render(request, form, status=400)
 
 
-class ApplicationDetailView(InvestorMixin, View):
+class ApplicationDetailView(InvestorPageMixin, View):
     def get(self, request, pk: int):
         application = _get_or_404(selectors.application_for, request.user, pk)
         return render(
@@ -105,7 +92,7 @@ class ApplicationDetailView(InvestorMixin, View):
         return redirect("portal:lending-application-detail", pk=pk)
 
 
-class ContractRenewView(InvestorMixin, View):
+class ContractRenewView(InvestorPageMixin, View):
     def post(self, request, pk: int):
         contract = _get_or_404(selectors.contract_for, request.user, pk)
         form = RenewalForm(request.POST)

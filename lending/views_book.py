@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.errors import ApplicationError, NotFound
+from accounts.permissions import InvestorPageMixin
 
 from . import selectors_book as sel
 from .forms_book import (
@@ -23,7 +24,7 @@ from .forms_book import (
 from .models import Instrument
 from .services import book
 from .valuation import account_view
-from .views import InvestorMixin, StaffMixin
+from .views import StaffMixin
 
 
 class InstrumentListView(StaffMixin, View):
@@ -135,7 +136,7 @@ class PriceUploadView(StaffMixin, View):
         return render(request, "lending/book/price_upload.html", {"form": form}, status=400)
 
 
-class AccountView(InvestorMixin, View):
+class AccountView(InvestorPageMixin, View):
     """The investor's credit account: assets, debt, ratio with its lines, margin, positions."""
 
     def _account(self, request):

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.errors import ApplicationError, NotFound
+from accounts.permissions import InvestorPageMixin
 
 from . import selectors_calls as selectors
 from .brokers import default_broker
@@ -18,7 +19,7 @@ from .forms_calls import PlanDecisionForm, PlanPrepareForm
 from .models import MarginCallStatus
 from .models.calls import UNFINISHED_PLAN_STATUSES
 from .services import calls, liquidation
-from .views import InvestorMixin, StaffMixin
+from .views import StaffMixin
 
 
 def _get_or_404(getter, *args):
@@ -35,7 +36,7 @@ class CallsStaffMixin(StaffMixin):
 # --- portal ---------------------------------------------------------------------------------
 
 
-class PortalCallsView(InvestorMixin, View):
+class PortalCallsView(InvestorPageMixin, View):
     def get(self, request):
         accounts = self.investor.credit_accounts.all()
         return render(
@@ -49,7 +50,7 @@ class PortalCallsView(InvestorMixin, View):
         )
 
 
-class PortalNoticeAcknowledgeView(InvestorMixin, View):
+class PortalNoticeAcknowledgeView(InvestorPageMixin, View):
     def post(self, request, pk: int):
         notice = _get_or_404(selectors.notice_for, request.user, pk)
         try:

@@ -2,7 +2,7 @@
 No rules here: services act (and refuse), selectors decide who sees what."""
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
+from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
@@ -10,18 +10,14 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.errors import ApplicationError, NotFound
-from accounts.permissions import WritePermissionMixin
+from accounts.permissions import StaffPageMixin
 
 from . import downloads, kinds, selectors, services
 from .forms import FilingActionForm, FilingRequestForm, StatementMonthForm
 
 
-class StaffReportsMixin(LoginRequiredMixin, UserPassesTestMixin, WritePermissionMixin):
-    """Staff pages: reports.view_filing opens them; a write also needs `write_permission`."""
-
-    def test_func(self) -> bool:
-        user = self.request.user
-        return user.is_staff and user.has_perm("reports.view_filing")
+class StaffReportsMixin(StaffPageMixin):
+    permission = "reports.view_filing"
 
 
 def _get_or_404(fn, **kwargs):
