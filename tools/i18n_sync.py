@@ -54,8 +54,14 @@ def main() -> int:
             entry.msgstr = text
             if "fuzzy" in entry.flags:
                 entry.flags.remove("fuzzy")
-        elif not entry.msgstr:
-            missing.append(entry.msgid)
+        else:
+            if "fuzzy" in entry.flags:
+                # msgmerge's guess from a similar string: never compiled, often wrong
+                entry.flags.remove("fuzzy")
+                entry.msgstr = ""
+                entry.previous_msgid = None
+            if not entry.msgstr:
+                missing.append(entry.msgid)
     catalogue.save(str(PO))
     for msgid in missing:
         print(f"untranslated: {msgid!r}")
