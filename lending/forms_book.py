@@ -44,6 +44,21 @@ class PriceUploadForm(forms.Form):
     file = forms.FileField(label=_("CSV file (instrument,price,at)"))
 
 
+class SecuritiesWithdrawalForm(forms.Form):
+    """Own shares to transfer out: `holdings` are (ledger unit, label) of the positions with own
+    shares; the service decides how many may go."""
+
+    action = forms.CharField(widget=forms.HiddenInput, initial="securities")
+    instrument = forms.ChoiceField(label=_("Instrument"))
+    quantity = forms.DecimalField(label=_("Quantity"), max_digits=20, decimal_places=0)
+    reason = forms.CharField(label=_("Note"), max_length=300, required=False)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, holdings: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["instrument"].choices = holdings
+
+
 class CashWithdrawalForm(forms.Form):
     amount = forms.DecimalField(label=_("Amount (CNY)"), max_digits=20, decimal_places=2)
     reason = forms.CharField(label=_("Note"), max_length=300, required=False)

@@ -107,6 +107,14 @@ class AccountView:
         code = instrument if isinstance(instrument, str) else instrument.ledger_unit
         return self.rows_by_unit.get(code, {}).get("financed")
 
+    def withdrawable_quantity(self, instrument) -> Decimal:
+        """How many own (not financed) shares of `instrument` may be transferred out while the
+        ratio stays at or above the withdrawal line (0 without any)."""
+        row = self.collateral_row(instrument)
+        if row is None:
+            return ZERO
+        return margin.withdrawable_quantity(self.margin_account, row, self.lines.withdrawal)
+
 
 def contract_lines(contract: CreditContract | None) -> margin.MarginLines:
     if contract is None:

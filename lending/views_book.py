@@ -20,6 +20,7 @@ from .forms_book import (
     HaircutForm,
     InstrumentFilterForm,
     PriceUploadForm,
+    SecuritiesWithdrawalForm,
 )
 from .models import Instrument
 from .services import book
@@ -137,7 +138,9 @@ class PriceUploadView(StaffMixin, View):
 
 
 class AccountView(InvestorPageMixin, View):
-    """The investor's credit account: assets, debt, ratio with its lines, margin, positions."""
+    """The investor's credit account: assets, debt, ratio with its lines, margin, positions,
+    recent withdrawals, and the two withdrawal forms (cash; own shares transferred out). The
+    form posted is told apart by its `action` field (cash when absent)."""
 
     def _account(self, request):
         account = sel.credit_accounts_for(request.user).filter(status="open").first()
@@ -145,8 +148,17 @@ class AccountView(InvestorPageMixin, View):
             raise Http404("no credit account")
         return account
 
-    def _render(self, request, account, form=None, status=200):
+    @staticmethod
+    def _holdings(view) -> list[tuple[str, str]]:
+        return [
+            (p.instrument.ledger_unit, f"{p.instrument.ledger_unit} {p.instrument.name}")
+            for p in view.positions
+            if p.quantity > p.financed_quantity
+        ]
+
+    def _render(self, request, account, *, cash_form=None, securities_form=None, status=200):
         view = account_view(account)
+        key = uuid.uuid4().hex
         return render(
             request,
             "lending/book/account.html",
@@ -154,8 +166,17 @@ class AccountView(InvestorPageMixin, View):
                 "view": view,
                 "state": sel.margin_state(account),
                 "financings": sel.financings_of(account, open_only=True),
-                "withdrawals": sel.withdrawals_of(account)[:10],
-                "form": form or CashWithdrawalForm(initial={"idempotency_key": uuid.uuid4().hex}),
+                "withdrawals": sel.withdrawals_of(account).order_by("-created_at")[:10],
+                "withdrawable": [
+                    (p, p.quantity - p.financed_quantity, view.withdrawable_quantity(p.instrument))
+                    for p in view.positions
+                    if p.quantity > p.financed_quantity
+                ],
+                "form": cash_form or CashWithdrawalForm(initial={"idempotency_key": key}),
+                "securities_form": securities_form
+                or SecuritiesWithdrawalForm(
+                    holdings=self._holdings(view), initial={"idempotency_key": key}
+                ),
             },
             status=status,
         )
@@ -165,6 +186,8 @@ class AccountView(InvestorPageMixin, View):
 
     def post(self, request):
         account = self._account(request)
+        if request.POST.get("action") == "securities":
+            return self._securities(request, account)
         form = CashWithdrawalForm(request.POST)
         if form.is_valid():
             try:
@@ -172,7 +195,7 @@ class AccountView(InvestorPageMixin, View):
                     credit_account=account,
                     amount=form.cleaned_data["amount"],
                     actor=request.user,
-                    idempotency_key=f"portal:{request.user.pk}:{form.cleaned_data['idempotency_key']}",
+                    idempotency_key=self._key(request, form),
                     reason=form.cleaned_data["reason"],
                 )
             except (ApplicationError, NotFound) as exc:
@@ -180,4 +203,29 @@ class AccountView(InvestorPageMixin, View):
             else:
                 messages.success(request, _("Withdrawal sent to your bank account of record."))
                 return redirect("portal:lending-account")
-        return self._render(request, account, form=form, status=400)
+        return self._render(request, account, cash_form=form, status=400)
+
+    def _securities(self, request, account):
+        form = SecuritiesWithdrawalForm(
+            request.POST, holdings=self._holdings(account_view(account))
+        )
+        if form.is_valid():
+            try:
+                book.securities_withdrawal_request(
+                    credit_account=account,
+                    instrument=sel.instrument_by_code(form.cleaned_data["instrument"]),
+                    quantity=form.cleaned_data["quantity"],
+                    actor=request.user,
+                    idempotency_key=self._key(request, form),
+                    reason=form.cleaned_data["reason"],
+                )
+            except (ApplicationError, NotFound) as exc:
+                form.add_error("quantity", exc.message)
+            else:
+                messages.success(request, _("Shares transferred out of your credit account."))
+                return redirect("portal:lending-account")
+        return self._render(request, account, securities_form=form, status=400)
+
+    @staticmethod
+    def _key(request, form) -> str:
+        return f"portal:{request.user.pk}:{form.cleaned_data['idempotency_key']}"

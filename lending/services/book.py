@@ -1405,12 +1405,7 @@ def securities_withdrawal_request(
         ledger = _accounts(account.investor, instrument, actor=actor)
         custody.balances_lock(ledger.values())
         view = account_view(account)
-        row = view.collateral_row(instrument)
-        allowed = (
-            margin.withdrawable_quantity(view.margin_account, row, view.lines.withdrawal)
-            if row
-            else ZERO
-        )
+        allowed = view.withdrawable_quantity(instrument)
         if quantity > allowed:
             raise RuleViolation(
                 f"quantity: withdrawing {quantity} {instrument.ledger_unit} would take the "

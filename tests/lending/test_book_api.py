@@ -115,6 +115,53 @@ def test_portal_account_page_and_withdrawal_form(funded_account, client):
     assert done.status_code == 302
 
 
+def test_portal_transfers_own_shares_out_within_the_withdrawal_line(funded_account, client):
+    # given the default funded account: 2,000 own MOUTAI (bought with own cash) and 30,000
+    # PINGAN bought with financing (not the investor's to take out)
+    from custody import selectors as custody_selectors
+    from custody import services as custody
+    from lending.models import WithdrawalRequest
+
+    account = funded_account()
+    client.force_login(account.investor.user)
+    page = client.get("/portal/lending/account/").content.decode()
+    assert 'value="SSE:600519"' in page and 'value="SZSE:000001"' not in page
+    url = "/portal/lending/account/"
+    moutai = custody.client_account(account.investor, "client_securities", "SSE:600519")
+
+    # financed shares are not offered; more than the own shares is refused with the largest
+    refused = client.post(
+        url,
+        {"action": "securities", "instrument": "SSE:600519", "quantity": "2001",
+         "idempotency_key": "s-1"},
+    )  # fmt: skip
+    assert refused.status_code == 400 and "largest allowed is 2000" in refused.content.decode()
+    financed = client.post(
+        url,
+        {"action": "securities", "instrument": "SZSE:000001", "quantity": "100",
+         "idempotency_key": "s-2"},
+    )  # fmt: skip
+    assert financed.status_code == 400
+    assert not WithdrawalRequest.objects.filter(credit_account=account).exists()
+
+    # when the investor transfers 500 out, twice with the same form (a double click)
+    form = {"action": "securities", "instrument": "SSE:600519", "quantity": "500",
+            "reason": "to my other broker", "idempotency_key": "s-3"}  # fmt: skip
+    assert client.post(url, form).status_code == 302
+    assert client.post(url, form).status_code == 302
+
+    # then one transfer of 500 is booked, shown in the page's recent withdrawals
+    [done] = WithdrawalRequest.objects.filter(credit_account=account)
+    assert (done.kind, done.quantity, done.requested_by) == (
+        "securities",
+        500,
+        account.investor.user,
+    )
+    assert custody_selectors.account_balance(account=moutai) == 1500
+    assert "to my other broker" in client.get(url).content.decode()
+    assert trial_balance_is_zero()
+
+
 def test_staff_instrument_pages(book_instruments, staff, client):
     login_verified(client, staff["risk"])
     assert client.get("/staff/lending/instruments/?category=etf").status_code == 200
