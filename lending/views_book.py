@@ -158,7 +158,6 @@ class AccountView(InvestorPageMixin, View):
 
     def _render(self, request, account, *, cash_form=None, securities_form=None, status=200):
         view = account_view(account)
-        key = uuid.uuid4().hex
         return render(
             request,
             "lending/book/account.html",
@@ -172,10 +171,11 @@ class AccountView(InvestorPageMixin, View):
                     for p in view.positions
                     if p.quantity > p.financed_quantity
                 ],
-                "form": cash_form or CashWithdrawalForm(initial={"idempotency_key": key}),
+                "form": cash_form
+                or CashWithdrawalForm(initial={"idempotency_key": uuid.uuid4().hex}),
                 "securities_form": securities_form
                 or SecuritiesWithdrawalForm(
-                    holdings=self._holdings(view), initial={"idempotency_key": key}
+                    holdings=self._holdings(view), initial={"idempotency_key": uuid.uuid4().hex}
                 ),
             },
             status=status,

@@ -54,6 +54,7 @@ def main() -> int:
             entry.msgstr = text
             if "fuzzy" in entry.flags:
                 entry.flags.remove("fuzzy")
+                entry.previous_msgid = None
         else:
             if "fuzzy" in entry.flags:
                 # msgmerge's guess from a similar string: never compiled, often wrong
