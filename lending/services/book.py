@@ -46,6 +46,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from accounts.audit import stamp
 from accounts.bulk import rows_update_with_history
@@ -167,6 +168,11 @@ def fmt(amount: Decimal) -> str:
     return f"{amount.quantize(CENT, rounding=ROUND_HALF_UP):,.2f}"
 
 
+def fmt_shares(quantity: Decimal) -> str:
+    """A number of shares (whole by the time it is shown) with thousands separators."""
+    return f"{Decimal(quantity):,.0f}"
+
+
 def fmt_ratio(value: Decimal) -> str:
     return f"{(value * 100).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}%"
 
@@ -185,7 +191,8 @@ def _open_account(credit_account: CreditAccount) -> CreditAccount:
     account = _lock_account(credit_account)
     if account.status != CreditAccountStatus.OPEN:
         raise RuleViolation(
-            f"credit_account: {account.account_number} is {account.status}",
+            _("credit_account: %(number)s is %(status)s")
+            % {"number": account.account_number, "status": account.get_status_display()},
             code="account_closed",
             extra={"field": "credit_account"},
         )
@@ -1332,9 +1339,15 @@ def cash_withdrawal_request(
         allowed = view.withdrawable_cash
         if amount > allowed:
             raise RuleViolation(
-                f"amount: withdrawing {fmt(amount)} would take the maintenance ratio below the "
-                f"withdrawal line of {fmt_ratio(view.lines.withdrawal)}; the largest allowed "
-                f"is {fmt(allowed)}",
+                _(
+                    "amount: withdrawing %(amount)s would take the maintenance ratio below the "
+                    "withdrawal line of %(line)s; the largest allowed is %(allowed)s"
+                )
+                % {
+                    "amount": fmt(amount),
+                    "line": fmt_ratio(view.lines.withdrawal),
+                    "allowed": fmt(allowed),
+                },
                 code="withdrawal_line",
                 extra={
                     "field": "amount",
@@ -1408,10 +1421,17 @@ def securities_withdrawal_request(
         allowed = view.withdrawable_quantity(instrument)
         if quantity > allowed:
             raise RuleViolation(
-                f"quantity: withdrawing {quantity} {instrument.ledger_unit} would take the "
-                f"maintenance ratio below the withdrawal line "
-                f"of {fmt_ratio(view.lines.withdrawal)} "
-                f"or exceed the own (not financed) shares; the largest allowed is {allowed}",
+                _(
+                    "quantity: withdrawing %(quantity)s %(instrument)s would take the maintenance "
+                    "ratio below the withdrawal line of %(line)s or exceed the own (not "
+                    "financed) shares; the largest allowed is %(allowed)s"
+                )
+                % {
+                    "quantity": fmt_shares(quantity),
+                    "instrument": instrument.ledger_unit,
+                    "line": fmt_ratio(view.lines.withdrawal),
+                    "allowed": fmt_shares(allowed),
+                },
                 code="withdrawal_line",
                 extra={"field": "quantity", "allowed": str(allowed)},
             )

@@ -135,7 +135,7 @@ def test_portal_transfers_own_shares_out_within_the_withdrawal_line(funded_accou
         {"action": "securities", "instrument": "SSE:600519", "quantity": "2001",
          "idempotency_key": "s-1"},
     )  # fmt: skip
-    assert refused.status_code == 400 and "largest allowed is 2000" in refused.content.decode()
+    assert refused.status_code == 400 and "最多可转出 2,000 股" in refused.content.decode()
     financed = client.post(
         url,
         {"action": "securities", "instrument": "SZSE:000001", "quantity": "100",
