@@ -8,6 +8,11 @@ from . import views_mtm as views
 portal_urlpatterns: list = []
 staff_urlpatterns: list = [
     path("lending/mtm-runs/", views.MtmRunsView.as_view(), name="lending-mtm-runs"),
+    path(
+        "lending/mtm-runs/<int:pk>/figures.csv",
+        views.MtmRunFiguresCsvView.as_view(),
+        name="lending-mtm-run-figures",
+    ),
 ]
 api_urlpatterns: list = [
     path("mtm-runs/", api.MtmRunListApi.as_view(), name="lending-mtm-run-list"),

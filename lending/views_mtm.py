@@ -2,12 +2,14 @@
 the API (static/js/mtm.js), and a "start run" button for the risk role."""
 
 from django.contrib import messages
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
-from accounts.errors import ApplicationError
+from accounts.errors import ApplicationError, NotFound
 
+from . import snapshots
 from .services import mtm
 from .views import StaffMixin
 
@@ -34,3 +36,20 @@ class MtmRunsView(StaffMixin, View):
         else:
             messages.success(request, _("Mark-to-market run %(id)s started.") % {"id": run.pk})
         return redirect("staff:lending-mtm-runs")
+
+
+class MtmRunFiguresCsvView(StaffMixin, View):
+    """Every account's figures of one run as CSV (lending.snapshots.figures_csv), streamed."""
+
+    permission = "lending.view_mtmrun"
+
+    def get(self, request, pk: int):
+        try:
+            run = mtm.run_for(pk)
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+        response = StreamingHttpResponse(
+            snapshots.figures_csv(run.pk), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="mtm-run-{run.pk}-figures.csv"'
+        return response

@@ -233,3 +233,45 @@ def test_an_auditor_reads_what_a_run_computed_for_one_account(mtm_book, staff, m
     investor = make_investor()
     api.force_authenticate(investor.user)
     assert api.get(reverse("v1:lending-mtm-run-account", args=[run.pk, called])).status_code == 403
+
+
+def test_an_auditor_downloads_every_account_a_run_valued_as_csv(mtm_book, staff, make_investor):
+    import csv
+    import io
+
+    from django.test import Client
+    from django.urls import reverse
+
+    run = run_in_process()
+    url = reverse("staff:lending-mtm-run-figures", args=[run.pk])
+    auditor = Client()
+    auditor.force_login(staff["auditor"])
+    response = auditor.get(url)
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert f"mtm-run-{run.pk}-figures.csv" in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+    # every account the run valued, once, by credit account; each as account_view finds it
+    assert [int(r["credit_account"]) for r in rows] == sorted(a.pk for a in mtm_book)
+    assert len(rows) == run.accounts_valued
+    expected = expected_calls(mtm_book)
+    for row in rows:
+        view = account_view(CreditAccount.objects.get(pk=int(row["credit_account"])))
+        assert Decimal(row["total_assets"]) == view.total_assets.quantize(Decimal("0.01"))
+        assert Decimal(row["total_liabilities"]) == view.total_liabilities.quantize(
+            Decimal("0.01")
+        )
+        if view.maintenance_ratio is None:
+            assert row["maintenance_ratio"] == ""
+        else:
+            assert Decimal(row["maintenance_ratio"]) == view.maintenance_ratio.quantize(
+                Decimal("0.000001")
+            )
+        assert (row["screened_state"] == "call") == (int(row["credit_account"]) in expected)
+        assert row["stored_state_before"] == "normal" and row["run"] == str(run.pk)
+
+    # an investor may not have it; a run that does not exist is 404
+    investor = Client()
+    investor.force_login(make_investor().user)
+    assert investor.get(url).status_code == 403
+    assert auditor.get(reverse("staff:lending-mtm-run-figures", args=[10**9])).status_code == 404
