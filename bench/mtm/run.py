@@ -423,6 +423,16 @@ def measure_set_based() -> tuple[float, int]:
     return time.perf_counter() - t0, len(rows)
 
 
+def measure_figures_csv(run_id: int) -> tuple[float, int]:
+    """Seconds to produce every chunk of a run's figures CSV (lending.snapshots.figures_csv, what
+    the staff download streams), and its size."""
+    from lending import snapshots
+
+    started = time.perf_counter()
+    size = sum(len(chunk.encode()) for chunk in snapshots.figures_csv(run_id))
+    return time.perf_counter() - started, size
+
+
 def measure_orm_loop(sample: int, n: int) -> float:
     """account_view + margin_state_apply for `sample` accounts; seconds per account."""
     from lending.models import CreditAccount
@@ -544,6 +554,7 @@ def main() -> None:
             loaded["holders"], args.moves
         )
     orm_per = measure_orm_loop(args.orm_sample, n)
+    csv_s, csv_bytes = measure_figures_csv(run.pk)
     move_apply = [r.shard_rows.get().apply_seconds for r in move_runs]
     move_load = [r.shard_rows.get().load_seconds for r in move_runs]
 
@@ -555,6 +566,8 @@ def main() -> None:
         ("  then its e-mails sent by the workers", outbox_s, "after the run closed (outbox)"),
         ("second run, same prices (idempotent)", again_s, f"{again.calls_issued} new calls, "
          f"{again.state_changes} state changes"),
+        ("the run's figures as CSV (staff download)", csv_s,
+         f"{run.accounts_valued:,} rows, {csv_bytes / 1e6:.1f} MB"),
         ("baseline: one set-based SQL statement", set_s, f"{set_rows:,} ratios"),
         ("baseline: per-account ORM loop (EXTRAPOLATED)", orm_per * n,
          f"{orm_per * 1000:.1f} ms/account on a sample of {args.orm_sample}"),
