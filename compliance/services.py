@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from accounts import sensitive
 from accounts import services as account_services
@@ -982,12 +983,14 @@ def refuse_and_record(
     code: str | None = None,
     field: str = "investor",
 ):
-    """Record the red flag in its own committed transaction, then raise."""
+    """Record the red flag in its own committed transaction, then raise. The flag keeps
+    `message` as written (English, the desk's record); the error shows it in the reader's
+    language when the catalogue has it (call sites mark literal messages with gettext_noop)."""
     flag = red_flag_raise(
         investor=investor, kind=kind, message=message, details=details, actor=actor
     )
     raise error(
-        f"{field}: {message}",
+        f"{field}: {gettext(message)}",
         code=code,
         extra={"field": field, "red_flag": flag.pk},
     )
@@ -998,7 +1001,9 @@ def sub_account_refuse(*, investor: InvestorProfile, details: dict, actor: User 
     refuse_and_record(
         investor=investor,
         kind=RedFlagKind.SUB_ACCOUNT,
-        message="sub-accounts are not offered: one real-name investor per credit account",
+        message=gettext_noop(
+            "sub-accounts are not offered: one real-name investor per credit account"
+        ),
         details=details,
         actor=actor,
         code="sub_account_refused",
@@ -1010,7 +1015,7 @@ def third_party_authority_refuse(*, investor: InvestorProfile, details: dict, ac
     refuse_and_record(
         investor=investor,
         kind=RedFlagKind.THIRD_PARTY_AUTHORITY,
-        message="third-party trading authority over a credit account is not allowed",
+        message=gettext_noop("third-party trading authority over a credit account is not allowed"),
         details=details,
         actor=actor,
         code="third_party_authority_refused",

@@ -12,6 +12,8 @@ from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.audit import stamp
 from accounts.errors import (
@@ -222,8 +224,10 @@ def credit_application_submit(
         compliance_services.refuse_and_record(
             investor=investor,
             kind=RedFlagKind.SECOND_CREDIT_ACCOUNT,
-            message="the investor already has an active credit contract and account "
-            "(one per investor); apply for a renewal instead",
+            message=gettext_noop(
+                "the investor already has an active credit contract and account "
+                "(one per investor); apply for a renewal instead"
+            ),
             details={"attempt": "credit application"},
             actor=actor,
             error=Conflict,
@@ -278,7 +282,7 @@ def _application_create(*, investor, kind, contract, limit, months, purpose, act
             application.save()
     except IntegrityError as exc:
         raise Conflict(
-            "investor: an application is already under review", extra={"field": "investor"}
+            _("investor: an application is already under review"), extra={"field": "investor"}
         ) from exc
     return application
 
@@ -289,7 +293,10 @@ def credit_application_withdraw(
     if application.investor_id != investor.pk:
         raise NotFound("application: not found")
     if application.status not in OPEN_APPLICATION_STATUSES:
-        raise Conflict(f"application: already {application.status}", extra={"field": "application"})
+        raise Conflict(
+            _("application: already %(status)s") % {"status": application.get_status_display()},
+            extra={"field": "application"},
+        )
     application.status = CreditApplicationStatus.WITHDRAWN
     stamp(application, actor=actor, reason="withdrawn by the investor")
     application.save()
@@ -432,7 +439,9 @@ def _refuse_second_account(investor: InvestorProfile, actor, *, attempt: str):
     compliance_services.refuse_and_record(
         investor=investor,
         kind=RedFlagKind.SECOND_CREDIT_ACCOUNT,
-        message="a second credit account for the same investor is refused (one per investor)",
+        message=gettext_noop(
+            "a second credit account for the same investor is refused (one per investor)"
+        ),
         details={"attempt": attempt},
         actor=actor,
         error=Conflict,

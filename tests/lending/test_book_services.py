@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from accounts.errors import Conflict, RuleViolation, ValidationFailed
 from custody.models import JournalEntry
@@ -226,7 +226,6 @@ def test_interest_act_360_hand_figure():
     assert book.daily_interest(Decimal("123456.78"), Decimal("0.065")) == Decimal("22.29")
 
 
-@translation.override("en")
 def test_withdrawal_refused_above_300_percent_with_largest_allowed(funded_account):
     account = funded_account()
     user = account.investor.user
