@@ -50,7 +50,7 @@ class SecuritiesWithdrawalForm(forms.Form):
 
     action = forms.CharField(widget=forms.HiddenInput, initial="securities")
     instrument = forms.ChoiceField(label=_("Instrument"))
-    quantity = forms.DecimalField(label=_("Quantity"), max_digits=20, decimal_places=0)
+    quantity = forms.DecimalField(label=_("Quantity"), max_digits=20, decimal_places=0, min_value=1)
     reason = forms.CharField(label=_("Note"), max_length=300, required=False)
     idempotency_key = forms.CharField(widget=forms.HiddenInput)
 

@@ -149,11 +149,14 @@ class AccountView(InvestorPageMixin, View):
         return account
 
     @staticmethod
-    def _holdings(view) -> list[tuple[str, str]]:
+    def _own_positions(view) -> list:
+        """Positions with own (not financed) shares: the ones that may be transferred out."""
+        return [p for p in view.positions if p.quantity > p.financed_quantity]
+
+    def _holdings(self, view) -> list[tuple[str, str]]:
         return [
             (p.instrument.ledger_unit, f"{p.instrument.ledger_unit} {p.instrument.name}")
-            for p in view.positions
-            if p.quantity > p.financed_quantity
+            for p in self._own_positions(view)
         ]
 
     def _render(self, request, account, *, cash_form=None, securities_form=None, status=200):
@@ -168,8 +171,7 @@ class AccountView(InvestorPageMixin, View):
                 "withdrawals": sel.withdrawals_of(account).order_by("-created_at")[:10],
                 "withdrawable": [
                     (p, p.quantity - p.financed_quantity, view.withdrawable_quantity(p.instrument))
-                    for p in view.positions
-                    if p.quantity > p.financed_quantity
+                    for p in self._own_positions(view)
                 ],
                 "form": cash_form
                 or CashWithdrawalForm(initial={"idempotency_key": uuid.uuid4().hex}),
