@@ -124,7 +124,10 @@ class LoadedBook:
 
 
 def _ids_literal(ids: Iterable[int]) -> sql.Composable:
-    return sql.Literal([int(i) for i in ids])
+    """An array literal of integer ids, '{1,2,3}', written directly: psycopg's quoting of a
+    list adapts each element in Python (0.13 s for the 10,000 holders of a price move). Safe:
+    int() leaves only digits and a sign."""
+    return sql.SQL("'{" + ",".join(str(int(i)) for i in ids) + "}'")
 
 
 def _id_filter(credit_account_ids, id_range, column: sql.Composable) -> sql.Composable:
