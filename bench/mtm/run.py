@@ -423,6 +423,17 @@ def measure_set_based() -> tuple[float, int]:
     return time.perf_counter() - t0, len(rows)
 
 
+def measure_calibration() -> float:
+    """Seconds for 20 million Python additions on one core: the machine's speed, printed so that
+    figures taken on different machines of the same kind can be compared (the SQL baseline does
+    the same for PostgreSQL)."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(20_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
 def measure_figures_csv(run_id: int) -> tuple[float, int]:
     """Seconds to produce every chunk of a run's figures CSV (lending.snapshots.figures_csv, what
     the staff download streams), and its size."""
@@ -545,6 +556,7 @@ def main() -> None:
         return
 
     shard_size = args.shard_size or max(1, -(-n // (2 * args.workers)))
+    calibration_s = measure_calibration()
     set_s, set_rows = measure_set_based()
     with Workers(args.workers, queue):
         full_s, run = measure_full_run(shard_size, queue)
@@ -569,6 +581,8 @@ def main() -> None:
         ("the run's figures as CSV (staff download)", csv_s,
          f"{run.accounts_valued:,} rows, {csv_bytes / 1e6:.1f} MB"),
         ("baseline: one set-based SQL statement", set_s, f"{set_rows:,} ratios"),
+        ("machine: 20M Python additions, one core", calibration_s,
+         "to compare machines of the same kind"),
         ("baseline: per-account ORM loop (EXTRAPOLATED)", orm_per * n,
          f"{orm_per * 1000:.1f} ms/account on a sample of {args.orm_sample}"),
         ("price move: tick -> calls committed (p50)", float(np.percentile(move_times, 50)),
