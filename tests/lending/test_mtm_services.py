@@ -258,9 +258,7 @@ def test_an_auditor_downloads_every_account_a_run_valued_as_csv(mtm_book, staff,
     for row in rows:
         view = account_view(CreditAccount.objects.get(pk=int(row["credit_account"])))
         assert Decimal(row["total_assets"]) == view.total_assets.quantize(Decimal("0.01"))
-        assert Decimal(row["total_liabilities"]) == view.total_liabilities.quantize(
-            Decimal("0.01")
-        )
+        assert Decimal(row["total_liabilities"]) == view.total_liabilities.quantize(Decimal("0.01"))
         if view.maintenance_ratio is None:
             assert row["maintenance_ratio"] == ""
         else:
