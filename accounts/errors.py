@@ -7,6 +7,7 @@ below (accounts.api_errors), and pages show the message. Codes are stable: clien
 from typing import Any
 
 from django.db import InterfaceError, OperationalError
+from django.http import Http404
 
 
 class ApplicationError(Exception):
@@ -62,3 +63,11 @@ class RetryableError(ApplicationError):
 #: Database faults that pass (PostgreSQL restarting or failing over, a dropped connection):
 #: work meeting one is retried whole by its caller, never recorded as a business error.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+
+
+def get_or_404(getter, *args, **kwargs):
+    """A page's read through a selector or service: its NotFound becomes Django's 404."""
+    try:
+        return getter(*args, **kwargs)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc

@@ -73,6 +73,12 @@ class PositionView:
     def collateral_value(self) -> Decimal:
         return self.market_value * self.haircut
 
+    @property
+    def own_quantity(self) -> Decimal:
+        """Shares bought with the investor's own money (not financed): what may be transferred
+        out, within the withdrawal line."""
+        return self.quantity - self.financed_quantity
+
 
 @dataclass(frozen=True)
 class AccountView:

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
-from accounts.errors import ApplicationError, NotFound
+from accounts.errors import ApplicationError, get_or_404
 from accounts.permissions import InvestorPageMixin, StaffPageMixin
 from compliance import selectors as compliance_selectors
 
@@ -22,13 +22,6 @@ class StaffMixin(StaffPageMixin):
     another."""
 
     permission = "lending.view_creditapplication"
-
-
-def _get_or_404(getter, *args):
-    try:
-        return getter(*args)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
 
 
 # --- portal ---------------------------------------------------------------------------------
@@ -74,13 +67,13 @@ class ApplicationListView(InvestorPageMixin, View):
 
 class ApplicationDetailView(InvestorPageMixin, View):
     def get(self, request, pk: int):
-        application = _get_or_404(selectors.application_for, request.user, pk)
+        application = get_or_404(selectors.application_for, request.user, pk)
         return render(
             request, "lending/portal/application_detail.html", {"application": application}
         )
 
     def post(self, request, pk: int):
-        application = _get_or_404(selectors.application_for, request.user, pk)
+        application = get_or_404(selectors.application_for, request.user, pk)
         try:
             credit.credit_application_withdraw(
                 application=application, investor=self.investor, actor=request.user
@@ -94,7 +87,7 @@ class ApplicationDetailView(InvestorPageMixin, View):
 
 class ContractRenewView(InvestorPageMixin, View):
     def post(self, request, pk: int):
-        contract = _get_or_404(selectors.contract_for, request.user, pk)
+        contract = get_or_404(selectors.contract_for, request.user, pk)
         form = RenewalForm(request.POST)
         if not form.is_valid():
             messages.error(request, _("Choose a renewal term."))
@@ -162,11 +155,11 @@ class ReviewDetailView(StaffMixin, View):
         )
 
     def get(self, request, pk: int):
-        application = _get_or_404(selectors.application_for, request.user, pk)
+        application = get_or_404(selectors.application_for, request.user, pk)
         return self._render(request, application)
 
     def post(self, request, pk: int):
-        application = _get_or_404(selectors.application_for, request.user, pk)
+        application = get_or_404(selectors.application_for, request.user, pk)
         step = request.POST.get("step")
         if step == "prepare":
             form = PrepareForm(request.POST)

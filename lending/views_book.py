@@ -149,18 +149,14 @@ class AccountView(InvestorPageMixin, View):
         return account
 
     @staticmethod
-    def _own_positions(view) -> list:
-        """Positions with own (not financed) shares: the ones that may be transferred out."""
-        return [p for p in view.positions if p.quantity > p.financed_quantity]
-
-    def _holdings(self, view) -> list[tuple[str, str]]:
+    def _holdings(view) -> list[tuple[str, str]]:
         return [
             (p.instrument.ledger_unit, f"{p.instrument.ledger_unit} {p.instrument.name}")
-            for p in self._own_positions(view)
+            for p in view.positions
+            if p.own_quantity > 0
         ]
 
-    def _render(self, request, account, *, cash_form=None, securities_form=None, status=200):
-        view = account_view(account)
+    def _render(self, request, account, view, *, cash_form=None, securities_form=None, status=200):
         return render(
             request,
             "lending/book/account.html",
@@ -170,8 +166,9 @@ class AccountView(InvestorPageMixin, View):
                 "financings": sel.financings_of(account, open_only=True),
                 "withdrawals": sel.withdrawals_of(account).order_by("-created_at")[:10],
                 "withdrawable": [
-                    (p, p.quantity - p.financed_quantity, view.withdrawable_quantity(p.instrument))
-                    for p in self._own_positions(view)
+                    (p, view.withdrawable_quantity(p.instrument))
+                    for p in view.positions
+                    if p.own_quantity > 0
                 ],
                 "form": cash_form
                 or CashWithdrawalForm(initial={"idempotency_key": uuid.uuid4().hex}),
@@ -184,50 +181,52 @@ class AccountView(InvestorPageMixin, View):
         )
 
     def get(self, request):
-        return self._render(request, self._account(request))
+        account = self._account(request)
+        return self._render(request, account, account_view(account))
 
     def post(self, request):
+        """Either form: validate, call its service, show the refusal on its field (the page
+        re-rendered at the valuation read before the refused call, which changed nothing)."""
         account = self._account(request)
+        view = account_view(account)
         if request.POST.get("action") == "securities":
-            return self._securities(request, account)
-        form = CashWithdrawalForm(request.POST)
+            form = SecuritiesWithdrawalForm(request.POST, holdings=self._holdings(view))
+            field, done, slot = (
+                "quantity",
+                _("Shares transferred out of your credit account."),
+                "securities_form",
+            )
+        else:
+            form = CashWithdrawalForm(request.POST)
+            field, done, slot = (
+                "amount",
+                _("Withdrawal sent to your bank account of record."),
+                "cash_form",
+            )
         if form.is_valid():
             try:
-                book.cash_withdrawal_request(
-                    credit_account=account,
-                    amount=form.cleaned_data["amount"],
-                    actor=request.user,
-                    idempotency_key=self._key(request, form),
-                    reason=form.cleaned_data["reason"],
-                )
+                self._withdraw(request, account, form)
             except (ApplicationError, NotFound) as exc:
-                form.add_error("amount", exc.message)
+                form.add_error(field, exc.message)
             else:
-                messages.success(request, _("Withdrawal sent to your bank account of record."))
+                messages.success(request, done)
                 return redirect("portal:lending-account")
-        return self._render(request, account, cash_form=form, status=400)
-
-    def _securities(self, request, account):
-        form = SecuritiesWithdrawalForm(
-            request.POST, holdings=self._holdings(account_view(account))
-        )
-        if form.is_valid():
-            try:
-                book.securities_withdrawal_request(
-                    credit_account=account,
-                    instrument=sel.instrument_by_code(form.cleaned_data["instrument"]),
-                    quantity=form.cleaned_data["quantity"],
-                    actor=request.user,
-                    idempotency_key=self._key(request, form),
-                    reason=form.cleaned_data["reason"],
-                )
-            except (ApplicationError, NotFound) as exc:
-                form.add_error("quantity", exc.message)
-            else:
-                messages.success(request, _("Shares transferred out of your credit account."))
-                return redirect("portal:lending-account")
-        return self._render(request, account, securities_form=form, status=400)
+        return self._render(request, account, view, status=400, **{slot: form})
 
     @staticmethod
-    def _key(request, form) -> str:
-        return f"portal:{request.user.pk}:{form.cleaned_data['idempotency_key']}"
+    def _withdraw(request, account, form) -> None:
+        data = form.cleaned_data
+        common = {
+            "credit_account": account,
+            "actor": request.user,
+            "idempotency_key": f"portal:{request.user.pk}:{data['idempotency_key']}",
+            "reason": data["reason"],
+        }
+        if isinstance(form, SecuritiesWithdrawalForm):
+            book.securities_withdrawal_request(
+                instrument=sel.instrument_by_code(data["instrument"]),
+                quantity=data["quantity"],
+                **common,
+            )
+        else:
+            book.cash_withdrawal_request(amount=data["amount"], **common)

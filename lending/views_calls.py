@@ -5,12 +5,11 @@ execution). Views parse and call services; the rules live in lending.services.ca
 lending.services.liquidation."""
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
-from accounts.errors import ApplicationError, NotFound
+from accounts.errors import ApplicationError, get_or_404
 from accounts.permissions import InvestorPageMixin
 
 from . import selectors_calls as selectors
@@ -20,13 +19,6 @@ from .models import MarginCallStatus
 from .models.calls import UNFINISHED_PLAN_STATUSES
 from .services import calls, liquidation
 from .views import StaffMixin
-
-
-def _get_or_404(getter, *args):
-    try:
-        return getter(*args)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
 
 
 class CallsStaffMixin(StaffMixin):
@@ -52,7 +44,7 @@ class PortalCallsView(InvestorPageMixin, View):
 
 class PortalNoticeAcknowledgeView(InvestorPageMixin, View):
     def post(self, request, pk: int):
-        notice = _get_or_404(selectors.notice_for, request.user, pk)
+        notice = get_or_404(selectors.notice_for, request.user, pk)
         try:
             calls.notice_acknowledge(notice=notice, actor=request.user)
         except ApplicationError as exc:
@@ -101,10 +93,10 @@ class StaffCallDetailView(CallsStaffMixin, View):
         )
 
     def get(self, request, pk: int):
-        return self._render(request, _get_or_404(selectors.call_for, request.user, pk))
+        return self._render(request, get_or_404(selectors.call_for, request.user, pk))
 
     def post(self, request, pk: int):
-        call = _get_or_404(selectors.call_for, request.user, pk)
+        call = get_or_404(selectors.call_for, request.user, pk)
         form = PlanPrepareForm(request.POST)
         if form.is_valid():
             try:
@@ -163,10 +155,10 @@ class LiquidationDetailView(CallsStaffMixin, View):
         )
 
     def get(self, request, pk: int):
-        return self._render(request, _get_or_404(selectors.plan_for, request.user, pk))
+        return self._render(request, get_or_404(selectors.plan_for, request.user, pk))
 
     def post(self, request, pk: int):
-        plan = _get_or_404(selectors.plan_for, request.user, pk)
+        plan = get_or_404(selectors.plan_for, request.user, pk)
         if request.POST.get("step") == "execute":
             try:
                 liquidation.liquidation_execute(

@@ -2,12 +2,12 @@
 the API (static/js/mtm.js), and a "start run" button for the risk role."""
 
 from django.contrib import messages
-from django.http import Http404, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
-from accounts.errors import ApplicationError, NotFound
+from accounts.errors import ApplicationError, get_or_404
 
 from . import snapshots
 from .services import mtm
@@ -44,10 +44,7 @@ class MtmRunFiguresCsvView(StaffMixin, View):
     permission = "lending.view_mtmrun"
 
     def get(self, request, pk: int):
-        try:
-            run = mtm.run_for(pk)
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
+        run = get_or_404(mtm.run_for, pk)
         response = StreamingHttpResponse(
             snapshots.figures_csv(run.pk), content_type="text/csv; charset=utf-8"
         )

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from accounts.errors import ApplicationError, NotFound
+from accounts.errors import ApplicationError, NotFound, get_or_404
 from accounts.permissions import StaffPageMixin
 
 from . import downloads, kinds, selectors, services
@@ -18,13 +18,6 @@ from .forms import FilingActionForm, FilingRequestForm, StatementMonthForm
 
 class StaffReportsMixin(StaffPageMixin):
     permission = "reports.view_filing"
-
-
-def _get_or_404(fn, **kwargs):
-    try:
-        return fn(**kwargs)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
 
 
 class FilingListView(StaffReportsMixin, TemplateView):
@@ -71,7 +64,7 @@ class FilingDetailView(StaffReportsMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        filing = _get_or_404(selectors.filing_get, user=self.request.user, filing_id=kwargs["pk"])
+        filing = get_or_404(selectors.filing_get, user=self.request.user, filing_id=kwargs["pk"])
         user = self.request.user
         context.update(
             filing=filing,
@@ -85,7 +78,7 @@ class FilingDetailView(StaffReportsMixin, TemplateView):
         return context
 
     def post(self, request, pk: int):
-        filing = _get_or_404(selectors.filing_get, user=request.user, filing_id=pk)
+        filing = get_or_404(selectors.filing_get, user=request.user, filing_id=pk)
         form = FilingActionForm(request.POST)
         if not form.is_valid():
             messages.error(request, _("A reason is required."))
@@ -121,7 +114,7 @@ class FilingDetailView(StaffReportsMixin, TemplateView):
 
 class FilingDownloadView(StaffReportsMixin, View):
     def get(self, request, pk: int, fmt: str):
-        filing = _get_or_404(selectors.filing_get, user=request.user, filing_id=pk)
+        filing = get_or_404(selectors.filing_get, user=request.user, filing_id=pk)
         try:
             return downloads.filing_file_response(filing, fmt)
         except NotFound as exc:
@@ -158,7 +151,7 @@ class StaffStatementListView(StaffReportsMixin, TemplateView):
 
 class StaffStatementDownloadView(StaffReportsMixin, View):
     def get(self, request, pk: int):
-        statement = _get_or_404(
+        statement = get_or_404(
             selectors.statement_get_for_staff, user=request.user, statement_id=pk
         )
         try:
@@ -178,7 +171,7 @@ class PortalStatementListView(LoginRequiredMixin, TemplateView):
 
 class PortalStatementDownloadView(LoginRequiredMixin, View):
     def get(self, request, pk: int):
-        statement = _get_or_404(
+        statement = get_or_404(
             selectors.statement_get_for_investor, user=request.user, statement_id=pk
         )
         return downloads.statement_file_response(statement)
