@@ -33,15 +33,18 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
+from accounts.precision import MONEY, PRICE, QUANTITY, RATIO
+
 Sign = Literal["positive", "non_negative", "any"]
 POSITIVE: Sign = "positive"
 NON_NEGATIVE: Sign = "non_negative"
 ANY: Sign = "any"
 
-MONEY_DIGITS, MONEY_PLACES = 20, 2  # yuan amounts: up to 999,999,999,999,999,999.99
-PRICE_DIGITS, PRICE_PLACES = 18, 4  # prices per share
-QUANTITY_DIGITS, QUANTITY_PLACES = 16, 0  # whole shares (the QTY column's 16 whole digits)
-RATIO_DIGITS, RATIO_PLACES = 12, 6  # fractions and multiples: leverage, rates, drops
+# The digits come from accounts.precision, like the columns behind these fields.
+MONEY_DIGITS, MONEY_PLACES = MONEY.digits, MONEY.places
+PRICE_DIGITS, PRICE_PLACES = PRICE.digits, PRICE.places
+QUANTITY_DIGITS, QUANTITY_PLACES = QUANTITY.whole_digits, 0  # whole shares
+RATIO_DIGITS, RATIO_PLACES = RATIO.digits, RATIO.places
 
 MAX_LENGTH = 64
 _PLAIN = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)

@@ -29,9 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from accounts.models import InvestorProfile
-
-MONEY = {"max_digits": 20, "decimal_places": 2}
-RATIO = {"max_digits": 12, "decimal_places": 6}
+from accounts.precision import FRACTION, MONEY, RATIO
 
 
 class RiskClass(models.IntegerChoices):
@@ -58,7 +56,7 @@ class RegulatoryParameter(models.Model):
 
     key = models.CharField(_("parameter"), max_length=80)
     effective_from = models.DateField(_("effective from"))
-    value = models.DecimalField(_("value"), max_digits=20, decimal_places=6)
+    value = models.DecimalField(_("value"), **RATIO.fields)
     source = models.CharField(_("source"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -125,11 +123,11 @@ class ClassificationRecord(models.Model):
     investor = models.ForeignKey(
         InvestorProfile, on_delete=models.PROTECT, related_name="classifications"
     )
-    financial_assets = models.DecimalField(_("financial assets"), **MONEY)
+    financial_assets = models.DecimalField(_("financial assets"), **MONEY.fields)
     average_income_3y = models.DecimalField(
-        _("average annual income, last 3 years"), **MONEY, default=0
+        _("average annual income, last 3 years"), **MONEY.fields, default=0
     )
-    net_assets = models.DecimalField(_("net assets (institutions)"), **MONEY, default=0)
+    net_assets = models.DecimalField(_("net assets (institutions)"), **MONEY.fields, default=0)
     experience_years = models.DecimalField(
         _("years of investing experience"), max_digits=5, decimal_places=1
     )
@@ -163,9 +161,9 @@ class ProfessionalTreatmentRequest(models.Model):
     investor = models.ForeignKey(
         InvestorProfile, on_delete=models.PROTECT, related_name="professional_requests"
     )
-    financial_assets = models.DecimalField(_("financial assets"), **MONEY)
+    financial_assets = models.DecimalField(_("financial assets"), **MONEY.fields)
     average_income_3y = models.DecimalField(
-        _("average annual income, last 3 years"), **MONEY, default=0
+        _("average annual income, last 3 years"), **MONEY.fields, default=0
     )
     experience_years = models.DecimalField(
         _("years of investing experience"), max_digits=5, decimal_places=1
@@ -450,7 +448,7 @@ class EligibilityFacts(models.Model):
     has_serious_default = models.BooleanField(_("serious default on record"), default=False)
     is_related_party = models.BooleanField(_("related party of the firm"), default=False)
     firm_shareholding_pct = models.DecimalField(
-        _("shareholding in the firm (%)"), max_digits=7, decimal_places=4, default=0
+        _("shareholding in the firm (%)"), **FRACTION.fields, default=0
     )
     evidence = models.TextField(_("evidence"), blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -472,7 +470,7 @@ class DailyAssetFigure(models.Model):
         InvestorProfile, on_delete=models.PROTECT, related_name="daily_assets"
     )
     date = models.DateField(_("date"))
-    total_assets = models.DecimalField(_("total assets"), **MONEY)
+    total_assets = models.DecimalField(_("total assets"), **MONEY.fields)
     source = models.CharField(_("source"), max_length=16)
     imported_at = models.DateTimeField(_("imported at"), auto_now=True)
 
@@ -589,7 +587,7 @@ class HeldDeposit(models.Model):
     investor = models.ForeignKey(
         InvestorProfile, on_delete=models.PROTECT, related_name="held_deposits"
     )
-    amount = models.DecimalField(_("amount"), **MONEY)
+    amount = models.DecimalField(_("amount"), **MONEY.fields)
     currency = models.CharField(_("currency"), max_length=3)
     bank_account_masked = models.CharField(_("sending bank account"), max_length=40)
     bank_account_digest = models.CharField(max_length=64, editable=False)

@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
-from lending import views_portal as lending_portal
+from lending.portal import views as lending_portal
 from reports import views_dashboard
 
 APPS_WITH_ROUTES = ("custody", "compliance", "lending", "reports")

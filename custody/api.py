@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from accounts.api_permissions import SecondFactorForStaffWrites
 from accounts.errors import ValidationFailed
+from accounts.precision import LEDGER
 
 from . import selectors
 
@@ -34,14 +35,14 @@ class TrialBalanceRowSerializer(serializers.Serializer):
     name = serializers.CharField()
     account_type = serializers.CharField()
     unit = serializers.CharField()
-    debit = serializers.DecimalField(max_digits=24, decimal_places=4)
-    credit = serializers.DecimalField(max_digits=24, decimal_places=4)
+    debit = serializers.DecimalField(**LEDGER.fields)
+    credit = serializers.DecimalField(**LEDGER.fields)
 
 
 class TrialBalanceTotalSerializer(serializers.Serializer):
     unit = serializers.CharField()
-    debit = serializers.DecimalField(max_digits=24, decimal_places=4)
-    credit = serializers.DecimalField(max_digits=24, decimal_places=4)
+    debit = serializers.DecimalField(**LEDGER.fields)
+    credit = serializers.DecimalField(**LEDGER.fields)
 
 
 class TrialBalanceSerializer(serializers.Serializer):

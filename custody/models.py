@@ -24,6 +24,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from accounts.precision import RATE
+
 from .money import LEDGER_DIGITS, LEDGER_PLACES
 
 
@@ -504,9 +506,7 @@ class CreditFacility(models.Model):
     currency = models.CharField(_("currency"), max_length=3)
     start_date = models.DateField(_("start date"))
     expiry_date = models.DateField(_("expiry date"))
-    fee_rate = models.DecimalField(
-        _("commitment fee (annual rate)"), max_digits=9, decimal_places=6, default=0
-    )
+    fee_rate = models.DecimalField(_("commitment fee (annual rate)"), **RATE.fields, default=0)
     covenants = models.TextField(_("covenants"), blank=True)
     status = models.CharField(
         _("status"), max_length=8, choices=FacilityStatus.choices, default=FacilityStatus.ACTIVE

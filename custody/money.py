@@ -12,12 +12,12 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from accounts.errors import ValidationFailed
+from accounts.precision import LEDGER, MONEY, QUANTITY, RATIO
 
-LEDGER_DIGITS = 24
-LEDGER_PLACES = 4
-MONEY_PLACES = 2
-QUANTITY_PLACES = 4
-RATIO_PLACES = 6
+LEDGER_DIGITS, LEDGER_PLACES = LEDGER.digits, LEDGER.places
+MONEY_PLACES = MONEY.places
+QUANTITY_PLACES = QUANTITY.places
+RATIO_PLACES = RATIO.places
 MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)  # 0.01
 QUANTITY_QUANTUM = Decimal(1).scaleb(-QUANTITY_PLACES)
 ZERO = Decimal(0)

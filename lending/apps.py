@@ -7,7 +7,10 @@ class LendingConfig(AppConfig):
     verbose_name = _("Lending")
 
     def ready(self):
-        # The tasks register the price-move hook (services.book.PRICE_HOOKS): every process
+        # The tasks register the price-move hook (instruments.services.PRICE_HOOKS): every process
         # that ingests prices (web, API, workers) must enqueue the holders' revaluation, not
         # only the processes that happened to import the tasks.
         from . import tasks  # noqa: F401
+
+        # Liquidation rejects a cured call's prepared plans (margin_calls.CALL_CURED_HOOKS).
+        from .liquidation import services  # noqa: F401

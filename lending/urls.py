@@ -1,11 +1,18 @@
 """This app's routes. config/urls.py mounts them: portal_urlpatterns under /portal/
 (namespace "portal"), staff_urlpatterns under /staff/ ("staff"), api_urlpatterns under
 /api/v1/ ("v1"). Namespaces are shared between apps, so prefix every name with the app.
-Each area of lending keeps its routes in its own urls_<area>.py."""
+Each area of lending keeps its routes in its own `<area>/urls.py`."""
 
-from . import urls_book, urls_calls, urls_credit, urls_mtm, urls_risk, urls_simulator
+from lending.credit import urls as credit
+from lending.financing import urls as financing
+from lending.instruments import urls as instruments
+from lending.liquidation import urls as liquidation
+from lending.margin_calls import urls as margin_calls
+from lending.mtm import urls as mtm
+from lending.portal import urls as portal
+from lending.risk import urls as risk
 
-_AREAS = (urls_credit, urls_book, urls_calls, urls_simulator, urls_risk, urls_mtm)
+_AREAS = (credit, portal, instruments, financing, margin_calls, liquidation, risk, mtm)
 
 portal_urlpatterns: list = [p for area in _AREAS for p in area.portal_urlpatterns]
 staff_urlpatterns: list = [p for area in _AREAS for p in area.staff_urlpatterns]

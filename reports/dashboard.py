@@ -22,10 +22,11 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from custody import selectors as custody_selectors
-from lending import selectors as lending_selectors
-from lending import selectors_calls
+from lending.credit import selectors as lending_selectors
+from lending.liquidation import selectors as liquidation_selectors
+from lending.margin_calls import selectors as selectors_calls
 from lending.models import AccountMarginState, CreditAccount, MarginStateKind
-from lending.models.mtm import MtmRun, MtmRunStatus, MtmSnapshot
+from lending.mtm.models import MtmRun, MtmRunStatus, MtmSnapshot
 
 from .models import Filing, FilingStatus
 
@@ -204,7 +205,7 @@ def work_queues(user) -> list[Queue]:
             Queue(
                 key="liquidations",
                 title=_("Liquidation plans awaiting approval or execution"),
-                count=selectors_calls.plans_for(user, status="unfinished").count(),
+                count=liquidation_selectors.plans_for(user, status="unfinished").count(),
                 url=_url("staff:lending-liquidation-queue"),
             )
         )

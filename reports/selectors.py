@@ -120,7 +120,7 @@ def investors_onboarded_by(as_of: datetime) -> list:
 
 # --- the lending book at a past instant (set-based, exact Decimal) -------------------------
 #
-# lending.book_arrays.load_book reads *current* balances and latest prices, so it cannot give
+# lending.mtm.book_arrays.load_book reads *current* balances and latest prices, so it cannot give
 # a filing "as of 17:00" once later postings exist. The reads below are its as-of counterpart
 # for the figures filings need, in a fixed number of statements whatever the size of the book:
 #   - ledger balances at as_of = current balance (custody_accountbalance) minus the postings of
@@ -205,7 +205,7 @@ def book_as_of(as_of: datetime) -> list[BookAccount]:
     """Every credit account open at as_of with its ledger figures, market and collateral value
     (at the last price ≤ as_of, haircut as it stood then) and the lines of the contract active
     then (the lending defaults when none). One statement, ordered by credit account."""
-    from lending import margin
+    from lending.domain import margin
 
     d = margin.DEFAULT_LINES
     query = (

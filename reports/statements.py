@@ -4,7 +4,7 @@ Built like a filing: selectors at one as-of time (the end of the period's last d
 generation time, canonical JSON hashed. What exists today is read for real: the investor
 profile (accounts) and the ledger position (custody.selectors.client_position: cash,
 securities held, financing receivable) and the credit account from lending:
-`credit_summary` (lending.valuation.account_view at the month end: ledger balances and
+`credit_summary` (lending.financing.valuation.account_view at the month end: ledger balances and
 prices at that instant) and `financings` (the financing lots as their history rows stood
 then). An investor without a credit account at the month end gets `credit: null` and
 `financings: null`, and the PDF says so. Never invent figures.
@@ -64,9 +64,10 @@ def _contract_as_of(*, credit_account, as_of: datetime):
 def credit_summary(*, investor, as_of: datetime) -> dict | None:
     """Credit limit and unused part; total assets, liabilities, available margin, withdrawable
     amount, collateral value, maintenance ratio (None when no debt), from
-    lending.valuation.account_view at `as_of` (ledger balances and prices at that instant).
+    lending.financing.valuation.account_view at `as_of` (ledger balances and prices at that
+    instant).
     None when the investor had no credit account then."""
-    from lending.valuation import account_view
+    from lending.financing.valuation import account_view
 
     account = _credit_account(investor=investor, as_of=as_of)
     if account is None:

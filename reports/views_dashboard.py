@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
 from accounts import second_factor
-from lending import charts
+from lending.domain import charts
 
 from . import dashboard
 

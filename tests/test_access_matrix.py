@@ -142,10 +142,10 @@ def world(account, staff, make_credit_account, book_instruments, reserve):
     """Investor A (`account`) with an overdue call, its notices, a prepared liquidation plan,
     an application, a contract, an assessment and a statement; investor B with an account."""
     from compliance.models import SuitabilityAssessment
+    from lending.liquidation import services as liquidation
     from lending.models import CreditApplication, CreditContract, Notice
-    from lending.models.mtm import MtmRun
-    from lending.models.risk import RiskRun
-    from lending.services import liquidation
+    from lending.mtm.models import MtmRun
+    from lending.risk.models import RiskRun
     from reports import kinds
     from reports import services as reports_services
     from reports.models import ClientStatement, Filing  # noqa: F401

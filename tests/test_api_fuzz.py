@@ -80,8 +80,10 @@ def book(funded_account, staff):
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
+    from lending.liquidation import services as liquidation
     from lending.models import Notice
-    from lending.services import liquidation, mtm, risk
+    from lending.mtm import services as mtm
+    from lending.risk import services as risk
     from reports import services as reports
     from tests.lending.calls_fixtures import MOUTAI, PINGAN, overdue_call
 
@@ -159,7 +161,7 @@ def _explore(strategy, identity: dict, tally) -> None:
     @given(case=strategy)
     def run(case):
         # tagged like the test case's own atomic block, so that a service's durable block
-        # (money movements: lending.services.book) may run inside it, as under the test case
+        # (money movements: lending.financing.services) may run inside it, as under the test case
         savepoint = transaction.atomic()
         savepoint._from_testcase = True
         with savepoint:

@@ -31,6 +31,7 @@ from simple_history.models import registered_models
 
 from accounts.audit import is_system_reason
 from accounts.errors import RuleViolation
+from lending.instruments import services as instruments_services
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.compliance.fixtures import answers_for, login_verified, second_factor
 from tests.lending.book_fixtures import *  # noqa: F403
@@ -96,9 +97,14 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
     from compliance import services as compliance_services
     from compliance.models import RedFlag
     from custody import services as custody
-    from lending.brokers import SimulatedBroker
+    from lending.credit import services as credit
+    from lending.financing import services as book
+    from lending.liquidation import services as liquidation
+    from lending.liquidation.brokers import SimulatedBroker
+    from lending.margin_calls import services as calls
     from lending.models import CreditContract, DefaultRecord, Notice
-    from lending.services import book, calls, credit, liquidation, mtm, risk
+    from lending.mtm import services as mtm
+    from lending.risk import services as risk
     from reports import services as reports
     from reports.models import ClientStatement, FilingStatus
 
@@ -137,11 +143,13 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
         actor=risk1,
     )
     etf, catl = book_instruments["SSE:510300"], book_instruments["SZSE:300750"]
-    book.haircut_set(instrument=catl, haircut=D("0.65"), actor=risk1, reason="volatility review")
-    book.instrument_flags_set(
+    instruments_services.haircut_set(
+        instrument=catl, haircut=D("0.65"), actor=risk1, reason="volatility review"
+    )
+    instruments_services.instrument_flags_set(
         instrument=etf, actor=risk1, reason="exchange notice checked", suspended=False
     )
-    book.instrument_create(
+    instruments_services.instrument_create(
         code="601318",
         exchange="SSE",
         name="中国平安",

@@ -222,7 +222,7 @@ def world(funded_account, staff, make_investor, make_eligible):
     """A funded credit account (its investor draws down and withdraws), an eligible investor
     with no credit yet (applies), a submitted application (staff review it) and staff with
     their roles; {"clients": {actor: APIClient}, "ids": {...}}."""
-    from lending.services import credit
+    from lending.credit import services as credit
 
     account = funded_account()
     applicant = make_eligible(make_investor())

@@ -14,19 +14,21 @@ category), cash, one financed position per indebted account; maintenance ratios 
 call line), 5% of accounts without debt.
 
 Rows printed:
-* full run: `lending.services.mtm.mtm_run_start` as beat calls it, its chord of shards on
+* full run: `lending.mtm.services.mtm_run_start` as beat calls it, its chord of shards on
   `--workers` real Celery worker processes (solo pool, a queue of this run, default 2), timed until
   the run is closed (load of the balance mirror and the accounts as binary arrays, vectorised
   valuation, the shard's snapshot row by binary COPY, state changes set-based through
-  lending.services.calls.margin_states_apply_many), with the seconds each step took summed over
-  the shards; then the time until the workers sent the run's e-mail notices (the outbox tasks
+  lending.margin_calls.services.margin_states_apply_many), with the seconds each step took
+  summed over the shards; then the time until the workers sent the run's e-mail notices
+  (the outbox tasks
   its commits enqueued, run after its shards); then the same run again on the same prices
   (idempotent: no new call);
 * baseline 1: one set-based SQL statement computing every account's ratio;
 * baseline 2: a per-account ORM loop (account_view + margin_state_apply per account), timed on a
   sample and extrapolated to N (labelled);
 * a price move on the instrument whose number of holders is closest to 10,000: `--moves` ticks,
-  each 1 % lower, ingested by lending.services.book.prices_ingest; its price hook enqueues the
+  each 1 % lower, ingested by lending.instruments.services.prices_ingest; its price hook
+  enqueues the
   incremental revaluation, which a worker runs; timed from the ingest until the run is closed
   (its calls were committed before that): p50 and p99, and the run's load and apply seconds.
 Goals are printed, not asserted.
@@ -50,6 +52,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+
+from lending.instruments import services as instruments_services
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -385,7 +389,7 @@ def _wait_for(run_id: int, timeout: float = 3600.0, poll: float = 0.005):
 
 def measure_full_run(shard_size: int, queue: str) -> tuple[float, object]:
     """A full run as beat starts it: its chord on the workers; until the run is closed."""
-    from lending.services import mtm
+    from lending.mtm import services as mtm
 
     t0 = time.perf_counter()
     run = mtm.mtm_run_start(trigger="bench", shard_size=shard_size, queue=queue)
@@ -435,9 +439,9 @@ def measure_calibration() -> float:
 
 
 def measure_figures_csv(run_id: int) -> tuple[float, int]:
-    """Seconds to produce every chunk of a run's figures CSV (lending.snapshots.figures_csv, what
-    the staff download streams), and its size."""
-    from lending import snapshots
+    """Seconds to produce every chunk of a run's figures CSV (lending.mtm.snapshots.figures_csv,
+    what the staff download streams), and its size."""
+    from lending.mtm import snapshots
 
     started = time.perf_counter()
     size = sum(len(chunk.encode()) for chunk in snapshots.figures_csv(run_id))
@@ -446,9 +450,9 @@ def measure_figures_csv(run_id: int) -> tuple[float, int]:
 
 def measure_orm_loop(sample: int, n: int) -> float:
     """account_view + margin_state_apply for `sample` accounts; seconds per account."""
+    from lending.financing.valuation import account_view
+    from lending.margin_calls import services as calls
     from lending.models import CreditAccount
-    from lending.services import calls
-    from lending.valuation import account_view
 
     rng = np.random.default_rng(7)
     ids = sorted(int(i) for i in rng.choice(np.arange(1, n + 1), size=sample, replace=False))
@@ -474,7 +478,6 @@ def measure_price_move(holders: np.ndarray, moves: int) -> tuple[int, list[float
     the tick's ingestion (its transaction committed, the price hook enqueueing the revaluation)
     to the incremental run closed on a worker, its calls committed before that."""
     from lending.models import LatestPrice, MtmRun
-    from lending.services import book
 
     target = int(np.argmin(np.abs(holders - 10_000)))  # the goal's instrument, at any scale
     instrument_id = target + 1
@@ -490,7 +493,7 @@ def measure_price_move(holders: np.ndarray, moves: int) -> tuple[int, list[float
         }
         last = MtmRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         t0 = time.perf_counter()
-        book.prices_ingest([tick], source="bench")
+        instruments_services.prices_ingest([tick], source="bench")
         run_id = None
         while run_id is None:
             run_id = (

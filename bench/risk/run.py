@@ -6,12 +6,12 @@ ruin, at the sizes the desk needs, against a naive baseline measured in the same
     .venv/bin/python bench/risk/run.py            # as a script
 
 Part 1: loss distribution of a static book of 1,000 instruments (market + 10 sectors factor
-model), 100,000 paths x 10 trading days, simulated day by day (lending.analytics
+model), 100,000 paths x 10 trading days, simulated day by day (lending.domain.analytics
 .simulate_losses, method="daily"); VaR and ES at 95% and 99%. The exact one-step
 "aggregate" method is timed too.
 Part 2: probability of ruin (equity <= 0 at the end of any of 10 trading days) of every
 account of a 100,000-account book (5 positions each), 1,000 paths
-(lending.analytics.ruin_probability).
+(lending.domain.analytics.ruin_probability).
 Baselines (labelled as extrapolated): part 1 path by path (numpy over instruments, a Python
 loop over paths and days) on a sample of paths; part 2 account by account (numpy over paths
 and days, a Python loop over accounts) on a sample of accounts.
@@ -33,8 +33,8 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from lending import analytics as an
-from lending import margin as m
+from lending.domain import analytics as an
+from lending.domain import margin as m
 
 GOAL_SECONDS = 30.0
 N_SECTORS = 10

@@ -51,7 +51,7 @@ def test_investor_onboarding_to_the_account_page(
     from accounts import services as accounts_services
     from accounts.models import User
     from custody import services as custody
-    from lending.services import credit
+    from lending.credit import services as credit
 
     page.set_extra_http_headers({"Accept-Language": "en"})
     # sign up
@@ -133,8 +133,8 @@ def test_credit_approval_by_two_staff_users(
     page, live_server, sign_in, sign_in_verified, staff, make_investor, make_eligible
 ):
     from accounts.models import User
+    from lending.credit import services as credit
     from lending.models import CreditApplication
-    from lending.services import credit
 
     investor = make_eligible(make_investor())
     application = credit.credit_application_submit(
@@ -181,7 +181,7 @@ def test_credit_approval_by_two_staff_users(
 def test_margin_call_appears_on_the_investors_page_after_a_price_fall(
     page, live_server, sign_in, account
 ):
-    from lending.services import calls
+    from lending.margin_calls import services as calls
 
     page.set_extra_http_headers({"Accept-Language": "zh-CN"})
     sign_in(page, account.investor.user.email)

@@ -32,8 +32,8 @@ KINDS = {
         "path": "drawdowns",
         "body": {"instrument": "SZSE:000001", "quantity": "1000", "price": "10.00"},
         "other": {"instrument": "SZSE:000001", "quantity": "2000", "price": "10.00"},
-        "render": ("lending.api_book", "financing_data"),
-        "inside": ("lending.services.book", "financing_stop_evaluate"),
+        "render": ("lending.financing.api", "financing_data"),
+        "inside": ("lending.financing.services", "financing_stop_evaluate"),
         "model": Financing,
         "postings": 4,  # financing receivable / settlement; custodian / client securities
     },
@@ -41,7 +41,7 @@ KINDS = {
         "path": "withdrawals",
         "body": {"kind": "cash", "amount": "1000.00"},
         "other": {"kind": "cash", "amount": "2000.00"},
-        "render": ("lending.api_book", "withdrawal_data"),
+        "render": ("lending.financing.api", "withdrawal_data"),
         "inside": ("custody.services", "client_withdrawal_post_in_transaction"),
         "model": WithdrawalRequest,
         "postings": 2,  # client money / client bank

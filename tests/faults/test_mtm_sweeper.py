@@ -6,9 +6,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from lending import tasks_mtm
 from lending.models import MtmRun, MtmShard
-from lending.services import mtm
+from lending.mtm import services as mtm
+from lending.mtm import tasks as tasks_mtm
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.test_mtm_services import mtm_book  # noqa: F401

@@ -11,7 +11,7 @@ every session, the worker's too, is terminated.
 
 Recovery under test: the shard's next statement fails with OperationalError; the shard service
 lets it through (not recorded as the run's error) and the task retries the whole shard with
-backoff on a new connection (lending.tasks_mtm). The run completes with exactly the calls of
+backoff on a new connection (lending.mtm.tasks). The run completes with exactly the calls of
 the independent computation, no call or notice twice, and the ledger untouched and balanced."""
 
 import time
@@ -19,10 +19,9 @@ import time
 import pytest
 from django.utils import timezone
 
-import lending.tasks_mtm  # noqa: F401  (registers the price hook before it is switched off)
+from lending.financing import services as book_services
 from lending.models import MarginCall, MtmRun, MtmShard, Notice
-from lending.services import book as book_services
-from lending.services import mtm
+from lending.mtm import services as mtm
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.faults.conftest import (
     assert_ledger_intact,

@@ -3,7 +3,7 @@
 tests/lending/test_book_services.py (test_prices_idempotent_and_out_of_order_never_overwrite)
 already checks the ingest service's counts and that an older tick never overwrites the latest
 price. This extends it end to end: POST /api/v1/prices/ in committed transactions, so the price
-hook runs (lending.tasks_mtm.on_prices_moved, Celery in eager mode: the revaluation runs here)
+hook runs (lending.mtm.tasks.on_prices_moved, Celery in eager mode: the revaluation runs here)
 and a tick that moves the latest price revalues its holders once. A repeated tick (again, or
 twice in one batch) and an older tick must not: no second incremental run, no call or notice
 twice; the calls always equal the independent computation at the latest prices."""
@@ -12,11 +12,11 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-import lending.tasks_mtm  # noqa: F401  (registers the price hook)
 from config.celery import app
+from lending.financing import services as book_services
+from lending.instruments import services as instruments_services
 from lending.models import LatestPrice, MarginCall, MtmRun, Notice
-from lending.services import book as book_services
-from lending.services import mtm
+from lending.mtm import services as mtm
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.faults.conftest import assert_ledger_intact, duplicate_notices, ledger_state, report
 from tests.lending.book_fixtures import *  # noqa: F403
@@ -31,7 +31,7 @@ S = timezone.timedelta(seconds=1)
 def quiet_book(request, monkeypatch):
     """mtm_book built with the price hooks off (they would send to the shared Redis); the
     test turns them back on, with Celery eager."""
-    hooks = list(book_services.PRICE_HOOKS)
+    hooks = list(instruments_services.PRICE_HOOKS)
     monkeypatch.setattr(book_services, "PRICE_HOOKS", [])
     accounts = request.getfixturevalue("mtm_book")
     monkeypatch.setattr(book_services, "PRICE_HOOKS", hooks)

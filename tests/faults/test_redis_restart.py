@@ -20,10 +20,9 @@ import pytest
 from celery import Celery
 from django.db import connection
 
-import lending.tasks_mtm  # noqa: F401  (registers the price hook before it is switched off)
+from lending.financing import services as book_services
 from lending.models import MarginCall, MtmRun, MtmShard
-from lending.services import book as book_services
-from lending.services import mtm
+from lending.mtm import services as mtm
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.faults.conftest import (
     ROOT,
@@ -65,7 +64,7 @@ def start_run_elsewhere(env: dict, queue: str) -> int:
     """mtm_run_start in another Django process (its Celery app on the private Redis)."""
     code = (
         "import django; django.setup()\n"
-        "from lending.services import mtm\n"
+        "from lending.mtm import services as mtm\n"
         f"run = mtm.mtm_run_start(trigger='test', shard_size=2, queue={queue!r})\n"
         "print(run.pk)\n"
     )

@@ -13,7 +13,7 @@ from django.db import connection
 
 from config.celery import app
 from lending.models import MarginCall, MtmRun, MtmShard
-from lending.services import mtm
+from lending.mtm import services as mtm
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.integration.conftest import start_worker, stop_worker, wait_until_ready
 from tests.lending.book_fixtures import *  # noqa: F403

@@ -22,6 +22,8 @@ from itertools import count
 import pytest
 from django.utils import timezone
 
+from lending.instruments import services as instruments_services
+
 __all__ = [
     "BOOK_INSTRUMENTS",
     "book_instruments",
@@ -51,11 +53,10 @@ def _key(prefix: str) -> str:
 def price_set(instrument, price, *, at=None) -> None:
     """Make `price` the latest price of `instrument` (an Instrument or "SSE:600519") with a tick
     that is newer than any before it in this test run."""
-    from lending.services import book
 
     code = instrument if isinstance(instrument, str) else instrument.ledger_unit
     at = at or timezone.now() + timedelta(microseconds=next(_clock))
-    accepted, _ignored = book.prices_ingest(
+    accepted, _ignored = instruments_services.prices_ingest(
         [{"instrument": code, "price": str(price), "at": at}], source="test", actor=None
     )
     assert accepted == 1
@@ -76,12 +77,11 @@ def book_staff(staff):
 @pytest.fixture
 def book_instruments(db):
     """The four instruments of BOOK_INSTRUMENTS with their price: {unit: Instrument}."""
-    from lending.services import book
 
     made = {}
     for unit, (name, category, haircut, price, limit, float_, fin) in BOOK_INSTRUMENTS.items():
         exchange, code = unit.split(":")
-        made[unit] = book.instrument_create(
+        made[unit] = instruments_services.instrument_create(
             code=code,
             exchange=exchange,
             name=name,
@@ -102,7 +102,7 @@ def book_instruments(db):
 def make_credit_account(make_investor, make_eligible, staff):
     """make_credit_account(limit="1000000", grade="B", liquidity="high") -> CreditAccount of a
     new eligible investor with an active contract (rate 6.5% for B/high)."""
-    from lending.services import credit
+    from lending.credit import services as credit
 
     def _make(*, limit="1000000", grade="B", liquidity="high", real_name=None):
         n = next(_keys)
@@ -145,7 +145,7 @@ def funded_account(make_credit_account, book_instruments):
     prices given in the tuples are the trade prices (the latest prices are those of
     BOOK_INSTRUMENTS unless you move them with price_set)."""
     from custody import services as custody
-    from lending.services import book
+    from lending.financing import services as book
 
     def _make(
         *,

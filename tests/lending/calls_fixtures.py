@@ -19,7 +19,7 @@ def sh(*args) -> datetime:
 
 @pytest.fixture
 def open_credit_account(make_investor, make_eligible, staff):
-    from lending.services import credit
+    from lending.credit import services as credit
 
     def _open(real_name="李明", limit=Decimal("1000000")):
         investor = make_eligible(make_investor(real_name=real_name))
@@ -75,7 +75,7 @@ def reserve(db):
 
 
 def held(account, unit):
-    from lending.valuation import account_view
+    from lending.financing.valuation import account_view
 
     position = account_view(account).position(unit)
     return D(0) if position is None else position.quantity
@@ -83,7 +83,7 @@ def held(account, unit):
 
 def overdue_call(account, staff):
     """Price fall to a call on 30 September 2026, no cure, overdue after 9 October."""
-    from lending.services import calls
+    from lending.margin_calls import services as calls
     from tests.lending.book_fixtures import price_set
 
     price_set(MOUTAI, "48.00")

@@ -1,7 +1,7 @@
 """The account API's reads: a fixed number of queries whatever the positions (the load goal of
 bench/load rests on it), and the one-statement reads answer exactly what the querysets and the
-ORM reader of account_view answer (lending.raw_reads, valuation._current_inputs,
-selectors_book.credit_account_and_contract_for and financings_listed)."""
+ORM reader of account_view answer (lending.financing.raw_reads, valuation._current_inputs,
+lending.portal.selectors.credit_account_and_contract_for and financings_listed)."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -14,8 +14,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.errors import NotFound
-from lending import selectors_book as sel
-from lending import valuation
+from lending.credit import selectors as credit_selectors
+from lending.financing import selectors as sel
+from lending.financing import valuation
+from lending.instruments import services as instruments_services
+from lending.portal import selectors as portal_selectors
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import price_set
@@ -29,11 +32,10 @@ ACCOUNT_API_QUERIES = 4
 
 
 def _many_instruments(count: int) -> list:
-    from lending.services import book
 
     made = []
     for n in range(count):
-        instrument = book.instrument_create(
+        instrument = instruments_services.instrument_create(
             code=f"60{n:04d}",
             exchange="SSE",
             name=f"测试{n}",
@@ -58,8 +60,8 @@ def _account_with_positions(funded_account, instruments, *, financed: int = 0):
 
 
 def _buy(account, own, on_margin):
+    from lending.financing import services as book
     from lending.models import Instrument
-    from lending.services import book
 
     def instrument(unit):
         exchange, code = unit.split(":")
@@ -122,10 +124,10 @@ def test_the_one_statement_reader_agrees_with_the_orm_reader(
     later instant (the ORM reader, valuation._inputs_as_of) on an account with every kind of
     row: held and financed in two lots, held only, financed and sold below cost (no shares,
     debt left), a flagged instrument (haircut 0), an instrument that never had a price."""
-    from lending.services import book
+    from lending.financing import services as book
 
     extra = _many_instruments(2)
-    no_price = book.instrument_create(
+    no_price = instruments_services.instrument_create(
         code="688999",
         exchange="SSE",
         name="无价",
@@ -165,7 +167,7 @@ def test_the_one_statement_reader_agrees_with_the_orm_reader(
         reason="test",
         idempotency_key="cost-sell",
     )
-    book.instrument_flags_set(
+    instruments_services.instrument_flags_set(
         instrument=book_instruments["SSE:510300"],
         is_st=True,
         actor=book_staff["risk"],
@@ -232,7 +234,7 @@ def test_the_one_statement_reader_agrees_with_the_orm_reader(
 
 
 def test_investor_read_matches_the_querysets(funded_account, make_user, book_staff):
-    from lending.services import calls
+    from lending.margin_calls import services as calls
 
     account = funded_account()
     other = funded_account(financed=())
@@ -245,30 +247,34 @@ def test_investor_read_matches_the_querysets(funded_account, make_user, book_sta
     )
     for owner_account in (account, other):
         user = owner_account.investor.user
-        read, contract = sel.credit_account_and_contract_for(user, owner_account.pk)
-        expected = sel.credit_account_for(user, owner_account.pk)
+        read, contract = portal_selectors.credit_account_and_contract_for(user, owner_account.pk)
+        expected = credit_selectors.credit_account_for(user, owner_account.pk)
         assert read == expected and read.__dict__.keys() >= {"account_number", "account_name"}
         assert {f.attname: getattr(read, f.attname) for f in read._meta.concrete_fields} == {
             f.attname: getattr(expected, f.attname) for f in expected._meta.concrete_fields
         }
         assert contract == valuation.current_contract(expected)
         with CaptureQueriesContext(connection) as queries:
-            state = sel.margin_state(read)
-        assert state == sel.margin_state(expected) and len(queries) == 0
-    assert sel.margin_state(sel.credit_account_and_contract_for(other.investor.user, other.pk)[0])
-    assert sel.margin_state(other) == "warning"
+            state = portal_selectors.margin_state(read)
+        assert state == portal_selectors.margin_state(expected) and len(queries) == 0
+    assert portal_selectors.margin_state(
+        portal_selectors.credit_account_and_contract_for(other.investor.user, other.pk)[0]
+    )
+    assert portal_selectors.margin_state(other) == "warning"
     # another investor's account, or none: not found, as credit_account_for
     for user, pk in ((account.investor.user, other.pk), (account.investor.user, 10**9)):
         with pytest.raises(NotFound):
-            sel.credit_account_and_contract_for(user, pk)
+            portal_selectors.credit_account_and_contract_for(user, pk)
         with pytest.raises(NotFound):
-            sel.credit_account_for(user, pk)
+            credit_selectors.credit_account_for(user, pk)
     # staff go through the querysets (their rule needs the permission check)
-    staff_read, staff_contract = sel.credit_account_and_contract_for(book_staff["ops"], other.pk)
+    staff_read, staff_contract = portal_selectors.credit_account_and_contract_for(
+        book_staff["ops"], other.pk
+    )
     assert staff_read == other and staff_contract == valuation.current_contract(other)
     stranger = make_user("investor")
     with pytest.raises(NotFound):
-        sel.credit_account_and_contract_for(stranger, account.pk)
+        portal_selectors.credit_account_and_contract_for(stranger, account.pk)
 
 
 def test_financings_listed_is_the_latest_financings(funded_account, book_instruments):

@@ -1,4 +1,4 @@
-"""lending.analytics: stress, historical replay, Monte Carlo (VaR / ES against closed forms,
+"""lending.domain.analytics: stress, historical replay, Monte Carlo (VaR / ES against closed forms,
 probability of ruin), performance and reserve figures, worked by hand where possible."""
 
 import math
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lending import analytics as an
-from lending import margin as m
+from lending.domain import analytics as an
+from lending.domain import margin as m
 
 Z = NormalDist()
 
@@ -64,7 +64,7 @@ def test_market_scenarios_by_hand():
     assert r30.shortfall[0] == pytest.approx(50_000)
     assert r30.total_shortfall == pytest.approx(50_000)
     # account 2 at -30%: 140,000 / 100,000 = 1.4, under the target, not under the call line
-    # (exactly on the warning line: float screening, see lending.margin, so not asserted)
+    # (exactly on the warning line: float screening, see lending.domain.margin, so not asserted)
     assert (r30.under_line["target"], r30.under_line["call"], r30.under_line["100%"]) == (2, 1, 1)
 
 

@@ -15,8 +15,8 @@ def test_demo_seed_book_shows_calls_and_is_idempotent():
     from custody.models import JournalEntry
     from custody.selectors import trial_balance
     from lending import demo
+    from lending.financing.valuation import account_view
     from lending.models import CreditAccount, Financing, Instrument, MarginCall, Notice
-    from lending.valuation import account_view
 
     out = io.StringIO()
     accounts_demo.seed(out)

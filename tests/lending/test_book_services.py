@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from accounts.errors import Conflict, RuleViolation, ValidationFailed
 from custody.models import JournalEntry
+from lending.financing import services as book
+from lending.financing.valuation import account_view
+from lending.instruments import services as instruments_services
 from lending.models import Financing, InterestAccrual, LatestPrice
-from lending.services import book
-from lending.valuation import account_view
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import trial_balance_is_zero
@@ -25,20 +26,26 @@ def test_haircut_above_cap_refused_and_st_forces_zero(funded_account, book_instr
     account = funded_account()
     moutai = book_instruments["SSE:600519"]
     with pytest.raises(ValidationFailed) as info:
-        book.haircut_set(instrument=moutai, haircut="0.75", actor=staff["risk"], reason="x")
+        instruments_services.haircut_set(
+            instrument=moutai, haircut="0.75", actor=staff["risk"], reason="x"
+        )
     assert info.value.extra["field"] == "haircut" and "70.00%" in info.value.message
     assert info.value.extra["cap"] == "0.700000"
     moutai.refresh_from_db()
     assert moutai.haircut == Decimal("0.70")
     # an ETF may go to 90%, not beyond
     etf = book_instruments["SSE:510300"]
-    book.haircut_set(instrument=etf, haircut="0.90", actor=staff["risk"], reason="policy")
+    instruments_services.haircut_set(
+        instrument=etf, haircut="0.90", actor=staff["risk"], reason="policy"
+    )
     with pytest.raises(ValidationFailed, match=re.escape("90.00%")):
-        book.haircut_set(instrument=etf, haircut="0.91", actor=staff["risk"], reason="policy")
+        instruments_services.haircut_set(
+            instrument=etf, haircut="0.91", actor=staff["risk"], reason="policy"
+        )
 
     before = account_view(account)
     assert before.available_margin == Decimal("640000.00")
-    book.instrument_flags_set(
+    instruments_services.instrument_flags_set(
         instrument=moutai, is_st=True, actor=staff["risk"], reason="exchange notice: ST"
     )
     moutai.refresh_from_db()
@@ -52,12 +59,16 @@ def test_haircut_above_cap_refused_and_st_forces_zero(funded_account, book_instr
     assert after.position("SSE:600519").haircut == 0
     # a flagged security cannot get a haircut back
     with pytest.raises(ValidationFailed, match="ST"):
-        book.haircut_set(instrument=moutai, haircut="0.50", actor=staff["risk"], reason="x")
+        instruments_services.haircut_set(
+            instrument=moutai, haircut="0.50", actor=staff["risk"], reason="x"
+        )
     # operations may not change haircuts
     from accounts.errors import PermissionDenied
 
     with pytest.raises(PermissionDenied):
-        book.haircut_set(instrument=etf, haircut="0.5", actor=staff["ops"], reason="x")
+        instruments_services.haircut_set(
+            instrument=etf, haircut="0.5", actor=staff["ops"], reason="x"
+        )
 
 
 def test_drawdown_beyond_available_margin_refused_nothing_written(funded_account, book_instruments):
@@ -167,23 +178,25 @@ def test_concentration_cap_refuses(funded_account, book_instruments):
 def test_prices_idempotent_and_out_of_order_never_overwrite(book_instruments):
     now = timezone.now()
     tick = {"instrument": "600519", "price": "101.50", "at": now.isoformat()}
-    assert book.prices_ingest([tick], source="feed") == (1, 0)
-    assert book.prices_ingest([tick], source="feed") == (0, 1)
+    assert instruments_services.prices_ingest([tick], source="feed") == (1, 0)
+    assert instruments_services.prices_ingest([tick], source="feed") == (0, 1)
     older = {"instrument": "SSE:600519", "price": "99.00", "at": (now - timedelta(minutes=1))}
     unknown = {"instrument": "999999", "price": "1", "at": now}
-    assert book.prices_ingest([older, unknown], source="feed") == (1, 1)
+    assert instruments_services.prices_ingest([older, unknown], source="feed") == (1, 1)
     latest = LatestPrice.objects.get(instrument=book_instruments["SSE:600519"])
     assert (latest.price, latest.at) == (Decimal("101.50"), now)
     newer = {"instrument": "600519", "price": "102", "at": now + timedelta(seconds=1)}
-    assert book.prices_ingest([newer], source="feed") == (1, 0)
+    assert instruments_services.prices_ingest([newer], source="feed") == (1, 0)
     latest.refresh_from_db()
     assert latest.price == Decimal("102")
     with pytest.raises(ValidationFailed, match=r"ticks\[0\].price"):
-        book.prices_ingest([{"instrument": "600519", "price": "x", "at": now}], source="feed")
+        instruments_services.prices_ingest(
+            [{"instrument": "600519", "price": "x", "at": now}], source="feed"
+        )
     # a tick from the far future would pin the latest price: refused, naming the tick
     future = {"instrument": "600519", "price": "1", "at": "9999-12-31T15:00:00+08:00"}
     with pytest.raises(ValidationFailed, match=r"ticks\[1\].at: .* in the future"):
-        book.prices_ingest([newer, future], source="feed")
+        instruments_services.prices_ingest([newer, future], source="feed")
     latest.refresh_from_db()
     assert latest.price == Decimal("102")
 
@@ -191,10 +204,10 @@ def test_prices_idempotent_and_out_of_order_never_overwrite(book_instruments):
 def test_prices_csv_import(book_instruments):
     at = (timezone.now() + timedelta(seconds=1)).isoformat()  # newer than any fixture tick
     content = f"instrument,price,at\nSSE:600519,105.00,{at}\n"
-    assert book.prices_import_csv(content=content) == (1, 0)
-    assert book.prices_import_csv(content=content.encode()) == (0, 1)
+    assert instruments_services.prices_import_csv(content=content) == (1, 0)
+    assert instruments_services.prices_import_csv(content=content.encode()) == (0, 1)
     with pytest.raises(ValidationFailed, match="header"):
-        book.prices_import_csv(content="code,px\n")
+        instruments_services.prices_import_csv(content="code,px\n")
 
 
 def test_interest_posted_once_per_day_act_360(funded_account):
@@ -274,7 +287,7 @@ def test_no_debt_all_cash_and_securities_withdrawable(funded_account, book_instr
 
 def test_float_stop_at_25_and_resume_below_20(funded_account, staff):
     account = funded_account(own=(), financed=())
-    small = book.instrument_create(
+    small = instruments_services.instrument_create(
         code="603999",
         exchange="SSE",
         name="小盘股",

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from lending import margin
-from lending.valuation import account_view
+from lending.domain import margin
+from lending.financing.valuation import account_view
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import price_set, trial_balance_is_zero

@@ -13,8 +13,8 @@ from django.db import connection
 
 from compliance import services as compliance_services
 from compliance.models import CalendarYear
+from lending.margin_calls import services as calls
 from lending.models import CreditAccount, MarginCall, Notice
-from lending.services import calls
 from tests.lending.calls_fixtures import sh
 
 pytestmark = pytest.mark.django_db(transaction=True)

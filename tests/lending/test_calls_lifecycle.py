@@ -15,7 +15,10 @@ from django.core import mail
 from accounts.errors import PermissionDenied, RuleViolation
 from accounts.roles import Role
 from custody import selectors as custody_selectors
-from lending.brokers import Fill, SimulatedBroker
+from lending.financing.valuation import account_view
+from lending.liquidation import services as liquidation
+from lending.liquidation.brokers import Fill, SimulatedBroker
+from lending.margin_calls import services as calls
 from lending.models import (
     AccountMarginState,
     DefaultRecord,
@@ -24,8 +27,6 @@ from lending.models import (
     MarginEvent,
     Notice,
 )
-from lending.services import calls, liquidation
-from lending.valuation import account_view
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import price_set, trial_balance_is_zero

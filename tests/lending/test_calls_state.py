@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.errors import PermissionDenied
 from compliance.calendar import CalendarExhausted
+from lending.margin_calls import services as calls
 from lending.models import AccountMarginState, MarginCall, MarginEvent, Notice
-from lending.services import calls
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.lending.calls_fixtures import *  # noqa: F403
 from tests.lending.calls_fixtures import sh

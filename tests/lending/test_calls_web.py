@@ -4,8 +4,8 @@
 import pytest
 from django.urls import reverse
 
+from lending.margin_calls import services as calls
 from lending.models import LiquidationPlan, Notice
-from lending.services import calls
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.compliance.fixtures import login_verified
 from tests.lending.book_fixtures import *  # noqa: F403

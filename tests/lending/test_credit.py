@@ -16,8 +16,8 @@ from accounts.errors import (
 from compliance import selectors as compliance_selectors
 from compliance import services as compliance_services
 from compliance.models import RedFlag
+from lending.credit import services as credit
 from lending.models import CreditAccount, CreditApplication
-from lending.services import credit
 from tests.compliance.fixtures import *  # noqa: F403  (shared compliance fixtures)
 from tests.compliance.fixtures import second_factor
 

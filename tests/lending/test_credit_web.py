@@ -60,7 +60,7 @@ def test_investor_applies_staff_prepare_and_approve_in_pages(
 
 
 def test_reject_without_reason_is_refused_in_the_page(client, make_investor, make_eligible, staff):
-    from lending.services import credit
+    from lending.credit import services as credit
 
     investor = make_eligible(make_investor())
     application = credit.credit_application_submit(
@@ -148,7 +148,7 @@ def test_api_other_investor_gets_404_and_money_is_a_decimal_string(
 
 def test_held_deposit_page_returns_money_and_confirms_the_flag(client, make_investor, staff):
     from compliance.models import HeldDeposit
-    from lending.services import credit
+    from lending.credit import services as credit
 
     investor = make_investor()
     held = credit.client_deposit_receive(

@@ -1,11 +1,12 @@
-"""Golden numbers for lending.margin, worked by hand in the comments (DOMAIN.md "Formulas")."""
+"""Golden numbers for lending.domain.margin, worked by hand in the comments (DOMAIN.md
+"Formulas")."""
 
 from decimal import Decimal as D
 
 import numpy as np
 import pytest
 
-from lending import margin as m
+from lending.domain import margin as m
 
 
 def _financed_book(price_a: str = "20.00") -> m.Account:

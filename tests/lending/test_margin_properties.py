@@ -1,4 +1,4 @@
-"""Property tests for lending.margin: invariants of the formulas and agreement of the
+"""Property tests for lending.domain.margin: invariants of the formulas and agreement of the
 vectorised face with the Decimal face on random books."""
 
 from decimal import Decimal as D
@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from lending import margin as m
+from lending.domain import margin as m
 
 PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CENT = D("0.01")

@@ -1,5 +1,5 @@
-"""lending.book_arrays.load_book reproduces lending.valuation.account_view for every account of
-a seeded book, in a bounded number of statements."""
+"""lending.mtm.book_arrays.load_book reproduces lending.financing.valuation.account_view for every
+account of a seeded book, in a bounded number of statements."""
 
 from decimal import Decimal
 
@@ -8,9 +8,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from lending import book_arrays, margin
+from lending.domain import margin
+from lending.financing.valuation import account_view
 from lending.models import CreditAccount
-from lending.valuation import account_view
+from lending.mtm import book_arrays
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import price_set

@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from lending import margin, snapshots
+from lending.domain import margin
+from lending.financing.valuation import account_view
 from lending.models import CreditAccount, MarginCall, MtmRun, MtmShard, MtmSnapshot
-from lending.services import mtm
-from lending.valuation import account_view
+from lending.mtm import services as mtm
+from lending.mtm import snapshots
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import price_set
@@ -146,7 +147,7 @@ def test_a_fresh_web_process_has_the_price_move_hook_registered():
     import sys
 
     code = (
-        "import django; django.setup(); from lending.services import book; "
+        "import django; django.setup(); from lending.instruments import services as book; "
         "print(sorted(h.__name__ for h in book.PRICE_HOOKS))"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}

@@ -1,12 +1,12 @@
 """The investor portal's home: account overview with the ratio gauge, notices to acknowledge,
-onboarding steps, deposits; and lending.charts.gauge (pure)."""
+onboarding steps, deposits; and lending.domain.charts.gauge (pure)."""
 
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
-from lending import charts
+from lending.domain import charts
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.calls_fixtures import *  # noqa: F403
@@ -43,7 +43,7 @@ def test_overview_shows_figures_gauge_positions_and_deposits(account, client):
 
 @pytest.mark.django_db
 def test_notice_after_a_fall_is_on_the_overview_to_acknowledge(account, client):
-    from lending.services import calls
+    from lending.margin_calls import services as calls
 
     price_set(MOUTAI, "48.00")  # noqa: F405
     price_set(PINGAN, "5.80")  # noqa: F405

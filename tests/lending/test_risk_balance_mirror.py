@@ -9,9 +9,11 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from custody import services as custody
-from lending import book_arrays, tasks_mtm
+from lending.instruments import services as instruments_services
 from lending.models import RiskBalance, RiskBalanceKind
-from lending.services import book, mtm
+from lending.mtm import book_arrays
+from lending.mtm import services as mtm
+from lending.mtm import tasks as tasks_mtm
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import *  # noqa: F403
 
@@ -91,7 +93,7 @@ def test_a_unit_counts_once_an_instrument_has_it(make_credit_account):
     row = RiskBalance.objects.get(ledger_account_id=ledger.pk)
     assert row.kind == RiskBalanceKind.CLIENT_SECURITIES and row.instrument_id is None
     # when the instrument is created, the mirror row is linked to it
-    instrument = book.instrument_create(
+    instrument = instruments_services.instrument_create(
         code="688981",
         exchange="SSE",
         name="SMIC",
@@ -137,7 +139,7 @@ def test_the_morning_check_finds_a_mirror_left_behind_and_repairs_it_from_the_le
     assert len(breaks) == 2  # the cash account's amount, the securities account's missing row
 
     # when beat's morning check runs
-    with caplog.at_level(logging.ERROR, logger="lending.services.mtm"):
+    with caplog.at_level(logging.ERROR, logger="lending.mtm.services"):
         found = tasks_mtm.risk_mirror_verify_daily()
 
     # then both breaks are reported, logged, and the mirror holds what the ledger holds

@@ -1,5 +1,5 @@
 """Risk runs at the service level, on accounts built through the real services: the stress
-figures of a 5x account by hand, Monte Carlo figures equal to calling lending.analytics with
+figures of a 5x account by hand, Monte Carlo figures equal to calling lending.domain.analytics with
 the run's seed, the reserve target written to custody, permissions and idempotent execution."""
 
 from decimal import Decimal
@@ -10,10 +10,10 @@ import pytest
 from accounts.errors import PermissionDenied, ValidationFailed
 from custody import selectors as custody_selectors
 from custody import services as custody_services
-from lending import analytics as an
-from lending.margin import to_money
+from lending.domain import analytics as an
+from lending.domain.margin import to_money
 from lending.models import RiskRun
-from lending.services import risk
+from lending.risk import services as risk
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import price_set
@@ -111,7 +111,7 @@ def test_monte_carlo_var_and_es_equal_analytics_with_the_same_seed(five_x, funde
     params = {"n_paths": 300, "horizon_days": 5, "performance_accounts": 1, "performance_days": 3}
     run = executed("monte_carlo", staff["risk"], parameters=params, seed=20260601)
     assert run.status == "succeeded" and run.seed == 20260601
-    # the same computation, straight from lending.analytics
+    # the same computation, straight from lending.domain.analytics
     book = risk.load_book()
     model = risk.factor_model(book, run.parameters)
     ruin = an.ruin_probability(book.book, model, horizon_days=5, n_paths=300, seed=20260601)

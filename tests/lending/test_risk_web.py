@@ -12,7 +12,7 @@ from django.urls import reverse
 from custody import selectors as custody_selectors
 from custody import services as custody_services
 from lending.models import RiskRun
-from lending.services import risk
+from lending.risk import services as risk
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.compliance.fixtures import login_verified
 from tests.lending.book_fixtures import *  # noqa: F403

@@ -99,7 +99,7 @@ def test_portal_page_shows_figures_and_both_charts_in_both_languages(client):
 
 
 def test_chart_ticks_are_round_numbers():
-    from lending.charts import nice_ticks
+    from lending.domain.charts import nice_ticks
 
     assert nice_ticks(-0.30, 0.30, 5) == [-0.4, -0.2, 0.0, 0.2, 0.4]
     assert nice_ticks(0, 100_000, 5) == [0, 20_000, 40_000, 60_000, 80_000, 100_000]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from lending.analytics import (
+from lending.domain.analytics import (
     SimulatorInputError,
     chart_series,
     equity_return,

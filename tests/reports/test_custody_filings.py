@@ -81,7 +81,7 @@ def test_reserves_show_reserve_target_facility_and_the_stress_run(
     from custody import selectors as custody
     from custody.models import ReserveTarget
     from custody.services import reserves
-    from lending.services import risk
+    from lending.risk import services as risk
 
     treasury = make_user(Role.TREASURY)
     funded_account()

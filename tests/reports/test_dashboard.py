@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def called(account):
     """`account` after a fall below the call line (ratio 126.57%) and a margin call."""
-    from lending.services import calls
+    from lending.margin_calls import services as calls
 
     price_set(MOUTAI, "48.00")  # noqa: F405
     price_set(PINGAN, "5.80")  # noqa: F405
@@ -39,7 +39,7 @@ def test_dashboard_counts_states_ratios_and_calls(called, make_credit_account, s
 
 
 def test_mtm_run_snapshots_feed_the_distribution_and_runs_show_progress(account, staff):
-    from lending.models.mtm import MtmRun, MtmSnapshot
+    from lending.mtm.models import MtmRun, MtmSnapshot
 
     done = MtmRun.objects.create(status="succeeded", shards_total=2, shards_done=2)
     MtmSnapshot.objects.create(

@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from lending.valuation import account_view
+from lending.financing.valuation import account_view
 from reports import canonical, kinds, render, selectors, statements
 from tests.compliance.fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import *  # noqa: F403
@@ -122,8 +122,9 @@ def test_same_as_of_same_hash_after_later_postings(book, officers, funded_accoun
 
 
 def test_defaults_liquidations_and_kpi_after_a_default(account, staff, reserve, officers):
-    from lending.brokers import SimulatedBroker
-    from lending.services import calls, liquidation
+    from lending.liquidation import services as liquidation
+    from lending.liquidation.brokers import SimulatedBroker
+    from lending.margin_calls import services as calls
 
     # the lifecycle of tests/lending/test_calls_lifecycle: call, overdue, collapse, execution
     price_set(MOUTAI, "48.00")
@@ -228,7 +229,7 @@ def test_statement_credit_section_equals_account_view(book, tmp_path):
 
 
 def test_daily_business_counts_the_calls_issued_on_the_day(account, officers):
-    from lending.services import calls
+    from lending.margin_calls import services as calls
 
     # the calls_fixtures account (ratio 242.86%) falls under the call line:
     # 2,000 x 48 + 14,000 x 5.80 = 177,200 / 140,000 = 126.57%

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.errors import ApplicationError
-from lending.services import book
+from lending.instruments import services as instruments_services
 
 
 class Command(BaseCommand):
@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, path: Path, source: str, **options):
         try:
-            accepted, ignored = book.prices_import_csv(
+            accepted, ignored = instruments_services.prices_import_csv(
                 content=path.read_bytes(), source=source, actor=None
             )
         except (OSError, ApplicationError) as exc:

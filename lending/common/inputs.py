@@ -1,0 +1,77 @@
+"""Common: inputs."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from accounts.errors import ValidationFailed
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def reason_required(reason: str, *, required: bool = True) -> str:
+    text = (reason or "").strip()
+    if required and not text:
+        raise ValidationFailed("reason: say why (a reason is required)", extra={"field": "reason"})
+    return text
+
+
+def idempotency_key_required(idempotency_key: str) -> str:
+    key = (idempotency_key or "").strip()
+    if not key:
+        raise ValidationFailed(
+            "idempotency_key: money movements need an idempotency key",
+            extra={"field": "idempotency_key"},
+        )
+    return key[:160]
+
+
+#: No amount, price or quantity a desk handles reaches 10^15 (money columns hold 18 digits).
+MAGNITUDE_LIMIT = Decimal(10) ** 15
+
+
+def decimal_parsed(
+    value, field: str, *, places: int | None = None, positive: bool = True
+) -> Decimal:
+    if isinstance(value, bool | float):
+        raise ValidationFailed(
+            f"{field}: decimal strings, never floats (got {value!r})", extra={"field": field}
+        )
+    try:
+        result = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationFailed(
+            f"{field}: {value!r} is not a number", extra={"field": field}
+        ) from None
+    if not result.is_finite():
+        raise ValidationFailed(f"{field}: {value!r} is not finite", extra={"field": field})
+    if result.copy_abs() >= MAGNITUDE_LIMIT:
+        raise ValidationFailed(
+            f"{field}: {value!r} is too large (at most 15 digits before the decimal point)",
+            extra={"field": field},
+        )
+    if positive and result <= 0:
+        raise ValidationFailed(f"{field}: {result} must be above zero", extra={"field": field})
+    if places is not None and result != result.quantize(Decimal(1).scaleb(-places)):
+        raise ValidationFailed(
+            f"{field}: {result} has more than {places} decimal places", extra={"field": field}
+        )
+    return result
+
+
+def shares_parsed(value, field: str = "quantity") -> Decimal:
+    qty = decimal_parsed(value, field)
+    if qty != qty.to_integral_value():
+        raise ValidationFailed(
+            f"{field}: {qty} is not a whole number of shares", extra={"field": field}
+        )
+    return qty.quantize(Decimal(1))
+
+
+def fraction_parsed(value, field: str, *, allow_zero: bool = True) -> Decimal:
+    result = decimal_parsed(value, field, places=4, positive=False)
+    if result < 0 or result > 1 or (result == 0 and not allow_zero):
+        raise ValidationFailed(
+            f"{field}: {result} must be a fraction in [0, 1]", extra={"field": field}
+        )
+    return result

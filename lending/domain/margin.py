@@ -1,0 +1,726 @@
+"""Margin arithmetic: the pure core of the margin engine (no Django imports).
+
+Formulas are those of /work/shared/DOMAIN.md ("Collateral", "Formulas", "Margin-call
+lifecycle"); the module has two faces that must agree:
+
+* single account, ``Decimal``-exact: :class:`Account` / :class:`Position` and the functions
+  :func:`maintenance_ratio`, :func:`available_margin`, :func:`check_financed_purchase`,
+  :func:`withdrawable_cash`, :func:`withdrawable_quantity`, :func:`cure_amount`,
+  :func:`minimal_sale_amount`, :func:`plan_liquidation`, :func:`classify`;
+* many accounts, numpy-vectorised over flat arrays (:class:`BookArrays`), float64:
+  :func:`value_book`, :func:`ratios_many`, :func:`available_margin_many`,
+  :func:`withdrawable_cash_many`, :func:`cure_amount_many`, :func:`minimal_sale_many`,
+  :func:`classify_many`. Group sums are ``np.bincount(account, weights, minlength=N)``;
+  there is no Python loop per account.
+
+Definitions (per account; positions carry a signed quantity, > 0 long, < 0 short):
+
+    assets      A = cash + Σ_long qty * price + other_collateral
+    liabilities D = financing outstanding (debt) + Σ_short |qty| * price + interest_and_fees
+    maintenance collateral ratio (维持担保比例) = A / D; D = 0 → no ratio: ``None``
+        (shown as "—"); vectorised: ``+inf`` (sorts as safest, compares ≥ every line).
+    available margin (保证金可用余额) = cash
+        + Σ_collateral rows MV * haircut
+        + Σ_financed rows (MV - financed) * (haircut if MV ≥ financed else 1)
+        - Σ financed * financing_margin_ratio - interest_and_fees
+      A row with ``financed_amount > 0`` is a financed purchase (融资买入); a holding bought
+      partly with own money is two rows. Where a financed row is at a loss its haircut is
+      100%: the loss counts in full. Other collateral is not in this formula. Short rows are
+      outside it (DOMAIN.md gives no short terms): the Decimal function raises ValueError, the
+      vectorised one returns NaN for those accounts so a bulk run does not stop.
+    financed purchase of amount P is allowed iff available margin ≥ P * financing_margin_ratio.
+    withdrawable cash under line W (default 300%): the largest w with (A - w)/D ≥ W, i.e.
+        clamp(A - W·D, 0, cash); all cash when D = 0.
+    withdrawable quantity of a long row: the largest q ≤ qty, a whole number of lots or the
+        whole row, with (A - q·price)/D ≥ W; the whole row when D = 0.
+    amount to cure a call to target T (cash deposit): max(0, T·D - A).
+    minimal sale S restoring T when proceeds repay debt: (A - S)/(D - S) ≥ T
+        ⇔ S ≥ (T·D - A)/(T - 1)  (T > 1).
+    state (ratio r, lines warning > call, target): r < call → call; r < warning → warning;
+        else normal; an account already in call stays in call until r ≥ target → cured.
+        No debt → normal (cured if it was in call).
+
+Money rounding is explicit: figures returned as money are quantized to 0.01 with
+ROUND_HALF_UP, except *limits*, which round in the safe direction so the invariant they
+promise holds after rounding: withdrawable cash rounds down (ROUND_FLOOR) and the deposit to
+cure and the minimal sale round up (ROUND_CEILING). Half-up on a limit could breach the line by
+half a cent. Ratios are unrounded Decimals (28 significant digits); lines and ratios are
+fractions (``Decimal("1.40")`` is 140%).
+
+The vectorised face is float64 and meant for screening a whole book (mark-to-market shards,
+stress tests). At an exact boundary (a ratio equal to a line to the cent) float rounding can
+classify differently from the Decimal face: the service confirms a state change with the
+Decimal functions for the accounts whose vectorised state changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+CENT = Decimal("0.01")
+
+
+ZERO = Decimal(0)
+
+
+ONE = Decimal(1)
+
+
+#: Default lines (DOMAIN.md "Formulas"); per contract, configurable.
+WARNING_LINE = Decimal("1.40")
+
+
+CALL_LINE = Decimal("1.30")
+
+
+TARGET_LINE = Decimal("1.50")
+
+
+WITHDRAWAL_LINE = Decimal("3.00")
+
+
+#: Financing margin ratio in force for contracts from 2026-01-19 (DOMAIN.md); dated parameter,
+#: callers pass the ratio of the contract.
+FINANCING_MARGIN_RATIO = Decimal("1.00")
+
+
+DEFAULT_LOT_SIZE = 100
+
+
+# --------------------------------------------------------------------------- money helpers
+
+
+def as_decimal(value: Any, name: str = "value") -> Decimal:
+    """Decimal from Decimal, int or str; floats are refused (money is never float)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name}: expected a number, got a bool")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int | str):
+        result = Decimal(value)
+    else:
+        raise TypeError(f"{name}: expected Decimal, int or str, got {type(value).__name__}")
+    if not result.is_finite():
+        raise ValueError(f"{name}: must be finite")
+    return result
+
+
+def quantize_money(amount: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """Quantize to 0.01; ROUND_HALF_UP unless a limit asks for a directed rounding."""
+    return amount.quantize(CENT, rounding=rounding)
+
+
+def to_money(value: float | np.floating | Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """Explicit float → money conversion (analytics results going back into the ledger).
+
+    Uses the shortest repr of the float, so 0.1 becomes Decimal("0.10"), not 0.1000000000000000055.
+    """
+    if isinstance(value, Decimal):
+        return quantize_money(value, rounding)
+    f = float(value)
+    if not np.isfinite(f):
+        raise ValueError("cannot convert a non-finite float to money")
+    return quantize_money(Decimal(repr(f)), rounding)
+
+
+# --------------------------------------------------------------------------- lines and states
+
+
+@dataclass(frozen=True, slots=True)
+class MarginLines:
+    """Per-contract lines as fractions; invariant 0 < call ≤ warning, call ≤ target ≤ withdrawal,
+    target > 1 (the minimal-sale formula divides by T - 1)."""
+
+    warning: Decimal = WARNING_LINE
+    call: Decimal = CALL_LINE
+    target: Decimal = TARGET_LINE
+    withdrawal: Decimal = WITHDRAWAL_LINE
+
+    def __post_init__(self) -> None:
+        for name in ("warning", "call", "target", "withdrawal"):
+            object.__setattr__(self, name, as_decimal(getattr(self, name), name))
+        if not (ZERO < self.call <= self.warning):
+            raise ValueError("lines: need 0 < call ≤ warning")
+        if not (self.call <= self.target <= self.withdrawal):
+            raise ValueError("lines: need call ≤ target ≤ withdrawal")
+        if self.target <= ONE:
+            raise ValueError("lines: target must be above 100%")
+
+
+DEFAULT_LINES = MarginLines()
+
+
+class MarginState(StrEnum):
+    NORMAL = "normal"
+    WARNING = "warning"
+    CALL = "call"
+    CURED = "cured"
+
+
+#: int8 codes used by :func:`classify_many`; ``STATE_BY_CODE[code]`` gives the enum.
+STATE_NORMAL, STATE_WARNING, STATE_CALL, STATE_CURED = 0, 1, 2, 3
+
+
+STATE_BY_CODE = (MarginState.NORMAL, MarginState.WARNING, MarginState.CALL, MarginState.CURED)
+
+
+def classify(
+    ratio: Decimal | None, lines: MarginLines = DEFAULT_LINES, *, in_call: bool = False
+) -> MarginState:
+    """State for a ratio (``None`` = no debt). ``in_call``: the account has an open call, which
+    only a ratio ≥ target cures (a ratio between call line and target leaves it in call)."""
+    if in_call:
+        if ratio is None or ratio >= lines.target:
+            return MarginState.CURED
+        return MarginState.CALL
+    if ratio is None:
+        return MarginState.NORMAL
+    if ratio < lines.call:
+        return MarginState.CALL
+    if ratio < lines.warning:
+        return MarginState.WARNING
+    return MarginState.NORMAL
+
+
+def classify_many(
+    ratios: np.ndarray, lines: MarginLines = DEFAULT_LINES, in_call: np.ndarray | None = None
+) -> np.ndarray:
+    """Vectorised :func:`classify`: float ratios (``+inf`` = no debt) → int8 state codes."""
+    r = np.asarray(ratios, dtype=np.float64)
+    if np.isnan(r).any():
+        raise ValueError("ratios: NaN is not a ratio (no debt is +inf)")
+    codes = np.full(r.shape, STATE_NORMAL, dtype=np.int8)
+    codes[r < float(lines.warning)] = STATE_WARNING
+    codes[r < float(lines.call)] = STATE_CALL
+    if in_call is not None:
+        open_call = np.asarray(in_call, dtype=bool)
+        if open_call.shape != r.shape:
+            raise ValueError("in_call must have the shape of ratios")
+        codes[open_call] = np.where(r[open_call] >= float(lines.target), STATE_CURED, STATE_CALL)
+    return codes
+
+
+# --------------------------------------------------------------------------- single account
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One row of holdings. ``quantity`` > 0 long, < 0 short (融券). ``financed_amount`` > 0
+    marks a financed purchase (its outstanding 融资买入金额). ``lower_limit`` is the day's lower
+    price limit and ``limit_price`` the sale limit price used by the liquidation planner
+    (defaults to the lower limit, the worst proceeds the desk can get that day)."""
+
+    instrument: str
+    quantity: Decimal
+    price: Decimal
+    haircut: Decimal = ZERO
+    financed_amount: Decimal = ZERO
+    lot_size: int = DEFAULT_LOT_SIZE
+    lower_limit: Decimal | None = None
+    limit_price: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("quantity", "price", "haircut", "financed_amount"):
+            object.__setattr__(self, name, as_decimal(getattr(self, name), name))
+        for name in ("lower_limit", "limit_price"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, as_decimal(getattr(self, name), name))
+        if self.price < 0:
+            raise ValueError(f"{self.instrument}: price must be ≥ 0")
+        if not (ZERO <= self.haircut <= ONE):
+            raise ValueError(f"{self.instrument}: haircut must be in [0, 1]")
+        if self.financed_amount < 0:
+            raise ValueError(f"{self.instrument}: financed_amount must be ≥ 0")
+        if not isinstance(self.lot_size, int) or self.lot_size < 1:
+            raise ValueError(f"{self.instrument}: lot_size must be a positive int")
+
+    @property
+    def market_value(self) -> Decimal:
+        """Signed market value (negative for a short)."""
+        return self.quantity * self.price
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A credit account at one moment. ``debt`` is the financing outstanding (融资负债),
+    ``interest_and_fees`` the accrued interest and fees not yet paid."""
+
+    cash: Decimal
+    debt: Decimal = ZERO
+    interest_and_fees: Decimal = ZERO
+    other_collateral: Decimal = ZERO
+    positions: tuple[Position, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for name in ("cash", "debt", "interest_and_fees", "other_collateral"):
+            object.__setattr__(self, name, as_decimal(getattr(self, name), name))
+        object.__setattr__(self, "positions", tuple(self.positions))
+        if self.debt < 0 or self.interest_and_fees < 0:
+            raise ValueError("debt and interest_and_fees must be ≥ 0")
+
+
+def total_assets(account: Account) -> Decimal:
+    """A = cash + Σ long MV + other collateral (exact)."""
+    longs = sum((p.market_value for p in account.positions if p.quantity > 0), ZERO)
+    return account.cash + longs + account.other_collateral
+
+
+def total_liabilities(account: Account) -> Decimal:
+    """D = financing outstanding + Σ |short| MV + interest and fees (exact)."""
+    shorts = sum((-p.market_value for p in account.positions if p.quantity < 0), ZERO)
+    return account.debt + shorts + account.interest_and_fees
+
+
+def ratio_of(assets: Decimal, liabilities: Decimal) -> Decimal | None:
+    return None if liabilities == 0 else assets / liabilities
+
+
+def maintenance_ratio(account: Account) -> Decimal | None:
+    """维持担保比例 = A / D; ``None`` when there is no debt (never a division error)."""
+    return ratio_of(total_assets(account), total_liabilities(account))
+
+
+def available_margin(
+    account: Account, financing_margin_ratio: Decimal = FINANCING_MARGIN_RATIO
+) -> Decimal:
+    """保证金可用余额 (see module docstring), quantized HALF_UP; may be negative."""
+    fmr = as_decimal(financing_margin_ratio, "financing_margin_ratio")
+    total = account.cash - account.interest_and_fees
+    for p in account.positions:
+        if p.quantity < 0:
+            raise ValueError(f"{p.instrument}: short rows are outside the available-margin formula")
+        if p.financed_amount > 0:
+            gain = p.market_value - p.financed_amount
+            total += gain * (p.haircut if gain >= 0 else ONE) - p.financed_amount * fmr
+        else:
+            total += p.market_value * p.haircut
+    return quantize_money(total)
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseCheck:
+    allowed: bool
+    amount: Decimal
+    available_margin: Decimal
+    required_margin: Decimal  # amount * financing margin ratio
+
+    @property
+    def headroom(self) -> Decimal:
+        return self.available_margin - self.required_margin
+
+
+def check_financed_purchase(
+    account: Account, amount: Decimal, financing_margin_ratio: Decimal = FINANCING_MARGIN_RATIO
+) -> PurchaseCheck:
+    """A financed purchase of ``amount`` needs available margin ≥ amount * ratio."""
+    amount = as_decimal(amount, "amount")
+    if amount <= 0:
+        raise ValueError("amount must be > 0")
+    fmr = as_decimal(financing_margin_ratio, "financing_margin_ratio")
+    avail = available_margin(account, fmr)
+    required = quantize_money(amount * fmr)
+    return PurchaseCheck(avail >= required, amount, avail, required)
+
+
+def withdrawable_cash(account: Account, line: Decimal = WITHDRAWAL_LINE) -> Decimal:
+    """Largest cash w (whole cents, rounded down) with (A - w)/D ≥ line; all cash if D = 0;
+    never negative, never more than cash."""
+    line = as_decimal(line, "line")
+    cash = max(account.cash, ZERO)
+    liabilities = total_liabilities(account)
+    if liabilities == 0:
+        return quantize_money(cash, ROUND_FLOOR)
+    room = total_assets(account) - line * liabilities
+    return quantize_money(min(max(room, ZERO), cash), ROUND_FLOOR)
+
+
+def withdrawable_quantity(
+    account: Account, position: Position, line: Decimal = WITHDRAWAL_LINE
+) -> Decimal:
+    """Largest quantity of a long ``position`` (a row of ``account``) that may be taken out
+    while the ratio stays ≥ line: a whole number of lots, or the whole row (odd lot included)
+    if the whole row fits. The whole row when there is no debt."""
+    line = as_decimal(line, "line")
+    if position not in account.positions:
+        raise ValueError("position is not a row of this account")
+    if position.quantity <= 0:
+        return ZERO
+    liabilities = total_liabilities(account)
+    if liabilities == 0:
+        return position.quantity
+    room = total_assets(account) - line * liabilities
+    if room < 0:
+        return ZERO
+    if position.quantity * position.price <= room:
+        return position.quantity
+    # price > 0 here (else the whole row would fit)
+    lot = Decimal(position.lot_size)
+    lots = (room / (position.price * lot)).to_integral_value(rounding=ROUND_FLOOR)
+    # guard the 28-digit division against rounding across an integer
+    while lots > 0 and lots * lot * position.price > room:
+        lots -= 1
+    while (lots + 1) * lot < position.quantity and (lots + 1) * lot * position.price <= room:
+        lots += 1
+    return min(lots * lot, position.quantity)
+
+
+def cure_amount(account: Account, target: Decimal = TARGET_LINE) -> Decimal:
+    """Cash deposit that brings the ratio back to ``target``: max(0, T·D - A), rounded up."""
+    target = as_decimal(target, "target")
+    need = target * total_liabilities(account) - total_assets(account)
+    return quantize_money(max(need, ZERO), ROUND_CEILING)
+
+
+def minimal_sale_amount(assets: Decimal, liabilities: Decimal, target: Decimal) -> Decimal:
+    """S = max(0, (T·D - A)/(T - 1)), rounded up to the cent: selling S of assets and repaying
+    S of debt gives (A - S)/(D - S) ≥ T. The caller checks S against what can be sold."""
+    a, d, t = (
+        as_decimal(x, n)
+        for x, n in ((assets, "assets"), (liabilities, "liabilities"), (target, "target"))
+    )
+    if t <= 1:
+        raise ValueError("target must be above 100%")
+    if d == 0:
+        return ZERO
+    return quantize_money(max((t * d - a) / (t - 1), ZERO), ROUND_CEILING)
+
+
+# --------------------------------------------------------------------------- liquidation plan
+
+
+def _order_zero_haircut_first(p: Position) -> tuple:
+    return (p.haircut != 0, -p.market_value, p.instrument)
+
+
+def _order_largest_mv_first(p: Position) -> tuple:
+    return (-p.market_value, p.instrument)
+
+
+#: Documented ordering rules for the planner. Default ``"zero_haircut_first"``: positions that
+#: give no margin credit (haircut 0: ST, suspended, ...) are sold first, then the largest market
+#: value first (a proxy for liquidity: big positions in liquid names absorb the sale in fewest
+#: lines); ties by instrument code for a deterministic plan.
+ORDER_RULES: dict[str, Callable[[Position], Any] | None] = {
+    "zero_haircut_first": _order_zero_haircut_first,
+    "largest_mv_first": _order_largest_mv_first,
+    "as_given": None,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLine:
+    instrument: str
+    quantity: Decimal
+    limit_price: Decimal
+    proceeds: Decimal  # quantity * limit_price, HALF_UP to the cent
+    market_value: Decimal  # quantity * mark price (what leaves the assets)
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationPlan:
+    lines: tuple[PlanLine, ...]
+    target: Decimal
+    ratio_before: Decimal | None
+    ratio_after: Decimal | None  # None: the debt is fully repaid
+    restored: bool  # ratio_after ≥ target (or no debt left)
+    proceeds: Decimal
+    shortfall: Decimal  # debt beyond assets after the plan (≥ 0); a default for the reserve
+    assets_after: Decimal
+    liabilities_after: Decimal
+
+
+def plan_liquidation(
+    account: Account,
+    target: Decimal = TARGET_LINE,
+    order: str | Callable[[Position], Any] = "zero_haircut_first",
+) -> LiquidationPlan:
+    """Minimal whole-lot sale restoring ``target``.
+
+    Each long row is sold at its limit price L (``limit_price``, else ``lower_limit``; never
+    below ``lower_limit``); its mark price p leaves the assets and the proceeds repay debt, so
+    after selling quantities q_j:  (A - Σ q_j p_j) / (D - Σ q_j L_j) ≥ T
+    ⇔ Σ q_j (T·L_j - p_j) ≥ T·D - A. Rows with T·L - p ≤ 0 cannot help and are skipped.
+    Rows are taken in ``order`` (see :data:`ORDER_RULES`, or a key function); from each row the
+    fewest whole lots that close the remaining gap, else the whole row (odd lot included), then
+    the next row. So the last line cannot lose one lot (or its odd remainder) and still restore
+    the target. If selling every row is not enough, everything is sold and ``restored`` is
+    False; ``shortfall`` = max(0, D' - A') is the debt beyond assets.
+    """
+    target = as_decimal(target, "target")
+    if target <= 1:
+        raise ValueError("target must be above 100%")
+    assets, liabilities = total_assets(account), total_liabilities(account)
+    ratio_before = ratio_of(assets, liabilities)
+
+    if isinstance(order, str):
+        if order not in ORDER_RULES:
+            raise ValueError(f"unknown order rule {order!r}; known: {sorted(ORDER_RULES)}")
+        key = ORDER_RULES[order]
+    else:
+        key = order
+    rows = [p for p in account.positions if p.quantity > 0]
+    if key is not None:
+        rows.sort(key=key)
+
+    need = target * liabilities - assets
+    lines: list[PlanLine] = []
+    sold_mv = ZERO
+    proceeds_exact = ZERO
+    for p in rows:
+        if need <= 0:
+            break
+        limit = _sale_limit(p)
+        gain = target * limit - p.price  # ratio gain per share
+        if gain <= 0:
+            continue
+        lot = Decimal(p.lot_size)
+        full_lots = (p.quantity / lot).to_integral_value(rounding=ROUND_FLOOR)
+        lots = (need / (gain * lot)).to_integral_value(rounding=ROUND_CEILING)
+        while lots > 1 and (lots - 1) * lot * gain >= need:
+            lots -= 1
+        while lots * lot * gain < need:
+            lots += 1
+        qty = lots * lot if lots <= full_lots else p.quantity
+        need -= qty * gain
+        sold_mv += qty * p.price
+        proceeds_exact += qty * limit
+        lines.append(
+            PlanLine(
+                p.instrument,
+                qty,
+                limit,
+                quantize_money(qty * limit),
+                quantize_money(qty * p.price),
+            )
+        )
+
+    repaid = min(proceeds_exact, liabilities)
+    assets_after = assets - sold_mv + (proceeds_exact - repaid)
+    liabilities_after = liabilities - repaid
+    ratio_after = ratio_of(assets_after, liabilities_after)
+    restored = ratio_after is None or ratio_after >= target
+    return LiquidationPlan(
+        lines=tuple(lines),
+        target=target,
+        ratio_before=ratio_before,
+        ratio_after=ratio_after,
+        restored=restored,
+        proceeds=sum((line.proceeds for line in lines), ZERO),
+        shortfall=quantize_money(max(liabilities_after - assets_after, ZERO)),
+        assets_after=assets_after,
+        liabilities_after=liabilities_after,
+    )
+
+
+def _sale_limit(p: Position) -> Decimal:
+    limit = p.limit_price if p.limit_price is not None else p.lower_limit
+    if limit is None:
+        raise ValueError(f"{p.instrument}: a liquidation needs limit_price or lower_limit")
+    if p.lower_limit is not None and limit < p.lower_limit:
+        raise ValueError(f"{p.instrument}: limit price below the day's lower limit")
+    return limit
+
+
+# --------------------------------------------------------------------------- many accounts
+
+
+def _float_array(x: Any, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    arr = np.ascontiguousarray(x, dtype=np.float64)
+    if shape is not None and arr.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: must be finite")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class BookArrays:
+    """A book as flat arrays: P position rows, N accounts (account ids are 0..N-1).
+
+    Per position row (shape (P,)):
+        account    int64   account index of the row, 0 ≤ account < N (any order; sorting by
+                           account helps the Monte Carlo, see analytics.ruin_probability)
+        quantity   float64 signed: > 0 long, < 0 short
+        price      float64 mark price (≥ 0)
+        haircut    float64 fraction in [0, 1]
+        financed   float64 financed amount of a financed-purchase row, else 0
+        instrument int64   optional index into instrument-level arrays (analytics: sector
+                           shocks, historical returns, the factor model)
+    Per account (shape (N,)): cash, debt (financing outstanding), interest_fees,
+        other_collateral (default zeros).
+    """
+
+    account: np.ndarray
+    quantity: np.ndarray
+    price: np.ndarray
+    haircut: np.ndarray
+    financed: np.ndarray
+    cash: np.ndarray
+    debt: np.ndarray
+    interest_fees: np.ndarray
+    other_collateral: np.ndarray | None = None
+    instrument: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        account = np.ascontiguousarray(self.account, dtype=np.int64)
+        if account.ndim != 1:
+            raise ValueError("account must be 1-D")
+        n_rows = account.shape[0]
+        cash = _float_array(self.cash, "cash")
+        if cash.ndim != 1:
+            raise ValueError("cash must be 1-D")
+        n = cash.shape[0]
+        if n_rows and (account.min() < 0 or account.max() >= n):
+            raise ValueError("account index out of range 0..N-1")
+        set_ = object.__setattr__
+        set_(self, "account", account)
+        set_(self, "cash", cash)
+        for name in ("quantity", "price", "haircut", "financed"):
+            set_(self, name, _float_array(getattr(self, name), name, (n_rows,)))
+        for name in ("debt", "interest_fees"):
+            set_(self, name, _float_array(getattr(self, name), name, (n,)))
+        other = np.zeros(n) if self.other_collateral is None else self.other_collateral
+        set_(self, "other_collateral", _float_array(other, "other_collateral", (n,)))
+        if self.instrument is not None:
+            inst = np.ascontiguousarray(self.instrument, dtype=np.int64)
+            if inst.shape != (n_rows,):
+                raise ValueError("instrument must have one entry per position row")
+            set_(self, "instrument", inst)
+        if (self.price < 0).any():
+            raise ValueError("price must be ≥ 0")
+        if ((self.haircut < 0) | (self.haircut > 1)).any():
+            raise ValueError("haircut must be in [0, 1]")
+        if (self.financed < 0).any() or (self.debt < 0).any() or (self.interest_fees < 0).any():
+            raise ValueError("financed, debt and interest_fees must be ≥ 0")
+
+    @property
+    def n_accounts(self) -> int:
+        return int(self.cash.shape[0])
+
+    @property
+    def n_positions(self) -> int:
+        return int(self.account.shape[0])
+
+    def with_prices(self, price: np.ndarray) -> BookArrays:
+        """The same book marked at new per-row prices."""
+        return BookArrays(
+            self.account, self.quantity, price, self.haircut, self.financed, self.cash,
+            self.debt, self.interest_fees, self.other_collateral, self.instrument,
+        )  # fmt: skip
+
+    def group_sum(self, weights: np.ndarray) -> np.ndarray:
+        """Σ per account of a per-row array (np.bincount; rows may come in any order)."""
+        return np.bincount(self.account, weights=weights, minlength=self.n_accounts)
+
+    @classmethod
+    def from_accounts(
+        cls, accounts: Sequence[Account], instruments: dict[str, int] | None = None
+    ) -> BookArrays:
+        """Build from Decimal accounts (tests, small books): floats of the Decimal fields."""
+        rows = [(i, p) for i, a in enumerate(accounts) for p in a.positions]
+        inst = None
+        if instruments is not None:
+            inst = np.array([instruments[p.instrument] for _, p in rows], dtype=np.int64)
+        return cls(
+            account=np.array([i for i, _ in rows], dtype=np.int64),
+            quantity=np.array([float(p.quantity) for _, p in rows]),
+            price=np.array([float(p.price) for _, p in rows]),
+            haircut=np.array([float(p.haircut) for _, p in rows]),
+            financed=np.array([float(p.financed_amount) for _, p in rows]),
+            cash=np.array([float(a.cash) for a in accounts]),
+            debt=np.array([float(a.debt) for a in accounts]),
+            interest_fees=np.array([float(a.interest_and_fees) for a in accounts]),
+            other_collateral=np.array([float(a.other_collateral) for a in accounts]),
+            instrument=inst,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Valuation:
+    """Per-account arrays (N,): assets A, liabilities D, ratio A/D (+inf when D = 0)."""
+
+    assets: np.ndarray
+    liabilities: np.ndarray
+    ratio: np.ndarray
+
+    @property
+    def equity(self) -> np.ndarray:
+        return self.assets - self.liabilities
+
+
+def ratios_from(assets: np.ndarray, liabilities: np.ndarray) -> np.ndarray:
+    """A / D with +inf where D = 0 (the no-debt sentinel), without a division warning."""
+    out = np.full(np.shape(assets), np.inf)
+    np.divide(assets, liabilities, out=out, where=liabilities > 0)
+    return out
+
+
+def value_book(book: BookArrays, price: np.ndarray | None = None) -> Valuation:
+    """Assets, liabilities and maintenance ratio of every account (optionally at new prices)."""
+    px = book.price if price is None else _float_array(price, "price", (book.n_positions,))
+    mv = book.quantity * px
+    longs = book.group_sum(np.where(mv > 0, mv, 0.0))
+    shorts = book.group_sum(np.where(mv < 0, -mv, 0.0))
+    assets = book.cash + longs + book.other_collateral
+    liabilities = book.debt + shorts + book.interest_fees
+    return Valuation(assets, liabilities, ratios_from(assets, liabilities))
+
+
+def ratios_many(book: BookArrays, price: np.ndarray | None = None) -> np.ndarray:
+    """Maintenance ratio per account, float64 (N,), +inf = no debt."""
+    return value_book(book, price).ratio
+
+
+def available_margin_many(
+    book: BookArrays,
+    financing_margin_ratio: float | np.ndarray = float(FINANCING_MARGIN_RATIO),
+    haircut: np.ndarray | None = None,
+) -> np.ndarray:
+    """Vectorised :func:`available_margin` (unrounded float64, (N,)); NaN for accounts with a
+    short row. ``financing_margin_ratio`` is a scalar or one value per account; ``haircut``
+    overrides the per-row haircuts (haircut shocks)."""
+    h = book.haircut if haircut is None else _float_array(haircut, "haircut", (book.n_positions,))
+    fmr = np.broadcast_to(np.asarray(financing_margin_ratio, dtype=np.float64), book.cash.shape)
+    mv = book.quantity * book.price
+    financed = book.financed > 0
+    gain = mv - book.financed
+    row = np.where(financed, gain * np.where(gain >= 0, h, 1.0), mv * h)
+    total = book.cash - book.interest_fees + book.group_sum(row)
+    total -= book.group_sum(book.financed) * fmr
+    has_short = book.group_sum((book.quantity < 0).astype(np.float64)) > 0
+    total[has_short] = np.nan
+    return total
+
+
+def withdrawable_cash_many(
+    book: BookArrays, line: float = float(WITHDRAWAL_LINE), valuation: Valuation | None = None
+) -> np.ndarray:
+    """Vectorised :func:`withdrawable_cash` (unrounded; floor to the cent when paying out)."""
+    v = valuation or value_book(book)
+    cash = np.maximum(book.cash, 0.0)
+    room = np.clip(v.assets - line * v.liabilities, 0.0, None)
+    return np.where(v.liabilities > 0, np.minimum(room, cash), cash)
+
+
+def cure_amount_many(
+    book: BookArrays, target: float = float(TARGET_LINE), valuation: Valuation | None = None
+) -> np.ndarray:
+    """Vectorised :func:`cure_amount`: max(0, T·D - A) per account (unrounded)."""
+    v = valuation or value_book(book)
+    return np.maximum(target * v.liabilities - v.assets, 0.0)
+
+
+def minimal_sale_many(
+    book: BookArrays, target: float = float(TARGET_LINE), valuation: Valuation | None = None
+) -> np.ndarray:
+    """Vectorised :func:`minimal_sale_amount` at mark prices: max(0, (T·D - A)/(T - 1))."""
+    if target <= 1:
+        raise ValueError("target must be above 100%")
+    v = valuation or value_book(book)
+    return np.maximum((target * v.liabilities - v.assets) / (target - 1.0), 0.0)

@@ -1,0 +1,78 @@
+"""Book API: instruments, price ticks, credit accounts (valuation), drawdowns and withdrawals.
+Investors see only their own accounts (another's id answers 404); writes need the right role
+permission (403), checked by the services. Money-moving writes need an Idempotency-Key."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.errors import ValidationFailed
+from lending.common.api import IDEMPOTENCY, idempotency_key, validated
+from lending.credit import selectors as credit_selectors
+from lending.financing import services as book
+from lending.financing.serializers import (
+    DrawdownInSerializer,
+    FinancingOutSerializer,
+    WithdrawalInSerializer,
+    WithdrawalOutSerializer,
+    financing_data,
+    withdrawal_data,
+)
+from lending.instruments import selectors as instruments_selectors
+
+
+class DrawdownApi(APIView):
+    @extend_schema(
+        request=DrawdownInSerializer,
+        parameters=[IDEMPOTENCY],
+        responses={201: FinancingOutSerializer},
+    )
+    def post(self, request, pk: int):
+        account = credit_selectors.credit_account_for(request.user, pk)
+        body = validated(DrawdownInSerializer, request.data)
+        financing = book.drawdown_execute(
+            credit_account=account,
+            instrument=instruments_selectors.instrument_by_code(body["instrument"]),
+            quantity=body["quantity"],
+            price=body["price"],
+            actor=request.user,
+            idempotency_key=idempotency_key(request),
+            reason=body["reason"],
+        )
+        return Response(financing_data(financing), status=201)
+
+
+class WithdrawalApi(APIView):
+    @extend_schema(
+        request=WithdrawalInSerializer,
+        parameters=[IDEMPOTENCY],
+        responses={201: WithdrawalOutSerializer},
+    )
+    def post(self, request, pk: int):
+        account = credit_selectors.credit_account_for(request.user, pk)
+        body = validated(WithdrawalInSerializer, request.data)
+        key = idempotency_key(request)
+        if body["kind"] == "cash":
+            if not body.get("amount"):
+                raise ValidationFailed("amount: required", extra={"field": "amount"})
+            request_ = book.cash_withdrawal_request(
+                credit_account=account,
+                amount=body["amount"],
+                actor=request.user,
+                idempotency_key=key,
+                reason=body["reason"],
+            )
+        else:
+            if not body.get("instrument") or not body.get("quantity"):
+                raise ValidationFailed(
+                    "instrument, quantity: required", extra={"field": "quantity"}
+                )
+            request_ = book.securities_withdrawal_request(
+                credit_account=account,
+                instrument=instruments_selectors.instrument_by_code(body["instrument"]),
+                quantity=body["quantity"],
+                actor=request.user,
+                idempotency_key=key,
+                reason=body["reason"],
+            )
+        return Response(withdrawal_data(request_), status=201)

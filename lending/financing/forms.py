@@ -1,0 +1,29 @@
+"""Financing: forms."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.precision import MONEY, QUANTITY
+
+
+class SecuritiesWithdrawalForm(forms.Form):
+    """Own shares to transfer out: `holdings` are (ledger unit, label) of the positions with own
+    shares; the service decides how many may go."""
+
+    action = forms.CharField(widget=forms.HiddenInput, initial="securities")
+    instrument = forms.ChoiceField(label=_("Instrument"))
+    quantity = forms.DecimalField(
+        label=_("Quantity"), max_digits=QUANTITY.whole_digits, decimal_places=0, min_value=1
+    )
+    reason = forms.CharField(label=_("Note"), max_length=300, required=False)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, holdings: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["instrument"].choices = holdings
+
+
+class CashWithdrawalForm(forms.Form):
+    amount = forms.DecimalField(label=_("Amount (CNY)"), **MONEY.fields)
+    reason = forms.CharField(label=_("Note"), max_length=300, required=False)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)

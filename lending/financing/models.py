@@ -1,0 +1,142 @@
+"""Financing: models."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from accounts.precision import MONEY, PRICE, QUANTITY, RATE
+from lending.instruments.models import Instrument
+
+
+class FinancingStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    REPAID = "repaid", _("Repaid")
+
+
+class Financing(models.Model):
+    """One financed purchase (融资买入): a drawdown lot."""
+
+    credit_account = models.ForeignKey(
+        "lending.CreditAccount", on_delete=models.PROTECT, related_name="financings"
+    )
+    contract = models.ForeignKey(
+        "lending.CreditContract", on_delete=models.PROTECT, related_name="financings"
+    )
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(_("quantity"), **QUANTITY.fields)
+    price = models.DecimalField(_("price"), **PRICE.fields)
+    amount = models.DecimalField(_("amount"), **MONEY.fields)
+    principal_outstanding = models.DecimalField(_("outstanding principal"), **MONEY.fields)
+    interest_accrued = models.DecimalField(_("accrued interest unpaid"), **MONEY.fields, default=0)
+    interest_paid = models.DecimalField(_("interest paid"), **MONEY.fields, default=0)
+    quantity_held = models.DecimalField(_("financed quantity still held"), **QUANTITY.fields)
+    opened_on = models.DateField(_("opened on"))
+    due_on = models.DateField(_("due on"))
+    status = models.CharField(
+        _("status"), max_length=8, choices=FinancingStatus.choices, default=FinancingStatus.OPEN
+    )
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    entry = models.ForeignKey(
+        "custody.JournalEntry", on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("financing")
+        verbose_name_plural = _("financings")
+        ordering = ["opened_on", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0)
+                & Q(principal_outstanding__gte=0)
+                & Q(principal_outstanding__lte=models.F("amount"))
+                & Q(interest_accrued__gte=0)
+                & Q(quantity_held__gte=0),
+                name="lending_financing_amounts",
+            ),
+        ]
+        indexes = [models.Index(fields=["credit_account", "status"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.instrument_id} {self.amount}"
+
+
+class InterestAccrual(models.Model):
+    contract = models.ForeignKey(
+        "lending.CreditContract", on_delete=models.PROTECT, related_name="interest_accruals"
+    )
+    business_date = models.DateField(_("business date"))
+    principal = models.DecimalField(_("principal"), **MONEY.fields)
+    annual_rate = models.DecimalField(_("annual rate"), **RATE.fields)
+    amount = models.DecimalField(_("interest"), **MONEY.fields)
+    entry = models.ForeignKey(
+        "custody.JournalEntry", on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("interest accrual")
+        verbose_name_plural = _("interest accruals")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "business_date"], name="lending_interest_once_per_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.business_date} {self.amount}"
+
+
+class WithdrawalKind(models.TextChoices):
+    CASH = "cash", _("Cash")
+    SECURITIES = "securities", _("Securities")
+
+
+class WithdrawalRequest(models.Model):
+    """A withdrawal out of the credit account, allowed while the ratio stays ≥ the line."""
+
+    credit_account = models.ForeignKey(
+        "lending.CreditAccount", on_delete=models.PROTECT, related_name="withdrawals"
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=WithdrawalKind.choices)
+    amount = models.DecimalField(_("amount"), **MONEY.fields, null=True, blank=True)
+    instrument = models.ForeignKey(
+        Instrument, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    quantity = models.DecimalField(_("quantity"), **QUANTITY.fields, null=True, blank=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    entry = models.ForeignKey(
+        "custody.JournalEntry", on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("withdrawal")
+        verbose_name_plural = _("withdrawals")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind}"
+
+
+__all__ = [
+    "Financing",
+    "FinancingStatus",
+    "InterestAccrual",
+    "WithdrawalKind",
+    "WithdrawalRequest",
+]

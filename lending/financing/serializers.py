@@ -1,0 +1,86 @@
+"""Serializers of the book API. Money, prices and ratios are decimal strings; no rules here."""
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from accounts.api_fields import money_field, price_field, quantity_field
+from accounts.precision import MONEY, RATIO
+from lending.common.api import decimal_text
+from lending.financing.models import WithdrawalKind
+
+RATIO_QUANTUM = RATIO.quantum
+
+
+# the largest amount a money column holds: quantity x price must fit it
+MAX_AMOUNT = MONEY.largest
+
+
+class DrawdownInSerializer(serializers.Serializer):
+    instrument = serializers.CharField(max_length=24)
+    quantity = quantity_field(help_text="Whole shares")
+    price = price_field(help_text="Trade price per share")
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if attrs["quantity"] * attrs["price"] > MAX_AMOUNT:
+            raise serializers.ValidationError(
+                {"quantity": [_("quantity × price is larger than any amount the ledger holds")]},
+                code="too_large",
+            )
+        return attrs
+
+
+class WithdrawalInSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=WithdrawalKind.choices, default=WithdrawalKind.CASH)
+    amount = money_field(required=False, help_text="Cash to pay out (kind cash)")
+    instrument = serializers.CharField(max_length=24, required=False)
+    quantity = quantity_field(required=False, help_text="Whole shares (kind securities)")
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+def financing_data(f) -> dict:
+    return {
+        "id": f.pk,
+        "instrument": f.instrument.ledger_unit,
+        "quantity": decimal_text(f.quantity.normalize()),
+        "price": decimal_text(f.price),
+        "amount": decimal_text(f.amount),
+        "principal_outstanding": decimal_text(f.principal_outstanding),
+        "interest_accrued": decimal_text(f.interest_accrued),
+        "opened_on": f.opened_on.isoformat(),
+        "due_on": f.due_on.isoformat(),
+        "status": f.status,
+    }
+
+
+def withdrawal_data(w) -> dict:
+    return {
+        "id": w.pk,
+        "kind": w.kind,
+        "amount": decimal_text(w.amount),
+        "instrument": w.instrument.ledger_unit if w.instrument_id else None,
+        "quantity": decimal_text(w.quantity.normalize()) if w.quantity is not None else None,
+        "created_at": w.created_at.isoformat(),
+    }
+
+
+class FinancingOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    instrument = serializers.CharField()
+    quantity = serializers.CharField()
+    price = serializers.CharField()
+    amount = serializers.CharField()
+    principal_outstanding = serializers.CharField()
+    interest_accrued = serializers.CharField()
+    opened_on = serializers.DateField()
+    due_on = serializers.DateField()
+    status = serializers.CharField()
+
+
+class WithdrawalOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    amount = serializers.CharField(allow_null=True)
+    instrument = serializers.CharField(allow_null=True)
+    quantity = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()

@@ -1,0 +1,20 @@
+"""Routes of lending's financing area (mounted by lending/urls.py)."""
+
+from django.urls import path
+
+from lending.financing import api
+
+portal_urlpatterns: list = []
+staff_urlpatterns: list = []
+api_urlpatterns: list = [
+    path(
+        "credit-accounts/<int:pk>/drawdowns/",
+        api.DrawdownApi.as_view(),
+        name="lending-drawdown",
+    ),
+    path(
+        "credit-accounts/<int:pk>/withdrawals/",
+        api.WithdrawalApi.as_view(),
+        name="lending-withdrawal",
+    ),
+]

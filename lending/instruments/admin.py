@@ -1,0 +1,37 @@
+"""Staff admin for the book area of lending: read-only records with their history. Haircuts,
+flags and prices change on the staff pages, through the services."""
+
+from django.contrib import admin
+
+from accounts.admin_mixins import ReadOnlyAdminMixin, ReadOnlyHistoryAdmin
+from lending.instruments.models import Instrument, LatestPrice, PriceTick
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(ReadOnlyHistoryAdmin):
+    list_display = (
+        "code",
+        "exchange",
+        "name",
+        "category",
+        "haircut",
+        "collateral_eligible",
+        "financing_eligible",
+        "financing_stopped",
+        "is_st",
+        "suspended",
+    )
+    list_filter = ("exchange", "category", "is_st", "suspended", "collateral_eligible")
+    search_fields = ("code", "name")
+
+
+@admin.register(PriceTick)
+class PriceTickAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("instrument", "price", "at", "source", "received_at")
+    list_select_related = ("instrument",)
+
+
+@admin.register(LatestPrice)
+class LatestPriceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("instrument", "price", "at", "prev_close")
+    list_select_related = ("instrument",)

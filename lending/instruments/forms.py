@@ -1,0 +1,45 @@
+"""Forms of the book pages: shape only; the services decide."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.precision import FRACTION
+from lending.instruments.models import Exchange, InstrumentCategory
+
+
+class InstrumentFilterForm(forms.Form):
+    q = forms.CharField(label=_("Code or name"), required=False)
+    category = forms.ChoiceField(
+        label=_("Category"), required=False, choices=[("", _("All")), *InstrumentCategory.choices]
+    )
+    exchange = forms.ChoiceField(
+        label=_("Exchange"), required=False, choices=[("", _("All")), *Exchange.choices]
+    )
+    flagged = forms.ChoiceField(
+        label=_("ST / suspended / delisting"),
+        required=False,
+        choices=[("", _("All")), ("yes", _("Flagged only"))],
+    )
+    eligible = forms.ChoiceField(
+        label=_("Eligible collateral"),
+        required=False,
+        choices=[("", _("All")), ("yes", _("Yes")), ("no", _("No"))],
+    )
+
+
+class HaircutForm(forms.Form):
+    haircut = forms.DecimalField(label=_("Haircut"), **FRACTION.fields, min_value=0)
+    collateral_eligible = forms.BooleanField(label=_("Eligible collateral"), required=False)
+    financing_eligible = forms.BooleanField(label=_("May be bought on margin"), required=False)
+    reason = forms.CharField(label=_("Reason"), max_length=300)
+
+
+class FlagsForm(forms.Form):
+    is_st = forms.BooleanField(label=_("ST / *ST"), required=False)
+    suspended = forms.BooleanField(label=_("Suspended"), required=False)
+    delisting = forms.BooleanField(label=_("Delisting period"), required=False)
+    reason = forms.CharField(label=_("Reason"), max_length=300)
+
+
+class PriceUploadForm(forms.Form):
+    file = forms.FileField(label=_("CSV file (instrument,price,at)"))

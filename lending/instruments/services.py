@@ -1,0 +1,315 @@
+"""Instruments: services."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from accounts.audit import stamp
+from accounts.errors import Conflict, ValidationFailed
+from compliance import parameters as P
+from compliance import selectors as compliance_selectors
+from lending.common.inputs import decimal_parsed, fraction_parsed, reason_required
+from lending.credit.permissions import require_perm
+from lending.domain.formats import fmt_ratio
+from lending.domain.margin import ZERO
+from lending.instruments.models import Instrument, InstrumentCategory
+
+logger = logging.getLogger(__name__)
+
+# --- instruments and collateral policy --------------------------------------------------------
+
+
+def haircut_cap(category: str, *, on: date | None = None) -> Decimal:
+    """The regulator's cap for a category, a dated parameter (compliance parameter table)."""
+    if category not in InstrumentCategory.values:
+        raise ValidationFailed(
+            f"category: unknown instrument category {category!r}", extra={"field": "category"}
+        )
+    return compliance_selectors.parameter(P.HAIRCUT_CAP_PREFIX + category, on=on)
+
+
+def _check_haircut(haircut: Decimal, category: str) -> None:
+    cap = haircut_cap(category)
+    if haircut > cap:
+        raise ValidationFailed(
+            f"haircut: {fmt_ratio(haircut)} is above the cap of {fmt_ratio(cap)} for "
+            f"{InstrumentCategory(category).label}",
+            extra={"field": "haircut", "cap": str(cap), "category": category},
+        )
+
+
+def instrument_create(
+    *,
+    code: str,
+    exchange: str,
+    name: str,
+    category: str,
+    price_limit: Decimal | str = Decimal("0.10"),
+    tradable_float: int,
+    lot_size: int = 100,
+    is_st: bool = False,
+    suspended: bool = False,
+    delisting: bool = False,
+    collateral_eligible: bool = False,
+    haircut: Decimal | str = ZERO,
+    financing_eligible: bool = False,
+    actor,
+    reason: str = "new instrument",
+) -> Instrument:
+    require_perm(actor, "lending.add_instrument")
+    code = (code or "").strip().upper()
+    if not code or not code.replace(".", "").isalnum():
+        raise ValidationFailed(f"code: {code!r} is not an instrument code", extra={"field": "code"})
+    haircut = fraction_parsed(haircut, "haircut")
+    price_limit = fraction_parsed(price_limit, "price_limit", allow_zero=False)
+    if category not in InstrumentCategory.values:
+        raise ValidationFailed(
+            f"category: unknown category {category!r}", extra={"field": "category"}
+        )
+    if int(tradable_float) <= 0:
+        raise ValidationFailed(
+            "tradable_float: must be above zero", extra={"field": "tradable_float"}
+        )
+    if int(lot_size) <= 0:
+        raise ValidationFailed("lot_size: must be above zero", extra={"field": "lot_size"})
+    flagged = is_st or suspended or delisting
+    if flagged:
+        haircut = ZERO
+    else:
+        _check_haircut(haircut, category)
+    instrument = Instrument(
+        code=code,
+        exchange=exchange,
+        name=name.strip(),
+        category=category,
+        price_limit=price_limit,
+        tradable_float=int(tradable_float),
+        lot_size=int(lot_size),
+        is_st=is_st,
+        suspended=suspended,
+        delisting=delisting,
+        collateral_eligible=collateral_eligible,
+        haircut=haircut,
+        financing_eligible=financing_eligible,
+    )
+    stamp(instrument, actor=actor, reason=reason_required(reason))
+    try:
+        with transaction.atomic():
+            instrument.save()
+    except IntegrityError as exc:
+        raise Conflict(f"code: {exchange}:{code} already exists", extra={"field": "code"}) from exc
+    return instrument
+
+
+def haircut_set(
+    *,
+    instrument: Instrument,
+    haircut: Decimal | str,
+    actor,
+    reason: str,
+    collateral_eligible: bool | None = None,
+    financing_eligible: bool | None = None,
+) -> Instrument:
+    """Set the haircut (and optionally the eligibility flags). Above the category cap: refused
+    with ValidationFailed naming the field and the cap. While ST/suspended/delisting only 0."""
+    require_perm(actor, "lending.change_instrument")
+    reason = reason_required(reason)
+    haircut = fraction_parsed(haircut, "haircut")
+    with transaction.atomic():
+        instrument = Instrument.objects.select_for_update(of=("self",)).get(pk=instrument.pk)
+        _check_haircut(haircut, instrument.category)
+        if instrument.flagged and haircut != 0:
+            raise ValidationFailed(
+                f"haircut: {instrument.ledger_unit} is ST, suspended or delisting: its haircut "
+                "is 0%",
+                extra={"field": "haircut", "cap": "0"},
+            )
+        instrument.haircut = haircut
+        if collateral_eligible is not None:
+            instrument.collateral_eligible = collateral_eligible
+        if financing_eligible is not None:
+            instrument.financing_eligible = financing_eligible
+        stamp(instrument, actor=actor, reason=f"haircut {haircut}: {reason}")
+        instrument.save()
+    return instrument
+
+
+def instrument_flags_set(
+    *,
+    instrument: Instrument,
+    actor,
+    reason: str,
+    is_st: bool | None = None,
+    suspended: bool | None = None,
+    delisting: bool | None = None,
+) -> Instrument:
+    """Mark or clear ST, suspension and delisting. A flagged security's haircut is forced to 0
+    (clearing the flag does not restore it: staff set a haircut again)."""
+    require_perm(actor, "lending.change_instrument")
+    reason = reason_required(reason)
+    with transaction.atomic():
+        instrument = Instrument.objects.select_for_update(of=("self",)).get(pk=instrument.pk)
+        for name, value in (("is_st", is_st), ("suspended", suspended), ("delisting", delisting)):
+            if value is not None:
+                setattr(instrument, name, bool(value))
+        if instrument.flagged:
+            instrument.haircut = ZERO
+        flags = ",".join(n for n in ("is_st", "suspended", "delisting") if getattr(instrument, n))
+        stamp(instrument, actor=actor, reason=f"flags [{flags}]: {reason}")
+        instrument.save()
+    transaction.on_commit(lambda pk=instrument.pk: on_prices_changed([pk]))
+    return instrument
+
+
+# --- prices -----------------------------------------------------------------------------------
+
+_TICKS_SQL = """
+INSERT INTO lending_pricetick (instrument_id, price, at, source, received_at)
+SELECT i, p, a, %s, now() FROM unnest(%s::bigint[], %s::numeric[], %s::timestamptz[]) AS t(i, p, a)
+ON CONFLICT (instrument_id, at) DO NOTHING
+RETURNING instrument_id
+"""
+
+
+# Moves the latest price forward only: the WHERE makes an older tick a no-op, and the row lock
+# taken by ON CONFLICT DO UPDATE makes two concurrent ingests serialise on it.
+_LATEST_SQL = """
+INSERT INTO lending_latestprice (instrument_id, price, at, prev_close)
+SELECT i, p, a, NULL FROM unnest(%s::bigint[], %s::numeric[], %s::timestamptz[]) AS t(i, p, a)
+ORDER BY i
+ON CONFLICT (instrument_id) DO UPDATE
+   SET price = EXCLUDED.price,
+       at = EXCLUDED.at,
+       prev_close = CASE
+           WHEN (lending_latestprice.at AT TIME ZONE 'Asia/Shanghai')::date
+                < (EXCLUDED.at AT TIME ZONE 'Asia/Shanghai')::date
+           THEN lending_latestprice.price ELSE lending_latestprice.prev_close END
+ WHERE lending_latestprice.at < EXCLUDED.at
+RETURNING instrument_id
+"""
+
+
+def _instrument_index() -> dict[str, int]:
+    index: dict[str, int] = {}
+    ambiguous: set[str] = set()
+    for pk, exchange, code in Instrument.objects.values_list("pk", "exchange", "code"):
+        index[f"{exchange}:{code}"] = pk
+        if code in index:
+            ambiguous.add(code)
+        index[code] = pk
+    for code in ambiguous:
+        index.pop(code, None)
+    return index
+
+
+#: A feed's clock may run a little ahead of ours; a tick further in the future is refused, or
+#: it would stay the latest price (older ticks never overwrite it) until its time came.
+TICK_MAX_AHEAD = timedelta(minutes=5)
+
+
+def _parse_at(value, row: int) -> datetime:
+    try:
+        at = value if isinstance(value, datetime) else parse_datetime(str(value or "").strip())
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        at = None
+    if at is None:
+        raise ValidationFailed(
+            f"ticks[{row}].at: {value!r} is not an ISO date-time", extra={"field": "at", "row": row}
+        )
+    if timezone.is_naive(at):
+        at = timezone.make_aware(at)  # desk time zone (Asia/Shanghai)
+    if at > timezone.now() + TICK_MAX_AHEAD:
+        raise ValidationFailed(
+            f"ticks[{row}].at: {at.isoformat()} is more than "
+            f"{int(TICK_MAX_AHEAD.total_seconds() // 60)} minutes in the future",
+            extra={"field": "at", "row": row, "rule": "future"},
+        )
+    return at
+
+
+def prices_ingest(ticks: Iterable[Mapping], *, source: str, actor=None) -> tuple[int, int]:
+    """Store ticks {instrument (code or "SSE:600519"), price, at}; returns (accepted, ignored).
+
+    Idempotent per instrument and time: a repeated tick is ignored, as is a tick of an unknown
+    instrument. An accepted tick older than the latest price is kept as history but never
+    overwrites the newer latest price. A malformed tick refuses the whole batch, naming it.
+    After commit, `on_prices_changed` gets the instruments whose latest price moved."""
+    require_perm(actor, "lending.add_pricetick")
+    ticks = list(ticks)
+    index = _instrument_index()
+    ids: list[int] = []
+    prices: list[Decimal] = []
+    times: list[datetime] = []
+    unknown = 0
+    for row, tick in enumerate(ticks):
+        if not isinstance(tick, Mapping):
+            raise ValidationFailed(f"ticks[{row}]: not an object", extra={"row": row})
+        code = str(tick.get("instrument") or "").strip().upper()
+        price = decimal_parsed(tick.get("price"), f"ticks[{row}].price", places=4)
+        at = _parse_at(tick.get("at"), row)
+        pk = index.get(code)
+        if pk is None:
+            unknown += 1
+            continue
+        ids.append(pk)
+        prices.append(price)
+        times.append(at)
+    # the newest tick per instrument in this batch moves the latest price
+    newest: dict[int, tuple[datetime, Decimal]] = {}
+    for pk, price, at in zip(ids, prices, times, strict=True):
+        if pk not in newest or at > newest[pk][0]:
+            newest[pk] = (at, price)
+    with transaction.atomic():
+        accepted = 0
+        moved: list[int] = []
+        if ids:
+            with connection.cursor() as cursor:
+                cursor.execute(_TICKS_SQL, [source[:40] or "api", ids, prices, times])
+                accepted = len(cursor.fetchall())
+                order = sorted(newest)
+                cursor.execute(
+                    _LATEST_SQL,
+                    [order, [newest[i][1] for i in order], [newest[i][0] for i in order]],
+                )
+                moved = [r[0] for r in cursor.fetchall()]
+        if moved:
+            transaction.on_commit(lambda: on_prices_changed(moved))
+    return accepted, len(ticks) - accepted
+
+
+def prices_import_csv(*, content: str | bytes, source: str = "csv", actor=None) -> tuple[int, int]:
+    """CSV with header `instrument,price,at` (UTF-8); see prices_ingest."""
+    if isinstance(content, bytes):
+        content = content.decode("utf-8-sig")
+    reader = csv.DictReader(io.StringIO(content))
+    missing = {"instrument", "price", "at"} - set(reader.fieldnames or [])
+    if missing:
+        raise ValidationFailed(
+            f"file: the header lacks {', '.join(sorted(missing))} (instrument,price,at)",
+            extra={"field": "file"},
+        )
+    return prices_ingest(list(reader), source=source, actor=actor)
+
+
+#: Callables run after commit with the ids of instruments whose latest price moved (or whose
+#: flags changed). The calls engineer / mark-to-market registers here; keep them light (enqueue).
+PRICE_HOOKS: list = []
+
+
+def on_prices_changed(instrument_ids: list[int]) -> None:
+    """The hook point after prices move: runs the registered PRICE_HOOKS (errors are logged,
+    never raised: a failed revaluation must not undo the ingest)."""
+    for hook in list(PRICE_HOOKS):
+        try:
+            hook(list(instrument_ids))
+        except Exception:
+            logger.exception("price hook %r failed", hook)

@@ -1,0 +1,24 @@
+"""Routes of lending's instruments area (mounted by lending/urls.py)."""
+
+from django.urls import path
+
+from lending.instruments import api, views
+
+portal_urlpatterns: list = []
+staff_urlpatterns: list = [
+    path(
+        "lending/instruments/",
+        views.InstrumentListView.as_view(),
+        name="lending-instrument-list",
+    ),
+    path(
+        "lending/instruments/<int:pk>/",
+        views.InstrumentEditView.as_view(),
+        name="lending-instrument-edit",
+    ),
+    path("lending/prices/upload/", views.PriceUploadView.as_view(), name="lending-price-upload"),
+]
+api_urlpatterns: list = [
+    path("instruments/", api.InstrumentListApi.as_view(), name="lending-instrument-list"),
+    path("prices/", api.PricesApi.as_view(), name="lending-prices"),
+]

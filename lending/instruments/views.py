@@ -1,0 +1,126 @@
+"""Book pages: staff instruments and haircuts, price upload; the investor's account and its
+withdrawal form. Views parse and call services or selectors; no rules here."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views import View
+
+from accounts.errors import ApplicationError
+from lending.credit.views import StaffMixin
+from lending.instruments import selectors as instruments_selectors
+from lending.instruments import services as instruments_services
+from lending.instruments.forms import FlagsForm, HaircutForm, InstrumentFilterForm, PriceUploadForm
+from lending.instruments.models import Instrument
+
+
+class InstrumentListView(StaffMixin, View):
+    permission = "lending.view_instrument"
+
+    def get(self, request):
+        form = InstrumentFilterForm(request.GET or None)
+        filters = form.cleaned_data if form.is_valid() else {}
+        qs = instruments_selectors.instruments(**{k: v for k, v in filters.items() if v})
+        page = Paginator(qs, 50).get_page(request.GET.get("page"))
+        query = request.GET.copy()
+        query.pop("page", None)
+        return render(
+            request,
+            "lending/book/instruments.html",
+            {"form": form, "page": page, "query": query.urlencode()},
+        )
+
+
+class InstrumentEditView(StaffMixin, View):
+    permission = "lending.view_instrument"
+    write_permission = "lending.change_instrument"  # haircut and flags alike
+
+    def _render(self, request, instrument, haircut_form=None, flags_form=None, status=200):
+        return render(
+            request,
+            "lending/book/instrument_edit.html",
+            {
+                "instrument": instrument,
+                "cap": instruments_services.haircut_cap(instrument.category),
+                "haircut_form": haircut_form
+                or HaircutForm(
+                    initial={
+                        "haircut": instrument.haircut,
+                        "collateral_eligible": instrument.collateral_eligible,
+                        "financing_eligible": instrument.financing_eligible,
+                    }
+                ),
+                "flags_form": flags_form
+                or FlagsForm(
+                    initial={
+                        "is_st": instrument.is_st,
+                        "suspended": instrument.suspended,
+                        "delisting": instrument.delisting,
+                    }
+                ),
+                "history": instrument.history.select_related("history_user").order_by(
+                    "-history_id"
+                )[:20],
+                "stale": instruments_selectors.price_is_stale(instrument),
+            },
+            status=status,
+        )
+
+    def get(self, request, pk: int):
+        instrument = get_object_or_404(Instrument.objects.select_related("latest_price"), pk=pk)
+        return self._render(request, instrument)
+
+    def post(self, request, pk: int):
+        instrument = get_object_or_404(Instrument, pk=pk)
+        if request.POST.get("action") == "flags":
+            form = FlagsForm(request.POST)
+            if form.is_valid():
+                try:
+                    instruments_services.instrument_flags_set(
+                        instrument=instrument, actor=request.user, **form.cleaned_data
+                    )
+                except ApplicationError as exc:
+                    form.add_error(None, exc.message)
+                else:
+                    messages.success(request, _("Flags saved."))
+                    return redirect("staff:lending-instrument-edit", pk=pk)
+            return self._render(request, instrument, flags_form=form, status=400)
+        form = HaircutForm(request.POST)
+        if form.is_valid():
+            try:
+                instruments_services.haircut_set(
+                    instrument=instrument, actor=request.user, **form.cleaned_data
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("Haircut saved."))
+                return redirect("staff:lending-instrument-edit", pk=pk)
+        return self._render(request, instrument, haircut_form=form, status=400)
+
+
+class PriceUploadView(StaffMixin, View):
+    permission = "lending.add_pricetick"
+    write_permission = "lending.add_pricetick"
+
+    def get(self, request):
+        return render(request, "lending/book/price_upload.html", {"form": PriceUploadForm()})
+
+    def post(self, request):
+        form = PriceUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                accepted, ignored = instruments_services.prices_import_csv(
+                    content=form.cleaned_data["file"].read(), source="upload", actor=request.user
+                )
+            except ApplicationError as exc:
+                form.add_error("file", exc.message)
+            else:
+                messages.success(
+                    request,
+                    _("%(accepted)s ticks accepted, %(ignored)s ignored.")
+                    % {"accepted": accepted, "ignored": ignored},
+                )
+                return redirect("staff:lending-price-upload")
+        return render(request, "lending/book/price_upload.html", {"form": form}, status=400)

@@ -1,0 +1,58 @@
+"""Liquidation: admin."""
+
+from django.contrib import admin
+
+from accounts.admin_mixins import ReadOnlyAdminMixin, ReadOnlyHistoryAdmin
+from lending.liquidation.models import (
+    DefaultRecord,
+    LiquidationFill,
+    LiquidationOrder,
+    LiquidationPlan,
+    LiquidationPlanLine,
+)
+from lending.margin_calls.admin import ReadOnlyInline
+
+
+class PlanLineInline(ReadOnlyInline):
+    model = LiquidationPlanLine
+    fields = (
+        "sequence",
+        "instrument_code",
+        "quantity",
+        "limit_price",
+        "lower_limit_price",
+        "expected_proceeds",
+        "filled_quantity",
+        "proceeds",
+    )
+
+
+@admin.register(LiquidationPlan)
+class LiquidationPlanAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("id", "call", "status", "order_rule", "prepared_by", "approved_by")
+    list_filter = ("status", "order_rule")
+    inlines = [PlanLineInline]
+
+
+class FillInline(ReadOnlyInline):
+    model = LiquidationFill
+    fields = ("fill_id", "quantity", "price", "amount", "filled_at", "posted_at")
+
+
+@admin.register(LiquidationOrder)
+class LiquidationOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "line", "broker", "quantity", "limit_price", "placed_at")
+    inlines = [FillInline]
+
+
+@admin.register(DefaultRecord)
+class DefaultRecordAdmin(ReadOnlyHistoryAdmin):
+    list_display = (
+        "id",
+        "credit_account",
+        "shortfall",
+        "occurred_at",
+        "covered_at",
+        "recovered_amount",
+        "recovered_at",
+    )

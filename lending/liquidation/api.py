@@ -1,0 +1,87 @@
+"""Liquidation: api."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from lending.common.api import status_filter, validated
+from lending.liquidation import selectors as liquidation_selectors
+from lending.liquidation import services as liquidation
+from lending.liquidation.brokers import default_broker
+from lending.liquidation.models import LiquidationPlanStatus
+from lending.liquidation.serializers import (
+    LiquidationPlanSerializer,
+    PlanDecisionSerializer,
+    PlanPrepareSerializer,
+)
+from lending.margin_calls import selectors
+from lending.margin_calls.api import STATUS_PARAM
+
+
+class MarginCallPlanPrepareApi(APIView):
+    @extend_schema(request=PlanPrepareSerializer, responses={201: LiquidationPlanSerializer})
+    def post(self, request, pk: int):
+        call = selectors.call_for(request.user, pk)
+        data = validated(PlanPrepareSerializer, request.data)
+        plan = liquidation.liquidation_plan_prepare(
+            call=call,
+            actor=request.user,
+            order_rule=data.get("order_rule"),
+            reason=data.get("reason", ""),
+        )
+        return Response(LiquidationPlanSerializer(plan).data, status=201)
+
+
+class LiquidationPlanListApi(ListAPIView):
+    serializer_class = LiquidationPlanSerializer
+    filter_backends: list = []
+
+    @extend_schema(parameters=[STATUS_PARAM])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        status = status_filter(self.request, LiquidationPlanStatus.values)
+        return liquidation_selectors.plans_for(self.request.user, status=status)
+
+
+class LiquidationPlanDetailApi(APIView):
+    @extend_schema(responses=LiquidationPlanSerializer)
+    def get(self, request, pk: int):
+        return Response(
+            LiquidationPlanSerializer(liquidation_selectors.plan_for(request.user, pk)).data
+        )
+
+
+class LiquidationPlanApproveApi(APIView):
+    @extend_schema(request=PlanDecisionSerializer, responses=LiquidationPlanSerializer)
+    def post(self, request, pk: int):
+        plan = liquidation_selectors.plan_for(request.user, pk)
+        data = validated(PlanDecisionSerializer, request.data)
+        plan = liquidation.liquidation_plan_approve(
+            plan=plan, actor=request.user, reason=data["reason"]
+        )
+        return Response(LiquidationPlanSerializer(plan).data)
+
+
+class LiquidationPlanRejectApi(APIView):
+    @extend_schema(request=PlanDecisionSerializer, responses=LiquidationPlanSerializer)
+    def post(self, request, pk: int):
+        plan = liquidation_selectors.plan_for(request.user, pk)
+        data = validated(PlanDecisionSerializer, request.data)
+        plan = liquidation.liquidation_plan_reject(
+            plan=plan, actor=request.user, reason=data["reason"]
+        )
+        return Response(LiquidationPlanSerializer(plan).data)
+
+
+class LiquidationPlanExecuteApi(APIView):
+    @extend_schema(request=None, responses=LiquidationPlanSerializer)
+    def post(self, request, pk: int):
+        plan = liquidation_selectors.plan_for(request.user, pk)
+        plan = liquidation.liquidation_execute(
+            plan=plan, broker=default_broker(), actor=request.user
+        )
+        plan = liquidation_selectors.plan_for(request.user, plan.pk)
+        return Response(LiquidationPlanSerializer(plan).data)

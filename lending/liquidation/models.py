@@ -1,0 +1,250 @@
+"""Liquidation: models."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from accounts.precision import MONEY, PRICE, QUANTITY, RATIO
+from lending.credit.models import CreditAccount
+from lending.margin_calls.models import MarginCall
+
+
+class LiquidationPlanStatus(models.TextChoices):
+    PREPARED = "prepared", _("Prepared")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    EXECUTING = "executing", _("Partially executed")
+    EXECUTED = "executed", _("Executed")
+
+
+UNFINISHED_PLAN_STATUSES = ("prepared", "approved", "executing")
+
+
+class LiquidationPlan(models.Model):
+    call = models.ForeignKey(MarginCall, on_delete=models.PROTECT, related_name="plans")
+    status = models.CharField(
+        _("status"), max_length=12, choices=LiquidationPlanStatus.choices, default="prepared"
+    )
+    order_rule = models.CharField(_("ordering rule"), max_length=40)
+    target_line = models.DecimalField(_("target line"), **RATIO.fields)
+    ratio_before = models.DecimalField(_("ratio before"), **RATIO.fields, null=True, blank=True)
+    ratio_after = models.DecimalField(_("ratio after"), **RATIO.fields, null=True, blank=True)
+    restores_target = models.BooleanField(_("restores the target"))
+    assets_before = models.DecimalField(_("total assets before"), **MONEY.fields)
+    liabilities_before = models.DecimalField(_("total liabilities before"), **MONEY.fields)
+    expected_proceeds = models.DecimalField(_("expected proceeds"), **MONEY.fields)
+    expected_shortfall = models.DecimalField(_("expected shortfall"), **MONEY.fields)
+    prepared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("prepared by"),
+    )
+    prepared_at = models.DateTimeField(_("prepared at"))
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_reason = models.TextField(_("reason for the decision"), blank=True)
+    executed_at = models.DateTimeField(_("executed at"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("liquidation plan")
+        verbose_name_plural = _("liquidation plans")
+        ordering = ["-prepared_at", "-pk"]
+        permissions = [
+            ("approve_liquidationplan", _("Can approve or reject a liquidation plan")),
+        ]
+        constraints = [
+            # Four eyes, enforced by the database: the approver is never the preparer.
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True)
+                | Q(prepared_by__isnull=True)
+                | ~Q(approved_by=F("prepared_by")),
+                name="lending_liquidation_four_eyes",
+            ),
+            models.UniqueConstraint(
+                fields=["call"],
+                condition=Q(status__in=UNFINISHED_PLAN_STATUSES),
+                name="lending_one_unfinished_plan_per_call",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"plan #{self.pk} for call #{self.call_id}"
+
+
+class LiquidationPlanLine(models.Model):
+    plan = models.ForeignKey(LiquidationPlan, on_delete=models.PROTECT, related_name="lines")
+    sequence = models.PositiveSmallIntegerField(_("sequence"))
+    instrument_code = models.CharField(_("instrument"), max_length=32)
+    quantity = models.DecimalField(_("quantity"), **QUANTITY.fields)
+    limit_price = models.DecimalField(_("limit price"), **PRICE.fields)
+    lower_limit_price = models.DecimalField(
+        _("lower price limit"), **PRICE.fields, null=True, blank=True
+    )
+    mark_price = models.DecimalField(_("mark price"), **PRICE.fields)
+    expected_proceeds = models.DecimalField(_("expected proceeds"), **MONEY.fields)
+    market_value = models.DecimalField(_("market value"), **MONEY.fields)
+    filled_quantity = models.DecimalField(_("filled quantity"), **QUANTITY.fields, default=0)
+    proceeds = models.DecimalField(_("proceeds"), **MONEY.fields, default=0)
+
+    class Meta:
+        verbose_name = _("liquidation plan line")
+        verbose_name_plural = _("liquidation plan lines")
+        ordering = ["plan_id", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "sequence"], name="lending_plan_line_sequence_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0) & Q(filled_quantity__gte=0),
+                name="lending_plan_line_quantity_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(filled_quantity__lte=F("quantity")),
+                name="lending_plan_line_not_overfilled",
+            ),
+            models.CheckConstraint(
+                condition=Q(lower_limit_price__isnull=True)
+                | Q(limit_price__gte=F("lower_limit_price")),
+                name="lending_plan_line_limit_in_band",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_code} x {self.quantity} @ {self.limit_price}"
+
+    @property
+    def remaining_quantity(self):
+        return self.quantity - self.filled_quantity
+
+
+class LiquidationOrder(models.Model):
+    line = models.ForeignKey(LiquidationPlanLine, on_delete=models.PROTECT, related_name="orders")
+    broker = models.CharField(_("broker"), max_length=40)
+    quantity = models.DecimalField(_("quantity"), **QUANTITY.fields)
+    limit_price = models.DecimalField(_("limit price"), **PRICE.fields)
+    placed_at = models.DateTimeField(_("placed at"))
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    filled_quantity = models.DecimalField(_("filled quantity"), **QUANTITY.fields, default=0)
+
+    class Meta:
+        verbose_name = _("liquidation order")
+        verbose_name_plural = _("liquidation orders")
+        ordering = ["placed_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"order #{self.pk} {self.line.instrument_code} x {self.quantity}"
+
+
+class LiquidationFill(models.Model):
+    order = models.ForeignKey(LiquidationOrder, on_delete=models.PROTECT, related_name="fills")
+    broker = models.CharField(_("broker"), max_length=40)
+    fill_id = models.CharField(_("broker fill id"), max_length=64)
+    quantity = models.DecimalField(_("quantity"), **QUANTITY.fields)
+    price = models.DecimalField(_("price"), **PRICE.fields)
+    amount = models.DecimalField(_("amount"), **MONEY.fields)
+    filled_at = models.DateTimeField(_("filled at"))
+    posted_at = models.DateTimeField(_("posted at"), null=True, blank=True)
+    interest_repaid = models.DecimalField(
+        _("interest repaid"), **MONEY.fields, null=True, blank=True
+    )
+    principal_repaid = models.DecimalField(
+        _("principal repaid"), **MONEY.fields, null=True, blank=True
+    )
+    cash_credited = models.DecimalField(_("cash credited"), **MONEY.fields, null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("liquidation fill")
+        verbose_name_plural = _("liquidation fills")
+        ordering = ["filled_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["broker", "fill_id"], name="lending_fill_unique_per_broker"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="lending_fill_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"fill {self.broker}:{self.fill_id}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"liquidation-fill:{self.broker}:{self.fill_id}"
+
+
+class DefaultRecord(models.Model):
+    call = models.OneToOneField(MarginCall, on_delete=models.PROTECT, related_name="default")
+    credit_account = models.ForeignKey(
+        CreditAccount, on_delete=models.PROTECT, related_name="defaults"
+    )
+    plan = models.ForeignKey(
+        LiquidationPlan, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    shortfall = models.DecimalField(_("shortfall"), **MONEY.fields)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    reserve_entry = models.ForeignKey(
+        "custody.JournalEntry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reserve fund entry"),
+    )
+    covered_at = models.DateTimeField(_("covered at"), null=True, blank=True)
+    recovered_amount = models.DecimalField(_("recovered amount"), **MONEY.fields, default=0)
+    recovered_at = models.DateTimeField(_("recovered at"), null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("default")
+        verbose_name_plural = _("defaults")
+        ordering = ["-occurred_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(shortfall__gt=0), name="lending_default_shortfall_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(recovered_amount__gte=0) & Q(recovered_amount__lte=F("shortfall")),
+                name="lending_default_recovery_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"default #{self.pk} {self.credit_account} {self.shortfall}"
+
+    @property
+    def recovery_time(self):
+        """From the default to the last recovery (None while nothing is recovered)."""
+        return None if self.recovered_at is None else self.recovered_at - self.occurred_at
+
+
+__all__ = [
+    "UNFINISHED_PLAN_STATUSES",
+    "DefaultRecord",
+    "LiquidationFill",
+    "LiquidationOrder",
+    "LiquidationPlan",
+    "LiquidationPlanLine",
+    "LiquidationPlanStatus",
+]

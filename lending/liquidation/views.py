@@ -1,0 +1,130 @@
+"""Liquidation: views."""
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views import View
+
+from accounts.errors import ApplicationError, get_or_404
+from lending.liquidation import selectors as liquidation_selectors
+from lending.liquidation import services as liquidation
+from lending.liquidation.brokers import default_broker
+from lending.liquidation.forms import PlanDecisionForm, PlanPrepareForm
+from lending.liquidation.models import UNFINISHED_PLAN_STATUSES
+from lending.margin_calls import selectors
+from lending.margin_calls.models import MarginCallStatus
+from lending.margin_calls.views import CallsStaffMixin
+
+
+class StaffCallDetailView(CallsStaffMixin, View):
+    write_permission = liquidation.PREPARE_PERM
+
+    def _render(self, request, call, form=None, status=200):
+        return render(
+            request,
+            "lending/calls/staff_call_detail.html",
+            {
+                "call": call,
+                "notices": selectors.notices_for(request.user, call=call),
+                "events": selectors.events_of(call),
+                "plans": liquidation_selectors.plans_for(request.user).filter(call=call),
+                "form": form or PlanPrepareForm(),
+                "can_prepare": call.status == MarginCallStatus.OVERDUE
+                and request.user.has_perm(liquidation.PREPARE_PERM)
+                and not call.plans.filter(status__in=UNFINISHED_PLAN_STATUSES).exists(),
+            },
+            status=status,
+        )
+
+    def get(self, request, pk: int):
+        return self._render(request, get_or_404(selectors.call_for, request.user, pk))
+
+    def post(self, request, pk: int):
+        call = get_or_404(selectors.call_for, request.user, pk)
+        form = PlanPrepareForm(request.POST)
+        if form.is_valid():
+            try:
+                plan = liquidation.liquidation_plan_prepare(
+                    call=call,
+                    actor=request.user,
+                    order_rule=form.cleaned_data["order_rule"],
+                    reason=form.cleaned_data["reason"],
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("The liquidation plan is prepared for approval."))
+                return redirect("staff:lending-liquidation-detail", pk=plan.pk)
+        return self._render(request, call, form, status=400)
+
+
+class LiquidationQueueView(CallsStaffMixin, View):
+    permission = "lending.view_liquidationplan"
+
+    def get(self, request):
+        plans = liquidation_selectors.plans_for(request.user)
+        return render(
+            request,
+            "lending/calls/staff_liquidations.html",
+            {
+                "waiting": plans.filter(status="prepared").order_by("prepared_at"),
+                "in_progress": plans.filter(status__in=("approved", "executing")),
+                "recent": plans.filter(status__in=("executed", "rejected"))[:50],
+            },
+        )
+
+
+class LiquidationDetailView(CallsStaffMixin, View):
+    permission = "lending.view_liquidationplan"
+    write_action_field = "step"
+    write_permission = {"execute": liquidation.EXECUTE_PERM, None: liquidation.APPROVE_PERM}
+
+    def _render(self, request, plan, form=None, status=200):
+        user = request.user
+        return render(
+            request,
+            "lending/calls/staff_plan_detail.html",
+            {
+                "plan": plan,
+                "call": plan.call,
+                "form": form or PlanDecisionForm(),
+                "can_decide": plan.status == "prepared"
+                and user.has_perm(liquidation.APPROVE_PERM)
+                and plan.prepared_by_id != user.pk,
+                "is_preparer": plan.prepared_by_id == user.pk,
+                "can_execute": plan.status in ("approved", "executing")
+                and user.has_perm(liquidation.EXECUTE_PERM),
+            },
+            status=status,
+        )
+
+    def get(self, request, pk: int):
+        return self._render(request, get_or_404(liquidation_selectors.plan_for, request.user, pk))
+
+    def post(self, request, pk: int):
+        plan = get_or_404(liquidation_selectors.plan_for, request.user, pk)
+        if request.POST.get("step") == "execute":
+            try:
+                liquidation.liquidation_execute(
+                    plan=plan, broker=default_broker(), actor=request.user
+                )
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, _("The orders were sent to the broker."))
+            return redirect("staff:lending-liquidation-detail", pk=pk)
+        form = PlanDecisionForm(request.POST)
+        if form.is_valid():
+            service = (
+                liquidation.liquidation_plan_approve
+                if form.cleaned_data["decision"] == "approve"
+                else liquidation.liquidation_plan_reject
+            )
+            try:
+                service(plan=plan, actor=request.user, reason=form.cleaned_data["reason"])
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("The decision is recorded."))
+                return redirect("staff:lending-liquidation-detail", pk=pk)
+        return self._render(request, plan, form, status=400)

@@ -1,0 +1,262 @@
+"""The margin-call lifecycle: account margin states, calls, notices, liquidations, defaults.
+
+Design overview
+- `AccountMarginState` is one row per credit account: the explicit state (normal, warning,
+  call, overdue, liquidation, default), since when, and the last valuation applied (ratio,
+  assets, liabilities, valued at). simple-history keeps every change; `MarginEvent` rows record
+  each transition with who (actor), why (reason) and what triggered it (source).
+- `MarginCall` is issued when the ratio falls below the contract's call line: ratio, assets and
+  liabilities at issue, the deposit needed to restore the target (margin.cure_amount) and the
+  deadline (two Shanghai trading days later, at the close of that session, Asia/Shanghai).
+  PostgreSQL keeps at most one unfinished call (open, overdue, liquidating) per credit account
+  (partial unique index): a mark-to-market run applied twice cannot issue two calls.
+- `Notice` is one message on one channel (portal, e-mail) with its proof of delivery (sent at,
+  delivery result, acknowledged in the portal by the investor). Unique per (call, kind, stage,
+  channel), and for warnings (which have no call) per (account, warning episode, kind, stage,
+  channel): a repeated valuation cannot send a notice twice.
+- `LiquidationPlan` (+ lines): the minimal whole-lot sale of margin.plan_liquidation, with the
+  ordering rule used and ratio before/after; prepared by one officer and approved by another
+  (CHECK approved_by <> prepared_by). One plan per call in a non-final state (partial unique).
+- `LiquidationOrder` / `LiquidationFill`: what was sent to the broker and what it filled; a fill
+  is unique per (broker, fill id) and is posted to the book once (`posted_at`).
+- `DefaultRecord`: the shortfall left after selling everything, covered from the reserve fund by
+  a custody entry; one per call.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from accounts.precision import MONEY, RATIO
+from lending.credit.models import CreditAccount
+
+# Ratios are stored to 6 places for display and reports; decisions use the exact Decimal.
+
+
+class MarginStateKind(models.TextChoices):
+    NORMAL = "normal", _("Normal")
+    WARNING = "warning", _("Warning")
+    CALL = "call", _("Margin call")
+    OVERDUE = "overdue", _("Call overdue")
+    LIQUIDATION = "liquidation", _("Liquidation")
+    DEFAULT = "default", _("Default")
+
+
+class AccountMarginState(models.Model):
+    credit_account = models.OneToOneField(
+        CreditAccount, on_delete=models.PROTECT, related_name="margin_state"
+    )
+    state = models.CharField(
+        _("margin state"),
+        max_length=12,
+        choices=MarginStateKind.choices,
+        default=MarginStateKind.NORMAL,
+    )
+    since = models.DateTimeField(_("since"))
+    last_ratio = models.DecimalField(_("last ratio"), **RATIO.fields, null=True, blank=True)
+    last_assets = models.DecimalField(_("last total assets"), **MONEY.fields, null=True, blank=True)
+    last_liabilities = models.DecimalField(
+        _("last total liabilities"), **MONEY.fields, null=True, blank=True
+    )
+    last_valued_at = models.DateTimeField(_("last valued at"), null=True, blank=True)
+    # Incremented each time the account enters warning: warning notices are unique per episode.
+    warning_episode = models.PositiveIntegerField(_("warning episode"), default=0)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("account margin state")
+        verbose_name_plural = _("account margin states")
+        ordering = ["credit_account_id"]
+
+    def __str__(self) -> str:
+        return f"{self.credit_account} {self.state}"
+
+
+class MarginCallStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CURED = "cured", _("Cured")
+    OVERDUE = "overdue", _("Overdue")
+    LIQUIDATING = "liquidating", _("Liquidating")
+    CLOSED = "closed", _("Closed after liquidation")
+
+
+UNFINISHED_CALL_STATUSES = ("open", "overdue", "liquidating")
+
+
+class MarginCall(models.Model):
+    credit_account = models.ForeignKey(
+        CreditAccount, on_delete=models.PROTECT, related_name="margin_calls"
+    )
+    issued_at = models.DateTimeField(_("issued at"))
+    ratio_at_issue = models.DecimalField(_("ratio at issue"), **RATIO.fields)
+    assets_at_issue = models.DecimalField(_("total assets at issue"), **MONEY.fields)
+    liabilities_at_issue = models.DecimalField(_("total liabilities at issue"), **MONEY.fields)
+    call_line = models.DecimalField(_("call line"), **RATIO.fields)
+    target_line = models.DecimalField(_("target line"), **RATIO.fields)
+    amount_to_cure = models.DecimalField(_("amount to cure"), **MONEY.fields)
+    deadline = models.DateTimeField(_("deadline"))
+    status = models.CharField(
+        _("status"), max_length=12, choices=MarginCallStatus.choices, default="open"
+    )
+    overdue_at = models.DateTimeField(_("overdue at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("call closed at"), null=True, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    source = models.CharField(_("source"), max_length=40, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("margin call")
+        verbose_name_plural = _("margin calls")
+        ordering = ["-issued_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credit_account"],
+                condition=Q(status__in=UNFINISHED_CALL_STATUSES),
+                name="lending_one_open_call_per_account",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_to_cure__gte=0), name="lending_call_cure_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(deadline__gt=F("issued_at")), name="lending_call_deadline_after_issue"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=UNFINISHED_CALL_STATUSES, closed_at__isnull=True)
+                | (Q(status__in=("cured", "closed")) & Q(closed_at__isnull=False)),
+                name="lending_call_closed_at_iff_final",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"call #{self.pk} {self.credit_account}"
+
+    @property
+    def is_unfinished(self) -> bool:
+        return self.status in UNFINISHED_CALL_STATUSES
+
+
+class MarginEvent(models.Model):
+    """A domain event: one transition of the lifecycle, with who, when and why."""
+
+    credit_account = models.ForeignKey(
+        CreditAccount, on_delete=models.PROTECT, related_name="margin_events"
+    )
+    call = models.ForeignKey(
+        MarginCall, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    kind = models.CharField(_("event"), max_length=40)
+    from_state = models.CharField(_("from state"), max_length=12, blank=True)
+    to_state = models.CharField(_("to state"), max_length=12, blank=True)
+    ratio = models.DecimalField(_("ratio"), **RATIO.fields, null=True, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(_("source"), max_length=40, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("margin event")
+        verbose_name_plural = _("margin events")
+        ordering = ["occurred_at", "pk"]
+        indexes = [models.Index(fields=["credit_account", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.credit_account_id} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class NoticeKind(models.TextChoices):
+    WARNING = "warning", _("Warning")
+    CALL = "call", _("Margin call")
+    REMINDER = "reminder", _("Reminder")
+    OVERDUE = "overdue", _("Call overdue")
+    LIQUIDATION = "liquidation", _("Liquidation")
+    CURED = "cured", _("Call cured")
+    DEFAULT = "default", _("Default")
+
+
+class NoticeChannel(models.TextChoices):
+    PORTAL = "portal", _("Portal")
+    EMAIL = "email", _("E-mail")
+
+
+class Notice(models.Model):
+    """One notice on one channel, with proof of delivery. Portal notices are delivered when
+    written (the investor sees them on sign-in); e-mail notices are sent after the commit and
+    record the mail backend's result. The investor's acknowledgement in the portal is the
+    proof that the notice was read."""
+
+    credit_account = models.ForeignKey(
+        CreditAccount, on_delete=models.PROTECT, related_name="margin_notices"
+    )
+    call = models.ForeignKey(
+        MarginCall, on_delete=models.PROTECT, null=True, blank=True, related_name="notices"
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=NoticeKind.choices)
+    stage = models.PositiveSmallIntegerField(_("stage"), default=0)
+    warning_episode = models.PositiveIntegerField(_("warning episode"), null=True, blank=True)
+    channel = models.CharField(_("channel"), max_length=8, choices=NoticeChannel.choices)
+    recipient = models.CharField(_("recipient"), max_length=254, blank=True)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("message"))
+    created_at = models.DateTimeField(_("created at"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered = models.BooleanField(_("delivered"), null=True, blank=True)
+    delivery_error = models.TextField(_("delivery error"), blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call", "kind", "stage", "channel"],
+                condition=Q(call__isnull=False),
+                name="lending_notice_once_per_call_stage_channel",
+            ),
+            models.UniqueConstraint(
+                fields=["credit_account", "warning_episode", "kind", "stage", "channel"],
+                condition=Q(call__isnull=True),
+                name="lending_notice_once_per_warning_stage_channel",
+            ),
+            models.CheckConstraint(
+                condition=Q(call__isnull=False) | Q(warning_episode__isnull=False),
+                name="lending_notice_has_call_or_episode",
+            ),
+        ]
+        indexes = [
+            # the e-mail outbox: beat's sweeper reads the e-mails never attempted every minute
+            models.Index(
+                fields=["created_at"],
+                condition=Q(channel="email", sent_at__isnull=True),
+                name="lending_notice_email_outbox",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.stage} {self.channel} {self.credit_account_id}"
+
+
+__all__ = [
+    "UNFINISHED_CALL_STATUSES",
+    "AccountMarginState",
+    "MarginCall",
+    "MarginCallStatus",
+    "MarginEvent",
+    "MarginStateKind",
+    "Notice",
+    "NoticeChannel",
+    "NoticeKind",
+]

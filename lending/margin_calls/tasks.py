@@ -1,0 +1,67 @@
+"""Thin Celery tasks of margin calls: escalation, reminders, one account's revaluation and
+the notice outbox."""
+
+from celery import shared_task
+
+from lending.common.tasks import LIMITS
+
+
+@shared_task(name="lending.tasks.margin_calls_escalate_overdue", **LIMITS)
+def margin_calls_escalate_overdue() -> list[int]:
+    """Open calls past their deadline become overdue (overdue notice); ids escalated."""
+    from lending.margin_calls import services as calls
+
+    return [call.pk for call in calls.calls_escalate_overdue()]
+
+
+@shared_task(name="lending.tasks.margin_reminders_send", **LIMITS)
+def margin_reminders_send() -> int:
+    """Staged warning reminders and open-call reminders that are due; notices written."""
+    from lending.margin_calls import services as calls
+
+    return len(calls.margin_reminders_send())
+
+
+@shared_task(name="lending.tasks.margin_account_revalue", **LIMITS)
+def margin_account_revalue(credit_account_id: int) -> str:
+    """Value one credit account at the latest prices and apply it to its margin state."""
+    from lending.credit.models import CreditAccount
+    from lending.margin_calls import services as calls
+
+    account = CreditAccount.objects.get(pk=credit_account_id)
+    return calls.account_revalue(credit_account=account, source="task").to_state
+
+
+@shared_task(name="lending.tasks.margin_notice_deliver", **LIMITS)
+def margin_notice_deliver(notice_id: int) -> bool:
+    """(Re)send one e-mail notice not yet delivered; records the result on the notice."""
+    from lending.margin_calls import services as calls
+
+    return bool(calls.notice_deliver(notice_id=notice_id).delivered)
+
+
+@shared_task(name="lending.tasks.notices_deliver", **LIMITS)
+def notices_deliver(notice_ids: list[int]) -> int:
+    """Send the e-mail notices a transaction just committed (the outbox, see
+    lending.margin_calls.services.notices_save); returns how many were delivered."""
+    from lending.margin_calls import services as calls
+
+    return sum(bool(n.delivered) for n in calls.notices_deliver(notice_ids))
+
+
+@shared_task(name="lending.tasks.notices_deliver_pending", **LIMITS)
+def notices_deliver_pending() -> int:
+    """Beat's outbox sweeper: send e-mail notices never attempted."""
+    from lending.margin_calls import services as calls
+
+    return len(calls.notices_deliver_pending())
+
+
+__all__ = [
+    "margin_account_revalue",
+    "margin_calls_escalate_overdue",
+    "margin_notice_deliver",
+    "margin_reminders_send",
+    "notices_deliver",
+    "notices_deliver_pending",
+]

@@ -1,0 +1,105 @@
+"""Portal: api."""
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import permissions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api_fields import NON_NEGATIVE, POSITIVE, money_field, ratio_field
+from accounts.api_permissions import SecondFactorForStaffWrites
+from lending.credit import selectors as credit_selectors
+from lending.financing import selectors as sel
+from lending.financing.serializers import (
+    financing_data,
+)
+from lending.financing.valuation import account_view
+from lending.portal import selectors as portal_selectors
+from lending.portal import simulator
+from lending.portal.serializers import (
+    CreditAccountOutSerializer,
+    CreditAccountSummaryOutSerializer,
+    account_summary_data,
+    account_view_data,
+)
+
+
+class CreditAccountListApi(APIView):
+    @extend_schema(
+        responses=CreditAccountSummaryOutSerializer(many=True), operation_id="credit_accounts_list"
+    )
+    def get(self, request):
+        return Response(
+            [account_summary_data(a) for a in credit_selectors.credit_accounts_for(request.user)]
+        )
+
+
+class CreditAccountDetailApi(APIView):
+    @extend_schema(responses=CreditAccountOutSerializer, operation_id="credit_accounts_retrieve")
+    def get(self, request, pk: int):
+        # 4 queries for an investor whatever the positions (tests/lending/test_account_api_cost
+        # .py): the token; the account (their own only) with its margin state and contract;
+        # account_view's inputs; the latest financings
+        account, contract = portal_selectors.credit_account_and_contract_for(request.user, pk)
+        view = account_view(account, contract=contract)
+        data = account_view_data(view, state=portal_selectors.margin_state(account))
+        data["financings"] = [financing_data(f) for f in sel.financings_listed(account, limit=100)]
+        return Response(data)
+
+
+class LeverageInputSerializer(serializers.Serializer):
+    """Shape only (decimal strings, finite, plain, bounded); the ranges are the simulator's
+    rules (lending.domain.analytics.validate_simulator_inputs)."""
+
+    own_capital = money_field(help_text="Own capital, > 0")
+    leverage = ratio_field(sign=POSITIVE, help_text="Total assets / own capital, ≥ 1")
+    asset_return = ratio_field(
+        required=False, default="0", help_text="Asset return over the period, e.g. 0.10"
+    )
+    fee_rate = ratio_field(required=False, default="0", help_text="Fees as a fraction of assets")
+    borrow_rate = ratio_field(
+        required=False, default="0", help_text="Borrowing rate over the period"
+    )
+    price_drop = ratio_field(
+        sign=NON_NEGATIVE, required=False, default="0", help_text="A price drop between 0 and 1"
+    )
+
+
+class LeverageOutputSerializer(serializers.Serializer):
+    total_assets = serializers.CharField()
+    borrowed = serializers.CharField()
+    equity_return = serializers.CharField()
+    equity_after_drop = serializers.CharField()
+    wipeout_drop = serializers.CharField()
+    wiped_out = serializers.BooleanField()
+
+
+class LeverageSimulatorApi(APIView):
+    """Investor education: what leverage does to equity (DOMAIN.md formulas). No login."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny, SecondFactorForStaffWrites]  # no user: a no-op
+
+    @extend_schema(
+        request=LeverageInputSerializer,
+        responses=LeverageOutputSerializer,
+        operation_id="simulator_leverage",
+        examples=[
+            OpenApiExample(
+                "2× with a 20% drop",
+                request_only=True,
+                value={
+                    "own_capital": "100000",
+                    "leverage": "2",
+                    "asset_return": "0.10",
+                    "fee_rate": "0",
+                    "borrow_rate": "0.06",
+                    "price_drop": "0.20",
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        body = LeverageInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = simulator.simulate(dict(body.validated_data))
+        return Response(result.as_dict())

@@ -1,0 +1,79 @@
+"""Portal: selectors."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ObjectDoesNotExist
+
+from accounts.errors import NotFound
+from lending.credit.models import ContractStatus, CreditAccount, CreditContract
+from lending.credit.selectors import credit_account_for
+from lending.financing import raw_reads, valuation
+from lending.financing.valuation import AccountView, account_view
+from lending.margin_calls.models import AccountMarginState
+
+_ACCOUNT_FIELDS = raw_reads.fields(CreditAccount)
+
+
+_STATE_FIELDS = raw_reads.fields(AccountMarginState)
+
+
+_STATE_FIELD = AccountMarginState._meta.get_field("credit_account")  # CreditAccount.margin_state
+
+
+_OWN_ACCOUNT_SQL = (
+    f"SELECT {raw_reads.columns(CreditAccount, 'a')}, "  # noqa: S608 (model columns; values bound)
+    f"{raw_reads.columns(AccountMarginState, 'm')}, "
+    f"{raw_reads.columns(CreditContract, 'c')} "
+    "FROM lending_creditaccount a "
+    "JOIN accounts_investorprofile p ON p.id = a.investor_id "
+    "LEFT JOIN lending_accountmarginstate m ON m.credit_account_id = a.id "
+    f"LEFT JOIN LATERAL ({valuation.current_contract_sql('a.id')}) c ON true "
+    "WHERE p.user_id = %s AND a.id = %s"
+)
+
+
+def credit_account_and_contract_for(user, pk) -> tuple[CreditAccount, CreditContract | None]:
+    """`credit_account_for(user, pk, with_investor=False)` and its current contract
+    (valuation.current_contract), what the account API reads before `account_view`.
+
+    For a signed-in user who is not staff (an investor: the API's traffic) one statement with
+    the same rule as credit_accounts_for (the account's investor is the user's profile) and
+    current_contract's order (`valuation.current_contract_sql`); its rows become the same
+    instances (the margin state cached on the account, None when it has none) without the ORM
+    compiling a query per request (lending.financing.raw_reads). Anyone else goes through
+    credit_account_for and current_contract. Another user's account, or no account: NotFound.
+    """
+    if not getattr(user, "is_authenticated", False) or user.is_staff:
+        account = credit_account_for(user, pk, with_investor=False)
+        return account, valuation.current_contract(account)
+    db, rows = raw_reads.fetch(
+        CreditAccount, _OWN_ACCOUNT_SQL, [ContractStatus.ACTIVE, user.pk, pk]
+    )
+    if not rows:
+        raise NotFound("credit account: not found")
+    row = rows[0]
+    a, m = len(_ACCOUNT_FIELDS), len(_ACCOUNT_FIELDS) + len(_STATE_FIELDS)
+    account = raw_reads.instance(CreditAccount, db, _ACCOUNT_FIELDS, row[:a])
+    state = None
+    if row[a] is not None:  # the margin state's id: the account has one
+        state = raw_reads.instance(AccountMarginState, db, _STATE_FIELDS, row[a:m])
+        _STATE_FIELD.set_cached_value(state, account)
+    _STATE_FIELD.remote_field.set_cached_value(account, state)
+    contract = None
+    if row[m] is not None:  # the contract's id
+        contract = raw_reads.instance(CreditContract, db, valuation.CONTRACT_FIELDS, row[m:])
+    return account, contract
+
+
+def account_view_for(user, pk) -> AccountView:
+    return account_view(credit_account_for(user, pk))
+
+
+def margin_state(credit_account: CreditAccount) -> str:
+    """The account's margin state from the calls area when it keeps one, else "normal".
+    No query when the account came from credit_accounts_for (joined there)."""
+    try:
+        row = credit_account.margin_state
+    except ObjectDoesNotExist:
+        return "normal"
+    return str(row.state or "normal")

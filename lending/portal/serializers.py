@@ -1,0 +1,128 @@
+"""Portal: serializers."""
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from lending.common.api import decimal_text
+from lending.financing.serializers import FinancingOutSerializer
+
+
+def account_summary_data(account) -> dict:
+    return {
+        "id": account.pk,
+        "account_number": account.account_number,
+        "name": account.account_name,
+    }
+
+
+def account_view_data(view, *, state: str) -> dict:
+    """The credit account as the API renders it (AccountView + the margin state)."""
+    contract = view.contract
+    lines = view.lines
+    withdrawable_securities = {}
+    from lending.domain import margin
+
+    for p in view.positions:
+        row = view.collateral_row(p.instrument)
+        qty = (
+            margin.withdrawable_quantity(view.margin_account, row, lines.withdrawal)
+            if row
+            else Decimal(0)
+        )
+        withdrawable_securities[p.instrument.ledger_unit] = decimal_text(
+            qty.normalize() if qty else qty
+        )
+    return {
+        "id": view.credit_account.pk,
+        "account_number": view.credit_account.account_number,
+        "name": view.credit_account.account_name,
+        "contract": contract.contract_number if contract else None,
+        "credit_limit": decimal_text(contract.credit_limit) if contract else None,
+        "cash": decimal_text(view.cash, "0.01"),
+        "financing_debt": decimal_text(view.financing_debt, "0.01"),
+        "accrued_interest": decimal_text(view.accrued_interest, "0.01"),
+        "positions": [
+            {
+                "instrument": p.instrument.ledger_unit,
+                "name": p.instrument.name,
+                "quantity": decimal_text(p.quantity.normalize()),
+                "price": decimal_text(p.price),
+                "price_at": p.price_at.isoformat() if p.price_at else None,
+                "market_value": decimal_text(p.market_value, "0.01"),
+                "haircut": decimal_text(p.haircut, "0.0001"),
+                "financed_amount": decimal_text(p.financed_amount, "0.01"),
+            }
+            for p in view.positions
+        ],
+        "collateral_value": decimal_text(view.collateral_value, "0.01"),
+        "total_assets": decimal_text(view.total_assets, "0.01"),
+        "total_liabilities": decimal_text(view.total_liabilities, "0.01"),
+        "maintenance_ratio": decimal_text(view.maintenance_ratio, "0.000001")
+        if view.maintenance_ratio is not None
+        else None,
+        "state": state,
+        "lines": {
+            "warning": decimal_text(lines.warning),
+            "call": decimal_text(lines.call),
+            "target": decimal_text(lines.target),
+            "withdrawal": decimal_text(lines.withdrawal),
+        },
+        "financing_margin_ratio": decimal_text(view.financing_margin_ratio),
+        "available_margin": decimal_text(view.available_margin, "0.01"),
+        "withdrawable": {
+            "cash": decimal_text(view.withdrawable_cash, "0.01"),
+            "securities": withdrawable_securities,
+        },
+    }
+
+
+# --- response shapes, for the OpenAPI schema (the views render the *_data dicts above) ---------
+
+
+class PositionOutSerializer(serializers.Serializer):
+    instrument = serializers.CharField(help_text="Ledger unit, e.g. SSE:600519")
+    name = serializers.CharField()
+    quantity = serializers.CharField()
+    price = serializers.CharField(allow_null=True)
+    price_at = serializers.DateTimeField(allow_null=True)
+    market_value = serializers.CharField()
+    haircut = serializers.CharField()
+    financed_amount = serializers.CharField()
+
+
+class LinesOutSerializer(serializers.Serializer):
+    warning = serializers.CharField()
+    call = serializers.CharField()
+    target = serializers.CharField()
+    withdrawal = serializers.CharField()
+
+
+class WithdrawableOutSerializer(serializers.Serializer):
+    cash = serializers.CharField()
+    securities = serializers.DictField(child=serializers.CharField())
+
+
+class CreditAccountSummaryOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    account_number = serializers.CharField()
+    name = serializers.CharField()
+
+
+class CreditAccountOutSerializer(CreditAccountSummaryOutSerializer):
+    contract = serializers.CharField(allow_null=True)
+    credit_limit = serializers.CharField(allow_null=True)
+    cash = serializers.CharField()
+    financing_debt = serializers.CharField()
+    accrued_interest = serializers.CharField()
+    positions = PositionOutSerializer(many=True)
+    collateral_value = serializers.CharField()
+    total_assets = serializers.CharField()
+    total_liabilities = serializers.CharField()
+    maintenance_ratio = serializers.CharField(allow_null=True, help_text="null: no debt")
+    state = serializers.CharField()
+    lines = LinesOutSerializer()
+    financing_margin_ratio = serializers.CharField()
+    available_margin = serializers.CharField()
+    withdrawable = WithdrawableOutSerializer()
+    financings = FinancingOutSerializer(many=True)

@@ -1,0 +1,28 @@
+"""Routes of lending's portal area (mounted by lending/urls.py)."""
+
+from django.urls import path
+
+from lending.portal import api, views
+
+portal_urlpatterns: list = [
+    path("lending/account/", views.AccountView.as_view(), name="lending-account"),
+    path("simulator/", views.LeverageSimulatorView.as_view(), name="lending-simulator"),
+]
+staff_urlpatterns: list = []
+api_urlpatterns: list = [
+    path(
+        "credit-accounts/",
+        api.CreditAccountListApi.as_view(),
+        name="lending-credit-account-list",
+    ),
+    path(
+        "credit-accounts/<int:pk>/",
+        api.CreditAccountDetailApi.as_view(),
+        name="lending-credit-account-detail",
+    ),
+    path(
+        "simulator/leverage/",
+        api.LeverageSimulatorApi.as_view(),
+        name="lending-simulator-leverage",
+    ),
+]

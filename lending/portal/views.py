@@ -1,0 +1,272 @@
+"""The investor portal's home (/portal/, "portal:home"): the account overview.
+
+Profile, onboarding steps still open (suitability, disclosure, credit), the credit account's
+figures with the maintenance ratio on a gauge and its warning / call / target / withdrawal
+lines, available margin, withdrawable cash, positions, notices to acknowledge, deposits received
+or held, and links to every other portal page. Reads only: figures come from
+lending.financing.valuation.account_view, states and notices from lending.margin_calls.selectors,
+blockers from compliance.selectors; the page decides nothing.
+
+Onboarding (see docs/console.md): an investor signs up with an e-mail address and a password
+(accounts: sign-up); the investor profile with the identity document and the bank account of
+record is created by operations after real-name identity verification, never self-declared.
+"""
+
+import uuid
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import TemplateView
+
+from accounts.api_errors import validation_body
+from accounts.errors import ApplicationError, NotFound, ValidationFailed
+from accounts.permissions import InvestorPageMixin
+from compliance import selectors as compliance_selectors
+from compliance.models import HeldDeposit
+from custody.models import JournalEntry
+from lending.credit import selectors as credit_selectors
+from lending.domain import charts
+from lending.financing import selectors as sel
+from lending.financing import services as book
+from lending.financing.forms import CashWithdrawalForm, SecuritiesWithdrawalForm
+from lending.financing.valuation import account_view
+from lending.instruments import selectors as instruments_selectors
+from lending.margin_calls import selectors as selectors_calls
+from lending.portal import selectors as portal_selectors
+from lending.portal import simulator
+from lending.portal.api import LeverageInputSerializer
+
+
+class AccountView(InvestorPageMixin, View):
+    """The investor's credit account: assets, debt, ratio with its lines, margin, positions,
+    recent withdrawals, and the two withdrawal forms (cash; own shares transferred out). The
+    form posted is told apart by its `action` field (cash when absent)."""
+
+    def _account(self, request):
+        account = credit_selectors.credit_accounts_for(request.user).filter(status="open").first()
+        if account is None:
+            raise Http404("no credit account")
+        return account
+
+    @staticmethod
+    def _holdings(view) -> list[tuple[str, str]]:
+        return [
+            (p.instrument.ledger_unit, f"{p.instrument.ledger_unit} {p.instrument.name}")
+            for p in view.positions
+            if p.own_quantity > 0
+        ]
+
+    def _render(self, request, account, view, *, cash_form=None, securities_form=None, status=200):
+        return render(
+            request,
+            "lending/book/account.html",
+            {
+                "view": view,
+                "state": portal_selectors.margin_state(account),
+                "financings": sel.financings_of(account, open_only=True),
+                "withdrawals": sel.withdrawals_of(account).order_by("-created_at")[:10],
+                "withdrawable": [
+                    (p, view.withdrawable_quantity(p.instrument))
+                    for p in view.positions
+                    if p.own_quantity > 0
+                ],
+                "form": cash_form
+                or CashWithdrawalForm(initial={"idempotency_key": uuid.uuid4().hex}),
+                "securities_form": securities_form
+                or SecuritiesWithdrawalForm(
+                    holdings=self._holdings(view), initial={"idempotency_key": uuid.uuid4().hex}
+                ),
+            },
+            status=status,
+        )
+
+    def get(self, request):
+        account = self._account(request)
+        return self._render(request, account, account_view(account))
+
+    def post(self, request):
+        """Either form: validate, call its service, show the refusal on its field (the page
+        re-rendered at the valuation read before the refused call, which changed nothing)."""
+        account = self._account(request)
+        view = account_view(account)
+        if request.POST.get("action") == "securities":
+            form = SecuritiesWithdrawalForm(request.POST, holdings=self._holdings(view))
+            field, done, slot = (
+                "quantity",
+                _("Shares transferred out of your credit account."),
+                "securities_form",
+            )
+        else:
+            form = CashWithdrawalForm(request.POST)
+            field, done, slot = (
+                "amount",
+                _("Withdrawal sent to your bank account of record."),
+                "cash_form",
+            )
+        if form.is_valid():
+            try:
+                self._withdraw(request, account, form)
+            except (ApplicationError, NotFound) as exc:
+                form.add_error(field, exc.message)
+            else:
+                messages.success(request, done)
+                return redirect("portal:lending-account")
+        return self._render(request, account, view, status=400, **{slot: form})
+
+    @staticmethod
+    def _withdraw(request, account, form) -> None:
+        data = form.cleaned_data
+        common = {
+            "credit_account": account,
+            "actor": request.user,
+            "idempotency_key": f"portal:{request.user.pk}:{data['idempotency_key']}",
+            "reason": data["reason"],
+        }
+        if isinstance(form, SecuritiesWithdrawalForm):
+            book.securities_withdrawal_request(
+                instrument=instruments_selectors.instrument_by_code(data["instrument"]),
+                quantity=data["quantity"],
+                **common,
+            )
+        else:
+            book.cash_withdrawal_request(amount=data["amount"], **common)
+
+
+def _percent(value) -> str:
+    return f"{value * 100:.0f}%"
+
+
+def ratio_gauge(view) -> str:
+    lines = view.lines
+    marks = {
+        _("Call %(ratio)s") % {"ratio": _percent(lines.call)}: lines.call,
+        _("Warning %(ratio)s") % {"ratio": _percent(lines.warning)}: lines.warning,
+        _("Target %(ratio)s") % {"ratio": _percent(lines.target)}: lines.target,
+        _("Withdrawal %(ratio)s") % {"ratio": _percent(lines.withdrawal)}: lines.withdrawal,
+    }
+    ratio = view.maintenance_ratio
+    label = _("No debt") if ratio is None else f"{ratio * 100:.1f}%"
+    return charts.gauge(ratio, lines=marks, title=_("Maintenance ratio"), value_label=label)
+
+
+def onboarding_steps(profile, *, has_account: bool) -> list[dict]:
+    """The steps before borrowing, each with what still blocks it (compliance's answers)."""
+    suitability = compliance_selectors.suitability_blockers(profile)
+    disclosure = compliance_selectors.disclosure_blockers(profile)
+    eligibility = compliance_selectors.eligibility_blockers(profile)
+    return [
+        {
+            "key": "suitability",
+            "title": _("Suitability test"),
+            "blockers": suitability,
+            "url": "portal:compliance-questionnaire",
+        },
+        {
+            "key": "disclosure",
+            "title": _("Risk disclosure"),
+            "blockers": disclosure,
+            "url": "portal:compliance-disclosure",
+        },
+        {
+            "key": "eligibility",
+            "title": _("Eligibility checked by the desk"),
+            "blockers": eligibility,
+            "url": "portal:compliance-overview",
+        },
+        {
+            "key": "credit",
+            "title": _("Credit application"),
+            "blockers": [] if has_account else [_("No credit account is open yet.")],
+            "url": "portal:lending-application-list",
+        },
+    ]
+
+
+class PortalHomeView(LoginRequiredMixin, TemplateView):
+    template_name = "lending/portal_home.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        profile = getattr(user, "investor_profile", None)
+        context["profile"] = profile
+        if profile is None:
+            return context
+        account = credit_selectors.credit_accounts_for(user).filter(status="open").first()
+        view = account_view(account) if account is not None else None
+        context.update(
+            account=account,
+            view=view,
+            gauge=mark_safe(ratio_gauge(view)) if view else "",  # noqa: S308 - escaped
+            state=selectors_calls.margin_state_of(account) if account else None,
+            steps=onboarding_steps(profile, has_account=account is not None),
+            applications=credit_selectors.applications_for(user)[:3],
+            open_calls=selectors_calls.calls_for(user, status="unfinished")[:5],
+            notices=selectors_calls.notices_for(user)
+            .filter(channel="portal", acknowledged_at__isnull=True)
+            .order_by("-created_at")[:5],
+            deposits=JournalEntry.objects.filter(
+                kind="deposit",
+                postings__account__investor=profile,
+                postings__account__purpose="client_money",
+            )
+            .distinct()
+            .order_by("-created_at")[:5],
+            held_deposits=HeldDeposit.objects.filter(investor=profile).order_by("-received_at")[:5],
+        )
+        return context
+
+
+DEFAULTS = {
+    "own_capital": "100000",
+    "leverage": "2",
+    "asset_return": "0.10",
+    "fee_rate": "0.001",
+    "borrow_rate": "0.07",
+    "price_drop": "0.20",
+}
+
+
+def _checked(values: dict[str, str]) -> dict:
+    """The page's query string passes the same field rules as the API body (finite, plain
+    decimals within the columns' digits), so a value like 1e999 is named, never a 500."""
+    body = LeverageInputSerializer(data={f: v for f, v in values.items() if v != ""})
+    if not body.is_valid():
+        error = validation_body(body.errors)
+        raise ValidationFailed(error["message"], extra=error["extra"])
+    return dict(body.validated_data)
+
+
+class LeverageSimulatorView(TemplateView):
+    """Open to everyone, signed in or not: education before borrowing."""
+
+    template_name = "lending/simulator.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        values = {f: self.request.GET.get(f, DEFAULTS[f]).strip() for f in DEFAULTS}
+        context["values"] = values
+        try:
+            result = simulator.simulate(_checked(values))
+        except ValidationFailed as exc:
+            context["error"] = exc.message
+            context["error_field"] = exc.extra.get("field")
+            fee, borrow = Decimal(DEFAULTS["fee_rate"]), Decimal(DEFAULTS["borrow_rate"])
+        else:
+            context["result"] = result.as_dict()
+            context["leverage"] = f"{result.inputs.leverage.normalize():f}"
+            context["percent"] = {
+                "equity_return": f"{result.outcome.equity_return * 100:.2f}%",
+                "wipeout_drop": f"{result.outcome.wipeout_drop * 100:.2f}%",
+            }
+            fee, borrow = result.inputs.fee_rate, result.inputs.borrow_rate
+        returns_svg, drops_svg = simulator.chart_markup(fee_rate=fee, borrow_rate=borrow)
+        context["returns_svg"] = mark_safe(returns_svg)  # noqa: S308  (generated, escaped SVG)
+        context["drops_svg"] = mark_safe(drops_svg)  # noqa: S308
+        return context

@@ -1,1 +1,0 @@
-"""Lending services, one module per area (credit.py: applications, contracts, accounts)."""
