@@ -40,6 +40,7 @@ demo: setup
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache --no-logo
 
 fmt: install
 	$(BIN)/ruff check --fix .
