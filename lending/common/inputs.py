@@ -1,4 +1,7 @@
-"""Common: inputs."""
+"""Parsing what a caller typed into the services' arguments: decimal strings (never floats,
+never beyond MAGNITUDE_LIMIT, places and sign checked), whole share quantities, fractions,
+the reason every change needs and the idempotency key of money movements. Each refusal is a
+ValidationFailed naming the field and the rule."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Common: transactions."""
+"""The top-level money transaction: `durable(fn, what)` runs fn in
+`transaction.atomic(durable=True)` and retries transient clashes (custody's run_retrying), so a
+money movement is written whole or not at all."""
 
 from __future__ import annotations
 

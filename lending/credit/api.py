@@ -1,4 +1,4 @@
-"""Lending API: applications (investor applies; staff prepare and decide) and contracts.
+"""Credit API: applications (the investor applies; staff prepare and decide) and contracts.
 Investors see only their own objects; another investor's id answers 404."""
 
 from drf_spectacular.utils import extend_schema

@@ -1,4 +1,5 @@
-"""Credit: forms."""
+"""Forms of the credit pages (apply, prepare, decide, renew, held deposits): shape only; the
+services decide."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _

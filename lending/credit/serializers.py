@@ -1,4 +1,5 @@
-"""Credit: serializers."""
+"""API shapes of credit applications and contracts. Money and ratios are decimal strings; no
+rules here."""
 
 from rest_framework import serializers
 

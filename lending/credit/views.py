@@ -36,7 +36,7 @@ class ApplicationListView(InvestorPageMixin, View):
     def _render(self, request, form, renewal_form=None, status=200):
         return render(
             request,
-            "lending/portal/applications.html",
+            "lending/credit/applications.html",
             {
                 "form": form,
                 "renewal_form": renewal_form or RenewalForm(),
@@ -74,7 +74,7 @@ class ApplicationDetailView(InvestorPageMixin, View):
     def get(self, request, pk: int):
         application = get_or_404(selectors.application_for, request.user, pk)
         return render(
-            request, "lending/portal/application_detail.html", {"application": application}
+            request, "lending/credit/application_detail.html", {"application": application}
         )
 
     def post(self, request, pk: int):
@@ -117,7 +117,7 @@ class ReviewQueueView(StaffMixin, View):
     def get(self, request):
         return render(
             request,
-            "lending/staff/review_queue.html",
+            "lending/credit/staff/review_queue.html",
             {
                 "queue": selectors.review_queue(request.user),
                 "recent": selectors.applications_for(request.user).exclude(
@@ -135,7 +135,7 @@ class ReviewDetailView(StaffMixin, View):
         investor = application.investor
         return render(
             request,
-            "lending/staff/review_detail.html",
+            "lending/credit/staff/review_detail.html",
             {
                 "application": application,
                 "investor": investor,
@@ -214,7 +214,7 @@ class HeldDepositsView(StaffMixin, View):
     def get(self, request):
         return render(
             request,
-            "lending/staff/held_deposits.html",
+            "lending/credit/staff/held_deposits.html",
             {
                 "deposits": selectors.held_deposits_for(request.user)[:200],
                 "form": HeldDepositForm(),

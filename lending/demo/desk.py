@@ -1,6 +1,7 @@
-"""Demo desk, credit part: for each demo investor an approved application, a signed credit
-contract and an open credit account, through the real four-eyes path (ops@ prepares,
-risk@ approves). Idempotent."""
+"""Demo desk: for each demo investor an approved application, a signed credit contract and an
+open credit account through the real four-eyes path (ops@ prepares, risk@ approves), then
+instruments, prices, positions at varied leverage and one valuation of every account, so
+warnings and calls are there from the start. Idempotent."""
 
 from django_otp.plugins.otp_totp.models import TOTPDevice
 

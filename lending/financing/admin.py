@@ -1,4 +1,5 @@
-"""Financing: admin."""
+"""Staff admin for financings, interest accruals and withdrawals: read-only records with their
+history; every change goes through the services."""
 
 from django.contrib import admin
 

@@ -1,6 +1,6 @@
-"""Book API: instruments, price ticks, credit accounts (valuation), drawdowns and withdrawals.
-Investors see only their own accounts (another's id answers 404); writes need the right role
-permission (403), checked by the services. Money-moving writes need an Idempotency-Key."""
+"""Financing API: drawdowns and withdrawals on a credit account. Investors act only on their
+own accounts (another's id answers 404); writes need the right role permission (403),
+checked by the services. Money-moving writes need an Idempotency-Key."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response

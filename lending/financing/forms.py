@@ -1,4 +1,5 @@
-"""Financing: forms."""
+"""Forms of the portal account page's two withdrawals (cash; own shares transferred out):
+shape only; the services decide."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _

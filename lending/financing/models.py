@@ -1,4 +1,12 @@
-"""Financing: models."""
+"""What is booked on a credit account, per lot.
+
+Design overview
+- `Financing`: one financed purchase (drawdown lot): amount, outstanding principal, accrued
+  interest not yet collected, financed quantity still held, opened and due dates. The ledger
+  (custody) is the source of the balances; these rows allocate them per lot (oldest first).
+- `InterestAccrual`: one row per contract and business day; unique, so interest is posted once.
+- `WithdrawalRequest`: a withdrawal of cash or a transfer of shares out, with its
+  idempotency key; booked in custody in the same transaction."""
 
 from django.conf import settings
 from django.db import models

@@ -1,5 +1,5 @@
-"""Reads of the book for pages, API and reports: instruments with their latest price, credit
-accounts a user may see, stale prices. Valuation itself is
+"""Reads of what is booked on an account, for pages, the API and reports: financings (also as
+one pre-built statement for the account API) and withdrawals. Valuation itself is
 lending.financing.valuation.account_view."""
 
 from __future__ import annotations

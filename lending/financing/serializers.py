@@ -1,4 +1,5 @@
-"""Serializers of the book API. Money, prices and ratios are decimal strings; no rules here."""
+"""API shapes of what is booked on an account (drawdowns, withdrawals, financings). Money,
+prices and ratios are decimal strings; no rules here."""
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers

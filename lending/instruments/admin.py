@@ -1,4 +1,4 @@
-"""Staff admin for the book area of lending: read-only records with their history. Haircuts,
+"""Staff admin for instruments and prices: read-only records with their history. Haircuts,
 flags and prices change on the staff pages, through the services."""
 
 from django.contrib import admin

@@ -1,4 +1,5 @@
-"""Instruments: api."""
+"""Instruments API: the instrument list with filters, and price ticks from the market-data
+feed (the price_feed role's token; idempotent per instrument and time)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import ListAPIView

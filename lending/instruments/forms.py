@@ -1,4 +1,5 @@
-"""Forms of the book pages: shape only; the services decide."""
+"""Forms of the instrument pages (filter, haircut, flags, price upload): shape only; the
+services decide."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _

@@ -1,4 +1,4 @@
-"""The book: instruments, collateral policy, prices, financings (drawdowns) and interest.
+"""Instruments, their collateral policy and prices.
 
 Design overview
 - `Instrument`: a listed security (SSE or SZSE) with its category, flags (ST, suspended,
@@ -13,12 +13,7 @@ Design overview
   `LatestPrice` (one row per instrument) moves only forward in time: it is written with a
   conditional UPDATE ... WHERE at < new_at, so an older tick never overwrites a newer price,
   whatever the order two processes commit in. `prev_close` is the last price of the previous
-  day (reference for the daily limit band).
-- `Financing`: one financed purchase (drawdown lot): amount, outstanding principal, accrued
-  interest not yet collected, financed quantity still held, opened and due dates. The ledger
-  (custody) is the source of the balances; these rows allocate them per lot (oldest first).
-- `InterestAccrual`: one row per contract and business day; unique, so interest is posted once.
-"""
+  day (reference for the daily limit band)."""
 
 from django.db import models
 from django.db.models import Q

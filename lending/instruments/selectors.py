@@ -1,4 +1,5 @@
-"""Instruments: selectors."""
+"""Reads of instruments for pages and the API: the list with latest prices, one by code, and
+the stale-price check (a price older than its session allows)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Instruments: serializers."""
+"""API shapes of instruments and price ticks. Prices are decimal strings; no rules here."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers

@@ -1,5 +1,5 @@
-"""Book pages: staff instruments and haircuts, price upload; the investor's account and its
-withdrawal form. Views parse and call services or selectors; no rules here."""
+"""Staff pages of instruments: the list, haircuts and flags, price upload. Views parse and call
+services or selectors; no rules here."""
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -27,7 +27,7 @@ class InstrumentListView(StaffMixin, View):
         query.pop("page", None)
         return render(
             request,
-            "lending/book/instruments.html",
+            "lending/instruments/instruments.html",
             {"form": form, "page": page, "query": query.urlencode()},
         )
 
@@ -39,7 +39,7 @@ class InstrumentEditView(StaffMixin, View):
     def _render(self, request, instrument, haircut_form=None, flags_form=None, status=200):
         return render(
             request,
-            "lending/book/instrument_edit.html",
+            "lending/instruments/instrument_edit.html",
             {
                 "instrument": instrument,
                 "cap": instruments_services.haircut_cap(instrument.category),
@@ -105,7 +105,7 @@ class PriceUploadView(StaffMixin, View):
     write_permission = "lending.add_pricetick"
 
     def get(self, request):
-        return render(request, "lending/book/price_upload.html", {"form": PriceUploadForm()})
+        return render(request, "lending/instruments/price_upload.html", {"form": PriceUploadForm()})
 
     def post(self, request):
         form = PriceUploadForm(request.POST, request.FILES)
@@ -123,4 +123,4 @@ class PriceUploadView(StaffMixin, View):
                     % {"accepted": accepted, "ignored": ignored},
                 )
                 return redirect("staff:lending-price-upload")
-        return render(request, "lending/book/price_upload.html", {"form": form}, status=400)
+        return render(request, "lending/instruments/price_upload.html", {"form": form}, status=400)

@@ -1,4 +1,5 @@
-"""Liquidation: admin."""
+"""Staff admin for liquidation plans, orders, fills and defaults: read-only records with their
+history; plans are prepared, decided and executed on the staff pages and the API."""
 
 from django.contrib import admin
 

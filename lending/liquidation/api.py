@@ -1,4 +1,6 @@
-"""Liquidation: api."""
+"""Liquidation API: prepare a plan for a call, list and read plans, approve or reject them
+(four eyes, second factor), execute. Writes need the role's permission, checked by the
+services."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import ListAPIView

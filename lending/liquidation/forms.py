@@ -1,4 +1,4 @@
-"""Forms of the margin-call pages (no rules here: the services decide)."""
+"""Forms of the liquidation pages (prepare a plan, decide it): shape only; the services decide."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _

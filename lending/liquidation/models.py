@@ -1,4 +1,13 @@
-"""Liquidation: models."""
+"""Liquidation of overdue margin calls.
+
+Design overview
+- `LiquidationPlan` (+ lines): the minimal whole-lot sale of margin.plan_liquidation, with the
+  ordering rule used and ratio before/after; prepared by one officer and approved by another
+  (CHECK approved_by <> prepared_by). One plan per call in a non-final state (partial unique).
+- `LiquidationOrder` / `LiquidationFill`: what was sent to the broker and what it filled; a fill
+  is unique per (broker, fill id) and is posted to the book once (`posted_at`).
+- `DefaultRecord`: the shortfall left after selling everything, covered from the reserve fund by
+  a custody entry; one per call."""
 
 from django.conf import settings
 from django.db import models

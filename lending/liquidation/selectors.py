@@ -1,4 +1,4 @@
-"""Liquidation: selectors."""
+"""Reads of liquidation plans for pages and the API, within what the user may see."""
 
 from django.db.models import QuerySet
 

@@ -1,4 +1,4 @@
-"""Liquidation: serializers."""
+"""API shapes of liquidation plans and their lines, and of the prepare and decide requests."""
 
 from rest_framework import serializers
 

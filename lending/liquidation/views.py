@@ -1,4 +1,5 @@
-"""Liquidation: views."""
+"""Staff pages of liquidation: a call with its plan (prepare), the queue of plans, one plan
+(approve, reject, execute). Views parse and call services or selectors; no rules here."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -22,7 +23,7 @@ class StaffCallDetailView(CallsStaffMixin, View):
     def _render(self, request, call, form=None, status=200):
         return render(
             request,
-            "lending/calls/staff_call_detail.html",
+            "lending/liquidation/staff_call_detail.html",
             {
                 "call": call,
                 "notices": selectors.notices_for(request.user, call=call),
@@ -65,7 +66,7 @@ class LiquidationQueueView(CallsStaffMixin, View):
         plans = liquidation_selectors.plans_for(request.user)
         return render(
             request,
-            "lending/calls/staff_liquidations.html",
+            "lending/liquidation/staff_liquidations.html",
             {
                 "waiting": plans.filter(status="prepared").order_by("prepared_at"),
                 "in_progress": plans.filter(status__in=("approved", "executing")),
@@ -83,7 +84,7 @@ class LiquidationDetailView(CallsStaffMixin, View):
         user = request.user
         return render(
             request,
-            "lending/calls/staff_plan_detail.html",
+            "lending/liquidation/staff_plan_detail.html",
             {
                 "plan": plan,
                 "call": plan.call,

@@ -1,5 +1,6 @@
-"""Staff admin for the calls area of lending: read-only records with their history. Every
-change goes through the services (pages and API); the admin shows who, when and why."""
+"""Staff admin for margin states, calls, notices and events: read-only records with their
+history. Every change goes through the services (pages and API); the admin shows who, when
+and why."""
 
 from django.contrib import admin
 

@@ -1,4 +1,4 @@
-"""The margin-call lifecycle: account margin states, calls, notices, liquidations, defaults.
+"""The margin-call lifecycle: account margin states, calls, notices.
 
 Design overview
 - `AccountMarginState` is one row per credit account: the explicit state (normal, warning,
@@ -13,15 +13,7 @@ Design overview
 - `Notice` is one message on one channel (portal, e-mail) with its proof of delivery (sent at,
   delivery result, acknowledged in the portal by the investor). Unique per (call, kind, stage,
   channel), and for warnings (which have no call) per (account, warning episode, kind, stage,
-  channel): a repeated valuation cannot send a notice twice.
-- `LiquidationPlan` (+ lines): the minimal whole-lot sale of margin.plan_liquidation, with the
-  ordering rule used and ratio before/after; prepared by one officer and approved by another
-  (CHECK approved_by <> prepared_by). One plan per call in a non-final state (partial unique).
-- `LiquidationOrder` / `LiquidationFill`: what was sent to the broker and what it filled; a fill
-  is unique per (broker, fill id) and is posted to the book once (`posted_at`).
-- `DefaultRecord`: the shortfall left after selling everything, covered from the reserve fund by
-  a custody entry; one per call.
-"""
+  channel): a repeated valuation cannot send a notice twice."""
 
 from django.conf import settings
 from django.db import models

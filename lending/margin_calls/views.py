@@ -29,7 +29,7 @@ class PortalCallsView(InvestorPageMixin, View):
         accounts = self.investor.credit_accounts.all()
         return render(
             request,
-            "lending/calls/portal_calls.html",
+            "lending/margin_calls/portal_calls.html",
             {
                 "states": [selectors.margin_state_of(a) for a in accounts],
                 "calls": selectors.calls_for(request.user),
@@ -63,6 +63,6 @@ class StaffCallsView(CallsStaffMixin, View):
             qs = qs.order_by("deadline", "pk")
         return render(
             request,
-            "lending/calls/staff_calls.html",
+            "lending/margin_calls/staff_calls.html",
             {"calls": qs[:500], "status": status, "statuses": MarginCallStatus.choices},
         )

@@ -1,4 +1,5 @@
-"""Portal: api."""
+"""Portal API: the investor's credit accounts with their full valuation, and the leverage
+simulator."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import permissions, serializers

@@ -1,4 +1,5 @@
-"""Portal: selectors."""
+"""Reads of a whole credit account for the portal and the account API: the account with its
+margin state and current contract in one statement for an investor (raw_reads), its state."""
 
 from __future__ import annotations
 

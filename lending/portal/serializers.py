@@ -1,4 +1,4 @@
-"""Portal: serializers."""
+"""API shapes of a credit account's full view (valuation, lines, positions, withdrawable)."""
 
 from decimal import Decimal
 

@@ -65,7 +65,7 @@ class AccountView(InvestorPageMixin, View):
     def _render(self, request, account, view, *, cash_form=None, securities_form=None, status=200):
         return render(
             request,
-            "lending/book/account.html",
+            "lending/portal/account.html",
             {
                 "view": view,
                 "state": portal_selectors.margin_state(account),
@@ -189,7 +189,7 @@ def onboarding_steps(profile, *, has_account: bool) -> list[dict]:
 
 
 class PortalHomeView(LoginRequiredMixin, TemplateView):
-    template_name = "lending/portal_home.html"
+    template_name = "lending/portal/home.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -246,7 +246,7 @@ def _checked(values: dict[str, str]) -> dict:
 class LeverageSimulatorView(TemplateView):
     """Open to everyone, signed in or not: education before borrowing."""
 
-    template_name = "lending/simulator.html"
+    template_name = "lending/portal/simulator.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
