@@ -1,4 +1,14 @@
-"""What a write on a staff console page needs, declared on the view and checked up front.
+"""Who may do what: the services' one permission check, and what a staff page's write needs.
+
+`require_permission(actor, perm, action=...)` is the one check every service of every app
+makes before it acts. `actor` is the person acting (a view, API view, form or admin action
+always passes `request.user`) or None, which always means the system: Celery tasks and beat,
+management commands, data migrations, seeds, and services calling on the system's behalf.
+The system is allowed; a user who lacks the permission, or whose account is inactive, is
+refused with accounts.errors.PermissionDenied (code "permission_denied", 403 in the API).
+No view passes actor=None (tests/accounts/test_permission_helper.py reads their source).
+
+What a write on a staff console page needs, declared on the view and checked up front.
 
 A role that may read a staff page is not always allowed to act on it (the read-only auditor;
 operations on a risk-only action). Every staff page view with a write method declares
@@ -25,6 +35,31 @@ from collections.abc import Mapping
 from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import Http404
+
+from . import errors
+
+
+def require_permission(actor, perm: str, *, action: str = "") -> None:
+    """Refuse `actor` unless it holds `perm` ("app_label.codename") on an active account.
+    `actor` None is the system and is always allowed (see the module docstring). `action`
+    names what is refused ("approve a filing") in the message; `extra` names the permission.
+    """
+    if actor is None:
+        return
+    subject = action or "permission"
+    if not getattr(actor, "is_active", False):
+        raise errors.PermissionDenied(
+            f"{subject}: an inactive account may not do this ({perm} is needed)",
+            code="permission_denied",
+            extra={"permission": perm},
+        )
+    if not actor.has_perm(perm):
+        raise errors.PermissionDenied(
+            f"{subject}: your role does not allow this ({perm} is needed)",
+            code="permission_denied",
+            extra={"permission": perm},
+        )
+
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
 

@@ -38,6 +38,21 @@ def user_create(
     return user
 
 
+def investor_sign_up(*, email: str, password: str, full_name: str = "") -> User:
+    """An investor registering in the portal: a login with the investor role and nothing
+    else. No one else acts, so the new user is recorded as the actor of their own creation;
+    the view never passes an actor (actor None would mean the system)."""
+    return user_create(
+        email=email,
+        password=password,
+        role=Role.INVESTOR,
+        full_name=full_name,
+        actor=None,
+        reason="self sign-up in the portal",
+        self_signup=True,
+    )
+
+
 def user_set_role(*, user: User, role: str, actor: User, reason: str) -> User:
     if role not in Role.values:
         raise ValidationFailed(f"role: unknown role {role!r}", extra={"field": "role"})

@@ -9,7 +9,6 @@ from django.views import View
 from . import second_factor, services
 from .errors import ApplicationError
 from .forms import EmailAuthenticationForm, SignUpForm
-from .roles import Role
 
 
 class LoginView(auth_views.LoginView):
@@ -49,14 +48,10 @@ class SignUpView(View):
         form = SignUpForm(request.POST)
         if form.is_valid():
             try:
-                user = services.user_create(
+                user = services.investor_sign_up(
                     email=form.cleaned_data["email"],
                     password=form.cleaned_data["password1"],
-                    role=Role.INVESTOR,
                     full_name=form.cleaned_data["full_name"],
-                    actor=None,
-                    reason="self sign-up in the portal",
-                    self_signup=True,
                 )
             except ApplicationError as exc:
                 form.add_error("email", exc.message)

@@ -21,8 +21,9 @@ from django.utils.translation import gettext, gettext_noop
 from accounts import sensitive
 from accounts import services as account_services
 from accounts.audit import stamp
-from accounts.errors import Conflict, NotFound, PermissionDenied, RuleViolation, ValidationFailed
+from accounts.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from accounts.models import InvestorCategory, InvestorProfile, InvestorType, User
+from accounts.permissions import require_permission
 
 from . import calendar, selectors
 from . import parameters as P
@@ -63,13 +64,6 @@ def _require_reason(reason: str) -> str:
             "reason: a reason is required for this decision", extra={"field": "reason"}
         )
     return reason.strip()
-
-
-def _require_perm(actor: User | None, perm: str) -> None:
-    if actor is None or not actor.has_perm(perm):
-        raise PermissionDenied(
-            f"actor: the permission {perm} is required", extra={"permission": perm}
-        )
 
 
 def _decimal(value: Any, field: str, *, minimum: Decimal | None = Decimal(0)) -> Decimal:
@@ -138,8 +132,7 @@ def calendar_year_add(
     """Make `year` known, with its weekday exchange holidays. The known range stays
     contiguous: only the year after the last known one (or before the first) may be added.
     A person needs compliance.add_calendaryear; seeds run as the system (actor None)."""
-    if actor is not None:
-        _require_perm(actor, "compliance.add_calendaryear")
+    require_permission(actor, "compliance.add_calendaryear", action="add a calendar year")
     known = calendar.known_years()
     if CalendarYear.objects.filter(year=year).exists():
         raise Conflict(f"year: {year} is already in the calendar", extra={"field": "year"})
@@ -332,7 +325,11 @@ def professional_request_submit(
 def professional_request_assess(
     *, request: ProfessionalTreatmentRequest, approve: bool, reason: str, actor: User
 ) -> ProfessionalTreatmentRequest:
-    _require_perm(actor, "compliance.change_professionaltreatmentrequest")
+    require_permission(
+        actor,
+        "compliance.change_professionaltreatmentrequest",
+        action="assess a professional treatment request",
+    )
     reason = _require_reason(reason)
     if request.status != ProfessionalRequestStatus.REQUESTED:
         raise Conflict("request: already assessed", extra={"field": "request"})
@@ -728,8 +725,7 @@ def daily_assets_import(
 ) -> int:
     """Upsert end-of-day total assets from the ordinary brokerage account. A person importing
     needs compliance.add_dailyassetfigure; the feed itself runs as the system (actor None)."""
-    if actor is not None:
-        _require_perm(actor, "compliance.add_dailyassetfigure")
+    require_permission(actor, "compliance.add_dailyassetfigure", action="import daily assets")
     if source not in ("csv", "api", "demo"):
         raise ValidationFailed("source: csv, api or demo", extra={"field": "source"})
     count = 0
@@ -750,8 +746,7 @@ def daily_assets_import(
 
 def daily_assets_import_csv(*, text: str, actor: User | None) -> int:
     """CSV with header `email,date,total_assets` (one row per investor and day)."""
-    if actor is not None:
-        _require_perm(actor, "compliance.add_dailyassetfigure")
+    require_permission(actor, "compliance.add_dailyassetfigure", action="import daily assets")
     reader = csv.DictReader(io.StringIO(text))
     required = {"email", "date", "total_assets"}
     if not reader.fieldnames or not required <= set(reader.fieldnames):
@@ -959,7 +954,7 @@ def red_flag_raise(
 
 
 def red_flag_resolve(*, flag: RedFlag, status: str, resolution: str, actor: User) -> RedFlag:
-    _require_perm(actor, "compliance.change_redflag")
+    require_permission(actor, "compliance.change_redflag", action="resolve a red flag")
     resolution = _require_reason(resolution)
     if status not in (RedFlagStatus.CLEARED, RedFlagStatus.CONFIRMED):
         raise ValidationFailed("status: cleared or confirmed", extra={"field": "status"})
@@ -1078,7 +1073,7 @@ def held_deposit_resolve(
 ) -> HeldDeposit:
     """Mark a held deposit released (lending then credits it through custody) or returned.
     Run inside the caller's transaction when it also posts the money."""
-    _require_perm(actor, "compliance.change_helddeposit")
+    require_permission(actor, "compliance.change_helddeposit", action="resolve a held deposit")
     reason = _require_reason(reason)
     deposit = HeldDeposit.objects.select_for_update().get(pk=deposit.pk)
     if deposit.status != HeldDepositStatus.HELD:

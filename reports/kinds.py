@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
 from accounts.errors import RuleViolation, ValidationFailed
+from lending.domain import margin
 
 from . import selectors, svg
 
@@ -330,9 +331,9 @@ def build_daily_business(as_of: datetime) -> Snapshot:
         },
         "ratios": {
             "average": _ratio(sum(ratios, Decimal(0)) / len(ratios)) if ratios else None,
-            "aggregate": _ratio(sum((a.total_assets for a in with_debt), Decimal(0)) / liabilities)
-            if liabilities
-            else None,
+            "aggregate": _ratio(
+                margin.ratio_of(sum((a.total_assets for a in with_debt), Decimal(0)), liabilities)
+            ),
             "minimum": _ratio(min(ratios)) if ratios else None,
             "distribution": _bins([r * 100 for r in ratios], RATIO_EDGES_PCT),
         },

@@ -18,6 +18,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.errors import NotFound
+from lending.credit import selectors as credit_selectors
+from lending.domain import margin
 
 from .models import ClientStatement, Filing, StatementStatus
 
@@ -198,16 +200,15 @@ class BookAccount:
 
     @property
     def ratio(self) -> Decimal | None:
-        return None if self.liabilities == 0 else self.total_assets / self.liabilities
+        return margin.ratio_of(self.total_assets, self.liabilities)
 
 
 def book_as_of(as_of: datetime) -> list[BookAccount]:
     """Every credit account open at as_of with its ledger figures, market and collateral value
     (at the last price ≤ as_of, haircut as it stood then) and the lines of the contract active
-    then (the lending defaults when none). One statement, ordered by credit account."""
-    from lending.domain import margin
-
-    d = margin.DEFAULT_LINES
+    then (else those of the parameter table in force on as_of's day, read once through
+    lending.credit.selectors.lines_in_force). One statement, ordered by credit account."""
+    d = credit_selectors.lines_in_force(timezone.localdate(as_of))
     query = (
         _AS_OF_SQL  # noqa: S608 (constant SQL; values are parameters)
         + """,

@@ -19,7 +19,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.audit import stamp
-from accounts.errors import Conflict, PermissionDenied, RuleViolation, ValidationFailed
+from accounts.errors import Conflict, RuleViolation, ValidationFailed
+from accounts.permissions import require_permission
 from accounts.second_factor import require_second_factor
 
 from . import canonical, kinds, render, statements
@@ -31,15 +32,6 @@ logger = logging.getLogger(__name__)
 # end-of-day postings. The beat entry in config/settings.py runs a little after this.
 DAILY_CUTOFF = time(17, 0)
 EDITABLE_BY_REGENERATION = (FilingStatus.PREPARED, FilingStatus.FAILED, FilingStatus.APPROVED)
-
-
-def _require(actor, permission: str, action: str) -> None:
-    if actor is None or not actor.is_active or not actor.has_perm(permission):
-        raise PermissionDenied(
-            f"{action}: your role does not allow it ({permission})",
-            code="permission_denied",
-            extra={"permission": permission},
-        )
 
 
 def _reason(reason: str) -> str:
@@ -103,8 +95,7 @@ def filing_request(
 ) -> Filing:
     """Queue a new filing (version 1) of `kind` at `as_of`; generation runs in a task.
     actor=None is the end-of-day schedule."""
-    if actor is not None:
-        _require(actor, "reports.add_filing", "request")
+    require_permission(actor, "reports.add_filing", action="request a filing")
     spec = kinds.kind_get(kind)
     as_of = _validate_as_of(as_of)
     language = language or settings.LANGUAGE_CODE
@@ -138,7 +129,7 @@ def filing_request(
 def filing_regenerate(*, filing: Filing, actor, reason: str) -> Filing:
     """Build a not-yet-submitted filing again (after a data fix, or a failure). Any approval
     is withdrawn and the regenerating user becomes its preparer (four-eyes applies to them)."""
-    _require(actor, "reports.change_filing", "regenerate")
+    require_permission(actor, "reports.change_filing", action="regenerate a filing")
     reason = _reason(reason)
     with transaction.atomic():
         filing = _lock(filing.pk)
@@ -165,7 +156,7 @@ def filing_regenerate(*, filing: Filing, actor, reason: str) -> Filing:
 def filing_correct(*, filing: Filing, actor, reason: str) -> Filing:
     """A correction of a submitted filing: a new version that references the one it replaces.
     The submitted filing itself stays exactly as submitted."""
-    _require(actor, "reports.add_filing", "correct")
+    require_permission(actor, "reports.add_filing", action="correct a filing")
     reason = _reason(reason)
     kinds.kind_get(filing.kind)
     with transaction.atomic():
@@ -325,7 +316,7 @@ def _verify_files(filing: Filing) -> None:
 
 
 def filing_approve(*, filing: Filing, actor, reason: str) -> Filing:
-    _require(actor, "reports.approve_filing", "approve")
+    require_permission(actor, "reports.approve_filing", action="approve a filing")
     require_second_factor(actor, action="approving a filing")
     reason = _reason(reason)
     with transaction.atomic():
@@ -355,7 +346,7 @@ def filing_approve(*, filing: Filing, actor, reason: str) -> Filing:
 
 def filing_submit(*, filing: Filing, actor, reason: str, submission_reference: str = "") -> Filing:
     """Record that the approved filing went to the regulator. From here it never changes."""
-    _require(actor, "reports.submit_filing", "submit")
+    require_permission(actor, "reports.submit_filing", action="submit a filing")
     require_second_factor(actor, action="submitting a filing")
     reason = _reason(reason)
     with transaction.atomic():
@@ -405,8 +396,7 @@ def statement_request(
     *, investor, year: int, month: int, actor, reason: str = ""
 ) -> ClientStatement:
     """Queue one investor's statement for a finished month (actor=None: monthly schedule)."""
-    if actor is not None:
-        _require(actor, "reports.add_filing", "statement")
+    require_permission(actor, "reports.add_filing", action="request a statement")
     try:
         period_start, period_end = statements.period_for(int(year), int(month))
     except (ValueError, TypeError) as exc:
@@ -516,8 +506,7 @@ def statements_prepare_month(
     end; existing statements are left alone. actor=None is the monthly schedule."""
     from . import selectors
 
-    if actor is not None:
-        _require(actor, "reports.add_filing", "statement")
+    require_permission(actor, "reports.add_filing", action="request statements")
     if year is None or month is None:
         first = timezone.localdate().replace(day=1)
         last_month_end = first.toordinal() - 1

@@ -9,6 +9,19 @@ import psycopg
 import pytest
 from django.conf import settings
 
+# Fixture modules shared across directories, registered as plugins (pytest reads
+# `pytest_plugins` from the root conftest only): their fixtures reach every test without an
+# import, and a test module or a nearer conftest may still override one by defining its own.
+# Their plain helpers (price_set, sh, overdue_call, expected_calls, ...) are imported by name.
+# pytester: tests/test_binaries.py runs pytest on a test that needs a missing program.
+pytest_plugins = [
+    "pytester",
+    "tests.compliance.fixtures",
+    "tests.lending.book_fixtures",
+    "tests.lending.calls_fixtures",
+    "tests.lending.mtm_fixtures",
+]
+
 
 def pytest_sessionstart(session):
     db = settings.DATABASES["default"]

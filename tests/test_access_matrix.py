@@ -23,9 +23,6 @@ from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import *  # noqa: F403
-from tests.lending.calls_fixtures import *  # noqa: F403
 from tests.lending.calls_fixtures import overdue_call
 
 pytestmark = pytest.mark.django_db

@@ -33,9 +33,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.compliance.fixtures import *  # noqa: F403
 from tests.compliance.fixtures import login_verified
-from tests.lending.book_fixtures import *  # noqa: F403
 
 pytestmark = pytest.mark.django_db
 

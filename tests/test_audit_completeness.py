@@ -32,11 +32,8 @@ from simple_history.models import registered_models
 from accounts.audit import is_system_reason
 from accounts.errors import RuleViolation
 from lending.instruments import services as instruments_services
-from tests.compliance.fixtures import *  # noqa: F403
 from tests.compliance.fixtures import answers_for, login_verified, second_factor
-from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import price_set
-from tests.lending.calls_fixtures import *  # noqa: F403
 from tests.lending.calls_fixtures import MOUTAI, PINGAN, overdue_call, sh
 
 pytestmark = pytest.mark.django_db

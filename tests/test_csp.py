@@ -12,10 +12,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tests.compliance.fixtures import *  # noqa: F403
 from tests.compliance.fixtures import login_verified
-from tests.lending.book_fixtures import *  # noqa: F403
-from tests.lending.calls_fixtures import *  # noqa: F403
 from tests.test_access_matrix import (  # noqa: F401  (world: the access matrix's fixture)
     OWNED,
     has_id,

@@ -30,8 +30,6 @@ from accounts.api_fields import (
     quantity_field,
     ratio_field,
 )
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import trial_balance_is_zero
 
 pytestmark = pytest.mark.django_db
@@ -441,8 +439,9 @@ def test_every_money_input_of_the_schema_is_an_amount_field(client):
     }
     plain = {k: v for k, v in found.items() if "x-sign" not in v or "pattern" not in v}
     assert not plain, plain
+    # accounts.precision.PRICE: 16 whole digits, 4 places
     assert found["DrawdownInRequest.price"]["pattern"] == (
-        r"^(?!0*(?:\.0*)?$)[0-9]{1,14}(?:\.[0-9]{1,4})?$"
+        r"^(?!0*(?:\.0*)?$)[0-9]{1,16}(?:\.[0-9]{1,4})?$"
     )
 
 

@@ -30,14 +30,26 @@ class WorkerProcess:
         return self.process.pid
 
 
-def start(name: str, queue: str, log_path: Path, env: dict, database: str = "") -> WorkerProcess:
+def start(
+    name: str,
+    queue: str,
+    log_path: Path,
+    env: dict,
+    database: str = "",
+    *,
+    module: str = "celery",
+) -> WorkerProcess:
     """A worker named `name` on `queue`, with `env` over this process's environment
-    (DATABASE_URL, CELERY_BROKER_URL, ...); its output goes to `log_path`."""
+    (DATABASE_URL, CELERY_BROKER_URL, ...); its output goes to `log_path`.
+
+    `module` is run as `python -m module` with celery's arguments: `celery` itself, or for
+    tests only a module that prepares the process and then runs celery's main (such as
+    tests/support/paused_worker.py, whose shards pause mid-shard)."""
     full = {**os.environ, "DJANGO_DEBUG": "true", "CELERY_TASK_DEFAULT_QUEUE": queue, **env}
     hostname = f"{name}-{queue}@%h"
     log = open(log_path, "w")  # noqa: SIM115  (kept open for the process's life)
     process = subprocess.Popen(  # noqa: S603  (our own command line)
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
+        [sys.executable, "-m", module, "-A", "config", "worker", "--pool", "solo",
          "--queues", queue, "--hostname", hostname, "--loglevel", "INFO",
          "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT,

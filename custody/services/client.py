@@ -34,7 +34,8 @@ def _key(idempotency_key: str) -> str:
 
 
 def investor_lock(investor: InvestorProfile) -> InvestorProfile:
-    """First lock of the fixed order investor -> credit account -> ledger accounts."""
+    """The first step of the desk's lock order (written down in lending.credit.locks, which
+    takes this step for lending's services), for custody's own services."""
     return InvestorProfile.objects.select_for_update(of=("self",)).get(pk=investor.pk)
 
 

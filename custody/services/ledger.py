@@ -8,9 +8,11 @@ deadlocks and lock timeouts a bounded number of times, then raise RetryableError
 `*_in_transaction` variants compose inside a caller's transaction (no retry there: the caller's
 top-level service retries).
 
-Lock order, everywhere: investor -> credit account -> ledger accounts by primary key
-(`select_for_update(of=("self",))`). The posting trigger locks balance rows in primary-key
-order too, so two entries touching the same accounts never deadlock.
+Locks: ledger accounts are the last step of the desk's lock order (written down once, in
+lending.credit.locks; custody's own services take its first step with `investor_lock`): balance
+rows by primary key (`balances_lock`, `select_for_update(of=("self",))`). The posting trigger
+locks balance rows in primary-key order too, so two entries touching the same accounts never
+deadlock.
 """
 
 from __future__ import annotations

@@ -1,11 +1,18 @@
-"""Reads for lending pages, API and reports. Investors see only their own records; staff see
-what their role's view permission allows."""
+"""Reads of credit for pages, the API and reports: applications, contracts and the credit
+accounts a user may see. Investors see only their own records; staff see what their role's
+view permission allows. Also the margin lines and the financing margin ratio in force on a day
+(`lines_in_force`, `financing_margin_ratio_in_force`: the dated parameter table)."""
 
 from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
 
 from django.db.models import QuerySet
 
 from accounts.errors import NotFound
+from compliance import parameters as P
+from compliance import selectors as compliance_selectors
 from compliance.models import HeldDeposit
 from lending.credit.models import (
     OPEN_APPLICATION_STATUSES,
@@ -14,6 +21,43 @@ from lending.credit.models import (
     CreditApplication,
     CreditContract,
 )
+from lending.domain import margin
+
+# --- the dated lines and financing margin ratio ---------------------------------------------
+#
+# The ONE place the margin lines and the financing margin ratio come from when no contract
+# gives them (a contract keeps those in force when it was signed, and is signed with these):
+# the regulator parameter table (compliance), dated. A missing parameter raises
+# compliance.selectors.ParameterMissing: there is no fallback value anywhere. Bulk paths call
+# these once per run, shard or chunk, never per account.
+
+
+def _check_day(on) -> None:
+    if isinstance(on, datetime) or not isinstance(on, date):
+        raise TypeError(f"on: a date (the local day), got {type(on).__name__}")
+
+
+def lines_in_force(on: date) -> margin.MarginLines:
+    """The warning, call, target and withdrawal lines of the parameter table in force on `on`
+    (four reads). Raises ParameterMissing when one has no value in force then."""
+    _check_day(on)
+
+    def value(key: str) -> Decimal:
+        return compliance_selectors.parameter(key, on=on)
+
+    return margin.MarginLines(
+        warning=value(P.WARNING_LINE),
+        call=value(P.CALL_LINE),
+        target=value(P.TARGET_LINE),
+        withdrawal=value(P.WITHDRAWAL_LINE),
+    )
+
+
+def financing_margin_ratio_in_force(on: date) -> Decimal:
+    """The financing margin ratio of the parameter table in force on `on` (one read). Raises
+    ParameterMissing when it has no value in force then."""
+    _check_day(on)
+    return compliance_selectors.parameter(P.FINANCING_MARGIN_RATIO, on=on)
 
 
 def applications_for(user) -> QuerySet[CreditApplication]:

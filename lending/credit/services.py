@@ -1,6 +1,6 @@
 """Credit applications (four eyes), contracts, credit accounts, deposit screening.
 
-Lock order (DESIGN.md): investor -> credit account -> ledger accounts, `of=("self",)`.
+Locks: lending.credit.locks (`lock_in_order`), where the desk's lock order is written down.
 Refusals that must be remembered (second credit account, wrong account name, sub-accounts)
 are recorded as compliance red flags in their own transaction before the error is raised.
 """
@@ -24,6 +24,7 @@ from accounts.errors import (
     ValidationFailed,
 )
 from accounts.models import InvestorProfile, User
+from accounts.permissions import require_permission
 from accounts.precision import MONEY
 from accounts.second_factor import require_second_factor
 from compliance import calendar
@@ -32,6 +33,8 @@ from compliance import selectors as compliance_selectors
 from compliance import services as compliance_services
 from compliance.models import HeldDeposit, RedFlagKind
 from custody import services as custody_services
+from lending.credit import selectors as credit_selectors
+from lending.credit.locks import lock_in_order
 from lending.credit.models import (
     ACCOUNT_NUMBER_SEQUENCE,
     CONTRACT_NUMBER_SEQUENCE,
@@ -73,13 +76,6 @@ PRICING_SEED = {
 
 
 PRICING_SEED_FROM = date(2010, 3, 31)
-
-
-def _require_perm(actor: User | None, perm: str) -> None:
-    if actor is None or not actor.has_perm(perm):
-        raise PermissionDenied(
-            f"actor: the permission {perm} is required", extra={"permission": perm}
-        )
 
 
 def _require_reason(reason: str) -> str:
@@ -325,7 +321,7 @@ def credit_application_prepare(
     note: str,
 ) -> CreditApplication:
     """Operations (the maker) grades the case, proposes terms and runs the eligibility check."""
-    _require_perm(actor, PREPARE_PERM)
+    require_permission(actor, PREPARE_PERM, action="prepare a credit application")
     if credit_grade not in CreditGrade.values:
         raise ValidationFailed(
             f"credit_grade: one of {', '.join(CreditGrade.values)}", extra={"field": "credit_grade"}
@@ -368,7 +364,7 @@ def credit_application_prepare(
 
 
 def _check_checker(application: CreditApplication, actor: User) -> None:
-    _require_perm(actor, APPROVE_PERM)
+    require_permission(actor, APPROVE_PERM, action="decide a credit application")
     require_second_factor(actor, action="deciding a credit application")
     if application.status != CreditApplicationStatus.PREPARED:
         raise Conflict(
@@ -417,7 +413,7 @@ def credit_application_approve(
         _refuse_second_account(investor, actor, attempt=f"approval of application {application.pk}")
     try:
         with transaction.atomic():
-            InvestorProfile.objects.select_for_update(of=("self",)).get(pk=investor.pk)
+            lock_in_order(investor_ids=[investor.pk])
             application = _locked_application(application)
             _check_checker(application, actor)
             account = _credit_account_create(
@@ -483,7 +479,7 @@ def credit_account_open(
         _refuse_second_account(investor, actor, attempt="open credit account")
     try:
         with transaction.atomic():
-            InvestorProfile.objects.select_for_update(of=("self",)).get(pk=investor.pk)
+            lock_in_order(investor_ids=[investor.pk])
             return _credit_account_create(
                 investor=investor, account_name=investor.real_name, actor=actor
             )
@@ -493,9 +489,8 @@ def credit_account_open(
 
 
 def _contract_sign(*, application, account, actor, signed_on: date) -> CreditContract:
-    def p(key: str) -> Decimal:
-        return compliance_selectors.parameter(key, on=signed_on)
-
+    # the contract keeps the lines and financing margin ratio in force on the day it is signed
+    lines = credit_selectors.lines_in_force(signed_on)
     investor = application.investor
     document = compliance_selectors.current_disclosure()
     assessment = compliance_selectors.valid_assessment(investor, on=signed_on)
@@ -524,11 +519,11 @@ def _contract_sign(*, application, account, actor, signed_on: date) -> CreditCon
         ),
         credit_grade=application.credit_grade,
         collateral_liquidity=application.collateral_liquidity,
-        warning_line=p(P.WARNING_LINE),
-        call_line=p(P.CALL_LINE),
-        target_line=p(P.TARGET_LINE),
-        withdrawal_line=p(P.WITHDRAWAL_LINE),
-        financing_margin_ratio=p(P.FINANCING_MARGIN_RATIO),
+        warning_line=lines.warning,
+        call_line=lines.call,
+        target_line=lines.target,
+        withdrawal_line=lines.withdrawal,
+        financing_margin_ratio=credit_selectors.financing_margin_ratio_in_force(signed_on),
         disclosure=document,
         disclosure_sha256=document.sha256,
         suitability_assessment=assessment,
@@ -543,7 +538,7 @@ def _contract_sign(*, application, account, actor, signed_on: date) -> CreditCon
 
 def _approve_renewal(application, *, actor, reason, signed_on) -> CreditContract:
     with transaction.atomic():
-        InvestorProfile.objects.select_for_update(of=("self",)).get(pk=application.investor_id)
+        lock_in_order(investor_ids=[application.investor_id])
         application = _locked_application(application)
         _check_checker(application, actor)
         contract = CreditContract.objects.select_for_update(of=("self",)).get(

@@ -67,7 +67,6 @@ from typing import Any, Literal
 import numpy as np
 
 from lending.domain.margin import (
-    DEFAULT_LINES,
     BookArrays,
     MarginLines,
     available_margin_many,
@@ -176,10 +175,12 @@ def stress_test(
     scenario: Scenario,
     *,
     instrument_sector: np.ndarray | None = None,
-    lines: MarginLines = DEFAULT_LINES,
-    financing_margin_ratio: float | np.ndarray = 1.0,
+    lines: MarginLines,
+    financing_margin_ratio: float | np.ndarray,
 ) -> StressResult:
-    """Apply ``scenario`` to every account of ``book`` at once (see module docstring)."""
+    """Apply ``scenario`` to every account of ``book`` at once (see module docstring). The
+    ``lines`` (states, accounts under each line) and the ``financing_margin_ratio`` (scalar or
+    one per account: available margin) are the caller's: dated parameters, no default."""
     price = book.price * _row_multiplier(book, scenario, instrument_sector)
     shocked = book.with_prices(price)
     v = value_book(shocked)
@@ -222,7 +223,7 @@ def replay_history(
     book: BookArrays,
     daily_returns: np.ndarray,
     *,
-    lines: MarginLines = DEFAULT_LINES,
+    lines: MarginLines,
     liquidity_discount: float = 0.0,
 ) -> ReplayResult:
     """Replay a historical path: ``daily_returns`` (T, I) simple returns per instrument

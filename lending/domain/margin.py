@@ -19,6 +19,8 @@ Definitions (per account; positions carry a signed quantity, > 0 long, < 0 short
     liabilities D = financing outstanding (debt) + Σ_short |qty| * price + interest_and_fees
     maintenance collateral ratio (维持担保比例) = A / D; D = 0 → no ratio: ``None``
         (shown as "—"); vectorised: ``+inf`` (sorts as safest, compares ≥ every line).
+        ONE Decimal function computes it, :func:`ratio_of` (used by :func:`maintenance_ratio`
+        and by every caller that has A and D), and ONE vectorised twin, :func:`ratios_from`.
     available margin (保证金可用余额) = cash
         + Σ_collateral rows MV * haircut
         + Σ_financed rows (MV - financed) * (haircut if MV ≥ financed else 1)
@@ -29,7 +31,7 @@ Definitions (per account; positions carry a signed quantity, > 0 long, < 0 short
       outside it (DOMAIN.md gives no short terms): the Decimal function raises ValueError, the
       vectorised one returns NaN for those accounts so a bulk run does not stop.
     financed purchase of amount P is allowed iff available margin ≥ P * financing_margin_ratio.
-    withdrawable cash under line W (default 300%): the largest w with (A - w)/D ≥ W, i.e.
+    withdrawable cash under line W: the largest w with (A - w)/D ≥ W, i.e.
         clamp(A - W·D, 0, cash); all cash when D = 0.
     withdrawable quantity of a long row: the largest q ≤ qty, a whole number of lots or the
         whole row, with (A - q·price)/D ≥ W; the whole row when D = 0.
@@ -39,6 +41,11 @@ Definitions (per account; positions carry a signed quantity, > 0 long, < 0 short
     state (ratio r, lines warning > call, target): r < call → call; r < warning → warning;
         else normal; an account already in call stays in call until r ≥ target → cured.
         No debt → normal (cured if it was in call).
+
+Lines and the financing margin ratio are always arguments: this module holds no value of
+them. They are dated parameters (DOMAIN.md): a contract's own, else those of the regulator
+parameter table in force on the day (lending.credit.selectors.lines_in_force and
+financing_margin_ratio_in_force).
 
 Money rounding is explicit: figures returned as money are quantized to 0.01 with
 ROUND_HALF_UP, except *limits*, which round in the safe direction so the invariant they
@@ -70,24 +77,6 @@ ZERO = Decimal(0)
 
 
 ONE = Decimal(1)
-
-
-#: Default lines (DOMAIN.md "Formulas"); per contract, configurable.
-WARNING_LINE = Decimal("1.40")
-
-
-CALL_LINE = Decimal("1.30")
-
-
-TARGET_LINE = Decimal("1.50")
-
-
-WITHDRAWAL_LINE = Decimal("3.00")
-
-
-#: Financing margin ratio in force for contracts from 2026-01-19 (DOMAIN.md); dated parameter,
-#: callers pass the ratio of the contract.
-FINANCING_MARGIN_RATIO = Decimal("1.00")
 
 
 DEFAULT_LOT_SIZE = 100
@@ -135,12 +124,13 @@ def to_money(value: float | np.floating | Decimal, rounding: str = ROUND_HALF_UP
 @dataclass(frozen=True, slots=True)
 class MarginLines:
     """Per-contract lines as fractions; invariant 0 < call ≤ warning, call ≤ target ≤ withdrawal,
-    target > 1 (the minimal-sale formula divides by T - 1)."""
+    target > 1 (the minimal-sale formula divides by T - 1). No defaults: the values come from
+    the contract or the dated parameter table (lending.credit.selectors.lines_in_force)."""
 
-    warning: Decimal = WARNING_LINE
-    call: Decimal = CALL_LINE
-    target: Decimal = TARGET_LINE
-    withdrawal: Decimal = WITHDRAWAL_LINE
+    warning: Decimal
+    call: Decimal
+    target: Decimal
+    withdrawal: Decimal
 
     def __post_init__(self) -> None:
         for name in ("warning", "call", "target", "withdrawal"):
@@ -151,9 +141,6 @@ class MarginLines:
             raise ValueError("lines: need call ≤ target ≤ withdrawal")
         if self.target <= ONE:
             raise ValueError("lines: target must be above 100%")
-
-
-DEFAULT_LINES = MarginLines()
 
 
 class MarginState(StrEnum):
@@ -170,9 +157,7 @@ STATE_NORMAL, STATE_WARNING, STATE_CALL, STATE_CURED = 0, 1, 2, 3
 STATE_BY_CODE = (MarginState.NORMAL, MarginState.WARNING, MarginState.CALL, MarginState.CURED)
 
 
-def classify(
-    ratio: Decimal | None, lines: MarginLines = DEFAULT_LINES, *, in_call: bool = False
-) -> MarginState:
+def classify(ratio: Decimal | None, lines: MarginLines, *, in_call: bool = False) -> MarginState:
     """State for a ratio (``None`` = no debt). ``in_call``: the account has an open call, which
     only a ratio ≥ target cures (a ratio between call line and target leaves it in call)."""
     if in_call:
@@ -189,7 +174,7 @@ def classify(
 
 
 def classify_many(
-    ratios: np.ndarray, lines: MarginLines = DEFAULT_LINES, in_call: np.ndarray | None = None
+    ratios: np.ndarray, lines: MarginLines, in_call: np.ndarray | None = None
 ) -> np.ndarray:
     """Vectorised :func:`classify`: float ratios (``+inf`` = no debt) → int8 state codes."""
     r = np.asarray(ratios, dtype=np.float64)
@@ -278,6 +263,9 @@ def total_liabilities(account: Account) -> Decimal:
 
 
 def ratio_of(assets: Decimal, liabilities: Decimal) -> Decimal | None:
+    """THE maintenance ratio A / D (Decimal, unrounded); ``None`` when D = 0 (no debt, no
+    ratio). Every Decimal ratio of assets to liabilities is this function; its vectorised twin
+    is :func:`ratios_from` (+inf where this gives ``None``)."""
     return None if liabilities == 0 else assets / liabilities
 
 
@@ -286,9 +274,7 @@ def maintenance_ratio(account: Account) -> Decimal | None:
     return ratio_of(total_assets(account), total_liabilities(account))
 
 
-def available_margin(
-    account: Account, financing_margin_ratio: Decimal = FINANCING_MARGIN_RATIO
-) -> Decimal:
+def available_margin(account: Account, financing_margin_ratio: Decimal) -> Decimal:
     """保证金可用余额 (see module docstring), quantized HALF_UP; may be negative."""
     fmr = as_decimal(financing_margin_ratio, "financing_margin_ratio")
     total = account.cash - account.interest_and_fees
@@ -316,7 +302,7 @@ class PurchaseCheck:
 
 
 def check_financed_purchase(
-    account: Account, amount: Decimal, financing_margin_ratio: Decimal = FINANCING_MARGIN_RATIO
+    account: Account, amount: Decimal, financing_margin_ratio: Decimal
 ) -> PurchaseCheck:
     """A financed purchase of ``amount`` needs available margin ≥ amount * ratio."""
     amount = as_decimal(amount, "amount")
@@ -328,7 +314,7 @@ def check_financed_purchase(
     return PurchaseCheck(avail >= required, amount, avail, required)
 
 
-def withdrawable_cash(account: Account, line: Decimal = WITHDRAWAL_LINE) -> Decimal:
+def withdrawable_cash(account: Account, line: Decimal) -> Decimal:
     """Largest cash w (whole cents, rounded down) with (A - w)/D ≥ line; all cash if D = 0;
     never negative, never more than cash."""
     line = as_decimal(line, "line")
@@ -340,9 +326,7 @@ def withdrawable_cash(account: Account, line: Decimal = WITHDRAWAL_LINE) -> Deci
     return quantize_money(min(max(room, ZERO), cash), ROUND_FLOOR)
 
 
-def withdrawable_quantity(
-    account: Account, position: Position, line: Decimal = WITHDRAWAL_LINE
-) -> Decimal:
+def withdrawable_quantity(account: Account, position: Position, line: Decimal) -> Decimal:
     """Largest quantity of a long ``position`` (a row of ``account``) that may be taken out
     while the ratio stays ≥ line: a whole number of lots, or the whole row (odd lot included)
     if the whole row fits. The whole row when there is no debt."""
@@ -370,7 +354,7 @@ def withdrawable_quantity(
     return min(lots * lot, position.quantity)
 
 
-def cure_amount(account: Account, target: Decimal = TARGET_LINE) -> Decimal:
+def cure_amount(account: Account, target: Decimal) -> Decimal:
     """Cash deposit that brings the ratio back to ``target``: max(0, T·D - A), rounded up."""
     target = as_decimal(target, "target")
     need = target * total_liabilities(account) - total_assets(account)
@@ -437,7 +421,7 @@ class LiquidationPlan:
 
 def plan_liquidation(
     account: Account,
-    target: Decimal = TARGET_LINE,
+    target: Decimal,
     order: str | Callable[[Position], Any] = "zero_haircut_first",
 ) -> LiquidationPlan:
     """Minimal whole-lot sale restoring ``target``.
@@ -655,9 +639,13 @@ class Valuation:
 
 
 def ratios_from(assets: np.ndarray, liabilities: np.ndarray) -> np.ndarray:
-    """A / D with +inf where D = 0 (the no-debt sentinel), without a division warning."""
-    out = np.full(np.shape(assets), np.inf)
-    np.divide(assets, liabilities, out=out, where=liabilities > 0)
+    """THE vectorised maintenance ratio, twin of :func:`ratio_of`: A / D per element, float64,
+    with +inf where D = 0 (where ratio_of gives ``None``: the no-debt sentinel), without a
+    division warning."""
+    a = np.asarray(assets, dtype=np.float64)
+    d = np.asarray(liabilities, dtype=np.float64)
+    out = np.full(np.broadcast_shapes(a.shape, d.shape), np.inf)
+    np.divide(a, d, out=out, where=d != 0)
     return out
 
 
@@ -679,7 +667,7 @@ def ratios_many(book: BookArrays, price: np.ndarray | None = None) -> np.ndarray
 
 def available_margin_many(
     book: BookArrays,
-    financing_margin_ratio: float | np.ndarray = float(FINANCING_MARGIN_RATIO),
+    financing_margin_ratio: float | np.ndarray,
     haircut: np.ndarray | None = None,
 ) -> np.ndarray:
     """Vectorised :func:`available_margin` (unrounded float64, (N,)); NaN for accounts with a
@@ -699,7 +687,7 @@ def available_margin_many(
 
 
 def withdrawable_cash_many(
-    book: BookArrays, line: float = float(WITHDRAWAL_LINE), valuation: Valuation | None = None
+    book: BookArrays, line: float, valuation: Valuation | None = None
 ) -> np.ndarray:
     """Vectorised :func:`withdrawable_cash` (unrounded; floor to the cent when paying out)."""
     v = valuation or value_book(book)
@@ -709,7 +697,7 @@ def withdrawable_cash_many(
 
 
 def cure_amount_many(
-    book: BookArrays, target: float = float(TARGET_LINE), valuation: Valuation | None = None
+    book: BookArrays, target: float, valuation: Valuation | None = None
 ) -> np.ndarray:
     """Vectorised :func:`cure_amount`: max(0, T·D - A) per account (unrounded)."""
     v = valuation or value_book(book)
@@ -717,7 +705,7 @@ def cure_amount_many(
 
 
 def minimal_sale_many(
-    book: BookArrays, target: float = float(TARGET_LINE), valuation: Valuation | None = None
+    book: BookArrays, target: float, valuation: Valuation | None = None
 ) -> np.ndarray:
     """Vectorised :func:`minimal_sale_amount` at mark prices: max(0, (T·D - A)/(T - 1))."""
     if target <= 1:

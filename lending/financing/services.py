@@ -27,8 +27,8 @@ Rules
 * Top-level money services run in `transaction.atomic(durable=True)` and retry transient
   clashes (custody's run_retrying); `*_in_transaction` variants compose in a caller's
   transaction (liquidation execution calls `position_sell_in_transaction`).
-* Lock order: investor -> credit account -> ledger balance rows (primary key) -> financings
-  -> instrument.
+* Locks: the desk's lock order first (written down once, in lending.credit.locks; its last
+  step is the ledger balance rows), then this module's own rows: financings, then the instrument.
 * Financing rows allocate the ledger balances per lot: repayments pay interest first, then
   principal, oldest financing first (a sale first repays the sold instrument's financings).
 """
@@ -59,7 +59,7 @@ from lending.common.inputs import (
     shares_parsed,
 )
 from lending.common.transactions import durable
-from lending.credit.locks import credit_account_lock, open_credit_account_lock
+from lending.credit.locks import credit_account_lock, lock_in_order, open_credit_account_lock
 from lending.credit.models import ContractStatus, CreditAccount, CreditAccountStatus, CreditContract
 from lending.credit.permissions import require_owner_or_perm
 from lending.domain import margin
@@ -761,14 +761,7 @@ def interest_accrue(*, business_date: date, actor=None) -> int:
         )
         if not candidates:
             return 0
-        from accounts.models import InvestorProfile
-
-        list(  # investors first, in primary-key order (the desk's lock order)
-            InvestorProfile.objects.select_for_update(of=("self",))
-            .filter(pk__in=candidates)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        lock_in_order(investor_ids=candidates)  # the investors, before their financings
         done = set(
             InterestAccrual.objects.filter(business_date=business_date).values_list(
                 "contract_id", flat=True

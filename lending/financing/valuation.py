@@ -7,6 +7,11 @@ the investor), the latest prices and the haircuts, in a fixed number of queries 
 number of positions (now: two, or one when the caller passes the contract; with `as_of`: five),
 and evaluates the pure formulas of lending.domain.margin on it.
 
+Lines and financing margin ratio: the contract's (a contract keeps those in force when it was
+signed); an account without a contract has those of the dated parameter table in force on the
+valuation day (`as_of`'s local day, else today), read through lending.credit.selectors (five
+more reads, for that account only). A missing parameter raises: no fallback value.
+
 Reading and computing are apart: `_current_inputs` (now: ONE SQL statement) or `_inputs_as_of`
 (`as_of`: four ORM queries) gather the same `_Inputs`, and `_assemble` makes the positions, the
 margin rows and the figures from them, the same code for both. The statement of
@@ -31,14 +36,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Q
+from django.utils import timezone
 
 from custody import money
 from custody.models import DEBIT_NORMAL, LedgerAccount
 from custody.selectors import balances_as_of
+from lending.credit import selectors as credit_selectors
 from lending.credit.models import ContractStatus, CreditAccount, CreditContract
 from lending.domain import margin
 from lending.financing import raw_reads
@@ -91,7 +98,7 @@ class AccountView:
     available_margin: Decimal
     withdrawable_cash: Decimal
     margin_account: margin.Account
-    financing_margin_ratio: Decimal = margin.FINANCING_MARGIN_RATIO
+    financing_margin_ratio: Decimal
     as_of: datetime | None = None
     rows_by_unit: dict = field(default_factory=dict, repr=False)
 
@@ -117,9 +124,11 @@ class AccountView:
         return margin.withdrawable_quantity(self.margin_account, row, self.lines.withdrawal)
 
 
-def contract_lines(contract: CreditContract | None) -> margin.MarginLines:
+def contract_lines(contract: CreditContract | None, *, on: date) -> margin.MarginLines:
+    """The contract's lines; without a contract, those of the parameter table in force on
+    `on`."""
     if contract is None:
-        return margin.DEFAULT_LINES
+        return credit_selectors.lines_in_force(on)
     return margin.MarginLines(
         warning=contract.warning_line,
         call=contract.call_line,
@@ -350,6 +359,13 @@ def account_view(
     return _assemble(credit_account, contract, inputs, as_of)
 
 
+def _valuation_day(as_of: datetime | None) -> date:
+    """The (Shanghai) day whose parameters apply to a valuation at `as_of` (now: today)."""
+    if as_of is None:
+        return timezone.localdate()
+    return timezone.localdate(as_of) if timezone.is_aware(as_of) else as_of.date()
+
+
 def _assemble(
     credit_account: CreditAccount,
     contract: CreditContract | None,
@@ -357,8 +373,12 @@ def _assemble(
     as_of: datetime | None,
 ) -> AccountView:
     """The valuation proper: positions, margin rows and figures from what was read."""
-    lines = contract_lines(contract)
-    fmr = contract.financing_margin_ratio if contract else margin.FINANCING_MARGIN_RATIO
+    day = _valuation_day(as_of)
+    lines = contract_lines(contract, on=day)
+    if contract is not None:
+        fmr = contract.financing_margin_ratio
+    else:
+        fmr = credit_selectors.financing_margin_ratio_in_force(day)
     cash = debt = interest = ZERO
     for purpose, unit, value in inputs.balances:
         if purpose == "client_money" and unit == CURRENCY:

@@ -15,10 +15,10 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.audit import stamp
 from accounts.errors import Conflict, ValidationFailed
+from accounts.permissions import require_permission
 from compliance import parameters as P
 from compliance import selectors as compliance_selectors
 from lending.common.inputs import decimal_parsed, fraction_parsed, reason_required
-from lending.credit.permissions import require_perm
 from lending.domain.formats import fmt_ratio
 from lending.domain.margin import ZERO
 from lending.instruments.models import Instrument, InstrumentCategory
@@ -65,7 +65,7 @@ def instrument_create(
     actor,
     reason: str = "new instrument",
 ) -> Instrument:
-    require_perm(actor, "lending.add_instrument")
+    require_permission(actor, "lending.add_instrument", action="add an instrument")
     code = (code or "").strip().upper()
     if not code or not code.replace(".", "").isalnum():
         raise ValidationFailed(f"code: {code!r} is not an instrument code", extra={"field": "code"})
@@ -121,7 +121,7 @@ def haircut_set(
 ) -> Instrument:
     """Set the haircut (and optionally the eligibility flags). Above the category cap: refused
     with ValidationFailed naming the field and the cap. While ST/suspended/delisting only 0."""
-    require_perm(actor, "lending.change_instrument")
+    require_permission(actor, "lending.change_instrument", action="set a haircut")
     reason = reason_required(reason)
     haircut = fraction_parsed(haircut, "haircut")
     with transaction.atomic():
@@ -154,7 +154,7 @@ def instrument_flags_set(
 ) -> Instrument:
     """Mark or clear ST, suspension and delisting. A flagged security's haircut is forced to 0
     (clearing the flag does not restore it: staff set a haircut again)."""
-    require_perm(actor, "lending.change_instrument")
+    require_permission(actor, "lending.change_instrument", action="flag an instrument")
     reason = reason_required(reason)
     with transaction.atomic():
         instrument = Instrument.objects.select_for_update(of=("self",)).get(pk=instrument.pk)
@@ -243,7 +243,7 @@ def prices_ingest(ticks: Iterable[Mapping], *, source: str, actor=None) -> tuple
     instrument. An accepted tick older than the latest price is kept as history but never
     overwrites the newer latest price. A malformed tick refuses the whole batch, naming it.
     After commit, `on_prices_changed` gets the instruments whose latest price moved."""
-    require_perm(actor, "lending.add_pricetick")
+    require_permission(actor, "lending.add_pricetick", action="ingest prices")
     ticks = list(ticks)
     index = _instrument_index()
     ids: list[int] = []

@@ -33,8 +33,10 @@ from django.utils.translation import gettext as _
 from accounts.audit import stamp
 from accounts.bulk import rows_update_with_history
 from accounts.errors import Conflict, PermissionDenied, RuleViolation, ValidationFailed
+from accounts.permissions import require_permission
 from accounts.precision import RATIO
 from accounts.second_factor import require_second_factor
+from lending.credit.locks import credit_account_lock
 from lending.domain import margin
 from lending.liquidation.brokers import Broker, Fill
 from lending.liquidation.models import (
@@ -54,7 +56,6 @@ from lending.margin_calls.services import (
     account_view_of,
     config,
     event_record,
-    lock_account,
     notice_send,
     pct,
     state_set,
@@ -67,15 +68,6 @@ APPROVE_PERM = "lending.approve_liquidationplan"
 
 
 EXECUTE_PERM = "lending.change_liquidationplan"
-
-
-def _require_perm(actor, perm: str, what: str) -> None:
-    if actor is None or not actor.has_perm(perm):
-        raise PermissionDenied(
-            f"{what}: your role may not do this ({perm})",
-            code="permission_denied",
-            extra={"permission": perm},
-        )
 
 
 def _require_reason(reason: str) -> str:
@@ -115,7 +107,7 @@ def liquidation_plan_prepare(
     now: datetime | None = None,
 ) -> LiquidationPlan:
     """Prepare the minimal sale for an overdue call (the maker's step)."""
-    _require_perm(actor, PREPARE_PERM, "liquidation plan")
+    require_permission(actor, PREPARE_PERM, action="prepare a liquidation plan")
     now = _aware(now, "now")
     rule = order_rule or config()["order_rule"]
     if rule not in margin.ORDER_RULES:
@@ -124,7 +116,7 @@ def liquidation_plan_prepare(
             extra={"field": "order_rule"},
         )
     with transaction.atomic():
-        account = lock_account(call.credit_account)
+        account = credit_account_lock(call.credit_account)
         call = MarginCall.objects.select_for_update(of=("self",)).get(pk=call.pk)
         if call.status != MarginCallStatus.OVERDUE:
             raise RuleViolation(
@@ -214,8 +206,9 @@ def liquidation_plan_prepare(
 
 
 def _check_checker(plan: LiquidationPlan, actor, *, action: str) -> None:
-    _require_perm(actor, APPROVE_PERM, "liquidation decision")
-    if plan.prepared_by_id is not None and plan.prepared_by_id == actor.pk:
+    require_permission(actor, APPROVE_PERM, action="decide a liquidation plan")
+    # the system (actor None) is refused by the second-factor check below: a person decides
+    if plan.prepared_by_id is not None and plan.prepared_by_id == getattr(actor, "pk", None):
         raise PermissionDenied(
             "approver: the officer who prepared a liquidation cannot decide it (four eyes)",
             code="four_eyes",
@@ -231,7 +224,7 @@ def liquidation_plan_approve(
     _check_checker(plan, actor, action="liquidation approval")
     now = _aware(now, "now")
     with transaction.atomic():
-        account = lock_account(plan.call.credit_account)
+        account = credit_account_lock(plan.call.credit_account)
         plan = _locked_plan(plan)
         call = MarginCall.objects.select_for_update(of=("self",)).get(pk=plan.call_id)
         if plan.status != LiquidationPlanStatus.PREPARED:
@@ -270,7 +263,7 @@ def liquidation_plan_reject(
     _check_checker(plan, actor, action="liquidation rejection")
     now = _aware(now, "now")
     with transaction.atomic():
-        account = lock_account(plan.call.credit_account)
+        account = credit_account_lock(plan.call.credit_account)
         plan = _locked_plan(plan)
         if plan.status != LiquidationPlanStatus.PREPARED:
             raise Conflict(f"plan #{plan.pk}: already {plan.status}", code="plan_decided")
@@ -329,7 +322,7 @@ def _post_pending_fills(plan: LiquidationPlan, actor) -> int:
     pending = LiquidationFill.objects.filter(order__line__plan=plan, posted_at__isnull=True)
     for pk in pending.order_by("pk").values_list("pk", flat=True):
         with transaction.atomic():
-            account = lock_account(plan.call.credit_account)
+            account = credit_account_lock(plan.call.credit_account)
             fill = (
                 LiquidationFill.objects.select_for_update(of=("self",))
                 .select_related("order__line")
@@ -367,11 +360,11 @@ def liquidation_execute(
     """Send the unfilled part of every line to `broker`, post the fills, and close the call
     when everything is sold (see the module docstring). Safe to run again after a partial
     fill or an interruption: recorded fills are never posted twice."""
-    _require_perm(actor, EXECUTE_PERM, "liquidation execution")
+    require_permission(actor, EXECUTE_PERM, action="execute a liquidation")
     now = _aware(now, "now")
     broker_name = getattr(broker, "name", type(broker).__name__)[:40]
     with transaction.atomic():
-        lock_account(plan.call.credit_account)
+        credit_account_lock(plan.call.credit_account)
         plan = _locked_plan(plan)
         if plan.status not in (LiquidationPlanStatus.APPROVED, LiquidationPlanStatus.EXECUTING):
             raise RuleViolation(
@@ -392,7 +385,7 @@ def liquidation_execute(
     _post_pending_fills(plan, actor)  # left over from an interrupted run
     for line in plan.lines.order_by("sequence"):
         with transaction.atomic():
-            lock_account(plan.call.credit_account)
+            credit_account_lock(plan.call.credit_account)
             line = LiquidationPlanLine.objects.select_for_update().get(pk=line.pk)
             unposted = sum(
                 (f.quantity for f in LiquidationFill.objects.filter(
@@ -422,7 +415,7 @@ def liquidation_execute(
         _post_pending_fills(plan, actor)
 
     with transaction.atomic():
-        account = lock_account(plan.call.credit_account)
+        account = credit_account_lock(plan.call.credit_account)
         plan = _locked_plan(plan)
         if plan.status != LiquidationPlanStatus.EXECUTING:
             return plan
@@ -523,7 +516,7 @@ def default_recovery_record(
     *, default: DefaultRecord, amount: Decimal, actor, reason: str, now: datetime | None = None
 ) -> DefaultRecord:
     """Record money recovered on a default (recovery time = last recovery - default)."""
-    _require_perm(actor, EXECUTE_PERM, "default recovery")
+    require_permission(actor, EXECUTE_PERM, action="record a default recovery")
     reason = _require_reason(reason)
     now = _aware(now, "now")
     amount = margin.as_decimal(amount, "amount")

@@ -28,8 +28,9 @@ through Django's mail backend, beat's sweeper (`notices_deliver_pending`) sends 
 did not, and the result is recorded on the notice (sent at, delivered, error). A portal notice
 is delivered when written; the investor's acknowledgement in the portal is the proof it was read.
 
-Lock order (DESIGN.md): investor -> credit account -> margin rows. Every service here locks the
-investor and credit account rows first (`lock_accounts`: many accounts in pk order).
+Locks: every service here first locks the investors and credit accounts it changes through
+lending.credit.locks (`lock_in_order` for many accounts, `credit_account_lock` for one; the desk's
+lock order is written down there), then its margin rows.
 
 Configuration: settings.LENDING_MARGIN_CALLS (a dict) overrides `DEFAULT_CONFIG` key by key.
 """
@@ -39,7 +40,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -60,6 +61,8 @@ from accounts.errors import (
 )
 from accounts.precision import RATIO
 from compliance import calendar
+from lending.credit import selectors as credit_selectors
+from lending.credit.locks import credit_account_lock, lock_in_order
 from lending.credit.models import CreditAccount, CreditContract
 from lending.domain import margin
 from lending.margin_calls.models import (
@@ -147,9 +150,10 @@ def pct(ratio: Decimal | None) -> str:
     return "—" if ratio is None else f"{(ratio * 100).quantize(Decimal('0.01'))}%"
 
 
-def lines_for_many(credit_account_ids) -> dict[int, margin.MarginLines]:
-    """The lines of each account's active contract (one statement); accounts without an active
-    contract are absent (their lines are margin.DEFAULT_LINES)."""
+def lines_for_many(credit_account_ids, *, on: date) -> dict[int, margin.MarginLines]:
+    """The lines of each account: its active contract's (one statement), else those of the
+    parameter table in force on `on` (lending.credit.selectors.lines_in_force, read once for
+    all such accounts; a missing parameter raises)."""
     ids = list(credit_account_ids)
     if not ids:
         return {}
@@ -160,15 +164,19 @@ def lines_for_many(credit_account_ids) -> dict[int, margin.MarginLines]:
         .values_list("credit_account_id", "warning_line", "call_line", "target_line",
                      "withdrawal_line")
     )  # fmt: skip
-    return {
+    lines = {
         pk: margin.MarginLines(warning=w, call=c, target=t, withdrawal=wd)
         for pk, w, c, t, wd in rows
     }
+    if len(lines) < len(set(ids)):
+        in_force = credit_selectors.lines_in_force(on)
+        lines.update({pk: in_force for pk in ids if pk not in lines})
+    return lines
 
 
-def lines_for(credit_account: CreditAccount) -> margin.MarginLines:
-    """The lines of the account's active contract (the defaults when there is none)."""
-    return lines_for_many([credit_account.pk]).get(credit_account.pk, margin.DEFAULT_LINES)
+def lines_for(credit_account: CreditAccount, *, on: date) -> margin.MarginLines:
+    """The lines of the account's active contract, else those in force on `on`."""
+    return lines_for_many([credit_account.pk], on=on)[credit_account.pk]
 
 
 def call_deadline(issued_at: datetime) -> datetime:
@@ -179,37 +187,6 @@ def call_deadline(issued_at: datetime) -> datetime:
         issued_at.astimezone(SHANGHAI).date(), cfg["deadline_trading_days"]
     )
     return datetime.combine(day, cfg["deadline_time"], tzinfo=SHANGHAI)
-
-
-def lock_accounts(credit_account_ids) -> dict[int, CreditAccount]:
-    """Lock investors, then credit accounts (DESIGN.md order), each in pk order: two statements
-    whatever the number of accounts. The accounts come with their investor and login."""
-    from accounts.models import InvestorProfile
-
-    ids = sorted({int(pk) for pk in credit_account_ids})
-    investors = CreditAccount.objects.filter(pk__in=ids).values("investor_id")
-    list(
-        InvestorProfile.objects.select_for_update(of=("self",))
-        .filter(pk__in=investors)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    accounts = {
-        account.pk: account
-        for account in CreditAccount.objects.select_for_update(of=("self",))
-        .select_related("investor__user")
-        .filter(pk__in=ids)
-        .order_by("pk")
-    }
-    missing = sorted(set(ids) - set(accounts))
-    if missing:
-        raise NotFound(f"credit accounts not found: {missing}", extra={"credit_accounts": missing})
-    return accounts
-
-
-def lock_account(credit_account: CreditAccount) -> CreditAccount:
-    """Lock investor -> credit account (DESIGN.md order)."""
-    return lock_accounts([credit_account.pk])[credit_account.pk]
 
 
 def _state_rows(accounts: dict[int, CreditAccount], at: datetime) -> dict[int, AccountMarginState]:
@@ -318,7 +295,7 @@ def state_set(
 
 
 def _message(kind: str, stage: int, account: CreditAccount, call, ctx: dict) -> tuple[str, str]:
-    lines = ctx.get("lines") or margin.DEFAULT_LINES
+    lines = ctx.get("lines")  # set by notices_build for a notice without a call
     ratio = pct(ctx.get("ratio"))
     if kind == NoticeKind.WARNING:
         return (
@@ -428,8 +405,8 @@ def notices_build(
 ) -> list[Notice]:
     """The portal and e-mail notices of one event, not yet saved (see notices_save)."""
     ctx = dict(context or {})
-    if "lines" not in ctx and call is None:
-        ctx["lines"] = lines_for(account)
+    if ctx.get("lines") is None and call is None:
+        ctx["lines"] = lines_for(account, on=timezone.localdate(at))
     subject, body = _bilingual_message(kind, stage, account, call, ctx)
     notices = []
     for channel in (NoticeChannel.PORTAL, NoticeChannel.EMAIL):
@@ -717,8 +694,10 @@ class _Batch:
 
     def apply(self, chunk: list[AccountValuation]) -> list[Transition]:
         ids = [v.credit_account_id for v in chunk]
-        accounts = lock_accounts(ids)
-        lines = lines_for_many([v.credit_account_id for v in chunk if v.lines is None])
+        accounts = lock_in_order(credit_account_ids=ids).credit_accounts
+        lines = lines_for_many(
+            [v.credit_account_id for v in chunk if v.lines is None], on=timezone.localdate(self.at)
+        )
         rows = _state_rows(accounts, self.at)
         calls = {
             c.credit_account_id: c
@@ -732,7 +711,7 @@ class _Batch:
                 rows[v.credit_account_id],
                 calls.get(v.credit_account_id),
                 v,
-                v.lines or lines.get(v.credit_account_id, margin.DEFAULT_LINES),
+                v.lines or lines[v.credit_account_id],
             )
             for v in chunk
         ]
@@ -930,7 +909,7 @@ def calls_escalate_overdue(*, now: datetime | None = None, actor=None) -> list[M
     for pk in ids:
         with transaction.atomic():
             call = MarginCall.objects.select_related("credit_account").get(pk=pk)
-            account = lock_account(call.credit_account)
+            account = credit_account_lock(call.credit_account)
             call = MarginCall.objects.select_for_update(of=("self",)).get(pk=pk)
             if call.status != MarginCallStatus.OPEN or call.deadline >= now:
                 continue
@@ -966,7 +945,7 @@ def margin_reminders_send(*, now: datetime | None = None) -> list[int]:
         "credit_account__investor__user"
     ):
         with transaction.atomic():
-            account = lock_account(row.credit_account)
+            account = credit_account_lock(row.credit_account)
             row = AccountMarginState.objects.get(pk=row.pk)
             if row.state != MarginStateKind.WARNING:
                 continue
@@ -997,7 +976,7 @@ def margin_reminders_send(*, now: datetime | None = None) -> list[int]:
         status=MarginCallStatus.OPEN, issued_at__lte=now - call_after, deadline__gt=now
     ).select_related("credit_account__investor__user"):
         with transaction.atomic():
-            lock_account(call.credit_account)
+            credit_account_lock(call.credit_account)
             sent += notice_send(
                 account=call.credit_account, kind=NoticeKind.REMINDER, stage=1, call=call, at=now
             )

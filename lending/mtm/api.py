@@ -14,7 +14,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.errors import NotFound, PermissionDenied
+from accounts.errors import NotFound
+from accounts.permissions import require_permission
 from lending.domain import margin
 from lending.mtm import services as mtm
 from lending.mtm import snapshots
@@ -69,17 +70,10 @@ class MtmRunStartSerializer(serializers.Serializer):
     shard_size = serializers.IntegerField(min_value=1, required=False)
 
 
-def _require_view(user) -> None:
-    if not user.has_perm(VIEW_PERM):
-        raise PermissionDenied(
-            f"permission: {VIEW_PERM} is needed for this", extra={"permission": VIEW_PERM}
-        )
-
-
 class MtmRunListApi(APIView):
     @extend_schema(responses=MtmRunSerializer(many=True))
     def get(self, request):
-        _require_view(request.user)
+        require_permission(request.user, VIEW_PERM, action="see mark-to-market runs")
         return Response(MtmRunSerializer(mtm.runs_recent(50), many=True).data)
 
     @extend_schema(request=MtmRunStartSerializer, responses={202: MtmRunSerializer})
@@ -95,14 +89,14 @@ class MtmRunListApi(APIView):
 class MtmRunDetailApi(APIView):
     @extend_schema(responses=MtmRunSerializer)
     def get(self, request, pk: int):
-        _require_view(request.user)
+        require_permission(request.user, VIEW_PERM, action="see mark-to-market runs")
         return Response(MtmRunSerializer(mtm.run_for(pk)).data)
 
 
 class MtmRunAccountApi(APIView):
     @extend_schema(responses=MtmAccountFiguresSerializer)
     def get(self, request, pk: int, account: int):
-        _require_view(request.user)
+        require_permission(request.user, VIEW_PERM, action="see mark-to-market runs")
         run = mtm.run_for(pk)
         figures = snapshots.account_figures(run.pk, account)
         if figures is None:

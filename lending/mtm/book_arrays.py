@@ -26,8 +26,11 @@ the price is the latest price (0 when none); the haircut is the effective one (0
 eligible list and while ST / suspended / delisting). Ratios agree with account_view's Decimal
 maintenance ratio within float64 rounding (tested at 1e-9 relative).
 
-Lines are those of the account's *active* contract (the defaults when there is none), as
-lending.margin_calls.services.lines_for uses them to decide a state.
+Lines are those of the account's *active* contract, as lending.margin_calls.services.lines_for
+uses them to decide a state; an account without one has the lines and the financing margin
+ratio of the dated parameter table in force on ``on`` (today by default), read once per load
+through lending.credit.selectors, and only when the load has such an account (a missing
+parameter raises).
 
 Selecting accounts: ``credit_account_ids`` (explicit pks), ``id_range`` ((lo, hi): pks
 lo ≤ pk < hi, how mark-to-market shards slice the book) and ``instrument_ids`` (the accounts
@@ -41,12 +44,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 import numpy as np
 from django.db import connection, transaction
+from django.utils import timezone
 from psycopg import sql
 
+from lending.credit import selectors as credit_selectors
 from lending.domain import margin
 from lending.mtm import pg_arrays
 
@@ -247,8 +253,10 @@ def load_book(
     instrument_ids: Iterable[int] | None = None,
     price_override: dict[int, Decimal] | None = None,
     id_range: tuple[int, int] | None = None,
+    on: date | None = None,
 ) -> LoadedBook:
-    """The selected accounts as flat arrays (see the module docstring)."""
+    """The selected accounts as flat arrays (see the module docstring). ``on``: the day whose
+    parameter-table lines apply to accounts without an active contract (today by default)."""
     with transaction.atomic():  # SET LOCAL: the work memory lasts this load only
         with connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL work_mem = '{LOAD_WORK_MEM}'")
@@ -259,10 +267,10 @@ def load_book(
             credit_account_ids = holders
         elif credit_account_ids is not None:
             credit_account_ids = list(credit_account_ids)
-        return _load(credit_account_ids, id_range, price_override)
+        return _load(credit_account_ids, id_range, price_override, on or timezone.localdate())
 
 
-def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
+def _load(credit_account_ids, id_range, price_override, on: date) -> LoadedBook:
     where = _account_filter(credit_account_ids, id_range)
 
     # 1. accounts, their stored state and unfinished call (PostgreSQL keeps one unfinished
@@ -291,10 +299,8 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
 
     # 1b. lines of the active contracts (PostgreSQL keeps one per investor), grouped by their
     # values: a desk has a handful of sets of lines, so each set is converted once, with the
-    # accounts that have it; an account without an active contract has the default lines
-    d = margin.DEFAULT_LINES
-    defaults = (d.warning, d.call, d.target, d.withdrawal, margin.FINANCING_MARGIN_RATIO)
-    line_columns = [np.full(n, float(value)) for value in defaults]
+    # accounts that have it; an account without an active contract has those in force on `on`
+    line_columns = [np.full(n, np.nan) for _ in range(5)]
     contract = np.zeros(n, dtype=bool)
     groups = pg_arrays.fetch_all(
         sql.SQL(
@@ -311,6 +317,13 @@ def _load(credit_account_ids, id_range, price_override) -> LoadedBook:
         contract[at] = True
         for column, value in zip(line_columns, values, strict=True):
             column[at] = value
+    if not contract.all():  # the parameter table, read once for this load
+        d = credit_selectors.lines_in_force(on)
+        fmr = credit_selectors.financing_margin_ratio_in_force(on)
+        for column, value in zip(
+            line_columns, (d.warning, d.call, d.target, d.withdrawal, fmr), strict=True
+        ):
+            column[~contract] = float(value)
 
     # 4. instruments (whole table: small) with latest prices
     with connection.cursor() as cursor:

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import socket
 import struct
 import time
@@ -66,9 +65,9 @@ from django.utils import timezone
 from accounts.errors import (
     TRANSIENT_DB_ERRORS,
     NotFound,
-    PermissionDenied,
     RuleViolation,
 )
+from accounts.permissions import require_permission
 from compliance import calendar
 from lending.domain import margin
 from lending.instruments.models import LatestPrice
@@ -102,20 +101,8 @@ DEFAULT_CONFIG = {
 }
 
 
-#: Fault injection for the crash test only: seconds a shard sleeps between storing its
-#: snapshots and applying state changes (read from the worker's environment).
-PAUSE_ENV = "MARGINDESK_MTM_SHARD_PAUSE"
-
-
 def config() -> dict:
     return {**DEFAULT_CONFIG, **getattr(settings, "LENDING_MTM", {})}
-
-
-def _require_perm(actor) -> None:
-    if actor is not None and not actor.has_perm(RUN_PERM):
-        raise PermissionDenied(
-            f"permission: {RUN_PERM} is needed for this", extra={"permission": RUN_PERM}
-        )
 
 
 # --------------------------------------------------------------------------- schedule
@@ -173,7 +160,7 @@ def mtm_run_create(
 ) -> MtmRun:
     """A pending run with its price snapshot and shard rows (nothing enqueued: see
     `mtm_run_start`). ``instrument_ids``: an incremental run over their holders (one shard)."""
-    _require_perm(actor)
+    require_permission(actor, RUN_PERM, action="start a mark-to-market run")
     size = int(shard_size or config()["shard_size"])
     if size < 1:
         raise RuleViolation("shard_size: at least one account per shard", code="invalid")
@@ -321,7 +308,7 @@ def valuations_for(loaded, valuation, index: np.ndarray) -> list[AccountValuatio
     for i in index.tolist():
         assets = _decimal(valuation.assets[i])
         liabilities = _decimal(valuation.liabilities[i])
-        ratio = None if liabilities == 0 else assets / liabilities
+        ratio = margin.ratio_of(assets, liabilities)
         out.append(AccountValuation(int(loaded.credit_account_ids[i]), ratio, assets, liabilities))
     return out
 
@@ -392,6 +379,7 @@ def _shard_process(row: MtmShard, worker: str) -> dict:
         id_range=(row.id_from, row.id_to),
         instrument_ids=run.instrument_ids if run.kind == MtmRunKind.INCREMENTAL else None,
         price_override=overrides,
+        on=timezone.localdate(run.prices_as_of),  # lines in force on the day of the prices
     )
     t1 = time.perf_counter()
     valuation = margin.value_book(loaded.book)
@@ -400,10 +388,6 @@ def _shard_process(row: MtmShard, worker: str) -> dict:
     t2 = time.perf_counter()
     _snapshots_store(run_id, shard, loaded, valuation, codes)
     t3 = time.perf_counter()
-
-    pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
-    if pause > 0:
-        time.sleep(pause)
 
     error = ""
     if todo.size:

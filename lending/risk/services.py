@@ -38,9 +38,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import stamp
-from accounts.errors import NotFound, PermissionDenied, ValidationFailed
+from accounts.errors import NotFound, ValidationFailed
+from accounts.permissions import require_permission
 from custody import selectors as custody_selectors
 from custody import services as custody_services
+from lending.credit import selectors as credit_selectors
 from lending.credit.models import CreditAccount
 from lending.domain import analytics as an
 from lending.domain import margin
@@ -65,7 +67,7 @@ STALE_AFTER = timedelta(minutes=20)  # beyond the task time limit (15 min)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
 HISTORICAL_PATHS = DATA_DIR / "historical_paths.csv"
@@ -238,7 +240,7 @@ def historical_path_names() -> list[str]:
 
 
 def _historical_paths() -> dict[str, np.ndarray]:
-    """{path name: (T,) daily market returns} from lending/data/historical_paths.csv."""
+    """{path name: (T,) daily market returns} from lending/risk/data/historical_paths.csv."""
     paths: dict[str, list[tuple[int, float]]] = {}
     with HISTORICAL_PATHS.open(encoding="utf-8") as handle:
         rows = csv.DictReader(line for line in handle if not line.startswith("#"))
@@ -318,6 +320,8 @@ class Book:
     warning_line: np.ndarray  # (N,) per-account lines (fractions)
     call_line: np.ndarray
     target_line: np.ndarray
+    financing_margin_ratio: np.ndarray  # (N,) per account (its contract's, else in force)
+    lines: margin.MarginLines  # the parameter table's, in force on the day of the load
 
     @property
     def sector(self) -> np.ndarray:
@@ -327,8 +331,11 @@ class Book:
 
 def load_book() -> Book:
     """The whole book at the latest prices (lending.mtm.book_arrays.load_book: every open credit
-    account, set-based reads), with each account's active-contract lines."""
-    loaded = book_arrays.load_book()
+    account, set-based reads), with each account's active-contract lines, and the lines of the
+    parameter table in force today (the analytics' desk-wide lines: stress states, calls of a
+    historical replay), read once per run."""
+    today = timezone.localdate()
+    loaded = book_arrays.load_book(on=today)
     return Book(
         book=loaded.book,
         credit_account_ids=np.asarray(loaded.credit_account_ids, dtype=np.int64),
@@ -341,6 +348,8 @@ def load_book() -> Book:
         warning_line=np.asarray(loaded.lines.warning, dtype=np.float64),
         call_line=np.asarray(loaded.lines.call, dtype=np.float64),
         target_line=np.asarray(loaded.lines.target, dtype=np.float64),
+        financing_margin_ratio=np.asarray(loaded.lines.financing_margin_ratio, dtype=np.float64),
+        lines=credit_selectors.lines_in_force(today),
     )
 
 
@@ -404,7 +413,13 @@ def _stress_figures(b: Book, params: dict[str, Any], reserve: Decimal) -> dict[s
             haircut_shock=s["haircut_shock"],
             liquidity_discount=s["liquidity_discount"],
         )
-        res = an.stress_test(book, scenario, instrument_sector=sector)
+        res = an.stress_test(
+            book,
+            scenario,
+            instrument_sector=sector,
+            lines=b.lines,
+            financing_margin_ratio=b.financing_margin_ratio,
+        )
         shocked = margin.value_book(book, book.price * _multiplier(book, scenario, sector))
         state = _state(res.ratio, b)
         order = np.lexsort((res.ratio, -res.shortfall))[:top_n]
@@ -445,7 +460,9 @@ def _stress_figures(b: Book, params: dict[str, Any], reserve: Decimal) -> dict[s
             [params["category_beta"][str(c)] for c in b.instrument_category], dtype=np.float64
         )
         rets = np.clip(np.outer(market, beta), -1.0, None).reshape(market.size, beta.size)
-        rr = an.replay_history(book, rets, liquidity_discount=params["history_liquidity_discount"])
+        rr = an.replay_history(
+            book, rets, lines=b.lines, liquidity_discount=params["history_liquidity_discount"]
+        )
         order = np.lexsort((rr.min_ratio, -rr.max_shortfall))[:top_n]
         worst_ids.update(int(b.credit_account_ids[i]) for i in order)
         peak = margin.to_money(float(rr.desk_shortfall.max(initial=0.0)))
@@ -670,11 +687,6 @@ def account_performance(
 # =========================================================================== runs
 
 
-def _require(actor, perm: str, what: str) -> None:
-    if actor is None or not actor.has_perm(perm):
-        raise PermissionDenied(f"permission: your role may not {what}", extra={"permission": perm})
-
-
 def risk_run_start(
     *,
     kind: str,
@@ -687,7 +699,7 @@ def risk_run_start(
 ) -> RiskRun:
     """Record a pending run (risk role) and, on commit, hand it to the Celery task.
     The seed is drawn now when none is given, so every run can be repeated exactly."""
-    _require(actor, RUN_PERM, "start a risk run")
+    require_permission(actor, RUN_PERM, action="start a risk run")
     if not reason or not reason.strip():
         raise _bad("reason", "a reason is required")
     if kind not in Kind.values:
@@ -843,19 +855,15 @@ def _finish(run_id: int, started_at, figures: dict[str, Any]) -> RiskRun:
 # =========================================================================== reads
 
 
-def _require_view(user) -> None:
-    _require(user, VIEW_PERM, "see risk runs")
-
-
 def risk_runs_for(user, *, kind: str | None = None):
     """Runs a staff user may see (every staff role has the view permission), newest first."""
-    _require_view(user)
+    require_permission(user, VIEW_PERM, action="see risk runs")
     qs = RiskRun.objects.select_related("started_by").defer("results")
     return qs.filter(kind=kind) if kind else qs
 
 
 def risk_run_for(user, pk: int) -> RiskRun:
-    _require_view(user)
+    require_permission(user, VIEW_PERM, action="see risk runs")
     run = RiskRun.objects.select_related("started_by").filter(pk=pk).first()
     if run is None:
         raise NotFound(f"risk run #{pk} does not exist")

@@ -28,9 +28,6 @@ from rest_framework.test import APIClient
 
 from accounts.roles import Role
 from tests import test_access_matrix as matrix
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import *  # noqa: F403
-from tests.lending.calls_fixtures import *  # noqa: F403
 from tests.second_factor import login_verified, second_factor
 from tests.test_access_matrix import (
     EXEMPT_WRITES,

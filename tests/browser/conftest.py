@@ -1,12 +1,15 @@
 """Browser tests: Playwright drives Debian's Chromium (/usr/bin/chromium, installed by
-.ci/run); Playwright's own browser download is not used. Failing tests keep a screenshot
-under test-artifacts/playwright/."""
+.ci/run); Playwright's own browser download is not used. Without it the tests are skipped,
+and fail in CI (tests/binaries.py). Failing tests keep a screenshot under
+test-artifacts/playwright/."""
 
 import os
 import re
 import shutil
 
 import pytest
+
+from tests.binaries import need_binary
 
 # Playwright's sync API keeps an event loop in the test thread; the ORM calls made by the
 # test itself (fixtures, assertions) are still synchronous and safe.
@@ -15,11 +18,17 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def chromium() -> str:
+    """The Chromium every browser test drives: skipped without it, failed in CI."""
+    return need_binary(CHROMIUM, "the browser tests (Playwright drives Debian's Chromium)")
+
+
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
+def browser_type_launch_args(browser_type_launch_args, chromium):
     return {
         **browser_type_launch_args,
-        "executable_path": CHROMIUM,
+        "executable_path": chromium,
         "args": [
             "--no-sandbox",
             "--disable-gpu",

@@ -11,10 +11,8 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
-from tests.compliance.fixtures import *  # noqa: F403
 from tests.compliance.fixtures import answers_for
-from tests.lending.book_fixtures import *  # noqa: F403
-from tests.lending.calls_fixtures import *  # noqa: F403
+from tests.lending.book_fixtures import price_set
 from tests.lending.calls_fixtures import MOUTAI, PINGAN
 from tests.second_factor import totp_code
 
@@ -188,8 +186,8 @@ def test_margin_call_appears_on_the_investors_page_after_a_price_fall(
     expect(page.locator("#ratio svg.gauge")).to_contain_text("242.9%")
     expect(page.locator(".notice-ack")).to_have_count(0)
     # the price feed falls and the mark-to-market revalues the account
-    price_set(MOUTAI, "48.00")  # noqa: F405
-    price_set(PINGAN, "5.80")  # noqa: F405
+    price_set(MOUTAI, "48.00")
+    price_set(PINGAN, "5.80")
     call = calls.account_revalue(credit_account=account).call
     assert call is not None
     page.reload()

@@ -1,6 +1,8 @@
 """Compliance fixtures, built through the real services (PostgreSQL, no mocks).
 
-Imported by tests/compliance/conftest.py and by tests/lending/test_credit*.py.
+A pytest plugin (`pytest_plugins` in tests/conftest.py): its fixtures are available to every
+test without an import. Its plain helpers (answers_for, QUESTIONS, BANDS, and login_verified
+and second_factor from tests.second_factor) are imported by name where used.
 """
 
 from datetime import date, timedelta
@@ -162,9 +164,3 @@ def make_eligible(assess, disclosure, acknowledge):
 @pytest.fixture
 def some_day():
     return date(2026, 6, 1)
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    """Users are made by the dozen here; PBKDF2's cost buys nothing in these tests."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

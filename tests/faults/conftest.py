@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from django.db import InterfaceError, OperationalError, connection
 
+from tests.binaries import need_binary
 from tools import worker_processes
 from tools.worker_processes import WorkerProcess, wait_until_ready
 from tools.worker_processes import stop as stop_worker
@@ -109,8 +110,13 @@ def private_pg():
     """A private PostgreSQL cluster with a migrated database "margindesk_fault" (migrated by
     `manage.py migrate` in a subprocess, as a deployment does); stopped and removed after."""
     bindir = _pg_bindir()
-    if bindir is None or not (bindir / "initdb").exists():
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; set PG_BINDIR")
+    for tool in ("initdb", "pg_ctl", "createdb"):
+        need_binary(
+            bindir / tool if bindir else tool,
+            "the fault tests' private PostgreSQL cluster (set PG_BINDIR to its bin directory)",
+        )
+    if os.geteuid() == 0:
+        need_binary("runuser", "running initdb and pg_ctl as the postgres user (tests run as root)")
     pg = PrivatePostgres(bindir)
     try:
         pg.start()
@@ -206,8 +212,7 @@ class PrivateRedis:
 
 @pytest.fixture
 def private_redis():
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server not found")
+    need_binary("redis-server", "the fault tests' private Redis")
     server = PrivateRedis()
     try:
         server.start()
@@ -220,21 +225,25 @@ def private_redis():
 # --------------------------------------------------------------------------- workers
 
 
-def start_worker_env(name: str, queue: str, log_path: Path, env: dict) -> WorkerProcess:
+def start_worker_env(
+    name: str, queue: str, log_path: Path, env: dict, *, module: str = "celery"
+) -> WorkerProcess:
     """A Celery worker process (solo pool) on `queue` with `env` over this process's
-    environment (DATABASE_URL, CELERY_BROKER_URL, ...)."""
-    return worker_processes.start(name, queue, log_path, env)
+    environment (DATABASE_URL, CELERY_BROKER_URL, ...); `module` as
+    tools/worker_processes.start (tests/support/paused_worker.py)."""
+    return worker_processes.start(name, queue, log_path, env, module=module)
 
 
 @pytest.fixture
 def workers(tmp_path):
-    """start(name, env) -> a ready worker on this test's queue; all stopped after."""
+    """start(name, env, module="celery") -> a ready worker on this test's queue; all stopped
+    after."""
     queue = f"test-fault-{uuid.uuid4().hex[:10]}"
     started: list[WorkerProcess] = []
 
-    def start(name: str, env: dict) -> WorkerProcess:
+    def start(name: str, env: dict, module: str = "celery") -> WorkerProcess:
         log_path = tmp_path / f"{name}.log"
-        worker = start_worker_env(name, queue, log_path, env)
+        worker = start_worker_env(name, queue, log_path, env, module=module)
         started.append(worker)
         wait_until_ready(worker, log_path)
         worker.log_path = log_path

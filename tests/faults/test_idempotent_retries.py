@@ -21,9 +21,7 @@ from rest_framework.authtoken.models import Token
 
 from custody.models import JournalEntry
 from lending.models import Financing, WithdrawalRequest
-from tests.compliance.fixtures import *  # noqa: F403
 from tests.faults.conftest import assert_ledger_intact, ledger_state, report
-from tests.lending.book_fixtures import *  # noqa: F403
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

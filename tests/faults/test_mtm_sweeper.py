@@ -9,9 +9,6 @@ from django.utils import timezone
 from lending.models import MtmRun, MtmShard
 from lending.mtm import services as mtm
 from lending.mtm import tasks as tasks_mtm
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import *  # noqa: F403
-from tests.lending.test_mtm_services import mtm_book  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -39,7 +36,7 @@ def test_sweeper_is_on_beats_schedule():
     assert SWEEPER in app.tasks
 
 
-def test_a_quiet_run_is_resumed_a_progressing_one_is_not(mtm_book, sent):  # noqa: F811
+def test_a_quiet_run_is_resumed_a_progressing_one_is_not(mtm_book, sent):
     run = mtm.mtm_run_create(trigger="test", shard_size=2)
     quiet = mtm.config()["resume_after_seconds"]
     t0 = run.created_at
@@ -58,7 +55,7 @@ def test_a_quiet_run_is_resumed_a_progressing_one_is_not(mtm_book, sent):  # noq
     assert mtm.mtm_runs_resume_stale(now=t0 + (200 + dead + 1) * S) == {run.pk: [0, 1, 2, 3]}
 
 
-def test_a_run_with_every_shard_done_is_closed_an_old_one_given_up(mtm_book, sent):  # noqa: F811
+def test_a_run_with_every_shard_done_is_closed_an_old_one_given_up(mtm_book, sent):
     # every shard processed, but the closing step was lost
     done = mtm.mtm_run_create(trigger="test", shard_size=2)
     for shard in range(done.shards_total):

@@ -5,9 +5,9 @@ in a subprocess). For this test only, this process's Django connection points at
 (`on_private_pg`), so the book is built by the usual fixtures and services (mtm_book) and the
 expected calls are computed independently (account_view + margin.classify) on the same data. A
 real Celery worker process runs against the private cluster, on the shared Redis with a
-per-test queue, sleeping MARGINDESK_MTM_SHARD_PAUSE seconds inside each shard (after its
-snapshots, before the state changes). While it sleeps in the first shard, the cluster restarts:
-every session, the worker's too, is terminated.
+per-test queue, sleeping PAUSE seconds inside each shard (after its snapshots, before the state
+changes: tests/support/paused_worker.py). While it sleeps in the first shard, the cluster
+restarts: every session, the worker's too, is terminated.
 
 Recovery under test: the shard's next statement fails with OperationalError; the shard service
 lets it through (not recorded as the run's error) and the task retries the whole shard with
@@ -19,10 +19,9 @@ import time
 import pytest
 from django.utils import timezone
 
-from lending.financing import services as book_services
+from lending.instruments import services as instruments_services
 from lending.models import MarginCall, MtmRun, MtmShard, Notice
 from lending.mtm import services as mtm
-from tests.compliance.fixtures import *  # noqa: F403
 from tests.faults.conftest import (
     assert_ledger_intact,
     duplicate_notices,
@@ -30,8 +29,8 @@ from tests.faults.conftest import (
     report,
     wait_for,
 )
-from tests.lending.book_fixtures import *  # noqa: F403
-from tests.lending.test_mtm_services import expected_calls, mtm_book  # noqa: F401
+from tests.lending.mtm_fixtures import expected_calls
+from tests.support import paused_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -42,7 +41,7 @@ PAUSE = 2.0  # seconds each shard sleeps between its snapshots and its state cha
 def private_book(on_private_pg, request, monkeypatch):
     """mtm_book, built on the private cluster. Price hooks are off while it is built: the
     revaluations they enqueue would go to the shared Redis's default queue."""
-    monkeypatch.setattr(book_services, "PRICE_HOOKS", [])
+    monkeypatch.setattr(instruments_services, "PRICE_HOOKS", [])
     return request.getfixturevalue("mtm_book")
 
 
@@ -60,8 +59,9 @@ def test_postgres_restarted_mid_run_the_run_completes(on_private_pg, private_boo
         "pg",
         {
             "DATABASE_URL": pg.url("margindesk_fault"),
-            mtm.PAUSE_ENV: str(PAUSE),
+            paused_worker.PAUSE_ENV: str(PAUSE),
         },
+        module=paused_worker.MODULE,
     )
 
     # given: a run whose first shard is asleep inside the worker
@@ -87,8 +87,11 @@ def test_postgres_restarted_mid_run_the_run_completes(on_private_pg, private_boo
     shards = list(MtmShard.objects.filter(run=run).order_by("shard"))
     retried = [s.shard for s in shards if s.attempts > 1]
     assert retried, "no shard met the restart: it fell outside the pause"
+    log_text = worker.log_path.read_text()
+    first = f"{paused_worker.PAUSE_LOG} {PAUSE:g}s: run {run.pk} shard {retried[0]}"
+    assert first in log_text, "the retried shard did not pause before its state changes"
     recovered_after = max(s.finished_at for s in shards if s.attempts > 1) - restart_at
-    retries_logged = worker.log_path.read_text().count("database fault")
+    retries_logged = log_text.count("database fault")
     assert retries_logged >= len(retried)
     calls = sorted(MarginCall.objects.values_list("credit_account_id", flat=True))
     assert calls == sorted(expected)  # one call per breached account, none twice

@@ -13,14 +13,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from config.celery import app
-from lending.financing import services as book_services
 from lending.instruments import services as instruments_services
 from lending.models import LatestPrice, MarginCall, MtmRun, Notice
 from lending.mtm import services as mtm
-from tests.compliance.fixtures import *  # noqa: F403
 from tests.faults.conftest import assert_ledger_intact, duplicate_notices, ledger_state, report
-from tests.lending.book_fixtures import *  # noqa: F403
-from tests.lending.test_mtm_services import MOUTAI, expected_calls, mtm_book  # noqa: F401
+from tests.lending.calls_fixtures import MOUTAI
+from tests.lending.mtm_fixtures import expected_calls
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -32,9 +30,9 @@ def quiet_book(request, monkeypatch):
     """mtm_book built with the price hooks off (they would send to the shared Redis); the
     test turns them back on, with Celery eager."""
     hooks = list(instruments_services.PRICE_HOOKS)
-    monkeypatch.setattr(book_services, "PRICE_HOOKS", [])
+    monkeypatch.setattr(instruments_services, "PRICE_HOOKS", [])
     accounts = request.getfixturevalue("mtm_book")
-    monkeypatch.setattr(book_services, "PRICE_HOOKS", hooks)
+    monkeypatch.setattr(instruments_services, "PRICE_HOOKS", hooks)
     saved = {k: app.conf[k] for k in ("task_always_eager", "task_eager_propagates")}
     app.conf.update(task_always_eager=True, task_eager_propagates=True)
     try:

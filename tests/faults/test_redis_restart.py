@@ -20,10 +20,9 @@ import pytest
 from celery import Celery
 from django.db import connection
 
-from lending.financing import services as book_services
+from lending.instruments import services as instruments_services
 from lending.models import MarginCall, MtmRun, MtmShard
 from lending.mtm import services as mtm
-from tests.compliance.fixtures import *  # noqa: F403
 from tests.faults.conftest import (
     ROOT,
     assert_ledger_intact,
@@ -32,8 +31,7 @@ from tests.faults.conftest import (
     report,
     wait_for,
 )
-from tests.lending.book_fixtures import *  # noqa: F403
-from tests.lending.test_mtm_services import expected_calls, mtm_book  # noqa: F401
+from tests.lending.mtm_fixtures import expected_calls
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -43,7 +41,7 @@ SWEEPER = "lending.tasks.mtm_resume_stale_runs"
 @pytest.fixture
 def quiet_book(request, monkeypatch):
     """mtm_book without price hooks (they would enqueue revaluations on the shared Redis)."""
-    monkeypatch.setattr(book_services, "PRICE_HOOKS", [])
+    monkeypatch.setattr(instruments_services, "PRICE_HOOKS", [])
     return request.getfixturevalue("mtm_book")
 
 

@@ -15,14 +15,24 @@ from tools.worker_processes import stop as stop_worker
 __all__ = ["WorkerProcess", "start_worker", "stop_worker", "wait_until_ready"]
 
 
-def start_worker(queue: str, database: str, name: str, log_path: Path) -> WorkerProcess:
-    """A worker on `queue` pointed at the PostgreSQL database `database` of this server."""
+def start_worker(
+    queue: str,
+    database: str,
+    name: str,
+    log_path: Path,
+    *,
+    module: str = "celery",
+    env: dict | None = None,
+) -> WorkerProcess:
+    """A worker on `queue` pointed at the PostgreSQL database `database` of this server;
+    `module` and `env` as tools/worker_processes.start (tests/support/paused_worker.py)."""
     db = settings.DATABASES["default"]
     url = (
         f"postgres://{db.get('USER') or 'postgres'}@{db.get('HOST') or '127.0.0.1'}:"
         f"{db.get('PORT') or 5432}/{database}"
     )
-    return worker_processes.start(name, queue, log_path, {"DATABASE_URL": url}, database)
+    env = {"DATABASE_URL": url, **(env or {})}
+    return worker_processes.start(name, queue, log_path, env, database, module=module)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Mark-to-market runs on two real Celery worker processes on Redis: the calls equal those of
 account_view + margin.classify per account; a worker killed with SIGKILL mid-shard loses
 nothing (acks_late; Redis restores the unacked shard after the short visibility timeout given
-to these workers) and nothing is issued twice."""
+to these workers) and nothing is issued twice. The worker to kill pauses in each shard after
+storing its snapshots (tests/support/paused_worker.py), so the kill lands mid-shard."""
 
 import os
 import signal
@@ -14,10 +15,9 @@ from django.db import connection
 from config.celery import app
 from lending.models import MarginCall, MtmRun, MtmShard
 from lending.mtm import services as mtm
-from tests.compliance.fixtures import *  # noqa: F403
 from tests.integration.conftest import start_worker, stop_worker, wait_until_ready
-from tests.lending.book_fixtures import *  # noqa: F403
-from tests.lending.test_mtm_services import expected_calls, mtm_book  # noqa: F401
+from tests.lending.mtm_fixtures import expected_calls
+from tests.support import paused_worker
 
 pytestmark = [
     pytest.mark.integration,
@@ -27,15 +27,19 @@ pytestmark = [
 
 @pytest.fixture
 def two_workers(tmp_path, monkeypatch):
-    """Start two workers on one per-test queue; ``start(name, pause)`` then ``kill``/cleanup."""
+    """Start two workers on one per-test queue; ``start(name, pause)`` then ``kill``/cleanup.
+    With a pause, the worker is tests/support/paused_worker.py: each shard sleeps `pause`
+    seconds after storing its snapshots, before its state changes."""
     queue = f"test-mtm-{uuid.uuid4().hex[:10]}"
     started = []
 
     def start(name: str, pause: float = 0):
         monkeypatch.setenv("CELERY_VISIBILITY_TIMEOUT", "4")
-        monkeypatch.setenv(mtm.PAUSE_ENV, str(pause))
         log_path = tmp_path / f"{name}.log"
-        worker = start_worker(queue, connection.settings_dict["NAME"], name, log_path)
+        paused = {"module": paused_worker.MODULE, "env": {paused_worker.PAUSE_ENV: str(pause)}}
+        worker = start_worker(
+            queue, connection.settings_dict["NAME"], name, log_path, **(paused if pause else {})
+        )
         started.append(worker)
         wait_until_ready(worker, log_path)
         return worker
@@ -64,7 +68,7 @@ def finished(run_id):
     return run if run.status in ("succeeded", "failed") else None
 
 
-def test_run_on_two_workers_issues_the_independently_computed_calls(mtm_book, two_workers):  # noqa: F811
+def test_run_on_two_workers_issues_the_independently_computed_calls(mtm_book, two_workers):
     queue, start = two_workers
     w1, w2 = start("w1"), start("w2")
     expected = expected_calls(mtm_book)
@@ -81,7 +85,7 @@ def test_run_on_two_workers_issues_the_independently_computed_calls(mtm_book, tw
     assert all(w for w in workers)
 
 
-def test_worker_killed_mid_shard_the_run_completes_on_the_other(mtm_book, two_workers):  # noqa: F811
+def test_worker_killed_mid_shard_the_run_completes_on_the_other(mtm_book, two_workers):
     queue, start = two_workers
     slow = start("slow", pause=60)  # sleeps after storing snapshots, before state changes
     expected = expected_calls(mtm_book)
@@ -99,7 +103,12 @@ def test_worker_killed_mid_shard_the_run_completes_on_the_other(mtm_book, two_wo
     run = wait_for(lambda: finished(run.pk), 120, "the run after the kill")
     assert run.status == "succeeded", run.error
     assert run.shards_done == run.shards_total
-    assert MtmShard.objects.filter(run=run, attempts__gte=2).exists()  # the killed shard, again
+    retried = list(MtmShard.objects.filter(run=run, attempts__gte=2))
+    assert retried  # the killed shard, again
+    # killed in its pause: after storing that shard's snapshots, before its state changes
+    slow_log = slow.log_path.read_text()
+    pauses = [f"{paused_worker.PAUSE_LOG} 60s: run {run.pk} shard {s.shard}" for s in retried]
+    assert any(line in slow_log for line in pauses), slow_log
     calls = sorted(MarginCall.objects.values_list("credit_account_id", flat=True))
     assert calls == sorted(expected)  # one call per breached account, no duplicate
     assert run.calls_issued == len(expected)

@@ -2,10 +2,9 @@
 credit account with a signed contract, and a funded account (deposit + own-cash purchase +
 drawdown), all built through the real services on PostgreSQL.
 
-Use in a test module:
-
-    from tests.compliance.fixtures import *  # noqa: F403
-    from tests.lending.book_fixtures import *  # noqa: F403
+A pytest plugin (`pytest_plugins` in tests/conftest.py), like tests/compliance/fixtures.py
+whose fixtures these build on: the fixtures are available to every test without an import;
+the plain helpers (price_set, trial_balance_is_zero, BOOK_INSTRUMENTS) are imported by name.
 
 Default funded account (`funded_account()`), worked by hand:
     deposit 1,000,000.00; own-cash purchase 2,000 SSE:600519 @ 100.00 (200,000.00, haircut 70%);
@@ -23,16 +22,6 @@ import pytest
 from django.utils import timezone
 
 from lending.instruments import services as instruments_services
-
-__all__ = [
-    "BOOK_INSTRUMENTS",
-    "book_instruments",
-    "book_staff",
-    "funded_account",
-    "make_credit_account",
-    "price_set",
-    "trial_balance_is_zero",
-]
 
 # unit: (name, category, haircut, price, price limit, tradable float, financing eligible)
 BOOK_INSTRUMENTS = {

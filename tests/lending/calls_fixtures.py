@@ -1,5 +1,9 @@
 """Fixtures for the margin-call tests: a credit account opened through the real credit
-services (four eyes), and Shanghai-time helpers."""
+services (four eyes), and Shanghai-time helpers.
+
+A pytest plugin (`pytest_plugins` in tests/conftest.py): the fixtures are available to every
+test without an import; the plain helpers (sh, held, overdue_call, MOUTAI, PINGAN, D) are
+imported by name."""
 
 from datetime import datetime
 from decimal import Decimal

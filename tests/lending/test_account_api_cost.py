@@ -19,8 +19,6 @@ from lending.financing import selectors as sel
 from lending.financing import valuation
 from lending.instruments import services as instruments_services
 from lending.portal import selectors as portal_selectors
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import price_set
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,14 @@ from hypothesis import strategies as st
 
 from lending.domain import analytics as an
 from lending.domain import margin as m
+from tests.lending.margin_lines import LINES
 
 Z = NormalDist()
+
+
+def stress(book: m.BookArrays, scenario: an.Scenario, **kwargs) -> an.StressResult:
+    """stress_test under the DOMAIN.md lines and a 100% financing margin ratio."""
+    return an.stress_test(book, scenario, lines=LINES, financing_margin_ratio=1.0, **kwargs)
 
 
 def leveraged_book() -> m.BookArrays:
@@ -40,7 +46,7 @@ SECTORS = np.array([0, 1])
 
 
 def test_minus_20_percent_wipes_out_a_5x_account():
-    res = an.stress_test(leveraged_book(), an.MARKET_SCENARIOS[1])
+    res = stress(leveraged_book(), an.MARKET_SCENARIOS[1])
     # 500,000 * 0.8 = 400,000 of assets against 400,000 of debt: ratio 1.00, equity 0
     assert res.ratio[0] == pytest.approx(1.0)
     assert res.equity[0] == pytest.approx(0.0, abs=1e-6)
@@ -55,7 +61,7 @@ def test_minus_20_percent_wipes_out_a_5x_account():
 
 def test_market_scenarios_by_hand():
     book = leveraged_book()
-    r10, r30 = (an.stress_test(book, s) for s in (an.MARKET_SCENARIOS[0], an.MARKET_SCENARIOS[2]))
+    r10, r30 = (stress(book, s) for s in (an.MARKET_SCENARIOS[0], an.MARKET_SCENARIOS[2]))
     # -10%: 450,000 / 400,000 = 1.125, equity 50,000
     assert r10.ratio[0] == pytest.approx(1.125) and r10.equity[0] == pytest.approx(50_000)
     assert not r10.wiped_out[0] and r10.total_shortfall == 0
@@ -70,7 +76,7 @@ def test_market_scenarios_by_hand():
 
 def test_liquidity_discount_creates_shortfall():
     s = an.Scenario("-20% and 5% liquidation discount", market_move=-0.20, liquidity_discount=0.05)
-    res = an.stress_test(leveraged_book(), s)
+    res = stress(leveraged_book(), s)
     # sells 400,000 of stock at 95% = 380,000 against 400,000 of debt: 20,000 short
     assert res.shortfall[0] == pytest.approx(20_000)
     assert res.ratio[0] == pytest.approx(1.0)  # the ratio is at mark prices
@@ -78,22 +84,22 @@ def test_liquidity_discount_creates_shortfall():
 
 def test_sector_shock_hits_only_its_sector():
     s = an.Scenario("sector 1 -50%", sector_moves={1: -0.5})
-    res = an.stress_test(leveraged_book(), s, instrument_sector=SECTORS)
+    res = stress(leveraged_book(), s, instrument_sector=SECTORS)
     assert res.ratio[0] == pytest.approx(500_000 / 400_000)  # sector 0 untouched
     # account 2: 200,000 * 0.5 = 100,000 / 100,000 -> 1.0, wiped out
     assert res.ratio[2] == pytest.approx(1.0) and res.wiped_out[2]
     both = an.Scenario("market -10% and sector 1 -50%", market_move=-0.1, sector_moves={1: -0.5})
-    res = an.stress_test(leveraged_book(), both, instrument_sector=SECTORS)
+    res = stress(leveraged_book(), both, instrument_sector=SECTORS)
     # moves compound: 200,000 * 0.9 * 0.5 = 90,000 -> shortfall 10,000
     assert res.shortfall[2] == pytest.approx(10_000)
     with pytest.raises(ValueError):
-        an.stress_test(leveraged_book(), s)  # sector moves need a sector map
+        stress(leveraged_book(), s)  # sector moves need a sector map
 
 
 def test_haircut_shock_cuts_available_margin():
     book = leveraged_book()
-    base = an.stress_test(book, an.Scenario("none"))
-    cut = an.stress_test(book, an.Scenario("haircuts -50%", haircut_shock=0.5))
+    base = stress(book, an.Scenario("none"))
+    cut = stress(book, an.Scenario("haircuts -50%", haircut_shock=0.5))
     # account 2: (200,000 - 100,000) * 0.7 - 100,000 = -30,000; haircut 0.35: -65,000
     assert base.available_margin[2] == pytest.approx(-30_000)
     assert cut.available_margin[2] == pytest.approx(-65_000)
@@ -103,7 +109,7 @@ def test_haircut_shock_cuts_available_margin():
 
 def test_replay_history_day_by_day():
     returns = np.array([[-0.10, 0.0], [-0.10, 0.0], [0.05, 0.0]])
-    res = an.replay_history(leveraged_book(), returns)
+    res = an.replay_history(leveraged_book(), returns, lines=LINES)
     # account 0: 500,000 -> 450,000 (1.125, under the call line on day 1) -> 405,000 (1.0125)
     # -> 425,250 (1.063125)
     assert res.first_call_day[0] == 1 and res.first_call_day[2] == 0
@@ -112,7 +118,7 @@ def test_replay_history_day_by_day():
     assert not res.wiped_out[0]
     np.testing.assert_array_equal(res.accounts_in_call, [1, 1, 1])
     np.testing.assert_allclose(res.desk_shortfall, [0, 0, 0], atol=1e-6)
-    crash = an.replay_history(leveraged_book(), np.array([[-0.3, 0.0], [0.5, 0.0]]))
+    crash = an.replay_history(leveraged_book(), np.array([[-0.3, 0.0], [0.5, 0.0]]), lines=LINES)
     # day 1: 350,000 vs 400,000 -> shortfall 50,000 and wiped out, even though day 2 recovers
     assert crash.max_shortfall[0] == pytest.approx(50_000) and crash.wiped_out[0]
     assert crash.final_ratio[0] == pytest.approx(525_000 / 400_000)

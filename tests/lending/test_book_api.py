@@ -8,9 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.compliance.fixtures import *  # noqa: F403
 from tests.compliance.fixtures import login_verified
-from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import trial_balance_is_zero
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,6 @@ import io
 
 import pytest
 
-from tests.compliance.fixtures import fast_password_hasher  # noqa: F401
-
 pytestmark = pytest.mark.django_db
 
 

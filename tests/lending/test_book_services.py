@@ -14,8 +14,6 @@ from lending.financing import services as book
 from lending.financing.valuation import account_view
 from lending.instruments import services as instruments_services
 from lending.models import Financing, InterestAccrual, LatestPrice
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import trial_balance_is_zero
 
 pytestmark = pytest.mark.django_db

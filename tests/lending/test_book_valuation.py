@@ -4,11 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from lending.domain import margin
 from lending.financing.valuation import account_view
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import price_set, trial_balance_is_zero
+from tests.lending.margin_lines import LINES
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +39,7 @@ def test_funded_account_golden_numbers(funded_account, django_assert_max_num_que
     assert view.available_margin == Decimal("640000.00")
     # withdrawable: A - 3 x D = 1,300,000 - 900,000 = 400,000 (≤ cash)
     assert view.withdrawable_cash == Decimal("400000.00")
-    assert view.lines == margin.MarginLines()
+    assert view.lines == LINES  # the contract's: those in force when it was signed
     assert trial_balance_is_zero()
 
 

@@ -27,10 +27,7 @@ from lending.models import (
     MarginEvent,
     Notice,
 )
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import price_set, trial_balance_is_zero
-from tests.lending.calls_fixtures import *  # noqa: F403
 from tests.lending.calls_fixtures import MOUTAI, PINGAN, held, overdue_call, sh
 
 pytestmark = pytest.mark.django_db

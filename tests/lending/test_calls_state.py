@@ -12,8 +12,6 @@ from accounts.errors import PermissionDenied
 from compliance.calendar import CalendarExhausted
 from lending.margin_calls import services as calls
 from lending.models import AccountMarginState, MarginCall, MarginEvent, Notice
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.calls_fixtures import *  # noqa: F403
 from tests.lending.calls_fixtures import sh
 
 pytestmark = pytest.mark.django_db

@@ -6,10 +6,7 @@ from django.urls import reverse
 
 from lending.margin_calls import services as calls
 from lending.models import LiquidationPlan, Notice
-from tests.compliance.fixtures import *  # noqa: F403
 from tests.compliance.fixtures import login_verified
-from tests.lending.book_fixtures import *  # noqa: F403
-from tests.lending.calls_fixtures import *  # noqa: F403
 from tests.lending.calls_fixtures import overdue_call, sh
 
 pytestmark = pytest.mark.django_db

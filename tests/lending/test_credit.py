@@ -18,7 +18,6 @@ from compliance import services as compliance_services
 from compliance.models import RedFlag
 from lending.credit import services as credit
 from lending.models import CreditAccount, CreditApplication
-from tests.compliance.fixtures import *  # noqa: F403  (shared compliance fixtures)
 from tests.compliance.fixtures import second_factor
 
 pytestmark = pytest.mark.django_db

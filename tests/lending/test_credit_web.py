@@ -5,7 +5,6 @@ from decimal import Decimal
 import pytest
 
 from lending.models import CreditApplication
-from tests.compliance.fixtures import *  # noqa: F403  (shared compliance fixtures)
 from tests.compliance.fixtures import login_verified
 
 pytestmark = pytest.mark.django_db

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from lending.domain import margin as m
+from tests.lending.margin_lines import FMR, LINES
 
 
 def _financed_book(price_a: str = "20.00") -> m.Account:
@@ -43,15 +44,15 @@ def test_ratio_counts_other_collateral_and_shorts():
     # A = 30,000 + 5,000 = 35,000; D = 0 + 1,000 * 10 = 10,000 -> 3.5
     assert m.maintenance_ratio(account) == D("3.5")
     with pytest.raises(ValueError, match="short"):
-        m.available_margin(account)
+        m.available_margin(account, FMR)
 
 
 def test_no_debt_has_no_ratio_and_is_normal():
     account = m.Account(cash=D("1000"), positions=(m.Position("SSE:600000", D(100), D(10)),))
     assert m.maintenance_ratio(account) is None
-    assert m.classify(None) is m.MarginState.NORMAL
-    assert m.cure_amount(account) == D("0.00")
-    plan = m.plan_liquidation(account)
+    assert m.classify(None, LINES) is m.MarginState.NORMAL
+    assert m.cure_amount(account, LINES.target) == D("0.00")
+    plan = m.plan_liquidation(account, LINES.target)
     assert plan.lines == () and plan.restored and plan.ratio_after is None
 
 
@@ -61,7 +62,7 @@ def test_no_debt_has_no_ratio_and_is_normal():
 def test_available_margin_gain_uses_haircut():
     # 200,000 cash + 5,000*10*0.65 (=32,500) + (200,000 - 150,000)*0.70 (=35,000)
     # - 150,000 * 1.00 - 1,500 = 116,000
-    assert m.available_margin(_financed_book()) == D("116000.00")
+    assert m.available_margin(_financed_book(), FMR) == D("116000.00")
     # at a financing margin ratio of 80%: 200,000 + 32,500 + 35,000 - 120,000 - 1,500 = 146,000
     assert m.available_margin(_financed_book(), D("0.80")) == D("146000.00")
 
@@ -69,20 +70,20 @@ def test_available_margin_gain_uses_haircut():
 def test_available_margin_loss_counts_in_full():
     # A falls to 12.00: MV 120,000, loss 30,000 counted at 100% (not 70%, which gives 21,000)
     # 200,000 + 32,500 - 30,000 - 150,000 - 1,500 = 51,000
-    assert m.available_margin(_financed_book("12.00")) == D("51000.00")
+    assert m.available_margin(_financed_book("12.00"), FMR) == D("51000.00")
 
 
 def test_financed_purchase_needs_margin_times_ratio():
     account = _financed_book()
-    ok = m.check_financed_purchase(account, D("116000"))  # needs 116,000 * 1.00 = 116,000
+    ok = m.check_financed_purchase(account, D("116000"), FMR)  # needs 116,000 * 1.00 = 116,000
     assert ok.allowed and ok.required_margin == D("116000.00") and ok.headroom == 0
-    assert not m.check_financed_purchase(account, D("116000.01")).allowed
+    assert not m.check_financed_purchase(account, D("116000.01"), FMR).allowed
     # ratio 80%: available 146,000 covers 146,000 / 0.8 = 182,500
     assert m.check_financed_purchase(account, D("182500"), D("0.80")).allowed
     late = m.check_financed_purchase(account, D("182500.02"), D("0.80"))
     assert not late.allowed and late.required_margin == D("146000.02")  # 146,000.016 half-up
     with pytest.raises(ValueError):
-        m.check_financed_purchase(account, D(0))
+        m.check_financed_purchase(account, D(0), FMR)
 
 
 # --------------------------------------------------------------------------- withdrawals
@@ -96,15 +97,15 @@ def test_withdrawable_cash_golden():
     stock = m.Position("SSE:600519", D(2_500), D("100.00"))  # MV 250,000
     # A = 200,000 + 250,000 = 450,000; D = 100,000; 450,000 - 3 * 100,000 = 150,000
     account = _plain("200000", "100000", stock)
-    assert m.withdrawable_cash(account) == D("150000.00")
+    assert m.withdrawable_cash(account, LINES.withdrawal) == D("150000.00")
     # after withdrawing: 300,000 / 100,000 = 3.00 exactly on the line
     # capped by cash: A = 100,000 + 500,000 = 600,000, room 300,000 but only 100,000 cash
     rich = _plain("100000", "100000", m.Position("SSE:600519", D(5_000), D("100.00")))
-    assert m.withdrawable_cash(rich) == D("100000.00")
+    assert m.withdrawable_cash(rich, LINES.withdrawal) == D("100000.00")
     # ratio under the line: nothing
-    assert m.withdrawable_cash(_plain("1000", "100000", stock)) == D("0.00")
+    assert m.withdrawable_cash(_plain("1000", "100000", stock), LINES.withdrawal) == D("0.00")
     # no debt: all cash
-    assert m.withdrawable_cash(_plain("1234.56", "0", stock)) == D("1234.56")
+    assert m.withdrawable_cash(_plain("1234.56", "0", stock), LINES.withdrawal) == D("1234.56")
 
 
 def test_withdrawable_cash_rounds_down_not_half_up():
@@ -120,15 +121,17 @@ def test_withdrawable_quantity_golden():
     y = m.Position("SSE:600036", D(2_050), D("100.00"))  # 205,000 (odd lot of 50)
     account = _plain("0", "100000", x, y)
     # A = 505,000; room = 505,000 - 300,000 = 205,000
-    assert m.withdrawable_quantity(account, y) == D(2_050)  # whole row fits exactly
+    assert m.withdrawable_quantity(account, y, LINES.withdrawal) == D(
+        2_050
+    )  # whole row fits exactly
     # x: 205,000 / 30 = 6,833.3 shares -> 68 lots = 6,800 (69 lots = 207,000 > room)
-    assert m.withdrawable_quantity(account, x) == D(6_800)
+    assert m.withdrawable_quantity(account, x, LINES.withdrawal) == D(6_800)
     tighter = _plain("0", "100001", x, y)
     # room 204,997 -> y: 2,049.97 shares, the whole row no longer fits -> 20 lots
-    assert m.withdrawable_quantity(tighter, tighter.positions[1]) == D(2_000)
-    assert m.withdrawable_quantity(_plain("0", "0", x), x) == D(10_000)
+    assert m.withdrawable_quantity(tighter, tighter.positions[1], LINES.withdrawal) == D(2_000)
+    assert m.withdrawable_quantity(_plain("0", "0", x), x, LINES.withdrawal) == D(10_000)
     with pytest.raises(ValueError):
-        m.withdrawable_quantity(account, m.Position("SSE:601988", D(100), D(1)))
+        m.withdrawable_quantity(account, m.Position("SSE:601988", D(100), D(1)), LINES.withdrawal)
 
 
 # --------------------------------------------------------------------------- calls
@@ -137,13 +140,13 @@ def test_withdrawable_quantity_golden():
 def test_cure_amount_and_minimal_sale_golden():
     account = _plain("25000", "100000", m.Position("SSE:600000", D(10_000), D("10.00")))
     # A = 125,000, D = 100,000 (125%); cure to 150%: 150,000 - 125,000 = 25,000
-    assert m.cure_amount(account) == D("25000.00")
+    assert m.cure_amount(account, LINES.target) == D("25000.00")
     # minimal sale: (1.5 * 100,000 - 125,000) / 0.5 = 50,000;
     # check: (125,000 - 50,000) / (100,000 - 50,000) = 75,000 / 50,000 = 1.5
     assert m.minimal_sale_amount(D(125_000), D(100_000), D("1.5")) == D("50000.00")
     # odd cents round up: T * D = 150,000.015 -> 25,000.015 -> 25,000.02
     odd = _plain("25000", "100000.01", m.Position("SSE:600000", D(10_000), D("10.00")))
-    assert m.cure_amount(odd) == D("25000.02")
+    assert m.cure_amount(odd, LINES.target) == D("25000.02")
     assert m.minimal_sale_amount(D(200), D(100), D("1.5")) == D("0.00")
     with pytest.raises(ValueError):
         m.minimal_sale_amount(D(1), D(1), D(1))
@@ -188,7 +191,7 @@ def test_plan_liquidation_order_rules():
     plan = m.plan_liquidation(_call_account(), D("1.5"), order=lambda p: p.instrument)
     assert plan.lines[0].instrument == "SSE:ST01"
     with pytest.raises(ValueError, match="unknown order"):
-        m.plan_liquidation(_call_account(), order="cheapest")
+        m.plan_liquidation(_call_account(), D("1.5"), order="cheapest")
 
 
 def test_plan_liquidation_sells_everything_and_reports_shortfall():
@@ -214,10 +217,10 @@ def test_plan_liquidation_skips_rows_that_cannot_help_and_checks_limits():
     assert plan.lines == () and not plan.restored
     bad = m.Position("SSE:600002", D(100), D(10), limit_price=D(8), lower_limit=D(9))
     with pytest.raises(ValueError, match="lower limit"):
-        m.plan_liquidation(m.Account(cash=D(0), debt=D(1_000), positions=(bad,)))
+        m.plan_liquidation(m.Account(cash=D(0), debt=D(1_000), positions=(bad,)), D("1.5"))
     none = m.Position("SSE:600003", D(100), D(10))
     with pytest.raises(ValueError, match="limit"):
-        m.plan_liquidation(m.Account(cash=D(0), debt=D(1_000), positions=(none,)))
+        m.plan_liquidation(m.Account(cash=D(0), debt=D(1_000), positions=(none,)), D("1.5"))
 
 
 def test_plan_uses_limit_price_over_lower_limit():
@@ -246,20 +249,22 @@ def test_plan_uses_limit_price_over_lower_limit():
 )
 def test_classify(ratio, in_call, state):
     r = None if ratio is None else D(ratio)
-    assert m.classify(r, in_call=in_call) == state
+    assert m.classify(r, LINES, in_call=in_call) == state
     vec = m.classify_many(
-        np.array([np.inf if r is None else float(r)]), in_call=np.array([in_call])
+        np.array([np.inf if r is None else float(r)]), LINES, in_call=np.array([in_call])
     )
     assert m.STATE_BY_CODE[vec[0]] == state
 
 
 def test_lines_validate():
     with pytest.raises(ValueError):
-        m.MarginLines(warning=D("1.2"), call=D("1.3"))
+        m.MarginLines(warning=D("1.2"), call=D("1.3"), target=D("1.5"), withdrawal=D("3"))
     with pytest.raises(ValueError):
-        m.MarginLines(call=D("0.9"), warning=D("0.95"), target=D("1.0"))
+        m.MarginLines(call=D("0.9"), warning=D("0.95"), target=D("1.0"), withdrawal=D("3"))
+    with pytest.raises(TypeError):  # no default lines: every line is given
+        m.MarginLines(warning=D("1.4"), call=D("1.3"))  # type: ignore[call-arg]
     with pytest.raises(ValueError):
-        m.classify_many(np.array([np.nan]))
+        m.classify_many(np.array([np.nan]), LINES)
 
 
 def test_money_is_never_float():
@@ -289,10 +294,10 @@ def test_vectorised_golden():
     avail = m.available_margin_many(book, 1.0)
     assert avail[0] == pytest.approx(116_000) and avail[1] == pytest.approx(1_000 + 0)
     assert np.isnan(avail[2])  # short rows are outside the formula
-    np.testing.assert_allclose(m.withdrawable_cash_many(book), [0, 1_000, 0])
+    np.testing.assert_allclose(m.withdrawable_cash_many(book, 3.0), [0, 1_000, 0])
     # cure: 1.5 * 151,500 - 450,000 < 0 -> 0
-    np.testing.assert_allclose(m.cure_amount_many(book), [0, 0, 0])
-    np.testing.assert_array_equal(m.classify_many(v.ratio), [0, 0, 0])
+    np.testing.assert_allclose(m.cure_amount_many(book, 1.5), [0, 0, 0])
+    np.testing.assert_array_equal(m.classify_many(v.ratio, LINES), [0, 0, 0])
     # marked at a 60% fall of every price: A0 = 200,000 + 80,000 + 20,000 = 300,000
     low = m.value_book(book, book.price * 0.4)
     assert low.ratio[0] == pytest.approx(300_000 / 151_500)

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lending.domain import margin as m
+from tests.lending.margin_lines import FMR, LINES
 
 PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CENT = D("0.01")
@@ -64,10 +65,6 @@ def account_in_call(draw):
     return m.Account(cash=cash, debt=(assets / ratio).quantize(CENT), positions=positions)
 
 
-def _ratio(assets: D, liabilities: D) -> D | None:
-    return None if liabilities == 0 else assets / liabilities
-
-
 @PROPS
 @given(account(min_positions=1, with_debt=True), st.decimals(min_value="1.001", max_value=3))
 def test_ratio_rises_with_prices(acct, factor):
@@ -88,7 +85,7 @@ def test_ratio_rises_with_prices(acct, factor):
 @PROPS
 @given(st.one_of(account_in_call(), account(min_positions=1, with_debt=True, with_limit=True)))
 def test_minimal_liquidation_restores_within_one_lot(acct):
-    target = m.TARGET_LINE
+    target = LINES.target
     plan = m.plan_liquidation(acct, target)
     assets, liabilities = m.total_assets(acct), m.total_liabilities(acct)
     if not plan.lines:
@@ -104,7 +101,7 @@ def test_minimal_liquidation_restores_within_one_lot(acct):
         mv = sum((q * by_code[c].price for c, q in quantities.items()), D(0))
         proceeds = sum((q * by_code[c].lower_limit for c, q in quantities.items()), D(0))
         repaid = min(proceeds, liabilities)
-        return _ratio(assets - mv + proceeds - repaid, liabilities - repaid)
+        return m.ratio_of(assets - mv + proceeds - repaid, liabilities - repaid)
 
     quantities = {c: x.quantity for c, x in sold.items()}
     r = after(quantities)
@@ -148,7 +145,7 @@ def test_withdrawable_cash_keeps_the_line_and_one_cent_more_breaks_it(acct, line
 @given(account(min_positions=1, with_debt=True), st.data())
 def test_withdrawable_quantity_keeps_the_line_and_one_more_lot_breaks_it(acct, data):
     pos = data.draw(st.sampled_from(acct.positions))
-    line = m.WITHDRAWAL_LINE
+    line = LINES.withdrawal
     q = m.withdrawable_quantity(acct, pos, line)
     assets, liabilities = m.total_assets(acct), m.total_liabilities(acct)
     assert D(0) <= q <= pos.quantity
@@ -163,11 +160,11 @@ def test_withdrawable_quantity_keeps_the_line_and_one_more_lot_breaks_it(acct, d
 @PROPS
 @given(account(min_positions=0, with_debt=True))
 def test_cure_amount_is_the_least_deposit(acct):
-    c = m.cure_amount(acct)
+    c = m.cure_amount(acct, LINES.target)
     assets, liabilities = m.total_assets(acct), m.total_liabilities(acct)
-    assert (assets + c) / liabilities >= m.TARGET_LINE
+    assert (assets + c) / liabilities >= LINES.target
     if c > 0:
-        assert (assets + c - CENT) / liabilities < m.TARGET_LINE
+        assert (assets + c - CENT) / liabilities < LINES.target
 
 
 @PROPS
@@ -191,7 +188,7 @@ def test_vectorised_equals_decimal(accounts):
     withdraw = m.withdrawable_cash_many(book, 3.0, v)
     cure = m.cure_amount_many(book, 1.5, v)
     sale = m.minimal_sale_many(book, 1.5, v)
-    states = m.classify_many(v.ratio)
+    states = m.classify_many(v.ratio, LINES)
     for i, acct in enumerate(accounts):
         ratio = m.maintenance_ratio(acct)
         if ratio is None:
@@ -199,12 +196,12 @@ def test_vectorised_equals_decimal(accounts):
         else:
             assert abs(v.ratio[i] - float(ratio)) <= 1e-9 * max(1.0, float(ratio))
             # away from the lines the float state equals the Decimal state
-            if min(abs(ratio - line) for line in (m.CALL_LINE, m.WARNING_LINE)) > D("1e-9"):
-                assert m.STATE_BY_CODE[states[i]] == m.classify(ratio)
+            if min(abs(ratio - line) for line in (LINES.call, LINES.warning)) > D("1e-9"):
+                assert m.STATE_BY_CODE[states[i]] == m.classify(ratio, LINES)
         tol = 1e-9 * float(m.total_assets(acct) + m.total_liabilities(acct)) + 0.011
-        assert abs(avail[i] - float(m.available_margin(acct))) <= tol
-        assert abs(withdraw[i] - float(m.withdrawable_cash(acct))) <= tol
-        assert abs(cure[i] - float(m.cure_amount(acct))) <= tol
+        assert abs(avail[i] - float(m.available_margin(acct, FMR))) <= tol
+        assert abs(withdraw[i] - float(m.withdrawable_cash(acct, LINES.withdrawal))) <= tol
+        assert abs(cure[i] - float(m.cure_amount(acct, LINES.target))) <= tol
         assets, liabilities = m.total_assets(acct), m.total_liabilities(acct)
         assert abs(sale[i] - float(m.minimal_sale_amount(assets, liabilities, D("1.5")))) <= 3 * tol
 
@@ -216,6 +213,48 @@ def test_vectorised_equals_decimal(accounts):
 )
 def test_classify_many_matches_classify(ratios, data):
     in_call = data.draw(st.lists(st.booleans(), min_size=len(ratios), max_size=len(ratios)))
-    codes = m.classify_many(np.array(ratios), in_call=np.array(in_call))
+    codes = m.classify_many(np.array(ratios), LINES, in_call=np.array(in_call))
     for r, c, code in zip(ratios, in_call, codes, strict=True):
-        assert m.STATE_BY_CODE[code] == m.classify(D(repr(r)), in_call=c)
+        assert m.STATE_BY_CODE[code] == m.classify(D(repr(r)), LINES, in_call=c)
+
+
+# --------------------------------------------------------------------------- the one ratio
+
+
+#: non-negative amounts up to 10^12 (cents or any float); a positive liability is at least a cent
+#: (the ledger's unit), so no float ratio overflows
+amounts = st.one_of(
+    st.integers(min_value=0, max_value=10**14).map(lambda c: c / 100),
+    st.floats(min_value=0, max_value=1e12, allow_nan=False, allow_infinity=False),
+)
+debts = st.one_of(
+    st.just(0.0),
+    st.integers(min_value=1, max_value=10**14).map(lambda c: c / 100),
+    st.floats(min_value=0.01, max_value=1e12, allow_nan=False, allow_infinity=False),
+)
+
+
+@PROPS
+@given(
+    st.integers(min_value=1, max_value=60).flatmap(
+        lambda n: st.tuples(
+            st.lists(amounts, min_size=n, max_size=n),
+            st.lists(debts, min_size=n, max_size=n),
+        )
+    )
+)
+def test_ratios_from_is_the_twin_of_ratio_of(columns):
+    """The vectorised maintenance ratio (ratios_from) agrees with the Decimal one (ratio_of)
+    element by element: within float rounding where there is debt, +inf exactly where ratio_of
+    gives None (no debt)."""
+    assets, liabilities = (np.array(c, dtype=np.float64) for c in columns)
+    vec = m.ratios_from(assets, liabilities)
+    assert vec.shape == assets.shape and vec.dtype == np.float64
+    for a, d, r in zip(assets.tolist(), liabilities.tolist(), vec.tolist(), strict=True):
+        exact = m.ratio_of(D(a), D(d))
+        if exact is None:
+            assert r == np.inf
+        else:
+            assert np.isfinite(r)
+            assert abs(r - float(exact)) <= 1e-12 * float(exact)
+    assert np.array_equal(np.isinf(vec), liabilities == 0)

@@ -6,7 +6,6 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from lending.models import MtmRun
-from tests.compliance.fixtures import *  # noqa: F403
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,6 @@ from lending.domain import margin
 from lending.financing.valuation import account_view
 from lending.models import CreditAccount
 from lending.mtm import book_arrays
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import price_set
 
 pytestmark = pytest.mark.django_db

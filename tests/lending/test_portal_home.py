@@ -7,9 +7,7 @@ import pytest
 from django.urls import reverse
 
 from lending.domain import charts
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import *  # noqa: F403
-from tests.lending.calls_fixtures import *  # noqa: F403
+from tests.lending.book_fixtures import price_set
 from tests.lending.calls_fixtures import MOUTAI, PINGAN, sh
 
 
@@ -45,8 +43,8 @@ def test_overview_shows_figures_gauge_positions_and_deposits(account, client):
 def test_notice_after_a_fall_is_on_the_overview_to_acknowledge(account, client):
     from lending.margin_calls import services as calls
 
-    price_set(MOUTAI, "48.00")  # noqa: F405
-    price_set(PINGAN, "5.80")  # noqa: F405
+    price_set(MOUTAI, "48.00")
+    price_set(PINGAN, "5.80")
     calls.account_revalue(credit_account=account, now=sh(2026, 9, 30, 10, 0))
     client.force_login(account.investor.user)
     html = client.get(reverse("portal:home"), HTTP_ACCEPT_LANGUAGE="en").content.decode()

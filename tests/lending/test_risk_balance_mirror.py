@@ -14,8 +14,6 @@ from lending.models import RiskBalance, RiskBalanceKind
 from lending.mtm import book_arrays
 from lending.mtm import services as mtm
 from lending.mtm import tasks as tasks_mtm
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import *  # noqa: F403
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,6 @@ from lending.domain import analytics as an
 from lending.domain.margin import to_money
 from lending.models import RiskRun
 from lending.risk import services as risk
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import price_set
 
 pytestmark = pytest.mark.django_db
 
@@ -25,23 +22,7 @@ MARKET_ONLY = [
     {"name": "market -30%", "market_move": -0.30},
 ]
 
-
-@pytest.fixture
-def five_x(funded_account):
-    """A 5x account: all its assets in shares, assets / own equity = 5.
-
-    Deposit 500,000.00; own-cash purchase 5,000 SSE:600519 @ 100.00 (cash 0); drawdown 30,000
-    SZSE:000001 @ 10.00 (debt 300,000.00). Prices then fall to 45.00 and 5.00: assets
-    5,000 x 45 + 30,000 x 5 = 375,000.00, equity 75,000.00, leverage 375,000 / 75,000 = 5
-    (ratio 125%)."""
-    account = funded_account(
-        deposit="500000",
-        own=(("SSE:600519", 5000, "100.00"),),
-        financed=(("SZSE:000001", 30000, "10.00"),),
-    )
-    price_set("SSE:600519", "45.00")
-    price_set("SZSE:000001", "5.00")
-    return account
+# five_x (the 5x account): tests/lending/conftest.py
 
 
 def executed(kind, actor, **kwargs):

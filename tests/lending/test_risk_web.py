@@ -2,8 +2,6 @@
 and detail with results as decimal strings, the reserve target beside the reserve fund on the
 staff pages, charts inline."""
 
-# ruff: noqa: F811  (the five_x fixture is imported from the service tests)
-
 from decimal import Decimal
 
 import pytest
@@ -13,10 +11,8 @@ from custody import selectors as custody_selectors
 from custody import services as custody_services
 from lending.models import RiskRun
 from lending.risk import services as risk
-from tests.compliance.fixtures import *  # noqa: F403
 from tests.compliance.fixtures import login_verified
-from tests.lending.book_fixtures import *  # noqa: F403
-from tests.lending.test_risk_services import MARKET_ONLY, five_x  # noqa: F401
+from tests.lending.test_risk_services import MARKET_ONLY
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,6 @@ import pytest
 from django.utils import timezone
 
 from accounts.roles import Role
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import *  # noqa: F403
 
 from .conftest import numbers, pdf_text
 from .test_filings import prepared

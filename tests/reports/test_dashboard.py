@@ -5,9 +5,7 @@ import pytest
 from django.urls import reverse
 
 from reports import dashboard
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import *  # noqa: F403
-from tests.lending.calls_fixtures import *  # noqa: F403
+from tests.lending.book_fixtures import price_set
 from tests.lending.calls_fixtures import MOUTAI, PINGAN, sh
 
 pytestmark = pytest.mark.django_db
@@ -18,8 +16,8 @@ def called(account):
     """`account` after a fall below the call line (ratio 126.57%) and a margin call."""
     from lending.margin_calls import services as calls
 
-    price_set(MOUTAI, "48.00")  # noqa: F405
-    price_set(PINGAN, "5.80")  # noqa: F405
+    price_set(MOUTAI, "48.00")
+    price_set(PINGAN, "5.80")
     return calls.account_revalue(credit_account=account, now=sh(2026, 9, 30, 10, 0)).call
 
 

@@ -17,10 +17,7 @@ from django.utils import timezone
 
 from lending.financing.valuation import account_view
 from reports import canonical, kinds, render, selectors, statements
-from tests.compliance.fixtures import *  # noqa: F403
-from tests.lending.book_fixtures import *  # noqa: F403
 from tests.lending.book_fixtures import price_set
-from tests.lending.calls_fixtures import *  # noqa: F403
 from tests.lending.calls_fixtures import MOUTAI, PINGAN, D, sh
 
 from .conftest import numbers, pdf_text
