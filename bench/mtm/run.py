@@ -53,8 +53,6 @@ from pathlib import Path
 
 import numpy as np
 
-from lending.instruments import services as instruments_services
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 BENCH_DB = "margindesk_bench_mtm"
@@ -477,6 +475,7 @@ def measure_price_move(holders: np.ndarray, moves: int) -> tuple[int, list[float
     """Ticks on one instrument held by ~10,000 accounts (at 100k), each 1 % lower: the time from
     the tick's ingestion (its transaction committed, the price hook enqueueing the revaluation)
     to the incremental run closed on a worker, its calls committed before that."""
+    from lending.instruments import services as instruments_services
     from lending.models import LatestPrice, MtmRun
 
     target = int(np.argmin(np.abs(holders - 10_000)))  # the goal's instrument, at any scale

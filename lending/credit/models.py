@@ -22,6 +22,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from accounts.constraints import four_eyes
 from accounts.models import InvestorProfile
 from accounts.precision import MONEY, RATE, RATIO
 
@@ -173,12 +174,8 @@ class CreditApplication(models.Model):
             ("approve_creditapplication", _("Can approve or reject a credit application")),
         ]
         constraints = [
-            # Four eyes, enforced by the database: the checker is never the maker.
-            models.CheckConstraint(
-                condition=Q(decided_by__isnull=True)
-                | Q(prepared_by__isnull=True)
-                | ~Q(decided_by=F("prepared_by")),
-                name="lending_application_four_eyes",
+            four_eyes(
+                checker="decided_by", maker="prepared_by", name="lending_application_four_eyes"
             ),
             models.UniqueConstraint(
                 fields=["investor"],

@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from accounts.constraints import four_eyes
 from accounts.precision import MONEY, PRICE, QUANTITY, RATIO
 from lending.credit.models import CreditAccount
 from lending.margin_calls.models import MarginCall
@@ -75,12 +76,8 @@ class LiquidationPlan(models.Model):
             ("approve_liquidationplan", _("Can approve or reject a liquidation plan")),
         ]
         constraints = [
-            # Four eyes, enforced by the database: the approver is never the preparer.
-            models.CheckConstraint(
-                condition=Q(approved_by__isnull=True)
-                | Q(prepared_by__isnull=True)
-                | ~Q(approved_by=F("prepared_by")),
-                name="lending_liquidation_four_eyes",
+            four_eyes(
+                checker="approved_by", maker="prepared_by", name="lending_liquidation_four_eyes"
             ),
             models.UniqueConstraint(
                 fields=["call"],
