@@ -1,5 +1,6 @@
-"""Writes of the book: instruments and collateral policy, prices, financed and own-cash
-purchases, sales, repayments, daily interest and withdrawals.
+"""What is booked on a credit account: financed and own-cash purchases, sales, repayments,
+daily interest and its monthly collection, withdrawals of cash and transfers of shares out.
+(Instruments, collateral policy and prices are lending.instruments.services.)
 
 Journal entries (custody ledger; "qty" legs are in the instrument's unit, e.g. SSE:600519):
 

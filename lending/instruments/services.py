@@ -1,4 +1,12 @@
-"""Instruments: services."""
+"""Writes of instruments, their collateral policy and prices.
+
+* `instrument_create`, `haircut_set` (capped by the dated cap of the category: `haircut_cap`),
+  `instrument_flags_set` (ST, suspended, delisting force the haircut to 0): staff with the
+  instrument permissions; every change stamped with who and why.
+* `prices_ingest` / `prices_import_csv`: ticks from the market-data feed or a staff upload,
+  idempotent per (instrument, time); the latest price only moves forward. After commit the
+  registered PRICE_HOOKS run (the mark-to-market revalues the holders; lending.mtm.tasks
+  registers it when Django starts)."""
 
 from __future__ import annotations
 
