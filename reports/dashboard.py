@@ -22,9 +22,9 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from custody import selectors as custody_selectors
-from lending.credit import selectors as lending_selectors
+from lending.credit import selectors as credit_selectors
 from lending.liquidation import selectors as liquidation_selectors
-from lending.margin_calls import selectors as selectors_calls
+from lending.margin_calls import selectors as margin_call_selectors
 from lending.models import AccountMarginState, CreditAccount, MarginStateKind
 from lending.mtm.models import MtmRun, MtmRunStatus, MtmSnapshot
 
@@ -196,7 +196,7 @@ def work_queues(user) -> list[Queue]:
             Queue(
                 key="credit",
                 title=_("Credit applications to review"),
-                count=lending_selectors.review_queue(user).count(),
+                count=credit_selectors.review_queue(user).count(),
                 url=_url("staff:lending-review-queue"),
             )
         )
@@ -232,7 +232,7 @@ def work_queues(user) -> list[Queue]:
             Queue(
                 key="held",
                 title=_("Held deposits to resolve"),
-                count=lending_selectors.held_deposits_for(user).filter(status="held").count(),
+                count=credit_selectors.held_deposits_for(user).filter(status="held").count(),
                 url=_url("staff:lending-held-deposits"),
             )
         )
@@ -241,7 +241,7 @@ def work_queues(user) -> list[Queue]:
 
 def dashboard_for(user, *, calls_limit: int = 20) -> Dashboard:
     states, total = accounts_by_state()
-    calls = selectors_calls.open_calls(user)
+    calls = margin_call_selectors.open_calls(user)
     runs = mtm_runs()
     return Dashboard(
         states=states,

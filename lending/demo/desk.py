@@ -385,7 +385,7 @@ def _positions(account, bank_account, deposit, target, pair, n):
 
     from custody import services as custody
     from custody.models import JournalEntry
-    from lending.financing import services as book
+    from lending.financing import services as financing_services
 
     tag = f"demo-book-{account.investor_id}"
     if JournalEntry.objects.filter(idempotency_key=f"{tag}-deposit").exists():
@@ -404,7 +404,7 @@ def _positions(account, bank_account, deposit, target, pair, n):
     px, py = x.latest_price.price, y.latest_price.price
     qy = int(deposit * Decimal("0.9") / py / y.lot_size) * y.lot_size
     qx = int(deposit * Decimal("0.5") / px / x.lot_size) * x.lot_size
-    book.own_cash_purchase_execute(
+    financing_services.own_cash_purchase_execute(
         credit_account=account,
         instrument=y,
         quantity=qy,
@@ -415,7 +415,7 @@ def _positions(account, bank_account, deposit, target, pair, n):
     )
     if target is None:
         return True
-    book.drawdown_execute(
+    financing_services.drawdown_execute(
         credit_account=account,
         instrument=x,
         quantity=qx,

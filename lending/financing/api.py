@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from accounts.errors import ValidationFailed
 from lending.common.api import IDEMPOTENCY, idempotency_key, validated
 from lending.credit import selectors as credit_selectors
-from lending.financing import services as book
+from lending.financing import services as financing_services
 from lending.financing.serializers import (
     DrawdownInSerializer,
     FinancingOutSerializer,
@@ -30,7 +30,7 @@ class DrawdownApi(APIView):
     def post(self, request, pk: int):
         account = credit_selectors.credit_account_for(request.user, pk)
         body = validated(DrawdownInSerializer, request.data)
-        financing = book.drawdown_execute(
+        financing = financing_services.drawdown_execute(
             credit_account=account,
             instrument=instruments_selectors.instrument_by_code(body["instrument"]),
             quantity=body["quantity"],
@@ -55,7 +55,7 @@ class WithdrawalApi(APIView):
         if body["kind"] == "cash":
             if not body.get("amount"):
                 raise ValidationFailed("amount: required", extra={"field": "amount"})
-            request_ = book.cash_withdrawal_request(
+            request_ = financing_services.cash_withdrawal_request(
                 credit_account=account,
                 amount=body["amount"],
                 actor=request.user,
@@ -67,7 +67,7 @@ class WithdrawalApi(APIView):
                 raise ValidationFailed(
                     "instrument, quantity: required", extra={"field": "quantity"}
                 )
-            request_ = book.securities_withdrawal_request(
+            request_ = financing_services.securities_withdrawal_request(
                 credit_account=account,
                 instrument=instruments_selectors.instrument_by_code(body["instrument"]),
                 quantity=body["quantity"],

@@ -48,7 +48,7 @@ from lending.liquidation.models import (
     LiquidationPlanLine,
     LiquidationPlanStatus,
 )
-from lending.margin_calls import services as calls_service
+from lending.margin_calls import services as margin_call_services
 from lending.margin_calls.models import MarginCall, MarginCallStatus, MarginStateKind, NoticeKind
 from lending.margin_calls.services import (
     _aware,
@@ -453,7 +453,7 @@ def _close_call(plan: LiquidationPlan, account, actor, now: datetime) -> None:
     call.save()
     # the post-sale valuation must not be discarded as stale by a later mark-to-market stamp
     last = _state_row(account, now).last_valued_at
-    calls_service.margin_state_apply(
+    margin_call_services.margin_state_apply(
         credit_account=account,
         ratio=view.maintenance_ratio,
         total_assets=view.total_assets,
@@ -549,5 +549,5 @@ def plans_reject_for_cured_calls(calls: list[MarginCall], *, actor, at: datetime
     rows_update_with_history(plans, ["status", "decided_at", "decision_reason"])
 
 
-if plans_reject_for_cured_calls not in calls_service.CALL_CURED_HOOKS:
-    calls_service.CALL_CURED_HOOKS.append(plans_reject_for_cured_calls)
+if plans_reject_for_cured_calls not in margin_call_services.CALL_CURED_HOOKS:
+    margin_call_services.CALL_CURED_HOOKS.append(plans_reject_for_cured_calls)

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from accounts.api_fields import NON_NEGATIVE, POSITIVE, money_field, ratio_field
 from accounts.api_permissions import SecondFactorForStaffWrites
 from lending.credit import selectors as credit_selectors
-from lending.financing import selectors as sel
+from lending.financing import selectors as financing_selectors
 from lending.financing.serializers import (
     financing_data,
 )
@@ -43,7 +43,9 @@ class CreditAccountDetailApi(APIView):
         account, contract = portal_selectors.credit_account_and_contract_for(request.user, pk)
         view = account_view(account, contract=contract)
         data = account_view_data(view, state=portal_selectors.margin_state(account))
-        data["financings"] = [financing_data(f) for f in sel.financings_listed(account, limit=100)]
+        data["financings"] = [
+            financing_data(f) for f in financing_selectors.financings_listed(account, limit=100)
+        ]
         return Response(data)
 
 

@@ -32,12 +32,12 @@ from compliance.models import HeldDeposit
 from custody.models import JournalEntry
 from lending.credit import selectors as credit_selectors
 from lending.domain import charts
-from lending.financing import selectors as sel
-from lending.financing import services as book
+from lending.financing import selectors as financing_selectors
+from lending.financing import services as financing_services
 from lending.financing.forms import CashWithdrawalForm, SecuritiesWithdrawalForm
 from lending.financing.valuation import account_view
 from lending.instruments import selectors as instruments_selectors
-from lending.margin_calls import selectors as selectors_calls
+from lending.margin_calls import selectors as margin_call_selectors
 from lending.portal import selectors as portal_selectors
 from lending.portal import simulator
 from lending.portal.api import LeverageInputSerializer
@@ -63,14 +63,16 @@ class AccountView(InvestorPageMixin, View):
         ]
 
     def _render(self, request, account, view, *, cash_form=None, securities_form=None, status=200):
+        recent_withdrawals = financing_selectors.withdrawals_of(account).order_by("-created_at")
+        recent_withdrawals = recent_withdrawals[:10]
         return render(
             request,
             "lending/portal/account.html",
             {
                 "view": view,
                 "state": portal_selectors.margin_state(account),
-                "financings": sel.financings_of(account, open_only=True),
-                "withdrawals": sel.withdrawals_of(account).order_by("-created_at")[:10],
+                "financings": financing_selectors.financings_of(account, open_only=True),
+                "withdrawals": recent_withdrawals,
                 "withdrawable": [
                     (p, view.withdrawable_quantity(p.instrument))
                     for p in view.positions
@@ -129,13 +131,13 @@ class AccountView(InvestorPageMixin, View):
             "reason": data["reason"],
         }
         if isinstance(form, SecuritiesWithdrawalForm):
-            book.securities_withdrawal_request(
+            financing_services.securities_withdrawal_request(
                 instrument=instruments_selectors.instrument_by_code(data["instrument"]),
                 quantity=data["quantity"],
                 **common,
             )
         else:
-            book.cash_withdrawal_request(amount=data["amount"], **common)
+            financing_services.cash_withdrawal_request(amount=data["amount"], **common)
 
 
 def _percent(value) -> str:
@@ -204,11 +206,11 @@ class PortalHomeView(LoginRequiredMixin, TemplateView):
             account=account,
             view=view,
             gauge=mark_safe(ratio_gauge(view)) if view else "",  # noqa: S308 - escaped
-            state=selectors_calls.margin_state_of(account) if account else None,
+            state=margin_call_selectors.margin_state_of(account) if account else None,
             steps=onboarding_steps(profile, has_account=account is not None),
             applications=credit_selectors.applications_for(user)[:3],
-            open_calls=selectors_calls.calls_for(user, status="unfinished")[:5],
-            notices=selectors_calls.notices_for(user)
+            open_calls=margin_call_selectors.calls_for(user, status="unfinished")[:5],
+            notices=margin_call_selectors.notices_for(user)
             .filter(channel="portal", acknowledged_at__isnull=True)
             .order_by("-created_at")[:5],
             deposits=JournalEntry.objects.filter(
