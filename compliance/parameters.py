@@ -46,10 +46,26 @@ NET_CAPITAL = "book.net_capital"
 CLIENT_NET_CAPITAL_FRACTION = "book.client_financing_net_capital_fraction"
 TOTAL_NET_CAPITAL_MULTIPLE = "book.total_lending_net_capital_multiple"
 STALE_PRICE_MINUTES = "book.stale_price_minutes"
+# Liquidation: a plan is sized at the latest price less this fraction (the price it expects)
+LIQUIDATION_SLIPPAGE = "liquidation.slippage"
+
+# Daily price band (read by lending.instruments): + board ("main", "star", "chinext")
+PRICE_BAND_PREFIX = "prices.band."  # fraction around the previous close
+PRICE_BAND_ST_PREFIX = "prices.band_st."  # the same for ST / *ST securities of the board
+NO_BAND_DAYS_PREFIX = "prices.no_band_trading_days."  # a new listing's first days, no band
+PRICE_TICK_PREFIX = "prices.tick_size."  # + instrument category: the price's minimum step
 
 _SUITABILITY = "CSRC Measures for Investor Suitability Management (2017-07-01)"
 _MARGIN_RULES = "SSE/SZSE margin trading implementation rules"
 _DESK = "desk credit policy"
+_TRADING = "SSE/SZSE trading rules"
+_PRICE_LIMITS_1996 = "SSE/SZSE notice on daily price limits (from 1996-12-16)"
+_ST_1998 = "SSE/SZSE special treatment (ST) of listed companies (from 1998-04-22)"
+_CHINEXT_2009 = "SZSE ChiNext trading rules (market opened 2009-10-30)"
+_CHINEXT_2020 = "SZSE ChiNext special trading provisions, registration reform (2020-08-24)"
+_STAR_2019 = "SSE STAR Market special trading provisions (2019-07-22)"
+_MAIN_2023 = "SSE/SZSE trading rules, full registration reform of the main boards (2023-04-10)"
+_DESK_RISK = "desk risk policy"
 
 # (key, effective_from, value, source)
 SEED: list[tuple[str, date, Decimal, str]] = [
@@ -90,6 +106,28 @@ SEED: list[tuple[str, date, Decimal, str]] = [
     (CLIENT_NET_CAPITAL_FRACTION, date(2010, 3, 31), Decimal("0.05"), _MARGIN_RULES),
     (TOTAL_NET_CAPITAL_MULTIPLE, date(2010, 3, 31), Decimal(4), _MARGIN_RULES),
     (STALE_PRICE_MINUTES, date(2010, 3, 31), Decimal(5), _DESK),
+    (LIQUIDATION_SLIPPAGE, date(2010, 3, 31), Decimal("0.005"), _DESK_RISK),
+    # daily price band per board, around the previous close
+    (PRICE_BAND_PREFIX + "main", date(1996, 12, 16), Decimal("0.10"), _PRICE_LIMITS_1996),
+    (PRICE_BAND_ST_PREFIX + "main", date(1998, 4, 22), Decimal("0.05"), _ST_1998),
+    (PRICE_BAND_PREFIX + "chinext", date(2009, 10, 30), Decimal("0.10"), _CHINEXT_2009),
+    (PRICE_BAND_ST_PREFIX + "chinext", date(2009, 10, 30), Decimal("0.05"), _CHINEXT_2009),
+    (PRICE_BAND_PREFIX + "chinext", date(2020, 8, 24), Decimal("0.20"), _CHINEXT_2020),
+    (PRICE_BAND_ST_PREFIX + "chinext", date(2020, 8, 24), Decimal("0.20"), _CHINEXT_2020),
+    (PRICE_BAND_PREFIX + "star", date(2019, 7, 22), Decimal("0.20"), _STAR_2019),
+    (PRICE_BAND_ST_PREFIX + "star", date(2019, 7, 22), Decimal("0.20"), _STAR_2019),
+    # no band in a newly registered listing's first trading days (0: banded from the first)
+    (NO_BAND_DAYS_PREFIX + "main", date(1996, 12, 16), Decimal(0), _PRICE_LIMITS_1996),
+    (NO_BAND_DAYS_PREFIX + "main", date(2023, 4, 10), Decimal(5), _MAIN_2023),
+    (NO_BAND_DAYS_PREFIX + "chinext", date(2009, 10, 30), Decimal(0), _CHINEXT_2009),
+    (NO_BAND_DAYS_PREFIX + "chinext", date(2020, 8, 24), Decimal(5), _CHINEXT_2020),
+    (NO_BAND_DAYS_PREFIX + "star", date(2019, 7, 22), Decimal(5), _STAR_2019),
+    # price tick (band edges are rounded to it) per instrument category
+    (PRICE_TICK_PREFIX + "index_constituent", date(1996, 12, 16), Decimal("0.01"), _TRADING),
+    (PRICE_TICK_PREFIX + "other_a_share", date(1996, 12, 16), Decimal("0.01"), _TRADING),
+    (PRICE_TICK_PREFIX + "etf", date(1996, 12, 16), Decimal("0.001"), _TRADING),
+    (PRICE_TICK_PREFIX + "money_market_govt", date(1996, 12, 16), Decimal("0.001"), _TRADING),
+    (PRICE_TICK_PREFIX + "other_fund_bond", date(1996, 12, 16), Decimal("0.001"), _TRADING),
 ]
 
 

@@ -72,6 +72,27 @@ def parameter(key: str, *, on: date | None = None) -> Decimal:
     return row.value
 
 
+def parameters_in_force(prefix: str, *, on: date | None = None) -> dict[str, Decimal]:
+    """{key: value} of every key starting with `prefix` in force on `on` (one query). A key
+    with no row in force that day is absent: the caller names what it misses."""
+    on = on or today()
+    rows = (
+        RegulatoryParameter.objects.filter(key__startswith=prefix, effective_from__lte=on)
+        .order_by("key", "-effective_from")
+        .distinct("key")
+        .values_list("key", "value")
+    )
+    return dict(rows)
+
+
+def parameter_missing(key: str, on: date) -> ParameterMissing:
+    """The error `parameter` raises for a key with no value in force on `on`."""
+    return ParameterMissing(
+        f"{key}: no value in force on {on.isoformat()} in the regulatory parameter table",
+        extra={"field": key, "date": on.isoformat()},
+    )
+
+
 def parameter_history(key: str) -> QuerySet[RegulatoryParameter]:
     return RegulatoryParameter.objects.filter(key=key).order_by("effective_from")
 

@@ -262,6 +262,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # choice sets of fields sharing a name ("status") get their own component names
+    "ENUM_NAME_OVERRIDES": {
+        "LiquidationOrderStatusEnum": "lending.liquidation.models.LiquidationOrderStatus",
+        "LiquidationPlanStatusEnum": "lending.liquidation.models.LiquidationPlanStatus",
+    },
     # every operation also documents its {code, message, extra} error answers
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

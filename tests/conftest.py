@@ -144,6 +144,7 @@ def english_messages_outside_requests():
 REFERENCE_DATA = (
     ("compliance.migrations.0002_seed_reference_data", ("seed_calendar", "seed_parameters")),
     ("compliance.migrations.0003_seed_book_parameters", ("seed_parameters",)),
+    ("compliance.migrations.0006_seed_price_band_parameters", ("seed_price_bands",)),
     ("lending.migrations.0002_sequences_and_pricing", ("seed_pricing",)),
 )
 

@@ -151,7 +151,7 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
         exchange="SSE",
         name="中国平安",
         category="index_constituent",
-        price_limit=D("0.10"),
+        listed_on="2007-03-01",
         tradable_float=10_000_000_000,
         collateral_eligible=True,
         haircut=D("0.70"),

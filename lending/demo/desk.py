@@ -104,20 +104,21 @@ _INDUSTRIES = [
 ]
 
 
-# (category, exchange, code start, count, haircut range, price range, price limit)
+# (category, exchange, code start, count, haircut range, price range); the board (and so the
+# daily price band) follows the code: SSE 688xxx STAR, SZSE 300xxx ChiNext, else main
 _PLAN = [
-    ("index_constituent", "SSE", 600000, 50, (50, 70), (5, 180), "0.10"),
-    ("index_constituent", "SSE", 688000, 10, (50, 70), (20, 300), "0.20"),
-    ("index_constituent", "SZSE", 1, 30, (50, 70), (5, 150), "0.10"),
-    ("index_constituent", "SZSE", 300000, 10, (50, 70), (20, 300), "0.20"),
-    ("other_a_share", "SSE", 603000, 70, (30, 65), (3, 80), "0.10"),
-    ("other_a_share", "SZSE", 2000, 60, (30, 65), (3, 80), "0.10"),
-    ("etf", "SSE", 510000, 20, (80, 90), (1, 6), "0.10"),
-    ("etf", "SZSE", 159900, 12, (80, 90), (1, 6), "0.10"),
-    ("money_market_govt", "SSE", 511800, 8, (90, 95), (100, 101), "0.10"),
-    ("money_market_govt", "SSE", 19600, 8, (90, 95), (98, 103), "0.10"),
-    ("other_fund_bond", "SZSE", 160100, 10, (50, 80), (1, 3), "0.10"),
-    ("other_fund_bond", "SSE", 113000, 8, (50, 80), (100, 130), "0.10"),
+    ("index_constituent", "SSE", 600000, 50, (50, 70), (5, 180)),
+    ("index_constituent", "SSE", 688000, 10, (50, 70), (20, 300)),
+    ("index_constituent", "SZSE", 1, 30, (50, 70), (5, 150)),
+    ("index_constituent", "SZSE", 300000, 10, (50, 70), (20, 300)),
+    ("other_a_share", "SSE", 603000, 70, (30, 65), (3, 80)),
+    ("other_a_share", "SZSE", 2000, 60, (30, 65), (3, 80)),
+    ("etf", "SSE", 510000, 20, (80, 90), (1, 6)),
+    ("etf", "SZSE", 159900, 12, (80, 90), (1, 6)),
+    ("money_market_govt", "SSE", 511800, 8, (90, 95), (100, 101)),
+    ("money_market_govt", "SSE", 19600, 8, (90, 95), (98, 103)),
+    ("other_fund_bond", "SZSE", 160100, 10, (50, 80), (1, 3)),
+    ("other_fund_bond", "SSE", 113000, 8, (50, 80), (100, 130)),
 ]
 
 
@@ -234,7 +235,7 @@ def _instruments_seed():
     existing = set(Instrument.objects.values_list("exchange", "code"))
     made = 0
     n = 0
-    for category, exchange, start, count, (h_lo, h_hi), (_p_lo, _p_hi), limit in _PLAN:
+    for category, exchange, start, count, (h_lo, h_hi), (_p_lo, _p_hi) in _PLAN:
         for i in range(count):
             n += 1
             code = f"{start + i * (3 if category == 'other_a_share' else 1):06d}"
@@ -250,7 +251,6 @@ def _instruments_seed():
                 exchange=exchange,
                 name=name,
                 category=category,
-                price_limit=Decimal("0.05") if is_st else Decimal(limit),
                 tradable_float=float_,
                 is_st=is_st,
                 suspended=suspended,
@@ -265,10 +265,14 @@ def _instruments_seed():
     # a first price for every instrument that has none (synthetic, deterministic)
     from django.utils import timezone
 
-    at = timezone.now().replace(microsecond=0) - timezone.timedelta(hours=1)
+    # earlier today (never yesterday, even just after midnight): these first prices are no
+    # previous close, so today's demo moves (seed_book) are not held to a band around them
+    now = timezone.now().replace(microsecond=0)
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0)
+    at = max(now - timezone.timedelta(hours=1), midnight)
     ticks = []
     for inst in Instrument.objects.filter(latest_price__isnull=True).order_by("pk"):
-        lo, hi = next((p for c, e, s, k, h, p, li in _PLAN if c == inst.category), (1, 10))
+        lo, hi = next((p for c, e, s, k, h, p in _PLAN if c == inst.category), (1, 10))
         r = random.Random(f"{BOOK_SEED}:{inst.exchange}:{inst.code}")  # noqa: S311
         places = 3 if inst.category == "etf" else 2
         ticks.append(

@@ -4,8 +4,10 @@ the API use.
 `account_view(credit_account, *, as_of=None) -> AccountView` builds the account from the
 custody ledger (client money, financing receivable, interest receivable, client securities of
 the investor), the latest prices and the haircuts, in a fixed number of queries whatever the
-number of positions (now: two, or one when the caller passes the contract; with `as_of`: five),
-and evaluates the pure formulas of lending.domain.margin on it.
+number of positions (now: two, or one when the caller passes the contract; with `as_of`: five;
+plus one for the dated price-band parameters of the day when a position has a price: the lower
+price limit, lending.instruments.selectors.band_of), and evaluates the pure formulas of
+lending.domain.margin on it.
 
 Lines and financing margin ratio: the contract's (a contract keeps those in force when it was
 signed); an account without a contract has those of the dated parameter table in force on the
@@ -37,7 +39,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db.models import Q
 from django.utils import timezone
@@ -50,6 +52,7 @@ from lending.credit.models import ContractStatus, CreditAccount, CreditContract
 from lending.domain import margin
 from lending.financing import raw_reads
 from lending.financing.models import Financing, FinancingStatus
+from lending.instruments import selectors as instruments_selectors
 from lending.instruments.models import Instrument, LatestPrice, PriceTick
 
 ZERO = Decimal(0)
@@ -138,14 +141,21 @@ def contract_lines(contract: CreditContract | None, *, on: date) -> margin.Margi
 
 
 def lower_limit_price(
-    instrument: Instrument, price: Decimal | None, prev_close: Decimal | None
+    instrument: Instrument,
+    price: Decimal | None,
+    prev_close: Decimal | None,
+    *,
+    on: date,
+    params: instruments_selectors.BandParameters | None = None,
 ) -> Decimal | None:
-    reference = prev_close or price
-    if not reference:
-        return None
-    return (reference * (1 - instrument.price_limit)).quantize(
-        Decimal("0.01"), rounding=ROUND_HALF_UP
+    """The low edge of the instrument's daily price band on `on` (the one band rule,
+    lending.domain.prices.price_band, with its board's dated parameters) around the previous
+    close, else the latest price; None without a price or in a new listing's first trading
+    days (no band)."""
+    band = instruments_selectors.band_of(
+        instrument, on=on, prev_close=prev_close or price, params=params
     )
+    return band.low if band is not None else None
 
 
 CONTRACT_FIELDS = raw_reads.fields(CreditContract)
@@ -394,6 +404,7 @@ def _assemble(
     positions: list[PositionView] = []
     rows: list[margin.Position] = []
     rows_by_unit: dict[str, dict[str, margin.Position]] = {}
+    band_params: instruments_selectors.BandParameters | None = None  # read once, if needed
     for instrument in instruments:
         unit = instrument.ledger_unit
         held = holdings.get(unit, ZERO)
@@ -403,7 +414,9 @@ def _assemble(
         price, price_at, prev_close = prices.get(instrument.pk, (None, None, None))
         mark = price if price is not None else ZERO
         haircut = instrument.effective_haircut
-        limit = lower_limit_price(instrument, price, prev_close)
+        if band_params is None and (prev_close or price):
+            band_params = instruments_selectors.band_parameters(day)  # 1 query
+        limit = lower_limit_price(instrument, price, prev_close, on=day, params=band_params)
         f_qty = min(held, financed_qty.get(instrument.pk, ZERO)) if held > 0 else ZERO
         positions.append(
             PositionView(

@@ -14,6 +14,8 @@ class InstrumentAdmin(ReadOnlyHistoryAdmin):
         "exchange",
         "name",
         "category",
+        "board",
+        "listed_on",
         "haircut",
         "collateral_eligible",
         "financing_eligible",
@@ -21,7 +23,7 @@ class InstrumentAdmin(ReadOnlyHistoryAdmin):
         "is_st",
         "suspended",
     )
-    list_filter = ("exchange", "category", "is_st", "suspended", "collateral_eligible")
+    list_filter = ("exchange", "board", "category", "is_st", "suspended", "collateral_eligible")
     search_fields = ("code", "name")
 
 

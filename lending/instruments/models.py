@@ -1,8 +1,10 @@
 """Instruments, their collateral policy and prices.
 
 Design overview
-- `Instrument`: a listed security (SSE or SZSE) with its category, flags (ST, suspended,
-  delisting period), daily price-limit band, tradable float and lot size. Its ledger unit is
+- `Instrument`: a listed security (SSE or SZSE) with its category, board (main, STAR,
+  ChiNext: the daily price band's dated parameters are per board), listing date (a new
+  listing's first trading days have no band), flags (ST, suspended, delisting period),
+  tradable float and lot size. Its ledger unit is
   "SSE:600519": holdings live in custody as `client_securities` accounts of that unit.
   Collateral policy sits on the instrument: on the eligible list or not, the haircut (capped by
   the dated regulator cap of its category; forced to 0 while ST, suspended or delisting, which
@@ -13,7 +15,9 @@ Design overview
   `LatestPrice` (one row per instrument) moves only forward in time: it is written with a
   conditional UPDATE ... WHERE at < new_at, so an older tick never overwrites a newer price,
   whatever the order two processes commit in. `prev_close` is the last price of the previous
-  day (reference for the daily limit band)."""
+  day. The daily price band around the previous close is lending.domain.prices.price_band,
+  its parameters read by lending.instruments.selectors (`instrument_band`); prices_ingest
+  refuses a tick outside it."""
 
 from django.db import models
 from django.db.models import Q
@@ -21,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from accounts.precision import FRACTION, PRICE
+from lending.domain import prices as price_rules
 
 
 class Exchange(models.TextChoices):
@@ -36,6 +41,12 @@ class InstrumentCategory(models.TextChoices):
     OTHER_FUND_BOND = "other_fund_bond", _("Other listed fund or bond")
 
 
+class Board(models.TextChoices):
+    MAIN = price_rules.MAIN, _("Main board")
+    STAR = price_rules.STAR, _("STAR Market")
+    CHINEXT = price_rules.CHINEXT, _("ChiNext")
+
+
 class Instrument(models.Model):
     code = models.CharField(_("code"), max_length=12)
     exchange = models.CharField(_("exchange"), max_length=4, choices=Exchange.choices)
@@ -44,8 +55,12 @@ class Instrument(models.Model):
     is_st = models.BooleanField(_("ST / *ST"), default=False)
     suspended = models.BooleanField(_("suspended"), default=False)
     delisting = models.BooleanField(_("delisting period"), default=False)
-    price_limit = models.DecimalField(
-        _("daily price limit"), **FRACTION.fields, help_text=_("Fraction, e.g. 0.10 for ±10%.")
+    board = models.CharField(_("board"), max_length=8, choices=Board.choices, default=Board.MAIN)
+    listed_on = models.DateField(
+        _("listed on"),
+        null=True,
+        blank=True,
+        help_text=_("First trading day; a new listing's first days have no price band."),
     )
     tradable_float = models.BigIntegerField(_("tradable float (shares)"))
     lot_size = models.PositiveIntegerField(_("lot size"), default=100)
@@ -77,8 +92,7 @@ class Instrument(models.Model):
                 name="lending_instrument_flagged_haircut_zero",
             ),
             models.CheckConstraint(
-                condition=Q(price_limit__gt=0) & Q(price_limit__lt=1),
-                name="lending_instrument_price_limit_range",
+                condition=Q(board__in=Board.values), name="lending_instrument_board_valid"
             ),
             models.CheckConstraint(
                 condition=Q(tradable_float__gt=0), name="lending_instrument_float_positive"
@@ -145,6 +159,7 @@ class LatestPrice(models.Model):
 
 
 __all__ = [
+    "Board",
     "Exchange",
     "Instrument",
     "InstrumentCategory",

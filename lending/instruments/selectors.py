@@ -1,11 +1,15 @@
-"""Reads of instruments for pages and the API: the list with latest prices, one by code, and
-the stale-price check (a price older than its session allows)."""
+"""Reads of instruments for pages and the API: the list with latest prices, one by code, the
+stale-price check (a price older than its session allows) and the daily price band of an
+instrument on a day (`instrument_band`; prices_ingest and valuation use `band_of`)."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -13,6 +17,7 @@ from accounts.errors import NotFound
 from compliance import calendar
 from compliance import parameters as P
 from compliance import selectors as compliance_selectors
+from lending.domain import prices as price_rules
 from lending.instruments.models import Instrument
 
 #: Continuous trading sessions of SSE and SZSE, Asia/Shanghai.
@@ -106,3 +111,132 @@ def stale_instruments(*, now: datetime | None = None) -> list[Instrument]:
         return []
     qs = Instrument.objects.select_related("latest_price").filter(suspended=False)
     return [i for i in qs if price_is_stale(i, now=now)]
+
+
+# --- daily price band -------------------------------------------------------------------------
+
+_PRICES_PREFIX = "prices."
+
+
+@dataclass(frozen=True)
+class BandParameters:
+    """The price-band parameters in force on one day (compliance: prices.*), read at once."""
+
+    on: date
+    values: dict[str, Decimal]
+
+    def _value(self, key: str) -> Decimal:
+        if key not in self.values:
+            raise compliance_selectors.parameter_missing(key, self.on)
+        return self.values[key]
+
+    def fraction(self, board: str, is_st: bool) -> Decimal:
+        prefix = P.PRICE_BAND_ST_PREFIX if is_st else P.PRICE_BAND_PREFIX
+        return self._value(prefix + board)
+
+    def no_band_days(self, board: str) -> int:
+        return int(self._value(P.NO_BAND_DAYS_PREFIX + board))
+
+    def tick(self, category: str) -> Decimal:
+        # the table keeps six places (0.010000): the band's edges keep the tick's own
+        return self._value(P.PRICE_TICK_PREFIX + category).normalize()
+
+
+def band_parameters(on: date) -> BandParameters:
+    """One query: every price-band parameter in force on `on`."""
+    return BandParameters(on, compliance_selectors.parameters_in_force(_PRICES_PREFIX, on=on))
+
+
+#: A listing this many calendar days back is past any first-days window (a few weeks of
+#: trading days at most): the calendar is read only for recent listings.
+_FIRST_DAYS_HORIZON = timedelta(days=60)
+
+
+def in_first_days(instrument: Instrument, on: date, params: BandParameters) -> bool:
+    """Whether `on` is among the instrument's first trading days without a band."""
+    listed_on = instrument.listed_on
+    if listed_on is None or on < listed_on or on - listed_on > _FIRST_DAYS_HORIZON:
+        return False
+    days = params.no_band_days(instrument.board)
+    if days <= 0:
+        return False
+    count = len(calendar.trading_days_between(listed_on, on))
+    return price_rules.in_first_days(count, days)
+
+
+def band_of(
+    instrument: Instrument,
+    *,
+    on: date,
+    prev_close: Decimal | None,
+    params: BandParameters | None = None,
+) -> price_rules.PriceBand | None:
+    """The instrument's band on `on` around `prev_close` (its board's dated fraction, the ST
+    fraction while ST, the category's tick); None when there is none: no previous close (a
+    first price) or a new listing's first trading days."""
+    if prev_close is None or prev_close <= 0:
+        return None
+    params = params or band_parameters(on)
+    if in_first_days(instrument, on, params):
+        return None
+    return price_rules.price_band(
+        prev_close,
+        params.fraction(instrument.board, instrument.is_st),
+        params.tick(instrument.category),
+    )
+
+
+def day_start(day: date) -> datetime:
+    """Midnight of `day` in the desk's time zone (Asia/Shanghai)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+# The last price before each (instrument, day start): the last tick before it, or the latest
+# price when that is older (a latest price written without ticks, e.g. a bulk load), or the
+# latest price's previous close when the latest price is of that day.
+_PREVIOUS_CLOSE_SQL = """
+SELECT t.i, t.s, r.at, r.price
+  FROM unnest(%s::bigint[], %s::timestamptz[]) AS t(i, s)
+  CROSS JOIN LATERAL (
+      SELECT u.at, u.price FROM (
+          (SELECT p.at, p.price FROM lending_pricetick p
+            WHERE p.instrument_id = t.i AND p.at < t.s ORDER BY p.at DESC LIMIT 1)
+          UNION ALL
+          SELECT lp.at, lp.price FROM lending_latestprice lp
+           WHERE lp.instrument_id = t.i AND lp.at < t.s
+          UNION ALL
+          SELECT t.s - interval '1 microsecond', lp.prev_close FROM lending_latestprice lp
+           WHERE lp.instrument_id = t.i AND lp.prev_close IS NOT NULL
+             AND lp.at >= t.s AND lp.at < t.s + interval '1 day'
+      ) u ORDER BY u.at DESC LIMIT 1
+  ) r
+"""
+
+
+def previous_closes(
+    pairs: Iterable[tuple[int, date]],
+) -> dict[tuple[int, date], tuple[datetime, Decimal]]:
+    """{(instrument id, day): (at, price)} of the last price before each day began (the
+    previous close), in one statement; a pair without any earlier price is absent."""
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return {}
+    starts = {day: day_start(day) for _pk, day in pairs}
+    by_start = {(pk, starts[day]): (pk, day) for pk, day in pairs}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PREVIOUS_CLOSE_SQL, [[pk for pk, _d in pairs], [starts[d] for _pk, d in pairs]]
+        )
+        rows = cursor.fetchall()
+    return {by_start[(pk, start)]: (at, price) for pk, start, at, price in rows}
+
+
+def instrument_band(
+    instrument: Instrument, *, on: date | None = None
+) -> price_rules.PriceBand | None:
+    """The instrument's daily price band on `on` (today by default) around its previous close;
+    None when it has none (no earlier price, or a new listing's first trading days). What a
+    tick and an order's limit price must fall in."""
+    on = on or timezone.localdate()
+    previous = previous_closes([(instrument.pk, on)]).get((instrument.pk, on))
+    return band_of(instrument, on=on, prev_close=previous[1] if previous else None)

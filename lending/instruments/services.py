@@ -4,7 +4,9 @@
   `instrument_flags_set` (ST, suspended, delisting force the haircut to 0): staff with the
   instrument permissions; every change stamped with who and why.
 * `prices_ingest` / `prices_import_csv`: ticks from the market-data feed or a staff upload,
-  idempotent per (instrument, time); the latest price only moves forward. After commit the
+  idempotent per (instrument, time); the latest price only moves forward. A tick outside its
+  instrument's daily price band for its day (lending.domain.prices.price_band around the
+  previous close, the dated parameters of its board) refuses the whole batch. After commit the
   registered PRICE_HOOKS run (the mark-to-market revalues the holders; lending.mtm.tasks
   registers it when Django starts)."""
 
@@ -13,13 +15,15 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
 
 from accounts.audit import stamp
 from accounts.errors import Conflict, ValidationFailed
@@ -27,9 +31,11 @@ from accounts.permissions import require_permission
 from compliance import parameters as P
 from compliance import selectors as compliance_selectors
 from lending.common.inputs import decimal_parsed, fraction_parsed, reason_required
+from lending.domain import prices as price_rules
 from lending.domain.formats import fmt_ratio
 from lending.domain.margin import ZERO
-from lending.instruments.models import Instrument, InstrumentCategory
+from lending.instruments import selectors as instruments_selectors
+from lending.instruments.models import Board, Instrument, InstrumentCategory
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +67,8 @@ def instrument_create(
     exchange: str,
     name: str,
     category: str,
-    price_limit: Decimal | str = Decimal("0.10"),
+    board: str = "",
+    listed_on: date | str | None = None,
     tradable_float: int,
     lot_size: int = 100,
     is_st: bool = False,
@@ -73,12 +80,27 @@ def instrument_create(
     actor,
     reason: str = "new instrument",
 ) -> Instrument:
+    """A new instrument. `board` defaults to the board of its code (SSE 688/689 STAR, SZSE
+    300/301 ChiNext, else main); `listed_on`, its first trading day, when it is a new listing
+    (its first trading days have no price band)."""
     require_permission(actor, "lending.add_instrument", action="add an instrument")
     code = (code or "").strip().upper()
     if not code or not code.replace(".", "").isalnum():
         raise ValidationFailed(f"code: {code!r} is not an instrument code", extra={"field": "code"})
     haircut = fraction_parsed(haircut, "haircut")
-    price_limit = fraction_parsed(price_limit, "price_limit", allow_zero=False)
+    board = (board or "").strip().lower() or price_rules.board_of(exchange, code)
+    if board not in Board.values:
+        raise ValidationFailed(f"board: unknown board {board!r}", extra={"field": "board"})
+    if listed_on is not None and not isinstance(listed_on, date):
+        try:
+            parsed = parse_date(str(listed_on).strip())
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise ValidationFailed(
+                f"listed_on: {listed_on!r} is not a date", extra={"field": "listed_on"}
+            )
+        listed_on = parsed
     if category not in InstrumentCategory.values:
         raise ValidationFailed(
             f"category: unknown category {category!r}", extra={"field": "category"}
@@ -99,7 +121,8 @@ def instrument_create(
         exchange=exchange,
         name=name.strip(),
         category=category,
-        price_limit=price_limit,
+        board=board,
+        listed_on=listed_on,
         tradable_float=int(tradable_float),
         lot_size=int(lot_size),
         is_st=is_st,
@@ -249,7 +272,9 @@ def prices_ingest(ticks: Iterable[Mapping], *, source: str, actor=None) -> tuple
 
     Idempotent per instrument and time: a repeated tick is ignored, as is a tick of an unknown
     instrument. An accepted tick older than the latest price is kept as history but never
-    overwrites the newer latest price. A malformed tick refuses the whole batch, naming it.
+    overwrites the newer latest price. A malformed tick refuses the whole batch, naming it, as
+    does a tick outside its instrument's daily price band for its day (`_check_bands`): then
+    nothing is written and the latest price does not move.
     After commit, `on_prices_changed` gets the instruments whose latest price moved."""
     require_permission(actor, "lending.add_pricetick", action="ingest prices")
     ticks = list(ticks)
@@ -257,6 +282,7 @@ def prices_ingest(ticks: Iterable[Mapping], *, source: str, actor=None) -> tuple
     ids: list[int] = []
     prices: list[Decimal] = []
     times: list[datetime] = []
+    rows: list[int] = []
     unknown = 0
     for row, tick in enumerate(ticks):
         if not isinstance(tick, Mapping):
@@ -271,6 +297,8 @@ def prices_ingest(ticks: Iterable[Mapping], *, source: str, actor=None) -> tuple
         ids.append(pk)
         prices.append(price)
         times.append(at)
+        rows.append(row)
+    _check_bands(rows, ids, prices, times)
     # the newest tick per instrument in this batch moves the latest price
     newest: dict[int, tuple[datetime, Decimal]] = {}
     for pk, price, at in zip(ids, prices, times, strict=True):
@@ -292,6 +320,75 @@ def prices_ingest(ticks: Iterable[Mapping], *, source: str, actor=None) -> tuple
         if moved:
             transaction.on_commit(lambda: on_prices_changed(moved))
     return accepted, len(ticks) - accepted
+
+
+def _check_bands(
+    rows: list[int], ids: list[int], prices: list[Decimal], times: list[datetime]
+) -> None:
+    """Refuse (ValidationFailed naming the tick) a tick outside its instrument's daily price
+    band for its day. The previous close of a tick's day is the last price before that day
+    began: stored (`instruments_selectors.previous_closes`) or earlier in this batch, whichever
+    is later. No previous close (a first price) or a new listing's first days: no band."""
+    if not ids:
+        return
+    days = [timezone.localdate(at) for at in times]
+    stored = instruments_selectors.previous_closes(zip(ids, days, strict=True))
+    batch: dict[int, list[tuple[datetime, Decimal]]] = defaultdict(list)
+    for pk, price, at in zip(ids, prices, times, strict=True):
+        batch[pk].append((at, price))
+    instruments = Instrument.objects.in_bulk(set(ids))
+    params: dict[date, instruments_selectors.BandParameters] = {}
+    for row, pk, price, day in zip(rows, ids, prices, days, strict=True):
+        start = instruments_selectors.day_start(day)
+        previous = stored.get((pk, day))
+        earlier = [tick for tick in batch[pk] if tick[0] < start]
+        if earlier:
+            last = max(earlier, key=lambda tick: tick[0])
+            if previous is None or last[0] > previous[0]:
+                previous = last
+        if previous is None:
+            continue
+        if day not in params:
+            params[day] = instruments_selectors.band_parameters(day)
+        instrument = instruments[pk]
+        band = instruments_selectors.band_of(
+            instrument, on=day, prev_close=previous[1], params=params[day]
+        )
+        if band is None or band.contains(price):
+            continue
+        rule = Board(instrument.board).label
+        if instrument.is_st:
+            rule = f"{rule}, {_('ST / *ST')}"
+        raise ValidationFailed(
+            _(
+                "ticks[%(row)s].price: %(price)s is outside the daily price band of "
+                "%(instrument)s on %(day)s, %(low)s to %(high)s (previous close %(close)s, "
+                "±%(fraction)s: %(rule)s)"
+            )
+            % {
+                "row": row,
+                "price": price,
+                "instrument": instrument.ledger_unit,
+                "day": day.isoformat(),
+                "low": band.low,
+                "high": band.high,
+                "close": band.reference.quantize(band.tick),
+                "fraction": fmt_ratio(band.fraction),
+                "rule": rule,
+            },
+            extra={
+                "field": "price",
+                "row": row,
+                "rule": "price_band",
+                "instrument": instrument.ledger_unit,
+                "day": day.isoformat(),
+                "low": str(band.low),
+                "high": str(band.high),
+                "previous_close": str(band.reference),
+                "fraction": str(band.fraction),
+                "board": instrument.board,
+            },
+        )
 
 
 def prices_import_csv(*, content: str | bytes, source: str = "csv", actor=None) -> tuple[int, int]:

@@ -42,7 +42,7 @@ class FillInline(ReadOnlyInline):
 
 @admin.register(LiquidationOrder)
 class LiquidationOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "line", "broker", "quantity", "limit_price", "placed_at")
+    list_display = ("id", "line", "broker", "status", "quantity", "limit_price", "placed_at")
     inlines = [FillInline]
 
 

@@ -13,6 +13,7 @@ from lending.liquidation import services as liquidation
 from lending.liquidation.brokers import default_broker
 from lending.liquidation.models import LiquidationPlanStatus
 from lending.liquidation.serializers import (
+    LiquidationExecuteSerializer,
     LiquidationPlanSerializer,
     PlanDecisionSerializer,
     PlanPrepareSerializer,
@@ -79,11 +80,17 @@ class LiquidationPlanRejectApi(APIView):
 
 
 class LiquidationPlanExecuteApi(APIView):
-    @extend_schema(request=None, responses=LiquidationPlanSerializer)
+    """Send what is left to sell. Idempotent: while orders of the plan still work at the
+    exchange their shares are not sent again; the answer lists the orders this call sent
+    (`orders_sent`, empty when none) and those still working (`working_orders`)."""
+
+    @extend_schema(request=None, responses=LiquidationExecuteSerializer)
     def post(self, request, pk: int):
         plan = liquidation_selectors.plan_for(request.user, pk)
-        plan = liquidation.liquidation_execute(
+        executed = liquidation.liquidation_execute(
             plan=plan, broker=default_broker(), actor=request.user
         )
-        plan = liquidation_selectors.plan_for(request.user, plan.pk)
-        return Response(LiquidationPlanSerializer(plan).data)
+        plan = liquidation_selectors.plan_for(request.user, executed.pk)
+        plan.orders_sent = executed.orders_sent
+        plan.working_orders = list(liquidation_selectors.working_orders_of(plan))
+        return Response(LiquidationExecuteSerializer(plan).data)

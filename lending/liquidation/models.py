@@ -5,7 +5,9 @@ Design overview
   ordering rule used and ratio before/after; prepared by one officer and approved by another
   (CHECK approved_by <> prepared_by). One plan per call in a non-final state (partial unique).
 - `LiquidationOrder` / `LiquidationFill`: what was sent to the broker and what it filled; a fill
-  is unique per (broker, fill id) and is posted to the book once (`posted_at`).
+  is unique per (broker, fill id) and is posted to the book once (`posted_at`). An order is
+  "working" until it is filled or the broker reports its remainder cancelled or rejected; the
+  unfilled part of a working order still rests at the exchange and counts as being sold.
 - `DefaultRecord`: the shortfall left after selling everything, covered from the reserve fund by
   a custody entry; one per call."""
 
@@ -136,8 +138,21 @@ class LiquidationPlanLine(models.Model):
         return self.quantity - self.filled_quantity
 
 
+class LiquidationOrderStatus(models.TextChoices):
+    WORKING = "working", _("Working")
+    FILLED = "filled", _("Filled")
+    CANCELLED = "cancelled", _("Cancelled")
+    REJECTED = "rejected", _("Rejected")
+
+
 class LiquidationOrder(models.Model):
     line = models.ForeignKey(LiquidationPlanLine, on_delete=models.PROTECT, related_name="orders")
+    status = models.CharField(
+        _("status"),
+        max_length=12,
+        choices=LiquidationOrderStatus.choices,
+        default=LiquidationOrderStatus.WORKING,
+    )
     broker = models.CharField(_("broker"), max_length=40)
     quantity = models.DecimalField(_("quantity"), **QUANTITY.fields)
     limit_price = models.DecimalField(_("limit price"), **PRICE.fields)
@@ -154,6 +169,13 @@ class LiquidationOrder(models.Model):
 
     def __str__(self) -> str:
         return f"order #{self.pk} {self.line.instrument_code} x {self.quantity}"
+
+    @property
+    def working_quantity(self):
+        """What still rests at the exchange: the unfilled part of a working order."""
+        if self.status != LiquidationOrderStatus.WORKING:
+            return 0
+        return max(self.quantity - self.filled_quantity, 0)
 
 
 class LiquidationFill(models.Model):
@@ -250,6 +272,7 @@ __all__ = [
     "DefaultRecord",
     "LiquidationFill",
     "LiquidationOrder",
+    "LiquidationOrderStatus",
     "LiquidationPlan",
     "LiquidationPlanLine",
     "LiquidationPlanStatus",

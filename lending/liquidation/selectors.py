@@ -3,7 +3,12 @@
 from django.db.models import QuerySet
 
 from accounts.errors import NotFound
-from lending.liquidation.models import UNFINISHED_PLAN_STATUSES, LiquidationPlan
+from lending.liquidation.models import (
+    UNFINISHED_PLAN_STATUSES,
+    LiquidationOrder,
+    LiquidationOrderStatus,
+    LiquidationPlan,
+)
 from lending.margin_calls.selectors import _visible
 
 
@@ -24,3 +29,13 @@ def plan_for(user, pk: int) -> LiquidationPlan:
     if plan is None:
         raise NotFound(f"liquidation plan {pk}: not found")
     return plan
+
+
+def orders_of(plan: LiquidationPlan) -> QuerySet[LiquidationOrder]:
+    """Every order sent for `plan` (a plan the caller may see), oldest first."""
+    return LiquidationOrder.objects.filter(line__plan=plan).select_related("line")
+
+
+def working_orders_of(plan: LiquidationPlan) -> QuerySet[LiquidationOrder]:
+    """The orders of `plan` still working: not filled, cancelled or rejected."""
+    return orders_of(plan).filter(status=LiquidationOrderStatus.WORKING)

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from lending.domain.margin import ORDER_RULES
-from lending.liquidation.models import LiquidationPlan, LiquidationPlanLine
+from lending.liquidation.models import LiquidationOrder, LiquidationPlan, LiquidationPlanLine
 
 
 class LiquidationPlanLineSerializer(serializers.ModelSerializer):
@@ -56,6 +56,36 @@ class LiquidationPlanSerializer(serializers.ModelSerializer):
             "executed_at",
             "lines",
         ]
+        read_only_fields = fields
+
+
+class LiquidationOrderSerializer(serializers.ModelSerializer):
+    instrument_code = serializers.CharField(source="line.instrument_code", read_only=True)
+
+    class Meta:
+        model = LiquidationOrder
+        fields = [
+            "id",
+            "instrument_code",
+            "broker",
+            "status",
+            "quantity",
+            "filled_quantity",
+            "limit_price",
+            "placed_at",
+        ]
+        read_only_fields = fields
+
+
+class LiquidationExecuteSerializer(LiquidationPlanSerializer):
+    """The plan after an Execute, with the orders this press sent (none when everything left
+    still works at the exchange) and the orders still working."""
+
+    orders_sent = LiquidationOrderSerializer(many=True, read_only=True)
+    working_orders = LiquidationOrderSerializer(many=True, read_only=True)
+
+    class Meta(LiquidationPlanSerializer.Meta):
+        fields = [*LiquidationPlanSerializer.Meta.fields, "orders_sent", "working_orders"]
         read_only_fields = fields
 
 

@@ -5,28 +5,35 @@ second factor), execution through a broker adapter, default and reserve-fund cov
   margin.plan_liquidation: the minimal whole-lot sale restoring the call's target, securities
   taken in the order of a documented rule (margin.ORDER_RULES; default "zero_haircut_first":
   positions giving no margin credit first, then the largest market value, the most liquid
-  proxy), each at a limit price no lower than the day's lower price limit. If selling
-  everything cannot restore the target, the plan sells everything and shows the expected
-  shortfall.
+  proxy), each sized and limited at the price the plan expects: the latest price less the
+  desk's slippage (dated parameter liquidation.slippage; margin.expected_sale_price), never
+  below the day's lower price limit and never sized at it. Suspended instruments are left out
+  (they stay in the assets, unsold). If selling everything sellable cannot restore the target,
+  the plan sells all of it and shows the expected shortfall.
 - `liquidation_plan_approve` / `liquidation_plan_reject`: a risk officer other than the
   preparer (service check and a CHECK constraint), signed in with a second factor.
 - `liquidation_execute`: for every line, the quantity not yet filled is sent to the broker;
   fills are recorded unique per (broker, fill id) in their own transaction, then each fill is
   posted once through lending.financing.services.position_sell_in_transaction (proceeds repay
   financing first; the fill's idempotency key makes a repeated posting harmless). A partial
-  fill leaves the plan "executing"; executing again sends only the remainder. When every line
-  is filled the call closes: if nothing is left to sell and debt remains beyond assets, the
-  shortfall becomes a DefaultRecord covered from the reserve fund (custody
+  fill leaves the plan "executing". An order is "working" until filled or until the broker
+  reports its remainder cancelled or rejected; what working orders still offer counts as being
+  sold, so executing again (a second press, a rerun) sends nothing for it, and sends only a
+  cancelled or rejected remainder. When every line is filled the call closes: if nothing
+  sellable is left (suspended shares are not) and debt remains beyond assets, the shortfall
+  becomes a DefaultRecord covered from the reserve fund (custody
   reserve_fund_use_in_transaction) and the account state is "default"; otherwise the account is
   revalued and takes whatever state the new ratio gives.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,14 +43,17 @@ from accounts.errors import Conflict, PermissionDenied, RuleViolation, Validatio
 from accounts.permissions import require_permission
 from accounts.precision import RATIO
 from accounts.second_factor import require_second_factor
+from compliance import parameters as P
+from compliance import selectors as compliance_selectors
 from lending.credit.locks import credit_account_lock
 from lending.domain import margin
-from lending.liquidation.brokers import Broker, Fill
+from lending.liquidation.brokers import Broker, Fill, placement_of
 from lending.liquidation.models import (
     UNFINISHED_PLAN_STATUSES,
     DefaultRecord,
     LiquidationFill,
     LiquidationOrder,
+    LiquidationOrderStatus,
     LiquidationPlan,
     LiquidationPlanLine,
     LiquidationPlanStatus,
@@ -132,23 +142,39 @@ def liquidation_plan_prepare(
                 code="plan_in_progress",
             )
         view = account_view_of(account)
-        # rows without a price (no lower limit either) cannot be sold today; their MV is 0
-        sellable = tuple(p for p in view.margin_account.positions if p.lower_limit is not None)
-        acct = margin.Account(
-            cash=view.margin_account.cash,
-            debt=view.margin_account.debt,
-            interest_and_fees=view.margin_account.interest_and_fees,
-            other_collateral=view.margin_account.other_collateral,
-            positions=sellable,
+        slippage = compliance_selectors.parameter(
+            P.LIQUIDATION_SLIPPAGE, on=timezone.localdate(now)
         )
+        # Suspended instruments are left out of the plan (DOMAIN.md), rows without a price
+        # cannot be sold today (their MV is 0): both stay in the assets, unsold. Every other
+        # row is sized at the price the plan expects: the latest price less the desk's
+        # slippage, never below the day's lower limit (margin.expected_sale_price).
+        suspended = sorted(
+            {p.instrument.ledger_unit for p in view.positions if p.instrument.suspended}
+        )
+        unsellable = set(suspended)
+        rows = []
+        for p in view.margin_account.positions:
+            if p.price <= 0:
+                unsellable.add(p.instrument)
+            if p.instrument in unsellable or p.quantity <= 0:
+                rows.append(p)
+                continue
+            expected = margin.expected_sale_price(p.price, slippage, p.lower_limit)
+            rows.append(dataclasses.replace(p, limit_price=expected))
+        acct = dataclasses.replace(view.margin_account, positions=tuple(rows))
         try:
-            result = margin.plan_liquidation(acct, target=call.target_line, order=rule)
+            result = margin.plan_liquidation(
+                acct, target=call.target_line, order=rule, unsellable=unsellable
+            )
         except ValueError as exc:
             raise RuleViolation(f"liquidation plan: {exc}", code="plan_impossible") from exc
         if not result.lines:
+            left_out = f"; suspended, left out: {', '.join(suspended)}" if suspended else ""
             raise RuleViolation(
-                f"call #{call.pk}: nothing to sell (ratio {pct(result.ratio_before)})",
+                f"call #{call.pk}: nothing to sell (ratio {pct(result.ratio_before)}{left_out})",
                 code="nothing_to_sell",
+                extra={"suspended": suspended},
             )
         plan = LiquidationPlan(
             call=call,
@@ -165,10 +191,15 @@ def liquidation_plan_prepare(
             prepared_by=actor,
             prepared_at=now,
         )
-        stamp(plan, actor=actor, reason=f"prepared ({rule}) {reason}".strip())
+        stamp(
+            plan,
+            actor=actor,
+            reason=f"prepared ({rule}, at the latest price less {pct(slippage)} slippage) "
+            f"{reason}".strip(),
+        )
         plan.save()
-        lower = {p.instrument: p.lower_limit for p in sellable}
-        marks = {p.instrument: p.price for p in sellable}
+        lower = {p.instrument: p.lower_limit for p in rows}
+        marks = {p.instrument: p.price for p in rows}
         LiquidationPlanLine.objects.bulk_create(
             LiquidationPlanLine(
                 plan=plan,
@@ -197,6 +228,8 @@ def liquidation_plan_prepare(
                 "proceeds": str(result.proceeds),
                 "ratio_after": None if result.ratio_after is None else str(result.ratio_after),
                 "shortfall": str(result.shortfall),
+                "slippage": str(slippage),
+                "suspended_left_out": suspended,
             },
         )
     return plan
@@ -354,12 +387,28 @@ def _post_pending_fills(plan: LiquidationPlan, actor) -> int:
     return posted
 
 
+def _left_to_send(line: LiquidationPlanLine) -> Decimal:
+    """What of the line is neither filled (fills recorded, posted or not) nor resting at the
+    exchange in a working order: what a new order may sell."""
+    totals = line.orders.aggregate(
+        filled=Sum("filled_quantity"),
+        working=Sum(
+            F("quantity") - F("filled_quantity"),
+            filter=Q(status=LiquidationOrderStatus.WORKING, quantity__gt=F("filled_quantity")),
+        ),
+    )
+    return line.quantity - (totals["filled"] or 0) - (totals["working"] or 0)
+
+
 def liquidation_execute(
     *, plan: LiquidationPlan, broker: Broker, actor, now: datetime | None = None
 ) -> LiquidationPlan:
-    """Send the unfilled part of every line to `broker`, post the fills, and close the call
-    when everything is sold (see the module docstring). Safe to run again after a partial
-    fill or an interruption: recorded fills are never posted twice."""
+    """Send to `broker` what is left to sell of every line, post the fills, and close the
+    call when everything is sold (see the module docstring). Idempotent: the shares of orders
+    still working (not filled, not cancelled or rejected) count as being sold, so running it
+    again while they rest at the exchange sends nothing new; only a remainder the broker
+    reported cancelled or rejected is sent again; recorded fills are never posted twice. The
+    plan returned carries `orders_sent`: the orders this run placed (empty when none)."""
     require_permission(actor, EXECUTE_PERM, action="execute a liquidation")
     now = _aware(now, "now")
     broker_name = getattr(broker, "name", type(broker).__name__)[:40]
@@ -383,19 +432,14 @@ def liquidation_execute(
             )  # fmt: skip
 
     _post_pending_fills(plan, actor)  # left over from an interrupted run
+    sent: list[LiquidationOrder] = []
     for line in plan.lines.order_by("sequence"):
         with transaction.atomic():
             credit_account_lock(plan.call.credit_account)
             line = LiquidationPlanLine.objects.select_for_update().get(pk=line.pk)
-            unposted = sum(
-                (f.quantity for f in LiquidationFill.objects.filter(
-                    order__line=line, posted_at__isnull=True
-                )),
-                Decimal(0),
-            )  # fmt: skip
-            remaining = line.quantity - line.filled_quantity - unposted
+            remaining = _left_to_send(line)
             if remaining <= 0:
-                continue
+                continue  # filled, or the rest still works at the exchange: nothing new
             order = LiquidationOrder.objects.create(
                 line=line,
                 broker=broker_name,
@@ -403,24 +447,36 @@ def liquidation_execute(
                 limit_price=line.limit_price,
                 placed_at=now,
                 placed_by=actor,
+                status=LiquidationOrderStatus.WORKING,
             )
-        # The order row is committed before the broker sees it; the fills are recorded in
-        # their own transaction, then posted.
-        fills = broker.place_sell(line.instrument_code, remaining, line.limit_price)
+        # The order row is committed, working, before the broker sees it (a second Execute
+        # waits on the line's lock, then counts it); the fills are recorded in their own
+        # transaction with the order's new status, then posted. Should the broker call fail,
+        # the order stays working: its fate is unknown and its shares are never sent twice.
+        placement = placement_of(
+            broker.place_sell(line.instrument_code, remaining, line.limit_price)
+        )
         with transaction.atomic():
             order = (
                 LiquidationOrder.objects.select_for_update().select_related("line").get(pk=order.pk)
             )
-            _record_fills(order, fills, broker_name)
+            _record_fills(order, placement.fills, broker_name)
+            if order.filled_quantity >= order.quantity:
+                order.status = LiquidationOrderStatus.FILLED
+            else:
+                order.status = placement.remainder
+            order.save(update_fields=["status"])
+        sent.append(order)
         _post_pending_fills(plan, actor)
 
     with transaction.atomic():
         account = credit_account_lock(plan.call.credit_account)
         plan = _locked_plan(plan)
+        plan.orders_sent = sent
         if plan.status != LiquidationPlanStatus.EXECUTING:
             return plan
         if any(line.remaining_quantity > 0 for line in plan.lines.all()):
-            return plan  # partially executed: run again for the rest
+            return plan  # partially executed: orders still working, or run again for the rest
         plan.status = LiquidationPlanStatus.EXECUTED
         plan.executed_at = now
         stamp(plan, actor=actor, reason="all lines filled")
@@ -438,7 +494,10 @@ def _close_call(plan: LiquidationPlan, account, actor, now: datetime) -> None:
         data={"plan": plan.pk, "proceeds": str(proceeds)},
     )  # fmt: skip
     view = account_view_of(account)
-    anything_left = any(p.quantity > 0 and p.price > 0 for p in view.positions)
+    # suspended shares cannot be sold: with nothing sellable left, a shortfall is a default
+    anything_left = any(
+        p.quantity > 0 and p.price > 0 and not p.instrument.suspended for p in view.positions
+    )
     shortfall = margin.quantize_money(max(view.total_liabilities - view.total_assets, Decimal(0)))
     call.status = MarginCallStatus.CLOSED
     call.closed_at = now

@@ -95,6 +95,7 @@ class LiquidationDetailView(CallsStaffMixin, View):
                 "is_preparer": plan.prepared_by_id == user.pk,
                 "can_execute": plan.status in ("approved", "executing")
                 and user.has_perm(liquidation.EXECUTE_PERM),
+                "orders": liquidation_selectors.orders_of(plan),
             },
             status=status,
         )
@@ -106,13 +107,23 @@ class LiquidationDetailView(CallsStaffMixin, View):
         plan = get_or_404(liquidation_selectors.plan_for, request.user, pk)
         if request.POST.get("step") == "execute":
             try:
-                liquidation.liquidation_execute(
+                executed = liquidation.liquidation_execute(
                     plan=plan, broker=default_broker(), actor=request.user
                 )
             except ApplicationError as exc:
                 messages.error(request, exc.message)
             else:
-                messages.success(request, _("The orders were sent to the broker."))
+                working = liquidation_selectors.working_orders_of(plan).count()
+                if executed.orders_sent:
+                    messages.success(request, _("The orders were sent to the broker."))
+                elif working:
+                    messages.info(
+                        request,
+                        _("No new order was sent; orders still working at the exchange: %(count)d.")
+                        % {"count": working},
+                    )
+                else:
+                    messages.info(request, _("No new order was sent: nothing is left to sell."))
             return redirect("staff:lending-liquidation-detail", pk=pk)
         form = PlanDecisionForm(request.POST)
         if form.is_valid():

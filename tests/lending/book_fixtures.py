@@ -23,12 +23,13 @@ from django.utils import timezone
 
 from lending.instruments import services as instruments_services
 
-# unit: (name, category, haircut, price, price limit, tradable float, financing eligible)
+# unit: (name, category, haircut, price, tradable float, financing eligible); the board
+# follows the code (SZSE:300750 is ChiNext)
 BOOK_INSTRUMENTS = {
-    "SSE:600519": ("贵州茅台", "index_constituent", "0.70", "100.00", "0.10", 1_256_000_000, True),
-    "SZSE:000001": ("平安银行", "other_a_share", "0.65", "10.00", "0.10", 19_405_000_000, True),
-    "SSE:510300": ("沪深300ETF", "etf", "0.90", "4.000", "0.10", 8_000_000_000, True),
-    "SZSE:300750": ("宁德时代", "index_constituent", "0.70", "200.00", "0.20", 3_900_000_000, True),
+    "SSE:600519": ("贵州茅台", "index_constituent", "0.70", "100.00", 1_256_000_000, True),
+    "SZSE:000001": ("平安银行", "other_a_share", "0.65", "10.00", 19_405_000_000, True),
+    "SSE:510300": ("沪深300ETF", "etf", "0.90", "4.000", 8_000_000_000, True),
+    "SZSE:300750": ("宁德时代", "index_constituent", "0.70", "200.00", 3_900_000_000, True),
 }
 
 _keys = count(1)
@@ -68,14 +69,13 @@ def book_instruments(db):
     """The four instruments of BOOK_INSTRUMENTS with their price: {unit: Instrument}."""
 
     made = {}
-    for unit, (name, category, haircut, price, limit, float_, fin) in BOOK_INSTRUMENTS.items():
+    for unit, (name, category, haircut, price, float_, fin) in BOOK_INSTRUMENTS.items():
         exchange, code = unit.split(":")
         made[unit] = instruments_services.instrument_create(
             code=code,
             exchange=exchange,
             name=name,
             category=category,
-            price_limit=Decimal(limit),
             tradable_float=float_,
             collateral_eligible=True,
             haircut=Decimal(haircut),

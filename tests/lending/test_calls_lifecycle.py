@@ -17,12 +17,13 @@ from accounts.roles import Role
 from custody import selectors as custody_selectors
 from lending.financing.valuation import account_view
 from lending.liquidation import services as liquidation
-from lending.liquidation.brokers import Fill, SimulatedBroker
+from lending.liquidation.brokers import Fill, Placement, SimulatedBroker
 from lending.margin_calls import services as calls
 from lending.models import (
     AccountMarginState,
     DefaultRecord,
     LiquidationFill,
+    LiquidationOrder,
     MarginCall,
     MarginEvent,
     Notice,
@@ -79,15 +80,17 @@ def test_end_to_end_price_fall_call_liquidation_and_default_covered_by_reserve(
     # assets 10,000 + 7,000 = 17,000 < debt 140,000
     price_set(MOUTAI, "5.00")
     price_set(PINGAN, "0.50")
-    # a plan (maker: risk officer 1): selling everything at the lower limits (-10%) cannot
-    # restore the target: proceeds 2,000 x 4.50 + 14,000 x 0.45 = 9,000 + 6,300 = 15,300
+    # a plan (maker: risk officer 1) sized at the price it expects, the latest price less the
+    # desk's 0.5% slippage floored to the cent: 5.00 x 0.995 = 4.975 -> 4.97 and
+    # 0.50 x 0.995 = 0.4975 -> 0.49 (not the lower limits 4.50 and 0.45). Selling everything
+    # cannot restore the target: proceeds 2,000 x 4.97 + 14,000 x 0.49 = 9,940 + 6,860 = 16,800
     plan = liquidation.liquidation_plan_prepare(
         call=call, actor=staff["risk"], now=sh(2026, 10, 12, 9, 20)
     )
     lines = [(x.instrument_code, x.quantity, x.limit_price) for x in plan.lines.all()]
-    assert lines == [(MOUTAI, 2000, D("4.50")), (PINGAN, 14000, D("0.45"))]
-    assert plan.expected_proceeds == D("15300.00") and not plan.restores_target
-    assert plan.expected_shortfall == D("124700.00")  # 140,000 - 15,300
+    assert lines == [(MOUTAI, 2000, D("4.97")), (PINGAN, 14000, D("0.49"))]
+    assert plan.expected_proceeds == D("16800.00") and not plan.restores_target
+    assert plan.expected_shortfall == D("123200.00")  # 140,000 - 16,800
 
     # approval: refused for the preparer and for an officer without a second factor
     with pytest.raises(PermissionDenied) as refused:
@@ -122,11 +125,11 @@ def test_end_to_end_price_fall_call_liquidation_and_default_covered_by_reserve(
 
     # the proceeds repaid the debt as far as they went; the rest is a default
     fills = LiquidationFill.objects.filter(order__line__plan=plan)
-    assert sum(f.principal_repaid + f.interest_repaid for f in fills) == D("15300.00")
+    assert sum(f.principal_repaid + f.interest_repaid for f in fills) == D("16800.00")
     default = DefaultRecord.objects.get(call=call)
-    assert default.shortfall == D("124700.00") and default.reserve_entry is not None
+    assert default.shortfall == D("123200.00") and default.reserve_entry is not None
     reserve_after = custody_selectors.reserve_fund_balance(currency="CNY")
-    assert reserve_before - reserve_after == D("124700.00")
+    assert reserve_before - reserve_after == D("123200.00")
     view = account_view(account)
     assert view.financing_debt == 0 and view.total_liabilities == 0
     call.refresh_from_db()
@@ -165,37 +168,45 @@ def test_end_to_end_price_fall_call_liquidation_and_default_covered_by_reserve(
 
 def test_minimal_plan_restores_the_target_and_partial_fills_post_once(account, staff):
     call = overdue_call(account, staff)
-    # need T·D - A = 32,800; per share of 600519 sold at its lower limit 43.20:
-    # 1.5 x 43.20 - 48 = 16.80 -> 1,952.4 shares -> 20 lots = the whole row of 2,000
+    # need T·D - A = 210,000 - 177,200 = 32,800; per share of 600519 sold at the price the
+    # plan expects, 48.00 less 0.5% slippage = 47.76 (not the lower limit 43.20):
+    # 1.5 x 47.76 - 48 = 23.64 -> 32,800 / 23.64 = 1,387.5 shares -> 14 lots = 1,400
+    # (at the lower limit it was 1.5 x 43.20 - 48 = 16.80 -> the whole row of 2,000)
     plan = liquidation.liquidation_plan_prepare(call=call, actor=staff["risk"])
     assert [(x.instrument_code, x.quantity, x.limit_price) for x in plan.lines.all()] == [
-        (MOUTAI, 2000, D("43.20"))
+        (MOUTAI, 1400, D("47.76"))
     ]
     assert plan.order_rule == "zero_haircut_first" and plan.restores_target
-    # after: assets 81,200, debt 140,000 - 86,400 = 53,600: ratio 151.49%
-    assert plan.ratio_after.quantize(D("0.0001")) == D("1.5149")
+    # after: assets 177,200 - 1,400 x 48 = 110,000; debt 140,000 - 1,400 x 47.76 = 73,136:
+    # ratio 150.40%
+    assert plan.expected_proceeds == D("66864.00")
+    assert plan.ratio_after.quantize(D("0.0001")) == D("1.5040")
     liquidation.liquidation_plan_approve(plan=plan, actor=staff["risk2"], reason="overdue")
 
-    # a partial fill: half of the order
+    # a partial fill: half of the order, the broker cancels the rest
     plan = liquidation.liquidation_execute(
-        plan=plan, broker=SimulatedBroker(fill_fraction=D("0.5")), actor=staff["risk"]
+        plan=plan,
+        broker=SimulatedBroker(fill_fraction=D("0.5"), remainder="cancelled"),
+        actor=staff["risk"],
     )
     line = plan.lines.get()
-    assert plan.status == "executing" and line.filled_quantity == 1000
-    assert held(account, MOUTAI) == 1000
-    assert account_view(account).financing_debt == D("140000") - D("43200")
+    assert plan.status == "executing" and line.filled_quantity == 700
+    assert held(account, MOUTAI) == 1300
+    assert account_view(account).financing_debt == D("140000") - D("33432")  # 700 x 47.76
+    assert [o.status for o in line.orders.all()] == ["cancelled"]
 
-    # executing again sends only the remainder; nothing is posted twice
+    # executing again sends only the cancelled remainder; nothing is posted twice
     broker = SimulatedBroker()
     plan = liquidation.liquidation_execute(plan=plan, broker=broker, actor=staff["risk"])
-    assert broker.orders == [(MOUTAI, D("1000"), D("43.20"))]
-    assert plan.status == "executed" and held(account, MOUTAI) == 0
+    assert broker.orders == [(MOUTAI, D("700"), D("47.76"))]
+    assert plan.status == "executed" and held(account, MOUTAI) == 600
     view = account_view(account)
-    assert view.financing_debt == D("53600.00")  # 140,000 - 86,400
+    assert view.financing_debt == D("73136.00")  # 140,000 - 66,864
     assert LiquidationFill.objects.count() == 2 and trial_balance_is_zero()
     call.refresh_from_db()
     assert call.status == "closed" and not DefaultRecord.objects.exists()
-    # revalued after the sale: 81,200 / 53,600 = 151.49%: normal
+    # revalued after the sale: 110,000 / 73,136 = 150.40%: normal
+    assert view.maintenance_ratio.quantize(D("0.0001")) == D("1.5040")
     assert AccountMarginState.objects.get(credit_account=account).state == "normal"
     with pytest.raises(RuleViolation):
         liquidation.liquidation_execute(plan=plan, broker=broker, actor=staff["risk"])
@@ -207,15 +218,18 @@ def test_a_fill_reported_twice_is_recorded_and_posted_once(account, staff):
     liquidation.liquidation_plan_approve(plan=plan, actor=staff["risk2"], reason="overdue")
 
     class EchoBroker:
-        """Reports the same first fill of 500 shares on every order (a reconnect)."""
+        """Reports the same first fill of 500 shares on every order (a reconnect), the rest
+        cancelled (so the next execution sends the rest again)."""
 
         name = "echo"
 
         def place_sell(self, instrument, quantity, limit_price):
-            return [Fill("F-1", instrument, D(500), limit_price, sh(2026, 10, 12, 9, 31))]
+            fill = Fill("F-1", instrument, D(500), limit_price, sh(2026, 10, 12, 9, 31))
+            return Placement([fill], remainder="cancelled")
 
     liquidation.liquidation_execute(plan=plan, broker=EchoBroker(), actor=staff["risk"])
     liquidation.liquidation_execute(plan=plan, broker=EchoBroker(), actor=staff["risk"])
+    assert LiquidationOrder.objects.count() == 2
     assert LiquidationFill.objects.count() == 1
     assert held(account, MOUTAI) == 1500 and trial_balance_is_zero()
 

@@ -50,8 +50,11 @@ def test_api_liquidation_four_eyes_with_second_factor(account, staff, client):
     )
     assert response.status_code == 201, response.json()
     plan = response.json()
-    assert plan["status"] == "prepared" and plan["expected_proceeds"] == "86400.00"
-    assert plan["lines"][0]["limit_price"] == "43.2000"
+    # sized at the price the plan expects (48.00 less the 0.5% slippage = 47.76), not at the
+    # lower limit 43.20: 32,800 / (1.5 x 47.76 - 48) = 1,387.5 -> 1,400 shares, 66,864.00
+    assert plan["status"] == "prepared" and plan["expected_proceeds"] == "66864.00"
+    assert plan["lines"][0]["limit_price"] == "47.7600"
+    assert plan["lines"][0]["quantity"] == "1400.0000"
     decision = {"reason": "overdue since 9 October"}
     # the preparer cannot approve
     response = client.post(
@@ -111,7 +114,7 @@ def test_staff_pages_prepare_and_decide(account, staff, client):
     assert response.status_code == 302
     plan_url = reverse("staff:lending-liquidation-detail", args=[plan.pk])
     page = client.get(plan_url).content.decode()
-    assert "SSE:600519" in page and "43.2" in page
+    assert "SSE:600519" in page and "47.76" in page  # 48.00 less 0.5% slippage
     # the preparer's page shows no decision form; a forged decision is refused
     response = client.post(plan_url, {"step": "decide", "decision": "approve", "reason": "x"})
     assert response.status_code == 400

@@ -314,3 +314,27 @@ def test_book_arrays_validate_shapes_and_indices():
             account=[0], quantity=[1, 1], price=[1], haircut=[0], financed=[0],
             cash=[0], debt=[0], interest_fees=[0],
         )  # fmt: skip
+
+
+def test_expected_sale_price_is_the_latest_less_slippage_never_below_the_lower_limit():
+    # 10.00 less 0.5% = 9.95; 48.00 less 0.5% = 47.76; 5.00 less 0.5% = 4.975, floored: 4.97
+    assert m.expected_sale_price(D("10.00"), D("0.005"), D("9.00")) == D("9.95")
+    assert m.expected_sale_price(D("48.00"), D("0.005")) == D("47.76")
+    assert m.expected_sale_price(D("5.00"), D("0.005")) == D("4.97")
+    assert m.expected_sale_price(D("10.00"), D(0), D("9.00")) == D("10.00")
+    # a latest price at the limit-down: the floor wins
+    assert m.expected_sale_price(D("9.00"), D("0.005"), D("9.00")) == D("9.00")
+    with pytest.raises(ValueError):
+        m.expected_sale_price(D("10.00"), D(1))
+    with pytest.raises(ValueError):
+        m.expected_sale_price(D(0), D("0.005"))
+
+
+def test_plan_at_the_mark_sells_the_domain_minimal_sale_and_skips_unsellable_rows():
+    # A = 52,000 (12,000 cash + 4,000 x 10.00), D = 40,000, T = 150%: S = 8,000 / 0.5 = 16,000
+    row = m.Position("SSE:600519", D(4_000), D("10.00"), limit_price=D("10.00"))
+    halted = m.Position("SSE:600000", D(1_000), D("8.00"), D(0), lower_limit=D("7.20"))
+    account = m.Account(cash=D(4_000), debt=D(40_000), positions=(halted, row))
+    plan = m.plan_liquidation(account, D("1.5"), unsellable={"SSE:600000"})
+    assert [(x.instrument, x.quantity) for x in plan.lines] == [("SSE:600519", D(1_600))]
+    assert plan.ratio_after == D("1.5")  # the halted row stays in the assets

@@ -153,13 +153,16 @@ def test_defaults_liquidations_and_kpi_after_a_default(account, staff, reserve, 
     filing = prepared("defaults_liquidations", officers[0], as_of)
     text = pdf_text(filing.pdf_file.path)
     assert _line(text, "Defaults") == ["1"]
-    assert _line(text, "Total shortfall") == ["124700.00"]
+    # everything sold at the price the plan expects, the latest less 0.5% slippage floored to
+    # the cent (4.97 and 0.49): proceeds 2,000 x 4.97 + 14,000 x 0.49 = 16,800, shortfall
+    # 140,000 - 16,800 = 123,200 (sized at the lower limits it was 15,300 and 124,700)
+    assert _line(text, "Total shortfall") == ["123200.00"]
     assert _line(text, "Recovered") == ["20000.00"]
-    assert _line(text, "Not recovered") == ["104700.00"]
+    assert _line(text, "Not recovered") == ["103200.00"]
     assert _line(text, "Average recovery time (days)") == ["14.00"]
     assert _line(text, "Liquidation plans executed") == ["1"]
-    assert _line(text, "Liquidation proceeds") == ["15300.00"]
-    assert _line(text, "Debt repaid from proceeds") == ["15300.00"]
+    assert _line(text, "Liquidation proceeds") == ["16800.00"]
+    assert _line(text, "Debt repaid from proceeds") == ["16800.00"]
 
     filing = prepared("kpi", officers[0], as_of)
     text = pdf_text(filing.pdf_file.path)
@@ -173,10 +176,11 @@ def test_defaults_liquidations_and_kpi_after_a_default(account, staff, reserve, 
 
     filing = prepared("reserves", officers[0], as_of)
     text = pdf_text(filing.pdf_file.path)
+    # 1,000,000 less the 123,200 shortfall covered (124,700 when sized at the lower limits)
     reserve_now = custody.reserve_fund_balance(currency="CNY")
-    assert reserve_now == D("875300.00")
+    assert reserve_now == D("876800.00")
     assert numbers(next(x for x in text.splitlines() if x.strip().startswith("CNY")))[:1] == [
-        "875300.00"
+        "876800.00"
     ]
     assert "No stress run had finished by the as-of time" in pdf_text(
         filing.pdf_file.path, layout=False
