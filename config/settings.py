@@ -274,6 +274,19 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# FIX 4.4 session to the broker (lending/orders/fix_session.py); the demo and the tests point it
+# at the simulated exchange on loopback (manage.py run_exchange). Defaults only under DEBUG.
+FIX_HOST = env.str("FIX_HOST", default="127.0.0.1" if DEBUG else None)
+FIX_PORT = env.int("FIX_PORT", default=9878 if DEBUG else None)
+FIX_SENDER_COMP_ID = env.str("FIX_SENDER_COMP_ID", default="MARGINDESK" if DEBUG else None)
+FIX_TARGET_COMP_ID = env.str("FIX_TARGET_COMP_ID", default="SIMEXCH" if DEBUG else None)
+FIX_STORE_DIR = env.str(
+    "FIX_STORE_DIR", default=str(BASE_DIR / "var" / "fix" / "store") if DEBUG else None
+)
+FIX_LOG_DIR = env.str(
+    "FIX_LOG_DIR", default=str(BASE_DIR / "var" / "fix" / "log") if DEBUG else None
+)
+
 # Celery: Redis broker, JSON only, late acks with prefetch 1 so a dying worker loses nothing.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="redis://127.0.0.1:6379/1")
