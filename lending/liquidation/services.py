@@ -47,6 +47,7 @@ from compliance import parameters as P
 from compliance import selectors as compliance_selectors
 from lending.credit.locks import credit_account_lock
 from lending.domain import margin
+from lending.financing.valuation import account_view
 from lending.liquidation.brokers import Broker, Fill, placement_of
 from lending.liquidation.models import (
     UNFINISHED_PLAN_STATUSES,
@@ -63,7 +64,6 @@ from lending.margin_calls.models import MarginCall, MarginCallStatus, MarginStat
 from lending.margin_calls.services import (
     _aware,
     _state_row,
-    account_view_of,
     config,
     event_record,
     notice_send,
@@ -141,7 +141,7 @@ def liquidation_plan_prepare(
                 f"call #{call.pk}: plan #{pending.first().pk} is already in progress",
                 code="plan_in_progress",
             )
-        view = account_view_of(account)
+        view = account_view(account)
         slippage = compliance_selectors.parameter(
             P.LIQUIDATION_SLIPPAGE, on=timezone.localdate(now)
         )
@@ -493,7 +493,7 @@ def _close_call(plan: LiquidationPlan, account, actor, now: datetime) -> None:
         reason=f"plan #{plan.pk} executed, proceeds {proceeds}", call=call,
         data={"plan": plan.pk, "proceeds": str(proceeds)},
     )  # fmt: skip
-    view = account_view_of(account)
+    view = account_view(account)
     # suspended shares cannot be sold: with nothing sellable left, a shortfall is a default
     anything_left = any(
         p.quantity > 0 and p.price > 0 and not p.instrument.suspended for p in view.positions

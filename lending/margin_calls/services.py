@@ -56,7 +56,6 @@ from accounts.bulk import rows_create_with_history, rows_update, rows_update_wit
 from accounts.errors import (
     NotFound,
     PermissionDenied,
-    RuleViolation,
     ValidationFailed,
 )
 from accounts.precision import RATIO
@@ -65,6 +64,7 @@ from lending.credit import selectors as credit_selectors
 from lending.credit.locks import credit_account_lock, lock_in_order
 from lending.credit.models import CreditAccount, CreditContract
 from lending.domain import margin
+from lending.financing.valuation import account_view
 from lending.margin_calls.models import (
     UNFINISHED_CALL_STATUSES,
     AccountMarginState,
@@ -868,19 +868,12 @@ def _on_calls_cured(calls: list[MarginCall], *, actor, at: datetime) -> None:
         hook(calls, actor=actor, at=at)
 
 
-def account_view_of(credit_account: CreditAccount, *, as_of: datetime | None = None):
-    """The book engineer's valuation of one account (lending.financing.valuation.account_view)."""
-    from lending.financing.valuation import account_view
-
-    return account_view(credit_account, as_of=as_of)
-
-
 def account_revalue(
     *, credit_account: CreditAccount, actor=None, now: datetime | None = None, source="revalue"
 ) -> Transition:
     """Value one account now (latest prices) and apply the valuation to its margin state."""
     now = _aware(now, "now")
-    view = account_view_of(credit_account)
+    view = account_view(credit_account)
     return margin_state_apply(
         credit_account=credit_account,
         ratio=view.maintenance_ratio,
@@ -988,8 +981,3 @@ def call_for(call_id: int) -> MarginCall:
     if call is None:
         raise NotFound(f"margin call {call_id}: no such call")
     return call
-
-
-def _require(condition: bool, message: str, **extra) -> None:
-    if not condition:
-        raise RuleViolation(message, extra=extra)

@@ -9,7 +9,6 @@ from accounts.errors import NotFound
 from lending.credit.models import ContractStatus, CreditAccount, CreditContract
 from lending.credit.selectors import credit_account_for
 from lending.financing import raw_reads, valuation
-from lending.financing.valuation import AccountView, account_view
 from lending.margin_calls.models import AccountMarginState
 
 _ACCOUNT_FIELDS = raw_reads.fields(CreditAccount)
@@ -64,10 +63,6 @@ def credit_account_and_contract_for(user, pk) -> tuple[CreditAccount, CreditCont
     if row[m] is not None:  # the contract's id
         contract = raw_reads.instance(CreditContract, db, valuation.CONTRACT_FIELDS, row[m:])
     return account, contract
-
-
-def account_view_for(user, pk) -> AccountView:
-    return account_view(credit_account_for(user, pk))
 
 
 def margin_state(credit_account: CreditAccount) -> str:
