@@ -49,6 +49,12 @@ STALE_PRICE_MINUTES = "book.stale_price_minutes"
 # Liquidation: a plan is sized at the latest price less this fraction (the price it expects)
 LIQUIDATION_SLIPPAGE = "liquidation.slippage"
 
+# Trading fees (read by lending.orders when a fill is booked)
+STAMP_DUTY_SALE = "fees.stamp_duty_sale"  # fraction of a sale's turnover, sales only
+TRANSFER_FEE = "fees.transfer_fee"  # fraction of turnover, both sides
+COMMISSION_STANDARD_RATE = "fees.commission_standard_rate"  # a new contract's rate
+COMMISSION_MINIMUM = "fees.commission_minimum"  # CNY per order
+
 # Daily price band (read by lending.instruments): + board ("main", "star", "chinext")
 PRICE_BAND_PREFIX = "prices.band."  # fraction around the previous close
 PRICE_BAND_ST_PREFIX = "prices.band_st."  # the same for ST / *ST securities of the board
@@ -66,6 +72,11 @@ _CHINEXT_2020 = "SZSE ChiNext special trading provisions, registration reform (2
 _STAR_2019 = "SSE STAR Market special trading provisions (2019-07-22)"
 _MAIN_2023 = "SSE/SZSE trading rules, full registration reform of the main boards (2023-04-10)"
 _DESK_RISK = "desk risk policy"
+_STAMP_2008 = "MOF/SAT: stamp duty on share transfers, seller only, 0.1% (from 2008-09-19)"
+_STAMP_2023 = "MOF/SAT announcement 2023 No. 39: stamp duty on share sales halved (2023-08-28)"
+_TRANSFER_2015 = "CSDC transfer fee 0.002% of turnover, SSE and SZSE alike (from 2015-08-01)"
+_TRANSFER_2022 = "CSDC: A-share transfer fee cut to 0.001% of turnover (from 2022-04-29)"
+_TARIFF = "desk brokerage tariff (commission per contract; minimum per order)"
 
 # (key, effective_from, value, source)
 SEED: list[tuple[str, date, Decimal, str]] = [
@@ -107,6 +118,13 @@ SEED: list[tuple[str, date, Decimal, str]] = [
     (TOTAL_NET_CAPITAL_MULTIPLE, date(2010, 3, 31), Decimal(4), _MARGIN_RULES),
     (STALE_PRICE_MINUTES, date(2010, 3, 31), Decimal(5), _DESK),
     (LIQUIDATION_SLIPPAGE, date(2010, 3, 31), Decimal("0.005"), _DESK_RISK),
+    # trading fees
+    (STAMP_DUTY_SALE, date(2008, 9, 19), Decimal("0.001"), _STAMP_2008),
+    (STAMP_DUTY_SALE, date(2023, 8, 28), Decimal("0.0005"), _STAMP_2023),
+    (TRANSFER_FEE, date(2015, 8, 1), Decimal("0.00002"), _TRANSFER_2015),
+    (TRANSFER_FEE, date(2022, 4, 29), Decimal("0.00001"), _TRANSFER_2022),
+    (COMMISSION_STANDARD_RATE, date(2010, 3, 31), Decimal("0.0003"), _TARIFF),
+    (COMMISSION_MINIMUM, date(2010, 3, 31), Decimal(5), _TARIFF),
     # daily price band per board, around the previous close
     (PRICE_BAND_PREFIX + "main", date(1996, 12, 16), Decimal("0.10"), _PRICE_LIMITS_1996),
     (PRICE_BAND_ST_PREFIX + "main", date(1998, 4, 22), Decimal("0.05"), _ST_1998),

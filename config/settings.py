@@ -286,6 +286,24 @@ FIX_STORE_DIR = env.str(
 FIX_LOG_DIR = env.str(
     "FIX_LOG_DIR", default=str(BASE_DIR / "var" / "fix" / "log") if DEBUG else None
 )
+_FIX_UNSET = [
+    name
+    for name in (
+        "FIX_HOST",
+        "FIX_PORT",
+        "FIX_SENDER_COMP_ID",
+        "FIX_TARGET_COMP_ID",
+        "FIX_STORE_DIR",
+        "FIX_LOG_DIR",
+    )
+    if globals()[name] in (None, "")
+]
+if _FIX_UNSET:
+    # no silent fallback to a simulator: without its broker the desk cannot trade or liquidate
+    raise ImproperlyConfigured(
+        f"the FIX session to the broker is not configured: set {', '.join(_FIX_UNSET)} "
+        "(see .env.example)"
+    )
 
 # Celery: Redis broker, JSON only, late acks with prefetch 1 so a dying worker loses nothing.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
@@ -320,6 +338,16 @@ CELERY_BEAT_SCHEDULE: dict = {
     "lending-mtm-resume-stale": {
         "task": "lending.tasks.mtm_resume_stale_runs",
         "schedule": timedelta(seconds=60),
+    },
+    # Execution reports stored by the order gateway but not applied (their task lost).
+    "lending-execution-reports-sweep": {
+        "task": "lending.tasks.execution_reports_sweep",
+        "schedule": timedelta(seconds=30),
+    },
+    # The close: orders never sent expire (sent ones expire by the exchange's report).
+    "lending-orders-expire-unsent": {
+        "task": "lending.tasks.orders_expire_unsent",
+        "schedule": crontab(hour=15, minute=5, day_of_week="mon-fri"),
     },
     # The e-mail outbox: notices a task did not send after their commit (broker down, worker lost).
     "notices-deliver-pending": {

@@ -12,5 +12,12 @@ class LendingConfig(AppConfig):
         # only the processes that happened to import the tasks.
         from . import tasks  # noqa: F401
 
+        # Withdrawals (financing) leave alone what working orders hold back.
+        from .financing import held_back
+
         # Liquidation rejects a cured call's prepared plans (margin_calls.CALL_CURED_HOOKS).
         from .liquidation import services  # noqa: F401
+        from .orders import selectors as order_selectors
+
+        if order_selectors.held_back not in held_back.SOURCES:
+            held_back.SOURCES.append(order_selectors.held_back)

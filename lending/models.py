@@ -7,4 +7,5 @@ from lending.instruments.models import *  # noqa: F403
 from lending.liquidation.models import *  # noqa: F403
 from lending.margin_calls.models import *  # noqa: F403
 from lending.mtm.models import *  # noqa: F403
+from lending.orders.models import *  # noqa: F403
 from lending.risk.models import *  # noqa: F403

@@ -7,4 +7,5 @@ price-move hook (lending.apps)."""
 from lending.financing.tasks import *  # noqa: F403
 from lending.margin_calls.tasks import *  # noqa: F403
 from lending.mtm.tasks import *  # noqa: F403
+from lending.orders.tasks import *  # noqa: F403
 from lending.risk.tasks import *  # noqa: F403

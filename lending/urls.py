@@ -9,10 +9,11 @@ from lending.instruments import urls as instruments
 from lending.liquidation import urls as liquidation
 from lending.margin_calls import urls as margin_calls
 from lending.mtm import urls as mtm
+from lending.orders import urls as orders
 from lending.portal import urls as portal
 from lending.risk import urls as risk
 
-_AREAS = (credit, portal, instruments, financing, margin_calls, liquidation, risk, mtm)
+_AREAS = (credit, portal, instruments, orders, financing, margin_calls, liquidation, risk, mtm)
 
 portal_urlpatterns: list = [p for area in _AREAS for p in area.portal_urlpatterns]
 staff_urlpatterns: list = [p for area in _AREAS for p in area.staff_urlpatterns]

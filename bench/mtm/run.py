@@ -223,11 +223,11 @@ def generate_and_load(n: int, k: int, seed: int = 20260929) -> dict:
             "id, contract_number, status, currency, credit_limit, signed_on, starts_on, ends_on, "
             "term_months, renewal_count, annual_interest_rate, credit_grade, "
             "collateral_liquidity, warning_line, call_line, target_line, withdrawal_line, "
-            "financing_margin_ratio, disclosure_sha256, created_at, application_id, "
-            "approved_by_id, credit_account_id, disclosure_id, investor_id",
+            "financing_margin_ratio, commission_rate, disclosure_sha256, created_at, "
+            "application_id, approved_by_id, credit_account_id, disclosure_id, investor_id",
             (
                 f"{i}\tBC{i:010d}\tactive\tCNY\t10000000\t{day}\t{day}\t{end}\t6\t0\t0.065\tB\t"
-                f"high\t1.40\t1.30\t1.50\t3.00\t1.00\t-\t{ts}\t{i}\t1\t{i}\t1\t{i}\n"
+                f"high\t1.40\t1.30\t1.50\t3.00\t1.00\t0.0003\t-\t{ts}\t{i}\t1\t{i}\t1\t{i}\n"
                 for i in ids
             ),
         )

@@ -271,6 +271,7 @@ class CreditContract(models.Model):
     target_line = models.DecimalField(_("target line after a call"), **RATIO.fields)
     withdrawal_line = models.DecimalField(_("withdrawal line"), **RATIO.fields)
     financing_margin_ratio = models.DecimalField(_("financing margin ratio"), **RATIO.fields)
+    commission_rate = models.DecimalField(_("commission rate"), **RATE.fields)
     # evidence the contract was signed on
     disclosure = models.ForeignKey(
         "compliance.DisclosureDocument", on_delete=models.PROTECT, related_name="+"

@@ -524,6 +524,7 @@ def _contract_sign(*, application, account, actor, signed_on: date) -> CreditCon
         target_line=lines.target,
         withdrawal_line=lines.withdrawal,
         financing_margin_ratio=credit_selectors.financing_margin_ratio_in_force(signed_on),
+        commission_rate=compliance_selectors.parameter(P.COMMISSION_STANDARD_RATE, on=signed_on),
         disclosure=document,
         disclosure_sha256=document.sha256,
         suitability_assessment=assessment,

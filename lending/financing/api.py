@@ -1,6 +1,7 @@
-"""Financing API: drawdowns and withdrawals on a credit account. Investors act only on their
-own accounts (another's id answers 404); writes need the right role permission (403),
-checked by the services. Money-moving writes need an Idempotency-Key."""
+"""Financing API: withdrawals on a credit account (purchases and sales are orders, in
+lending.orders). Investors act only on their own accounts (another's id answers 404); writes
+need the right role permission (403), checked by the services. Money-moving writes need an
+Idempotency-Key."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
@@ -11,35 +12,11 @@ from lending.common.api import IDEMPOTENCY, idempotency_key, validated
 from lending.credit import selectors as credit_selectors
 from lending.financing import services as financing_services
 from lending.financing.serializers import (
-    DrawdownInSerializer,
-    FinancingOutSerializer,
     WithdrawalInSerializer,
     WithdrawalOutSerializer,
-    financing_data,
     withdrawal_data,
 )
 from lending.instruments import selectors as instruments_selectors
-
-
-class DrawdownApi(APIView):
-    @extend_schema(
-        request=DrawdownInSerializer,
-        parameters=[IDEMPOTENCY],
-        responses={201: FinancingOutSerializer},
-    )
-    def post(self, request, pk: int):
-        account = credit_selectors.credit_account_for(request.user, pk)
-        body = validated(DrawdownInSerializer, request.data)
-        financing = financing_services.drawdown_execute(
-            credit_account=account,
-            instrument=instruments_selectors.instrument_by_code(body["instrument"]),
-            quantity=body["quantity"],
-            price=body["price"],
-            actor=request.user,
-            idempotency_key=idempotency_key(request),
-            reason=body["reason"],
-        )
-        return Response(financing_data(financing), status=201)
 
 
 class WithdrawalApi(APIView):

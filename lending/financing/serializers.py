@@ -1,34 +1,14 @@
-"""API shapes of what is booked on an account (drawdowns, withdrawals, financings). Money,
+"""API shapes of what is booked on an account (withdrawals, financings). Money,
 prices and ratios are decimal strings; no rules here."""
 
-from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from accounts.api_fields import money_field, price_field, quantity_field
-from accounts.precision import MONEY, RATIO
+from accounts.api_fields import money_field, quantity_field
+from accounts.precision import RATIO
 from lending.common.api import decimal_text
 from lending.financing.models import WithdrawalKind
 
 RATIO_QUANTUM = RATIO.quantum
-
-
-# the largest amount a money column holds: quantity x price must fit it
-MAX_AMOUNT = MONEY.largest
-
-
-class DrawdownInSerializer(serializers.Serializer):
-    instrument = serializers.CharField(max_length=24)
-    quantity = quantity_field(help_text="Whole shares")
-    price = price_field(help_text="Trade price per share")
-    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
-
-    def validate(self, attrs):
-        if attrs["quantity"] * attrs["price"] > MAX_AMOUNT:
-            raise serializers.ValidationError(
-                {"quantity": [_("quantity × price is larger than any amount the ledger holds")]},
-                code="too_large",
-            )
-        return attrs
 
 
 class WithdrawalInSerializer(serializers.Serializer):

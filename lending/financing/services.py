@@ -1,18 +1,20 @@
-"""What is booked on a credit account: financed and own-cash purchases, sales, repayments,
-daily interest and its monthly collection, withdrawals of cash and transfers of shares out.
-(Instruments, collateral policy and prices are lending.instruments.services.)
+"""What is booked on a credit account: the fills of purchases and sales (booked from execution
+reports by lending.orders, never from a typed price), repayments, daily interest and its monthly
+collection, withdrawals of cash and transfers of shares out. The checks an order must pass
+before it goes to the market live here too (lending.orders calls them under the account's lock).
 
-Journal entries (custody ledger; "qty" legs are in the instrument's unit, e.g. SSE:600519):
+Journal entries (custody ledger; "qty" legs are in the instrument's unit, e.g. SSE:600519).
+T is a fill's turnover (quantity x fill price), c its commission, m what the market keeps
+(stamp duty on sales, transfer fee on both sides):
 
-* financed buy (drawdown) of amount A, quantity q:
-    Dr client financing_receivable A / Cr house settlement A;
-    Dr house custodian q / Cr client client_securities q                 (kind "financing")
-* own-cash buy: Dr client client_money A / Cr house settlement A; securities legs as above
-                                                                          (kind "trade")
-* sale of q for proceeds P: Dr house settlement P / Cr client client_money P;
-    Dr client client_securities q / Cr house custodian q                  (kind "trade")
-  then the repayment (proceeds repay financing first, interest before principal):
-    Dr client_money r / Cr interest_receivable i / Cr financing_receivable p   (kind "financing")
+* financed buy fill: Dr client financing_receivable T+c+m / Cr house settlement T+m /
+    Cr house fee_income c; Dr house custodian q / Cr client client_securities q (kind "financing")
+* own-cash buy fill: Dr client client_money T+c+m, the rest as above       (kind "trade")
+* sale fill: Dr house settlement T-m / Cr client client_money T-m-c / Cr house fee_income c;
+    Dr client client_securities q / Cr house custodian q                   (kind "trade")
+  then, for a sale to repay or a liquidation, the repayment from the proceeds (interest
+  before principal): Dr client_money r / Cr interest_receivable i / Cr financing_receivable p
+                                                                          (kind "financing")
 * repayment from cash: the repayment entry above.
 * daily interest (ACT/360 on outstanding principal at the contract rate, one entry per
   contract and day): Dr client interest_receivable / Cr house interest_income  (kind "interest")
@@ -24,10 +26,11 @@ Journal entries (custody ledger; "qty" legs are in the instrument's unit, e.g. S
 
 Rules
 * Keyword-only arguments; the acting user is passed in; money moves carry an idempotency key
-  (same key and same request returns the first result; another request with it is a Conflict).
+  (same key and same request returns the first result; another request with it is a Conflict);
+  a fill's entries are keyed by its exec id.
 * Top-level money services run in `transaction.atomic(durable=True)` and retry transient
   clashes (custody's run_retrying); `*_in_transaction` variants compose in a caller's
-  transaction (liquidation execution calls `position_sell_in_transaction`).
+  transaction (lending.orders books fills with them).
 * Locks: the desk's lock order first (written down once, in lending.credit.locks; its last
   step is the ledger balance rows), then this module's own rows: financings, then the instrument.
 * Financing rows allocate the ledger balances per lot: repayments pay interest first, then
@@ -53,10 +56,8 @@ from compliance import selectors as compliance_selectors
 from custody import services as custody
 from custody.models import EntryKind, JournalEntry, LedgerAccount
 from lending.common.inputs import (
-    MAGNITUDE_LIMIT,
     decimal_parsed,
     idempotency_key_required,
-    reason_required,
     shares_parsed,
 )
 from lending.common.transactions import durable
@@ -64,7 +65,9 @@ from lending.credit.locks import credit_account_lock, lock_in_order, open_credit
 from lending.credit.models import ContractStatus, CreditAccount, CreditAccountStatus, CreditContract
 from lending.credit.permissions import require_owner_or_perm
 from lending.domain import margin
+from lending.domain.fees import Fees
 from lending.domain.formats import fmt, fmt_ratio, fmt_shares, money_rounded
+from lending.financing.held_back import held_back
 from lending.financing.models import (
     Financing,
     FinancingStatus,
@@ -157,14 +160,11 @@ def financing_stop_evaluate(
     return instrument
 
 
-# --- purchases and drawdowns ------------------------------------------------------------------
+# --- purchases: the checks an order must pass, and the booking of its fills ------------------
 
 
-def _instrument_locked_read(instrument: Instrument) -> Instrument:
-    return Instrument.objects.select_related("latest_price").get(pk=instrument.pk)
-
-
-def _active_contract(account: CreditAccount, on: date) -> CreditContract:
+def active_contract(account: CreditAccount, on: date) -> CreditContract:
+    """The account's active credit contract, refused when there is none or it ended."""
     contract = (
         CreditContract.objects.filter(credit_account=account, status=ContractStatus.ACTIVE)
         .order_by("-signed_on")
@@ -185,105 +185,53 @@ def _active_contract(account: CreditAccount, on: date) -> CreditContract:
     return contract
 
 
-def _same_request(existing, **fields) -> bool:
-    return all(getattr(existing, k) == v for k, v in fields.items())
-
-
-def _repeat_of(model, key: str, what: str, **fields):
-    """The earlier request with this Idempotency-Key when it asked the same (the retry gets its
-    result), None when the key is new; a Conflict naming the key when it asked otherwise."""
-    existing = model.objects.filter(idempotency_key=key).first()
-    if existing is None:
-        return None
-    if _same_request(existing, **fields):
-        return existing
-    raise Conflict(
-        f"idempotency_key: {key!r} was already used for {what} #{existing.pk}",
-        extra={"field": "idempotency_key"},
-    )
-
-
-def _financing_repeat(key: str, **fields) -> Financing | None:
-    return _repeat_of(Financing, key, "financing", **fields)
-
-
-def drawdown_execute(
-    *,
-    credit_account: CreditAccount,
-    instrument: Instrument,
-    quantity,
-    price,
-    actor,
-    idempotency_key: str,
-    reason: str = "",
-) -> Financing:
-    """A financed purchase (融资买入) of `quantity` at `price`. Checked in this order, each
-    refusal a RuleViolation carrying the numbers: drawdown blockers (disclosure, suitability),
-    an active contract not past its end, the credit limit, available margin ≥ A x ratio, the
-    instrument eligible and not stopped by the float rule, per-account concentration, per-client
-    ≤ 5% and all lending ≤ 4x net capital, whole lots. Nothing is written when refused."""
-    require_owner_or_perm(actor, credit_account, "lending.add_financing")
-    key = idempotency_key_required(idempotency_key)
-    quantity = shares_parsed(quantity)
-    price = decimal_parsed(price, "price", places=4)
-    if quantity * price >= MAGNITUDE_LIMIT:
-        raise ValidationFailed(
-            f"quantity: {quantity} x {price} is too large an amount to finance",
-            extra={"field": "quantity"},
-        )
-    amount = money_rounded(quantity * price)
-    repeat = _financing_repeat(
-        key,
-        credit_account_id=credit_account.pk,
-        instrument_id=instrument.pk,
-        quantity=quantity,
-        price=price,
-    )
-    if repeat is not None:
-        return repeat
-
-    def run() -> Financing:
-        return _drawdown(
-            credit_account=credit_account,
-            instrument=instrument,
-            quantity=quantity,
-            price=price,
-            amount=amount,
-            actor=actor,
-            key=key,
-            reason=reason,
-        )
-
-    return durable(run, "drawdown_execute")
-
-
-def _drawdown(*, credit_account, instrument, quantity, price, amount, actor, key, reason):
-    account = open_credit_account_lock(credit_account)
-    # The first request with this key may have committed while this one waited for the lock
-    # (a retry sent while the first was in flight): under the lock it is an ordinary repeat.
-    repeat = _financing_repeat(
-        key,
-        credit_account_id=account.pk,
-        instrument_id=instrument.pk,
-        quantity=quantity,
-        price=price,
-    )
-    if repeat is not None:
-        return repeat
-    investor = account.investor
-    on = today()
-    blockers = compliance_selectors.drawdown_blockers(investor, on=on)
+def trading_blockers_check(account: CreditAccount, on: date) -> None:
+    """Refused while the investor may not trade on credit: the risk disclosure not
+    acknowledged, the suitability match missing or failed (C4 or C5, or professional)."""
+    blockers = compliance_selectors.drawdown_blockers(account.investor, on=on)
     if blockers:
         raise RuleViolation(
-            "drawdown: refused: " + "; ".join(r.message for r in blockers),
+            "order: refused: " + "; ".join(r.message for r in blockers),
             code="drawdown_blocked",
             extra={"reasons": [{"code": r.code, "message": r.message} for r in blockers]},
         )
-    contract = _active_contract(account, on)
-    ledger = _accounts(investor, instrument, actor=actor)
-    custody.balances_lock(ledger.values())
-    view = account_view(account, contract=contract)
-    outstanding = view.financing_debt
+
+
+def lots_check(quantity: Decimal, instrument: Instrument) -> None:
+    if quantity % instrument.lot_size:
+        raise ValidationFailed(
+            f"quantity: {fmt_shares(quantity)} is not a whole number of lots of "
+            f"{instrument.lot_size}",
+            extra={"field": "quantity", "lot_size": instrument.lot_size},
+        )
+
+
+def desk_financing_outstanding() -> Decimal:
+    return sum(
+        Financing.objects.filter(status=FinancingStatus.OPEN).values_list(
+            "principal_outstanding", flat=True
+        ),
+        ZERO,
+    )
+
+
+def financed_purchase_check(
+    *,
+    view,
+    contract: CreditContract,
+    instrument: Instrument,
+    amount: Decimal,
+    on: date,
+    pending: Decimal = ZERO,
+    desk_pending: Decimal = ZERO,
+) -> None:
+    """Whether a financed purchase (融资买入) costing up to `amount` may be placed: the credit
+    limit, available margin ≥ amount x the contract's financing margin ratio, the instrument
+    eligible and not stopped by the float rule, the account's concentration cap, per-client
+    ≤ 5% and all lending ≤ 4x net capital. `pending` is what the account's working financed
+    buys already hold back, `desk_pending` the same desk-wide; both count as if financed.
+    Each refusal is a RuleViolation carrying the numbers. Call under the account's lock."""
+    outstanding = view.financing_debt + pending
     if outstanding + amount > contract.credit_limit:
         raise RuleViolation(
             f"amount: financing outstanding {fmt(outstanding)} + {fmt(amount)} exceeds the "
@@ -297,47 +245,37 @@ def _drawdown(*, credit_account, instrument, quantity, price, amount, actor, key
             },
         )
     fmr = contract.financing_margin_ratio
-    check = margin.check_financed_purchase(view.margin_account, amount, fmr)
+    check = margin.check_financed_purchase(view.margin_account, pending + amount, fmr)
     if not check.allowed:
+        available = check.available_margin - money_rounded(pending * fmr)
+        required = money_rounded(amount * fmr)
         raise RuleViolation(
-            f"amount: available margin {fmt(check.available_margin)} is below the required "
-            f"{fmt(check.required_margin)} = {fmt(amount)} × {fmr.normalize()}",
+            f"amount: available margin {fmt(available)} is below the required "
+            f"{fmt(required)} = {fmt(amount)} × {fmr.normalize()}",
             code="insufficient_margin",
             extra={
-                "available_margin": str(check.available_margin),
-                "required_margin": str(check.required_margin),
+                "available_margin": str(available),
+                "required_margin": str(required),
                 "amount": str(amount),
                 "financing_margin_ratio": str(fmr),
             },
         )
-    inst = _instrument_locked_read(instrument)
-    if not inst.financing_eligible or inst.flagged:
+    if not instrument.financing_eligible or instrument.flagged:
         raise RuleViolation(
-            f"instrument: {inst.ledger_unit} may not be bought on margin",
+            f"instrument: {instrument.ledger_unit} may not be bought on margin",
             code="not_financing_eligible",
             extra={"field": "instrument"},
         )
-    if inst.financing_stopped:
+    if instrument.financing_stopped:
         stop = compliance_selectors.parameter(P.FLOAT_STOP_FRACTION, on=on)
         resume = compliance_selectors.parameter(P.FLOAT_RESUME_FRACTION, on=on)
         raise RuleViolation(
-            f"instrument: new financing of {inst.ledger_unit} is stopped (its financing reached "
-            f"{fmt_ratio(stop)} of tradable float; resumes below {fmt_ratio(resume)})",
+            f"instrument: new financing of {instrument.ledger_unit} is stopped (its financing "
+            f"reached {fmt_ratio(stop)} of tradable float; resumes below {fmt_ratio(resume)})",
             code="financing_stopped",
             extra={"field": "instrument", "stop": str(stop), "resume": str(resume)},
         )
-    cap = compliance_selectors.parameter(P.CONCENTRATION_CAP, on=on)
-    held = view.position(inst)
-    held_mv = held.market_value if held else ZERO
-    share = (held_mv + amount) / (view.total_assets + amount)
-    if share > cap:
-        raise RuleViolation(
-            f"instrument: {inst.ledger_unit} would be {fmt_ratio(share)} of the account's "
-            f"collateral ({fmt(held_mv + amount)} of {fmt(view.total_assets + amount)}), above "
-            f"the cap of {fmt_ratio(cap)}",
-            code="concentration",
-            extra={"share": str(share), "cap": str(cap)},
-        )
+    concentration_check(view=view, instrument=instrument, amount=amount, on=on)
     net_capital = compliance_selectors.parameter(P.NET_CAPITAL, on=on)
     client_cap = money_rounded(
         net_capital * compliance_selectors.parameter(P.CLIENT_NET_CAPITAL_FRACTION, on=on)
@@ -352,12 +290,7 @@ def _drawdown(*, credit_account, instrument, quantity, price, amount, actor, key
     desk_cap = money_rounded(
         net_capital * compliance_selectors.parameter(P.TOTAL_NET_CAPITAL_MULTIPLE, on=on)
     )
-    desk_total = sum(
-        Financing.objects.filter(status=FinancingStatus.OPEN).values_list(
-            "principal_outstanding", flat=True
-        ),
-        ZERO,
-    )
+    desk_total = desk_financing_outstanding() + desk_pending
     if desk_total + amount > desk_cap:
         raise RuleViolation(
             f"amount: all margin lending {fmt(desk_total + amount)} would exceed {fmt(desk_cap)} "
@@ -365,99 +298,142 @@ def _drawdown(*, credit_account, instrument, quantity, price, amount, actor, key
             code="desk_net_capital",
             extra={"cap": str(desk_cap), "total": str(desk_total)},
         )
-    if quantity % inst.lot_size:
-        raise ValidationFailed(
-            f"quantity: {quantity} is not a whole number of lots of {inst.lot_size}",
-            extra={"field": "quantity", "lot_size": inst.lot_size},
+
+
+def concentration_check(*, view, instrument: Instrument, amount: Decimal, on: date) -> None:
+    """The account's collateral in one security after buying `amount` more stays within the
+    dated cap."""
+    cap = compliance_selectors.parameter(P.CONCENTRATION_CAP, on=on)
+    held = view.position(instrument)
+    held_mv = held.market_value if held else ZERO
+    share = (held_mv + amount) / (view.total_assets + amount)
+    if share > cap:
+        raise RuleViolation(
+            f"instrument: {instrument.ledger_unit} would be {fmt_ratio(share)} of the account's "
+            f"collateral ({fmt(held_mv + amount)} of {fmt(view.total_assets + amount)}), above "
+            f"the cap of {fmt_ratio(cap)}",
+            code="concentration",
+            extra={"field": "instrument", "share": str(share), "cap": str(cap)},
         )
+
+
+def cash_purchase_check(*, view, amount: Decimal, pending: Decimal = ZERO) -> None:
+    """An own-cash buy costing up to `amount` needs that much cash not already held back by
+    the account's working own-cash buys (`pending`)."""
+    cash = view.cash - pending
+    if amount > cash:
+        raise RuleViolation(
+            f"amount: the purchase may cost {fmt(amount)} but the account has only "
+            f"{fmt(cash)} of cash free",
+            code="insufficient_cash",
+            extra={"amount": str(amount), "cash": str(cash)},
+        )
+
+
+def sale_check(*, view, instrument: Instrument, quantity: Decimal, pending: Decimal) -> None:
+    """A sale needs the shares, less those already offered by the account's working sells."""
+    held = view.position(instrument)
+    free = (held.quantity if held else ZERO) - pending
+    if quantity > free:
+        raise RuleViolation(
+            f"quantity: selling {fmt_shares(quantity)} {instrument.ledger_unit} but the account "
+            f"has {fmt_shares(max(free, ZERO))} not already offered",
+            code="insufficient_securities",
+            extra={"field": "quantity", "held": str(free)},
+        )
+
+
+@dataclass(frozen=True)
+class TradeFill:
+    """One fill as the market reported it, with its fees (lending.domain.fees)."""
+
+    key: str  # unique per fill (the exec id): the ledger entries' idempotency keys
+    instrument: Instrument
+    quantity: Decimal
+    price: Decimal
+    turnover: Decimal
+    fees: Fees
+    on: date
+    memo: str  # what the order was (client order id), for the journal
+
+
+def _buy_legs(ledger, fill: TradeFill, payer: str) -> list:
+    legs = [
+        custody.debit(ledger[payer], fill.turnover + fill.fees.total),
+        custody.credit(ledger["settlement"], fill.turnover + fill.fees.to_market),
+    ]
+    if fill.fees.commission:
+        legs.append(custody.credit(ledger["fee_income"], fill.fees.commission))
+    legs += [
+        custody.debit(ledger["custodian"], fill.quantity),
+        custody.credit(ledger["client_securities"], fill.quantity),
+    ]
+    return legs
+
+
+def _trade_ledger(investor, instrument: Instrument, actor) -> dict[str, LedgerAccount]:
+    ledger = _accounts(investor, instrument, actor=actor)
+    ledger["fee_income"] = custody.house_account("fee_income", CURRENCY, actor=actor)
+    return ledger
+
+
+def financed_buy_fill_book_in_transaction(
+    *, account: CreditAccount, contract: CreditContract, fill: TradeFill, actor=None
+) -> Financing:
+    """Book one fill of a financed buy inside the caller's transaction: a financing lot of the
+    turnover plus fees (the fees are financed too), the shares into the account. The market
+    filled it: no check refuses it here (the order's checks ran when it was placed)."""
+    inst = fill.instrument
+    ledger = _trade_ledger(account.investor, inst, actor)
+    custody.balances_lock(ledger.values())
+    amount = fill.turnover + fill.fees.total
     entry = custody.entry_post_in_transaction(
-        legs=[
-            custody.debit(ledger["financing_receivable"], amount),
-            custody.credit(ledger["settlement"], amount),
-            custody.debit(ledger["custodian"], quantity),
-            custody.credit(ledger["client_securities"], quantity),
-        ],
-        memo=f"Financed purchase {quantity} {inst.ledger_unit} @ {price} "
-        f"({contract.contract_number}) {reason}".strip(),
+        legs=_buy_legs(ledger, fill, "financing_receivable"),
+        memo=f"Financed purchase {fmt_shares(fill.quantity)} {inst.ledger_unit} @ {fill.price} "
+        f"(fees {fmt(fill.fees.total)}; {contract.contract_number}) {fill.memo}",
         kind=EntryKind.FINANCING,
         actor=actor,
-        idempotency_key=f"drawdown:{key}",
+        idempotency_key=f"fill:{fill.key}",
+        effective_date=fill.on,
     )
     financing = Financing(
         credit_account=account,
         contract=contract,
         instrument=inst,
-        quantity=quantity,
-        price=price,
+        quantity=fill.quantity,
+        price=fill.price,
         amount=amount,
         principal_outstanding=amount,
-        quantity_held=quantity,
-        opened_on=on,
+        quantity_held=fill.quantity,
+        opened_on=fill.on,
         due_on=contract.ends_on,
-        idempotency_key=key,
+        idempotency_key=f"fill:{fill.key}",
         entry=entry,
         created_by=actor,
-        reason=reason[:300],
+        reason=fill.memo[:300],
     )
-    stamp(financing, actor=actor, reason=f"drawdown {fmt(amount)}: {reason}".strip())
+    stamp(financing, actor=actor, reason=f"financed purchase {fmt(amount)}: {fill.memo}")
     financing.save()
-    financing_stop_evaluate(instrument=inst, actor=actor, price=price)
+    financing_stop_evaluate(instrument=inst, actor=actor, price=fill.price)
     return financing
 
 
-def own_cash_purchase_execute(
-    *,
-    credit_account: CreditAccount,
-    instrument: Instrument,
-    quantity,
-    price,
-    actor,
-    idempotency_key: str,
-    reason: str = "",
+def cash_buy_fill_book_in_transaction(
+    *, account: CreditAccount, fill: TradeFill, actor=None
 ) -> JournalEntry:
-    """Buy with the client's own cash (collateral): refused when the cash is not there."""
-    require_owner_or_perm(actor, credit_account, "lending.add_financing")
-    key = idempotency_key_required(idempotency_key)
-    quantity = shares_parsed(quantity)
-    price = decimal_parsed(price, "price", places=4)
-    amount = money_rounded(quantity * price)
-
-    def run() -> JournalEntry:
-        account = open_credit_account_lock(credit_account)
-        if quantity % instrument.lot_size:
-            raise ValidationFailed(
-                f"quantity: {quantity} is not a whole number of lots of {instrument.lot_size}",
-                extra={"field": "quantity"},
-            )
-        ledger = _accounts(account.investor, instrument, actor=actor)
-        if not JournalEntry.objects.filter(idempotency_key=f"buy:{key}").exists():
-            rows = custody.balances_lock(ledger.values())
-            cash = (
-                -rows[ledger["client_money"].pk].balance
-                if ledger["client_money"].pk in rows
-                else ZERO
-            )
-            if amount > cash:
-                raise RuleViolation(
-                    f"amount: the purchase costs {fmt(amount)} but the account holds only "
-                    f"{fmt(cash)} of cash",
-                    code="insufficient_cash",
-                    extra={"amount": str(amount), "cash": str(cash)},
-                )
-        return custody.entry_post_in_transaction(
-            legs=[
-                custody.debit(ledger["client_money"], amount),
-                custody.credit(ledger["settlement"], amount),
-                custody.debit(ledger["custodian"], quantity),
-                custody.credit(ledger["client_securities"], quantity),
-            ],
-            memo=f"Own-cash buy {quantity} {instrument.ledger_unit} @ {price} {reason}".strip(),
-            kind=EntryKind.TRADE,
-            actor=actor,
-            idempotency_key=f"buy:{key}",
-        )
-
-    return durable(run, "own_cash_purchase_execute")
+    """Book one fill of an own-cash buy inside the caller's transaction: the client's cash
+    pays the turnover and fees, the shares come into the account."""
+    ledger = _trade_ledger(account.investor, fill.instrument, actor)
+    custody.balances_lock(ledger.values())
+    return custody.entry_post_in_transaction(
+        legs=_buy_legs(ledger, fill, "client_money"),
+        memo=f"Own-cash buy {fmt_shares(fill.quantity)} {fill.instrument.ledger_unit} @ "
+        f"{fill.price} (fees {fmt(fill.fees.total)}) {fill.memo}",
+        kind=EntryKind.TRADE,
+        actor=actor,
+        idempotency_key=f"fill:{fill.key}",
+        effective_date=fill.on,
+    )
 
 
 # --- repayments and sales ---------------------------------------------------------------------
@@ -479,6 +455,7 @@ class SaleResult:
     interest_repaid: Decimal
     principal_repaid: Decimal
     cash_credited: Decimal  # proceeds left in client money after repaying
+    entry: JournalEntry | None = None  # the sale's own entry
 
 
 def _open_financings(account: CreditAccount, *, first_instrument_id: int | None = None):
@@ -613,65 +590,50 @@ def repayment_post(
     return durable(run, "repayment_post")
 
 
-def position_sell_in_transaction(
-    *,
-    credit_account: CreditAccount,
-    instrument: Instrument,
-    quantity,
-    price,
-    actor,
-    reason: str,
-    idempotency_key: str,
+def sale_fill_book_in_transaction(
+    *, account: CreditAccount, fill: TradeFill, repay: bool, actor=None
 ) -> SaleResult:
-    """Sell inside the caller's transaction (liquidation execution). The proceeds repay the
-    financing first (interest, then principal; the sold instrument's financings first, oldest
-    first); the rest is credited to client money. Same key again returns the first result."""
+    """Book one fill of a sale inside the caller's transaction: the shares leave the account
+    (the sold instrument's financed lots first, oldest first), the proceeds less fees come into
+    client money and, when `repay` (sell to repay, liquidation), repay the financing: interest
+    first, then principal, the sold instrument's financings first. The same fill again returns
+    the first result."""
     if not connection.in_atomic_block:
-        raise RuntimeError("position_sell_in_transaction needs the caller's transaction.atomic()")
-    key = idempotency_key_required(idempotency_key)
-    sale_key, repay_key = f"sell:{key}", f"sell-repay:{key}"
-    quantity = shares_parsed(quantity)
-    price = decimal_parsed(price, "price", places=4)
-    proceeds = money_rounded(quantity * price)
-    account = open_credit_account_lock(credit_account)
+        raise RuntimeError("sale_fill_book_in_transaction needs the caller's transaction")
+    sale_key, repay_key = f"fill:{fill.key}", f"fill-repay:{fill.key}"
+    instrument = fill.instrument
+    net = fill.turnover - fill.fees.total
     done = JournalEntry.objects.filter(idempotency_key=sale_key).first()
     if done is not None:
-        repay = JournalEntry.objects.filter(idempotency_key=repay_key).first()
-        result = _repayment_from_entry(repay) if repay else RepaymentResult(ZERO, ZERO)
-        sold = next(
-            -p.amount
-            for p in done.postings.select_related("account")
-            if p.account.purpose == "client_money"
-        )
+        again = JournalEntry.objects.filter(idempotency_key=repay_key).first()
+        result = _repayment_from_entry(again) if again else RepaymentResult(ZERO, ZERO)
         return SaleResult(
-            sold, result.interest_repaid, result.principal_repaid, sold - result.total
+            net, result.interest_repaid, result.principal_repaid, net - result.total, done
         )
-    ledger = _accounts(account.investor, instrument, actor=actor)
-    rows = custody.balances_lock(ledger.values())
-    held_row = rows.get(ledger["client_securities"].pk)
-    held = -held_row.balance if held_row else ZERO
-    if quantity > held:
-        raise RuleViolation(
-            f"quantity: selling {quantity} {instrument.ledger_unit} but the account holds {held}",
-            code="insufficient_securities",
-            extra={"field": "quantity", "held": str(held)},
-        )
-    reason = reason_required(reason)
-    custody.entry_post_in_transaction(
-        legs=[
-            custody.debit(ledger["settlement"], proceeds),
-            custody.credit(ledger["client_money"], proceeds),
-            custody.debit(ledger["client_securities"], quantity),
-            custody.credit(ledger["custodian"], quantity),
-        ],
-        memo=f"Sale {quantity} {instrument.ledger_unit} @ {price}: {reason}",
+    ledger = _trade_ledger(account.investor, instrument, actor)
+    custody.balances_lock(ledger.values())
+    legs = [
+        custody.debit(ledger["settlement"], fill.turnover - fill.fees.to_market),
+        custody.credit(ledger["client_money"], net),
+    ]
+    if fill.fees.commission:
+        legs.append(custody.credit(ledger["fee_income"], fill.fees.commission))
+    legs += [
+        custody.debit(ledger["client_securities"], fill.quantity),
+        custody.credit(ledger["custodian"], fill.quantity),
+    ]
+    entry = custody.entry_post_in_transaction(
+        legs=legs,
+        memo=f"Sale {fmt_shares(fill.quantity)} {instrument.ledger_unit} @ {fill.price} "
+        f"(fees {fmt(fill.fees.total)}) {fill.memo}",
         kind=EntryKind.TRADE,
         actor=actor,
         idempotency_key=sale_key,
+        effective_date=fill.on,
     )
     # the sold shares leave the financed lots of this instrument first (oldest first)
     financings = _open_financings(account, first_instrument_id=instrument.pk)
-    left = quantity
+    left = fill.quantity
     changed = []
     for f in financings:
         if f.instrument_id != instrument.pk or left == 0 or f.quantity_held == 0:
@@ -680,58 +642,31 @@ def position_sell_in_transaction(
         f.quantity_held -= take
         left -= take
         changed.append(f)
-    _save_financings(changed, actor=actor, reason=f"sold {quantity}: {reason}")
-    owed_rows = custody.balances_lock(ledger.values())
-    owed = (
-        owed_rows[ledger["financing_receivable"].pk].balance
-        if ledger["financing_receivable"].pk in owed_rows
-        else ZERO
-    )
-    owed += (
-        owed_rows[ledger["interest_receivable"].pk].balance
-        if ledger["interest_receivable"].pk in owed_rows
-        else ZERO
-    )
-    repay = min(proceeds, owed)
+    _save_financings(changed, actor=actor, reason=f"sold {fmt_shares(fill.quantity)}: {fill.memo}")
     result = RepaymentResult(ZERO, ZERO)
-    if repay > 0:
-        result = _repay_in_transaction(
-            account=account,
-            ledger=ledger,
-            amount=repay,
-            actor=actor,
-            key=repay_key,
-            memo=f"Sale proceeds repay financing ({instrument.ledger_unit}): {reason}",
-            first_instrument_id=instrument.pk,
+    if repay:
+        rows = custody.balances_lock(ledger.values())
+        owed = sum(
+            (
+                rows[ledger[name].pk].balance
+                for name in ("financing_receivable", "interest_receivable")
+                if ledger[name].pk in rows
+            ),
+            ZERO,
         )
+        amount = min(net, owed)
+        if amount > 0:
+            result = _repay_in_transaction(
+                account=account,
+                ledger=ledger,
+                amount=amount,
+                actor=actor,
+                key=repay_key,
+                memo=f"Sale proceeds repay financing ({instrument.ledger_unit}): {fill.memo}",
+                first_instrument_id=instrument.pk,
+            )
     return SaleResult(
-        proceeds, result.interest_repaid, result.principal_repaid, proceeds - result.total
-    )
-
-
-def position_sell(
-    *,
-    credit_account: CreditAccount,
-    instrument: Instrument,
-    quantity,
-    price,
-    actor,
-    reason: str,
-    idempotency_key: str,
-) -> SaleResult:
-    """Sell a position; proceeds repay financing first (see position_sell_in_transaction)."""
-    require_owner_or_perm(actor, credit_account, "lending.add_financing")
-    return durable(
-        lambda: position_sell_in_transaction(
-            credit_account=credit_account,
-            instrument=instrument,
-            quantity=quantity,
-            price=price,
-            actor=actor,
-            reason=reason,
-            idempotency_key=idempotency_key,
-        ),
-        "position_sell",
+        net, result.interest_repaid, result.principal_repaid, net - result.total, entry
     )
 
 
@@ -889,6 +824,20 @@ def interest_collect(*, month: date | str, actor=None) -> int:
 # --- withdrawals ------------------------------------------------------------------------------
 
 
+def _repeat_of(model, key: str, what: str, **fields):
+    """The earlier request with this Idempotency-Key when it asked the same (the retry gets its
+    result), None when the key is new; a Conflict naming the key when it asked otherwise."""
+    existing = model.objects.filter(idempotency_key=key).first()
+    if existing is None:
+        return None
+    if all(getattr(existing, k) == v for k, v in fields.items()):
+        return existing
+    raise Conflict(
+        f"idempotency_key: {key!r} was already used for {what} #{existing.pk}",
+        extra={"field": "idempotency_key"},
+    )
+
+
 def _withdrawal_repeat(key: str, **fields) -> WithdrawalRequest | None:
     return _repeat_of(WithdrawalRequest, key, "withdrawal", **fields)
 
@@ -915,7 +864,15 @@ def cash_withdrawal_request(
         if repeat is not None:
             return repeat
         view = account_view(account)
-        allowed = view.withdrawable_cash
+        held = held_back(account.pk)
+        # working buys keep their cash, and financed buys the margin they will need
+        allowed = max(
+            min(
+                view.withdrawable_cash,
+                view.cash - held.cash - money_rounded(held.financing * view.financing_margin_ratio),
+            ),
+            ZERO,
+        )
         if amount > allowed:
             raise RuleViolation(
                 _(
@@ -997,7 +954,8 @@ def securities_withdrawal_request(
         ledger = _accounts(account.investor, instrument, actor=actor)
         custody.balances_lock(ledger.values())
         view = account_view(account)
-        allowed = view.withdrawable_quantity(instrument)
+        offered = held_back(account.pk).shares.get(instrument.pk, ZERO)
+        allowed = max(view.withdrawable_quantity(instrument) - offered, ZERO)
         if quantity > allowed:
             raise RuleViolation(
                 _(

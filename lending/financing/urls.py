@@ -8,11 +8,6 @@ portal_urlpatterns: list = []
 staff_urlpatterns: list = []
 api_urlpatterns: list = [
     path(
-        "credit-accounts/<int:pk>/drawdowns/",
-        api.DrawdownApi.as_view(),
-        name="lending-drawdown",
-    ),
-    path(
         "credit-accounts/<int:pk>/withdrawals/",
         api.WithdrawalApi.as_view(),
         name="lending-withdrawal",

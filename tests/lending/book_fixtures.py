@@ -1,6 +1,6 @@
 """Shared fixtures for the book (and the margin-call lifecycle): instruments with prices, a
 credit account with a signed contract, and a funded account (deposit + own-cash purchase +
-drawdown), all built through the real services on PostgreSQL.
+financed buy), all built through the real services on PostgreSQL.
 
 A pytest plugin (`pytest_plugins` in tests/conftest.py), like tests/compliance/fixtures.py
 whose fixtures these build on: the fixtures are available to every test without an import;
@@ -22,6 +22,7 @@ import pytest
 from django.utils import timezone
 
 from lending.instruments import services as instruments_services
+from tests.support import market
 
 # unit: (name, category, haircut, price, tradable float, financing eligible); the board
 # follows the code (SZSE:300750 is ChiNext)
@@ -130,11 +131,14 @@ def funded_account(make_credit_account, book_instruments):
     """funded_account(deposit="1000000", own=[("SSE:600519", 2000, "100.00")],
     financed=[("SZSE:000001", 30000, "10.00")], limit="1000000") -> CreditAccount.
 
-    Deposit through custody, own-cash purchases, then drawdowns, each through the services;
-    prices given in the tuples are the trade prices (the latest prices are those of
-    BOOK_INSTRUMENTS unless you move them with price_set)."""
+    Deposit through custody, then own-cash and financed buys: each an order placed through
+    lending.orders (all its checks) and filled by the exchange at the tuple's price
+    (tests/support/market.py). The fixture runs with fees of zero (dated rows from today), so
+    the hand-worked numbers above hold; the latest prices are those of BOOK_INSTRUMENTS unless
+    you move them with price_set."""
     from custody import services as custody
-    from lending.financing import services as book
+
+    market.zero_fees()
 
     def _make(
         *,
@@ -157,25 +161,9 @@ def funded_account(make_credit_account, book_instruments):
                 idempotency_key=_key("deposit"),
             )
         for unit, quantity, price in own:
-            book.own_cash_purchase_execute(
-                credit_account=account,
-                instrument=book_instruments[unit],
-                quantity=quantity,
-                price=Decimal(price),
-                actor=None,
-                idempotency_key=_key("buy"),
-                reason="test fixture",
-            )
+            market.traded(account, book_instruments[unit], "cash_buy", quantity, price)
         for unit, quantity, price in financed:
-            book.drawdown_execute(
-                credit_account=account,
-                instrument=book_instruments[unit],
-                quantity=quantity,
-                price=Decimal(price),
-                actor=None,
-                idempotency_key=_key("drawdown"),
-                reason="test fixture",
-            )
+            market.traded(account, book_instruments[unit], "financed_buy", quantity, price)
         return account
 
     return _make

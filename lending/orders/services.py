@@ -1,0 +1,601 @@
+"""The order lifecycle: place (with the pre-trade checks and what the order holds back), cancel,
+and apply the market's execution reports (the only way a trade is booked).
+
+- `order_place`: an investor (own account) or staff with lending.add_order places a day limit
+  order. Refused, with nothing written, when: the limit price is outside the day's band
+  (400 naming `limit_price` and the band), the quantity is not whole lots, the instrument is
+  suspended; for a buy, the investor may not trade on credit (risk disclosure, suitability C4 or
+  C5 or professional), there is no active contract or it is past its end, and for a financed
+  buy the credit limit, the available margin at the limit price, eligibility, the float stop,
+  concentration and the net-capital caps (lending.financing.services checks them); for an
+  own-cash buy the free cash; for a sale the shares not already offered. A buy holds back its
+  most possible cost (limit price x quantity + fees) until it is filled, cancelled, rejected or
+  expired. The order is committed unsent; the FIX gateway (orders/gateway.py) sends it.
+- `order_cancel`: asks the exchange to cancel what is left (an order not yet sent is cancelled
+  at once). The exchange's report makes it cancelled.
+- `liquidation_order_place_in_transaction`: a liquidation sale, for lending.liquidation only
+  (no suitability or contract check: the desk is selling to cure a call).
+- `execution_report_record`: the gateway stores every report as received (once per exec id).
+- `execution_reports_apply(order_id)`: the Celery task's body. Each report of the order is
+  applied in the order received, each in its own transaction under the order's lock: a fill is
+  booked at its price with its fees (Fill row, unique exec id; the ledger entries keyed by it),
+  the order's status follows the report, and what it holds back shrinks to what is left. A
+  worker killed mid-way rolls its transaction back and the report stays unapplied for the next
+  run (the task is acknowledged late; a beat sweeper re-enqueues what waits too long).
+
+`ORDER_HOOKS` run inside the applying transaction after each report, with (order, fill or
+None); lending.liquidation registers its own there (lending.apps).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts.audit import stamp
+from accounts.errors import Conflict, RuleViolation, ValidationFailed
+from accounts.permissions import require_permission
+from compliance import parameters as P
+from compliance import selectors as compliance_selectors
+from lending.common.inputs import (
+    MAGNITUDE_LIMIT,
+    decimal_parsed,
+    idempotency_key_required,
+    shares_parsed,
+)
+from lending.common.transactions import durable
+from lending.credit.locks import open_credit_account_lock
+from lending.credit.models import CreditAccount, CreditContract
+from lending.credit.permissions import require_owner_or_perm
+from lending.domain import fees as fee_rules
+from lending.domain.formats import fmt, fmt_shares
+from lending.financing import services as financing
+from lending.financing.valuation import account_view
+from lending.instruments import selectors as instrument_selectors
+from lending.instruments.models import Instrument
+from lending.orders import fix_session as fix
+from lending.orders import selectors
+from lending.orders.models import (
+    PURPOSE_SIDES,
+    WORKING,
+    ExecutionReportRecord,
+    Fill,
+    Order,
+    OrderPurpose,
+    OrderSide,
+    OrderStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+CLIENT_ORDER_ID_SEQUENCE = "lending_order_client_id_seq"
+
+#: Called inside the applying transaction after each report: hook(order, fill or None).
+ORDER_HOOKS: list[Callable[[Order, Fill | None], None]] = []
+
+#: The exchange's final states, by FIX ExecType.
+_TERMINAL = {
+    fix.EXEC_CANCELED: OrderStatus.CANCELLED,
+    fix.EXEC_REJECTED: OrderStatus.REJECTED,
+    fix.EXEC_EXPIRED: OrderStatus.EXPIRED,
+}
+
+
+def today() -> date:
+    return timezone.localdate()
+
+
+def fee_rates(contract: CreditContract, on: date) -> fee_rules.FeeRates:
+    """The contract's commission and the dated fee parameters in force on `on`."""
+    return fee_rules.FeeRates(
+        commission_rate=contract.commission_rate,
+        commission_minimum=compliance_selectors.parameter(P.COMMISSION_MINIMUM, on=on),
+        stamp_duty_sale=compliance_selectors.parameter(P.STAMP_DUTY_SALE, on=on),
+        transfer_fee=compliance_selectors.parameter(P.TRANSFER_FEE, on=on),
+    )
+
+
+def _next_client_order_id(on: date) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(%s)", [CLIENT_ORDER_ID_SEQUENCE])
+        number = cursor.fetchone()[0]
+    return f"MD{on:%y%m%d}{number:010d}"
+
+
+def limit_price_check(instrument: Instrument, limit_price: Decimal, on: date) -> None:
+    """A limit price outside the day's band (or off the price tick) is refused, naming the
+    field and the band. An instrument without a band today (a new listing's first days, or
+    never priced) takes any price."""
+    band = instrument_selectors.instrument_band(instrument, on=on)
+    if band is None:
+        return
+    if not band.contains(limit_price):
+        raise ValidationFailed(
+            f"limit_price: {limit_price} is outside the day's band for "
+            f"{instrument.ledger_unit}, {band.low} to {band.high} (previous close "
+            f"{band.reference} ± {band.fraction * 100:.0f}%)",
+            extra={
+                "field": "limit_price",
+                "band_low": str(band.low),
+                "band_high": str(band.high),
+                "previous_close": str(band.reference),
+            },
+        )
+    if limit_price % band.tick:
+        raise ValidationFailed(
+            f"limit_price: {limit_price} is not a multiple of the price tick {band.tick}",
+            extra={"field": "limit_price", "tick": str(band.tick)},
+        )
+
+
+def _purpose_parsed(purpose) -> OrderPurpose:
+    try:
+        value = OrderPurpose(purpose)
+    except ValueError:
+        allowed = ", ".join(p.value for p in OrderPurpose if p != OrderPurpose.LIQUIDATION)
+        raise ValidationFailed(
+            f"purpose: {purpose!r} is not one of {allowed}", extra={"field": "purpose"}
+        ) from None
+    if value == OrderPurpose.LIQUIDATION:
+        raise ValidationFailed(
+            "purpose: liquidation orders are placed by an approved liquidation plan only",
+            extra={"field": "purpose"},
+        )
+    return value
+
+
+def _repeat(key: str, **fields) -> Order | None:
+    existing = Order.objects.filter(idempotency_key=key).first()
+    if existing is None:
+        return None
+    if all(getattr(existing, name) == value for name, value in fields.items()):
+        return existing
+    raise Conflict(
+        f"idempotency_key: {key!r} was already used for order {existing.client_order_id}",
+        extra={"field": "idempotency_key"},
+    )
+
+
+def _latest_contract(account: CreditAccount) -> CreditContract:
+    contract = account.contracts.order_by("-signed_on", "-pk").first()
+    if contract is None:
+        raise RuleViolation(
+            f"contract: credit account {account.account_number} has no credit contract",
+            code="no_active_contract",
+            extra={"field": "contract"},
+        )
+    return contract
+
+
+def order_place(
+    *,
+    credit_account: CreditAccount,
+    instrument: Instrument,
+    purpose,
+    quantity,
+    limit_price,
+    actor,
+    idempotency_key: str,
+    reason: str = "",
+) -> Order:
+    """Place a day limit order (see the module docstring for the checks). The same key with
+    the same request returns the first order; with another request it is a Conflict."""
+    require_owner_or_perm(actor, credit_account, "lending.add_order", action="place an order")
+    key = idempotency_key_required(idempotency_key)
+    purpose = _purpose_parsed(purpose)
+    quantity = shares_parsed(quantity)
+    limit_price = decimal_parsed(limit_price, "limit_price", places=4)
+    if quantity * limit_price >= MAGNITUDE_LIMIT:
+        raise ValidationFailed(
+            f"quantity: {quantity} x {limit_price} is too large an order",
+            extra={"field": "quantity"},
+        )
+    fields = {
+        "credit_account_id": credit_account.pk,
+        "instrument_id": instrument.pk,
+        "purpose": purpose,
+        "quantity": quantity,
+        "limit_price": limit_price,
+    }
+    repeat = _repeat(key, **fields)
+    if repeat is not None:
+        return repeat
+
+    def run() -> Order:
+        account = open_credit_account_lock(credit_account)
+        # a first request with this key may have committed while this one waited for the lock
+        again = _repeat(key, **fields)
+        if again is not None:
+            return again
+        on = today()
+        inst = Instrument.objects.select_related("latest_price").get(pk=instrument.pk)
+        if inst.suspended:
+            raise RuleViolation(
+                f"instrument: {inst.ledger_unit} is suspended from trading",
+                code="suspended",
+                extra={"field": "instrument"},
+            )
+        limit_price_check(inst, limit_price, on)
+        financing.lots_check(quantity, inst)
+        side = PURPOSE_SIDES[purpose]
+        reserved = ZERO
+        if side == OrderSide.BUY:
+            financing.trading_blockers_check(account, on)
+            contract = financing.active_contract(account, on)
+            view = account_view(account, contract=contract)
+            held = selectors.held_back(account.pk)
+            reserved = fee_rules.buy_cost_estimate(
+                quantity=quantity, limit_price=limit_price, rates=fee_rates(contract, on)
+            )
+            if purpose == OrderPurpose.FINANCED_BUY:
+                financing.financed_purchase_check(
+                    view=view,
+                    contract=contract,
+                    instrument=inst,
+                    amount=reserved,
+                    on=on,
+                    pending=held.financing,
+                    desk_pending=selectors.desk_financing_reserved(),
+                )
+            else:
+                financing.cash_purchase_check(view=view, amount=reserved, pending=held.cash)
+                financing.concentration_check(view=view, instrument=inst, amount=reserved, on=on)
+        else:
+            contract = _latest_contract(account)
+            view = account_view(account, contract=contract)
+            held = selectors.held_back(account.pk)
+            financing.sale_check(
+                view=view,
+                instrument=inst,
+                quantity=quantity,
+                pending=held.shares.get(inst.pk, ZERO),
+            )
+        return _order_create(
+            account=account,
+            contract=contract,
+            instrument=inst,
+            purpose=purpose,
+            quantity=quantity,
+            limit_price=limit_price,
+            reserved=reserved,
+            on=on,
+            key=key,
+            actor=actor,
+            reason=reason,
+        )
+
+    return durable(run, "order_place")
+
+
+def _order_create(
+    *,
+    account,
+    contract,
+    instrument,
+    purpose,
+    quantity,
+    limit_price,
+    reserved,
+    on,
+    key,
+    actor,
+    reason,
+) -> Order:
+    order = Order(
+        client_order_id=_next_client_order_id(on),
+        credit_account=account,
+        contract=contract,
+        instrument=instrument,
+        side=PURPOSE_SIDES[purpose],
+        purpose=purpose,
+        quantity=quantity,
+        limit_price=limit_price,
+        reserved_amount=reserved,
+        trade_date=on,
+        idempotency_key=key,
+        placed_by=actor,
+        reason=reason[:300],
+    )
+    stamp(
+        order,
+        actor=actor,
+        reason=f"placed: {purpose} {fmt_shares(quantity)} {instrument.ledger_unit} limit "
+        f"{limit_price}; holds back {fmt(reserved)} {reason}".strip(),
+    )
+    order.save()
+    return order
+
+
+def liquidation_order_place_in_transaction(
+    *,
+    credit_account: CreditAccount,
+    instrument: Instrument,
+    quantity: Decimal,
+    limit_price: Decimal,
+    actor,
+    key: str,
+    reason: str,
+) -> Order:
+    """A liquidation sale inside the caller's transaction (an approved plan's execution, which
+    has checked the four eyes and locked the account). The limit price must be within the
+    day's band and the quantity whole lots, as for any order."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("liquidation_order_place_in_transaction needs a transaction")
+    existing = Order.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    on = today()
+    limit_price_check(instrument, limit_price, on)
+    return _order_create(
+        account=credit_account,
+        contract=_latest_contract(credit_account),
+        instrument=instrument,
+        purpose=OrderPurpose.LIQUIDATION,
+        quantity=quantity,
+        limit_price=limit_price,
+        reserved=ZERO,
+        on=on,
+        key=key,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def order_cancel(*, order: Order, actor, reason: str = "") -> Order:
+    """Ask for what is left of a working order to be cancelled. An order the gateway has not
+    sent yet is cancelled at once and holds nothing back; a sent one is cancelled when the
+    exchange confirms (its fills until then are booked)."""
+    if order.purpose == OrderPurpose.LIQUIDATION:
+        require_permission(actor, "lending.change_liquidationplan", action="cancel an order")
+    else:
+        require_owner_or_perm(
+            actor, order.credit_account, "lending.change_order", action="cancel an order"
+        )
+
+    def run() -> Order:
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status not in WORKING:
+            raise Conflict(
+                f"order: {locked.client_order_id} is {locked.get_status_display()}; only a "
+                f"working order can be cancelled",
+                extra={"field": "order", "status": locked.status},
+            )
+        if locked.cancel_requested_at is not None:
+            return locked
+        now = timezone.now()
+        locked.cancel_requested_at = now
+        fields = ["cancel_requested_at", "updated_at"]
+        note = f"cancel requested {reason}".strip()
+        if locked.sent_at is None:
+            locked.status = OrderStatus.CANCELLED
+            locked.reserved_amount = ZERO
+            locked.status_text = "cancelled before it was sent"
+            fields += ["status", "reserved_amount", "status_text"]
+            note = f"cancelled before it was sent {reason}".strip()
+        stamp(locked, actor=actor, reason=note)
+        locked.save(update_fields=fields)
+        return locked
+
+    return durable(run, "order_cancel")
+
+
+# --- the gateway's side: sending, and receiving reports ---------------------------------------
+
+
+def orders_to_send(limit: int = 200) -> list[Order]:
+    """Orders not yet sent, locked (SKIP LOCKED: two gateways never send the same order). Call
+    inside a transaction; mark each sent with `order_mark_sent`."""
+    return list(
+        Order.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("instrument")
+        .filter(sent_at__isnull=True, status=OrderStatus.NEW)
+        .order_by("pk")[:limit]
+    )
+
+
+def cancels_to_send(limit: int = 200) -> list[Order]:
+    return list(
+        Order.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("instrument")
+        .filter(
+            status__in=WORKING,
+            sent_at__isnull=False,
+            cancel_requested_at__isnull=False,
+            cancel_sent_at__isnull=True,
+        )
+        .order_by("pk")[:limit]
+    )
+
+
+def order_mark_sent(order: Order, *, cancel: bool = False) -> None:
+    field = "cancel_sent_at" if cancel else "sent_at"
+    Order.objects.filter(pk=order.pk).update(**{field: timezone.now()})
+
+
+def execution_report_record(report: fix.ExecutionReport) -> ExecutionReportRecord | None:
+    """Store a report as received; None when its exec id was stored before (a resend)."""
+    order = Order.objects.filter(client_order_id=report.cl_ord_id).only("pk").first()
+    record = ExecutionReportRecord(
+        exec_id=report.exec_id,
+        cl_ord_id=report.cl_ord_id,
+        order=order,
+        exchange_order_id=report.order_id[:64],
+        exec_type=report.exec_type,
+        ord_status=report.ord_status,
+        last_qty=report.last_qty,
+        last_px=report.last_px,
+        cum_qty=report.cum_qty,
+        leaves_qty=report.leaves_qty,
+        text=report.text[:300],
+        transact_time=report.transact_time,
+        possible_duplicate=report.possible_duplicate,
+    )
+    with transaction.atomic():
+        inserted = ExecutionReportRecord.objects.bulk_create([record], ignore_conflicts=True)
+    if not inserted or inserted[0].pk is None:
+        record = ExecutionReportRecord.objects.filter(exec_id=report.exec_id).first()
+        if record is None or record.applied_at is not None:
+            return None
+    if order is None:
+        logger.error("execution report %s for unknown order %s", report.exec_id, report.cl_ord_id)
+    return record
+
+
+def execution_reports_apply(*, order_id: int) -> int:
+    """Apply every unapplied report of the order, in the order received, each in its own
+    transaction. Returns how many were applied."""
+    applied = 0
+    while True:
+        done = durable(lambda: _apply_next(order_id), "execution_report_apply")
+        if not done:
+            return applied
+        applied += 1
+
+
+def _apply_next(order_id: int) -> bool:
+    order = (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("instrument", "contract", "credit_account__investor")
+        .get(pk=order_id)
+    )
+    record = (
+        ExecutionReportRecord.objects.select_for_update()
+        .filter(order_id=order_id, applied_at__isnull=True)
+        .order_by("pk")
+        .first()
+    )
+    if record is None:
+        return False
+    fill = None
+    outcome = "status only"
+    if record.exchange_order_id and not order.exchange_order_id:
+        order.exchange_order_id = record.exchange_order_id
+    if record.exec_type in (fix.EXEC_TRADE, fix.EXEC_PARTIAL_FILL) and record.last_qty > 0:
+        fill = _fill_book(order, record)
+        order.refresh_from_db(fields=["filled_quantity"])
+        order.status = (
+            OrderStatus.FILLED
+            if order.filled_quantity >= order.quantity
+            else OrderStatus.PARTIALLY_FILLED
+        )
+        outcome = f"fill {fmt_shares(fill.quantity)} @ {fill.price}"
+    elif record.exec_type in _TERMINAL and order.status in WORKING:
+        order.status = _TERMINAL[record.exec_type]
+        order.status_text = record.text[:300]
+        outcome = order.status
+    order.reserved_amount = _still_held(order)
+    stamp(order, actor=None, reason=f"execution report {record.exec_id}: {outcome}")
+    order.save(
+        update_fields=[
+            "status",
+            "status_text",
+            "exchange_order_id",
+            "reserved_amount",
+            "updated_at",
+        ]
+    )
+    for hook in ORDER_HOOKS:
+        hook(order, fill)
+    record.applied_at = timezone.now()
+    record.outcome = outcome[:300]
+    record.save(update_fields=["applied_at", "outcome"])
+    return True
+
+
+def _still_held(order: Order) -> Decimal:
+    if order.side != OrderSide.BUY or order.status not in WORKING:
+        return ZERO
+    left = order.quantity - order.filled_quantity
+    rates = fee_rates(order.contract, order.trade_date)
+    return fee_rules.buy_cost_estimate(quantity=left, limit_price=order.limit_price, rates=rates)
+
+
+def _fill_book(order: Order, record: ExecutionReportRecord) -> Fill:
+    quantity, price = record.last_qty, record.last_px
+    turnover = fee_rules.cents(quantity * price)
+    earlier = order.fills.aggregate(turnover=Sum("turnover"), commission=Sum("commission"))
+    executed_at = record.transact_time or record.received_at
+    on = timezone.localdate(executed_at)
+    fees = fee_rules.fill_fees(
+        side=order.side,
+        turnover=turnover,
+        rates=fee_rates(order.contract, on),
+        earlier_turnover=earlier["turnover"] or ZERO,
+        earlier_commission=earlier["commission"] or ZERO,
+    )
+    trade = financing.TradeFill(
+        key=record.exec_id,
+        instrument=order.instrument,
+        quantity=quantity,
+        price=price,
+        turnover=turnover,
+        fees=fees,
+        on=on,
+        memo=f"order {order.client_order_id} ({order.purpose}) exec {record.exec_id}",
+    )
+    account = order.credit_account
+    if order.purpose == OrderPurpose.FINANCED_BUY:
+        entry = financing.financed_buy_fill_book_in_transaction(
+            account=account, contract=order.contract, fill=trade
+        ).entry
+    elif order.purpose == OrderPurpose.CASH_BUY:
+        entry = financing.cash_buy_fill_book_in_transaction(account=account, fill=trade)
+    else:
+        entry = financing.sale_fill_book_in_transaction(
+            account=account,
+            fill=trade,
+            repay=order.purpose in (OrderPurpose.SELL_TO_REPAY, OrderPurpose.LIQUIDATION),
+        ).entry
+    return Fill.objects.create(
+        order=order,
+        exec_id=record.exec_id,
+        price=price,
+        quantity=quantity,
+        turnover=turnover,
+        commission=fees.commission,
+        stamp_duty=fees.stamp_duty,
+        transfer_fee=fees.transfer_fee,
+        executed_at=executed_at,
+        entry=entry,
+    )
+
+
+def unapplied_orders(older_than: timedelta = timedelta(seconds=30)) -> list[int]:
+    """Orders with reports received more than `older_than` ago and still not applied (their
+    task lost): the sweeper enqueues them again."""
+    cutoff = timezone.now() - older_than
+    return list(
+        ExecutionReportRecord.objects.filter(
+            applied_at__isnull=True, order__isnull=False, received_at__lt=cutoff
+        )
+        .values_list("order_id", flat=True)
+        .distinct()
+    )
+
+
+def expire_unsent_orders(*, trade_date: date) -> int:
+    """Orders of `trade_date` never sent (the gateway was down all day) expire at the close;
+    sent ones expire when the exchange says so."""
+
+    def run() -> int:
+        rows = list(
+            Order.objects.select_for_update(skip_locked=True).filter(
+                trade_date__lte=trade_date, status=OrderStatus.NEW, sent_at__isnull=True
+            )
+        )
+        for order in rows:
+            order.status = OrderStatus.EXPIRED
+            order.reserved_amount = ZERO
+            order.status_text = "expired unsent at the close"
+            stamp(order, actor=None, reason="expired unsent at the close")
+            order.save(update_fields=["status", "reserved_amount", "status_text", "updated_at"])
+        return len(rows)
+
+    return durable(run, "expire_working_orders")
