@@ -33,7 +33,9 @@ demo: setup
 	@echo "  Staff console   : http://127.0.0.1:8000/staff/"
 	@echo "  Staff admin     : http://127.0.0.1:8000/admin/"
 	@echo "  API docs        : http://127.0.0.1:8000/api/docs/"
-	@echo "  Web, Celery worker and beat run below; Ctrl-C stops all three."
+	@echo "  FIX session     : order gateway -> simulated exchange on 127.0.0.1:9878 (FIX_* defaults under DEBUG)"
+	@echo "  Web, Celery worker, beat, the simulated exchange and the order gateway run below;"
+	@echo "  Ctrl-C stops all five."
 	@echo ""
 	$(BIN)/honcho -f Procfile start
 

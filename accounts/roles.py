@@ -46,6 +46,7 @@ ROLE_GRANTS: dict[str, list[str]] = {
         "lending.change_*",
         "lending.approve_*",
         "lending.run_*",
+        "lending.adopt_riskrun",
     ],
     Role.COMPLIANCE: [
         *_VIEW_ALL,
@@ -65,6 +66,7 @@ ROLE_GRANTS: dict[str, list[str]] = {
         "custody.approve_*",
         "custody.reverse_*",
         "reports.add_*",
+        "lending.adopt_riskrun",  # the reserve target a risk run proposes (four eyes)
     ],
     Role.AUDITOR: [*_VIEW_ALL, "auth.view_user"],
     # A machine posting prices with its API token (POST /api/v1/prices/), not a person: it

@@ -15,9 +15,15 @@ class LendingConfig(AppConfig):
         # Withdrawals (financing) leave alone what working orders hold back.
         from .financing import held_back
 
-        # Liquidation rejects a cured call's prepared plans (margin_calls.CALL_CURED_HOOKS).
-        from .liquidation import services  # noqa: F401
+        # Liquidation rejects a cured call's prepared plans (margin_calls.CALL_CURED_HOOKS) and
+        # follows its orders' execution reports (orders.ORDER_HOOKS): fills recorded on the
+        # plan, the plan executed and the call closed when every line is filled.
+        from .liquidation import services as liquidation
         from .orders import selectors as order_selectors
+        from .orders import services as orders
+
+        if liquidation.liquidation_order_applied not in orders.ORDER_HOOKS:
+            orders.ORDER_HOOKS.append(liquidation.liquidation_order_applied)
 
         if order_selectors.held_back not in held_back.SOURCES:
             held_back.SOURCES.append(order_selectors.held_back)

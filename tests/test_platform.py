@@ -112,6 +112,13 @@ def test_check_deploy_with_production_settings_is_clean():
             DJANGO_SECRET_KEY="prod-" + "k3y!" * 15,
             FIELD_ENCRYPTION_KEY="cHJvZHVjdGlvbi1maWVsZC1rZXktMzItYnl0ZXMhISE=",
             DJANGO_ALLOWED_HOSTS="desk.example.com",
+            # production refuses to start without its broker (the FIX session)
+            FIX_HOST="broker.example.com",
+            FIX_PORT="9878",
+            FIX_SENDER_COMP_ID="MARGINDESK",
+            FIX_TARGET_COMP_ID="BROKER",
+            FIX_STORE_DIR=str(ROOT / "var" / "fix" / "store"),
+            FIX_LOG_DIR=str(ROOT / "var" / "fix" / "log"),
         ),
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -30,6 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from bench import common  # noqa: E402  (the repository root is on the path now)
+
 BENCH_DB = "margindesk_bench"
 
 CEILING_SQL = """
@@ -43,30 +46,12 @@ SELECT e.id, v.account_id, 'CNY', v.amount FROM e,
 """
 
 
-def _database_url(name: str) -> str:
-    return f"postgres://postgres@127.0.0.1:5432/{name}"
-
-
 def ensure_database() -> None:
-    import psycopg
-
-    with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    common.ensure_database(BENCH_DB)
 
 
 def django_setup() -> None:
-    os.environ["DATABASE_URL"] = _database_url(BENCH_DB)
-    os.environ.setdefault("DJANGO_DEBUG", "true")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    # Production runs without DEBUG: no per-query logging in the benchmark either.
-    settings.DEBUG = False
+    common.django_setup(BENCH_DB)
 
 
 def reset_ledger() -> None:
@@ -114,7 +99,7 @@ def _work(kind, pair, seconds, barrier, worker_id, batch_size):
     if kind == "sql":
         import psycopg
 
-        conn = psycopg.connect(_database_url(BENCH_DB))
+        conn = psycopg.connect(common.database_url(BENCH_DB))
         barrier.wait()
         start = time.perf_counter()
         while time.perf_counter() - start < seconds:

@@ -129,6 +129,14 @@ def _server_env(args: argparse.Namespace) -> dict:
         CELERY_TASK_DEFAULT_QUEUE=BROKER_QUEUE,
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         LOG_LEVEL="WARNING",
+        # production settings refuse to start without the broker's FIX session; the load run
+        # places no orders, so nothing connects to this (unused) port
+        FIX_HOST="127.0.0.1",
+        FIX_PORT="19879",
+        FIX_SENDER_COMP_ID="BENCHLOAD",
+        FIX_TARGET_COMP_ID="NOEXCH",
+        FIX_STORE_DIR=str(ROOT / "var" / "bench-load" / "fix" / "store"),
+        FIX_LOG_DIR=str(ROOT / "var" / "bench-load" / "fix" / "log"),
     )
     return env
 

@@ -55,6 +55,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from bench import common  # noqa: E402  (the repository root is on the path now)
+
 BENCH_DB = "margindesk_bench_mtm"
 
 SET_BASED_SQL = """
@@ -90,29 +93,14 @@ TABLES = (
 )
 
 
-def _database_url(name: str) -> str:
-    return f"postgres://postgres@127.0.0.1:5432/{name}"
-
-
 def ensure_database() -> None:
-    import psycopg
-
-    with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    common.ensure_database(BENCH_DB)
 
 
 def django_setup() -> None:
-    os.environ["DATABASE_URL"] = _database_url(BENCH_DB)
-    os.environ.setdefault("DJANGO_DEBUG", "true")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    common.django_setup(BENCH_DB)
     from django.conf import settings
 
-    settings.DEBUG = False  # no per-query logging
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
@@ -353,7 +341,7 @@ class Workers:
     def __enter__(self) -> Workers:
         from tools import worker_processes
 
-        env = {"DATABASE_URL": _database_url(BENCH_DB), "MARGINDESK_LOG_LEVEL": "WARNING"}
+        env = {"DATABASE_URL": common.database_url(BENCH_DB), "MARGINDESK_LOG_LEVEL": "WARNING"}
         for i in range(self.count):
             log = self.logs / f"w{i + 1}.log"
             self.started.append(worker_processes.start(f"bench{i + 1}", self.queue, log, env))

@@ -31,34 +31,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from bench import common  # noqa: E402  (the repository root is on the path now)
+
 BENCH_DB = "margindesk_bench_reports"
 N_INSTRUMENTS = 500
 
 
-def _database_url(name: str) -> str:
-    return f"postgres://postgres@127.0.0.1:5432/{name}"
-
-
 def ensure_database() -> None:
-    import psycopg
-
-    with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    common.ensure_database(BENCH_DB)
 
 
 def django_setup() -> None:
-    os.environ["DATABASE_URL"] = _database_url(BENCH_DB)
-    os.environ.setdefault("DJANGO_DEBUG", "true")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
+    common.django_setup(BENCH_DB)
     from django.core.management import call_command
 
-    settings.DEBUG = False
     call_command("migrate", verbosity=0)
 
 

@@ -1,7 +1,12 @@
 """Demo desk: for each demo investor an approved application, a signed credit contract and an
 open credit account through the real four-eyes path (ops@ prepares, risk@ approves), then
 instruments, prices, positions at varied leverage and one valuation of every account, so
-warnings and calls are there from the start. Idempotent."""
+warnings and calls are there from the start. Idempotent.
+
+Positions come as trades do: orders placed through lending.orders (with all their checks) and
+filled as the exchange would fill them, at the instrument's latest price (the seed runs before
+the simulated exchange; `_exchange_fill` stores and applies the execution report the order
+gateway would receive). A couple of orders are left working (unfilled) for the orders pages."""
 
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -381,20 +386,76 @@ def _contract(investor, limit, maker, checker):
     )
 
 
-def _positions(account, bank_account, deposit, target, pair, n):
-    """Deposit D, buy Y with own cash (90% of D), draw down X (50% of D), then move both
-    prices by one factor k so the ratio lands on `target`: target = (cash + MV·k) / debt, so
-    k = (target·debt - cash) / MV."""
+def _exchange_fill(order, tag: str, n: int):
+    """Fill all of `order` at its instrument's latest price as the exchange would: the
+    execution report stored as the order gateway stores it and applied as its task applies it
+    (fees and all). Exec id demo-{tag}-{n}; a report stored before is not applied again."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from lending.orders import reports as fix
+    from lending.orders import services as orders_services
+
+    order.refresh_from_db()
+    price = order.instrument.latest_price.price
+    left = order.quantity - order.filled_quantity
+    report = fix.ExecutionReport(
+        exec_id=f"demo-{tag}-{n}",
+        cl_ord_id=order.client_order_id,
+        orig_cl_ord_id="",
+        order_id=f"DEMO{order.pk}",
+        symbol=order.instrument.ledger_unit,
+        side=order.side,
+        exec_type=fix.EXEC_TRADE,
+        ord_status=fix.STATUS_FILLED,
+        last_qty=left,
+        last_px=price,
+        cum_qty=order.quantity,
+        leaves_qty=Decimal(0),
+        avg_px=price,
+        text="demo fill",
+        transact_time=timezone.now(),
+        possible_duplicate=False,
+    )
+    record = orders_services.execution_report_record(report)
+    if record is not None and record.order_id is not None:
+        orders_services.execution_reports_apply(order_id=record.order_id)
+    order.refresh_from_db()
+    return order
+
+
+def _order(account, instrument, purpose, quantity, limit_price, key):
+    from lending.orders import services as orders_services
+
+    return orders_services.order_place(
+        credit_account=account,
+        instrument=instrument,
+        purpose=purpose,
+        quantity=quantity,
+        limit_price=limit_price,
+        actor=None,
+        idempotency_key=key,
+        reason="demo",
+    )
+
+
+def _positions(account, bank_account, deposit, target, pair, n, working=None):
+    """Deposit D, buy Y with own cash (90% of D), buy X on margin (50% of D), both filled at
+    the latest price (with fees), then move both prices by one factor k so the ratio lands on
+    `target`: target = (cash + MV·k) / debt, so k = (target·debt - cash) / MV. `working`, an
+    instrument, gets one own-cash buy of a lot a little under its price, left unfilled."""
     from decimal import ROUND_DOWN, Decimal
 
     from custody import services as custody
     from custody.models import JournalEntry
-    from lending.financing import services as financing_services
+    from lending.financing.valuation import account_view
 
     tag = f"demo-book-{account.investor_id}"
     if JournalEntry.objects.filter(idempotency_key=f"{tag}-deposit").exists():
         return False
     deposit = Decimal(deposit)
+    cash_before = account_view(account).cash  # cash of other demo seeds: not counted below
     custody.client_deposit_post(
         investor=account.investor,
         amount=deposit,
@@ -408,28 +469,15 @@ def _positions(account, bank_account, deposit, target, pair, n):
     px, py = x.latest_price.price, y.latest_price.price
     qy = int(deposit * Decimal("0.9") / py / y.lot_size) * y.lot_size
     qx = int(deposit * Decimal("0.5") / px / x.lot_size) * x.lot_size
-    financing_services.own_cash_purchase_execute(
-        credit_account=account,
-        instrument=y,
-        quantity=qy,
-        price=py,
-        actor=None,
-        idempotency_key=f"{tag}-buy",
-        reason="demo",
-    )
+    _exchange_fill(_order(account, y, "cash_buy", qy, py, f"{tag}-buy"), tag, 1)
+    if working is not None:
+        limit = (working.latest_price.price * Decimal("0.98")).quantize(Decimal("0.01"), ROUND_DOWN)
+        _order(account, working, "cash_buy", working.lot_size, limit, f"{tag}-working")
     if target is None:
         return True
-    financing_services.drawdown_execute(
-        credit_account=account,
-        instrument=x,
-        quantity=qx,
-        price=px,
-        actor=None,
-        idempotency_key=f"{tag}-drawdown",
-        reason="demo",
-    )
-    cash = deposit - (qy * py).quantize(Decimal("0.01"))
-    debt = (qx * px).quantize(Decimal("0.01"))
+    _exchange_fill(_order(account, x, "financed_buy", qx, px, f"{tag}-financed"), tag, 2)
+    view = account_view(account)  # what the fills left, fees included
+    cash, debt = view.cash - cash_before, view.financing_debt
     mv = qy * py + qx * px
     k = (Decimal(target) * debt - cash) / mv
     from django.utils import timezone
@@ -477,7 +525,9 @@ def seed_book(stdout) -> None:
     for i, (investor, bank, deposit, target) in enumerate(plans):
         contract = credit.active_contract(investor)
         pair = (pool[(2 * i) % len(pool)], pool[(2 * i + 1) % len(pool)])
-        built += _positions(contract.credit_account, bank, deposit, target, pair, i)
+        # the first two accounts (the demo logins) keep one working order each
+        working = pool[(2 * i + 2) % len(pool)] if i < 2 else None
+        built += _positions(contract.credit_account, bank, deposit, target, pair, i, working)
     stdout.write(
         f"lending: {Instrument.objects.count()} instruments ({made} new, synthetic), "
         f"{built} demo accounts funded with positions"

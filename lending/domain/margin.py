@@ -445,25 +445,34 @@ def plan_liquidation(
     target: Decimal,
     order: str | Callable[[Position], Any] = "zero_haircut_first",
     unsellable: Collection[str] = (),
+    fee_rate: Decimal = ZERO,
 ) -> LiquidationPlan:
     """Minimal whole-lot sale restoring ``target``.
 
     Each long row is sold at its limit price L (``limit_price``, else ``lower_limit``; never
-    below ``lower_limit``); its mark price p leaves the assets and the proceeds repay debt, so
-    after selling quantities q_j:  (A - Σ q_j p_j) / (D - Σ q_j L_j) ≥ T
-    ⇔ Σ q_j (T·L_j - p_j) ≥ T·D - A. Rows with T·L - p ≤ 0 cannot help and are skipped.
+    below ``lower_limit``); its mark price p leaves the assets and the proceeds net of the sale
+    fees (``fee_rate`` f of the turnover: stamp duty + transfer fee + commission rate) repay
+    debt, so after selling quantities q_j, with N_j = L_j·(1 - f):
+    (A - Σ q_j p_j) / (D - Σ q_j N_j) ≥ T  ⇔  Σ q_j (T·N_j - p_j) ≥ T·D - A.
+    Rows with T·N - p ≤ 0 cannot help and are skipped.
     Rows are taken in ``order`` (see :data:`ORDER_RULES`, or a key function); from each row the
     fewest whole lots that close the remaining gap, else the whole row (odd lot included), then
     the next row. So the last line cannot lose one lot (or its odd remainder) and still restore
     the target. If selling every row is not enough, everything is sold and ``restored`` is
     False; ``shortfall`` = max(0, D' - A') is the debt beyond assets. Rows of the instruments
     in ``unsellable`` (suspended, unpriced) stay in the assets and are never sold.
-    With L = p (no slippage) a single row sells q ≥ (T·D - A)/((T - 1)·p): the minimal sale
-    S = (T·D - A)/(T - 1) of DOMAIN.md, in whole lots rounded up.
+    With L = p (no slippage) and f = 0 a single row sells q ≥ (T·D - A)/((T - 1)·p): the
+    minimal sale S = (T·D - A)/(T - 1) of DOMAIN.md, in whole lots rounded up. A line's
+    ``proceeds`` is its turnover q·L (before fees); the plan's assets and liabilities after
+    count what the fees leave.
     """
     target = as_decimal(target, "target")
     if target <= 1:
         raise ValueError("target must be above 100%")
+    fee_rate = as_decimal(fee_rate, "fee_rate")
+    if not (ZERO <= fee_rate < ONE):
+        raise ValueError("fee_rate: must be in [0, 1)")
+    keep = ONE - fee_rate
     assets, liabilities = total_assets(account), total_liabilities(account)
     ratio_before = ratio_of(assets, liabilities)
 
@@ -485,7 +494,7 @@ def plan_liquidation(
         if need <= 0:
             break
         limit = _sale_limit(p)
-        gain = target * limit - p.price  # ratio gain per share
+        gain = target * limit * keep - p.price  # ratio gain per share
         if gain <= 0:
             continue
         lot = Decimal(p.lot_size)
@@ -498,7 +507,7 @@ def plan_liquidation(
         qty = lots * lot if lots <= full_lots else p.quantity
         need -= qty * gain
         sold_mv += qty * p.price
-        proceeds_exact += qty * limit
+        proceeds_exact += qty * limit * keep
         lines.append(
             PlanLine(
                 p.instrument,

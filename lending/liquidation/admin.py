@@ -1,5 +1,6 @@
-"""Staff admin for liquidation plans, orders, fills and defaults: read-only records with their
-history; plans are prepared, decided and executed on the staff pages and the API."""
+"""Staff admin for liquidation plans, their orders (links to lending.Order) and fills, and
+defaults: read-only records with their history; plans are prepared, decided, executed and
+re-planned on the staff pages and the API."""
 
 from django.contrib import admin
 
@@ -37,12 +38,20 @@ class LiquidationPlanAdmin(ReadOnlyHistoryAdmin):
 
 class FillInline(ReadOnlyInline):
     model = LiquidationFill
-    fields = ("fill_id", "quantity", "price", "amount", "filled_at", "posted_at")
+    fields = (
+        "fill",
+        "quantity",
+        "price",
+        "amount",
+        "filled_at",
+        "interest_repaid",
+        "principal_repaid",
+    )
 
 
 @admin.register(LiquidationOrder)
 class LiquidationOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "line", "broker", "status", "quantity", "limit_price", "placed_at")
+    list_display = ("id", "line", "order", "status", "quantity", "limit_price", "placed_at")
     inlines = [FillInline]
 
 

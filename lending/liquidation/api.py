@@ -1,6 +1,6 @@
 """Liquidation API: prepare a plan for a call, list and read plans, approve or reject them
-(four eyes, second factor), execute. Writes need the role's permission, checked by the
-services."""
+(four eyes, second factor), execute (place the liquidation orders), re-plan an unsold
+remainder. Writes need the role's permission, checked by the services."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import ListAPIView
@@ -10,13 +10,13 @@ from rest_framework.views import APIView
 from lending.common.api import status_filter, validated
 from lending.liquidation import selectors as liquidation_selectors
 from lending.liquidation import services as liquidation
-from lending.liquidation.brokers import default_broker
 from lending.liquidation.models import LiquidationPlanStatus
 from lending.liquidation.serializers import (
     LiquidationExecuteSerializer,
     LiquidationPlanSerializer,
     PlanDecisionSerializer,
     PlanPrepareSerializer,
+    PlanReplanSerializer,
 )
 from lending.margin_calls import selectors
 from lending.margin_calls.api import STATUS_PARAM
@@ -80,17 +80,35 @@ class LiquidationPlanRejectApi(APIView):
 
 
 class LiquidationPlanExecuteApi(APIView):
-    """Send what is left to sell. Idempotent: while orders of the plan still work at the
-    exchange their shares are not sent again; the answer lists the orders this call sent
-    (`orders_sent`, empty when none) and those still working (`working_orders`)."""
+    """Place what is left to sell as liquidation orders (the FIX gateway sends them).
+    Idempotent: while orders of the plan still work at the exchange their shares are not
+    placed again; the answer lists the orders this call placed (`orders_sent`, empty when
+    none) and those still working (`working_orders`)."""
 
     @extend_schema(request=None, responses=LiquidationExecuteSerializer)
     def post(self, request, pk: int):
         plan = liquidation_selectors.plan_for(request.user, pk)
-        executed = liquidation.liquidation_execute(
-            plan=plan, broker=default_broker(), actor=request.user
-        )
+        executed = liquidation.liquidation_execute(plan=plan, actor=request.user)
         plan = liquidation_selectors.plan_for(request.user, executed.pk)
         plan.orders_sent = executed.orders_sent
         plan.working_orders = list(liquidation_selectors.working_orders_of(plan))
         return Response(LiquidationExecuteSerializer(plan).data)
+
+
+class LiquidationPlanReplanApi(APIView):
+    """Stop a plan whose orders left something unsold (expired, cancelled or rejected, none
+    working) and prepare a new plan for the rest: 201 with the new plan, to be approved by
+    another risk officer; 200 with the stopped plan when the call closed instead (nothing
+    sellable left: a default, or the account back at its target)."""
+
+    @extend_schema(request=PlanReplanSerializer, responses={201: LiquidationPlanSerializer})
+    def post(self, request, pk: int):
+        plan = liquidation_selectors.plan_for(request.user, pk)
+        data = validated(PlanReplanSerializer, request.data)
+        result = liquidation.liquidation_replan(
+            plan=plan, actor=request.user, reason=data.get("reason", "")
+        )
+        result = liquidation_selectors.plan_for(request.user, result.pk)
+        return Response(
+            LiquidationPlanSerializer(result).data, status=201 if result.pk != plan.pk else 200
+        )

@@ -1,4 +1,5 @@
-"""Forms of the liquidation pages (prepare a plan, decide it): shape only; the services decide."""
+"""Forms of the liquidation pages (prepare a plan, decide it, re-plan its remainder): shape
+only; the services decide."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -26,3 +27,7 @@ class PlanDecisionForm(forms.Form):
         label=_("Decision"), choices=[("approve", _("Approve")), ("reject", _("Reject"))]
     )
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class PlanReplanForm(forms.Form):
+    reason = forms.CharField(label=_("Note"), required=False, max_length=500)

@@ -4,10 +4,14 @@ Design overview
 - `LiquidationPlan` (+ lines): the minimal whole-lot sale of margin.plan_liquidation, with the
   ordering rule used and ratio before/after; prepared by one officer and approved by another
   (CHECK approved_by <> prepared_by). One plan per call in a non-final state (partial unique).
-- `LiquidationOrder` / `LiquidationFill`: what was sent to the broker and what it filled; a fill
-  is unique per (broker, fill id) and is posted to the book once (`posted_at`). An order is
-  "working" until it is filled or the broker reports its remainder cancelled or rejected; the
-  unfilled part of a working order still rests at the exchange and counts as being sold.
+- `LiquidationOrder`: the plan's link to one `lending.Order` (purpose liquidation) placed for a
+  line, with the order's status and filled quantity mirrored (lending.orders' ORDER_HOOKS). An
+  order is "working" until it is filled or the exchange cancels, rejects or expires its
+  remainder; the unfilled part of a working order still rests at the exchange and counts as
+  being sold. Orders are sent and booked by lending.orders (FIX gateway, execution reports).
+- `LiquidationFill`: the plan's record of each fill of its orders (one per `lending.Fill`, which
+  the order lifecycle booked), with what its proceeds repaid (reports read it).
+  Rows of the retired synchronous broker adapter have no order / fill link.
 - `DefaultRecord`: the shortfall left after selling everything, covered from the reserve fund by
   a custody entry; one per call."""
 
@@ -29,6 +33,7 @@ class LiquidationPlanStatus(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
     EXECUTING = "executing", _("Partially executed")
     EXECUTED = "executed", _("Executed")
+    STOPPED = "stopped", _("Stopped with a remainder (re-planned)")
 
 
 UNFINISHED_PLAN_STATUSES = ("prepared", "approved", "executing")
@@ -143,17 +148,25 @@ class LiquidationOrderStatus(models.TextChoices):
     FILLED = "filled", _("Filled")
     CANCELLED = "cancelled", _("Cancelled")
     REJECTED = "rejected", _("Rejected")
+    EXPIRED = "expired", _("Expired")
 
 
 class LiquidationOrder(models.Model):
     line = models.ForeignKey(LiquidationPlanLine, on_delete=models.PROTECT, related_name="orders")
+    order = models.OneToOneField(
+        "lending.Order",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="liquidation_order",
+        verbose_name=_("order"),
+    )
     status = models.CharField(
         _("status"),
         max_length=12,
         choices=LiquidationOrderStatus.choices,
         default=LiquidationOrderStatus.WORKING,
     )
-    broker = models.CharField(_("broker"), max_length=40)
     quantity = models.DecimalField(_("quantity"), **QUANTITY.fields)
     limit_price = models.DecimalField(_("limit price"), **PRICE.fields)
     placed_at = models.DateTimeField(_("placed at"))
@@ -180,13 +193,18 @@ class LiquidationOrder(models.Model):
 
 class LiquidationFill(models.Model):
     order = models.ForeignKey(LiquidationOrder, on_delete=models.PROTECT, related_name="fills")
-    broker = models.CharField(_("broker"), max_length=40)
-    fill_id = models.CharField(_("broker fill id"), max_length=64)
+    fill = models.OneToOneField(
+        "lending.Fill",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="liquidation_fill",
+        verbose_name=_("fill"),
+    )
     quantity = models.DecimalField(_("quantity"), **QUANTITY.fields)
     price = models.DecimalField(_("price"), **PRICE.fields)
     amount = models.DecimalField(_("amount"), **MONEY.fields)
     filled_at = models.DateTimeField(_("filled at"))
-    posted_at = models.DateTimeField(_("posted at"), null=True, blank=True)
     interest_repaid = models.DecimalField(
         _("interest repaid"), **MONEY.fields, null=True, blank=True
     )
@@ -200,20 +218,13 @@ class LiquidationFill(models.Model):
         verbose_name_plural = _("liquidation fills")
         ordering = ["filled_at", "pk"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["broker", "fill_id"], name="lending_fill_unique_per_broker"
-            ),
             models.CheckConstraint(
                 condition=Q(quantity__gt=0), name="lending_fill_quantity_positive"
             ),
         ]
 
     def __str__(self) -> str:
-        return f"fill {self.broker}:{self.fill_id}"
-
-    @property
-    def idempotency_key(self) -> str:
-        return f"liquidation-fill:{self.broker}:{self.fill_id}"
+        return f"liquidation fill #{self.pk} {self.quantity} @ {self.price}"
 
 
 class DefaultRecord(models.Model):

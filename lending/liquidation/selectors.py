@@ -1,6 +1,6 @@
 """Reads of liquidation plans for pages and the API, within what the user may see."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.errors import NotFound
 from lending.liquidation.models import (
@@ -8,8 +8,10 @@ from lending.liquidation.models import (
     LiquidationOrder,
     LiquidationOrderStatus,
     LiquidationPlan,
+    LiquidationPlanStatus,
 )
 from lending.margin_calls.selectors import _visible
+from lending.orders.models import WORKING
 
 
 def plans_for(user, *, status: str | None = None) -> QuerySet[LiquidationPlan]:
@@ -32,10 +34,25 @@ def plan_for(user, pk: int) -> LiquidationPlan:
 
 
 def orders_of(plan: LiquidationPlan) -> QuerySet[LiquidationOrder]:
-    """Every order sent for `plan` (a plan the caller may see), oldest first."""
-    return LiquidationOrder.objects.filter(line__plan=plan).select_related("line")
+    """Every order placed for `plan` (a plan the caller may see), oldest first, with its
+    `lending.Order`."""
+    return LiquidationOrder.objects.filter(line__plan=plan).select_related("line", "order")
 
 
 def working_orders_of(plan: LiquidationPlan) -> QuerySet[LiquidationOrder]:
-    """The orders of `plan` still working: not filled, cancelled or rejected."""
-    return orders_of(plan).filter(status=LiquidationOrderStatus.WORKING)
+    """The orders of `plan` still working: not filled, cancelled, rejected or expired (read
+    on the order itself where there is one)."""
+    return orders_of(plan).filter(
+        Q(order__isnull=False, order__status__in=WORKING)
+        | Q(order__isnull=True, status=LiquidationOrderStatus.WORKING)
+    )
+
+
+def replannable(plan: LiquidationPlan) -> bool:
+    """A plan being executed with something unsold and no order working: its remainder is
+    re-planned (liquidation_replan)."""
+    if plan.status != LiquidationPlanStatus.EXECUTING:
+        return False
+    if working_orders_of(plan).exists():
+        return False
+    return any(line.remaining_quantity > 0 for line in plan.lines.all())

@@ -1,4 +1,5 @@
-"""API shapes of liquidation plans and their lines, and of the prepare and decide requests."""
+"""API shapes of liquidation plans, their lines and orders, and of the prepare, decide and
+re-plan requests."""
 
 from rest_framework import serializers
 
@@ -61,13 +62,18 @@ class LiquidationPlanSerializer(serializers.ModelSerializer):
 
 class LiquidationOrderSerializer(serializers.ModelSerializer):
     instrument_code = serializers.CharField(source="line.instrument_code", read_only=True)
+    order = serializers.IntegerField(source="order_id", read_only=True, allow_null=True)
+    client_order_id = serializers.CharField(
+        source="order.client_order_id", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = LiquidationOrder
         fields = [
             "id",
+            "order",
+            "client_order_id",
             "instrument_code",
-            "broker",
             "status",
             "quantity",
             "filled_quantity",
@@ -91,6 +97,10 @@ class LiquidationExecuteSerializer(LiquidationPlanSerializer):
 
 class PlanPrepareSerializer(serializers.Serializer):
     order_rule = serializers.ChoiceField(choices=sorted(ORDER_RULES), required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class PlanReplanSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 

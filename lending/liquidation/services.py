@@ -1,5 +1,6 @@
 """Liquidation of an overdue margin call: plan (maker), four-eyes approval (checker with a
-second factor), execution through a broker adapter, default and reserve-fund cover.
+second factor), execution as liquidation orders (lending.orders), re-planning of an unsold
+remainder, default and reserve-fund cover.
 
 - `liquidation_plan_prepare` values the account (lending.financing.valuation.account_view) and runs
   margin.plan_liquidation: the minimal whole-lot sale restoring the call's target, securities
@@ -12,18 +13,25 @@ second factor), execution through a broker adapter, default and reserve-fund cov
   the plan sells all of it and shows the expected shortfall.
 - `liquidation_plan_approve` / `liquidation_plan_reject`: a risk officer other than the
   preparer (service check and a CHECK constraint), signed in with a second factor.
-- `liquidation_execute`: for every line, the quantity not yet filled is sent to the broker;
-  fills are recorded unique per (broker, fill id) in their own transaction, then each fill is
-  posted once through lending.financing.services.position_sell_in_transaction (proceeds repay
-  financing first; the fill's idempotency key makes a repeated posting harmless). A partial
-  fill leaves the plan "executing". An order is "working" until filled or until the broker
-  reports its remainder cancelled or rejected; what working orders still offer counts as being
-  sold, so executing again (a second press, a rerun) sends nothing for it, and sends only a
-  cancelled or rejected remainder. When every line is filled the call closes: if nothing
-  sellable is left (suspended shares are not) and debt remains beyond assets, the shortfall
-  becomes a DefaultRecord covered from the reserve fund (custody
+- `liquidation_execute`: for every line, the quantity neither filled nor resting in a working
+  order is placed as a liquidation `lending.Order` (orders.liquidation_order_place_in_transaction,
+  idempotent on "liq:<line>:<n>"), linked to the line by a `LiquidationOrder`; the FIX gateway
+  sends it. Working orders count against what is left, so a second Execute (a second press, a
+  rerun) places nothing new and answers with the live orders.
+- Fills are booked by lending.orders from the execution reports (a liquidation sale's proceeds
+  repay the financing: interest first, then principal). `liquidation_order_applied`, one of
+  orders.ORDER_HOOKS (registered in lending.apps), runs in the same transaction: it mirrors the
+  order's status, records the fill on the plan (`LiquidationFill`, the line's filled quantity
+  and proceeds) and, when every line is filled, marks the plan executed and closes the call: if
+  nothing sellable is left (suspended shares are not) and debt remains beyond assets, the
+  shortfall becomes a DefaultRecord covered from the reserve fund (custody
   reserve_fund_use_in_transaction) and the account state is "default"; otherwise the account is
   revalued and takes whatever state the new ratio gives.
+- `liquidation_replan`: after a limit-down day or a suspension (orders expired, cancelled or
+  rejected with something left unsold, none working), the plan is stopped and a new plan is
+  prepared for the rest from the account as it stands (four eyes again: it is approved like
+  any plan). When nothing sellable is left the call closes as above (a default when debt
+  remains beyond assets).
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ import dataclasses
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -48,7 +56,6 @@ from compliance import selectors as compliance_selectors
 from lending.credit.locks import credit_account_lock
 from lending.domain import margin
 from lending.financing.valuation import account_view
-from lending.liquidation.brokers import Broker, Fill, placement_of
 from lending.liquidation.models import (
     UNFINISHED_PLAN_STATUSES,
     DefaultRecord,
@@ -70,6 +77,8 @@ from lending.margin_calls.services import (
     pct,
     state_set,
 )
+from lending.orders import services as orders
+from lending.orders.models import Fill, Order, OrderPurpose, OrderStatus
 
 PREPARE_PERM = "lending.add_liquidationplan"
 
@@ -141,97 +150,151 @@ def liquidation_plan_prepare(
                 f"call #{call.pk}: plan #{pending.first().pk} is already in progress",
                 code="plan_in_progress",
             )
-        view = account_view(account)
-        slippage = compliance_selectors.parameter(
-            P.LIQUIDATION_SLIPPAGE, on=timezone.localdate(now)
-        )
-        # Suspended instruments are left out of the plan (DOMAIN.md), rows without a price
-        # cannot be sold today (their MV is 0): both stay in the assets, unsold. Every other
-        # row is sized at the price the plan expects: the latest price less the desk's
-        # slippage, never below the day's lower limit (margin.expected_sale_price).
-        suspended = sorted(
-            {p.instrument.ledger_unit for p in view.positions if p.instrument.suspended}
-        )
-        unsellable = set(suspended)
-        rows = []
-        for p in view.margin_account.positions:
-            if p.price <= 0:
-                unsellable.add(p.instrument)
-            if p.instrument in unsellable or p.quantity <= 0:
-                rows.append(p)
-                continue
-            expected = margin.expected_sale_price(p.price, slippage, p.lower_limit)
-            rows.append(dataclasses.replace(p, limit_price=expected))
-        acct = dataclasses.replace(view.margin_account, positions=tuple(rows))
-        try:
-            result = margin.plan_liquidation(
-                acct, target=call.target_line, order=rule, unsellable=unsellable
-            )
-        except ValueError as exc:
-            raise RuleViolation(f"liquidation plan: {exc}", code="plan_impossible") from exc
+        result = _plan_size(call, account, rule, now)
         if not result.lines:
-            left_out = f"; suspended, left out: {', '.join(suspended)}" if suspended else ""
-            raise RuleViolation(
-                f"call #{call.pk}: nothing to sell (ratio {pct(result.ratio_before)}{left_out})",
-                code="nothing_to_sell",
-                extra={"suspended": suspended},
-            )
-        plan = LiquidationPlan(
-            call=call,
-            status=LiquidationPlanStatus.PREPARED,
-            order_rule=rule,
-            target_line=call.target_line,
-            ratio_before=_q(result.ratio_before),
-            ratio_after=_q(result.ratio_after),
-            restores_target=result.restored,
-            assets_before=margin.quantize_money(view.total_assets),
-            liabilities_before=margin.quantize_money(view.total_liabilities),
-            expected_proceeds=result.proceeds,
-            expected_shortfall=result.shortfall,
-            prepared_by=actor,
-            prepared_at=now,
+            raise _nothing_to_sell(call, result)
+        return _plan_create(call, account, result, actor=actor, reason=reason, now=now)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sizing:
+    """margin.plan_liquidation's answer with what the plan row records beside it."""
+
+    rule: str
+    view: object
+    plan: margin.LiquidationPlan
+    rows: tuple
+    slippage: Decimal
+    fee_rate: Decimal
+    suspended: list
+
+    @property
+    def lines(self):
+        return self.plan.lines
+
+    @property
+    def ratio_before(self):
+        return self.plan.ratio_before
+
+
+def _nothing_to_sell(call: MarginCall, result: _Sizing) -> RuleViolation:
+    suspended = result.suspended
+    left_out = f"; suspended, left out: {', '.join(suspended)}" if suspended else ""
+    return RuleViolation(
+        f"call #{call.pk}: nothing to sell (ratio {pct(result.ratio_before)}{left_out})",
+        code="nothing_to_sell",
+        extra={"suspended": suspended},
+    )
+
+
+def sale_fee_rate(account, on) -> Decimal:
+    """What a sale pays in fees per unit of turnover: stamp duty on sales, the transfer fee
+    and the commission rate of the account's latest contract (dated parameters on `on`). The
+    commission's minimum per order is left out: it is a fixed amount, not a rate."""
+    stamp_duty = compliance_selectors.parameter(P.STAMP_DUTY_SALE, on=on)
+    transfer = compliance_selectors.parameter(P.TRANSFER_FEE, on=on)
+    contract = account.contracts.order_by("-signed_on", "-pk").first()
+    commission = contract.commission_rate if contract is not None else Decimal(0)
+    return Decimal(stamp_duty) + Decimal(transfer) + Decimal(commission or 0)
+
+
+def _plan_size(call: MarginCall, account, rule: str, now: datetime) -> _Sizing:
+    """Size the minimal sale restoring the call's target on the account as it stands."""
+    view = account_view(account)
+    slippage = compliance_selectors.parameter(P.LIQUIDATION_SLIPPAGE, on=timezone.localdate(now))
+    # Suspended instruments are left out of the plan (DOMAIN.md), rows without a price
+    # cannot be sold today (their MV is 0): both stay in the assets, unsold. Every other
+    # row is sized at the price the plan expects: the latest price less the desk's
+    # slippage, never below the day's lower limit (margin.expected_sale_price).
+    suspended = sorted({p.instrument.ledger_unit for p in view.positions if p.instrument.suspended})
+    unsellable = set(suspended)
+    rows = []
+    for p in view.margin_account.positions:
+        if p.price <= 0:
+            unsellable.add(p.instrument)
+        if p.instrument in unsellable or p.quantity <= 0:
+            rows.append(p)
+            continue
+        expected = margin.expected_sale_price(p.price, slippage, p.lower_limit)
+        rows.append(dataclasses.replace(p, limit_price=expected))
+    acct = dataclasses.replace(view.margin_account, positions=tuple(rows))
+    fee_rate = sale_fee_rate(account, timezone.localdate(now))
+    try:
+        result = margin.plan_liquidation(
+            acct,
+            target=call.target_line,
+            order=rule,
+            unsellable=unsellable,
+            fee_rate=fee_rate,
         )
-        stamp(
-            plan,
-            actor=actor,
-            reason=f"prepared ({rule}, at the latest price less {pct(slippage)} slippage) "
-            f"{reason}".strip(),
+    except ValueError as exc:
+        raise RuleViolation(f"liquidation plan: {exc}", code="plan_impossible") from exc
+    return _Sizing(rule, view, result, tuple(rows), slippage, fee_rate, suspended)
+
+
+def _plan_create(
+    call: MarginCall, account, sizing: _Sizing, *, actor, reason: str, now: datetime
+) -> LiquidationPlan:
+    """Write the prepared plan and its lines (inside the caller's transaction)."""
+    rule, view, result, rows = sizing.rule, sizing.view, sizing.plan, sizing.rows
+    slippage, suspended = sizing.slippage, sizing.suspended
+    plan = LiquidationPlan(
+        call=call,
+        status=LiquidationPlanStatus.PREPARED,
+        order_rule=rule,
+        target_line=call.target_line,
+        ratio_before=_q(result.ratio_before),
+        ratio_after=_q(result.ratio_after),
+        restores_target=result.restored,
+        assets_before=margin.quantize_money(view.total_assets),
+        liabilities_before=margin.quantize_money(view.total_liabilities),
+        expected_proceeds=result.proceeds,
+        expected_shortfall=result.shortfall,
+        prepared_by=actor,
+        prepared_at=now,
+    )
+    stamp(
+        plan,
+        actor=actor,
+        reason=f"prepared ({rule}, at the latest price less {pct(slippage)} slippage, "
+        f"sale fees {pct(sizing.fee_rate)}) {reason}".strip(),
+    )
+    plan.save()
+    lower = {p.instrument: p.lower_limit for p in rows}
+    marks = {p.instrument: p.price for p in rows}
+    LiquidationPlanLine.objects.bulk_create(
+        LiquidationPlanLine(
+            plan=plan,
+            sequence=i,
+            instrument_code=line.instrument,
+            quantity=line.quantity,
+            limit_price=line.limit_price,
+            lower_limit_price=lower.get(line.instrument),
+            mark_price=marks[line.instrument],
+            expected_proceeds=line.proceeds,
+            market_value=line.market_value,
         )
-        plan.save()
-        lower = {p.instrument: p.lower_limit for p in rows}
-        marks = {p.instrument: p.price for p in rows}
-        LiquidationPlanLine.objects.bulk_create(
-            LiquidationPlanLine(
-                plan=plan,
-                sequence=i,
-                instrument_code=line.instrument,
-                quantity=line.quantity,
-                limit_price=line.limit_price,
-                lower_limit_price=lower.get(line.instrument),
-                mark_price=marks[line.instrument],
-                expected_proceeds=line.proceeds,
-                market_value=line.market_value,
-            )
-            for i, line in enumerate(result.lines, start=1)
-        )
-        event_record(
-            account=account,
-            kind="plan_prepared",
-            at=now,
-            actor=actor,
-            source="liquidation",
-            reason=reason or f"minimal sale, rule {rule}",
-            call=call,
-            ratio=result.ratio_before,
-            data={
-                "plan": plan.pk,
-                "proceeds": str(result.proceeds),
-                "ratio_after": None if result.ratio_after is None else str(result.ratio_after),
-                "shortfall": str(result.shortfall),
-                "slippage": str(slippage),
-                "suspended_left_out": suspended,
-            },
-        )
+        for i, line in enumerate(result.lines, start=1)
+    )
+    event_record(
+        account=account,
+        kind="plan_prepared",
+        at=now,
+        actor=actor,
+        source="liquidation",
+        reason=reason or f"minimal sale, rule {rule}",
+        call=call,
+        ratio=result.ratio_before,
+        data={
+            "plan": plan.pk,
+            "proceeds": str(result.proceeds),
+            "ratio_after": None if result.ratio_after is None else str(result.ratio_after),
+            "shortfall": str(result.shortfall),
+            "slippage": str(slippage),
+            "sale_fee_rate": str(sizing.fee_rate),
+            "suspended_left_out": suspended,
+        },
+    )
     return plan
 
 
@@ -262,7 +325,8 @@ def liquidation_plan_approve(
         call = MarginCall.objects.select_for_update(of=("self",)).get(pk=plan.call_id)
         if plan.status != LiquidationPlanStatus.PREPARED:
             raise Conflict(f"plan #{plan.pk}: already {plan.status}", code="plan_decided")
-        if call.status != MarginCallStatus.OVERDUE:
+        # a re-plan's call is still liquidating (its earlier plan stopped with a remainder)
+        if call.status not in (MarginCallStatus.OVERDUE, MarginCallStatus.LIQUIDATING):
             raise RuleViolation(
                 f"call #{call.pk}: is {call.status}, not overdue; the plan cannot be approved",
                 code="call_not_overdue",
@@ -315,81 +379,42 @@ def liquidation_plan_reject(
 
 # --------------------------------------------------------------------------- execute
 
-
-def _record_fills(order: LiquidationOrder, fills: list[Fill], broker_name: str) -> None:
-    line = order.line
-    for fill in fills:
-        qty, price = Decimal(fill.quantity), Decimal(fill.price)
-        if fill.instrument != line.instrument_code:
-            raise RuleViolation(
-                f"fill {fill.fill_id}: instrument {fill.instrument} is not {line.instrument_code}",
-                code="fill_mismatch",
-            )
-        if price < line.limit_price:
-            raise RuleViolation(
-                f"fill {fill.fill_id}: price {price} below the limit {line.limit_price}",
-                code="fill_below_limit",
-            )
-        try:
-            with transaction.atomic():
-                LiquidationFill.objects.create(
-                    order=order,
-                    broker=broker_name,
-                    fill_id=fill.fill_id,
-                    quantity=qty,
-                    price=price,
-                    amount=margin.quantize_money(qty * price),
-                    filled_at=fill.filled_at,
-                )
-        except IntegrityError:  # the broker reported this fill before: recorded once
-            continue
-        order.filled_quantity += qty
-    order.save(update_fields=["filled_quantity"])
+#: The plan's view of an order's status.
+_MIRRORED_STATUS = {
+    OrderStatus.NEW: LiquidationOrderStatus.WORKING,
+    OrderStatus.PARTIALLY_FILLED: LiquidationOrderStatus.WORKING,
+    OrderStatus.FILLED: LiquidationOrderStatus.FILLED,
+    OrderStatus.CANCELLED: LiquidationOrderStatus.CANCELLED,
+    OrderStatus.REJECTED: LiquidationOrderStatus.REJECTED,
+    OrderStatus.EXPIRED: LiquidationOrderStatus.EXPIRED,
+}
 
 
-def _post_pending_fills(plan: LiquidationPlan, actor) -> int:
-    """Post every recorded fill of the plan not yet posted; each in its own transaction."""
-    from lending.financing.services import position_sell_in_transaction
+def _mirror(link: LiquidationOrder, order: Order) -> bool:
+    """Copy the order's status and filled quantity onto its link; True when they changed."""
+    status = _MIRRORED_STATUS[OrderStatus(order.status)]
+    if (link.status, link.filled_quantity) == (status, order.filled_quantity):
+        return False
+    link.status, link.filled_quantity = status, order.filled_quantity
+    return True
 
-    posted = 0
-    pending = LiquidationFill.objects.filter(order__line__plan=plan, posted_at__isnull=True)
-    for pk in pending.order_by("pk").values_list("pk", flat=True):
-        with transaction.atomic():
-            account = credit_account_lock(plan.call.credit_account)
-            fill = (
-                LiquidationFill.objects.select_for_update(of=("self",))
-                .select_related("order__line")
-                .get(pk=pk)
-            )
-            if fill.posted_at is not None:
-                continue
-            line = LiquidationPlanLine.objects.select_for_update().get(pk=fill.order.line_id)
-            sale = position_sell_in_transaction(
-                credit_account=account,
-                instrument=_instrument(line.instrument_code),
-                quantity=fill.quantity,
-                price=fill.price,
-                actor=actor,
-                reason=f"liquidation plan #{plan.pk}, call #{plan.call_id}",
-                idempotency_key=fill.idempotency_key,
-            )
-            fill.posted_at = timezone.now()
-            fill.interest_repaid = sale.interest_repaid
-            fill.principal_repaid = sale.principal_repaid
-            fill.cash_credited = sale.cash_credited
-            fill.save(
-                update_fields=["posted_at", "interest_repaid", "principal_repaid", "cash_credited"]
-            )
-            line.filled_quantity += fill.quantity
-            line.proceeds += fill.amount
-            line.save(update_fields=["filled_quantity", "proceeds"])
-            posted += 1
-    return posted
+
+def _orders_sync(plan: LiquidationPlan) -> None:
+    """Bring the plan's links up to date with their orders (an order cancelled before it was
+    sent, or expired unsent at the close, runs no order hook)."""
+    links = list(
+        LiquidationOrder.objects.select_for_update(of=("self",))
+        .select_related("order")
+        .filter(line__plan=plan, order__isnull=False)
+    )
+    changed = [link for link in links if _mirror(link, link.order)]
+    for link in changed:
+        link.save(update_fields=["status", "filled_quantity"])
 
 
 def _left_to_send(line: LiquidationPlanLine) -> Decimal:
-    """What of the line is neither filled (fills recorded, posted or not) nor resting at the
-    exchange in a working order: what a new order may sell."""
+    """What of the line is neither filled nor resting at the exchange in a working order:
+    what a new order may sell (the links mirror their orders, see `_orders_sync`)."""
     totals = line.orders.aggregate(
         filled=Sum("filled_quantity"),
         working=Sum(
@@ -401,19 +426,20 @@ def _left_to_send(line: LiquidationPlanLine) -> Decimal:
 
 
 def liquidation_execute(
-    *, plan: LiquidationPlan, broker: Broker, actor, now: datetime | None = None
+    *, plan: LiquidationPlan, actor, now: datetime | None = None
 ) -> LiquidationPlan:
-    """Send to `broker` what is left to sell of every line, post the fills, and close the
-    call when everything is sold (see the module docstring). Idempotent: the shares of orders
-    still working (not filled, not cancelled or rejected) count as being sold, so running it
-    again while they rest at the exchange sends nothing new; only a remainder the broker
-    reported cancelled or rejected is sent again; recorded fills are never posted twice. The
-    plan returned carries `orders_sent`: the orders this run placed (empty when none)."""
+    """Place what is left to sell of every line as liquidation orders (see the module
+    docstring); the FIX gateway sends them and the fills close the plan. Idempotent: the
+    shares of orders still working count as being sold, so running it again while they rest
+    at the exchange places nothing new; a remainder the exchange cancelled or rejected is
+    placed again at the line's limit price (after a limit-down day or a suspension, re-plan
+    instead: `liquidation_replan`). A line of a suspended instrument is not sent. The plan
+    returned carries `orders_sent`: the links of the orders this run placed (empty when
+    none)."""
     require_permission(actor, EXECUTE_PERM, action="execute a liquidation")
     now = _aware(now, "now")
-    broker_name = getattr(broker, "name", type(broker).__name__)[:40]
     with transaction.atomic():
-        credit_account_lock(plan.call.credit_account)
+        account = credit_account_lock(plan.call.credit_account)
         plan = _locked_plan(plan)
         if plan.status not in (LiquidationPlanStatus.APPROVED, LiquidationPlanStatus.EXECUTING):
             raise RuleViolation(
@@ -426,63 +452,179 @@ def liquidation_execute(
             stamp(plan, actor=actor, reason="execution started")
             plan.save()
             event_record(
-                account=plan.call.credit_account, kind="execution_started", at=now, actor=actor,
-                source="liquidation", reason=f"broker {broker_name}", call=plan.call,
+                account=account, kind="execution_started", at=now, actor=actor,
+                source="liquidation", reason="liquidation orders placed", call=plan.call,
                 data={"plan": plan.pk},
             )  # fmt: skip
-
-    _post_pending_fills(plan, actor)  # left over from an interrupted run
-    sent: list[LiquidationOrder] = []
-    for line in plan.lines.order_by("sequence"):
-        with transaction.atomic():
-            credit_account_lock(plan.call.credit_account)
-            line = LiquidationPlanLine.objects.select_for_update().get(pk=line.pk)
+        _orders_sync(plan)
+        sent: list[LiquidationOrder] = []
+        for line in plan.lines.select_for_update().order_by("sequence"):
             remaining = _left_to_send(line)
             if remaining <= 0:
                 continue  # filled, or the rest still works at the exchange: nothing new
-            order = LiquidationOrder.objects.create(
-                line=line,
-                broker=broker_name,
+            instrument = _instrument(line.instrument_code)
+            if instrument.suspended:
+                continue  # the exchange would reject it: re-plan once nothing works
+            number = line.orders.count() + 1
+            order = orders.liquidation_order_place_in_transaction(
+                credit_account=account,
+                instrument=instrument,
                 quantity=remaining,
                 limit_price=line.limit_price,
+                actor=actor,
+                key=f"liq:{line.pk}:{number}",
+                reason=f"liquidation plan #{plan.pk}, call #{plan.call_id}",
+            )
+            link = LiquidationOrder(
+                line=line,
+                order=order,
+                quantity=order.quantity,
+                limit_price=order.limit_price,
                 placed_at=now,
-                placed_by=actor,
-                status=LiquidationOrderStatus.WORKING,
+                placed_by=actor if getattr(actor, "pk", None) else None,
             )
-        # The order row is committed, working, before the broker sees it (a second Execute
-        # waits on the line's lock, then counts it); the fills are recorded in their own
-        # transaction with the order's new status, then posted. Should the broker call fail,
-        # the order stays working: its fate is unknown and its shares are never sent twice.
-        placement = placement_of(
-            broker.place_sell(line.instrument_code, remaining, line.limit_price)
-        )
-        with transaction.atomic():
-            order = (
-                LiquidationOrder.objects.select_for_update().select_related("line").get(pk=order.pk)
-            )
-            _record_fills(order, placement.fills, broker_name)
-            if order.filled_quantity >= order.quantity:
-                order.status = LiquidationOrderStatus.FILLED
-            else:
-                order.status = placement.remainder
-            order.save(update_fields=["status"])
-        sent.append(order)
-        _post_pending_fills(plan, actor)
+            _mirror(link, order)
+            link.save()
+            sent.append(link)
+        if sent:
+            event_record(
+                account=account, kind="orders_placed", at=now, actor=actor,
+                source="liquidation", reason=f"plan #{plan.pk}: {len(sent)} order(s)",
+                call=plan.call,
+                data={"plan": plan.pk, "orders": [link.order.client_order_id for link in sent]},
+            )  # fmt: skip
+    plan.orders_sent = sent
+    return plan
 
+
+# --------------------------------------------------------------------------- the orders' hook
+
+
+def _repaid_by(fill: Fill) -> tuple[Decimal, Decimal]:
+    """(interest, principal) the fill's proceeds repaid (the repayment entry the order
+    lifecycle posted beside the sale, keyed by the exec id)."""
+    from custody.models import JournalEntry
+    from lending.financing.services import _repayment_from_entry
+
+    entry = JournalEntry.objects.filter(idempotency_key=f"fill-repay:{fill.exec_id}").first()
+    if entry is None:
+        return Decimal(0), Decimal(0)
+    repaid = _repayment_from_entry(entry)
+    return repaid.interest_repaid, repaid.principal_repaid
+
+
+def liquidation_order_applied(order: Order, fill: Fill | None) -> None:
+    """orders.ORDER_HOOKS: after each execution report of a liquidation order, inside the
+    transaction applying it (the fill is booked already). Mirrors the order on its link,
+    records the fill on the line and, once every line is filled, executes the plan and closes
+    the call."""
+    if order.purpose != OrderPurpose.LIQUIDATION:
+        return
+    found = LiquidationOrder.objects.filter(order=order).values("pk", "line__plan_id").first()
+    if found is None:
+        return
+    # the locks in the order of liquidation_execute and liquidation_replan: the account, the
+    # plan, its orders, its lines (the order itself is locked by the caller)
+    account = credit_account_lock(order.credit_account)
+    plan = LiquidationPlan.objects.select_for_update(of=("self",)).get(pk=found["line__plan_id"])
+    link = (
+        LiquidationOrder.objects.select_for_update(of=("self",))
+        .select_related("line")
+        .get(pk=found["pk"])
+    )
+    if _mirror(link, order):
+        link.save(update_fields=["status", "filled_quantity"])
+    if fill is None:
+        return
+    line = LiquidationPlanLine.objects.select_for_update().get(pk=link.line_id)
+    interest, principal = _repaid_by(fill)
+    net = fill.turnover - fill.commission - fill.stamp_duty - fill.transfer_fee
+    LiquidationFill.objects.create(
+        order=link,
+        fill=fill,
+        quantity=fill.quantity,
+        price=fill.price,
+        amount=fill.turnover,
+        filled_at=fill.executed_at,
+        interest_repaid=interest,
+        principal_repaid=principal,
+        cash_credited=net - interest - principal,
+    )
+    line.filled_quantity += fill.quantity
+    line.proceeds += fill.turnover
+    line.save(update_fields=["filled_quantity", "proceeds"])
+    if plan.status != LiquidationPlanStatus.EXECUTING:
+        return
+    if any(x.remaining_quantity > 0 for x in plan.lines.all()):
+        return  # orders still working, or a remainder to re-plan
+    at = fill.executed_at
+    plan.status = LiquidationPlanStatus.EXECUTED
+    plan.executed_at = at
+    stamp(plan, actor=None, reason=f"all lines filled (last fill {fill.exec_id})")
+    plan.save()
+    _close_call(plan, account, None, at)
+
+
+# --------------------------------------------------------------------------- re-plan
+
+
+def liquidation_replan(
+    *, plan: LiquidationPlan, actor, reason: str = "", now: datetime | None = None
+) -> LiquidationPlan:
+    """Stop a plan whose orders left something unsold (a limit-down day, a suspension: their
+    remainder expired, was cancelled or rejected) and prepare a new plan for the rest, sized on
+    the account as it stands (the maker's step: a second risk officer approves it, as any
+    plan). Refused while an order of the plan still works at the exchange. When nothing
+    sellable is left, or the account is back at its target, the call closes instead (a default
+    covered from the reserve when debt remains beyond assets) and the stopped plan is
+    returned."""
+    require_permission(actor, PREPARE_PERM, action="re-plan a liquidation")
+    now = _aware(now, "now")
     with transaction.atomic():
         account = credit_account_lock(plan.call.credit_account)
         plan = _locked_plan(plan)
-        plan.orders_sent = sent
-        if plan.status != LiquidationPlanStatus.EXECUTING:
-            return plan
-        if any(line.remaining_quantity > 0 for line in plan.lines.all()):
-            return plan  # partially executed: orders still working, or run again for the rest
-        plan.status = LiquidationPlanStatus.EXECUTED
-        plan.executed_at = now
-        stamp(plan, actor=actor, reason="all lines filled")
+        call = MarginCall.objects.select_for_update(of=("self",)).get(pk=plan.call_id)
+        # an approved plan not yet executed is re-planned too (its limit prices may be out of
+        # today's band)
+        if plan.status not in (LiquidationPlanStatus.APPROVED, LiquidationPlanStatus.EXECUTING):
+            raise RuleViolation(
+                f"plan #{plan.pk}: is {plan.status}; only an approved plan or one being "
+                "executed is re-planned",
+                code="plan_not_approved",
+                extra={"status": plan.status},
+            )
+        _orders_sync(plan)
+        working = LiquidationOrder.objects.filter(
+            line__plan=plan, status=LiquidationOrderStatus.WORKING
+        )
+        if working.exists():
+            raise Conflict(
+                f"plan #{plan.pk}: {working.count()} order(s) still work at the exchange; "
+                "re-plan once they are filled, cancelled or expired",
+                code="orders_working",
+            )
+        unsold = sum((x.remaining_quantity for x in plan.lines.all()), Decimal(0))
+        rule = plan.order_rule if plan.order_rule in margin.ORDER_RULES else config()["order_rule"]
+        sizing = _plan_size(call, account, rule, now)
+        plan.status = LiquidationPlanStatus.STOPPED
+        stamp(plan, actor=actor, reason=f"stopped with {unsold} unsold: re-planned {reason}")
         plan.save()
-        _close_call(plan, account, actor, now)
-    return plan
+        event_record(
+            account=account, kind="plan_stopped", at=now, actor=actor, source="liquidation",
+            reason=reason or "remainder unsold", call=call,
+            data={"plan": plan.pk, "unsold": str(unsold)},
+        )  # fmt: skip
+        if sizing.lines:
+            return _plan_create(
+                call, account, sizing, actor=actor,
+                reason=f"re-plan of plan #{plan.pk} {reason}".strip(), now=now,
+            )  # fmt: skip
+        if sizing.plan.restored or sizing.plan.shortfall > 0:
+            # back at the target, or nothing sellable left: the call closes (a default when
+            # debt remains beyond assets)
+            _close_call(plan, account, actor, now)
+            return plan
+        raise _nothing_to_sell(call, sizing)
 
 
 def _close_call(plan: LiquidationPlan, account, actor, now: datetime) -> None:
@@ -490,7 +632,7 @@ def _close_call(plan: LiquidationPlan, account, actor, now: datetime) -> None:
     proceeds = sum((line.proceeds for line in plan.lines.all()), Decimal(0))
     event_record(
         account=account, kind="execution_completed", at=now, actor=actor, source="liquidation",
-        reason=f"plan #{plan.pk} executed, proceeds {proceeds}", call=call,
+        reason=f"plan #{plan.pk} {plan.status}, proceeds {proceeds}", call=call,
         data={"plan": plan.pk, "proceeds": str(proceeds)},
     )  # fmt: skip
     view = account_view(account)

@@ -53,4 +53,9 @@ api_urlpatterns: list = [
         api.LiquidationPlanExecuteApi.as_view(),
         name="lending-liquidation-plan-execute",
     ),
+    path(
+        "liquidation-plans/<int:pk>/replan/",
+        api.LiquidationPlanReplanApi.as_view(),
+        name="lending-liquidation-plan-replan",
+    ),
 ]

@@ -1,5 +1,6 @@
 """Staff pages of liquidation: a call with its plan (prepare), the queue of plans, one plan
-(approve, reject, execute). Views parse and call services or selectors; no rules here."""
+(approve, reject, execute, re-plan the unsold remainder). Views parse and call services or
+selectors; no rules here."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -9,8 +10,7 @@ from django.views import View
 from accounts.errors import ApplicationError, get_or_404
 from lending.liquidation import selectors as liquidation_selectors
 from lending.liquidation import services as liquidation
-from lending.liquidation.brokers import default_broker
-from lending.liquidation.forms import PlanDecisionForm, PlanPrepareForm
+from lending.liquidation.forms import PlanDecisionForm, PlanPrepareForm, PlanReplanForm
 from lending.liquidation.models import UNFINISHED_PLAN_STATUSES
 from lending.margin_calls import selectors
 from lending.margin_calls.models import MarginCallStatus
@@ -70,7 +70,7 @@ class LiquidationQueueView(CallsStaffMixin, View):
             {
                 "waiting": plans.filter(status="prepared").order_by("prepared_at"),
                 "in_progress": plans.filter(status__in=("approved", "executing")),
-                "recent": plans.filter(status__in=("executed", "rejected"))[:50],
+                "recent": plans.filter(status__in=("executed", "stopped", "rejected"))[:50],
             },
         )
 
@@ -78,9 +78,13 @@ class LiquidationQueueView(CallsStaffMixin, View):
 class LiquidationDetailView(CallsStaffMixin, View):
     permission = "lending.view_liquidationplan"
     write_action_field = "step"
-    write_permission = {"execute": liquidation.EXECUTE_PERM, None: liquidation.APPROVE_PERM}
+    write_permission = {
+        "execute": liquidation.EXECUTE_PERM,
+        "replan": liquidation.PREPARE_PERM,
+        None: liquidation.APPROVE_PERM,
+    }
 
-    def _render(self, request, plan, form=None, status=200):
+    def _render(self, request, plan, form=None, status=200, replan_form=None):
         user = request.user
         return render(
             request,
@@ -96,6 +100,12 @@ class LiquidationDetailView(CallsStaffMixin, View):
                 "can_execute": plan.status in ("approved", "executing")
                 and user.has_perm(liquidation.EXECUTE_PERM),
                 "orders": liquidation_selectors.orders_of(plan),
+                "can_replan": user.has_perm(liquidation.PREPARE_PERM)
+                and liquidation_selectors.replannable(plan),
+                "replan_form": replan_form or PlanReplanForm(),
+                "next_plans": liquidation_selectors.plans_for(user)
+                .filter(call=plan.call, prepared_at__gte=plan.prepared_at)
+                .exclude(pk=plan.pk),
             },
             status=status,
         )
@@ -105,17 +115,19 @@ class LiquidationDetailView(CallsStaffMixin, View):
 
     def post(self, request, pk: int):
         plan = get_or_404(liquidation_selectors.plan_for, request.user, pk)
-        if request.POST.get("step") == "execute":
+        step = request.POST.get("step")
+        if step == "execute":
             try:
-                executed = liquidation.liquidation_execute(
-                    plan=plan, broker=default_broker(), actor=request.user
-                )
+                executed = liquidation.liquidation_execute(plan=plan, actor=request.user)
             except ApplicationError as exc:
                 messages.error(request, exc.message)
             else:
                 working = liquidation_selectors.working_orders_of(plan).count()
                 if executed.orders_sent:
-                    messages.success(request, _("The orders were sent to the broker."))
+                    messages.success(
+                        request,
+                        _("The liquidation orders are placed; the order gateway sends them."),
+                    )
                 elif working:
                     messages.info(
                         request,
@@ -125,6 +137,24 @@ class LiquidationDetailView(CallsStaffMixin, View):
                 else:
                     messages.info(request, _("No new order was sent: nothing is left to sell."))
             return redirect("staff:lending-liquidation-detail", pk=pk)
+        if step == "replan":
+            replan_form = PlanReplanForm(request.POST)
+            if replan_form.is_valid():
+                try:
+                    result = liquidation.liquidation_replan(
+                        plan=plan, actor=request.user, reason=replan_form.cleaned_data["reason"]
+                    )
+                except ApplicationError as exc:
+                    replan_form.add_error(None, exc.message)
+                else:
+                    if result.pk == plan.pk:
+                        messages.info(request, _("Nothing sellable is left: the call is closed."))
+                    else:
+                        messages.success(
+                            request, _("The remainder is re-planned; another officer approves it.")
+                        )
+                    return redirect("staff:lending-liquidation-detail", pk=result.pk)
+            return self._render(request, plan, status=400, replan_form=replan_form)
         form = PlanDecisionForm(request.POST)
         if form.is_valid():
             service = (

@@ -1,17 +1,29 @@
-"""Orders: the way to the market.
+"""Orders: the only way to the market, and the only way a trade is booked.
 
-What exists so far is the FIX transport and its test double, not yet wired to orders,
-pre-trade checks or ledger booking:
+- `models.py`: `Order` (a day limit order of a credit account; its filled quantity kept by
+  PostgreSQL from its fills, never above its quantity), `Fill` (one execution, unique exec id,
+  with its fees; append-only) and `ExecutionReportRecord` (every report as received).
+- `services.py`: `order_place` (the pre-trade checks: the day's price band, lots, suitability,
+  an active contract, margin, concentration, the float stop and the caps; a buy holds back its
+  most possible cost), `order_cancel`, `liquidation_order_place_in_transaction` (for
+  lending.liquidation), and the booking side: `execution_report_record` (the gateway stores a
+  report once per exec id) and `execution_reports_apply` (the Celery task: each report once,
+  in the order received, fills booked by lending.financing at the fill's price with fees).
+- `selectors.py`: an account's orders, one order for a user, what working orders hold back
+  (lending.financing.held_back's source, registered in lending.apps).
+- `gateway.py`: `OrderGateway`, the process that holds the FIX session (`manage.py
+  run_order_gateway`): sends placed orders and cancels, stores every execution report and
+  enqueues its application.
+- `reports.py`: the market's answers as plain data (`ExecutionReport`, `CancelReject`, the FIX
+  ExecType and OrdStatus values): what the booking applies (and the demo seed stands in for).
+- `fix_session.py`: `FixBroker`, the FIX 4.4 initiator (quickfix in a child process) that hands
+  those over; `FixSettings` from the FIX_* settings. Only this area imports it (a contract).
+- `exchange.py`: `SimulatedExchange`, our own FIX 4.4 acceptor for tests and the demo (`manage.py
+  run_exchange` runs it with database prices), with a control API (fill partly, reject, hold,
+  suspend, match, expire, resend).
+- `engine.py`: the quickfix side of both, each engine in a child process of its own.
+- `api.py`, `serializers.py`, `urls.py`, `views.py`, `tasks.py`: the doors.
 
-- `fix_session.py`: `FixBroker`, a FIX 4.4 initiator session that sends NewOrderSingle and
-  OrderCancelRequest and hands back each ExecutionReport as a frozen `ExecutionReport` of
-  Decimals, once per exec id, in the order the session received them. `FixSettings` comes
-  from the FIX_* settings (config/settings.py).
-- `exchange.py`: `SimulatedExchange`, our own FIX 4.4 exchange on loopback for tests and the
-  demo, with a control API (fill partly, reject, hold, suspend, match, expire, resend).
-  `manage.py run_exchange` runs it with prices from the database.
-- `engine.py`: the quickfix side of both. Each quickfix engine runs in a child process of its
-  own (quickfix calls Python from its own threads, and stopping an engine in a process that
-  goes on running is not safe); the two classes above only talk to it over queues, so no
-  quickfix object lives in the calling process.
+Above lending.financing (whose booking and checks it calls), below liquidation (which places
+its sales here).
 """

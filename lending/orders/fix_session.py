@@ -30,10 +30,26 @@ import sysconfig
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from lending.orders.reports import (  # noqa: F401  (the session's names for them)
+    EXEC_CANCELED,
+    EXEC_EXPIRED,
+    EXEC_NEW,
+    EXEC_PARTIAL_FILL,
+    EXEC_REJECTED,
+    EXEC_TRADE,
+    STATUS_CANCELED,
+    STATUS_EXPIRED,
+    STATUS_FILLED,
+    STATUS_NEW,
+    STATUS_PARTIALLY_FILLED,
+    STATUS_REJECTED,
+    CancelReject,
+    ExecutionReport,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,19 +58,6 @@ BEGIN_STRING = "FIX.4.4"
 SIDES = {"buy": "1", "sell": "2"}  # FIX Side (54)
 SIDE_NAMES = {value: name for name, value in SIDES.items()}
 
-#: ExecType (150) and OrdStatus (39) values, by name.
-EXEC_NEW = "0"
-EXEC_PARTIAL_FILL = "1"  # FIX 4.2's value; 4.4 reports fills as TRADE and OrdStatus says which
-EXEC_CANCELED = "4"
-EXEC_REJECTED = "8"
-EXEC_EXPIRED = "C"
-EXEC_TRADE = "F"
-STATUS_NEW = "0"
-STATUS_PARTIALLY_FILLED = "1"
-STATUS_FILLED = "2"
-STATUS_CANCELED = "4"
-STATUS_REJECTED = "8"
-STATUS_EXPIRED = "C"
 
 #: How long a start, a command or a stop may take before the child is given up on.
 CHILD_TIMEOUT = 10.0
@@ -125,44 +128,6 @@ def data_dictionary() -> Path | None:
     if spec is not None and spec.origin:
         candidates.insert(2, Path(spec.origin).resolve().parent / "spec" / "FIX44.xml")
     return next((path for path in candidates if path.is_file()), None)
-
-
-@dataclass(frozen=True)
-class ExecutionReport:
-    """One ExecutionReport (35=8) as the session received it; plain data (picklable)."""
-
-    exec_id: str
-    cl_ord_id: str
-    orig_cl_ord_id: str
-    order_id: str
-    symbol: str
-    side: str  # "buy" | "sell"
-    exec_type: str  # FIX ExecType (150): 0 new, F trade, 4 cancelled, 8 rejected, C expired
-    ord_status: str  # FIX OrdStatus (39): 0 new, 1 partially filled, 2 filled, 4, 8, C
-    last_qty: Decimal
-    last_px: Decimal
-    cum_qty: Decimal
-    leaves_qty: Decimal
-    avg_px: Decimal
-    text: str
-    transact_time: datetime | None
-    possible_duplicate: bool  # PossDupFlag (43) or PossResend (97) was set
-
-    @property
-    def is_fill(self) -> bool:
-        return self.exec_type in (EXEC_TRADE, EXEC_PARTIAL_FILL) and self.last_qty > 0
-
-
-@dataclass(frozen=True)
-class CancelReject:
-    """One OrderCancelReject (35=9): the cancel `cl_ord_id` of `orig_cl_ord_id` was refused."""
-
-    cl_ord_id: str
-    orig_cl_ord_id: str
-    order_id: str
-    ord_status: str
-    reason: str  # CxlRejReason (102)
-    text: str
 
 
 def _child(target: str, *args: Any) -> None:

@@ -50,7 +50,7 @@ from lending.common.inputs import (
     shares_parsed,
 )
 from lending.common.transactions import durable
-from lending.credit.locks import open_credit_account_lock
+from lending.credit.locks import lock_in_order, open_credit_account_lock
 from lending.credit.models import CreditAccount, CreditContract
 from lending.credit.permissions import require_owner_or_perm
 from lending.domain import fees as fee_rules
@@ -59,7 +59,7 @@ from lending.financing import services as financing
 from lending.financing.valuation import account_view
 from lending.instruments import selectors as instrument_selectors
 from lending.instruments.models import Instrument
-from lending.orders import fix_session as fix
+from lending.orders import reports as fix
 from lending.orders import selectors
 from lending.orders.models import (
     PURPOSE_SIDES,
@@ -297,6 +297,7 @@ def _order_create(
         purpose=purpose,
         quantity=quantity,
         limit_price=limit_price,
+        filled_quantity=ZERO,  # not the field's int default: callers read it as a Decimal
         reserved_amount=reserved,
         trade_date=on,
         idempotency_key=key,
@@ -393,7 +394,7 @@ def orders_to_send(limit: int = 200) -> list[Order]:
     """Orders not yet sent, locked (SKIP LOCKED: two gateways never send the same order). Call
     inside a transaction; mark each sent with `order_mark_sent`."""
     return list(
-        Order.objects.select_for_update(skip_locked=True, of=("self",))
+        Order.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
         .select_related("instrument")
         .filter(sent_at__isnull=True, status=OrderStatus.NEW)
         .order_by("pk")[:limit]
@@ -402,7 +403,7 @@ def orders_to_send(limit: int = 200) -> list[Order]:
 
 def cancels_to_send(limit: int = 200) -> list[Order]:
     return list(
-        Order.objects.select_for_update(skip_locked=True, of=("self",))
+        Order.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
         .select_related("instrument")
         .filter(
             status__in=WORKING,
@@ -460,8 +461,16 @@ def execution_reports_apply(*, order_id: int) -> int:
 
 
 def _apply_next(order_id: int) -> bool:
+    # the desk's lock order (lending.credit.locks): the investor and the account first, then
+    # this order, then (in the booking) the ledger balances
+    lock_in_order(
+        credit_account_ids=Order.objects.filter(pk=order_id).values_list(
+            "credit_account_id", flat=True
+        )
+    )
+    # FOR NO KEY UPDATE: the gateway may go on storing reports that refer to this order
     order = (
-        Order.objects.select_for_update(of=("self",))
+        Order.objects.select_for_update(no_key=True, of=("self",))
         .select_related("instrument", "contract", "credit_account__investor")
         .get(pk=order_id)
     )
@@ -486,6 +495,14 @@ def _apply_next(order_id: int) -> bool:
             else OrderStatus.PARTIALLY_FILLED
         )
         outcome = f"fill {fmt_shares(fill.quantity)} @ {fill.price}"
+    elif (
+        record.exec_type == fix.EXEC_REJECTED
+        and order.exchange_order_id
+        and record.exchange_order_id != order.exchange_order_id
+    ):
+        # the refusal of a copy sent again after a gateway restart (a duplicate ClOrdID):
+        # the order the exchange acknowledged still works
+        outcome = f"reject of a resent copy ignored: {record.text}"[:300]
     elif record.exec_type in _TERMINAL and order.status in WORKING:
         order.status = _TERMINAL[record.exec_type]
         order.status_text = record.text[:300]

@@ -17,7 +17,7 @@ SUMMARY_FIELDS = (
     "id", "kind", "status", "currency", "seed", "reason", "started_by", "created_at",
     "started_at", "finished_at", "error", "accounts_valued", "total_shortfall", "var_95",
     "var_99", "es_95", "es_99", "expected_loss", "stressed_loss", "reserve_target",
-    "reserve_balance", "reserve_adequacy",
+    "reserve_balance", "reserve_adequacy", "target_adopted_at",
 )  # fmt: skip
 
 
@@ -122,3 +122,23 @@ class RiskRunDetailApi(APIView):
     @extend_schema(responses=RiskRunDetailSerializer)
     def get(self, request, pk: int):
         return Response(RiskRunDetailSerializer(risk.risk_run_for(request.user, pk)).data)
+
+
+class TargetAdoptSerializer(serializers.Serializer):
+    reason = serializers.CharField(help_text="Why the proposed target is adopted")
+
+
+class RiskRunTargetAdoptApi(APIView):
+    """Adopt the reserve target a run proposes (treasury, or a risk officer who did not start
+    the run; a token carrying the second factor)."""
+
+    @extend_schema(request=TargetAdoptSerializer, responses={200: RiskRunDetailSerializer})
+    def post(self, request, pk: int):
+        body = TargetAdoptSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run = risk.risk_run_target_adopt(
+            run=risk.risk_run_for(request.user, pk),
+            actor=request.user,
+            reason=body.validated_data["reason"],
+        )
+        return Response(RiskRunDetailSerializer(run).data)

@@ -7,11 +7,14 @@ Design overview
   (JSON, defaults filled in, so a run can be repeated), the seed, its status (pending ->
   running -> succeeded | failed), who started it, when and why, and its results.
 - Results are stored compactly: the desk figures as columns (total stressed shortfall, VaR and
-  expected shortfall at 95% and 99%, expected loss, the reserve target written to custody, the
+  expected shortfall at 95% and 99%, expected loss, the reserve target it proposes, the
   reserve fund balance at the end of the run and its adequacy) and a JSON document with the
   per-scenario desk figures, distribution summaries (histograms, quantiles) and the top-N worst
   accounts (per scenario for a stress run, by probability of ruin for a Monte Carlo run).
   Money inside the JSON is a decimal string, ratios are decimal strings or null (no debt).
+- The proposed target becomes the desk's reserve target (custody.ReserveTarget) only when a
+  second person adopts it: a treasurer or a risk officer other than the one who started the
+  run (`target_adopted_by`; four eyes held by a CHECK constraint as well as the service).
 - A run is executed by a Celery task that takes the run id and re-checks the status under a
   row lock (a redelivered task does nothing to a finished run).
 """
@@ -22,6 +25,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from accounts.constraints import four_eyes
 from accounts.precision import MONEY, RATIO
 
 
@@ -75,6 +79,17 @@ class RiskRun(models.Model):
         _("reserve adequacy"), **RATIO.fields, null=True, blank=True
     )
     results = models.JSONField(_("results"), default=dict, blank=True)
+    # the reserve target the run proposes becomes the desk's only when a second person adopts it
+    target_adopted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("target adopted by"),
+    )
+    target_adopted_at = models.DateTimeField(_("target adopted at"), null=True, blank=True)
+    target_adoption_reason = models.TextField(_("why the target was adopted"), blank=True)
 
     history = HistoricalRecords(excluded_fields=["results"])
 
@@ -82,7 +97,10 @@ class RiskRun(models.Model):
         verbose_name = _("risk run")
         verbose_name_plural = _("risk runs")
         ordering = ["-created_at", "-pk"]
-        permissions = [("run_riskrun", _("Can start a stress test or Monte Carlo run"))]
+        permissions = [
+            ("run_riskrun", _("Can start a stress test or Monte Carlo run")),
+            ("adopt_riskrun", _("Can adopt the reserve target a risk run proposes")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=("succeeded", "failed"), finished_at__isnull=False)
@@ -90,6 +108,16 @@ class RiskRun(models.Model):
                 name="lending_riskrun_finished_iff_final",
             ),
             models.CheckConstraint(condition=~Q(reason=""), name="lending_riskrun_reason_required"),
+            four_eyes(
+                checker="target_adopted_by",
+                maker="started_by",
+                name="lending_riskrun_target_four_eyes",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_adopted_by__isnull=True)
+                | Q(status="succeeded", reserve_target__isnull=False),
+                name="lending_riskrun_adopted_target_exists",
+            ),
         ]
 
     def __str__(self) -> str:

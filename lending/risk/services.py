@@ -2,13 +2,14 @@
 probability of ruin, account performance, and the reserve target they size (docs/risk.md).
 
 The arithmetic is lending.domain.analytics (pure, tested there); this module loads the whole book as
-arrays, chooses the parameters, stores a run's results and writes the reserve target to
-custody. Flow: `risk_run_start` (risk role; records who, when, why and the full parameter set
+arrays, chooses the parameters, stores a run's results and the reserve target it proposes;
+`risk_run_target_adopt` makes that the desk's target (custody) when a second person adopts it.
+Flow: `risk_run_start` (risk role; records who, when, why and the full parameter set
 with the seed) creates a pending `RiskRun` and enqueues the Celery task on commit;
 `risk_run_execute` (the task, or a test, calls it with the run id) re-checks the status under a
-row lock, computes outside any transaction, then stores the results and the reserve target in
-one transaction. A finished run is never recomputed; a run left "running" by a worker that died
-is taken over after `STALE_AFTER`.
+row lock, computes outside any transaction, then stores the results and the proposed reserve
+target in one transaction. A finished run is never recomputed; a run left "running" by a worker
+that died is taken over after `STALE_AFTER`.
 
 Sectors are the instrument categories (lending.models.InstrumentCategory): a sector shock or a
 sector factor applies to every instrument of that category.
@@ -38,8 +39,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import stamp
-from accounts.errors import NotFound, ValidationFailed
+from accounts.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from accounts.permissions import require_permission
+from accounts.second_factor import require_second_factor
 from custody import selectors as custody_selectors
 from custody import services as custody_services
 from lending.credit import selectors as credit_selectors
@@ -822,15 +824,8 @@ def _finish(run_id: int, started_at, figures: dict[str, Any]) -> RiskRun:
             expected_weight=Decimal(params["expected_weight"]),
             stressed_weight=Decimal(params["stressed_weight"]),
         )
+        # proposed only: the desk's target changes when a second person adopts it
         reserve = custody_selectors.reserve_fund_balance(currency=run.currency)
-        custody_services.reserve_target_set(
-            currency=run.currency,
-            target=target,
-            as_of=timezone.localdate(),
-            source=f"lending risk run #{run.pk} ({run.kind})",
-            actor=run.started_by,
-            reason=f"risk run #{run.pk}: {run.reason}",
-        )
         adequacy = an.reserve_adequacy(reserve, target)
         figures["reserve"] = {
             "expected_loss": str(expected),
@@ -872,12 +867,63 @@ def risk_run_for(user, pk: int) -> RiskRun:
 
 def reserve_position(*, currency: str = "CNY"):
     """The reserve fund beside its target (custody.selectors.reserve_adequacy) and the run
-    that set it (the latest succeeded run), for the staff pages."""
+    whose proposal was adopted last (None when none was), for the staff pages."""
     adequacy = custody_selectors.reserve_adequacy(currency=currency)
     latest = (
-        RiskRun.objects.filter(status=Status.SUCCEEDED, currency=currency)
-        .order_by("-finished_at", "-pk")
+        RiskRun.objects.filter(
+            status=Status.SUCCEEDED, currency=currency, target_adopted_at__isnull=False
+        )
+        .order_by("-target_adopted_at", "-pk")
         .defer("results")
         .first()
     )
     return adequacy, latest
+
+
+ADOPT_PERM = "lending.adopt_riskrun"
+
+
+def risk_run_target_adopt(*, run: RiskRun, actor, reason: str) -> RiskRun:
+    """Adopt the reserve target `run` proposes as the desk's (custody.ReserveTarget): by a
+    treasurer or risk officer (lending.adopt_riskrun) signed in with a second factor, who did
+    not start the run. Only a succeeded run's proposal, once; the row and the target change in
+    one transaction."""
+    require_permission(actor, ADOPT_PERM, action="adopt a reserve target")
+    require_second_factor(actor, action="adopt a reserve target")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("reason: say why the target is adopted", extra={"field": "reason"})
+    with transaction.atomic(durable=True):
+        run = RiskRun.objects.select_for_update().get(pk=run.pk)
+        if run.status != Status.SUCCEEDED or run.reserve_target is None:
+            raise RuleViolation(
+                f"run: #{run.pk} is {run.status} and proposes no reserve target",
+                code="no_target",
+                extra={"field": "run", "status": run.status},
+            )
+        if run.target_adopted_at is not None:
+            raise Conflict(
+                f"run: the target of #{run.pk} was adopted on "
+                f"{timezone.localtime(run.target_adopted_at):%Y-%m-%d %H:%M}",
+                extra={"field": "run"},
+            )
+        if actor is not None and actor.pk == run.started_by_id:
+            raise RuleViolation(
+                "run: the person who started a run may not adopt its target (four eyes)",
+                code="four_eyes",
+                extra={"field": "run"},
+            )
+        previous = custody_selectors.reserve_adequacy(currency=run.currency).target
+        custody_services.reserve_target_set(
+            currency=run.currency,
+            target=run.reserve_target,
+            as_of=timezone.localdate(),
+            source=f"lending risk run #{run.pk} ({run.kind})",
+            actor=actor,
+            reason=f"adopted from risk run #{run.pk} (was {previous}): {reason}",
+        )
+        run.target_adopted_by, run.target_adopted_at = actor, timezone.now()
+        run.target_adoption_reason = reason
+        stamp(run, actor=actor, reason=f"reserve target {run.reserve_target} adopted: {reason}")
+        run.save(update_fields=["target_adopted_by", "target_adopted_at", "target_adoption_reason"])
+    return run

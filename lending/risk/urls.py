@@ -17,4 +17,9 @@ staff_urlpatterns: list = [
 api_urlpatterns: list = [
     path("risk-runs/", api.RiskRunListApi.as_view(), name="lending-risk-run-list"),
     path("risk-runs/<int:pk>/", api.RiskRunDetailApi.as_view(), name="lending-risk-run-detail"),
+    path(
+        "risk-runs/<int:pk>/adopt-target/",
+        api.RiskRunTargetAdoptApi.as_view(),
+        name="lending-risk-run-adopt-target",
+    ),
 ]

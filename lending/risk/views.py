@@ -157,20 +157,61 @@ def _monte_carlo_charts(results: dict) -> list:
     return [_svg(c) for c in out if c]
 
 
+class TargetAdoptForm(forms.Form):
+    reason = forms.CharField(label=gettext_lazy("Why adopt this target"), max_length=500)
+
+
 class RiskRunDetailView(RiskStaffMixin, View):
-    def get(self, request, pk: int):
-        run = _run_or_404(request.user, pk)
+    """A run's results; a treasurer or a risk officer other than the one who started it adopts
+    the reserve target it proposes (POST, lending.adopt_riskrun, second factor)."""
+
+    write_permission = risk.ADOPT_PERM
+
+    def _render(self, request, run, form=None, status=200):
         results = run.results or {}
         if run.kind == RiskRunKind.STRESS:
             svgs = _stress_charts(results)
         else:
             svgs = _monte_carlo_charts(results)
         adequacy, _latest = risk.reserve_position(currency=run.currency)
+        can_adopt = (
+            request.user.has_perm(risk.ADOPT_PERM)
+            and run.started_by_id != request.user.pk
+            and run.status == "succeeded"
+            and run.reserve_target is not None
+            and run.target_adopted_at is None
+        )
         return render(
             request,
             "lending/risk/run_detail.html",
-            {"run": run, "results": results, "charts": svgs, "adequacy": adequacy},
+            {
+                "run": run,
+                "results": results,
+                "charts": svgs,
+                "adequacy": adequacy,
+                "adopt_form": form or TargetAdoptForm(),
+                "can_adopt": can_adopt,
+            },
+            status=status,
         )
+
+    def get(self, request, pk: int):
+        return self._render(request, _run_or_404(request.user, pk))
+
+    def post(self, request, pk: int):
+        run = _run_or_404(request.user, pk)
+        form = TargetAdoptForm(request.POST)
+        if form.is_valid():
+            try:
+                risk.risk_run_target_adopt(
+                    run=run, actor=request.user, reason=form.cleaned_data["reason"]
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("The reserve target of this run is now the desk's."))
+                return redirect("staff:lending-risk-run-detail", pk=run.pk)
+        return self._render(request, _run_or_404(request.user, pk), form, status=400)
 
 
 class RiskCompareView(RiskStaffMixin, View):

@@ -1,14 +1,16 @@
 """A money request retried with its Idempotency-Key, on a live server (real HTTP, one thread
-per request, each with its own database connection), for a drawdown and a cash withdrawal:
+per request, each with its own database connection), for an order (a financed buy) and a cash
+withdrawal:
 
 * the response is lost: the first request completes server-side (committed) but answers after
   the client's timeout; the client retries with the same key and gets the same result;
 * the retry arrives while the first is still in flight: the first is held inside its
-  transaction (after its journal entry is written, before commit); the retry with the same body
-  waits for it and gets the same result; one with another body gets 409 naming the key.
+  transaction (after its row is written, before commit); the retry with the same body waits
+  for it and gets the same result; one with another body gets 409 naming the key.
 
-Each time: exactly one journal entry and one business row for the key, the expected postings
-and no others, trial balance zero."""
+Each time: exactly one business row for the key, its journal entries (one for a withdrawal,
+none for an order: only the exchange's fills book), the expected postings and no others, trial
+balance zero."""
 
 import threading
 import time
@@ -20,20 +22,32 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from custody.models import JournalEntry
-from lending.models import Financing, WithdrawalRequest
+from lending.models import WithdrawalRequest
+from lending.orders.models import Order
 from tests.faults.conftest import assert_ledger_intact, ledger_state, report
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 KINDS = {
-    "drawdown": {
-        "path": "drawdowns",
-        "body": {"instrument": "SZSE:000001", "quantity": "1000", "price": "10.00"},
-        "other": {"instrument": "SZSE:000001", "quantity": "2000", "price": "10.00"},
-        "render": ("lending.financing.api", "financing_data"),
-        "inside": ("lending.financing.services", "financing_stop_evaluate"),
-        "model": Financing,
-        "postings": 4,  # financing receivable / settlement; custodian / client securities
+    "order": {
+        "path": "orders",
+        "body": {
+            "instrument": "SZSE:000001",
+            "purpose": "financed_buy",
+            "quantity": "1000",
+            "limit_price": "10.00",
+        },
+        "other": {
+            "instrument": "SZSE:000001",
+            "purpose": "financed_buy",
+            "quantity": "2000",
+            "limit_price": "10.00",
+        },
+        "render": ("lending.orders.api", "order_data"),
+        "inside": ("lending.orders.services", "_order_create"),
+        "model": Order,
+        "entries": 0,  # placing books nothing: the exchange's fills do
+        "postings": 0,
     },
     "withdrawal": {
         "path": "withdrawals",
@@ -42,6 +56,7 @@ KINDS = {
         "render": ("lending.financing.api", "withdrawal_data"),
         "inside": ("custody.services", "client_withdrawal_post_in_transaction"),
         "model": WithdrawalRequest,
+        "entries": 1,
         "postings": 2,  # client money / client bank
     },
 }
@@ -125,7 +140,7 @@ def rows_for(kind: str, user, key: str) -> tuple[int, int]:
     )
 
 
-@pytest.mark.parametrize("kind", ["drawdown", "withdrawal"])
+@pytest.mark.parametrize("kind", ["order", "withdrawal"])
 def test_retry_after_the_response_was_lost(kind, client_api, monkeypatch):
     spec, key = KINDS[kind], f"{kind}-lost-1"
     before = ledger_state()
@@ -147,7 +162,7 @@ def test_retry_after_the_response_was_lost(kind, client_api, monkeypatch):
 
     # then: the first result, once
     assert retry.status_code == 201, retry.text
-    assert rows_for(kind, client_api.user, key) == (1, 1)
+    assert rows_for(kind, client_api.user, key) == (1, spec["entries"])
     first = spec["model"].objects.get(idempotency_key=f"api:{client_api.user.pk}:{key}")
     assert retry.json()["id"] == first.pk
     again = client_api(kind, spec["body"], key)
@@ -155,17 +170,19 @@ def test_retry_after_the_response_was_lost(kind, client_api, monkeypatch):
     conflict = client_api(kind, spec["other"], key)
     assert conflict.status_code == 409, conflict.text
     assert key in conflict.json()["message"]
-    assert rows_for(kind, client_api.user, key) == (1, 1)
-    assert_ledger_intact(before, ledger_state(), new_entries=1, new_postings=spec["postings"])
+    assert rows_for(kind, client_api.user, key) == (1, spec["entries"])
+    assert_ledger_intact(
+        before, ledger_state(), new_entries=spec["entries"], new_postings=spec["postings"]
+    )
     report(
         f"idempotency-lost-response[{kind}]: client timed out after {timed_out_after:.1f}s "
         f"(server committed, answer held); retry answered 201 with the first result in "
         f"{retry_seconds:.2f}s; 2 retries + 1 conflicting body (409 naming the key); "
-        f"1 journal entry, {spec['postings']} postings, trial balance zero"
+        f"{spec['entries']} journal entry, {spec['postings']} postings, trial balance zero"
     )
 
 
-@pytest.mark.parametrize("kind", ["drawdown", "withdrawal"])
+@pytest.mark.parametrize("kind", ["order", "withdrawal"])
 def test_retry_while_the_first_is_in_flight(kind, client_api, monkeypatch):
     spec, key = KINDS[kind], f"{kind}-inflight-1"
     before = ledger_state()
@@ -205,11 +222,13 @@ def test_retry_while_the_first_is_in_flight(kind, client_api, monkeypatch):
     assert same_result(b.json(), a.json()), (a.json(), b.json())
     assert isinstance(c, requests.Response) and c.status_code == 409, getattr(c, "text", c)
     assert key in c.json()["message"]
-    assert rows_for(kind, client_api.user, key) == (1, 1)
-    assert_ledger_intact(before, ledger_state(), new_entries=1, new_postings=spec["postings"])
+    assert rows_for(kind, client_api.user, key) == (1, spec["entries"])
+    assert_ledger_intact(
+        before, ledger_state(), new_entries=spec["entries"], new_postings=spec["postings"]
+    )
     report(
         f"idempotency-in-flight[{kind}]: first held {seconds['first']:.1f}s inside its "
         f"transaction; same-key retry waited {seconds['retry']:.1f}s and answered 201 with the "
-        f"first result; other body answered 409 naming the key; 1 journal entry, "
+        f"first result; other body answered 409 naming the key; {spec['entries']} journal entry, "
         f"{spec['postings']} postings, trial balance zero"
     )

@@ -8,7 +8,7 @@ the plain helpers (price_set, trial_balance_is_zero, BOOK_INSTRUMENTS) are impor
 
 Default funded account (`funded_account()`), worked by hand:
     deposit 1,000,000.00; own-cash purchase 2,000 SSE:600519 @ 100.00 (200,000.00, haircut 70%);
-    drawdown 30,000 SZSE:000001 @ 10.00 (300,000.00, haircut 65%, financing margin ratio 100%)
+    financed buy 30,000 SZSE:000001 @ 10.00 (300,000.00, haircut 65%, financing margin ratio 100%)
     cash 800,000.00; assets 1,300,000.00; debt 300,000.00; ratio 433.33%;
     available margin = 800,000 + 200,000 x 0.70 + 0 - 300,000 x 1.00 = 640,000.00.
 Move prices with `price_set("SZSE:000001", "6.50")` to bring it near the lines.

@@ -20,6 +20,7 @@ from lending.financing import valuation
 from lending.instruments import services as instruments_services
 from lending.portal import selectors as portal_selectors
 from tests.lending.book_fixtures import price_set
+from tests.support import market
 
 pytestmark = pytest.mark.django_db
 
@@ -60,33 +61,17 @@ def _account_with_positions(funded_account, instruments, *, financed: int = 0):
 
 
 def _buy(account, own, on_margin):
-    from lending.financing import services as book
+    """Orders filled by the exchange at the given prices (tests/support/market.py)."""
     from lending.models import Instrument
 
     def instrument(unit):
         exchange, code = unit.split(":")
         return Instrument.objects.get(exchange=exchange, code=code)
 
-    for n, (unit, quantity, price) in enumerate(own):
-        book.own_cash_purchase_execute(
-            credit_account=account,
-            instrument=instrument(unit),
-            quantity=quantity,
-            price=Decimal(price),
-            actor=None,
-            idempotency_key=f"cost-own-{account.pk}-{n}",
-            reason="test",
-        )
-    for n, (unit, quantity, price) in enumerate(on_margin):
-        book.drawdown_execute(
-            credit_account=account,
-            instrument=instrument(unit),
-            quantity=quantity,
-            price=Decimal(price),
-            actor=None,
-            idempotency_key=f"cost-fin-{account.pk}-{n}",
-            reason="test",
-        )
+    for unit, quantity, price in own:
+        market.traded(account, instrument(unit), "cash_buy", quantity, price)
+    for unit, quantity, price in on_margin:
+        market.traded(account, instrument(unit), "financed_buy", quantity, price)
 
 
 def _api_queries(account) -> tuple[int, dict, list[str]]:
@@ -124,8 +109,6 @@ def test_the_one_statement_reader_agrees_with_the_orm_reader(
     later instant (the ORM reader, valuation._inputs_as_of) on an account with every kind of
     row: held and financed in two lots, held only, financed and sold below cost (no shares,
     debt left), a flagged instrument (haircut 0), an instrument that never had a price."""
-    from lending.financing import services as book
-
     extra = _many_instruments(2)
     no_price = instruments_services.instrument_create(
         code="688999",
@@ -147,26 +130,11 @@ def test_the_one_statement_reader_agrees_with_the_orm_reader(
             ("SZSE:300750", 1000, "200.00"),
         ),
     )
-    book.own_cash_purchase_execute(
-        credit_account=account,
-        instrument=no_price,
-        quantity=500,
-        price=Decimal("3.00"),
-        actor=None,
-        idempotency_key="cost-no-price",
-        reason="test",
-    )
+    market.traded(account, no_price, "cash_buy", 500, "3.00")
     _buy(account, [(extra[0].ledger_unit, 300, "10.00")], [(extra[1].ledger_unit, 400, "11.00")])
-    # all of SZSE:300750 sold at half its cost: no shares left, 100,000 of its debt outstanding
-    book.position_sell(
-        credit_account=account,
-        instrument=book_instruments["SZSE:300750"],
-        quantity=1000,
-        price=Decimal("100.00"),
-        actor=None,
-        reason="test",
-        idempotency_key="cost-sell",
-    )
+    # all of SZSE:300750 sold at half its cost to repay: no shares left, 100,000 of its debt
+    # outstanding
+    market.traded(account, book_instruments["SZSE:300750"], "sell_to_repay", 1000, "100.00")
     instruments_services.instrument_flags_set(
         instrument=book_instruments["SSE:510300"],
         is_st=True,

@@ -63,29 +63,44 @@ def test_credit_account_detail_own_only(funded_account, make_user):
     assert client.get(f"/api/v1/credit-accounts/{other.pk}/").status_code == 404
 
 
-def test_drawdown_and_withdrawal_api(funded_account, staff):
+def test_financed_order_and_withdrawal_api(funded_account, staff):
+    from lending.orders.models import Order
+    from tests.support import market
+
     account = funded_account()
     client = api(account.investor.user)
-    url = f"/api/v1/credit-accounts/{account.pk}/drawdowns/"
-    body = {"instrument": "SZSE:000001", "quantity": "1000", "price": "10.00"}
+    url = f"/api/v1/credit-accounts/{account.pk}/orders/"
+    body = {
+        "instrument": "SZSE:000001",
+        "purpose": "financed_buy",
+        "quantity": "1000",
+        "limit_price": "10.00",
+    }
     assert client.post(url, body, format="json").status_code == 400  # no Idempotency-Key
     first = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="d-1")
-    assert first.status_code == 201 and first.json()["amount"] == "10000.00"
+    assert first.status_code == 201, first.content
+    assert first.json()["status"] == "new" and first.json()["fills"] == []
+    # placing books nothing: the order holds back its most possible cost until filled
+    assert first.json()["reserved_amount"] == "10000.00"
     again = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="d-1")
     assert again.json()["id"] == first.json()["id"]
     other = client.post(
         url, {**body, "quantity": "2000"}, format="json", HTTP_IDEMPOTENCY_KEY="d-1"
     )
     assert other.status_code == 409
+    # 640,000 available, 10,000 of it held back by the first order: 631,000 more is refused
     too_much = client.post(
         url, {**body, "quantity": "63100"}, format="json", HTTP_IDEMPOTENCY_KEY="d-2"
     )
     assert too_much.status_code == 422 and too_much.json()["code"] == "insufficient_margin"
-    # auditors read but may not draw down for the client
+    # auditors read but may not place orders for the client
     assert (
         api(staff["auditor"]).post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="d-3").status_code
         == 403
     )
+    # the exchange fills the order at 10.00 (no fees in this fixture)
+    filled = market.fill(Order.objects.get(pk=first.json()["id"]))
+    assert filled.status == "filled"
     w = f"/api/v1/credit-accounts/{account.pk}/withdrawals/"
     refused = client.post(
         w, {"kind": "cash", "amount": "500000"}, format="json", HTTP_IDEMPOTENCY_KEY="w-1"
@@ -98,6 +113,60 @@ def test_drawdown_and_withdrawal_api(funded_account, staff):
     )
     assert ok.status_code == 201 and ok.json()["amount"] == "1000.00"
     assert trial_balance_is_zero()
+
+
+def test_no_route_books_a_trade_at_a_typed_price(funded_account):
+    """The typed-price drawdown route is gone (404), no API request body names an instrument,
+    a quantity and a `price` (the shape of a trade at a typed price), and placing an order
+    books nothing: only the exchange's execution reports book trades."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    from custody.models import JournalEntry
+    from lending.models import Financing
+
+    account = funded_account()
+    client = api(account.investor.user)
+    gone = client.post(
+        f"/api/v1/credit-accounts/{account.pk}/drawdowns/",
+        {"instrument": "SZSE:000001", "quantity": "1000", "price": "10.00"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="old-1",
+    )
+    assert gone.status_code in (404, 405)
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+
+    def properties(node) -> set:
+        while "$ref" in node:
+            node = components[node["$ref"].rsplit("/", 1)[-1]]
+        found = set(node.get("properties", {}))
+        for part in node.get("allOf", []) + node.get("oneOf", []):
+            found |= properties(part)
+        return found
+
+    typed = []
+    for route, operations in schema["paths"].items():
+        assert "drawdown" not in route
+        for method, operation in operations.items():
+            if method not in ("post", "put", "patch"):
+                continue
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                fields = properties(content["schema"])
+                if {"instrument", "quantity", "price"} <= fields:
+                    typed.append(f"{method.upper()} {route}")
+    assert typed == []
+
+    entries, financings = JournalEntry.objects.count(), Financing.objects.count()
+    placed = client.post(
+        f"/api/v1/credit-accounts/{account.pk}/orders/",
+        {"instrument": "SZSE:000001", "purpose": "financed_buy", "quantity": "1000",
+         "limit_price": "10.00", "price": "9.00"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="typed-1",
+    )  # fmt: skip
+    assert placed.status_code == 201 and placed.json()["status"] == "new"
+    assert (JournalEntry.objects.count(), Financing.objects.count()) == (entries, financings)
 
 
 def test_portal_account_page_and_withdrawal_form(funded_account, client):

@@ -15,6 +15,7 @@ def test_demo_seed_book_shows_calls_and_is_idempotent():
     from lending import demo
     from lending.financing.valuation import account_view
     from lending.models import CreditAccount, Financing, Instrument, MarginCall, Notice
+    from lending.orders.models import Fill, Order
 
     out = io.StringIO()
     accounts_demo.seed(out)
@@ -33,6 +34,10 @@ def test_demo_seed_book_shows_calls_and_is_idempotent():
         Notice.objects.count(),
     )
     assert counts[1] >= 12
+    # positions came from orders filled at the latest price (fees and all); two left working
+    assert Fill.objects.count() == Order.objects.filter(status="filled").count() >= 12
+    assert Order.objects.filter(status="new").count() == 2
+    orders = Order.objects.count()
     ratios = sorted(
         account_view(a).maintenance_ratio
         for a in CreditAccount.objects.all()
@@ -47,4 +52,5 @@ def test_demo_seed_book_shows_calls_and_is_idempotent():
         MarginCall.objects.count(),
         Notice.objects.count(),
     ) == counts
+    assert Order.objects.count() == orders
     assert trial_balance().balanced

@@ -1,5 +1,6 @@
-"""Book services: collateral policy, drawdown refusals, prices, interest, withdrawals, the
-desk-wide float rule and sales; ledger trial balance zero after each money test."""
+"""Book services: collateral policy, financed-buy refusals (raised by order_place, the only way
+to trade), prices, interest, withdrawals, the desk-wide float rule and sales (orders filled by
+the exchange, tests/support/market.py); ledger trial balance zero after each money test."""
 
 import re
 from datetime import date, timedelta
@@ -14,9 +15,26 @@ from lending.financing import services as book
 from lending.financing.valuation import account_view
 from lending.instruments import services as instruments_services
 from lending.models import Financing, InterestAccrual, LatestPrice
+from lending.orders import fix_session as fix
+from lending.orders import services as orders
+from lending.orders.models import Order
 from tests.lending.book_fixtures import trial_balance_is_zero
+from tests.support import market
 
 pytestmark = pytest.mark.django_db
+
+
+def _place(account, instrument, quantity, price, key, *, purpose="financed_buy", actor=None):
+    return orders.order_place(
+        credit_account=account,
+        instrument=instrument,
+        purpose=purpose,
+        quantity=quantity,
+        limit_price=price,
+        actor=actor,
+        idempotency_key=key,
+        reason="test",
+    )
 
 
 def test_haircut_above_cap_refused_and_st_forces_zero(funded_account, book_instruments, staff):
@@ -69,19 +87,22 @@ def test_haircut_above_cap_refused_and_st_forces_zero(funded_account, book_instr
         )
 
 
-def test_drawdown_beyond_available_margin_refused_nothing_written(funded_account, book_instruments):
+def test_financed_buy_beyond_available_margin_refused_nothing_written(
+    funded_account, book_instruments
+):
     # acceptance 4
     account = funded_account()
     entries, financings = JournalEntry.objects.count(), Financing.objects.count()
+    placed = Order.objects.count()
     balances_before = account_view(account)
     with pytest.raises(RuleViolation) as info:
-        book.drawdown_execute(
-            credit_account=account,
-            instrument=book_instruments["SZSE:000001"],
-            quantity=70000,
-            price=Decimal("10.00"),
+        _place(
+            account,
+            book_instruments["SZSE:000001"],
+            70000,
+            Decimal("10.00"),
+            "too-much",
             actor=account.investor.user,
-            idempotency_key="too-much",
         )
     assert info.value.code == "insufficient_margin"
     assert (
@@ -90,6 +111,7 @@ def test_drawdown_beyond_available_margin_refused_nothing_written(funded_account
     )
     assert info.value.extra["available_margin"] == "640000.00"
     assert JournalEntry.objects.count() == entries and Financing.objects.count() == financings
+    assert Order.objects.count() == placed
     after = account_view(account)
     assert (after.cash, after.financing_debt) == (
         balances_before.cash,
@@ -98,54 +120,25 @@ def test_drawdown_beyond_available_margin_refused_nothing_written(funded_account
     assert trial_balance_is_zero()
 
 
-def test_drawdown_limit_lots_and_idempotency(funded_account, book_instruments):
+def test_financed_buy_limit_lots_and_idempotency(funded_account, book_instruments):
     account = funded_account()
     pingan = book_instruments["SZSE:000001"]
     with pytest.raises(RuleViolation, match=re.escape("credit limit 1,000,000.00")) as info:
-        book.drawdown_execute(
-            credit_account=account,
-            instrument=pingan,
-            quantity=80000,
-            price="10.00",
-            actor=None,
-            idempotency_key="k-limit",
-        )
+        _place(account, pingan, 80000, "10.00", "k-limit")
     assert info.value.code == "credit_limit"
     with pytest.raises(ValidationFailed, match="lots of 100"):
-        book.drawdown_execute(
-            credit_account=account,
-            instrument=pingan,
-            quantity=150,
-            price="10.00",
-            actor=None,
-            idempotency_key="k-lot",
-        )
-    first = book.drawdown_execute(
-        credit_account=account,
-        instrument=pingan,
-        quantity=1000,
-        price="10.00",
-        actor=None,
-        idempotency_key="k-ok",
-    )
-    again = book.drawdown_execute(
-        credit_account=account,
-        instrument=pingan,
-        quantity=1000,
-        price="10.00",
-        actor=None,
-        idempotency_key="k-ok",
-    )
-    assert first.pk == again.pk and first.amount == Decimal("10000.00")
+        _place(account, pingan, 150, "10.00", "k-lot")
+    first = _place(account, pingan, 1000, "10.00", "k-ok")
+    again = _place(account, pingan, 1000, "10.00", "k-ok")
+    assert first.pk == again.pk and first.reserved_amount == Decimal("10000.00")
     with pytest.raises(Conflict):
-        book.drawdown_execute(
-            credit_account=account,
-            instrument=pingan,
-            quantity=2000,
-            price="10.00",
-            actor=None,
-            idempotency_key="k-ok",
-        )
+        _place(account, pingan, 2000, "10.00", "k-ok")
+    market.fill(first)
+    assert Financing.objects.get(credit_account=account, quantity=1000).amount == Decimal(
+        "10000.00"
+    )
+    # the same key after the fill still returns the first order, and books nothing more
+    assert _place(account, pingan, 1000, "10.00", "k-ok").pk == first.pk
     assert account_view(account).financing_debt == Decimal("310000.00")
     assert trial_balance_is_zero()
 
@@ -162,14 +155,7 @@ def test_concentration_cap_refuses(funded_account, book_instruments):
         key=CONCENTRATION_CAP, effective_from=timezone.localdate(), value=Decimal("0.40")
     )
     with pytest.raises(RuleViolation, match=re.escape("above the cap of 40.00%")) as info:
-        book.drawdown_execute(
-            credit_account=account,
-            instrument=book_instruments["SZSE:000001"],
-            quantity=9000,
-            price="10.00",
-            actor=None,
-            idempotency_key="conc",
-        )
+        _place(account, book_instruments["SZSE:000001"], 9000, "10.00", "conc")
     assert info.value.code == "concentration" and "47.37%" in info.value.message
 
 
@@ -299,47 +285,20 @@ def test_float_stop_at_25_and_resume_below_20(funded_account, staff):
     from tests.lending.book_fixtures import price_set
 
     price_set(small, "10.00")  # float value 100,000
-    book.drawdown_execute(
-        credit_account=account,
-        instrument=small,
-        quantity=2500,
-        price="10.00",
-        actor=None,
-        idempotency_key="f1",
-    )  # 25,000 = 25% of float: stop
+    market.traded(account, small, "financed_buy", 2500, "10.00")  # 25,000 = 25% of float: stop
     small.refresh_from_db()
     assert small.financing_stopped
     with pytest.raises(RuleViolation) as info:
-        book.drawdown_execute(
-            credit_account=account,
-            instrument=small,
-            quantity=100,
-            price="10.00",
-            actor=None,
-            idempotency_key="f2",
-        )
+        _place(account, small, 100, "10.00", "f2")
     assert info.value.code == "financing_stopped"
-    sale = book.position_sell(
-        credit_account=account,
-        instrument=small,
-        quantity=300,
-        price="10.00",
-        actor=None,
-        reason="client sells",
-        idempotency_key="s1",
-    )
-    assert sale == book.SaleResult(Decimal("3000.00"), Decimal(0), Decimal("3000.00"), Decimal(0))
+    cash_before = account_view(account).cash
+    market.traded(account, small, "sell_to_repay", 300, "10.00")
+    # proceeds 3,000.00 all repay principal, nothing to cash
+    view = account_view(account)
+    assert view.financing_debt == Decimal("22000.00") and view.cash == cash_before
     small.refresh_from_db()
     assert small.financing_stopped  # 22,000 = 22%: still stopped (hysteresis)
-    book.position_sell(
-        credit_account=account,
-        instrument=small,
-        quantity=300,
-        price="10.00",
-        actor=None,
-        reason="client sells",
-        idempotency_key="s2",
-    )
+    market.traded(account, small, "sell_to_repay", 300, "10.00")
     small.refresh_from_db()
     assert not small.financing_stopped  # 19,000 = 19% < 20%: resumed
     assert trial_balance_is_zero()
@@ -348,36 +307,50 @@ def test_float_stop_at_25_and_resume_below_20(funded_account, staff):
 def test_sale_repays_interest_then_principal_rest_to_cash(funded_account, book_instruments):
     account = funded_account()
     book.interest_accrue(business_date=timezone.localdate())  # 54.17
-    from django.db import transaction
-
-    with transaction.atomic():
-        sale = book.position_sell_in_transaction(
-            credit_account=account,
-            instrument=book_instruments["SZSE:000001"],
-            quantity=30000,
-            price="10.50",
-            actor=None,
-            reason="liquidation line 1",
-            idempotency_key="liq-1",
-        )
-    # proceeds 315,000.00: interest 54.17, principal 300,000.00, rest 14,945.83 to cash
-    assert sale.proceeds == Decimal("315000.00")
-    assert (sale.interest_repaid, sale.principal_repaid) == (Decimal("54.17"), Decimal("300000.00"))
-    assert sale.cash_credited == Decimal("14945.83")
-    repeat = book.position_sell(
-        credit_account=account,
-        instrument=book_instruments["SZSE:000001"],
-        quantity=30000,
-        price="10.50",
-        actor=None,
-        reason="liquidation line 1",
-        idempotency_key="liq-1",
+    order = _place(
+        account, book_instruments["SZSE:000001"], 30000, "10.50", "s-1", purpose="sell_to_repay"
     )
-    assert repeat == sale
+    order = market.fill(order, exec_id="sale-1")
+    fill = order.fills.get()
+    # proceeds 315,000.00: interest 54.17, principal 300,000.00, rest 14,945.83 to cash
+    assert (fill.turnover, fill.price) == (Decimal("315000.00"), Decimal("10.50"))
+    financing = Financing.objects.get(credit_account=account)
+    assert (financing.interest_paid, financing.principal_outstanding) == (Decimal("54.17"), 0)
+    # the exchange sending the same report again (same exec id) books nothing more
+    again = market.report(
+        order,
+        exec_type=fix.EXEC_TRADE,
+        ord_status=fix.STATUS_FILLED,
+        last_qty=Decimal(30000),
+        last_px=Decimal("10.50"),
+        exec_id="sale-1",
+    )
+    assert market.deliver(again) == 0
+    # placing the same sale again with its key returns the first order
+    assert (
+        _place(
+            account, book_instruments["SZSE:000001"], 30000, "10.50", "s-1", purpose="sell_to_repay"
+        ).pk
+        == order.pk
+    )
     view = account_view(account)
     assert view.financing_debt == 0 and view.accrued_interest == 0
     assert view.cash == Decimal("814945.83") and view.maintenance_ratio is None
     assert Financing.objects.get(credit_account=account).status == "repaid"
+    assert trial_balance_is_zero()
+
+
+def test_plain_sale_credits_cash_and_leaves_the_debt(funded_account, book_instruments):
+    """A "sell" order's proceeds go to cash; only "sell_to_repay" (and liquidation) repay."""
+    account = funded_account()
+    book.interest_accrue(business_date=timezone.localdate())  # 54.17
+    order = market.traded(account, book_instruments["SZSE:000001"], "sell", 10000, "10.50")
+    assert order.status == "filled" and order.fills.get().turnover == Decimal("105000.00")
+    view = account_view(account)
+    assert view.cash == Decimal("905000.00")
+    assert view.financing_debt == Decimal("300000.00") and view.accrued_interest == Decimal("54.17")
+    financing = Financing.objects.get(credit_account=account)
+    assert financing.quantity_held == 20000 and financing.interest_paid == 0
     assert trial_balance_is_zero()
 
 
@@ -410,20 +383,13 @@ def test_repayment_from_cash_oldest_first(funded_account, book_instruments):
     assert trial_balance_is_zero()
 
 
-def test_drawdown_blocked_by_new_disclosure(funded_account, book_instruments):
+def test_buy_blocked_by_new_disclosure(funded_account, book_instruments):
     account = funded_account(financed=())
     from compliance import services as compliance_services
 
     compliance_services.disclosure_publish(title="v2", content="new terms v2", actor=None)
     with pytest.raises(RuleViolation) as info:
-        book.drawdown_execute(
-            credit_account=account,
-            instrument=book_instruments["SZSE:000001"],
-            quantity=100,
-            price="10",
-            actor=None,
-            idempotency_key="blocked",
-        )
+        _place(account, book_instruments["SZSE:000001"], 100, "10", "blocked")
     assert info.value.code == "drawdown_blocked"
 
 
@@ -434,29 +400,23 @@ def test_contract_past_end_refuses(funded_account, book_instruments):
         starts_on=date(2020, 1, 1), ends_on=date(2020, 6, 1)
     )
     with pytest.raises(RuleViolation, match="ended on 2020-06-01"):
-        book.drawdown_execute(
-            credit_account=account,
-            instrument=book_instruments["SZSE:000001"],
-            quantity=100,
-            price="10",
-            actor=None,
-            idempotency_key="ended",
-        )
+        _place(account, book_instruments["SZSE:000001"], 100, "10", "ended")
 
 
 def test_absurd_magnitudes_are_refused_naming_the_field(funded_account, book_instruments):
     account = funded_account(financed=())
     instrument = book_instruments["SZSE:000001"]
     cases = (
-        ({"quantity": "1e30", "price": "10"}, "quantity"),
-        ({"quantity": "100", "price": "1e20"}, "price"),
-        ({"quantity": "100000000000", "price": "99999"}, "quantity"),  # 10^11 x 10^5
+        ({"quantity": "1e30", "limit_price": "10"}, "quantity"),
+        ({"quantity": "100", "limit_price": "1e20"}, "limit_price"),
+        ({"quantity": "100000000000", "limit_price": "99999"}, "quantity"),  # 10^11 x 10^5
     )
     for given, field in cases:
         with pytest.raises(ValidationFailed) as bad:
-            book.drawdown_execute(
-                credit_account=account, instrument=instrument, actor=None,
-                idempotency_key=f"big-{field}-{given['quantity']}", **given,
+            orders.order_place(
+                credit_account=account, instrument=instrument, purpose="financed_buy",
+                actor=None, idempotency_key=f"big-{field}-{given['quantity']}", **given,
             )  # fmt: skip
         assert bad.value.extra == {"field": field} and "too large" in str(bad.value)
+    assert not Order.objects.filter(credit_account=account, purpose="financed_buy").exists()
     assert not Financing.objects.filter(credit_account=account).exists()

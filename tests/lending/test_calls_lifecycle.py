@@ -1,5 +1,6 @@
 """The margin-call lifecycle end to end through the services (acceptance item 2), and the
-liquidation rules: four eyes, minimal whole-lot plan, partial fills without double posting.
+liquidation rules: four eyes, minimal whole-lot plan, liquidation orders filled by the exchange
+(tests/support/market.py), partial fills without double posting.
 
 Account used throughout, worked by hand:
     deposit 200,000.00; own-cash purchase 2,000 SSE:600519 @ 100.00 (cash 0; haircut 70%);
@@ -7,6 +8,7 @@ Account used throughout, worked by hand:
     140,000 ≥ 140,000 x 100%). Assets 340,000, debt 140,000, ratio 242.86%.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,7 +19,6 @@ from accounts.roles import Role
 from custody import selectors as custody_selectors
 from lending.financing.valuation import account_view
 from lending.liquidation import services as liquidation
-from lending.liquidation.brokers import Fill, Placement, SimulatedBroker
 from lending.margin_calls import services as calls
 from lending.models import (
     AccountMarginState,
@@ -27,13 +28,20 @@ from lending.models import (
     MarginCall,
     MarginEvent,
     Notice,
+    Order,
 )
 from tests.lending.book_fixtures import price_set, trial_balance_is_zero
 from tests.lending.calls_fixtures import MOUTAI, PINGAN, held, overdue_call, sh
+from tests.support import market
 
 pytestmark = pytest.mark.django_db
 
 D = Decimal
+
+
+def _orders(plan):
+    """The lending.Order rows the plan's execution placed, oldest first."""
+    return list(Order.objects.filter(liquidation_order__line__plan=plan).order_by("pk"))
 
 
 def test_end_to_end_price_fall_call_liquidation_and_default_covered_by_reserve(
@@ -80,6 +88,7 @@ def test_end_to_end_price_fall_call_liquidation_and_default_covered_by_reserve(
     # assets 10,000 + 7,000 = 17,000 < debt 140,000
     price_set(MOUTAI, "5.00")
     price_set(PINGAN, "0.50")
+    market.zero_fees(sh(2026, 10, 12).date())  # the plan's day: its sizing allows no sale fees
     # a plan (maker: risk officer 1) sized at the price it expects, the latest price less the
     # desk's 0.5% slippage floored to the cent: 5.00 x 0.995 = 4.975 -> 4.97 and
     # 0.50 x 0.995 = 0.4975 -> 0.49 (not the lower limits 4.50 and 0.45). Selling everything
@@ -114,12 +123,18 @@ def test_end_to_end_price_fall_call_liquidation_and_default_covered_by_reserve(
     )
     assert AccountMarginState.objects.get(credit_account=account).state == "liquidation"
 
-    # execution through the simulated broker: fills at the limit prices
+    # execution: one liquidation order per line, which the exchange fills at the limit prices
     reserve_before = custody_selectors.reserve_fund_balance(currency="CNY")
     with django_capture_on_commit_callbacks(execute=True):
         plan = liquidation.liquidation_execute(
-            plan=plan, broker=SimulatedBroker(), actor=staff["risk"], now=sh(2026, 10, 12, 9, 31)
+            plan=plan, actor=staff["risk"], now=sh(2026, 10, 12, 9, 31)
         )
+        first, second = _orders(plan)
+        market.fill(first)
+        plan.refresh_from_db()
+        assert plan.status == "executing"  # a line is still working
+        market.fill(second)
+    plan.refresh_from_db()
     assert plan.status == "executed"
     assert held(account, MOUTAI) == 0 and held(account, PINGAN) == 0
 
@@ -133,7 +148,7 @@ def test_end_to_end_price_fall_call_liquidation_and_default_covered_by_reserve(
     view = account_view(account)
     assert view.financing_debt == 0 and view.total_liabilities == 0
     call.refresh_from_db()
-    assert call.status == "closed" and call.closed_at == sh(2026, 10, 12, 9, 31)
+    assert call.status == "closed" and call.closed_at == plan.executed_at
     assert AccountMarginState.objects.get(credit_account=account).state == "default"
     assert Notice.objects.filter(call=call, kind="default").count() == 2
     assert trial_balance_is_zero()
@@ -158,7 +173,7 @@ def test_end_to_end_price_fall_call_liquidation_and_default_covered_by_reserve(
         amount=D("20000"),
         actor=staff["risk"],
         reason="recovered from the investor",
-        now=sh(2026, 10, 26, 10, 0),
+        now=default.occurred_at + timedelta(days=14),  # the default: at the last fill
     )
     assert default.recovered_amount == D("20000.00")
     assert default.recovery_time.days == 14
@@ -183,22 +198,23 @@ def test_minimal_plan_restores_the_target_and_partial_fills_post_once(account, s
     assert plan.ratio_after.quantize(D("0.0001")) == D("1.5040")
     liquidation.liquidation_plan_approve(plan=plan, actor=staff["risk2"], reason="overdue")
 
-    # a partial fill: half of the order, the broker cancels the rest
-    plan = liquidation.liquidation_execute(
-        plan=plan,
-        broker=SimulatedBroker(fill_fraction=D("0.5"), remainder="cancelled"),
-        actor=staff["risk"],
-    )
+    # a partial fill: half of the order, the exchange cancels the rest
+    plan = liquidation.liquidation_execute(plan=plan, actor=staff["risk"])
+    [order] = _orders(plan)
+    market.fill(order, quantity=700)
+    market.close(order, "4")
+    plan.refresh_from_db()
     line = plan.lines.get()
     assert plan.status == "executing" and line.filled_quantity == 700
     assert held(account, MOUTAI) == 1300
     assert account_view(account).financing_debt == D("140000") - D("33432")  # 700 x 47.76
     assert [o.status for o in line.orders.all()] == ["cancelled"]
 
-    # executing again sends only the cancelled remainder; nothing is posted twice
-    broker = SimulatedBroker()
-    plan = liquidation.liquidation_execute(plan=plan, broker=broker, actor=staff["risk"])
-    assert broker.orders == [(MOUTAI, D("700"), D("47.76"))]
+    # executing again places only the cancelled remainder; nothing is posted twice
+    plan = liquidation.liquidation_execute(plan=plan, actor=staff["risk"])
+    assert [(o.quantity, o.limit_price) for o in _orders(plan)][1:] == [(D("700"), D("47.76"))]
+    market.fill(_orders(plan)[1])
+    plan.refresh_from_db()
     assert plan.status == "executed" and held(account, MOUTAI) == 600
     view = account_view(account)
     assert view.financing_debt == D("73136.00")  # 140,000 - 66,864
@@ -209,28 +225,20 @@ def test_minimal_plan_restores_the_target_and_partial_fills_post_once(account, s
     assert view.maintenance_ratio.quantize(D("0.0001")) == D("1.5040")
     assert AccountMarginState.objects.get(credit_account=account).state == "normal"
     with pytest.raises(RuleViolation):
-        liquidation.liquidation_execute(plan=plan, broker=broker, actor=staff["risk"])
+        liquidation.liquidation_execute(plan=plan, actor=staff["risk"])
 
 
 def test_a_fill_reported_twice_is_recorded_and_posted_once(account, staff):
     call = overdue_call(account, staff)
     plan = liquidation.liquidation_plan_prepare(call=call, actor=staff["risk"])
     liquidation.liquidation_plan_approve(plan=plan, actor=staff["risk2"], reason="overdue")
-
-    class EchoBroker:
-        """Reports the same first fill of 500 shares on every order (a reconnect), the rest
-        cancelled (so the next execution sends the rest again)."""
-
-        name = "echo"
-
-        def place_sell(self, instrument, quantity, limit_price):
-            fill = Fill("F-1", instrument, D(500), limit_price, sh(2026, 10, 12, 9, 31))
-            return Placement([fill], remainder="cancelled")
-
-    liquidation.liquidation_execute(plan=plan, broker=EchoBroker(), actor=staff["risk"])
-    liquidation.liquidation_execute(plan=plan, broker=EchoBroker(), actor=staff["risk"])
-    assert LiquidationOrder.objects.count() == 2
-    assert LiquidationFill.objects.count() == 1
+    plan = liquidation.liquidation_execute(plan=plan, actor=staff["risk"])
+    [order] = _orders(plan)
+    # the exchange reports the same fill of 500 shares twice (a resend after a reconnect)
+    market.fill(order, quantity=500, exec_id="F-1")
+    market.fill(order, quantity=500, exec_id="F-1")
+    assert LiquidationOrder.objects.count() == 1
+    assert LiquidationFill.objects.count() == 1 and plan.lines.get().filled_quantity == 500
     assert held(account, MOUTAI) == 1500 and trial_balance_is_zero()
 
 
@@ -247,7 +255,7 @@ def test_plan_rules_preparer_cannot_approve_and_only_overdue_calls(account, staf
     with pytest.raises(PermissionDenied):
         liquidation.liquidation_plan_approve(plan=plan, actor=staff["risk"], reason="mine")
     with pytest.raises(RuleViolation):  # not approved: not executed
-        liquidation.liquidation_execute(plan=plan, broker=SimulatedBroker(), actor=staff["risk"])
+        liquidation.liquidation_execute(plan=plan, actor=staff["risk"])
     # the database refuses the preparer as approver whatever code writes it
     from django.db import IntegrityError, transaction
 

@@ -5,9 +5,10 @@ import pytest
 from django.urls import reverse
 
 from lending.margin_calls import services as calls
-from lending.models import LiquidationPlan, Notice
+from lending.models import LiquidationPlan, Notice, Order
 from tests.compliance.fixtures import login_verified
 from tests.lending.calls_fixtures import overdue_call, sh
+from tests.support import market
 
 pytestmark = pytest.mark.django_db
 
@@ -75,9 +76,11 @@ def test_api_liquidation_four_eyes_with_second_factor(account, staff, client):
     )
     assert response.status_code == 200 and response.json()["status"] == "approved"
     assert response.json()["approved_by"] == staff["risk2"].email
-    # execution through the configured (simulated) broker
+    # execution places a liquidation order; the plan is executed when the exchange fills it
     response = client.post(api("liquidation-plan-execute", plan["id"]))
-    assert response.status_code == 200 and response.json()["status"] == "executed"
+    assert response.status_code == 200 and response.json()["status"] == "executing"
+    [sent] = response.json()["orders_sent"]
+    market.fill(Order.objects.get(pk=sent["order"]))
     listed = client.get(api("liquidation-plan-list"), {"status": "executed"}).json()["results"]
     assert [p["id"] for p in listed] == [plan["id"]]
 
@@ -127,6 +130,11 @@ def test_staff_pages_prepare_and_decide(account, staff, client):
     plan.refresh_from_db()
     assert (plan.status, plan.approved_by) == ("approved", staff["risk2"])
     client.post(plan_url, {"step": "execute"})
+    plan.refresh_from_db()
+    assert plan.status == "executing"
+    order = Order.objects.get(purpose="liquidation")
+    assert order.client_order_id in client.get(plan_url).content.decode()
+    market.fill(order)
     plan.refresh_from_db()
     assert plan.status == "executed"
     # investors and staff without the permission do not reach the staff pages

@@ -10,6 +10,7 @@ then SZSE:000001 falls to 6.00 and 600519 to 60.00: B's ratio (0 + 120,000 + 84,
 """
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -120,8 +121,8 @@ def test_same_as_of_same_hash_after_later_postings(book, officers, funded_accoun
 
 def test_defaults_liquidations_and_kpi_after_a_default(account, staff, reserve, officers):
     from lending.liquidation import services as liquidation
-    from lending.liquidation.brokers import SimulatedBroker
     from lending.margin_calls import services as calls
+    from tests.support import market
 
     # the lifecycle of tests/lending/test_calls_lifecycle: call, overdue, collapse, execution
     price_set(MOUTAI, "48.00")
@@ -136,9 +137,11 @@ def test_defaults_liquidations_and_kpi_after_a_default(account, staff, reserve, 
     plan = liquidation.liquidation_plan_approve(
         plan=plan, actor=staff["risk2"], reason="overdue", now=sh(2026, 10, 12, 9, 25)
     )
-    liquidation.liquidation_execute(
-        plan=plan, broker=SimulatedBroker(), actor=staff["risk"], now=sh(2026, 10, 12, 9, 31)
+    plan = liquidation.liquidation_execute(
+        plan=plan, actor=staff["risk"], now=sh(2026, 10, 12, 9, 31)
     )
+    for link in plan.orders_sent:  # the exchange fills the liquidation orders at their limits
+        market.fill(link.order)
     from lending.models import DefaultRecord
 
     default = DefaultRecord.objects.get(call=call)
@@ -147,7 +150,7 @@ def test_defaults_liquidations_and_kpi_after_a_default(account, staff, reserve, 
         amount=D("20000"),
         actor=staff["risk"],
         reason="recovered",
-        now=sh(2026, 10, 26, 9, 31),
+        now=default.occurred_at + timedelta(days=14),  # the default: at the last fill
     )
     as_of = timezone.now()
     filing = prepared("defaults_liquidations", officers[0], as_of)

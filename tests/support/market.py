@@ -19,6 +19,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from compliance import parameters as P
+from compliance import services as compliance_services
 from compliance.models import RegulatoryParameter
 from lending.orders import fix_session as fix
 from lending.orders import services as orders
@@ -36,11 +37,14 @@ def zero_fees(on: date | None = None) -> None:
         P.COMMISSION_MINIMUM,
         P.COMMISSION_STANDARD_RATE,
     ):
-        RegulatoryParameter.objects.update_or_create(
-            key=key,
-            effective_from=on,
-            defaults={"value": Decimal(0), "source": "test: fees left out of hand-worked numbers"},
-        )
+        if not RegulatoryParameter.objects.filter(key=key, effective_from=on).exists():
+            compliance_services.parameter_add(
+                key=key,
+                effective_from=on,
+                value=Decimal(0),
+                source="test: fees left out of hand-worked numbers",
+                actor=None,
+            )
 
 
 def report(
