@@ -31,3 +31,21 @@ class SecondFactorForStaffWrites(permissions.BasePermission):
                 "verified with the authenticator code",
             )
         raise second_factor_refusal(action=action)
+
+
+def writes_need(permission: str) -> type[permissions.BasePermission]:
+    """A permission class refusing unsafe methods without `permission` ("app.codename") before
+    the view reads the body: the caller learns it may not act, not what the body lacked. The
+    service checks the same permission again (accounts.permissions.require_permission)."""
+
+    class WritesNeed(permissions.BasePermission):
+        def has_permission(self, request, view) -> bool:
+            if request.method in permissions.SAFE_METHODS:
+                return True
+            from .permissions import require_permission
+
+            require_permission(request.user, permission, action=f"{request.method} {request.path}")
+            return True
+
+    WritesNeed.__name__ = f"WritesNeed({permission})"
+    return WritesNeed

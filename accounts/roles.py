@@ -22,6 +22,7 @@ class Role(TextChoices):
     TREASURY = "treasury", _("Treasury")
     AUDITOR = "auditor", _("Auditor (read-only)")
     PRICE_FEED = "price_feed", _("Market data feed")
+    BANK_FEED = "bank_feed", _("Bank statement feed")
 
 
 DOMAIN_APPS = ("accounts", "custody", "compliance", "lending", "reports")
@@ -39,6 +40,15 @@ ROLE_GRANTS: dict[str, list[str]] = {
         "lending.add_creditapplication",
         "lending.change_creditapplication",
         "lending.prepare_*",
+        "lending.add_bankcredit",
+        "lending.add_collateraltransferin",
+        # onboarding: the facts the eligibility check reads, the classification, the check,
+        # and refused requests (sub-accounts, third-party authority) recorded as red flags
+        "compliance.add_classificationrecord",
+        "compliance.add_eligibilityfacts",
+        "compliance.change_eligibilityfacts",
+        "compliance.add_eligibilitycheck",
+        "compliance.add_redflag",
     ],
     Role.RISK: [
         *_VIEW_ALL,
@@ -65,6 +75,8 @@ ROLE_GRANTS: dict[str, list[str]] = {
         "custody.change_*",
         "custody.approve_*",
         "custody.reverse_*",
+        "custody.move_*",
+        "lending.add_bankcredit",
         "reports.add_*",
         "lending.adopt_riskrun",  # the reserve target a risk run proposes (four eyes)
     ],
@@ -73,14 +85,17 @@ ROLE_GRANTS: dict[str, list[str]] = {
     # may add price ticks and nothing else, and is not staff, so the staff second-factor rule
     # (accounts.second_factor) does not apply (a feed cannot type an authenticator code).
     Role.PRICE_FEED: ["lending.add_pricetick"],
+    # The bank's statement feed posting the client omnibus account's credit lines
+    # (POST /api/v1/bank-credits/) with its token: nothing else.
+    Role.BANK_FEED: ["lending.add_bankcredit"],
 }
 
 #: Roles held by desk employees (is_staff): the staff console, and the second factor on writes.
-STAFF_ROLES = frozenset(Role) - {Role.INVESTOR, Role.PRICE_FEED}
+STAFF_ROLES = frozenset(Role) - {Role.INVESTOR, Role.PRICE_FEED, Role.BANK_FEED}
 
 #: Roles held by machines, which use their API token and never sign in to the web pages
 #: (accounts.forms.EmailAuthenticationForm refuses them, even with a correct password).
-TOKEN_ONLY_ROLES = frozenset({Role.PRICE_FEED})
+TOKEN_ONLY_ROLES = frozenset({Role.PRICE_FEED, Role.BANK_FEED})
 
 
 def permissions_for(role: str, all_permissions: list[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -53,3 +53,59 @@ class DailyAssetsUploadForm(forms.Form):
     file = forms.FileField(
         label=_("CSV file"), help_text=_("Columns: email, date (YYYY-MM-DD), total_assets.")
     )
+
+
+class ClassificationForm(forms.Form):
+    financial_assets = forms.DecimalField(
+        label=_("Financial assets (CNY)"), max_digits=20, decimal_places=2, min_value=0
+    )
+    average_income_3y = forms.DecimalField(
+        label=_("Average annual income, last 3 years (CNY)"),
+        max_digits=20,
+        decimal_places=2,
+        min_value=0,
+        initial=0,
+    )
+    net_assets = forms.DecimalField(
+        label=_("Net assets (institutions, CNY)"),
+        max_digits=20,
+        decimal_places=2,
+        min_value=0,
+        initial=0,
+    )
+    experience_years = forms.DecimalField(
+        label=_("Years of investment experience"), max_digits=5, decimal_places=1, min_value=0
+    )
+
+
+class EligibilityFactsForm(forms.Form):
+    first_trade_date = forms.DateField(
+        label=_("First trade in the ordinary account"), required=False
+    )
+    has_serious_default = forms.BooleanField(label=_("Serious default on record"), required=False)
+    is_related_party = forms.BooleanField(label=_("Related party of the firm"), required=False)
+    firm_shareholding_pct = forms.DecimalField(
+        label=_("Shareholding in the firm (%)"), max_digits=7, decimal_places=4, initial=0
+    )
+    evidence = forms.CharField(label=_("Evidence (files consulted)"), widget=forms.Textarea)
+    reason = forms.CharField(label=_("Reason"), max_length=300)
+
+
+class RefusalForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Request refused"),
+        choices=[
+            ("sub_account", _("A sub-account of the credit account")),
+            ("third_party_authority", _("Trading authority for a third party")),
+        ],
+    )
+    details = forms.CharField(label=_("What was asked, by whom"), max_length=400)
+
+
+class RedFlagResolveForm(forms.Form):
+    flag = forms.IntegerField(widget=forms.HiddenInput)
+    status = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[("cleared", _("Cleared")), ("confirmed", _("Confirmed"))],
+    )
+    resolution = forms.CharField(label=_("Resolution"), max_length=400)

@@ -148,6 +148,12 @@ class ClassificationRecord(models.Model):
     def __str__(self) -> str:
         return f"{self.investor} → {self.result}"
 
+    @property
+    def result_label(self) -> str:
+        from accounts.models import InvestorCategory
+
+        return InvestorCategory(self.result).label
+
 
 class ProfessionalRequestStatus(models.TextChoices):
     REQUESTED = "requested", _("Requested")
@@ -535,6 +541,7 @@ class RedFlagKind(models.TextChoices):
     SECOND_CREDIT_ACCOUNT = "second_credit_account", _("Second credit account refused")
     ACCOUNT_NAME_MISMATCH = "account_name_mismatch", _("Account name differs from real name")
     THIRD_PARTY_DEPOSIT = "third_party_deposit", _("Deposit from a bank account not of record")
+    UNMATCHED_DEPOSIT = "unmatched_deposit", _("Deposit whose reference names no investor")
     SUB_ACCOUNT = "sub_account", _("Sub-account refused")
     THIRD_PARTY_AUTHORITY = "third_party_authority", _("Third-party trading authority refused")
     SUITABILITY_REFUSED = "suitability_refused", _("Suitability refusal")

@@ -340,3 +340,17 @@ def drawdown_blockers(investor: InvestorProfile, *, on: date | None = None) -> l
 
 def may_draw_down(investor: InvestorProfile, *, on: date | None = None) -> bool:
     return not drawdown_blockers(investor, on=on)
+
+
+def investors_search(query: str = ""):
+    """Investor profiles for the staff list, by real name or e-mail (case-insensitive)."""
+    from django.db.models import Q
+
+    rows = InvestorProfile.objects.select_related("user").order_by("real_name", "pk")
+    if query:
+        rows = rows.filter(Q(real_name__icontains=query) | Q(user__email__icontains=query))
+    return rows
+
+
+def investor_profile(pk: int):
+    return InvestorProfile.objects.select_related("user").filter(pk=pk).first()

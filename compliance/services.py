@@ -265,6 +265,7 @@ def investor_classify(
     net_assets: Decimal = Decimal(0),
     actor: User | None,
 ) -> ClassificationRecord:
+    require_permission(actor, "compliance.add_classificationrecord", action="classify an investor")
     figures = {
         "financial_assets": _decimal(financial_assets, "financial_assets"),
         "average_income_3y": _decimal(average_income_3y, "average_income_3y"),
@@ -701,6 +702,9 @@ def eligibility_facts_set(
     actor: User | None,
     reason: str,
 ) -> EligibilityFacts:
+    require_permission(
+        actor, "compliance.change_eligibilityfacts", action="record eligibility facts"
+    )
     reason = _require_reason(reason)
     pct = _decimal(firm_shareholding_pct, "firm_shareholding_pct")
     if pct > 100:
@@ -913,6 +917,7 @@ def eligibility_evaluate(investor: InvestorProfile, *, as_of: date) -> list[dict
 def eligibility_check_run(
     *, investor: InvestorProfile, actor: User | None, as_of: date | None = None
 ) -> EligibilityCheck:
+    require_permission(actor, "compliance.add_eligibilitycheck", action="run an eligibility check")
     as_of = as_of or selectors.today()
     items = eligibility_evaluate(investor, as_of=as_of)
     with transaction.atomic():
@@ -992,7 +997,9 @@ def refuse_and_record(
 
 
 def sub_account_refuse(*, investor: InvestorProfile, details: dict, actor: User | None):
-    """The desk never splits a credit account into sub-accounts: always refused, recorded."""
+    """The desk never splits a credit account into sub-accounts: always refused, recorded.
+    Whoever asks (the investor in the portal, staff recording a request heard by phone) is
+    refused the same way, so no permission is needed to be refused."""
     refuse_and_record(
         investor=investor,
         kind=RedFlagKind.SUB_ACCOUNT,
@@ -1006,7 +1013,8 @@ def sub_account_refuse(*, investor: InvestorProfile, details: dict, actor: User 
 
 
 def third_party_authority_refuse(*, investor: InvestorProfile, details: dict, actor: User | None):
-    """Trading authority for a third party over a credit account: always refused, recorded."""
+    """Trading authority for a third party over a credit account: always refused, recorded
+    (whoever asks, as sub_account_refuse)."""
     refuse_and_record(
         investor=investor,
         kind=RedFlagKind.THIRD_PARTY_AUTHORITY,

@@ -31,6 +31,12 @@ portal_urlpatterns: list = [
     ),
 ]
 staff_urlpatterns: list = [
+    path("compliance/investors/", views.InvestorListView.as_view(), name="compliance-investors"),
+    path(
+        "compliance/investors/<int:pk>/",
+        views.InvestorFileView.as_view(),
+        name="compliance-investor-file",
+    ),
     path("compliance/calendar/", views.CalendarView.as_view(), name="compliance-calendar"),
     path(
         "compliance/daily-assets/",

@@ -1,5 +1,6 @@
 """Portal pages (the investor's suitability test, disclosures, professional request) and staff
-pages (trading calendar, daily-asset import, professional-request assessment). Rules live in
+pages (trading calendar, daily-asset import, professional-request assessment, the investor file:
+classification, eligibility facts and checks, refused requests, red flags). Rules live in
 services and selectors; these views parse, call, and render."""
 
 from django.contrib import messages
@@ -10,17 +11,28 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.errors import ApplicationError
+from accounts.models import InvestorCategory
 from accounts.permissions import InvestorPageMixin, StaffPageMixin
 
 from . import calendar, selectors, services
 from .forms import (
     CalendarYearForm,
+    ClassificationForm,
     DailyAssetsUploadForm,
     DecisionForm,
+    EligibilityFactsForm,
     ProfessionalRequestForm,
     QuestionnaireForm,
+    RedFlagResolveForm,
+    RefusalForm,
 )
-from .models import CalendarYear, ProfessionalTreatmentRequest
+from .models import (
+    CalendarYear,
+    EligibilityCheck,
+    EligibilityFacts,
+    ProfessionalTreatmentRequest,
+    RedFlag,
+)
 
 
 def client_ip(request) -> str | None:
@@ -321,3 +333,142 @@ class ProfessionalRequestDecideView(StaffPageMixin, View):
             else:
                 messages.success(request, _("Decision recorded."))
         return redirect("staff:compliance-professional-requests")
+
+
+# --- the investor file (staff) ---------------------------------------------------------------
+
+#: action -> (form class, permission); the services check the same permissions
+INVESTOR_FILE_ACTIONS = {
+    "classify": (ClassificationForm, "compliance.add_classificationrecord"),
+    "facts": (EligibilityFactsForm, "compliance.change_eligibilityfacts"),
+    "check": (None, "compliance.add_eligibilitycheck"),
+    "refusal": (RefusalForm, "compliance.add_redflag"),
+    "resolve": (RedFlagResolveForm, "compliance.change_redflag"),
+}
+
+
+class InvestorListView(StaffPageMixin, View):
+    permission = "accounts.view_investorprofile"
+
+    def get(self, request):
+        query = (request.GET.get("q") or "").strip()
+        return render(
+            request,
+            "compliance/staff/investors.html",
+            {"investors": selectors.investors_search(query)[:200], "q": query},
+        )
+
+
+class InvestorFileView(StaffPageMixin, View):
+    """One investor's compliance file: classification (CSRC professional tests), the facts
+    the eligibility check reads, the checks run, refused requests and red flags."""
+
+    permission = "accounts.view_investorprofile"
+    write_permission = {a: perm for a, (_f, perm) in INVESTOR_FILE_ACTIONS.items()} | {
+        None: "compliance.change_eligibilityfacts"
+    }
+
+    def _render(self, request, investor, bound=None, status=200):
+        facts = EligibilityFacts.objects.filter(investor=investor).first()
+        forms = {
+            "classify": ClassificationForm(prefix="classify"),
+            "facts": EligibilityFactsForm(
+                prefix="facts",
+                initial={
+                    "first_trade_date": facts.first_trade_date,
+                    "has_serious_default": facts.has_serious_default,
+                    "is_related_party": facts.is_related_party,
+                    "firm_shareholding_pct": facts.firm_shareholding_pct,
+                    "evidence": facts.evidence,
+                }
+                if facts
+                else None,
+            ),
+            "refusal": RefusalForm(prefix="refusal"),
+        }
+        if bound is not None:
+            forms[bound[0]] = bound[1]
+        return render(
+            request,
+            "compliance/staff/investor_file.html",
+            {
+                "investor": investor,
+                "facts": facts,
+                "classifications": investor.classifications.order_by("-pk")[:5],
+                "checks": EligibilityCheck.objects.filter(investor=investor)
+                .prefetch_related("items")
+                .order_by("-pk")[:3],
+                "flags": RedFlag.objects.filter(investor=investor).order_by("-pk")[:50],
+                "forms": forms,
+                "can": {
+                    a: request.user.has_perm(perm)
+                    for a, (_f, perm) in INVESTOR_FILE_ACTIONS.items()
+                },
+            },
+            status=status,
+        )
+
+    def get(self, request, pk: int):
+        return self._render(request, _investor_or_404(pk))
+
+    def post(self, request, pk: int):
+        investor = _investor_or_404(pk)
+        action = request.POST.get("action")
+        if action not in INVESTOR_FILE_ACTIONS:
+            return self._render(request, investor, status=400)
+        form_class, _perm = INVESTOR_FILE_ACTIONS[action]
+        form = form_class(request.POST, prefix=action) if form_class else None
+        if form is None or form.is_valid():
+            data = form.cleaned_data if form else {}
+            try:
+                done = self._act(request, investor, action, data)
+            except ApplicationError as exc:
+                if form is None:
+                    messages.error(request, exc.message)
+                    return self._render(request, investor, status=400)
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, done)
+                return redirect("staff:compliance-investor-file", pk=investor.pk)
+        return self._render(request, investor, (action, form), status=400)
+
+    @staticmethod
+    def _act(request, investor, action, data) -> str:
+        actor = request.user
+        if action == "classify":
+            record = services.investor_classify(investor=investor, actor=actor, **data)
+            return _("Classified: %(result)s.") % {"result": InvestorCategory(record.result).label}
+        if action == "facts":
+            services.eligibility_facts_set(investor=investor, actor=actor, **data)
+            return _("Eligibility facts recorded.")
+        if action == "check":
+            check = services.eligibility_check_run(investor=investor, actor=actor)
+            return (
+                _("Eligibility check: passed.")
+                if check.passed
+                else _("Eligibility check: not passed.")
+            )
+        if action == "refusal":
+            refuse = (
+                services.sub_account_refuse
+                if data["kind"] == "sub_account"
+                else services.third_party_authority_refuse
+            )
+            try:
+                refuse(investor=investor, details={"request": data["details"]}, actor=actor)
+            except ApplicationError as exc:
+                if not exc.extra.get("red_flag"):
+                    raise  # not the recorded refusal (e.g. a permission): shown as an error
+            return _("The request was refused and recorded as a red flag.")
+        flag = get_object_or_404(RedFlag, pk=data["flag"], investor=investor)
+        services.red_flag_resolve(
+            flag=flag, status=data["status"], resolution=data["resolution"], actor=actor
+        )
+        return _("Red flag resolved.")
+
+
+def _investor_or_404(pk: int):
+    investor = selectors.investor_profile(pk)
+    if investor is None:
+        raise Http404("no such investor")
+    return investor

@@ -305,6 +305,9 @@ if _FIX_UNSET:
         "(see .env.example)"
     )
 
+# Client-money currencies reconciled every day (custody.tasks.reconciliation_internal_daily).
+CUSTODY_CLIENT_CURRENCIES = env.list("CUSTODY_CLIENT_CURRENCIES", default=["CNY"])
+
 # Celery: Redis broker, JSON only, late acks with prefetch 1 so a dying worker loses nothing.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="redis://127.0.0.1:6379/1")
@@ -348,6 +351,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "lending-orders-expire-unsent": {
         "task": "lending.tasks.orders_expire_unsent",
         "schedule": crontab(hour=15, minute=5, day_of_week="mon-fri"),
+    },
+    # Custody: the client-money requirement and the internal reconciliation after the close,
+    # each weekday (on an exchange holiday it reconciles an unchanged ledger: harmless).
+    "custody-reconciliation-internal-daily": {
+        "task": "custody.tasks.reconciliation_internal_daily",
+        "schedule": crontab(hour=17, minute=30, day_of_week="mon-fri"),
     },
     # The e-mail outbox: notices a task did not send after their commit (broker down, worker lost).
     "notices-deliver-pending": {

@@ -97,7 +97,7 @@ class StatementImportAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     inlines = [StatementLineInline]
     actions = ["reconcile"]
 
-    @admin.action(description=_("Run the external reconciliation"), permissions=["view"])
+    @admin.action(description=_("Run the external reconciliation"), permissions=["reconcile"])
     def reconcile(self, request, queryset):
         for statement in queryset:
             _run(
@@ -108,6 +108,10 @@ class StatementImportAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
                 ),
                 _("Reconciliation run."),
             )
+
+    def has_reconcile_permission(self, request):
+        # its own permission (the service checks it again): viewing a statement is not enough
+        return request.user.has_perm("custody.add_reconciliation")
 
 
 class BreakInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -147,7 +151,7 @@ class ReconciliationAdmin(SimpleHistoryAdmin):
 
     @admin.action(
         description=_("Resolve open breaks (top-up or withdraw the excess)"),
-        permissions=["change"],
+        permissions=["resolve"],
     )
     def resolve_breaks(self, request, queryset):
         for reconciliation in queryset:
@@ -160,6 +164,10 @@ class ReconciliationAdmin(SimpleHistoryAdmin):
                     ),
                     _("Break resolved."),
                 )
+
+    def has_resolve_permission(self, request):
+        # resolving moves house money (the service checks it again)
+        return request.user.has_perm("custody.move_housemoney")
 
 
 @admin.register(ReconciliationBreak)

@@ -208,7 +208,13 @@ class JournalEntry(models.Model):
         verbose_name = _("journal entry")
         verbose_name_plural = _("journal entries")
         ordering = ["-id"]
-        permissions = [("reverse_journalentry", _("Can reverse a posted journal entry"))]
+        permissions = [
+            ("reverse_journalentry", _("Can reverse a posted journal entry")),
+            (
+                "move_housemoney",
+                _("Can move house money: reserve fund, house capital, backup facilities"),
+            ),
+        ]
         indexes = [
             models.Index(fields=["created_at"]),
             models.Index(fields=["effective_date"]),
@@ -559,3 +565,54 @@ class ReserveTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.currency} {self.target} ({self.as_of})"
+
+
+class UncoveredLossStatus(models.TextChoices):
+    OPEN = "open", _("Open: treasury must act")
+    ADDRESSED = "addressed", _("Addressed by treasury")
+
+
+class UncoveredLoss(models.Model):
+    """A client default that neither the reserve fund nor an available backup facility
+    covered: the receivable is written off all the same (the liquidation stands), and this row
+    stays open on the treasury console until treasury records what it did (new capital, a new
+    facility, the board's decision)."""
+
+    investor = models.ForeignKey(
+        "accounts.InvestorProfile", on_delete=models.PROTECT, related_name="uncovered_losses"
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+    amount = _amount(_("uncovered amount"))
+    entry = models.ForeignKey(
+        JournalEntry, on_delete=models.PROTECT, related_name="+", verbose_name=_("write-off")
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=UncoveredLossStatus.choices,
+        default=UncoveredLossStatus.OPEN,
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    addressed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("addressed by"),
+    )
+    addressed_at = models.DateTimeField(_("addressed at"), null=True, blank=True)
+    action_taken = models.CharField(_("action taken"), max_length=500, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("uncovered loss")
+        verbose_name_plural = _("uncovered losses")
+        ordering = ["-recorded_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="custody_uncovered_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.investor_id} {self.amount} {self.currency} ({self.status})"

@@ -18,10 +18,14 @@ from . import money
 from .models import (
     AccountBalance,
     BreakStatus,
+    ClientMoneyRequirement,
     CreditFacility,
     LedgerAccount,
+    Reconciliation,
     ReconciliationBreak,
     ReserveTarget,
+    StatementImport,
+    UncoveredLoss,
 )
 
 
@@ -294,3 +298,63 @@ def postings_sum(account_id: int) -> Decimal:
             [account_id],
         )
         return cursor.fetchone()[0]
+
+
+@dataclass(frozen=True)
+class FacilityRow:
+    facility: CreditFacility
+    drawn: Decimal
+    available: Decimal
+
+
+@dataclass(frozen=True)
+class BreakRow:
+    brk: ReconciliationBreak
+    age: timedelta  # since its reconciliation was run
+    late: bool  # not resolved by the end of the business day it was found
+
+
+@dataclass(frozen=True)
+class TreasuryOverview:
+    adequacy: ReserveAdequacy
+    facilities: list[FacilityRow]
+    breaks: list[BreakRow]
+    reconciliations: list[Reconciliation]
+    requirement: ClientMoneyRequirement | None
+    statements: list[StatementImport]
+    losses: list[UncoveredLoss]
+
+
+def treasury_overview(*, currency: str = "CNY") -> TreasuryOverview:
+    """What the treasury console shows: the reserve fund beside its target, the backup
+    facilities with what is drawn, the open breaks with their age (late ones flagged), the
+    latest reconciliations, client-money requirement and statements."""
+    now = timezone.now()
+    facilities = [
+        FacilityRow(f, facility_drawn(facility=f), facility_available(facility=f))
+        for f in CreditFacility.objects.filter(currency=currency).order_by("status", "expiry_date")
+    ]
+    breaks = [
+        BreakRow(b, now - b.reconciliation.run_at, now > b.due_at)
+        for b in breaks_open().order_by("due_at", "pk")
+    ]
+    return TreasuryOverview(
+        adequacy=reserve_adequacy(currency=currency),
+        facilities=facilities,
+        breaks=breaks,
+        reconciliations=list(
+            Reconciliation.objects.select_related("statement").order_by("-business_date", "-pk")[
+                :10
+            ]
+        ),
+        requirement=ClientMoneyRequirement.objects.filter(currency=currency)
+        .defer("details")
+        .order_by("-business_date", "-pk")
+        .first(),
+        statements=list(StatementImport.objects.order_by("-pk")[:10]),
+        losses=list(
+            UncoveredLoss.objects.filter(currency=currency, status="open").select_related(
+                "investor"
+            )
+        ),
+    )

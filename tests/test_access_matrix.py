@@ -47,8 +47,12 @@ OWNED = {
     "v1:lending-contract-detail": "contract",
     "v1:lending-contract-renew": "contract",
     "v1:lending-credit-account-detail": "account",
-    "v1:lending-drawdown": "account",
+    "v1:lending-account-orders": "account",
+    "v1:lending-order": "order",
+    "v1:lending-order-cancel": "order",
+    "portal:lending-order-cancel": "order",
     "v1:lending-withdrawal": "account",
+    "v1:lending-repayment": "account",
     "v1:lending-margin-call-detail": "call",
     "v1:lending-margin-notice-acknowledge": "notice",
     "v1:lending-liquidation-plan-detail": "plan",
@@ -65,6 +69,7 @@ STAFF_OBJECT = {
     "liquidation-plan": "plan",
     "statement": "statement",
     "instrument": "instrument",
+    "order": "order",
 }
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -85,8 +90,15 @@ WRITE_BODIES = {
     "v1:lending-prices": {
         "ticks": [{"instrument": "SSE:600519", "price": "99.00", "at": "2026-06-01T10:00:00+08:00"}]
     },
-    "v1:lending-drawdown": {"instrument": "SZSE:000001", "quantity": "100", "price": "10.00"},
+    "v1:lending-account-orders": {
+        "instrument": "SZSE:000001",
+        "purpose": "cash_buy",
+        "quantity": "100",
+        "limit_price": "10.00",
+    },
+    "v1:lending-order-cancel": REASON,
     "v1:lending-withdrawal": {"kind": "cash", "amount": "1.00"},
+    "v1:lending-repayment": {"amount": "1.00", "reason": "access matrix"},
     "v1:lending-margin-call-plan-prepare": REASON,
     "v1:lending-liquidation-plan-approve": REASON,
     "v1:lending-liquidation-plan-reject": REASON,
@@ -137,11 +149,13 @@ def has_id(route: str) -> bool:
 @pytest.fixture
 def world(account, staff, make_credit_account, book_instruments, reserve):
     """Investor A (`account`) with an overdue call, its notices, a prepared liquidation plan,
-    an application, a contract, an assessment and a statement; investor B with an account."""
+    a working sell order, an application, a contract, an assessment and a statement;
+    investor B with an account."""
     from compliance.models import SuitabilityAssessment
     from lending.liquidation import services as liquidation
-    from lending.models import CreditApplication, CreditContract, Notice
+    from lending.models import CreditApplication, CreditContract, LatestPrice, Notice
     from lending.mtm.models import MtmRun
+    from lending.orders import services as orders
     from lending.risk.models import RiskRun
     from reports import kinds
     from reports import services as reports_services
@@ -152,6 +166,16 @@ def world(account, staff, make_credit_account, book_instruments, reserve):
         call=call, actor=staff["risk"], reason="overdue", now=call.deadline + timedelta(days=1)
     )
     investor = account.investor
+    moutai = book_instruments["SSE:600519"]
+    order = orders.order_place(
+        credit_account=account,
+        instrument=moutai,
+        purpose="sell",
+        quantity=100,
+        limit_price=LatestPrice.objects.get(instrument=moutai).price,
+        actor=investor.user,
+        idempotency_key="matrix-order",
+    )
     # a ready statement row: the monthly run covers finished months only, and A was onboarded
     # today, so the row is written directly (its generation is tested in tests/reports)
     last_month = timezone.localdate().replace(day=1) - timedelta(days=1)
@@ -183,7 +207,8 @@ def world(account, staff, make_credit_account, book_instruments, reserve):
         "contract": CreditContract.objects.filter(investor=investor).first().pk,
         "assessment": SuitabilityAssessment.objects.filter(investor=investor).first().pk,
         "statement": statement.pk,
-        "instrument": book_instruments["SSE:600519"].pk,
+        "instrument": moutai.pk,
+        "order": order.pk,
     }
 
 

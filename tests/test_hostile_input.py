@@ -116,22 +116,32 @@ TARGETS = [
         lambda v, w: {"ticks": [_tick("100.00"), _tick(v)]},  # the good tick is not kept either
     ),
     Target(
-        "drawdown quantity",
+        "order quantity",
         "investor",
-        "/api/v1/credit-accounts/{account}/drawdowns/",
+        "/api/v1/credit-accounts/{account}/orders/",
         "quantity",
         quantity_field(),
         "100",
-        lambda v, w: {"instrument": "SZSE:000001", "quantity": v, "price": "10.00"},
+        lambda v, w: {
+            "instrument": "SZSE:000001",
+            "purpose": "financed_buy",
+            "quantity": v,
+            "limit_price": "10.00",
+        },
     ),
     Target(
-        "drawdown price",
+        "order limit price",
         "investor",
-        "/api/v1/credit-accounts/{account}/drawdowns/",
-        "price",
+        "/api/v1/credit-accounts/{account}/orders/",
+        "limit_price",
         price_field(),
         "10.00",
-        lambda v, w: {"instrument": "SZSE:000001", "quantity": "100", "price": v},
+        lambda v, w: {
+            "instrument": "SZSE:000001",
+            "purpose": "financed_buy",
+            "quantity": "100",
+            "limit_price": v,
+        },
     ),
     Target(
         "cash withdrawal",
@@ -217,7 +227,7 @@ TARGETS = [
 
 @pytest.fixture
 def world(funded_account, staff, make_investor, make_eligible):
-    """A funded credit account (its investor draws down and withdraws), an eligible investor
+    """A funded credit account (its investor places orders and withdraws), an eligible investor
     with no credit yet (applies), a submitted application (staff review it) and staff with
     their roles; {"clients": {actor: APIClient}, "ids": {...}}."""
     from lending.credit import services as credit
@@ -332,23 +342,21 @@ def test_risk_run_parameters_are_refused_naming_the_parameter(world, staff, valu
     assert table_counts() == before and not RiskRun.objects.exists()
 
 
-def test_drawdown_whose_amount_would_not_fit_a_money_column_is_refused(world):
-    """Each of quantity and price fits its column, but not their product: 400, not a 500
-    from quantize() or the database."""
-    target = next(t for t in TARGETS if t.name == "drawdown price")
+def test_order_whose_amount_would_not_fit_a_money_column_is_refused(world):
+    """Each of quantity and limit price fits its column, but not their product: 400 naming
+    the quantity, not a 500 from quantize() or the database."""
+    target = next(t for t in TARGETS if t.name == "order limit price")
     before = table_counts()
     response = world["clients"]["investor"].post(
         target.url.format(**world["ids"]),
-        {"instrument": "SZSE:000001", "quantity": "9" * 16, "price": "99999999999999.9999"},
+        {"instrument": "SZSE:000001", "purpose": "financed_buy", "quantity": "9" * 16,
+         "limit_price": "99999999999999.9999"},
         format="json",
         HTTP_IDEMPOTENCY_KEY="too-large",
-    )
-    assert response.status_code == 400
-    assert response.json()["extra"] | {"fields": None} == {
-        "field": "quantity",
-        "rule": "too_large",
-        "fields": None,
-    }
+    )  # fmt: skip
+    assert response.status_code == 400, response.json()
+    assert response.json()["extra"]["field"] == "quantity"
+    assert "too large" in response.json()["message"]
     assert table_counts() == before
 
 
@@ -403,6 +411,7 @@ def test_field_precision_matches_the_database_columns():
 MONEY_NAMES = (
     "amount",
     "price",
+    "limit_price",
     "quantity",
     "requested_limit",
     "proposed_limit",
@@ -428,19 +437,25 @@ def test_every_money_input_of_the_schema_is_an_amount_field(client):
                 found[f"{name}.{prop}"] = spec
     assert set(found) == {
         "TickRequest.price",
-        "DrawdownInRequest.quantity",
-        "DrawdownInRequest.price",
+        "OrderInRequest.quantity",
+        "OrderInRequest.limit_price",
         "WithdrawalInRequest.amount",
         "WithdrawalInRequest.quantity",
         "CreditApplicationCreateRequest.requested_limit",
         "PrepareRequest.proposed_limit",
         "DailyFigureRequest.total_assets",
-        *(f"LeverageInputRequest.{n}" for n in MONEY_NAMES[6:]),
+        "RepaymentInRequest.amount",
+        "BankCreditLineRequest.amount",
+        "TransferInRequest.quantity",
+        "HouseMoneyInRequest.amount",
+        "FacilityAmountInRequest.amount",
+        "FacilityInRequest.fee_rate",
+        *(f"LeverageInputRequest.{n}" for n in MONEY_NAMES[7:]),
     }
     plain = {k: v for k, v in found.items() if "x-sign" not in v or "pattern" not in v}
     assert not plain, plain
     # accounts.precision.PRICE: 16 whole digits, 4 places
-    assert found["DrawdownInRequest.price"]["pattern"] == (
+    assert found["OrderInRequest.limit_price"]["pattern"] == (
         r"^(?!0*(?:\.0*)?$)[0-9]{1,16}(?:\.[0-9]{1,4})?$"
     )
 

@@ -33,6 +33,7 @@ from .reconciliation import (
     statement_import,
 )
 from .reserves import (
+    MOVE_PERM,
     facility_close,
     facility_create,
     facility_draw,
@@ -42,9 +43,11 @@ from .reserves import (
     reserve_fund_use,
     reserve_fund_use_in_transaction,
     reserve_target_set,
+    uncovered_loss_address,
 )
 
 __all__ = [
+    "MOVE_PERM",
     "PURPOSES",
     "EntrySpec",
     "Leg",
@@ -80,4 +83,5 @@ __all__ = [
     "reserve_fund_use_in_transaction",
     "reserve_target_set",
     "statement_import",
+    "uncovered_loss_address",
 ]

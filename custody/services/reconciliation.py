@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.audit import stamp
 from accounts.errors import Conflict, ValidationFailed
+from accounts.permissions import require_permission
 
 from .. import money
 from ..models import (
@@ -58,6 +59,7 @@ def statement_import(
 ) -> StatementImport:
     """Parse and store a bank or custodian statement. Every line must name an account mapped
     with ledger_account_set_external_ref; any bad line refuses the whole file."""
+    require_permission(actor, "custody.add_statementimport", action="import a statement")
     if source not in StatementSource.values:
         raise ValidationFailed(
             f"source: unknown statement source {source!r}", extra={"field": "source"}
@@ -159,6 +161,7 @@ def _save_status(reconciliation: Reconciliation, actor, reason: str) -> None:
 def reconciliation_external_run(*, statement: StatementImport, actor) -> Reconciliation:
     """Compare each statement line with the ledger at the end of the statement date.
     Re-running (after a resolution) counts the recorded top-ups and withdrawals."""
+    require_permission(actor, "custody.add_reconciliation", action="run a reconciliation")
     as_of = end_of_day(statement.statement_date)
     due = end_of_day(timezone.localdate())
     with transaction.atomic():
@@ -262,6 +265,7 @@ def client_money_requirement_compute(
 
 def reconciliation_internal_run(*, business_date: date, currency: str, actor) -> Reconciliation:
     """Segregated funds in the ledger vs the client-money requirement of the day."""
+    require_permission(actor, "custody.add_reconciliation", action="run a reconciliation")
     currency = money.currency_parse(currency)
     with transaction.atomic():
         requirement = client_money_requirement_compute(
@@ -311,6 +315,7 @@ def reconciliation_break_resolve(
     Cr house bank); external excess: the excess goes to the house (Dr house bank, Cr
     reconciliation differences). Internal shortfall: top-up (Dr reserve bank, Cr house bank);
     internal excess: withdrawn (Dr house bank, Cr reserve bank, then client bank)."""
+    require_permission(actor, "custody.move_housemoney", action="resolve a reconciliation break")
     if not reason or not reason.strip():
         raise ValidationFailed("reason: a reason is required", extra={"field": "reason"})
     with transaction.atomic(durable=True):

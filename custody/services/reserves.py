@@ -11,9 +11,18 @@ from django.utils import timezone
 from accounts.audit import stamp
 from accounts.errors import RuleViolation, ValidationFailed
 from accounts.models import InvestorProfile
+from accounts.permissions import require_permission
 
 from .. import money
-from ..models import CreditFacility, EntryKind, FacilityStatus, JournalEntry, ReserveTarget
+from ..models import (
+    CreditFacility,
+    EntryKind,
+    FacilityStatus,
+    JournalEntry,
+    ReserveTarget,
+    UncoveredLoss,
+    UncoveredLossStatus,
+)
 from .client import _key, investor_lock
 from .ledger import (
     balances_lock,
@@ -25,6 +34,10 @@ from .ledger import (
     normal_balance,
     run_retrying,
 )
+
+#: Moving house money (reserve fund, house capital, backup facilities, break resolution):
+#: treasury's, granted through "custody.move_*" (accounts.roles).
+MOVE_PERM = "custody.move_housemoney"
 
 
 def _reason(reason: str) -> str:
@@ -48,6 +61,7 @@ def reserve_fund_contribute(
     *, amount: Decimal | str, currency: str, actor, reason: str, idempotency_key: str
 ) -> JournalEntry:
     """Set house money aside in the reserve fund: Dr reserve fund, Cr house bank."""
+    require_permission(actor, MOVE_PERM, action="contribute to the reserve fund")
     amount = money.money_parse(amount)
     currency = money.currency_parse(currency)
     reason, key = _reason(reason), _key(idempotency_key)
@@ -75,42 +89,102 @@ def reserve_fund_use_in_transaction(
     reason: str,
     idempotency_key: str,
 ) -> JournalEntry:
+    """Cover a client's default inside the caller's transaction (a liquidation's closing):
+    the unrecoverable receivable is written off (Dr defaults written off, Cr financing
+    receivable) and the cash comes, in this order, from the reserve fund (Dr house bank, Cr
+    reserve fund), then by drawing an available backup facility (Dr house bank, Cr facility),
+    all in one entry. What neither covers is recorded as an `UncoveredLoss` for treasury to act
+    on; the write-off stands, so the caller (the liquidation) is never rolled back by it. Only
+    more than the client owes is refused."""
     amount = money.money_parse(amount)
     currency = money.currency_parse(currency)
     reason, key = _reason(reason), _key(idempotency_key)
     investor_lock(investor)
+    done = JournalEntry.objects.filter(idempotency_key=key).first()
+    if done is not None:
+        return done
     receivable = client_account(investor, "financing_receivable", currency, actor=actor)
     fund = house_account("reserve_fund", currency, actor=actor)
     bank = house_account("house_bank", currency, actor=actor)
     written_off = house_account("defaults_written_off", currency, actor=actor)
-    if not JournalEntry.objects.filter(idempotency_key=key).exists():
-        rows = balances_lock([receivable, fund, bank, written_off])
-        owed = normal_balance(rows[receivable.pk])
-        reserve = normal_balance(rows[fund.pk])
-        if amount > owed:
-            raise RuleViolation(
-                f"amount: {money.fmt(amount, currency)} exceeds what {investor.real_name} owes "
-                f"({receivable.purpose_key}: {money.fmt(owed, currency)})",
-                extra={"field": "amount", "balance": str(owed)},
-            )
-        if amount > reserve:
-            raise RuleViolation(
-                f"amount: the reserve fund ({fund.purpose_key}) holds only "
-                f"{money.fmt(reserve, currency)}, less than {money.fmt(amount, currency)}",
-                extra={"field": "amount", "balance": str(reserve)},
-            )
-    return entry_post_in_transaction(
-        legs=[
-            debit(written_off, amount),
-            credit(receivable, amount),
-            debit(bank, amount),
-            credit(fund, amount),
-        ],
-        memo=f"Reserve fund covers default of {investor.real_name} (#{investor.pk}): {reason}",
+    rows = balances_lock([receivable, fund, bank, written_off])
+    owed = normal_balance(rows[receivable.pk])
+    if amount > owed:
+        raise RuleViolation(
+            f"amount: {money.fmt(amount, currency)} exceeds what {investor.real_name} owes "
+            f"({receivable.purpose_key}: {money.fmt(owed, currency)})",
+            extra={"field": "amount", "balance": str(owed)},
+        )
+    from_reserve = min(amount, max(normal_balance(rows[fund.pk]), money.ZERO))
+    legs = [debit(written_off, amount), credit(receivable, amount)]
+    if from_reserve:
+        legs += [debit(bank, from_reserve), credit(fund, from_reserve)]
+    left = amount - from_reserve
+    drawn_on = []
+    for facility in _facilities_available(currency):
+        if not left:
+            break
+        facility_rows = balances_lock([facility.account])
+        available = facility.limit - normal_balance(facility_rows[facility.account_id])
+        draw = min(left, available)
+        if draw > 0:
+            legs += [debit(bank, draw), credit(facility.account, draw)]
+            drawn_on.append(f"#{facility.pk} {money.fmt(draw, currency)}")
+            left -= draw
+    memo = f"Default of {investor.real_name} (#{investor.pk}) written off: reserve fund " + (
+        f"{money.fmt(from_reserve, currency)}"
+    )
+    if drawn_on:
+        memo += f", facilities {', '.join(drawn_on)}"
+    if left:
+        memo += f", uncovered {money.fmt(left, currency)}"
+    entry = entry_post_in_transaction(
+        legs=legs,
+        memo=f"{memo}: {reason}",
         kind=EntryKind.RESERVE,
         actor=actor,
         idempotency_key=key,
     )
+    if left:
+        loss = UncoveredLoss(investor=investor, currency=currency, amount=left, entry=entry)
+        stamp(loss, actor=actor, reason=f"default beyond the reserve fund and facilities: {reason}")
+        loss.save()
+    return entry
+
+
+def _facilities_available(currency: str) -> list[CreditFacility]:
+    """Active facilities available today, the soonest expiring first, locked."""
+    today = timezone.localdate()
+    return list(
+        CreditFacility.objects.select_for_update(of=("self",))
+        .select_related("account")
+        .filter(
+            currency=currency,
+            status=FacilityStatus.ACTIVE,
+            start_date__lte=today,
+            expiry_date__gt=today,
+        )
+        .order_by("expiry_date", "pk")
+    )
+
+
+def uncovered_loss_address(*, loss: UncoveredLoss, actor, action_taken: str) -> UncoveredLoss:
+    """Treasury records what it did about an uncovered loss (capital paid in, a new facility,
+    the board's decision); the row leaves the console's open list."""
+    require_permission(actor, MOVE_PERM, action="address an uncovered loss")
+    action_taken = _reason(action_taken)
+    with transaction.atomic():
+        locked = UncoveredLoss.objects.select_for_update().get(pk=loss.pk)
+        if locked.status != UncoveredLossStatus.OPEN:
+            raise RuleViolation(
+                f"loss: #{locked.pk} was already addressed", extra={"field": "loss"}
+            )
+        locked.status = UncoveredLossStatus.ADDRESSED
+        locked.addressed_by, locked.addressed_at = actor, timezone.now()
+        locked.action_taken = action_taken[:500]
+        stamp(locked, actor=actor, reason=action_taken)
+        locked.save()
+    return locked
 
 
 def reserve_fund_use(
@@ -122,9 +196,7 @@ def reserve_fund_use(
     reason: str,
     idempotency_key: str,
 ) -> JournalEntry:
-    """Cover a client's default from the reserve fund: the unrecoverable financing receivable
-    is written off (Dr defaults written off, Cr financing receivable) and reserve money is
-    released to the house bank (Dr house bank, Cr reserve fund), in one entry."""
+    """Cover a client's default (see reserve_fund_use_in_transaction) in its own transaction."""
     return _durable(
         lambda: reserve_fund_use_in_transaction(
             investor=investor,
@@ -176,6 +248,7 @@ def facility_create(
     actor,
     reason: str,
 ) -> CreditFacility:
+    require_permission(actor, MOVE_PERM, action="open a backup facility")
     limit = money.money_parse(limit, field="limit")
     currency = money.currency_parse(currency)
     fee_rate = money.amount_parse(fee_rate, field="fee_rate", places=6, allow_zero=True)
@@ -213,6 +286,7 @@ def facility_draw(
 ) -> JournalEntry:
     """Draw on a facility (Dr house bank, Cr facility). Refused beyond the available amount
     (limit - drawn), before the start date, after expiry, or on a closed facility."""
+    require_permission(actor, MOVE_PERM, action="draw on a backup facility")
     amount = money.money_parse(amount)
     reason, key = _reason(reason), _key(idempotency_key)
 
@@ -252,6 +326,7 @@ def facility_repay(
     *, facility: CreditFacility, amount: Decimal | str, actor, reason: str, idempotency_key: str
 ) -> JournalEntry:
     """Repay a facility (Dr facility, Cr house bank); never more than is drawn."""
+    require_permission(actor, MOVE_PERM, action="repay a backup facility")
     amount = money.money_parse(amount)
     reason, key = _reason(reason), _key(idempotency_key)
 
@@ -279,6 +354,7 @@ def facility_repay(
 
 
 def facility_close(*, facility: CreditFacility, actor, reason: str) -> CreditFacility:
+    require_permission(actor, MOVE_PERM, action="close a backup facility")
     reason = _reason(reason)
     with transaction.atomic():
         locked = _facility_locked(facility)
@@ -298,6 +374,7 @@ def house_capital_contribute(
     *, amount: Decimal | str, currency: str, actor, reason: str, idempotency_key: str
 ) -> JournalEntry:
     """Shareholders pay capital into the house bank (Dr house bank, Cr house capital)."""
+    require_permission(actor, MOVE_PERM, action="record house capital")
     amount = money.money_parse(amount)
     currency = money.currency_parse(currency)
     reason, key = _reason(reason), _key(idempotency_key)

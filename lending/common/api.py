@@ -3,8 +3,8 @@ and the Idempotency-Key header of money movements."""
 
 from decimal import Decimal
 
-from drf_spectacular.utils import OpenApiParameter
-
+# the Idempotency-Key header of money movements: one definition for every app's API
+from accounts.api_idempotency import IDEMPOTENCY, IDEMPOTENCY_KEY_MAX, idempotency_key
 from accounts.errors import ValidationFailed
 
 
@@ -36,31 +36,11 @@ def status_filter(request, choices) -> str | None:
     return status
 
 
-IDEMPOTENCY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=True,
-    pattern=r"^\S(.{0,118}\S)?$",
-    description="Up to 120 characters without leading or trailing blanks, unique per money "
-    "movement; the same key and body repeat the first answer, another body with it is a 409",
-)
-
-
-IDEMPOTENCY_KEY_MAX = 120  # the service keeps 160 characters of "api:<user id>:<key>"
-
-
-def idempotency_key(request) -> str:
-    key = (request.headers.get("Idempotency-Key") or "").strip()
-    if not key:
-        raise ValidationFailed(
-            "Idempotency-Key: this request moves money and needs an Idempotency-Key header",
-            extra={"field": "Idempotency-Key"},
-        )
-    if len(key) > IDEMPOTENCY_KEY_MAX:  # longer keys would be cut, and two could then clash
-        raise ValidationFailed(
-            f"Idempotency-Key: at most {IDEMPOTENCY_KEY_MAX} characters",
-            extra={"field": "Idempotency-Key", "rule": "too_long"},
-        )
-    # scoped per user so two users' keys never collide
-    return f"api:{request.user.pk}:{key}"
+__all__ = [
+    "IDEMPOTENCY",
+    "IDEMPOTENCY_KEY_MAX",
+    "decimal_text",
+    "idempotency_key",
+    "status_filter",
+    "validated",
+]

@@ -139,3 +139,19 @@ def credit_account_for(user, pk, *, with_investor: bool = True) -> CreditAccount
     if account is None:
         raise NotFound("credit account: not found")
     return account
+
+
+def credit_account_by_number(account_number: str) -> CreditAccount:
+    """A credit account by its number (staff forms that name the account); NotFound naming
+    the field otherwise."""
+    account = (
+        CreditAccount.objects.select_related("investor")
+        .filter(account_number=(account_number or "").strip().upper())
+        .first()
+    )
+    if account is None:
+        raise NotFound(
+            f"account_number: no credit account {account_number}",
+            extra={"field": "account_number"},
+        )
+    return account

@@ -568,7 +568,7 @@ def _approve_renewal(application, *, actor, reason, signed_on) -> CreditContract
 # --- deposits: screening against the bank account of record ----------------------------------
 
 
-def client_deposit_receive(
+def client_deposit_receive_in_transaction(
     *,
     investor: InvestorProfile,
     amount,
@@ -578,8 +578,10 @@ def client_deposit_receive(
     idempotency_key: str,
     actor: User | None,
 ):
-    """Money arriving for an investor. From the bank account of record it is credited through
-    custody; from any other account it is held and flagged (a HeldDeposit), never credited."""
+    """Money arriving for an investor, inside the caller's transaction (the bank statement's
+    credit lines, lending.financing.bank_credits). From the bank account of record it is
+    credited through custody (the JournalEntry is returned); from any other account it is held
+    and flagged (the HeldDeposit is returned), never credited."""
     amount = _money(amount, "amount")
     if not investor.is_bank_account_of_record(bank_account):
         return compliance_services.deposit_hold(
@@ -591,7 +593,7 @@ def client_deposit_receive(
             idempotency_key=idempotency_key,
             actor=actor,
         )
-    return custody_services.client_deposit_post(
+    return custody_services.client_deposit_post_in_transaction(
         investor=investor,
         amount=amount,
         currency=currency,
@@ -600,6 +602,13 @@ def client_deposit_receive(
         actor=actor,
         idempotency_key=idempotency_key,
     )
+
+
+def client_deposit_receive(**kwargs):
+    """`client_deposit_receive_in_transaction` in its own transaction (tests and the demo
+    seed; the desk receives money through the bank statement's credit lines)."""
+    with transaction.atomic(durable=True):
+        return client_deposit_receive_in_transaction(**kwargs)
 
 
 def held_deposit_release(*, deposit: HeldDeposit, reason: str, actor: User):

@@ -1,5 +1,5 @@
-"""Forms of the portal account page's two withdrawals (cash; own shares transferred out):
-shape only; the services decide."""
+"""Forms of the portal account page: the two withdrawals (cash; own shares transferred out) and
+a direct cash repayment (直接还款): shape only; the services decide."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -26,5 +26,14 @@ class SecuritiesWithdrawalForm(forms.Form):
 
 class CashWithdrawalForm(forms.Form):
     amount = forms.DecimalField(label=_("Amount (CNY)"), **MONEY.fields)
+    reason = forms.CharField(label=_("Note"), max_length=300, required=False)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+
+class RepaymentForm(forms.Form):
+    """Repay from the account's cash: interest first, then the oldest financing."""
+
+    action = forms.CharField(widget=forms.HiddenInput, initial="repay")
+    amount = forms.DecimalField(label=_("Amount to repay (CNY)"), **MONEY.fields)
     reason = forms.CharField(label=_("Note"), max_length=300, required=False)
     idempotency_key = forms.CharField(widget=forms.HiddenInput)

@@ -52,3 +52,12 @@ def withdrawals_of(credit_account: CreditAccount) -> QuerySet[WithdrawalRequest]
     return WithdrawalRequest.objects.filter(credit_account=credit_account).select_related(
         "instrument"
     )
+
+
+def transfers_in_of(account, *, limit: int = 10):
+    """The account's collateral transfers in, newest first (the portal shows booked ones)."""
+    from lending.financing.models import CollateralTransferIn
+
+    return CollateralTransferIn.objects.filter(credit_account=account).select_related("instrument")[
+        :limit
+    ]

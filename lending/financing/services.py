@@ -58,6 +58,7 @@ from custody.models import EntryKind, JournalEntry, LedgerAccount
 from lending.common.inputs import (
     decimal_parsed,
     idempotency_key_required,
+    reason_required,
     shares_parsed,
 )
 from lending.common.transactions import durable
@@ -545,9 +546,13 @@ def _repayment_from_entry(entry: JournalEntry) -> RepaymentResult:
 def repayment_post(
     *, credit_account: CreditAccount, amount, actor, idempotency_key: str, reason: str = ""
 ) -> RepaymentResult:
-    """Repay from the account's cash: interest first, then principal, oldest financing first.
-    More than is owed, or more than the cash, is refused."""
+    """Repay from the account's cash (直接还款): interest first, then principal, oldest
+    financing first. The investor on their own account, or staff on the investor's written
+    instruction, whose reference `reason` must give. More than is owed, or more than the cash,
+    is refused."""
     require_owner_or_perm(actor, credit_account, "lending.add_financing")
+    if actor is not None and getattr(actor, "investor_profile", None) is None:
+        reason = reason_required(reason)  # staff: the investor's written instruction
     key = f"repay:{idempotency_key_required(idempotency_key)}"
     amount = money_rounded(decimal_parsed(amount, "amount", places=2))
 

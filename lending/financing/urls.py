@@ -2,11 +2,34 @@
 
 from django.urls import path
 
-from lending.financing import api
+from lending.financing import api, views
 
 portal_urlpatterns: list = []
-staff_urlpatterns: list = []
+staff_urlpatterns: list = [
+    path("lending/bank-credits/", views.BankCreditsView.as_view(), name="lending-bank-credits"),
+    path(
+        "lending/collateral-transfers/",
+        views.CollateralTransfersView.as_view(),
+        name="lending-collateral-transfers",
+    ),
+]
 api_urlpatterns: list = [
+    path("bank-credits/", api.BankCreditsApi.as_view(), name="lending-bank-credits"),
+    path(
+        "collateral-transfers/",
+        api.CollateralTransfersApi.as_view(),
+        name="lending-collateral-transfers",
+    ),
+    path(
+        "collateral-transfers/<int:pk>/decision/",
+        api.CollateralTransferDecisionApi.as_view(),
+        name="lending-collateral-transfer-decision",
+    ),
+    path(
+        "credit-accounts/<int:pk>/repayments/",
+        api.RepaymentApi.as_view(),
+        name="lending-repayment",
+    ),
     path(
         "credit-accounts/<int:pk>/withdrawals/",
         api.WithdrawalApi.as_view(),

@@ -44,3 +44,19 @@ class FlagsForm(forms.Form):
 
 class PriceUploadForm(forms.Form):
     file = forms.FileField(label=_("CSV file (instrument,price,at)"))
+
+
+class CategoryForm(forms.Form):
+    category = forms.ChoiceField(label=_("Category"), choices=InstrumentCategory.choices)
+    reason = forms.CharField(label=_("Reason"), max_length=300)
+
+
+class InstrumentCreateForm(forms.Form):
+    exchange = forms.ChoiceField(label=_("Exchange"), choices=Exchange.choices)
+    code = forms.CharField(label=_("Code"), max_length=12)
+    name = forms.CharField(label=_("Name"), max_length=100)
+    category = forms.ChoiceField(label=_("Category"), choices=InstrumentCategory.choices)
+    listed_on = forms.DateField(label=_("Listed on (a new listing)"), required=False)
+    tradable_float = forms.IntegerField(label=_("Tradable float (shares)"), min_value=1)
+    lot_size = forms.IntegerField(label=_("Lot size"), min_value=1, initial=100)
+    reason = forms.CharField(label=_("Reason"), max_length=300)

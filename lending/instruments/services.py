@@ -174,6 +174,31 @@ def haircut_set(
     return instrument
 
 
+def instrument_category_set(
+    *, instrument: Instrument, category: str, actor, reason: str
+) -> Instrument:
+    """Move an instrument to another category; its haircut is re-applied against the new
+    category's dated cap (lowered to the cap when above it, said in the history's reason)."""
+    require_permission(actor, "lending.change_instrument", action="change a category")
+    reason = reason_required(reason)
+    if category not in InstrumentCategory.values:
+        raise ValidationFailed(
+            f"category: unknown category {category!r}", extra={"field": "category"}
+        )
+    with transaction.atomic():
+        instrument = Instrument.objects.select_for_update(of=("self",)).get(pk=instrument.pk)
+        previous = instrument.category
+        cap = haircut_cap(category)
+        note = f"category {previous} -> {category}"
+        if instrument.haircut > cap:
+            note += f", haircut {instrument.haircut} lowered to the cap {cap}"
+            instrument.haircut = cap
+        instrument.category = category
+        stamp(instrument, actor=actor, reason=f"{note}: {reason}")
+        instrument.save(update_fields=["category", "haircut"])
+    return instrument
+
+
 def instrument_flags_set(
     *,
     instrument: Instrument,

@@ -1,4 +1,5 @@
-"""Staff pages of instruments: the list, haircuts and flags, price upload. Views parse and call
+"""Staff pages of instruments: the list (and adding one), category, haircuts and flags, price
+upload. Views parse and call
 services or selectors; no rules here."""
 
 from django.contrib import messages
@@ -11,14 +12,39 @@ from accounts.errors import ApplicationError
 from lending.credit.views import StaffMixin
 from lending.instruments import selectors as instruments_selectors
 from lending.instruments import services as instruments_services
-from lending.instruments.forms import FlagsForm, HaircutForm, InstrumentFilterForm, PriceUploadForm
+from lending.instruments.forms import (
+    CategoryForm,
+    FlagsForm,
+    HaircutForm,
+    InstrumentCreateForm,
+    InstrumentFilterForm,
+    PriceUploadForm,
+)
 from lending.instruments.models import Instrument
 
 
 class InstrumentListView(StaffMixin, View):
-    permission = "lending.view_instrument"
+    """The instruments, filtered; a risk officer adds one (new instruments come in not
+    eligible, with a haircut of 0, until set on their page)."""
 
-    def get(self, request):
+    permission = "lending.view_instrument"
+    write_permission = "lending.add_instrument"
+
+    def post(self, request):
+        create_form = InstrumentCreateForm(request.POST)
+        if create_form.is_valid():
+            try:
+                instrument = instruments_services.instrument_create(
+                    actor=request.user, **create_form.cleaned_data
+                )
+            except ApplicationError as exc:
+                create_form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("Instrument added."))
+                return redirect("staff:lending-instrument-edit", pk=instrument.pk)
+        return self.get(request, create_form=create_form, status=400)
+
+    def get(self, request, create_form=None, status=200):
         form = InstrumentFilterForm(request.GET or None)
         filters = form.cleaned_data if form.is_valid() else {}
         qs = instruments_selectors.instruments(**{k: v for k, v in filters.items() if v})
@@ -28,7 +54,14 @@ class InstrumentListView(StaffMixin, View):
         return render(
             request,
             "lending/instruments/instruments.html",
-            {"form": form, "page": page, "query": query.urlencode()},
+            {
+                "form": form,
+                "page": page,
+                "query": query.urlencode(),
+                "create_form": create_form or InstrumentCreateForm(),
+                "can_add": request.user.has_perm("lending.add_instrument"),
+            },
+            status=status,
         )
 
 
@@ -36,7 +69,15 @@ class InstrumentEditView(StaffMixin, View):
     permission = "lending.view_instrument"
     write_permission = "lending.change_instrument"  # haircut and flags alike
 
-    def _render(self, request, instrument, haircut_form=None, flags_form=None, status=200):
+    def _render(
+        self,
+        request,
+        instrument,
+        haircut_form=None,
+        flags_form=None,
+        category_form=None,
+        status=200,
+    ):
         return render(
             request,
             "lending/instruments/instrument_edit.html",
@@ -59,6 +100,8 @@ class InstrumentEditView(StaffMixin, View):
                         "delisting": instrument.delisting,
                     }
                 ),
+                "category_form": category_form
+                or CategoryForm(initial={"category": instrument.category}),
                 "history": instrument.history.select_related("history_user").order_by(
                     "-history_id"
                 )[:20],
@@ -73,6 +116,19 @@ class InstrumentEditView(StaffMixin, View):
 
     def post(self, request, pk: int):
         instrument = get_object_or_404(Instrument, pk=pk)
+        if request.POST.get("action") == "category":
+            form = CategoryForm(request.POST)
+            if form.is_valid():
+                try:
+                    instruments_services.instrument_category_set(
+                        instrument=instrument, actor=request.user, **form.cleaned_data
+                    )
+                except ApplicationError as exc:
+                    form.add_error(None, exc.message)
+                else:
+                    messages.success(request, _("Category saved; the haircut was re-applied."))
+                    return redirect("staff:lending-instrument-edit", pk=pk)
+            return self._render(request, instrument, category_form=form, status=400)
         if request.POST.get("action") == "flags":
             form = FlagsForm(request.POST)
             if form.is_valid():

@@ -34,7 +34,7 @@ from lending.credit import selectors as credit_selectors
 from lending.domain import charts
 from lending.financing import selectors as financing_selectors
 from lending.financing import services as financing_services
-from lending.financing.forms import CashWithdrawalForm, SecuritiesWithdrawalForm
+from lending.financing.forms import CashWithdrawalForm, RepaymentForm, SecuritiesWithdrawalForm
 from lending.financing.valuation import account_view
 from lending.instruments import selectors as instruments_selectors
 from lending.margin_calls import selectors as margin_call_selectors
@@ -45,8 +45,9 @@ from lending.portal.api import LeverageInputSerializer
 
 class AccountView(InvestorPageMixin, View):
     """The investor's credit account: assets, debt, ratio with its lines, margin, positions,
-    recent withdrawals, and the two withdrawal forms (cash; own shares transferred out). The
-    form posted is told apart by its `action` field (cash when absent)."""
+    recent withdrawals, the two withdrawal forms (cash; own shares transferred out) and the
+    direct repayment from cash. The form posted is told apart by its `action` field (cash
+    withdrawal when absent)."""
 
     def _account(self, request):
         account = credit_selectors.credit_accounts_for(request.user).filter(status="open").first()
@@ -62,7 +63,17 @@ class AccountView(InvestorPageMixin, View):
             if p.own_quantity > 0
         ]
 
-    def _render(self, request, account, view, *, cash_form=None, securities_form=None, status=200):
+    def _render(
+        self,
+        request,
+        account,
+        view,
+        *,
+        cash_form=None,
+        securities_form=None,
+        repay_form=None,
+        status=200,
+    ):
         recent_withdrawals = financing_selectors.withdrawals_of(account).order_by("-created_at")
         recent_withdrawals = recent_withdrawals[:10]
         return render(
@@ -73,6 +84,7 @@ class AccountView(InvestorPageMixin, View):
                 "state": portal_selectors.margin_state(account),
                 "financings": financing_selectors.financings_of(account, open_only=True),
                 "withdrawals": recent_withdrawals,
+                "transfers_in": financing_selectors.transfers_in_of(account),
                 "withdrawable": [
                     (p, view.withdrawable_quantity(p.instrument))
                     for p in view.positions
@@ -84,6 +96,8 @@ class AccountView(InvestorPageMixin, View):
                 or SecuritiesWithdrawalForm(
                     holdings=self._holdings(view), initial={"idempotency_key": uuid.uuid4().hex}
                 ),
+                "repay_form": repay_form
+                or RepaymentForm(initial={"idempotency_key": uuid.uuid4().hex}),
             },
             status=status,
         )
@@ -104,6 +118,9 @@ class AccountView(InvestorPageMixin, View):
                 _("Shares transferred out of your credit account."),
                 "securities_form",
             )
+        elif request.POST.get("action") == "repay":
+            form = RepaymentForm(request.POST)
+            field, done, slot = ("amount", _("Repayment booked."), "repay_form")
         else:
             form = CashWithdrawalForm(request.POST)
             field, done, slot = (
@@ -130,7 +147,9 @@ class AccountView(InvestorPageMixin, View):
             "idempotency_key": f"portal:{request.user.pk}:{data['idempotency_key']}",
             "reason": data["reason"],
         }
-        if isinstance(form, SecuritiesWithdrawalForm):
+        if isinstance(form, RepaymentForm):
+            financing_services.repayment_post(amount=data["amount"], **common)
+        elif isinstance(form, SecuritiesWithdrawalForm):
             financing_services.securities_withdrawal_request(
                 instrument=instruments_selectors.instrument_by_code(data["instrument"]),
                 quantity=data["quantity"],

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.errors import ValidationFailed
+from accounts.permissions import require_permission
 from lending.risk import services as risk
 from lending.risk.models import RiskRun, RiskRunKind
 
@@ -134,11 +135,12 @@ class RiskRunTargetAdoptApi(APIView):
 
     @extend_schema(request=TargetAdoptSerializer, responses={200: RiskRunDetailSerializer})
     def post(self, request, pk: int):
-        body = TargetAdoptSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        # the permission first (the service checks it again), then the run and the reason
+        require_permission(request.user, risk.ADOPT_PERM, action="adopt a reserve target")
+        reason = request.data.get("reason", "") if hasattr(request.data, "get") else ""
         run = risk.risk_run_target_adopt(
             run=risk.risk_run_for(request.user, pk),
             actor=request.user,
-            reason=body.validated_data["reason"],
+            reason=reason if isinstance(reason, str) else "",
         )
         return Response(RiskRunDetailSerializer(run).data)

@@ -1,6 +1,6 @@
 """Risk runs at the service level, on accounts built through the real services: the stress
 figures of a 5x account by hand, Monte Carlo figures equal to calling lending.domain.analytics with
-the run's seed, the reserve target written to custody, permissions and idempotent execution."""
+the run's seed, the reserve target proposed and adopted, permissions and idempotent execution."""
 
 from decimal import Decimal
 
@@ -117,7 +117,7 @@ def test_monte_carlo_var_and_es_equal_analytics_with_the_same_seed(five_x, funde
     assert perf["account_number"] == five_x.account_number and perf["observations"] <= 3
 
 
-def test_the_target_is_written_to_custody_and_sized_from_both_kinds(five_x, staff):
+def test_the_target_is_sized_from_both_kinds_and_written_to_custody_once_adopted(five_x, staff):
     custody_services.reserve_fund_contribute(
         amount=Decimal("15000"),
         currency="CNY",
@@ -134,6 +134,7 @@ def test_the_target_is_written_to_custody_and_sized_from_both_kinds(five_x, staf
     assert stress.reserve_target == Decimal("45000.00")
     assert stress.reserve_balance == Decimal("15000.00")
     assert stress.reserve_adequacy == Decimal("0.333333")
+    risk.risk_run_target_adopt(run=stress, actor=staff["risk2"], reason="reviewed")
     adequacy = custody_selectors.reserve_adequacy(currency="CNY")
     assert adequacy.target == Decimal("45000.00") and adequacy.reserve == Decimal("15000.00")
     assert stress.results["scenarios"][1]["reserve_coverage"] == "0.400000"
@@ -142,6 +143,8 @@ def test_the_target_is_written_to_custody_and_sized_from_both_kinds(five_x, staf
     assert mc.stressed_loss == Decimal("37500.00")  # from the stress run, weight 1 now
     assert mc.reserve_target == mc.expected_loss + Decimal("37500.00")
     assert mc.results["reserve"]["other_run_id"] == stress.pk
+    assert custody_selectors.reserve_adequacy(currency="CNY").target == stress.reserve_target
+    risk.risk_run_target_adopt(run=mc, actor=staff["risk2"], reason="reviewed")
     assert custody_selectors.reserve_adequacy(currency="CNY").target == mc.reserve_target
 
 

@@ -83,6 +83,8 @@ def test_the_staff_pages_show_the_target_beside_the_reserve_fund(five_x, staff, 
             parameters={"n_paths": 200, "horizon_days": 3, "performance_accounts": 0},
         ).pk
     )  # fmt: skip
+    assert custody_selectors.reserve_adequacy(currency="CNY").target is None  # proposed only
+    risk.risk_run_target_adopt(run=mc, actor=staff["risk2"], reason="reviewed")  # four eyes
     target = custody_selectors.reserve_adequacy(currency="CNY").target
     assert target == mc.reserve_target == mc.expected_loss + stress.stressed_loss
 

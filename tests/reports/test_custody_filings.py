@@ -110,6 +110,7 @@ def test_reserves_show_reserve_target_facility_and_the_stress_run(
     run = risk.risk_run_start(kind="stress", actor=staff["risk"], reason="desk review")
     run = risk.risk_run_execute(run_id=run.pk)
     assert run.status == "succeeded", run.error
+    risk.risk_run_target_adopt(run=run, actor=staff["risk2"], reason="reviewed")
     as_of = timezone.now()
     filing = prepared("reserves", officers[1], as_of)
     text = pdf_text(filing.pdf_file.path)

@@ -1,0 +1,125 @@
+"""Collateral transfer in (担保品划转): shares the investor moves from their ordinary securities
+account into the credit account, booked only on the custodian's confirmation.
+
+Operations prepare it with the confirmation's reference (unique: one confirmation is booked
+once) and the instrument and quantity it confirms (`collateral_transfer_prepare`, permission
+lending.add_collateraltransferin); a second person (risk, permission
+lending.approve_collateraltransferin, with a second factor, never the preparer; a CHECK
+constraint too) approves it and the shares are posted in the same transaction: Dr house
+custodian q / Cr client client_securities q (kind "securities"). Or rejects it. Shares out is
+the securities withdrawal (services.securities_withdrawal_request), allowed only above the
+withdrawal line."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.audit import stamp
+from accounts.errors import Conflict, RuleViolation, ValidationFailed
+from accounts.permissions import require_permission
+from accounts.second_factor import require_second_factor
+from custody import services as custody
+from custody.models import EntryKind
+from lending.common.inputs import reason_required, shares_parsed
+from lending.credit.locks import open_credit_account_lock
+from lending.credit.models import CreditAccount
+from lending.domain.formats import fmt_shares
+from lending.financing.models import CollateralTransferIn, TransferStatus
+from lending.instruments.models import Instrument
+
+PREPARE_PERM = "lending.add_collateraltransferin"
+APPROVE_PERM = "lending.approve_collateraltransferin"
+
+
+def collateral_transfer_prepare(
+    *,
+    credit_account: CreditAccount,
+    instrument: Instrument,
+    quantity,
+    confirmation_reference: str,
+    actor,
+    reason: str,
+) -> CollateralTransferIn:
+    require_permission(actor, PREPARE_PERM, action="prepare a collateral transfer")
+    quantity = shares_parsed(quantity)
+    reference = (confirmation_reference or "").strip()
+    if not reference or len(reference) > 64:
+        raise ValidationFailed(
+            "confirmation_reference: the custodian's confirmation reference is required "
+            "(at most 64 characters)",
+            extra={"field": "confirmation_reference"},
+        )
+    reason = reason_required(reason)
+    if not instrument.collateral_eligible:
+        raise RuleViolation(
+            f"instrument: {instrument.ledger_unit} is not eligible collateral",
+            code="not_collateral_eligible",
+            extra={"field": "instrument"},
+        )
+    transfer = CollateralTransferIn(
+        credit_account=credit_account,
+        instrument=instrument,
+        quantity=quantity,
+        confirmation_reference=reference,
+        prepared_by=actor,
+        reason=reason[:300],
+    )
+    stamp(transfer, actor=actor, reason=f"prepared from confirmation {reference}: {reason}")
+    try:
+        with transaction.atomic():
+            transfer.save()
+    except IntegrityError:
+        raise Conflict(
+            f"confirmation_reference: {reference} was already used for a transfer",
+            extra={"field": "confirmation_reference"},
+        ) from None
+    return transfer
+
+
+def collateral_transfer_decide(
+    *, transfer: CollateralTransferIn, approve: bool, actor, reason: str = ""
+) -> CollateralTransferIn:
+    """Approve (book the shares) or reject a prepared transfer: four eyes, second factor."""
+    require_permission(actor, APPROVE_PERM, action="approve a collateral transfer")
+    require_second_factor(actor, action="approve a collateral transfer")
+    with transaction.atomic(durable=True):
+        account = open_credit_account_lock(transfer.credit_account)
+        locked = CollateralTransferIn.objects.select_for_update().get(pk=transfer.pk)
+        if locked.status != TransferStatus.PREPARED:
+            raise Conflict(
+                f"transfer: {locked.confirmation_reference} is already {locked.status}",
+                extra={"field": "transfer"},
+            )
+        if actor is not None and actor.pk == locked.prepared_by_id:
+            raise RuleViolation(
+                "transfer: the person who prepared it may not approve it (four eyes)",
+                code="four_eyes",
+                extra={"field": "transfer"},
+            )
+        locked.decided_by, locked.decided_at = actor, timezone.now()
+        if approve:
+            unit = locked.instrument.ledger_unit
+            client = custody.client_account(
+                account.investor, "client_securities", unit, actor=actor
+            )
+            custodian = custody.house_account("custodian", unit, actor=actor)
+            custody.balances_lock([client, custodian])
+            locked.entry = custody.entry_post_in_transaction(
+                legs=[
+                    custody.debit(custodian, locked.quantity),
+                    custody.credit(client, locked.quantity),
+                ],
+                memo=f"Collateral transferred in {fmt_shares(locked.quantity)} {unit} "
+                f"(custodian confirmation {locked.confirmation_reference})",
+                kind=EntryKind.SECURITIES,
+                actor=actor,
+                idempotency_key=f"transfer-in:{locked.confirmation_reference}",
+            )
+            locked.status = TransferStatus.BOOKED
+        else:
+            reason = reason_required(reason)
+            locked.status = TransferStatus.REJECTED
+        stamp(locked, actor=actor, reason=f"{locked.status}: {reason}".strip(": "))
+        locked.save()
+    return locked

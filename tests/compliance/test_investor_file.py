@@ -1,0 +1,62 @@
+"""The investor file (staff): operations record the facts the eligibility check reads and the
+classification, run the check, and record refused requests; compliance resolves red flags;
+the auditor reads. Without these doors an investor who signs up could never be approved."""
+
+from datetime import date
+
+import pytest
+
+from compliance.models import ClassificationRecord, EligibilityCheck, EligibilityFacts, RedFlag
+from tests.second_factor import login_verified
+
+pytestmark = pytest.mark.django_db
+
+
+def _url(investor) -> str:
+    return f"/staff/compliance/investors/{investor.pk}/"
+
+
+def test_operations_fill_the_file_and_the_check_reads_it(make_investor, staff, client):
+    investor = make_investor()
+    login_verified(client, staff["ops"])
+    listed = client.get("/staff/compliance/investors/", {"q": investor.real_name})
+    assert _url(investor) in listed.content.decode()
+    facts = {
+        "action": "facts", "facts-first_trade_date": "2019-03-01",
+        "facts-firm_shareholding_pct": "0", "facts-evidence": "brokerage file 2019-0301",
+        "facts-reason": "onboarding",
+    }  # fmt: skip
+    assert client.post(_url(investor), facts).status_code == 302
+    assert EligibilityFacts.objects.get(investor=investor).first_trade_date == date(2019, 3, 1)
+    bad = client.post(_url(investor), {**facts, "facts-firm_shareholding_pct": "120"})
+    assert bad.status_code == 400 and "firm_shareholding_pct: at most 100" in bad.content.decode()
+    classify = {
+        "action": "classify", "classify-financial_assets": "6000000",
+        "classify-average_income_3y": "0", "classify-net_assets": "0",
+        "classify-experience_years": "3",
+    }  # fmt: skip
+    assert client.post(_url(investor), classify).status_code == 302
+    assert ClassificationRecord.objects.get(investor=investor).result == "professional"
+    assert client.post(_url(investor), {"action": "check"}).status_code == 302
+    check = EligibilityCheck.objects.get(investor=investor)
+    assert check.items.filter(rule__icontains="trad").exists()
+    refusal = {"action": "refusal", "refusal-kind": "sub_account",
+               "refusal-details": "asked for 3 sub-accounts for friends"}  # fmt: skip
+    assert client.post(_url(investor), refusal).status_code == 302
+    flag = RedFlag.objects.get(investor=investor, kind="sub_account")
+    # operations may not resolve red flags; compliance may
+    resolve = {"action": "resolve", "resolve-flag": flag.pk, "resolve-status": "confirmed",
+               "resolve-resolution": "refused in writing"}  # fmt: skip
+    assert client.post(_url(investor), resolve).status_code == 403
+    login_verified(client, staff["compliance"])
+    assert client.post(_url(investor), resolve).status_code == 302
+    flag.refresh_from_db()
+    assert flag.status == "confirmed" and flag.resolved_by == staff["compliance"]
+
+
+def test_the_auditor_reads_the_file_and_changes_nothing(make_investor, staff, client):
+    investor = make_investor()
+    login_verified(client, staff["auditor"])
+    assert client.get(_url(investor)).status_code == 200
+    answer = client.post(_url(investor), {"action": "check"})
+    assert answer.status_code == 403 and not EligibilityCheck.objects.exists()

@@ -1,0 +1,38 @@
+"""Instruments have their doors: a risk officer adds one on the staff list (not eligible, no
+haircut until set) and moves one to another category, which re-applies the category's dated
+haircut cap; other roles are refused."""
+
+from decimal import Decimal
+
+import pytest
+
+from lending.instruments.models import Instrument
+from tests.second_factor import login_verified
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_risk_officer_adds_an_instrument_and_changes_its_category(
+    book_instruments, staff, client
+):
+    login_verified(client, staff["ops"])
+    form = {
+        "exchange": "SSE", "code": "601318", "name": "中国平安", "category": "index_constituent",
+        "tradable_float": "10858000000", "lot_size": "100", "reason": "added to the list",
+    }  # fmt: skip
+    assert client.post("/staff/lending/instruments/", form).status_code == 403
+    login_verified(client, staff["risk"])
+    assert client.post("/staff/lending/instruments/", form).status_code == 302
+    made = Instrument.objects.get(code="601318")
+    assert (made.haircut, made.collateral_eligible, made.board) == (Decimal(0), False, "main")
+    twice = client.post("/staff/lending/instruments/", form)
+    assert twice.status_code == 400 and "SSE:601318 already exists" in twice.content.decode()
+
+    moutai = book_instruments["SSE:600519"]  # index constituent at 0.70
+    url = f"/staff/lending/instruments/{moutai.pk}/"
+    answer = client.post(url, {"action": "category", "category": "other_a_share", "reason": "x"})
+    assert answer.status_code == 302
+    moutai.refresh_from_db()
+    # the other A-share cap (0.65, dated parameter) is re-applied
+    assert moutai.category == "other_a_share" and moutai.haircut == Decimal("0.65")
+    assert "lowered to the cap 0.65" in moutai.history.first().history_change_reason
