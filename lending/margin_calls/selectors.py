@@ -74,3 +74,18 @@ def margin_state_of(credit_account) -> AccountMarginState | None:
 
 def events_of(call: MarginCall) -> QuerySet[MarginEvent]:
     return MarginEvent.objects.filter(call=call).select_related("actor").order_by("occurred_at")
+
+
+def money_received_since(call: MarginCall):
+    """What came into the call's account since it was issued and was credited (the bank
+    statement's credit lines): what the investor sees beside the notice that asked for it."""
+    from django.db.models import Sum
+
+    from lending.financing.models import BankCredit, BankCreditStatus
+
+    total = BankCredit.objects.filter(
+        investor_id=call.credit_account.investor_id,
+        status=BankCreditStatus.CREDITED,
+        created_at__gte=call.issued_at,
+    ).aggregate(total=Sum("amount"))["total"]
+    return total

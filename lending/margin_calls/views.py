@@ -32,7 +32,10 @@ class PortalCallsView(InvestorPageMixin, View):
             "lending/margin_calls/portal_calls.html",
             {
                 "states": [selectors.margin_state_of(a) for a in accounts],
-                "calls": selectors.calls_for(request.user),
+                "calls": [
+                    (call, selectors.money_received_since(call))
+                    for call in selectors.calls_for(request.user)[:50]
+                ],
                 "notices": selectors.notices_for(request.user).filter(channel="portal"),
             },
         )

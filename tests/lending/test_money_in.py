@@ -108,3 +108,28 @@ def test_the_bank_feed_token_may_post_credits_and_nothing_else(account, make_use
     }  # fmt: skip
     refused = investor_api.post("/api/v1/bank-credits/", {"lines": [line]}, format="json")
     assert refused.status_code == 403 and not BankCredit.objects.exists()
+
+
+def test_the_margin_call_page_shows_the_money_received_since_the_call(
+    funded_account, staff, client
+):
+    from lending.financing import bank_credits
+    from tests.lending.calls_fixtures import MOUTAI, PINGAN, overdue_call
+
+    account = funded_account(
+        deposit="200000", own=((MOUTAI, 2000, "100.00"),), financed=((PINGAN, 14000, "10.00"),)
+    )
+    call = overdue_call(account, staff)
+
+    line = {
+        "line_id": "C-1", "value_date": timezone.localdate().isoformat(), "amount": "30000.00",
+        "currency": "CNY", "payer_name": "me", "reference": account.account_number,
+        "payer_account": account.investor._test_bank_account,
+    }  # fmt: skip
+    bank_credits.bank_credits_import(
+        lines=bank_credits.credit_lines_parsed([line]), source="api", actor=None
+    )
+    client.force_login(account.investor.user)
+    page = client.get("/portal/lending/margin-calls/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"<td>{call.pk}</td>" in page
+    assert '<td class="num received">30,000.00</td>' in page
