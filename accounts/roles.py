@@ -49,6 +49,7 @@ ROLE_GRANTS: dict[str, list[str]] = {
         "compliance.change_eligibilityfacts",
         "compliance.add_eligibilitycheck",
         "compliance.add_redflag",
+        "compliance.add_dailyassetfigure",
     ],
     Role.RISK: [
         *_VIEW_ALL,

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from .audit import stamp
 from .errors import Conflict, ValidationFailed
 from .models import IdentityType, InvestorCategory, InvestorProfile, InvestorType, User
+from .permissions import require_permission
 from .roles import STAFF_ROLES, Role
 
 
@@ -87,6 +88,7 @@ def investor_profile_create(
     actor: User | None,
     reason: str = "investor onboarded",
 ) -> InvestorProfile:
+    require_permission(actor, "accounts.add_investorprofile", action="verify an identity")
     _validate_choice("investor_type", investor_type, InvestorType)
     _validate_choice("id_type", id_type, IdentityType)
     _validate_choice("category", category, InvestorCategory)

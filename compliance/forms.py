@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import IdentityType, InvestorType
+
 
 class QuestionnaireForm(forms.Form):
     """One radio group per question of the questionnaire in use."""
@@ -109,3 +111,16 @@ class RedFlagResolveForm(forms.Form):
         choices=[("cleared", _("Cleared")), ("confirmed", _("Confirmed"))],
     )
     resolution = forms.CharField(label=_("Resolution"), max_length=400)
+
+
+class IdentityVerifiedForm(forms.Form):
+    """What operations record after verifying a signed-up investor's identity in person or by
+    video witness: the profile's real name, identity document and bank account of record."""
+
+    real_name = forms.CharField(label=_("Real name"), max_length=200)
+    investor_type = forms.ChoiceField(label=_("Investor type"), choices=InvestorType.choices)
+    id_type = forms.ChoiceField(label=_("Identity document type"), choices=IdentityType.choices)
+    id_number = forms.CharField(label=_("Identity document number"), max_length=40)
+    bank_name = forms.CharField(label=_("Bank"), max_length=100)
+    bank_account = forms.CharField(label=_("Bank account of record"), max_length=40)
+    reason = forms.CharField(label=_("How the identity was verified"), max_length=300)

@@ -354,3 +354,15 @@ def investors_search(query: str = ""):
 
 def investor_profile(pk: int):
     return InvestorProfile.objects.select_related("user").filter(pk=pk).first()
+
+
+def signups_awaiting_identity():
+    """Investors who signed up (a login with the investor role) and whose identity operations
+    have not verified yet (no investor profile)."""
+    from accounts.models import User
+
+    return (
+        User.objects.filter(groups__name="investor", is_staff=False, investor_profile__isnull=True)
+        .order_by("date_joined", "pk")
+        .distinct()
+    )

@@ -33,6 +33,11 @@ portal_urlpatterns: list = [
 staff_urlpatterns: list = [
     path("compliance/investors/", views.InvestorListView.as_view(), name="compliance-investors"),
     path(
+        "compliance/investors/verify/<int:user_id>/",
+        views.IdentityVerifyView.as_view(),
+        name="compliance-identity-verify",
+    ),
+    path(
         "compliance/investors/<int:pk>/",
         views.InvestorFileView.as_view(),
         name="compliance-investor-file",

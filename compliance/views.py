@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
+from accounts import services as account_services
 from accounts.errors import ApplicationError
 from accounts.models import InvestorCategory
 from accounts.permissions import InvestorPageMixin, StaffPageMixin
@@ -21,6 +22,7 @@ from .forms import (
     DailyAssetsUploadForm,
     DecisionForm,
     EligibilityFactsForm,
+    IdentityVerifiedForm,
     ProfessionalRequestForm,
     QuestionnaireForm,
     RedFlagResolveForm,
@@ -355,8 +357,56 @@ class InvestorListView(StaffPageMixin, View):
         return render(
             request,
             "compliance/staff/investors.html",
-            {"investors": selectors.investors_search(query)[:200], "q": query},
+            {
+                "investors": selectors.investors_search(query)[:200],
+                "q": query,
+                "pending": selectors.signups_awaiting_identity()[:200],
+                "can_verify": request.user.has_perm("accounts.add_investorprofile"),
+            },
         )
+
+
+class IdentityVerifyView(StaffPageMixin, View):
+    """Operations record a signed-up investor's verified identity and bank account of record
+    (accounts.services.investor_profile_create): the investor profile the rest needs."""
+
+    permission = "accounts.add_investorprofile"
+    write_permission = "accounts.add_investorprofile"
+
+    def _user(self, user_id: int):
+        user = selectors.signups_awaiting_identity().filter(pk=user_id).first()
+        if user is None:
+            raise Http404("no signed-up investor awaiting identity verification")
+        return user
+
+    def _render(self, request, user, form, status=200):
+        return render(
+            request,
+            "compliance/staff/identity_verify.html",
+            {"signup": user, "form": form},
+            status=status,
+        )
+
+    def get(self, request, user_id: int):
+        user = self._user(user_id)
+        return self._render(
+            request, user, IdentityVerifiedForm(initial={"real_name": user.full_name})
+        )
+
+    def post(self, request, user_id: int):
+        user = self._user(user_id)
+        form = IdentityVerifiedForm(request.POST)
+        if form.is_valid():
+            try:
+                profile = account_services.investor_profile_create(
+                    user=user, actor=request.user, **form.cleaned_data
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("Identity verified: the investor's file is open."))
+                return redirect("staff:compliance-investor-file", pk=profile.pk)
+        return self._render(request, user, form, status=400)
 
 
 class InvestorFileView(StaffPageMixin, View):
