@@ -3,13 +3,13 @@ Another investor's object answers 404, never 403: its existence is not disclosed
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions
-from rest_framework.fields import IntegerField
+from rest_framework.fields import CharField, DictField, IntegerField, ListField
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api_permissions import SecondFactorForStaffWrites
-from accounts.errors import NotFound, PermissionDenied
+from accounts.api_permissions import SecondFactorForStaffWrites, writes_need
+from accounts.errors import NotFound, PermissionDenied, ValidationFailed
 from accounts.models import InvestorProfile
 
 from . import selectors, services
@@ -188,5 +188,35 @@ class DailyAssetsApi(APIView):
             rows=[(f["date"], f["total_assets"]) for f in body.validated_data["figures"]],
             source="api",
             actor=request.user,
+        )
+        return Response({"imported": count})
+
+
+class EligibilityFactsApi(APIView):
+    """Staff import of many investors' eligibility facts (brokerage and credit-bureau files):
+    {"rows": [{email, first_trade_date, has_serious_default, is_related_party,
+    firm_shareholding_pct, evidence}], "reason"}; all rows or none."""
+
+    permission_classes = [
+        permissions.IsAuthenticated,
+        writes_need("compliance.change_eligibilityfacts"),
+        SecondFactorForStaffWrites,
+    ]
+
+    @extend_schema(
+        request=inline_serializer(
+            "EligibilityFactsImport",
+            {"rows": ListField(child=DictField()), "reason": CharField()},
+        ),
+        responses={
+            200: inline_serializer("EligibilityFactsImported", {"imported": IntegerField()})
+        },
+    )
+    def post(self, request):
+        rows = request.data.get("rows") if hasattr(request.data, "get") else None
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise ValidationFailed("rows: a list of investors' facts", extra={"field": "rows"})
+        count = services.eligibility_facts_import(
+            rows=rows, actor=request.user, reason=str(request.data.get("reason") or "")
         )
         return Response({"imported": count})

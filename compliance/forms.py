@@ -124,3 +124,14 @@ class IdentityVerifiedForm(forms.Form):
     bank_name = forms.CharField(label=_("Bank"), max_length=100)
     bank_account = forms.CharField(label=_("Bank account of record"), max_length=40)
     reason = forms.CharField(label=_("How the identity was verified"), max_length=300)
+
+
+class EligibilityFactsUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("Eligibility facts (CSV)"),
+        help_text=_(
+            "Columns: email, first_trade_date (YYYY-MM-DD), has_serious_default (yes/no), "
+            "is_related_party (yes/no), firm_shareholding_pct, evidence."
+        ),
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=300)

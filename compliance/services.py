@@ -724,6 +724,95 @@ def eligibility_facts_set(
     return facts
 
 
+ELIGIBILITY_FACTS_COLUMNS = [
+    "email",
+    "first_trade_date",
+    "has_serious_default",
+    "is_related_party",
+    "firm_shareholding_pct",
+    "evidence",
+]
+_YES, _NO = {"yes", "true", "1", "y"}, {"no", "false", "0", "n", ""}
+
+
+def _flag(value: str, field: str, number: int) -> bool:
+    text = (value or "").strip().lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    raise ValidationFailed(
+        f"{field}: line {number}: {value!r} is not yes or no",
+        extra={"field": field, "line": number},
+    )
+
+
+def eligibility_facts_import(*, rows: list[dict], actor: User | None, reason: str) -> int:
+    """The facts of many investors at once, one row each (the keys of ELIGIBILITY_FACTS_COLUMNS;
+    dates YYYY-MM-DD, flags yes/no): every row is checked before any is written, and a bad one
+    refuses them all naming its field and line. Returns the investors updated."""
+    require_permission(
+        actor, "compliance.change_eligibilityfacts", action="record eligibility facts"
+    )
+    reason = _require_reason(reason)
+    checked = []
+    for number, row in enumerate(rows, start=1):
+        row = {k: "" if v is None else str(v) for k, v in dict(row).items()}
+        email = row.get("email", "").strip().lower()
+        investor = InvestorProfile.objects.filter(user__email__iexact=email).first()
+        if investor is None:
+            raise ValidationFailed(
+                f"email: line {number}: no investor with e-mail {email!r}",
+                extra={"field": "email", "line": number},
+            )
+        first = row.get("first_trade_date", "").strip()
+        try:
+            first_trade = date.fromisoformat(first) if first else None
+        except ValueError:
+            raise ValidationFailed(
+                f"first_trade_date: line {number}: {first!r} is not YYYY-MM-DD",
+                extra={"field": "first_trade_date", "line": number},
+            ) from None
+        pct = _decimal(row.get("firm_shareholding_pct") or "0", "firm_shareholding_pct")
+        if pct > 100:
+            raise ValidationFailed(
+                f"firm_shareholding_pct: line {number}: at most 100",
+                extra={"field": "firm_shareholding_pct", "line": number},
+            )
+        checked.append(
+            {
+                "investor": investor,
+                "first_trade_date": first_trade,
+                "has_serious_default": _flag(
+                    row.get("has_serious_default", ""), "has_serious_default", number
+                ),
+                "is_related_party": _flag(
+                    row.get("is_related_party", ""), "is_related_party", number
+                ),
+                "firm_shareholding_pct": pct,
+                "evidence": row.get("evidence", "").strip(),
+            }
+        )
+    with transaction.atomic():
+        for facts in checked:
+            eligibility_facts_set(actor=actor, reason=reason, **facts)
+    return len(checked)
+
+
+def eligibility_facts_import_csv(*, text: str, actor: User | None, reason: str) -> int:
+    """`eligibility_facts_import` from a CSV file with the header ELIGIBILITY_FACTS_COLUMNS."""
+    require_permission(
+        actor, "compliance.change_eligibilityfacts", action="record eligibility facts"
+    )
+    reader = csv.DictReader(io.StringIO(text))
+    if [h.strip() for h in (reader.fieldnames or [])] != ELIGIBILITY_FACTS_COLUMNS:
+        raise ValidationFailed(
+            f"file: the header must be {','.join(ELIGIBILITY_FACTS_COLUMNS)}",
+            extra={"field": "file"},
+        )
+    return eligibility_facts_import(rows=list(reader), actor=actor, reason=reason)
+
+
 def daily_assets_import(
     *, investor: InvestorProfile, rows: list[tuple[date, Decimal]], source: str, actor
 ) -> int:

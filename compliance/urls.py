@@ -61,6 +61,11 @@ staff_urlpatterns: list = [
 ]
 api_urlpatterns: list = [
     path(
+        "compliance/eligibility-facts/",
+        api.EligibilityFactsApi.as_view(),
+        name="compliance-eligibility-facts",
+    ),
+    path(
         "compliance/questionnaire/",
         api.QuestionnaireApi.as_view(),
         name="compliance-questionnaire",

@@ -22,6 +22,7 @@ from .forms import (
     DailyAssetsUploadForm,
     DecisionForm,
     EligibilityFactsForm,
+    EligibilityFactsUploadForm,
     IdentityVerifiedForm,
     ProfessionalRequestForm,
     QuestionnaireForm,
@@ -350,9 +351,13 @@ INVESTOR_FILE_ACTIONS = {
 
 
 class InvestorListView(StaffPageMixin, View):
-    permission = "accounts.view_investorprofile"
+    """Investors (search), signed-up ones awaiting identity verification, and the upload of
+    many investors' eligibility facts as CSV."""
 
-    def get(self, request):
+    permission = "accounts.view_investorprofile"
+    write_permission = "compliance.change_eligibilityfacts"
+
+    def get(self, request, upload_form=None, status=200):
         query = (request.GET.get("q") or "").strip()
         return render(
             request,
@@ -362,8 +367,31 @@ class InvestorListView(StaffPageMixin, View):
                 "q": query,
                 "pending": selectors.signups_awaiting_identity()[:200],
                 "can_verify": request.user.has_perm("accounts.add_investorprofile"),
+                "can_upload": request.user.has_perm("compliance.change_eligibilityfacts"),
+                "upload_form": upload_form or EligibilityFactsUploadForm(),
             },
+            status=status,
         )
+
+    def post(self, request):
+        form = EligibilityFactsUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                text = form.cleaned_data["file"].read().decode("utf-8-sig")
+                count = services.eligibility_facts_import_csv(
+                    text=text, actor=request.user, reason=form.cleaned_data["reason"]
+                )
+            except UnicodeDecodeError:
+                form.add_error("file", _("The file is not UTF-8 text."))
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(
+                    request,
+                    _("Eligibility facts of %(count)s investors recorded.") % {"count": count},
+                )
+                return redirect("staff:compliance-investors")
+        return self.get(request, upload_form=form, status=400)
 
 
 class IdentityVerifyView(StaffPageMixin, View):

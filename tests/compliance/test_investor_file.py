@@ -60,3 +60,46 @@ def test_the_auditor_reads_the_file_and_changes_nothing(make_investor, staff, cl
     assert client.get(_url(investor)).status_code == 200
     answer = client.post(_url(investor), {"action": "check"})
     assert answer.status_code == 403 and not EligibilityCheck.objects.exists()
+
+
+def test_operations_import_many_investors_facts_all_or_nothing(make_investor, staff, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from rest_framework.test import APIClient
+
+    first, second = make_investor(), make_investor()
+    header = (
+        "email,first_trade_date,has_serious_default,is_related_party,firm_shareholding_pct,"
+        "evidence\n"
+    )
+    good = (
+        f"{first.user.email},2019-01-02,no,no,0,brokerage file\n"
+        f"{second.user.email},,yes,no,0.5,credit bureau\n"
+    )
+    login_verified(client, staff["ops"])
+    bad = client.post(
+        "/staff/compliance/investors/",
+        {"file": SimpleUploadedFile("f.csv", (header + good + "x@y.z,,no,no,0,\n").encode()),
+         "reason": "onboarding batch"},
+    )  # fmt: skip
+    assert bad.status_code == 400 and "email: line 3" in bad.content.decode()
+    assert not EligibilityFacts.objects.exists()
+    done = client.post(
+        "/staff/compliance/investors/",
+        {"file": SimpleUploadedFile("f.csv", (header + good).encode()), "reason": "batch"},
+    )
+    assert done.status_code == 302
+    assert EligibilityFacts.objects.get(investor=second).has_serious_default is True
+    api = APIClient()
+    api.force_authenticate(staff["auditor"])
+    url = "/api/v1/compliance/eligibility-facts/"
+    assert api.post(url, {"rows": [], "reason": "x"}, format="json").status_code == 403
+    api.force_authenticate(staff["ops"])
+    row = {
+        "email": first.user.email, "first_trade_date": "2020-05-06", "has_serious_default": "no",
+        "is_related_party": "maybe", "firm_shareholding_pct": "0", "evidence": "file",
+    }  # fmt: skip
+    refused = api.post(url, {"rows": [row], "reason": "x"}, format="json")
+    assert refused.status_code == 400 and refused.json()["message"].startswith("is_related_party")
+    ok = api.post(url, {"rows": [{**row, "is_related_party": "no"}], "reason": "x"}, format="json")
+    assert ok.json() == {"imported": 1}
+    assert EligibilityFacts.objects.get(investor=first).first_trade_date == date(2020, 5, 6)
