@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.audit import stamp
-from accounts.errors import Conflict, RuleViolation, ValidationFailed
+from accounts.errors import ApplicationError, Conflict, RuleViolation, ValidationFailed
 from accounts.permissions import require_permission
 from accounts.second_factor import require_second_factor
 from custody import services as custody
@@ -123,3 +123,51 @@ def collateral_transfer_decide(
         stamp(locked, actor=actor, reason=f"{locked.status}: {reason}".strip(": "))
         locked.save()
     return locked
+
+
+CONFIRMATION_COLUMNS = ["account_number", "instrument", "quantity", "confirmation_reference"]
+
+
+def collateral_transfers_import_csv(*, content: bytes | str, actor, reason: str) -> int:
+    """The custodian's confirmation file: one transfer in per row (CONFIRMATION_COLUMNS),
+    each prepared as `collateral_transfer_prepare` would (and approved one by one later).
+    Every row is checked first; a bad one refuses the file naming its field and line, and
+    nothing is prepared. Returns the transfers prepared."""
+    import csv
+    import io
+
+    from lending.credit import selectors as credit_selectors
+    from lending.instruments import selectors as instruments_selectors
+
+    require_permission(actor, PREPARE_PERM, action="prepare collateral transfers")
+    reason = reason_required(reason)
+    try:
+        text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
+    except UnicodeDecodeError:
+        raise ValidationFailed("file: the file is not UTF-8 CSV", extra={"field": "file"}) from None
+    reader = csv.DictReader(io.StringIO(text))
+    if [h.strip() for h in (reader.fieldnames or [])] != CONFIRMATION_COLUMNS:
+        raise ValidationFailed(
+            f"file: the header must be {','.join(CONFIRMATION_COLUMNS)}", extra={"field": "file"}
+        )
+    rows = list(reader)
+    if not rows:
+        raise ValidationFailed("file: the file has no confirmations", extra={"field": "file"})
+    with transaction.atomic():
+        for number, row in enumerate(rows, start=2):
+            try:
+                collateral_transfer_prepare(
+                    credit_account=credit_selectors.credit_account_by_number(row["account_number"]),
+                    instrument=instruments_selectors.instrument_by_code(row["instrument"]),
+                    quantity=row["quantity"],
+                    confirmation_reference=row["confirmation_reference"],
+                    actor=actor,
+                    reason=f"{reason} (confirmation file line {number})",
+                )
+            except ApplicationError as exc:
+                raise type(exc)(
+                    f"{exc.message} (line {number})",
+                    code=exc.code,
+                    extra={**exc.extra, "line": number},
+                ) from exc
+    return len(rows)

@@ -110,6 +110,16 @@ class TransferInForm(forms.Form):
     reason = forms.CharField(label=gettext_lazy("Reason"), max_length=300)
 
 
+class ConfirmationFileForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("Custodian's confirmation file (CSV)"),
+        help_text=gettext_lazy(
+            "Columns: account_number, instrument, quantity, confirmation_reference."
+        ),
+    )
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=300)
+
+
 class CollateralTransfersView(StaffPageMixin, View):
     """Collateral transfers in (担保品划转): operations prepare one from the custodian's
     confirmation; a second person approves (books the shares) or rejects it."""
@@ -117,6 +127,7 @@ class CollateralTransfersView(StaffPageMixin, View):
     permission = "lending.view_collateraltransferin"
     write_permission = {
         "prepare": transfers.PREPARE_PERM,
+        "upload": transfers.PREPARE_PERM,
         "approve": transfers.APPROVE_PERM,
         "reject": transfers.APPROVE_PERM,
         None: transfers.PREPARE_PERM,
@@ -131,6 +142,7 @@ class CollateralTransfersView(StaffPageMixin, View):
                     "credit_account", "instrument", "prepared_by", "decided_by"
                 )[:200],
                 "form": form or TransferInForm(),
+                "upload_form": ConfirmationFileForm(),
                 "can_prepare": request.user.has_perm(transfers.PREPARE_PERM),
                 "can_decide": request.user.has_perm(transfers.APPROVE_PERM),
             },
@@ -142,6 +154,26 @@ class CollateralTransfersView(StaffPageMixin, View):
 
     def post(self, request):
         action = request.POST.get("action")
+        if action == "upload":
+            upload = ConfirmationFileForm(request.POST, request.FILES)
+            if upload.is_valid():
+                try:
+                    count = transfers.collateral_transfers_import_csv(
+                        content=upload.cleaned_data["file"].read(),
+                        actor=request.user,
+                        reason=upload.cleaned_data["reason"],
+                    )
+                except ApplicationError as exc:
+                    messages.error(request, exc.message)
+                    return self._render(request, status=400)
+                messages.success(
+                    request,
+                    _("%(count)s transfers prepared; a second person approves each.")
+                    % {"count": count},
+                )
+                return redirect("staff:lending-collateral-transfers")
+            messages.error(request, _("file: choose the custodian's confirmation file"))
+            return self._render(request, status=400)
         if action in ("approve", "reject"):
             transfer = get_object_or_404(CollateralTransferIn, pk=request.POST.get("transfer"))
             try:

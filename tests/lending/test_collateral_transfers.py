@@ -77,3 +77,29 @@ def test_the_api_prepares_and_rejects(make_credit_account, book_instruments, sta
     )
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
     assert account_view(account).position("SZSE:000001") is None
+
+
+def test_the_custodians_confirmation_file_prepares_transfers_all_or_nothing(
+    make_credit_account, book_instruments, staff, client
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    account = make_credit_account()
+    header = "account_number,instrument,quantity,confirmation_reference\n"
+    number = account.account_number
+    good = f"{number},SSE:600519,1000,F-1\n{number},SZSE:000001,500,F-2\n"
+    url = "/staff/lending/collateral-transfers/"
+    login_verified(client, staff["ops"])
+
+    def upload(text: str):
+        file = SimpleUploadedFile("c.csv", text.encode())
+        return client.post(url, {"action": "upload", "reason": "daily file", "file": file})
+
+    bad = upload(header + good + f"{number},SSE:999999,100,F-3\n")
+    assert bad.status_code == 400 and "(line 4)" in bad.content.decode()
+    assert not CollateralTransferIn.objects.exists()
+    done = upload(header + good)
+    assert done.status_code == 302
+    assert sorted(CollateralTransferIn.objects.values_list("confirmation_reference", "status")) == [
+        ("F-1", "prepared"), ("F-2", "prepared"),
+    ]  # fmt: skip
