@@ -50,6 +50,8 @@ ROLE_GRANTS: dict[str, list[str]] = {
         "compliance.add_eligibilitycheck",
         "compliance.add_redflag",
         "compliance.add_dailyassetfigure",
+        # a client's written instruction to repay from cash (lending.financing.repayment_post)
+        "lending.add_financing",
     ],
     Role.RISK: [
         *_VIEW_ALL,

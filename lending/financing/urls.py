@@ -12,6 +12,11 @@ staff_urlpatterns: list = [
         views.CollateralTransfersView.as_view(),
         name="lending-collateral-transfers",
     ),
+    path(
+        "lending/repayments/",
+        views.RepaymentInstructionView.as_view(),
+        name="lending-repayment-instruction",
+    ),
 ]
 api_urlpatterns: list = [
     path("bank-credits/", api.BankCreditsApi.as_view(), name="lending-bank-credits"),

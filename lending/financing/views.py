@@ -14,6 +14,7 @@ from accounts.errors import ApplicationError
 from accounts.permissions import StaffPageMixin
 from lending.credit import selectors as credit_selectors
 from lending.financing import bank_credits, transfers
+from lending.financing import services as financing_services
 from lending.financing.models import BankCredit, CollateralTransferIn
 from lending.instruments import selectors as instruments_selectors
 
@@ -209,4 +210,67 @@ class CollateralTransfersView(StaffPageMixin, View):
             else:
                 messages.success(request, _("Transfer prepared; a second person approves it."))
                 return redirect("staff:lending-collateral-transfers")
+        return self._render(request, form, status=400)
+
+
+class RepaymentInstructionForm(forms.Form):
+    account_number = forms.CharField(label=gettext_lazy("Credit account number"), max_length=20)
+    amount = forms.DecimalField(
+        label=gettext_lazy("Amount to repay (CNY)"), max_digits=20, decimal_places=2
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("The investor's written instruction (reference)"), max_length=300
+    )
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+
+class RepaymentInstructionView(StaffPageMixin, View):
+    """Direct repayment from an account's cash on the investor's written instruction
+    (operations): interest first, then the oldest financing."""
+
+    permission = "lending.add_financing"
+    write_permission = "lending.add_financing"
+
+    def _render(self, request, form=None, status=200):
+        import uuid
+
+        return render(
+            request,
+            "lending/financing/repayment_instruction.html",
+            {
+                "form": form
+                or RepaymentInstructionForm(initial={"idempotency_key": uuid.uuid4().hex})
+            },
+            status=status,
+        )
+
+    def get(self, request):
+        return self._render(request)
+
+    def post(self, request):
+        form = RepaymentInstructionForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                account = credit_selectors.credit_account_by_number(data["account_number"])
+                result = financing_services.repayment_post(
+                    credit_account=account,
+                    amount=data["amount"],
+                    actor=request.user,
+                    idempotency_key=f"staff:{request.user.pk}:{data['idempotency_key']}",
+                    reason=data["reason"],
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(
+                    request,
+                    _("Repaid %(total)s: interest %(interest)s, principal %(principal)s.")
+                    % {
+                        "total": f"{result.total:,.2f}",
+                        "interest": f"{result.interest_repaid:,.2f}",
+                        "principal": f"{result.principal_repaid:,.2f}",
+                    },
+                )
+                return redirect("staff:lending-repayment-instruction")
         return self._render(request, form, status=400)

@@ -63,3 +63,19 @@ def test_the_api_repays_for_the_investor_and_staff_need_the_written_instruction(
         == 403
     )
     assert account_view(account).financing_debt == Decimal("298000.00")
+
+
+def test_operations_repay_on_the_investors_written_instruction(funded_account, staff, client):
+    from tests.second_factor import login_verified
+
+    account = funded_account()
+    url = "/staff/lending/repayments/"
+    login_verified(client, staff["auditor"])
+    form = {"account_number": account.account_number, "amount": "20000.00",
+            "reason": "letter 2026-12-05 #3", "idempotency_key": "s-1"}  # fmt: skip
+    assert client.post(url, form).status_code == 403
+    login_verified(client, staff["ops"])
+    assert client.post(url, {**form, "reason": ""}).status_code == 400
+    assert client.post(url, form).status_code == 302
+    assert client.post(url, form).status_code == 302  # the same form twice: booked once
+    assert account_view(account).financing_debt == Decimal("280000.00")
