@@ -19,6 +19,8 @@ from itertools import pairwise
 from django.db import connection
 from django.db.models import Count
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
 from custody import selectors as custody_selectors
@@ -210,12 +212,21 @@ def work_queues(user) -> list[Queue]:
             )
         )
     if user.has_perm("custody.view_reconciliationbreak"):
+        open_breaks = list(custody_selectors.breaks_open().select_related("reconciliation"))
+        late = sum(1 for b in open_breaks if b.due_at < timezone.now())
+        title = _("Open reconciliation breaks")
+        if open_breaks:
+            oldest = min(b.reconciliation.run_at for b in open_breaks)
+            title = _("Open reconciliation breaks (oldest %(age)s old, %(late)s late)") % {
+                "age": timesince(oldest),
+                "late": late,
+            }
         queues.append(
             Queue(
                 key="breaks",
-                title=_("Open reconciliation breaks"),
-                count=custody_selectors.breaks_open().count(),
-                url=_url("admin:custody_reconciliationbreak_changelist", "status__exact=open"),
+                title=title,
+                count=len(open_breaks),
+                url=_url("staff:custody-treasury") + "#breaks",
             )
         )
     if user.has_perm("reports.view_filing"):

@@ -207,3 +207,26 @@ def test_a_default_beyond_the_reserve_draws_a_facility_then_leaves_an_uncovered_
     assert answer.status_code == 302
     loss.refresh_from_db()
     assert loss.status == "addressed" and loss.addressed_by == team["treasury"]
+
+
+def test_the_staff_dashboard_shows_open_breaks_with_their_age_and_lateness(
+    funded_investor, team, client
+):
+    from custody.models import ReconciliationBreak
+
+    funded_investor("1000.00")
+    bank = services.house_account("client_bank", "CNY")
+    services.ledger_account_set_external_ref(
+        account=bank, external_ref="ICBC-0001", actor=None, reason="bank mapping"
+    )
+    statement = services.statement_import(
+        source="bank", institution="ICBC", content=_statement("999.99").read(),
+        file_name="icbc.csv", actor=None,
+    )  # fmt: skip
+    services.reconciliation_external_run(statement=statement, actor=None)
+    brk = ReconciliationBreak.objects.get()
+    ReconciliationBreak.objects.filter(pk=brk.pk).update(due_at=timezone.now())  # past due
+    login_verified(client, team["treasury"])
+    page = client.get("/staff/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Open reconciliation breaks (oldest" in page and "1 late)" in page
+    assert "/staff/custody/treasury/#breaks" in page
