@@ -3,25 +3,31 @@ Another investor's object answers 404, never 403: its existence is not disclosed
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions
-from rest_framework.fields import CharField, DictField, IntegerField, ListField
+from rest_framework.fields import BooleanField, CharField, DictField, IntegerField, ListField
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import services as account_services
 from accounts.api_permissions import SecondFactorForStaffWrites, writes_need
 from accounts.errors import NotFound, PermissionDenied, ValidationFailed
 from accounts.models import InvestorProfile
 
 from . import selectors, services
+from .models import RedFlag
 from .serializers import (
     AcknowledgementCreateSerializer,
     AcknowledgementSerializer,
     AssessmentCreateSerializer,
     AssessmentSerializer,
+    ClassificationInSerializer,
     DailyAssetsImportSerializer,
     DisclosureSerializer,
+    IdentityVerifiedSerializer,
     MatchSerializer,
     QuestionnaireSerializer,
+    RedFlagResolveInSerializer,
+    RefusalInSerializer,
     StatusSerializer,
     SuitabilityActionSerializer,
 )
@@ -220,3 +226,109 @@ class EligibilityFactsApi(APIView):
             rows=rows, actor=request.user, reason=str(request.data.get("reason") or "")
         )
         return Response({"imported": count})
+
+
+# --- the investor file (staff): the same doors as compliance/views.py's pages -----------------
+
+
+def _staff_writes(permission: str) -> list:
+    return [permissions.IsAuthenticated, writes_need(permission), SecondFactorForStaffWrites]
+
+
+def _investor(pk: int) -> InvestorProfile:
+    investor = selectors.investor_profile(pk)
+    if investor is None:
+        raise NotFound(f"investor: no investor #{pk}")
+    return investor
+
+
+class IdentityVerifiedApi(APIView):
+    """Operations record a signed-up investor's verified identity and bank account of record:
+    {email, real_name, investor_type, id_type, id_number, bank_name, bank_account, reason}."""
+
+    permission_classes = _staff_writes("accounts.add_investorprofile")
+
+    @extend_schema(
+        request=IdentityVerifiedSerializer,
+        responses={201: inline_serializer("InvestorOpened", {"investor": IntegerField()})},
+    )
+    def post(self, request):
+        body = IdentityVerifiedSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        user = selectors.signups_awaiting_identity().filter(email__iexact=data.pop("email")).first()
+        if user is None:
+            raise NotFound(
+                "email: no signed-up investor awaiting identity verification",
+                extra={"field": "email"},
+            )
+        profile = account_services.investor_profile_create(user=user, actor=request.user, **data)
+        return Response({"investor": profile.pk}, status=201)
+
+
+class ClassificationApi(APIView):
+    permission_classes = _staff_writes("compliance.add_classificationrecord")
+
+    @extend_schema(
+        request=ClassificationInSerializer,
+        responses={200: inline_serializer("Classified", {"result": CharField()})},
+    )
+    def post(self, request, pk: int):
+        body = ClassificationInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        record = services.investor_classify(
+            investor=_investor(pk), actor=request.user, **body.validated_data
+        )
+        return Response({"result": record.result})
+
+
+class EligibilityCheckApi(APIView):
+    permission_classes = _staff_writes("compliance.add_eligibilitycheck")
+
+    @extend_schema(
+        request=None,
+        responses={200: inline_serializer("EligibilityChecked", {"passed": BooleanField()})},
+    )
+    def post(self, request, pk: int):
+        check = services.eligibility_check_run(investor=_investor(pk), actor=request.user)
+        return Response({"passed": check.passed})
+
+
+class RefusalApi(APIView):
+    """A refused request recorded as a red flag: {kind: sub_account | third_party_authority,
+    details}; answers 422 with the refusal (that is the outcome)."""
+
+    permission_classes = _staff_writes("compliance.add_redflag")
+
+    @extend_schema(request=RefusalInSerializer, responses={422: None})
+    def post(self, request, pk: int):
+        body = RefusalInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        refuse = (
+            services.sub_account_refuse
+            if body.validated_data["kind"] == "sub_account"
+            else services.third_party_authority_refuse
+        )
+        refuse(
+            investor=_investor(pk),
+            details={"request": body.validated_data["details"]},
+            actor=request.user,
+        )
+        raise AssertionError("a refusal always raises")  # pragma: no cover
+
+
+class RedFlagResolveApi(APIView):
+    permission_classes = _staff_writes("compliance.change_redflag")
+
+    @extend_schema(
+        request=RedFlagResolveInSerializer,
+        responses={200: inline_serializer("RedFlagResolved", {"status": CharField()})},
+    )
+    def post(self, request, pk: int):
+        body = RedFlagResolveInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        flag = RedFlag.objects.filter(pk=pk).first()
+        if flag is None:
+            raise NotFound(f"flag: no red flag #{pk}")
+        flag = services.red_flag_resolve(flag=flag, actor=request.user, **body.validated_data)
+        return Response({"status": flag.status})

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from accounts.api_fields import NON_NEGATIVE, money_field
+from accounts.api_fields import NON_NEGATIVE, money_field, ratio_field
+from accounts.models import IdentityType, InvestorType
 
 from .models import (
     AnswerOption,
@@ -123,3 +124,31 @@ class DailyFigureSerializer(serializers.Serializer):
 class DailyAssetsImportSerializer(serializers.Serializer):
     investor = serializers.IntegerField(help_text="investor profile id")
     figures = DailyFigureSerializer(many=True)
+
+
+class IdentityVerifiedSerializer(serializers.Serializer):
+    email = serializers.EmailField(help_text="The signed-up login")
+    real_name = serializers.CharField(max_length=200)
+    investor_type = serializers.ChoiceField(choices=InvestorType.choices, default="individual")
+    id_type = serializers.ChoiceField(choices=IdentityType.choices)
+    id_number = serializers.CharField(max_length=40)
+    bank_name = serializers.CharField(max_length=100)
+    bank_account = serializers.CharField(max_length=40)
+    reason = serializers.CharField(max_length=300, help_text="How the identity was verified")
+
+
+class ClassificationInSerializer(serializers.Serializer):
+    financial_assets = money_field(sign=NON_NEGATIVE)
+    average_income_3y = money_field(sign=NON_NEGATIVE, default=0)
+    net_assets = money_field(sign=NON_NEGATIVE, default=0)
+    experience_years = ratio_field(sign=NON_NEGATIVE)
+
+
+class RefusalInSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["sub_account", "third_party_authority"])
+    details = serializers.CharField(max_length=400)
+
+
+class RedFlagResolveInSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["cleared", "confirmed"])
+    resolution = serializers.CharField(max_length=400)

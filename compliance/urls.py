@@ -60,6 +60,27 @@ staff_urlpatterns: list = [
     ),
 ]
 api_urlpatterns: list = [
+    path("compliance/investors/", api.IdentityVerifiedApi.as_view(), name="compliance-investors"),
+    path(
+        "compliance/investors/<int:pk>/classification/",
+        api.ClassificationApi.as_view(),
+        name="compliance-investor-classification",
+    ),
+    path(
+        "compliance/investors/<int:pk>/eligibility-checks/",
+        api.EligibilityCheckApi.as_view(),
+        name="compliance-investor-eligibility-check",
+    ),
+    path(
+        "compliance/investors/<int:pk>/refusals/",
+        api.RefusalApi.as_view(),
+        name="compliance-investor-refusal",
+    ),
+    path(
+        "compliance/red-flags/<int:pk>/resolve/",
+        api.RedFlagResolveApi.as_view(),
+        name="compliance-red-flag-resolve",
+    ),
     path(
         "compliance/eligibility-facts/",
         api.EligibilityFactsApi.as_view(),

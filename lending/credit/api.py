@@ -1,12 +1,16 @@
 """Credit API: applications (the investor applies; staff prepare and decide) and contracts.
 Investors see only their own objects; another investor's id answers 404."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import permissions, serializers
+from rest_framework.fields import CharField
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.errors import PermissionDenied
+from accounts.api_permissions import SecondFactorForStaffWrites, writes_need
+from accounts.errors import NotFound, PermissionDenied
+from compliance.models import HeldDeposit
 from lending.common.api import validated
 from lending.credit import selectors
 from lending.credit import services as credit
@@ -110,3 +114,35 @@ class ContractRenewApi(APIView):
             actor=request.user,
         )
         return Response(CreditApplicationSerializer(application).data, status=201)
+
+
+class HeldDepositDecisionSerializer(serializers.Serializer):
+    release = serializers.BooleanField(help_text="true: credit it; false: return it to the sender")
+    reason = serializers.CharField(max_length=400)
+
+
+class HeldDepositDecisionApi(APIView):
+    """Compliance releases (credits) or returns a deposit held because it did not come from
+    the bank account of record."""
+
+    permission_classes = [
+        permissions.IsAuthenticated,
+        writes_need("compliance.change_helddeposit"),
+        SecondFactorForStaffWrites,
+    ]
+
+    @extend_schema(
+        request=HeldDepositDecisionSerializer,
+        responses={200: inline_serializer("HeldDepositDecided", {"status": CharField()})},
+    )
+    def post(self, request, pk: int):
+        body = validated(HeldDepositDecisionSerializer, request.data)
+        deposit = HeldDeposit.objects.filter(pk=pk).first()
+        if deposit is None:
+            raise NotFound(f"deposit: no held deposit #{pk}")
+        if body["release"]:
+            credit.held_deposit_release(deposit=deposit, reason=body["reason"], actor=request.user)
+        else:
+            credit.held_deposit_return(deposit=deposit, reason=body["reason"], actor=request.user)
+        deposit.refresh_from_db()
+        return Response({"status": deposit.status})

@@ -58,6 +58,11 @@ api_urlpatterns: list = [
     ),
     path("lending/contracts/", api.ContractListApi.as_view(), name="lending-contract-list"),
     path(
+        "held-deposits/<int:pk>/decision/",
+        api.HeldDepositDecisionApi.as_view(),
+        name="lending-held-deposit-decision",
+    ),
+    path(
         "lending/contracts/<int:pk>/",
         api.ContractDetailApi.as_view(),
         name="lending-contract-detail",

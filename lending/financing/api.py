@@ -189,3 +189,23 @@ class CollateralTransferDecisionApi(APIView):
             transfer=transfer, approve=body["approve"], actor=request.user, reason=body["reason"]
         )
         return Response(_transfer(transfer))
+
+
+class ReturnReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, help_text="Why the money goes back")
+
+
+class BankCreditReturnApi(APIView):
+    """Compliance returns an unmatched bank credit to its sender."""
+
+    @extend_schema(request=ReturnReasonSerializer, responses={200: BankCreditOutSerializer})
+    def post(self, request, pk: int):
+        require_permission(request.user, bank_credits.RETURN_PERM, action="return a deposit")
+        credit = BankCredit.objects.filter(pk=pk).first()
+        if credit is None:
+            raise NotFound(f"credit: no bank credit #{pk}")
+        reason = request.data.get("reason", "") if hasattr(request.data, "get") else ""
+        credit = bank_credits.bank_credit_return(
+            credit=credit, actor=request.user, reason=reason if isinstance(reason, str) else ""
+        )
+        return Response(bank_credit_data(credit))

@@ -21,6 +21,11 @@ staff_urlpatterns: list = [
 api_urlpatterns: list = [
     path("bank-credits/", api.BankCreditsApi.as_view(), name="lending-bank-credits"),
     path(
+        "bank-credits/<int:pk>/return/",
+        api.BankCreditReturnApi.as_view(),
+        name="lending-bank-credit-return",
+    ),
+    path(
         "collateral-transfers/",
         api.CollateralTransfersApi.as_view(),
         name="lending-collateral-transfers",

@@ -20,5 +20,10 @@ staff_urlpatterns: list = [
 ]
 api_urlpatterns: list = [
     path("instruments/", api.InstrumentListApi.as_view(), name="lending-instrument-list"),
+    path(
+        "instruments/<int:pk>/category/",
+        api.InstrumentCategoryApi.as_view(),
+        name="lending-instrument-category",
+    ),
     path("prices/", api.PricesApi.as_view(), name="lending-prices"),
 ]

@@ -103,3 +103,45 @@ def test_operations_import_many_investors_facts_all_or_nothing(make_investor, st
     ok = api.post(url, {"rows": [{**row, "is_related_party": "no"}], "reason": "x"}, format="json")
     assert ok.json() == {"imported": 1}
     assert EligibilityFacts.objects.get(investor=first).first_trade_date == date(2020, 5, 6)
+
+
+def test_the_investor_file_doors_by_api(make_user, staff):
+    from rest_framework.test import APIClient
+
+    from accounts.models import InvestorProfile
+    from accounts.roles import Role
+
+    signup = make_user(Role.INVESTOR)
+    ops, compliance = APIClient(), APIClient()
+    ops.force_authenticate(staff["ops"])
+    compliance.force_authenticate(staff["compliance"])
+    identity = {
+        "email": signup.email, "real_name": "王五", "id_type": "resident_id",
+        "id_number": "110101198807071234", "bank_name": "中国银行",
+        "bank_account": "6217000011112222333", "reason": "verified in the branch",
+    }  # fmt: skip
+    bad = ops.post("/api/v1/compliance/investors/", {**identity, "bank_account": "123"},
+                   format="json")  # fmt: skip
+    assert bad.status_code == 400 and bad.json()["message"].startswith("bank_account")
+    opened = ops.post("/api/v1/compliance/investors/", identity, format="json")
+    assert opened.status_code == 201
+    pk = opened.json()["investor"]
+    assert InvestorProfile.objects.get(pk=pk).user == signup
+    base = f"/api/v1/compliance/investors/{pk}"
+    classified = ops.post(
+        f"{base}/classification/", {"financial_assets": "100000", "experience_years": "1"},
+        format="json",
+    )  # fmt: skip
+    assert classified.json() == {"result": "ordinary"}
+    assert ops.post(f"{base}/eligibility-checks/", format="json").json() == {"passed": False}
+    refusal = {"kind": "third_party_authority", "details": "a friend would trade"}
+    refused = ops.post(f"{base}/refusals/", refusal, format="json")
+    assert refused.status_code == 422 and refused.json()["code"] == "third_party_authority_refused"
+    flag = RedFlag.objects.get(investor_id=pk)
+    url = f"/api/v1/compliance/red-flags/{flag.pk}/resolve/"
+    assert (
+        ops.post(url, {"status": "confirmed", "resolution": "x"}, format="json").status_code == 403
+    )
+    done = compliance.post(url, {"status": "confirmed", "resolution": "told in writing"},
+                           format="json")  # fmt: skip
+    assert done.json() == {"status": "confirmed"}

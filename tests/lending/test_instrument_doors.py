@@ -36,3 +36,23 @@ def test_a_risk_officer_adds_an_instrument_and_changes_its_category(
     # the other A-share cap (0.65, dated parameter) is re-applied
     assert moutai.category == "other_a_share" and moutai.haircut == Decimal("0.65")
     assert "lowered to the cap 0.65" in moutai.history.first().history_change_reason
+
+
+def test_instruments_are_added_and_recategorised_by_api(book_instruments, staff):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    body = {"exchange": "SZSE", "code": "000002", "name": "万科A", "category": "other_a_share",
+            "tradable_float": "9700000000", "reason": "added"}  # fmt: skip
+    api.force_authenticate(staff["auditor"])
+    assert api.post("/api/v1/instruments/", body, format="json").status_code == 403
+    api.force_authenticate(staff["risk"])
+    made = api.post("/api/v1/instruments/", body, format="json")
+    assert made.status_code == 201, made.content
+    pk = Instrument.objects.get(code="000002").pk
+    bad = api.post(f"/api/v1/instruments/{pk}/category/", {"category": "x", "reason": "r"},
+                   format="json")  # fmt: skip
+    assert bad.status_code == 400 and bad.json()["message"].startswith("category")
+    ok = api.post(f"/api/v1/instruments/{pk}/category/", {"category": "etf", "reason": "r"},
+                  format="json")  # fmt: skip
+    assert ok.status_code == 200 and Instrument.objects.get(pk=pk).category == "etf"

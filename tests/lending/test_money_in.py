@@ -133,3 +133,34 @@ def test_the_margin_call_page_shows_the_money_received_since_the_call(
     page = client.get("/portal/lending/margin-calls/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f"<td>{call.pk}</td>" in page
     assert '<td class="num received">30,000.00</td>' in page
+
+
+def test_held_and_unmatched_credits_are_decided_by_api(account, staff, make_user):
+    from rest_framework.test import APIClient
+
+    from lending.financing import bank_credits
+
+    today = timezone.localdate().isoformat()
+    number = account.account_number
+    lines = [
+        {"line_id": "H-1", "value_date": today, "amount": "700.00", "currency": "CNY",
+         "payer_name": "x", "payer_account": "6222000011112222", "reference": number},
+        {"line_id": "U-1", "value_date": today, "amount": "9.00", "currency": "CNY",
+         "payer_name": "y", "payer_account": "6222000033334444", "reference": "?"},
+    ]  # fmt: skip
+    bank_credits.bank_credits_import(
+        lines=bank_credits.credit_lines_parsed(lines), source="api", actor=None
+    )
+    held = HeldDeposit.objects.get()
+    api = APIClient()
+    api.force_authenticate(staff["ops"])
+    url = f"/api/v1/held-deposits/{held.pk}/decision/"
+    assert api.post(url, {"release": True, "reason": "x"}, format="json").status_code == 403
+    api.force_authenticate(staff["compliance"])
+    released = api.post(url, {"release": True, "reason": "gift documented"}, format="json")
+    assert released.json() == {"status": "released"}
+    assert account_view(account).cash == Decimal("700.00")
+    unmatched = BankCredit.objects.get(bank_line_id="U-1")
+    answer = api.post(f"/api/v1/bank-credits/{unmatched.pk}/return/", {"reason": "unknown"},
+                      format="json")  # fmt: skip
+    assert answer.status_code == 200 and answer.json()["status"] == "returned"
