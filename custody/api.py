@@ -257,30 +257,20 @@ class ReserveContributionApi(APIView):
     """House money set aside in the reserve fund (Dr reserve fund, Cr house bank)."""
 
     permission_classes = MOVES_HOUSE_MONEY
+    move = staticmethod(services.reserve_fund_contribute)
 
     @extend_schema(request=HouseMoneyInSerializer, parameters=[IDEMPOTENCY],
                    responses={201: EntryOutSerializer})  # fmt: skip
     def post(self, request):
         data = _body(HouseMoneyInSerializer, request.data)
-        entry = services.reserve_fund_contribute(
-            actor=request.user, idempotency_key=idempotency_key(request), **data
-        )
+        entry = self.move(actor=request.user, idempotency_key=idempotency_key(request), **data)
         return Response(EntryOutSerializer(_entry(entry)).data, status=201)
 
 
-class HouseCapitalApi(APIView):
+class HouseCapitalApi(ReserveContributionApi):
     """Capital paid into the house bank (Dr house bank, Cr house capital)."""
 
-    permission_classes = MOVES_HOUSE_MONEY
-
-    @extend_schema(request=HouseMoneyInSerializer, parameters=[IDEMPOTENCY],
-                   responses={201: EntryOutSerializer})  # fmt: skip
-    def post(self, request):
-        data = _body(HouseMoneyInSerializer, request.data)
-        entry = services.house_capital_contribute(
-            actor=request.user, idempotency_key=idempotency_key(request), **data
-        )
-        return Response(EntryOutSerializer(_entry(entry)).data, status=201)
+    move = staticmethod(services.house_capital_contribute)
 
 
 class FacilityInSerializer(serializers.Serializer):

@@ -113,24 +113,28 @@ class TreasuryView(StaffPageMixin, View):
         return _("Break #%(id)s resolved.") % {"id": brk.pk}
 
     def _reserve(self, request, data):
-        services.reserve_fund_contribute(
-            amount=data["amount"],
-            currency=data["currency"],
-            actor=request.user,
-            reason=data["reason"],
-            idempotency_key=f"treasury:reserve:{data['key']}",
+        return self._house_money(
+            request,
+            data,
+            services.reserve_fund_contribute,
+            _("Reserve fund contribution recorded."),
         )
-        return _("Reserve fund contribution recorded.")
 
     def _capital(self, request, data):
-        services.house_capital_contribute(
+        return self._house_money(
+            request, data, services.house_capital_contribute, _("House capital recorded.")
+        )
+
+    @staticmethod
+    def _house_money(request, data, service, done: str) -> str:
+        service(
             amount=data["amount"],
             currency=data["currency"],
             actor=request.user,
             reason=data["reason"],
-            idempotency_key=f"treasury:capital:{data['key']}",
+            idempotency_key=f"treasury:{service.__name__}:{data['key']}",
         )
-        return _("House capital recorded.")
+        return done
 
     def _facility_create(self, request, data):
         facility = services.facility_create(actor=request.user, **data)
