@@ -49,7 +49,6 @@ ROLE_GRANTS: dict[str, list[str]] = {
         "compliance.change_eligibilityfacts",
         "compliance.add_eligibilitycheck",
         "compliance.add_redflag",
-        "compliance.add_dailyassetfigure",
         # a client's written instruction to repay from cash (lending.financing.repayment_post)
         "lending.add_financing",
     ],

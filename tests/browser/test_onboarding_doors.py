@@ -1,6 +1,6 @@
 """Issue 17's second acceptance, in Chromium: an investor who signs up today is onboarded to
 an approved contract and a first deposit through the doors only: sign-up; identity and bank
-of record recorded by operations; eligibility facts and daily assets by operations;
+of record recorded by operations; eligibility facts by operations, daily assets by compliance;
 suitability, disclosure and the application by the investor; four eyes (operations prepares,
 risk approves); the bank statement's credit line imported by treasury; the investor sees the
 account and the deposit."""
@@ -60,11 +60,14 @@ def test_a_new_investor_is_onboarded_through_the_doors(
     page.fill("#id_facts-reason", "onboarding")
     page.click("#eligibility form:has(input[value=facts]) button[type=submit]")
     expect(page.locator(".message.success")).to_be_visible()
+    # the daily assets of the ordinary account: imported by compliance
     days = calendar.last_n_trading_days(calendar.previous_trading_day(today), 20)
     figures = tmp_path / "daily-assets.csv"
     figures.write_text(
         "email,date,total_assets\n" + "".join(f"{EMAIL},{d.isoformat()},600000\n" for d in days)
     )
+    page.context.clear_cookies()
+    sign_in_verified(page, staff["compliance"])
     page.goto(f"{url}/staff/compliance/daily-assets/")
     page.set_input_files("#id_file", str(figures))
     page.click("main form button[type=submit]")
