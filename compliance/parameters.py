@@ -46,6 +46,9 @@ NET_CAPITAL = "book.net_capital"
 CLIENT_NET_CAPITAL_FRACTION = "book.client_financing_net_capital_fraction"
 TOTAL_NET_CAPITAL_MULTIPLE = "book.total_lending_net_capital_multiple"
 STALE_PRICE_MINUTES = "book.stale_price_minutes"
+# The trading calendar: staff are warned this many calendar days before its last known session
+CALENDAR_WARNING_DAYS = "calendar.warning_days"
+
 # Liquidation: a plan is sized at the latest price less this fraction (the price it expects)
 LIQUIDATION_SLIPPAGE = "liquidation.slippage"
 
@@ -118,6 +121,7 @@ SEED: list[tuple[str, date, Decimal, str]] = [
     (TOTAL_NET_CAPITAL_MULTIPLE, date(2010, 3, 31), Decimal(4), _MARGIN_RULES),
     (STALE_PRICE_MINUTES, date(2010, 3, 31), Decimal(5), _DESK),
     (LIQUIDATION_SLIPPAGE, date(2010, 3, 31), Decimal("0.005"), _DESK_RISK),
+    (CALENDAR_WARNING_DAYS, date(2010, 3, 31), Decimal(60), _DESK + " (operations calendar)"),
     # trading fees
     (STAMP_DUTY_SALE, date(2008, 9, 19), Decimal("0.001"), _STAMP_2008),
     (STAMP_DUTY_SALE, date(2023, 8, 28), Decimal("0.0005"), _STAMP_2023),

@@ -366,3 +366,31 @@ def signups_awaiting_identity():
         .order_by("date_joined", "pk")
         .distinct()
     )
+
+
+@dataclass(frozen=True)
+class CalendarHorizon:
+    """How far the known trading calendar reaches: its last session, the days left until it
+    (calendar days), the year whose holidays must be entered next, and the level: "ok",
+    "warning" (within the dated warning period) or "blocking" (on or past the last session:
+    deadlines after it cannot be computed)."""
+
+    last_session: date | None
+    days_left: int | None
+    next_year: int | None
+    level: str
+
+
+def calendar_horizon(*, on: date | None = None) -> CalendarHorizon:
+    from compliance import calendar
+    from compliance import parameters as P
+
+    on = on or today()
+    known = calendar.known_years()
+    if known is None:
+        return CalendarHorizon(None, None, on.year, "blocking")
+    last = calendar.previous_trading_day(date(known[1], 12, 31))
+    days_left = (last - on).days
+    warn = parameter(P.CALENDAR_WARNING_DAYS, on=on)
+    level = "blocking" if days_left <= 0 else "warning" if days_left <= warn else "ok"
+    return CalendarHorizon(last, days_left, known[1] + 1, level)

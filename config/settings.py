@@ -105,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.desk",
+                "compliance.context_processors.calendar_banner",
             ],
         },
     },
@@ -351,6 +352,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "lending-orders-expire-unsent": {
         "task": "lending.tasks.orders_expire_unsent",
         "schedule": crontab(hour=15, minute=5, day_of_week="mon-fri"),
+    },
+    # The trading calendar's horizon: warn from the dated period before its last known session.
+    "compliance-calendar-horizon-check": {
+        "task": "compliance.tasks.calendar_horizon_check",
+        "schedule": crontab(hour=7, minute=30),
     },
     # Custody: the client-money requirement and the internal reconciliation after the close,
     # each weekday (on an exchange holiday it reconciles an unchanged ledger: harmless).
