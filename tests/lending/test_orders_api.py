@@ -291,3 +291,27 @@ def test_placing_needs_an_idempotency_key_and_a_repeat_places_once(funded_accoun
     )
     assert other.status_code == 409
     assert Order.objects.filter(credit_account=account, status="new").count() == 1
+
+
+def test_a_c3_investors_order_is_refused_at_every_order(funded_account, book_instruments, assess):
+    """Suitability is checked when each order is placed, not only at approval: an investor
+    reassessed as C3 after the contract was signed may not buy, financed or not; selling what
+    they hold stays open (it reduces the risk)."""
+    from accounts.errors import RuleViolation
+    from lending.orders import services as orders
+
+    account = funded_account()
+    assess(account.investor, 3)  # a new assessment: C3 < the product's R4
+    for purpose in ("financed_buy", "cash_buy"):
+        with pytest.raises(RuleViolation) as refused:
+            orders.order_place(
+                credit_account=account, instrument=book_instruments["SZSE:000001"],
+                purpose=purpose, quantity=100, limit_price="10.00", actor=account.investor.user,
+                idempotency_key=f"c3-{purpose}",
+            )  # fmt: skip
+        assert refused.value.code == "drawdown_blocked"
+    sale = orders.order_place(
+        credit_account=account, instrument=book_instruments["SZSE:000001"], purpose="sell",
+        quantity=100, limit_price="10.00", actor=account.investor.user, idempotency_key="c3-sell",
+    )  # fmt: skip
+    assert sale.status == "new"
