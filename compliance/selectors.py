@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -72,12 +72,15 @@ def parameter(key: str, *, on: date | None = None) -> Decimal:
     return row.value
 
 
-def parameters_in_force(prefix: str, *, on: date | None = None) -> dict[str, Decimal]:
-    """{key: value} of every key starting with `prefix` in force on `on` (one query). A key
-    with no row in force that day is absent: the caller names what it misses."""
+def parameters_in_force(*prefixes: str, on: date | None = None) -> dict[str, Decimal]:
+    """{key: value} of every key starting with one of `prefixes` in force on `on` (one query).
+    A key with no row in force that day is absent: the caller names what it misses."""
     on = on or today()
+    which = Q()
+    for prefix in prefixes:
+        which |= Q(key__startswith=prefix)
     rows = (
-        RegulatoryParameter.objects.filter(key__startswith=prefix, effective_from__lte=on)
+        RegulatoryParameter.objects.filter(which, effective_from__lte=on)
         .order_by("key", "-effective_from")
         .distinct("key")
         .values_list("key", "value")

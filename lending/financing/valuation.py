@@ -413,9 +413,9 @@ def _assemble(
             continue
         price, price_at, prev_close = prices.get(instrument.pk, (None, None, None))
         mark = price if price is not None else ZERO
-        haircut = instrument.effective_haircut
-        if band_params is None and (prev_close or price):
-            band_params = instruments_selectors.band_parameters(day)  # 1 query
+        if band_params is None:  # 1 query: the band and the dated haircut caps
+            band_params = instruments_selectors.band_parameters(day)
+        haircut = instruments_selectors.capped_haircut(instrument, band_params)
         limit = lower_limit_price(instrument, price, prev_close, on=day, params=band_params)
         f_qty = min(held, financed_qty.get(instrument.pk, ZERO)) if held > 0 else ZERO
         positions.append(

@@ -120,7 +120,9 @@ _PRICES_PREFIX = "prices."
 
 @dataclass(frozen=True)
 class BandParameters:
-    """The price-band parameters in force on one day (compliance: prices.*), read at once."""
+    """The market parameters in force on one day, read at once: the price band's
+    (compliance: prices.*) and the collateral haircut caps per category
+    (collateral.haircut_cap.*)."""
 
     on: date
     values: dict[str, Decimal]
@@ -137,14 +139,27 @@ class BandParameters:
     def no_band_days(self, board: str) -> int:
         return int(self._value(P.NO_BAND_DAYS_PREFIX + board))
 
+    def haircut_cap(self, category: str) -> Decimal:
+        return self._value(P.HAIRCUT_CAP_PREFIX + category)
+
     def tick(self, category: str) -> Decimal:
         # the table keeps six places (0.010000): the band's edges keep the tick's own
         return self._value(P.PRICE_TICK_PREFIX + category).normalize()
 
 
 def band_parameters(on: date) -> BandParameters:
-    """One query: every price-band parameter in force on `on`."""
-    return BandParameters(on, compliance_selectors.parameters_in_force(_PRICES_PREFIX, on=on))
+    """One query: every price-band parameter and haircut cap in force on `on`."""
+    return BandParameters(
+        on,
+        compliance_selectors.parameters_in_force(_PRICES_PREFIX, P.HAIRCUT_CAP_PREFIX, on=on),
+    )
+
+
+def capped_haircut(instrument: Instrument, params: BandParameters) -> Decimal:
+    """The haircut valuation uses: the instrument's effective haircut (0 off the eligible list
+    or while flagged), never above its category's cap in force that day (a later, lower dated
+    cap applies from the day it takes effect, without editing the instrument)."""
+    return min(instrument.effective_haircut, params.haircut_cap(instrument.category))
 
 
 #: A listing this many calendar days back is past any first-days window (a few weeks of

@@ -54,6 +54,7 @@ from psycopg import sql
 
 from lending.credit import selectors as credit_selectors
 from lending.domain import margin
+from lending.instruments import selectors as instruments_selectors
 from lending.mtm import pg_arrays
 
 #: State codes of ``LoadedBook.stored_state`` (the stored AccountMarginState.state).
@@ -339,7 +340,12 @@ def _load(credit_account_ids, id_range, price_override, on: date) -> LoadedBook:
     inst_ids = np.array([r[0] for r in inst_rows], dtype=np.int64)
     inst_units = np.array([r[1] for r in inst_rows], dtype=object)
     inst_cat = np.array([CATEGORY_CODE.get(r[2], -1) for r in inst_rows], dtype=np.int8)
-    inst_haircut = np.array([_to_float(r[3]) for r in inst_rows])
+    # never above the category's cap in force on `on` (a later, lower dated cap applies from
+    # its day without editing the instrument): as account_view's capped_haircut
+    caps = instruments_selectors.band_parameters(on)
+    inst_haircut = np.array(
+        [min(_to_float(r[3]), float(caps.haircut_cap(r[2]))) for r in inst_rows]
+    )
     overrides = price_override or {}
     inst_price = np.array(
         [_to_float(overrides.get(r[0], r[4])) for r in inst_rows], dtype=np.float64
