@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.errors import NotFound, RuleViolation
-from accounts.models import InvestorCategory, InvestorProfile
+from accounts.models import InvestorCategory, InvestorProfile, User
 
 from . import parameters as P
 from .models import (
@@ -347,8 +347,6 @@ def may_draw_down(investor: InvestorProfile, *, on: date | None = None) -> bool:
 
 def investors_search(query: str = ""):
     """Investor profiles for the staff list, by real name or e-mail (case-insensitive)."""
-    from django.db.models import Q
-
     rows = InvestorProfile.objects.select_related("user").order_by("real_name", "pk")
     if query:
         rows = rows.filter(Q(real_name__icontains=query) | Q(user__email__icontains=query))
@@ -362,8 +360,6 @@ def investor_profile(pk: int):
 def signups_awaiting_identity():
     """Investors who signed up (a login with the investor role) and whose identity operations
     have not verified yet (no investor profile)."""
-    from accounts.models import User
-
     return (
         User.objects.filter(groups__name="investor", is_staff=False, investor_profile__isnull=True)
         .order_by("date_joined", "pk")

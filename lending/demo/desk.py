@@ -390,7 +390,6 @@ def _exchange_fill(order, tag: str, n: int):
     """Fill all of `order` at its instrument's latest price as the exchange would: the
     execution report stored as the order gateway stores it and applied as its task applies it
     (fees and all). Exec id demo-{tag}-{n}; a report stored before is not applied again."""
-    from decimal import Decimal
 
     from django.utils import timezone
 
@@ -400,23 +399,16 @@ def _exchange_fill(order, tag: str, n: int):
     order.refresh_from_db()
     price = order.instrument.latest_price.price
     left = order.quantity - order.filled_quantity
-    report = fix.ExecutionReport(
+    report = fix.report_for(
+        order,
         exec_id=f"demo-{tag}-{n}",
-        cl_ord_id=order.client_order_id,
-        orig_cl_ord_id="",
-        order_id=f"DEMO{order.pk}",
-        symbol=order.instrument.ledger_unit,
-        side=order.side,
         exec_type=fix.EXEC_TRADE,
         ord_status=fix.STATUS_FILLED,
+        order_id=f"DEMO{order.pk}",
         last_qty=left,
         last_px=price,
-        cum_qty=order.quantity,
-        leaves_qty=Decimal(0),
-        avg_px=price,
         text="demo fill",
-        transact_time=timezone.now(),
-        possible_duplicate=False,
+        at=timezone.now(),
     )
     record = orders_services.execution_report_record(report)
     if record is not None and record.order_id is not None:

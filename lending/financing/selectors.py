@@ -8,7 +8,12 @@ from django.db.models import QuerySet
 
 from lending.credit.models import CreditAccount
 from lending.financing import raw_reads
-from lending.financing.models import Financing, FinancingStatus, WithdrawalRequest
+from lending.financing.models import (
+    CollateralTransferIn,
+    Financing,
+    FinancingStatus,
+    WithdrawalRequest,
+)
 from lending.instruments.models import Instrument
 
 
@@ -55,9 +60,7 @@ def withdrawals_of(credit_account: CreditAccount) -> QuerySet[WithdrawalRequest]
 
 
 def transfers_in_of(account, *, limit: int = 10):
-    """The account's collateral transfers in, newest first (the portal shows booked ones)."""
-    from lending.financing.models import CollateralTransferIn
-
+    """The account's collateral transfers in, newest first."""
     return CollateralTransferIn.objects.filter(credit_account=account).select_related("instrument")[
         :limit
     ]

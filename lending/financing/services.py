@@ -45,6 +45,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import IntegrityError, connection
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -208,12 +209,10 @@ def lots_check(quantity: Decimal, instrument: Instrument) -> None:
 
 
 def desk_financing_outstanding() -> Decimal:
-    return sum(
-        Financing.objects.filter(status=FinancingStatus.OPEN).values_list(
-            "principal_outstanding", flat=True
-        ),
-        ZERO,
-    )
+    total = Financing.objects.filter(status=FinancingStatus.OPEN).aggregate(
+        total=Sum("principal_outstanding")
+    )["total"]
+    return total or ZERO
 
 
 def financed_purchase_check(

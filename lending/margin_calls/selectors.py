@@ -5,9 +5,12 @@ staff see everything their role may view (lending.view_margincall, ...); anyone 
 nothing. A row outside what the user may see answers NotFound (404), never 403.
 """
 
+from decimal import Decimal
+
 from django.db.models import QuerySet
 
 from accounts.errors import NotFound
+from lending.financing.models import BankCredit, BankCreditStatus
 from lending.margin_calls.models import (
     UNFINISHED_CALL_STATUSES,
     AccountMarginState,
@@ -76,16 +79,28 @@ def events_of(call: MarginCall) -> QuerySet[MarginEvent]:
     return MarginEvent.objects.filter(call=call).select_related("actor").order_by("occurred_at")
 
 
-def money_received_since(call: MarginCall):
-    """What came into the call's account since it was issued and was credited (the bank
-    statement's credit lines): what the investor sees beside the notice that asked for it."""
-    from django.db.models import Sum
-
-    from lending.financing.models import BankCredit, BankCreditStatus
-
-    total = BankCredit.objects.filter(
-        investor_id=call.credit_account.investor_id,
-        status=BankCreditStatus.CREDITED,
-        created_at__gte=call.issued_at,
-    ).aggregate(total=Sum("amount"))["total"]
-    return total
+def money_received_since(calls) -> dict[int, Decimal]:
+    """{call id: what came into its account since it was issued and was credited} (the bank
+    statement's credit lines), in one query: what the investor sees beside the calls that
+    asked for money."""
+    calls = list(calls)
+    if not calls:
+        return {}
+    credits = list(
+        BankCredit.objects.filter(
+            investor_id__in={c.credit_account.investor_id for c in calls},
+            status=BankCreditStatus.CREDITED,
+            created_at__gte=min(c.issued_at for c in calls),
+        ).values_list("investor_id", "created_at", "amount")
+    )
+    return {
+        c.pk: sum(
+            (
+                amount
+                for investor_id, at, amount in credits
+                if investor_id == c.credit_account.investor_id and at >= c.issued_at
+            ),
+            Decimal(0),
+        )
+        for c in calls
+    }

@@ -25,6 +25,12 @@ class CallsStaffMixin(StaffMixin):
 
 
 class PortalCallsView(InvestorPageMixin, View):
+    @staticmethod
+    def _with_money_received(calls) -> list:
+        calls = list(calls)
+        received = selectors.money_received_since(calls)
+        return [(call, received[call.pk]) for call in calls]
+
     def get(self, request):
         accounts = self.investor.credit_accounts.all()
         return render(
@@ -32,10 +38,7 @@ class PortalCallsView(InvestorPageMixin, View):
             "lending/margin_calls/portal_calls.html",
             {
                 "states": [selectors.margin_state_of(a) for a in accounts],
-                "calls": [
-                    (call, selectors.money_received_since(call))
-                    for call in selectors.calls_for(request.user)[:50]
-                ],
+                "calls": self._with_money_received(selectors.calls_for(request.user)[:50]),
                 "notices": selectors.notices_for(request.user).filter(channel="portal"),
             },
         )

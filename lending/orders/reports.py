@@ -60,3 +60,39 @@ class CancelReject:
     ord_status: str
     reason: str  # CxlRejReason (102)
     text: str
+
+
+def report_for(
+    order,
+    *,
+    exec_id: str,
+    exec_type: str,
+    ord_status: str,
+    order_id: str,
+    last_qty: Decimal = Decimal(0),
+    last_px: Decimal = Decimal(0),
+    text: str = "",
+    at: datetime | None = None,
+) -> ExecutionReport:
+    """The ExecutionReport the exchange would send about `order` (a lending Order; cumulative
+    and leaves quantities follow from what it has filled so far): what the demo seed and the
+    tests stand in for the exchange with. Booked like any other, by lending.orders.services."""
+    cum = order.filled_quantity + Decimal(last_qty)
+    return ExecutionReport(
+        exec_id=exec_id,
+        cl_ord_id=order.client_order_id,
+        orig_cl_ord_id="",
+        order_id=order_id,
+        symbol=order.instrument.ledger_unit,
+        side=order.side,
+        exec_type=exec_type,
+        ord_status=ord_status,
+        last_qty=Decimal(last_qty),
+        last_px=Decimal(last_px),
+        cum_qty=cum,
+        leaves_qty=order.quantity - cum,
+        avg_px=Decimal(last_px),
+        text=text,
+        transact_time=at,
+        possible_duplicate=False,
+    )

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -438,12 +438,12 @@ def execution_report_record(report: fix.ExecutionReport) -> ExecutionReportRecor
         transact_time=report.transact_time,
         possible_duplicate=report.possible_duplicate,
     )
-    with transaction.atomic():
-        inserted = ExecutionReportRecord.objects.bulk_create([record], ignore_conflicts=True)
-    if not inserted or inserted[0].pk is None:
-        record = ExecutionReportRecord.objects.filter(exec_id=report.exec_id).first()
-        if record is None or record.applied_at is not None:
-            return None
+    # ON CONFLICT DO NOTHING: a resent exec id keeps the first row (PostgreSQL returns no id
+    # for it, so the row is read back by its exec id)
+    ExecutionReportRecord.objects.bulk_create([record], ignore_conflicts=True)
+    record = ExecutionReportRecord.objects.get(exec_id=report.exec_id)
+    if record.applied_at is not None:
+        return None
     if order is None:
         logger.error("execution report %s for unknown order %s", report.exec_id, report.cl_ord_id)
     return record

@@ -12,6 +12,8 @@ def test_the_calendar_warning_is_on_the_dashboard_today(page, live_server, sign_
     from compliance import selectors
 
     horizon = selectors.calendar_horizon()
+    # today (2026-12-05) the known calendar ends within the dated warning period (60 days)
+    assert horizon.level == "warning", horizon
     page.set_extra_http_headers({"Accept-Language": "en"})
     sign_in_verified(page, staff["compliance"])
     page.goto(f"{live_server.url}/staff/")

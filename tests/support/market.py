@@ -21,7 +21,7 @@ from django.utils import timezone
 from compliance import parameters as P
 from compliance import services as compliance_services
 from compliance.models import RegulatoryParameter
-from lending.orders import fix_session as fix
+from lending.orders import reports as fix
 from lending.orders import services as orders
 from lending.orders.models import Order
 
@@ -58,24 +58,16 @@ def report(
     exec_id: str | None = None,
 ) -> fix.ExecutionReport:
     order.refresh_from_db()
-    cum = order.filled_quantity + last_qty
-    return fix.ExecutionReport(
+    return fix.report_for(
+        order,
         exec_id=exec_id or f"T{_RUN}-{next(_exec)}",
-        cl_ord_id=order.client_order_id,
-        orig_cl_ord_id="",
-        order_id=f"X{order.pk}",
-        symbol=order.instrument.ledger_unit,
-        side=order.side,
         exec_type=exec_type,
         ord_status=ord_status,
-        last_qty=Decimal(last_qty),
-        last_px=Decimal(last_px),
-        cum_qty=cum,
-        leaves_qty=order.quantity - cum,
-        avg_px=Decimal(last_px),
+        order_id=f"X{order.pk}",
+        last_qty=last_qty,
+        last_px=last_px,
         text=text,
-        transact_time=timezone.now(),
-        possible_duplicate=False,
+        at=timezone.now(),
     )
 
 
