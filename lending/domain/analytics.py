@@ -728,6 +728,11 @@ class SimulatorInputs:
     price_drop: Decimal = Decimal(0)
 
 
+SIM_MAX_CAPITAL = Decimal(10) ** 12  # one trillion yuan of own capital
+SIM_MAX_LEVERAGE = Decimal(100)
+SIM_MAX_RATE = Decimal(10)  # 1000% a year or a period
+
+
 def validate_simulator_inputs(
     *,
     own_capital: Any,
@@ -738,16 +743,26 @@ def validate_simulator_inputs(
     price_drop: Any = 0,
 ) -> SimulatorInputs:
     """Parse and check; raises SimulatorInputError naming the first bad field.
-    Rules: own_capital > 0; leverage >= 1; rates finite; 0 <= price_drop <= 1."""
+    Rules: 0 < own_capital <= SIM_MAX_CAPITAL; 1 <= leverage <= SIM_MAX_LEVERAGE; rates
+    finite and within +-SIM_MAX_RATE; 0 <= price_drop <= 1. The upper bounds keep every figure
+    inside the precision money is kept at (a simulator, not a book: no real account is near)."""
     capital = _sim_number("own_capital", own_capital)
     if capital <= 0:
         raise SimulatorInputError("own_capital", "must be greater than 0")
+    if capital > SIM_MAX_CAPITAL:
+        raise SimulatorInputError("own_capital", f"must be at most {SIM_MAX_CAPITAL:,}")
     lev = _sim_number("leverage", leverage)
     if lev < 1:
         raise SimulatorInputError("leverage", "must be at least 1")
-    r = _sim_number("asset_return", asset_return)
-    f = _sim_number("fee_rate", fee_rate)
-    i = _sim_number("borrow_rate", borrow_rate)
+    if lev > SIM_MAX_LEVERAGE:
+        raise SimulatorInputError("leverage", f"must be at most {SIM_MAX_LEVERAGE}")
+    rates = {}
+    for name, value in (("asset_return", asset_return), ("fee_rate", fee_rate),
+                        ("borrow_rate", borrow_rate)):  # fmt: skip
+        rates[name] = _sim_number(name, value)
+        if abs(rates[name]) > SIM_MAX_RATE:
+            raise SimulatorInputError(name, f"must be between -{SIM_MAX_RATE} and {SIM_MAX_RATE}")
+    r, f, i = rates["asset_return"], rates["fee_rate"], rates["borrow_rate"]
     d = _sim_number("price_drop", price_drop)
     if not Decimal(0) <= d <= Decimal(1):
         raise SimulatorInputError("price_drop", "must be between 0 and 1")

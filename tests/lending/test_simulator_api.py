@@ -115,3 +115,21 @@ def test_portal_page_names_the_field_for_hostile_values_instead_of_failing(clien
     assert page.status_code == 200
     assert f"{field}:" in page.content.decode()
     assert 'data-field="equity_after_drop"' not in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "field,value,rule",
+    [
+        # 1e17 × 1e13 has more digits than money is kept at: refused, not a server error
+        ("own_capital", "1" + "0" * 17, "must be at most 1,000,000,000,000"),
+        ("leverage", "101", "must be at most 100"),
+        ("borrow_rate", "-100", "must be between -10 and 10"),
+    ],
+)
+def test_api_refuses_figures_beyond_the_simulators_range_naming_the_field(
+    client, field, value, rule
+):
+    body = {"own_capital": "100000", "leverage": "2", field: value}
+    response = client.post(URL, body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    assert response.json()["message"] == f"{field}: {rule}"
