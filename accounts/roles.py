@@ -42,6 +42,9 @@ ROLE_GRANTS: dict[str, list[str]] = {
         "lending.prepare_*",
         "lending.add_bankcredit",
         "lending.add_collateraltransferin",
+        # corporate actions from the issuers' announcements (one by one or a file)
+        "lending.add_corporateaction",
+        "lending.change_corporateaction",
         # onboarding: the facts the eligibility check reads, the classification, the check,
         # and refused requests (sub-accounts, third-party authority) recorded as red flags
         "compliance.add_classificationrecord",

@@ -10,6 +10,7 @@ from accounts.admin_mixins import AppendOnlyHistoryAdmin, ReadOnlyHistoryAdmin
 from . import services
 from .models import (
     CalendarYear,
+    CalendarYearProposal,
     ClassificationRecord,
     DailyAssetFigure,
     DisclosureAcknowledgement,
@@ -25,6 +26,8 @@ from .models import (
     Questionnaire,
     RedFlag,
     RegulatoryParameter,
+    RestrictedDeclaration,
+    RestrictedHolding,
     ScoreBand,
     SuitabilityAssessment,
     SuitabilityMatch,
@@ -55,6 +58,29 @@ class CalendarYearAdmin(ReadOnlyHistoryAdmin):
     """Years are added on the staff page "Trading calendar" (/staff/compliance/calendar/)."""
 
     list_display = ("year", "source", "created_at")
+
+
+@admin.register(CalendarYearProposal)
+class CalendarYearProposalAdmin(ReadOnlyHistoryAdmin):
+    """Proposed and approved on the staff page "Trading calendar" (four eyes)."""
+
+    list_display = ("year", "status", "source", "document_name", "proposed_by", "decided_by")
+    list_filter = ("status",)
+    exclude = ("document_content",)
+
+
+@admin.register(RestrictedHolding)
+class RestrictedHoldingAdmin(ReadOnlyHistoryAdmin):
+    """Declared in the portal or recorded on the staff investor file; ended, never deleted."""
+
+    list_display = ("investor", "security", "company_name", "role", "since", "ended_on", "source")
+    list_filter = ("role", "source")
+    search_fields = ("security", "company_name", "investor__real_name")
+
+
+@admin.register(RestrictedDeclaration)
+class RestrictedDeclarationAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("investor", "holds_none", "declared_at", "ip_address")
 
 
 class ExchangeHolidayForm(forms.ModelForm):

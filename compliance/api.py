@@ -3,18 +3,30 @@ Another investor's object answers 404, never 403: its existence is not disclosed
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions
-from rest_framework.fields import BooleanField, CharField, DictField, IntegerField, ListField
+from rest_framework.fields import (
+    BooleanField,
+    CharField,
+    ChoiceField,
+    DateField,
+    DictField,
+    FileField,
+    IntegerField,
+    ListField,
+)
 from rest_framework.generics import ListAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from accounts import services as account_services
 from accounts.api_permissions import SecondFactorForStaffWrites, writes_need
 from accounts.errors import NotFound, PermissionDenied, ValidationFailed
 from accounts.models import InvestorProfile
+from accounts.permissions import require_permission
 
 from . import selectors, services
-from .models import RedFlag
+from .models import RedFlag, RestrictedRole
 from .serializers import (
     AcknowledgementCreateSerializer,
     AcknowledgementSerializer,
@@ -332,3 +344,206 @@ class RedFlagResolveApi(APIView):
             raise NotFound(f"flag: no red flag #{pk}")
         flag = services.red_flag_resolve(flag=flag, actor=request.user, **body.validated_data)
         return Response({"status": flag.status})
+
+
+# --- restricted holders (董监高, 5% holders) -------------------------------------------------
+
+
+class RestrictedHoldingInSerializer(Serializer):
+    security = CharField(max_length=24, help_text="EXCHANGE:CODE, e.g. SSE:600000")
+    company_name = CharField(max_length=200)
+    role = ChoiceField(choices=RestrictedRole.choices)
+    since = DateField()
+    reason = CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class RestrictedHoldingEndSerializer(Serializer):
+    holding = IntegerField()
+    ended_on = DateField()
+    reason = CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class RestrictedHoldingSerializer(Serializer):
+    id = IntegerField()
+    security = CharField()
+    company_name = CharField()
+    role = CharField()
+    since = DateField()
+    ended_on = DateField(allow_null=True)
+    source = CharField()
+
+
+class RestrictedDeclarationInSerializer(Serializer):
+    holds_none = BooleanField(help_text="true: I hold no such position; false: the list is all")
+
+
+def _holdings(investor) -> list[dict]:
+    return RestrictedHoldingSerializer(selectors.restricted_holdings_of(investor), many=True).data
+
+
+def _holding_end(request, investor):
+    body = RestrictedHoldingEndSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    data = body.validated_data
+    holding = selectors.restricted_holdings_of(investor).filter(pk=data["holding"]).first()
+    if holding is None:
+        raise NotFound(f"holding: no restricted holding #{data['holding']}")
+    holding = services.restricted_holding_end(
+        holding=holding, ended_on=data["ended_on"], reason=data["reason"], actor=request.user
+    )
+    return Response(RestrictedHoldingSerializer(holding).data)
+
+
+class RestrictedHoldingsApi(APIView):
+    """The investor's own positions in listed companies (director, supervisor, senior
+    manager, 5% holder): GET the list, POST a new one."""
+
+    @extend_schema(responses=RestrictedHoldingSerializer(many=True))
+    def get(self, request):
+        return Response(_holdings(investor_of(request)))
+
+    @extend_schema(
+        request=RestrictedHoldingInSerializer, responses={201: RestrictedHoldingSerializer}
+    )
+    def post(self, request):
+        investor = investor_of(request)
+        body = RestrictedHoldingInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        holding = services.restricted_holding_add(
+            investor=investor, actor=request.user, **body.validated_data
+        )
+        return Response(RestrictedHoldingSerializer(holding).data, status=201)
+
+
+class RestrictedHoldingEndApi(APIView):
+    """The investor ends a position they declared: {holding, ended_on, reason}."""
+
+    @extend_schema(request=RestrictedHoldingEndSerializer, responses=RestrictedHoldingSerializer)
+    def post(self, request):
+        return _holding_end(request, investor_of(request))
+
+
+class RestrictedDeclarationApi(APIView):
+    """The investor declares the list complete, or that they hold no such position."""
+
+    @extend_schema(
+        request=RestrictedDeclarationInSerializer,
+        responses={201: inline_serializer("Declared", {"declared_at": CharField()})},
+    )
+    def post(self, request):
+        investor = investor_of(request)
+        body = RestrictedDeclarationInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        declaration = services.restricted_declaration_record(
+            investor=investor,
+            holds_none=body.validated_data["holds_none"],
+            actor=request.user,
+            ip_address=client_ip(request),
+            user_agent=user_agent(request),
+        )
+        return Response({"declared_at": declaration.declared_at.isoformat()}, status=201)
+
+
+class StaffRestrictedHoldingsApi(APIView):
+    """Compliance: one investor's restricted holdings; POST records one from a filing."""
+
+    permission_classes = _staff_writes("compliance.add_restrictedholding")
+
+    @extend_schema(responses=RestrictedHoldingSerializer(many=True))
+    def get(self, request, pk: int):
+        require_permission(request.user, "compliance.view_restrictedholding")
+        return Response(_holdings(_investor(pk)))
+
+    @extend_schema(
+        request=RestrictedHoldingInSerializer, responses={201: RestrictedHoldingSerializer}
+    )
+    def post(self, request, pk: int):
+        body = RestrictedHoldingInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        holding = services.restricted_holding_add(
+            investor=_investor(pk), actor=request.user, **body.validated_data
+        )
+        return Response(RestrictedHoldingSerializer(holding).data, status=201)
+
+
+class StaffRestrictedHoldingEndApi(APIView):
+    permission_classes = _staff_writes("compliance.change_restrictedholding")
+
+    @extend_schema(request=RestrictedHoldingEndSerializer, responses=RestrictedHoldingSerializer)
+    def post(self, request, pk: int):
+        return _holding_end(request, _investor(pk))
+
+
+# --- calendar years with four eyes -----------------------------------------------------------
+
+
+class CalendarProposalSerializer(Serializer):
+    id = IntegerField()
+    year = IntegerField()
+    holiday_lines = CharField()
+    source = CharField()
+    document_name = CharField()
+    document_sha256 = CharField()
+    status = CharField()
+    reason = CharField()
+
+
+class CalendarProposalInSerializer(Serializer):
+    year = IntegerField(min_value=2000, max_value=2200)
+    source = CharField(max_length=200)
+    holidays = CharField(help_text="One per line: YYYY-MM-DD and an optional name")
+    document = FileField(help_text="The exchange's notice the holidays come from")
+
+
+class CalendarDecisionSerializer(Serializer):
+    approve = BooleanField()
+    reason = CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class CalendarProposalsApi(APIView):
+    """Compliance proposes a year's holidays with the exchange's notice (multipart); GET the
+    proposals, newest first."""
+
+    permission_classes = _staff_writes("compliance.add_calendaryearproposal")
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(responses=CalendarProposalSerializer(many=True))
+    def get(self, request):
+        require_permission(request.user, "compliance.view_calendaryearproposal")
+        rows = selectors.calendar_proposals()[:50]
+        return Response(CalendarProposalSerializer(rows, many=True).data)
+
+    @extend_schema(
+        request=CalendarProposalInSerializer, responses={201: CalendarProposalSerializer}
+    )
+    def post(self, request):
+        body = CalendarProposalInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        proposal = services.calendar_year_propose(
+            year=data["year"],
+            holiday_lines=data["holidays"],
+            source=data["source"],
+            document_name=data["document"].name,
+            document_content=data["document"].read(),
+            actor=request.user,
+        )
+        return Response(CalendarProposalSerializer(proposal).data, status=201)
+
+
+class CalendarProposalDecisionApi(APIView):
+    """A second person approves (the year becomes known) or rejects with a reason."""
+
+    permission_classes = _staff_writes("compliance.approve_calendaryearproposal")
+
+    @extend_schema(request=CalendarDecisionSerializer, responses=CalendarProposalSerializer)
+    def post(self, request, pk: int):
+        body = CalendarDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        proposal = selectors.calendar_proposals().filter(pk=pk).first()
+        if proposal is None:
+            raise NotFound(f"proposal: no calendar proposal #{pk}")
+        proposal = services.calendar_year_decide(
+            proposal=proposal, actor=request.user, **body.validated_data
+        )
+        return Response(CalendarProposalSerializer(proposal).data)

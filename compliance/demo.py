@@ -126,6 +126,10 @@ def seed(stdout) -> None:
                     actor=investor.user,
                     questionnaire=questionnaire,
                 )
+            if selectors.restricted_declaration_blockers(investor):
+                services.restricted_declaration_record(
+                    investor=investor, holds_none=True, actor=investor.user, user_agent="demo seed"
+                )
             if selectors.disclosure_blockers(investor):
                 services.disclosure_acknowledge(
                     investor=investor,

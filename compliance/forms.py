@@ -3,6 +3,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import IdentityType, InvestorType
 
+from .models import RestrictedRole
+
 
 class QuestionnaireForm(forms.Form):
     """One radio group per question of the questionnaire in use."""
@@ -49,6 +51,36 @@ class CalendarYearForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 12}),
         help_text=_("One per line: YYYY-MM-DD and an optional name. Weekends need not be listed."),
     )
+
+
+class CalendarYearProposalForm(CalendarYearForm):
+    document = forms.FileField(
+        label=_("The exchange's notice (PDF or HTML)"),
+        help_text=_("Kept with its SHA-256; the second person compares the holidays with it."),
+    )
+
+
+class CalendarDecisionForm(forms.Form):
+    proposal = forms.IntegerField(widget=forms.HiddenInput)
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+
+class RestrictedHoldingForm(forms.Form):
+    security = forms.CharField(
+        label=_("Security (EXCHANGE:CODE)"),
+        max_length=24,
+        help_text=_("The company's shares as the exchange lists them, e.g. SSE:600000."),
+    )
+    company_name = forms.CharField(label=_("Company"), max_length=200)
+    role = forms.ChoiceField(label=_("Role"), choices=RestrictedRole.choices)
+    since = forms.DateField(label=_("Since"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(label=_("Reason or evidence"), max_length=500, required=False)
+
+
+class RestrictedHoldingEndForm(forms.Form):
+    holding = forms.IntegerField(widget=forms.HiddenInput)
+    ended_on = forms.DateField(label=_("Ended on"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
 
 
 class DailyAssetsUploadForm(forms.Form):

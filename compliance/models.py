@@ -16,6 +16,12 @@ Design overview
   records the version, the hash acknowledged, time, IP and user agent.
 - `EligibilityFacts` holds the staff-recorded facts; `DailyAssetFigure` the imported daily
   assets; each `EligibilityCheck` stores one `EligibilityCheckItem` per rule with evidence.
+- `RestrictedHolding`: the investor is a director, supervisor, senior manager or 5%+ holder of
+  a listed company ("EXCHANGE:CODE") from `since` until `ended_on`; lending refuses buys and
+  collateral transfers in of that company's shares. `RestrictedDeclaration` keeps each
+  statement that the list is complete (or that there is none), with time, IP and user agent.
+- `CalendarYearProposal`: a year's holidays entered with the exchange's notice (kept with its
+  SHA-256), added to the calendar only when a second person approves (four eyes).
 - `RedFlag` records every refused or suspicious attempt (配资 patterns); a `HeldDeposit` is
   money from a bank account other than the account of record, held, never credited, until staff
   release or return it.
@@ -28,6 +34,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from accounts.constraints import four_eyes
 from accounts.models import InvestorProfile
 from accounts.precision import FRACTION, MONEY, RATIO
 
@@ -626,3 +633,170 @@ class HeldDeposit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.investor} {self.amount} {self.currency} ({self.get_status_display()})"
+
+
+# --- restricted holders (董监高, 5% holders) -------------------------------------------------
+
+
+class RestrictedRole(models.TextChoices):
+    DIRECTOR = "director", _("Director")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    SENIOR_MANAGER = "senior_manager", _("Senior manager")
+    MAJOR_HOLDER = "major_holder", _("Holder of at least 5%")
+
+
+class RestrictedSource(models.TextChoices):
+    INVESTOR = "investor", _("Investor's declaration")
+    STAFF = "staff", _("Staff record")
+
+
+#: "EXCHANGE:CODE" as lending's Instrument.ledger_unit spells it (compliance never imports
+#: lending, so the company is named by this string).
+SECURITY_PATTERN = r"^[A-Z]{2,4}:[0-9A-Z]{1,12}$"
+
+
+class RestrictedHolding(models.Model):
+    """The investor is a director, supervisor, senior manager or a 5%+ holder of a listed
+    company (董监高, 大股东) from `since` until `ended_on` (excluded; open while empty): they may
+    not buy that company's shares in the credit account (its shares there are collateral) nor
+    transfer them in as collateral. Declared by the investor or recorded by compliance; ended,
+    never deleted (the history keeps every change)."""
+
+    investor = models.ForeignKey(
+        InvestorProfile, on_delete=models.PROTECT, related_name="restricted_holdings"
+    )
+    security = models.CharField(_("security (EXCHANGE:CODE)"), max_length=24)
+    company_name = models.CharField(_("company"), max_length=200)
+    role = models.CharField(_("role"), max_length=16, choices=RestrictedRole.choices)
+    since = models.DateField(_("since"))
+    ended_on = models.DateField(_("ended on"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=10, choices=RestrictedSource.choices)
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    declared_at = models.DateTimeField(_("declared at"), auto_now_add=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(_("reason"))
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("restricted holding")
+        verbose_name_plural = _("restricted holdings")
+        ordering = ["investor", "security", "-since", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(security__regex=SECURITY_PATTERN),
+                name="compliance_restricted_security_format",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_on__isnull=True) | Q(ended_on__gt=models.F("since")),
+                name="compliance_restricted_ends_after_start",
+            ),
+            models.UniqueConstraint(
+                fields=["investor", "security", "role"],
+                condition=Q(ended_on__isnull=True),
+                name="compliance_one_open_restricted_role",
+            ),
+        ]
+        indexes = [models.Index(fields=["investor", "security"])]
+
+    def __str__(self) -> str:
+        return f"{self.investor} {self.get_role_display()} {self.security}"
+
+    def in_force(self, on) -> bool:
+        return self.since <= on and (self.ended_on is None or on < self.ended_on)
+
+
+class RestrictedDeclaration(models.Model):
+    """The investor's statement that the restricted holdings on file are complete (or that
+    they hold no such position: `holdings` empty), with time, IP and user agent: the proof
+    that the positions were declared at onboarding and confirmed since."""
+
+    investor = models.ForeignKey(
+        InvestorProfile, on_delete=models.PROTECT, related_name="restricted_declarations"
+    )
+    holds_none = models.BooleanField(_("holds no such position"))
+    # [{"security", "company_name", "role", "since"}, ...] open on the day of the statement
+    holdings = models.JSONField(_("positions declared"), default=list, blank=True)
+    statement = models.TextField(_("statement"))
+    declared_at = models.DateTimeField(_("declared at"))
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=400, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("restricted-holder declaration")
+        verbose_name_plural = _("restricted-holder declarations")
+        ordering = ["-declared_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.investor} {self.declared_at:%Y-%m-%d}"
+
+
+# --- calendar years proposed and approved (four eyes) ----------------------------------------
+
+
+class ProposalStatus(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
+class CalendarYearProposal(models.Model):
+    """A year's exchange holidays as compliance entered them from the exchange's notice, with
+    the notice itself (file name, SHA-256 and content): a second person compares them and
+    approves (the year becomes known) or rejects with a reason. Never the proposer (CHECK)."""
+
+    year = models.PositiveIntegerField(_("year"))
+    holiday_lines = models.TextField(_("holidays"))
+    source = models.CharField(_("source notice"), max_length=200)
+    document_name = models.CharField(_("source document"), max_length=200)
+    document_sha256 = models.CharField(_("SHA-256"), max_length=64)
+    document_content = models.BinaryField(_("document content"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.PROPOSED
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    proposed_at = models.DateTimeField(_("proposed at"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    calendar_year = models.OneToOneField(
+        CalendarYear, on_delete=models.PROTECT, null=True, blank=True, related_name="proposal"
+    )
+
+    history = HistoricalRecords(excluded_fields=["document_content"])
+
+    class Meta:
+        verbose_name = _("calendar year proposal")
+        verbose_name_plural = _("calendar year proposals")
+        ordering = ["-proposed_at", "-pk"]
+        permissions = [("approve_calendaryearproposal", _("Can approve a calendar year"))]
+        constraints = [
+            four_eyes(
+                checker="decided_by", maker="proposed_by", name="compliance_calendar_four_eyes"
+            ),
+            models.UniqueConstraint(
+                fields=["year"],
+                condition=Q(status="proposed"),
+                name="compliance_one_open_proposal_per_year",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(calendar_year__isnull=False),
+                name="compliance_approved_proposal_has_year",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year} ({self.get_status_display()})"

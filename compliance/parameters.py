@@ -52,6 +52,18 @@ CALENDAR_WARNING_DAYS = "calendar.warning_days"
 # Liquidation: a plan is sized at the latest price less this fraction (the price it expects)
 LIQUIDATION_SLIPPAGE = "liquidation.slippage"
 
+# Valuation of suspended securities (read with the band parameters by lending.instruments): a
+# suspended security is valued at its last price x (1 - this discount)
+VALUATION_PREFIX = "valuation."
+SUSPENDED_VALUATION_DISCOUNT = VALUATION_PREFIX + "suspended_discount"
+
+# Maturity of financings (DOMAIN.md "Maturity and extension"), read by lending.financing.maturity
+FINANCING_MAX_TERM_MONTHS = "financing.max_term_months"  # a financing is due at most this late
+EXTENSION_MAX_MONTHS = "financing.extension_max_months"  # one extension runs at most this long
+MATURITY_REMINDER_FIRST_DAYS = "financing.reminder_first_trading_days"  # before the due date
+MATURITY_REMINDER_SECOND_DAYS = "financing.reminder_second_trading_days"  # before the due date
+PENALTY_RATE_STANDARD = "financing.penalty_rate_standard"  # a new contract's annual penalty rate
+
 # Trading fees (read by lending.orders when a fill is booked)
 STAMP_DUTY_SALE = "fees.stamp_duty_sale"  # fraction of a sale's turnover, sales only
 TRANSFER_FEE = "fees.transfer_fee"  # fraction of turnover, both sides
@@ -75,6 +87,16 @@ _CHINEXT_2020 = "SZSE ChiNext special trading provisions, registration reform (2
 _STAR_2019 = "SSE STAR Market special trading provisions (2019-07-22)"
 _MAIN_2023 = "SSE/SZSE trading rules, full registration reform of the main boards (2023-04-10)"
 _DESK_RISK = "desk risk policy"
+_TERM_RULES = "SSE/SZSE margin trading implementation rules: a financing's term is ≤ 6 months"
+_EXTENSION_2019 = (
+    "SSE/SZSE margin trading implementation rules, 2019 revision (2019-08-09): an extension "
+    "of at most 6 months, no limit on the number of extensions"
+)
+_PENALTY_TARIFF = (
+    "desk tariff for new contracts: penalty interest of 0.05% a day (万分之五) on overdue "
+    "debt, the figure common in brokers' margin-financing contracts; 0.0005 x 360 = 0.18 a "
+    "year, ACT/360 like interest, charged on top of the contract rate"
+)
 _STAMP_2008 = "MOF/SAT: stamp duty on share transfers, seller only, 0.1% (from 2008-09-19)"
 _STAMP_2023 = "MOF/SAT announcement 2023 No. 39: stamp duty on share sales halved (2023-08-28)"
 _TRANSFER_2015 = "CSDC transfer fee 0.002% of turnover, SSE and SZSE alike (from 2015-08-01)"
@@ -121,7 +143,15 @@ SEED: list[tuple[str, date, Decimal, str]] = [
     (TOTAL_NET_CAPITAL_MULTIPLE, date(2010, 3, 31), Decimal(4), _MARGIN_RULES),
     (STALE_PRICE_MINUTES, date(2010, 3, 31), Decimal(5), _DESK),
     (LIQUIDATION_SLIPPAGE, date(2010, 3, 31), Decimal("0.005"), _DESK_RISK),
+    # a suspended security at its last price, no discount (desk risk policy)
+    (SUSPENDED_VALUATION_DISCOUNT, date(2010, 3, 31), Decimal(0), _DESK_RISK + " (last price)"),
     (CALENDAR_WARNING_DAYS, date(2010, 3, 31), Decimal(60), _DESK + " (operations calendar)"),
+    # maturity of financings: term and extension (exchange rules), reminders and penalty (desk)
+    (FINANCING_MAX_TERM_MONTHS, date(2010, 3, 31), Decimal(6), _TERM_RULES),
+    (EXTENSION_MAX_MONTHS, date(2019, 8, 9), Decimal(6), _EXTENSION_2019),
+    (MATURITY_REMINDER_FIRST_DAYS, date(2010, 3, 31), Decimal(10), _DESK + " (maturity notices)"),
+    (MATURITY_REMINDER_SECOND_DAYS, date(2010, 3, 31), Decimal(3), _DESK + " (maturity notices)"),
+    (PENALTY_RATE_STANDARD, date(2010, 3, 31), Decimal("0.18"), _PENALTY_TARIFF),
     # trading fees
     (STAMP_DUTY_SALE, date(2008, 9, 19), Decimal("0.001"), _STAMP_2008),
     (STAMP_DUTY_SALE, date(2023, 8, 28), Decimal("0.0005"), _STAMP_2023),

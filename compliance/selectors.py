@@ -3,7 +3,9 @@
 Lending calls:
 - `credit_blockers(investor, on=None)` before approving a credit contract or a renewal;
 - `drawdown_blockers(investor, on=None)` / `may_draw_down(investor)` before each drawdown;
-- `parameter(key, on=day)` for dated regulator numbers (financing margin ratio, lines).
+- `parameter(key, on=day)` for dated regulator numbers (financing margin ratio, lines);
+- `restricted_holding_in_force(investor_id, "EXCHANGE:CODE", on=day)` at every order and
+  collateral transfer in (a 董监高 or 5% holder may not buy or pledge that company's shares).
 Each blocker is a `Reason(code, message)`; an empty list means "yes".
 """
 
@@ -22,6 +24,7 @@ from accounts.models import InvestorCategory, InvestorProfile, User
 
 from . import parameters as P
 from .models import (
+    CalendarYearProposal,
     DisclosureAcknowledgement,
     DisclosureDocument,
     EligibilityCheck,
@@ -31,6 +34,8 @@ from .models import (
     Questionnaire,
     RedFlag,
     RegulatoryParameter,
+    RestrictedDeclaration,
+    RestrictedHolding,
     SuitabilityAssessment,
     SuitabilityMatch,
 )
@@ -330,7 +335,25 @@ def credit_blockers(investor: InvestorProfile, *, on: date | None = None) -> lis
     reasons = suitability_blockers(investor, on=on)
     reasons += disclosure_blockers(investor)
     reasons += eligibility_blockers(investor, on=on)
+    reasons += restricted_declaration_blockers(investor)
     return reasons
+
+
+def restricted_declaration_blockers(investor: InvestorProfile) -> list[Reason]:
+    """DOMAIN.md (restricted holders): the investor declares at onboarding whether they are a
+    director, supervisor, senior manager or 5% holder of a listed company; no contract without
+    that declaration on file (kept current afterwards, and checked at every order)."""
+    if restricted_declaration_latest(investor) is None:
+        return [
+            Reason(
+                "restricted_declaration_missing",
+                _(
+                    "No declaration of positions as a director, supervisor, senior manager or "
+                    "5% holder of a listed company is on file."
+                ),
+            )
+        ]
+    return []
 
 
 def drawdown_blockers(investor: InvestorProfile, *, on: date | None = None) -> list[Reason]:
@@ -393,3 +416,45 @@ def calendar_horizon(*, on: date | None = None) -> CalendarHorizon:
     warn = parameter(P.CALENDAR_WARNING_DAYS, on=on)
     level = "blocking" if days_left <= 0 else "warning" if days_left <= warn else "ok"
     return CalendarHorizon(last, days_left, known[1] + 1, level)
+
+
+# --- restricted holders (董监高, 5% holders) and calendar proposals ----------------------------
+
+
+def restricted_holding_in_force(
+    investor_id: int, security: str, *, on: date | None = None
+) -> RestrictedHolding | None:
+    """Lending's question at every order and transfer in: is this investor a director,
+    supervisor, senior manager or 5%+ holder of the company whose shares are `security`
+    ("EXCHANGE:CODE", lending's Instrument.ledger_unit) on `on`? The role in force, else None."""
+    on = on or today()
+    return (
+        RestrictedHolding.objects.filter(
+            investor_id=investor_id, security=security.strip().upper(), since__lte=on
+        )
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=on))
+        .order_by("since", "pk")
+        .first()
+    )
+
+
+def restricted_holdings_of(investor: InvestorProfile) -> QuerySet[RestrictedHolding]:
+    """Every role on file, open ones first (the file and the portal page)."""
+    return RestrictedHolding.objects.filter(investor=investor).order_by(
+        "ended_on", "security", "-since", "-pk"
+    )
+
+
+def restricted_declaration_latest(investor: InvestorProfile) -> RestrictedDeclaration | None:
+    return (
+        RestrictedDeclaration.objects.filter(investor=investor)
+        .order_by("-declared_at", "-pk")
+        .first()
+    )
+
+
+def calendar_proposals(status: str | None = None) -> QuerySet[CalendarYearProposal]:
+    qs = CalendarYearProposal.objects.select_related("proposed_by", "decided_by").defer(
+        "document_content"
+    )
+    return qs.filter(status=status) if status else qs

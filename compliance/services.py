@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import itertools
+import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -28,8 +29,10 @@ from accounts.permissions import require_permission
 from . import calendar, selectors
 from . import parameters as P
 from .models import (
+    SECURITY_PATTERN,
     AnswerOption,
     CalendarYear,
+    CalendarYearProposal,
     ClassificationRecord,
     DailyAssetFigure,
     DisclosureAcknowledgement,
@@ -44,12 +47,17 @@ from .models import (
     Product,
     ProfessionalRequestStatus,
     ProfessionalTreatmentRequest,
+    ProposalStatus,
     Question,
     Questionnaire,
     RedFlag,
     RedFlagKind,
     RedFlagStatus,
     RegulatoryParameter,
+    RestrictedDeclaration,
+    RestrictedHolding,
+    RestrictedRole,
+    RestrictedSource,
     RiskClass,
     RiskLevel,
     ScoreBand,
@@ -122,17 +130,9 @@ def parameters_seed(*, actor: User | None = None) -> int:
     return added
 
 
-def calendar_year_add(
-    *,
-    year: int,
-    holidays: list[tuple[date, str]],
-    source: str,
-    actor: User | None,
-) -> CalendarYear:
-    """Make `year` known, with its weekday exchange holidays. The known range stays
-    contiguous: only the year after the last known one (or before the first) may be added.
-    A person needs compliance.add_calendaryear; seeds run as the system (actor None)."""
-    require_permission(actor, "compliance.add_calendaryear", action="add a calendar year")
+def _calendar_year_checked(*, year: int, holidays: list[tuple[date, str]], source: str) -> str:
+    """The rules a year's entry must meet (proposed or added): the known range stays
+    contiguous, a source is named, each holiday is in the year once. Returns the source."""
     known = calendar.known_years()
     if CalendarYear.objects.filter(year=year).exists():
         raise Conflict(f"year: {year} is already in the calendar", extra={"field": "year"})
@@ -142,7 +142,7 @@ def calendar_year_add(
             f"add {known[1] + 1} next (no gaps)",
             extra={"field": "year"},
         )
-    if not source.strip():
+    if not (source or "").strip():
         raise ValidationFailed(
             "source: name the exchange notice the holidays come from", extra={"field": "source"}
         )
@@ -157,8 +157,32 @@ def calendar_year_add(
                 f"holidays: {day.isoformat()} is listed twice", extra={"field": "holidays"}
             )
         seen.add(day)
+    return source.strip()
+
+
+def calendar_year_add(
+    *,
+    year: int,
+    holidays: list[tuple[date, str]],
+    source: str,
+    actor: User | None,
+    proposal: CalendarYearProposal | None = None,
+) -> CalendarYear:
+    """Make `year` known, with its weekday exchange holidays. The known range stays
+    contiguous: only the year after the last known one (or before the first) may be added.
+    Seeds, migrations and the demo run as the system (actor None); a person only approves a
+    colleague's proposal (calendar_year_decide passes it): four eyes, never one person."""
+    if actor is not None and proposal is None:
+        raise RuleViolation(
+            "year: a person enters a year's holidays as a proposal with the exchange's notice, "
+            "and a second person approves it (four eyes)",
+            code="four_eyes",
+            extra={"field": "year"},
+        )
+    require_permission(actor, "compliance.add_calendaryear", action="add a calendar year")
+    source = _calendar_year_checked(year=year, holidays=holidays, source=source)
     with transaction.atomic():
-        row = CalendarYear(year=year, source=source.strip())
+        row = CalendarYear(year=year, source=source)
         stamp(row, actor=actor, reason=f"calendar year {year} added")
         row.save()
         for day, name in sorted(holidays):
@@ -168,6 +192,100 @@ def calendar_year_add(
             stamp(holiday, actor=actor, reason=f"calendar year {year} added")
             holiday.save()
     return row
+
+
+#: The largest source document accepted (the exchange's notice as PDF or HTML).
+CALENDAR_DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
+
+
+def calendar_year_propose(
+    *,
+    year: int,
+    holiday_lines: str,
+    source: str,
+    document_name: str,
+    document_content: bytes,
+    actor: User | None,
+) -> CalendarYearProposal:
+    """Compliance enters a year's holidays from the exchange's notice and attaches the notice
+    itself (kept with its SHA-256); a second person approves or rejects it
+    (calendar_year_decide). The lines are checked now as the year would be added."""
+    require_permission(
+        actor, "compliance.add_calendaryearproposal", action="propose a calendar year"
+    )
+    holidays = parse_holiday_lines(holiday_lines or "")
+    source = _calendar_year_checked(year=year, holidays=holidays, source=source)
+    name = (document_name or "").strip()
+    if not name or not document_content:
+        raise ValidationFailed(
+            "document: attach the exchange's notice the holidays come from",
+            extra={"field": "document"},
+        )
+    if len(document_content) > CALENDAR_DOCUMENT_MAX_BYTES:
+        raise ValidationFailed(
+            f"document: at most {CALENDAR_DOCUMENT_MAX_BYTES // (1024 * 1024)} MB",
+            extra={"field": "document"},
+        )
+    proposal = CalendarYearProposal(
+        year=year,
+        holiday_lines="\n".join(f"{d.isoformat()} {n}".strip() for d, n in sorted(holidays)),
+        source=source,
+        document_name=name[-200:],
+        document_sha256=hashlib.sha256(document_content).hexdigest(),
+        document_content=bytes(document_content),
+        proposed_by=actor,
+    )
+    stamp(proposal, actor=actor, reason=f"calendar year {year} proposed from {source}")
+    try:
+        with transaction.atomic():
+            proposal.save()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"year: a proposal for {year} is already waiting for approval",
+            extra={"field": "year"},
+        ) from exc
+    return proposal
+
+
+def calendar_year_decide(
+    *, proposal: CalendarYearProposal, approve: bool, reason: str, actor: User | None
+) -> CalendarYearProposal:
+    """A second person (never the proposer; a CHECK constraint too) approves the proposal,
+    which adds the year and its holidays as calendar_year_add, or rejects it with a reason."""
+    require_permission(
+        actor, "compliance.approve_calendaryearproposal", action="approve a calendar year"
+    )
+    reason = (reason or "").strip()
+    if not approve:
+        reason = _require_reason(reason)
+    with transaction.atomic():
+        locked = CalendarYearProposal.objects.select_for_update().get(pk=proposal.pk)
+        if locked.status != ProposalStatus.PROPOSED:
+            raise Conflict(
+                f"proposal: the {locked.year} proposal is already {locked.status}",
+                extra={"field": "proposal"},
+            )
+        if actor is not None and actor.pk == locked.proposed_by_id:
+            raise RuleViolation(
+                "proposal: the person who proposed the year may not approve or reject it "
+                "(four eyes)",
+                code="four_eyes",
+                extra={"field": "proposal"},
+            )
+        if approve:
+            locked.calendar_year = calendar_year_add(
+                year=locked.year,
+                holidays=parse_holiday_lines(locked.holiday_lines),
+                source=f"{locked.source} ({locked.document_name}, "
+                f"SHA-256 {locked.document_sha256[:16]})",
+                actor=actor,
+                proposal=locked,
+            )
+        locked.status = ProposalStatus.APPROVED if approve else ProposalStatus.REJECTED
+        locked.decided_by, locked.decided_at, locked.reason = actor, timezone.now(), reason
+        stamp(locked, actor=actor, reason=f"{locked.status}: {reason}".strip(": "))
+        locked.save()
+    return locked
 
 
 def exchange_holiday_add(
@@ -1186,3 +1304,182 @@ def held_deposit_resolve(
     stamp(flag, actor=actor, reason=reason)
     flag.save()
     return deposit
+
+
+# --- restricted holders (董监高, 5% holders) -------------------------------------------------
+
+RESTRICTED_STATEMENT = gettext_noop(
+    "I declare that, apart from the positions listed, I am not a director, supervisor or senior "
+    "manager of any listed company, nor a holder of 5 per cent or more of its shares, and that I "
+    "will tell the desk at once when this changes."
+)
+RESTRICTED_NONE_STATEMENT = gettext_noop(
+    "I declare that I am not a director, supervisor or senior manager of any listed company, "
+    "nor a holder of 5 per cent or more of its shares, and that I will tell the desk at once when "
+    "this changes."
+)
+
+
+def _restricted_source(investor: InvestorProfile, actor: User | None, perm: str, action: str):
+    """The investor for themselves (a declaration), or staff holding `perm` (a record)."""
+    if actor is not None and actor.pk == investor.user_id:
+        return RestrictedSource.INVESTOR
+    require_permission(actor, perm, action=action)
+    return RestrictedSource.STAFF
+
+
+def security_parsed(value: str) -> str:
+    """ "EXCHANGE:CODE" (upper case), as lending's instruments name themselves."""
+    security = (value or "").strip().upper()
+    if not re.fullmatch(SECURITY_PATTERN, security):
+        raise ValidationFailed(
+            f"security: {value!r} is not EXCHANGE:CODE (e.g. SSE:600000)",
+            extra={"field": "security"},
+        )
+    return security
+
+
+def restricted_holding_add(
+    *,
+    investor: InvestorProfile,
+    security: str,
+    company_name: str,
+    role: str,
+    since: date,
+    actor: User | None,
+    reason: str = "",
+) -> RestrictedHolding:
+    """Record that the investor is a director, supervisor, senior manager or 5%+ holder of a
+    listed company from `since`: the investor declares it (portal, API) or compliance records
+    it from a filing (permission compliance.add_restrictedholding, a reason required)."""
+    source = _restricted_source(
+        investor, actor, "compliance.add_restrictedholding", "record a restricted holding"
+    )
+    security = security_parsed(security)
+    company = (company_name or "").strip()
+    if not company:
+        raise ValidationFailed(
+            "company_name: name the listed company", extra={"field": "company_name"}
+        )
+    if role not in RestrictedRole.values:
+        raise ValidationFailed(
+            f"role: one of {', '.join(RestrictedRole.values)}", extra={"field": "role"}
+        )
+    if not isinstance(since, date):
+        raise ValidationFailed("since: a date (YYYY-MM-DD) is required", extra={"field": "since"})
+    if source == RestrictedSource.STAFF:
+        reason = _require_reason(reason)
+    else:
+        reason = (reason or "").strip() or "declared by the investor"
+    holding = RestrictedHolding(
+        investor=investor,
+        security=security,
+        company_name=company[:200],
+        role=role,
+        since=since,
+        source=source,
+        declared_by=actor,
+        reason=reason,
+    )
+    stamp(holding, actor=actor, reason=f"restricted holding {role} {security}: {reason}")
+    try:
+        with transaction.atomic():
+            holding.save()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"security: the investor is already recorded as {role} of {security}",
+            extra={"field": "security"},
+        ) from exc
+    return holding
+
+
+def restricted_holding_end(
+    *, holding: RestrictedHolding, ended_on: date, actor: User | None, reason: str = ""
+) -> RestrictedHolding:
+    """The role ended on `ended_on` (no longer in force from that day). The investor may end
+    a role they declared; a role compliance recorded is ended by compliance (a reason)."""
+    investor = holding.investor
+    with transaction.atomic():
+        locked = RestrictedHolding.objects.select_for_update().get(pk=holding.pk)
+        source = _restricted_source(
+            investor, actor, "compliance.change_restrictedholding", "end a restricted holding"
+        )
+        if source == RestrictedSource.INVESTOR and locked.source != RestrictedSource.INVESTOR:
+            raise RuleViolation(
+                "holding: compliance recorded this role; ask compliance to end it",
+                code="recorded_by_staff",
+                extra={"field": "holding"},
+            )
+        if locked.ended_on is not None:
+            raise Conflict(
+                f"holding: already ended on {locked.ended_on.isoformat()}",
+                extra={"field": "holding"},
+            )
+        if not isinstance(ended_on, date) or ended_on <= locked.since:
+            raise ValidationFailed(
+                f"ended_on: must be after {locked.since.isoformat()}", extra={"field": "ended_on"}
+            )
+        if source == RestrictedSource.STAFF:
+            reason = _require_reason(reason)
+        else:
+            reason = (reason or "").strip() or "ended by the investor"
+        locked.ended_on, locked.ended_by = ended_on, actor
+        stamp(locked, actor=actor, reason=f"ended {ended_on.isoformat()}: {reason}")
+        locked.save()
+    return locked
+
+
+def restricted_declaration_record(
+    *,
+    investor: InvestorProfile,
+    holds_none: bool,
+    actor: User | None,
+    ip_address: str | None = None,
+    user_agent: str = "",
+) -> RestrictedDeclaration:
+    """The investor states that the positions on file are complete, or that they hold none
+    (at onboarding and whenever they confirm it): kept with the list, time, IP and user agent.
+    Staff may record a signed paper declaration (compliance.add_restricteddeclaration)."""
+    _restricted_source(
+        investor, actor, "compliance.add_restricteddeclaration", "record a declaration"
+    )
+    now = timezone.now()
+    open_rows = list(
+        RestrictedHolding.objects.filter(investor=investor, ended_on__isnull=True).order_by(
+            "security", "role"
+        )
+    )
+    if holds_none and open_rows:
+        raise RuleViolation(
+            f"holds_none: {len(open_rows)} position(s) are on file; end them first or confirm "
+            "the list",
+            code="positions_on_file",
+            extra={"field": "holds_none"},
+        )
+    if not holds_none and not open_rows:
+        raise ValidationFailed(
+            "holds_none: no position is on file; add yours or declare that you hold none",
+            extra={"field": "holds_none"},
+        )
+    declaration = RestrictedDeclaration(
+        investor=investor,
+        holds_none=holds_none,
+        holdings=[
+            {
+                "security": row.security,
+                "company_name": row.company_name,
+                "role": row.role,
+                "since": row.since.isoformat(),
+            }
+            for row in open_rows
+        ],
+        # the statement as the investor read it (their language), kept as evidence
+        statement=gettext(RESTRICTED_NONE_STATEMENT if holds_none else RESTRICTED_STATEMENT),
+        declared_at=now,
+        declared_by=actor,
+        ip_address=ip_address,
+        user_agent=(user_agent or "")[:400],
+    )
+    stamp(declaration, actor=actor, reason="restricted-holder declaration")
+    declaration.save()
+    return declaration

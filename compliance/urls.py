@@ -29,6 +29,11 @@ portal_urlpatterns: list = [
         views.ProfessionalRequestView.as_view(),
         name="compliance-professional-request",
     ),
+    path(
+        "compliance/restricted-holdings/",
+        views.RestrictedHoldingsView.as_view(),
+        name="compliance-restricted-holdings",
+    ),
 ]
 staff_urlpatterns: list = [
     path("compliance/investors/", views.InvestorListView.as_view(), name="compliance-investors"),
@@ -43,6 +48,11 @@ staff_urlpatterns: list = [
         name="compliance-investor-file",
     ),
     path("compliance/calendar/", views.CalendarView.as_view(), name="compliance-calendar"),
+    path(
+        "compliance/calendar/proposals/<int:pk>/document/",
+        views.CalendarDocumentView.as_view(),
+        name="compliance-calendar-document",
+    ),
     path(
         "compliance/daily-assets/",
         views.DailyAssetsImportView.as_view(),
@@ -117,5 +127,40 @@ api_urlpatterns: list = [
         "compliance/daily-assets/",
         api.DailyAssetsApi.as_view(),
         name="compliance-daily-assets",
+    ),
+    path(
+        "compliance/restricted-holdings/",
+        api.RestrictedHoldingsApi.as_view(),
+        name="compliance-restricted-holdings",
+    ),
+    path(
+        "compliance/restricted-holdings/end/",
+        api.RestrictedHoldingEndApi.as_view(),
+        name="compliance-restricted-holding-end",
+    ),
+    path(
+        "compliance/restricted-declarations/",
+        api.RestrictedDeclarationApi.as_view(),
+        name="compliance-restricted-declarations",
+    ),
+    path(
+        "compliance/investors/<int:pk>/restricted-holdings/",
+        api.StaffRestrictedHoldingsApi.as_view(),
+        name="compliance-investor-restricted-holdings",
+    ),
+    path(
+        "compliance/investors/<int:pk>/restricted-holdings/end/",
+        api.StaffRestrictedHoldingEndApi.as_view(),
+        name="compliance-investor-restricted-holding-end",
+    ),
+    path(
+        "compliance/calendar-proposals/",
+        api.CalendarProposalsApi.as_view(),
+        name="compliance-calendar-proposals",
+    ),
+    path(
+        "compliance/calendar-proposals/<int:pk>/decision/",
+        api.CalendarProposalDecisionApi.as_view(),
+        name="compliance-calendar-proposal-decision",
     ),
 ]

@@ -5,8 +5,9 @@ services and selectors; these views parse, call, and render."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -17,7 +18,8 @@ from accounts.permissions import InvestorPageMixin, StaffPageMixin
 
 from . import calendar, selectors, services
 from .forms import (
-    CalendarYearForm,
+    CalendarDecisionForm,
+    CalendarYearProposalForm,
     ClassificationForm,
     DailyAssetsUploadForm,
     DecisionForm,
@@ -28,9 +30,12 @@ from .forms import (
     QuestionnaireForm,
     RedFlagResolveForm,
     RefusalForm,
+    RestrictedHoldingEndForm,
+    RestrictedHoldingForm,
 )
 from .models import (
     CalendarYear,
+    CalendarYearProposal,
     EligibilityCheck,
     EligibilityFacts,
     ProfessionalTreatmentRequest,
@@ -227,12 +232,20 @@ class ProfessionalRequestView(InvestorPageMixin, View):
 
 
 class CalendarView(StaffPageMixin, View):
-    permission = "compliance.add_calendaryear"
-    write_permission = "compliance.add_calendaryear"
+    """The known years, and a year's holidays with four eyes: compliance proposes them with
+    the exchange's notice attached; a second person approves (the year becomes known) or
+    rejects with a reason (compliance.services.calendar_year_propose / _decide)."""
+
+    permission = "compliance.view_calendaryear"
+    write_permission = {
+        None: "compliance.add_calendaryearproposal",
+        "propose": "compliance.add_calendaryearproposal",
+        "approve": "compliance.approve_calendaryearproposal",
+        "reject": "compliance.approve_calendaryearproposal",
+    }
 
     def _render(self, request, form, status=200):
         known = calendar.known_years()
-        initial_year = known[1] + 1 if known else None
         return render(
             request,
             "compliance/staff/calendar.html",
@@ -240,7 +253,11 @@ class CalendarView(StaffPageMixin, View):
                 "form": form,
                 "years": CalendarYear.objects.order_by("-year")[:5],
                 "known": known,
-                "next_year": initial_year,
+                "next_year": known[1] + 1 if known else None,
+                "pending": selectors.calendar_proposals("proposed").order_by("year"),
+                "decided": selectors.calendar_proposals().exclude(status="proposed")[:10],
+                "can_propose": request.user.has_perm("compliance.add_calendaryearproposal"),
+                "can_decide": request.user.has_perm("compliance.approve_calendaryearproposal"),
             },
             status=status,
         )
@@ -248,27 +265,76 @@ class CalendarView(StaffPageMixin, View):
     def get(self, request):
         known = calendar.known_years()
         return self._render(
-            request, CalendarYearForm(initial={"year": known[1] + 1 if known else None})
+            request, CalendarYearProposalForm(initial={"year": known[1] + 1 if known else None})
         )
 
     def post(self, request):
-        form = CalendarYearForm(request.POST)
+        action = request.POST.get("action") or "propose"
+        if action in ("approve", "reject"):
+            return self._decide(request, approve=action == "approve")
+        form = CalendarYearProposalForm(request.POST, request.FILES)
         if form.is_valid():
+            document = form.cleaned_data["document"]
             try:
-                year = services.calendar_year_add(
+                proposal = services.calendar_year_propose(
                     year=form.cleaned_data["year"],
-                    holidays=services.parse_holiday_lines(form.cleaned_data["holidays"]),
+                    holiday_lines=form.cleaned_data["holidays"],
                     source=form.cleaned_data["source"],
+                    document_name=document.name,
+                    document_content=document.read(),
                     actor=request.user,
                 )
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:
                 messages.success(
-                    request, _("The %(year)s trading calendar is now known.") % {"year": year.year}
+                    request,
+                    _("The %(year)s holidays are proposed; a second person approves them.")
+                    % {"year": proposal.year},
                 )
                 return redirect("staff:compliance-calendar")
         return self._render(request, form, status=400)
+
+    def _decide(self, request, *, approve: bool):
+        form = CalendarDecisionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Choose a proposal."))
+            return self._render(request, CalendarYearProposalForm(), status=400)
+        proposal = get_object_or_404(CalendarYearProposal, pk=form.cleaned_data["proposal"])
+        try:
+            services.calendar_year_decide(
+                proposal=proposal,
+                approve=approve,
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return self._render(request, CalendarYearProposalForm(), status=400)
+        if approve:
+            messages.success(
+                request, _("The %(year)s trading calendar is now known.") % {"year": proposal.year}
+            )
+        else:
+            messages.success(request, _("The proposal is rejected."))
+        return redirect("staff:compliance-calendar")
+
+
+class CalendarDocumentView(StaffPageMixin, View):
+    """The exchange's notice a proposal was made from, as uploaded (the checker reads it)."""
+
+    permission = "compliance.view_calendaryearproposal"
+
+    def get(self, request, pk: int):
+        proposal = get_object_or_404(CalendarYearProposal, pk=pk)
+        response = HttpResponse(
+            bytes(proposal.document_content), content_type="application/octet-stream"
+        )
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=proposal.document_name
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 class DailyAssetsImportView(StaffPageMixin, View):
@@ -347,6 +413,8 @@ INVESTOR_FILE_ACTIONS = {
     "check": (None, "compliance.add_eligibilitycheck"),
     "refusal": (RefusalForm, "compliance.add_redflag"),
     "resolve": (RedFlagResolveForm, "compliance.change_redflag"),
+    "holding_add": (RestrictedHoldingForm, "compliance.add_restrictedholding"),
+    "holding_end": (RestrictedHoldingEndForm, "compliance.change_restrictedholding"),
 }
 
 
@@ -463,6 +531,8 @@ class InvestorFileView(StaffPageMixin, View):
                 else None,
             ),
             "refusal": RefusalForm(prefix="refusal"),
+            "holding_add": RestrictedHoldingForm(prefix="holding_add"),
+            "holding_end": RestrictedHoldingEndForm(prefix="holding_end"),
         }
         if bound is not None:
             forms[bound[0]] = bound[1]
@@ -477,6 +547,8 @@ class InvestorFileView(StaffPageMixin, View):
                 .prefetch_related("items")
                 .order_by("-pk")[:3],
                 "flags": RedFlag.objects.filter(investor=investor).order_by("-pk")[:50],
+                "holdings": selectors.restricted_holdings_of(investor),
+                "declaration": selectors.restricted_declaration_latest(investor),
                 "forms": forms,
                 "can": {
                     a: request.user.has_perm(perm)
@@ -526,6 +598,17 @@ class InvestorFileView(StaffPageMixin, View):
                 if check.passed
                 else _("Eligibility check: not passed.")
             )
+        if action == "holding_add":
+            services.restricted_holding_add(investor=investor, actor=actor, **data)
+            return _("Restricted holding recorded.")
+        if action == "holding_end":
+            holding = get_object_or_404(
+                selectors.restricted_holdings_of(investor), pk=data["holding"]
+            )
+            services.restricted_holding_end(
+                holding=holding, ended_on=data["ended_on"], reason=data["reason"], actor=actor
+            )
+            return _("Restricted holding ended.")
         if action == "refusal":
             refuse = (
                 services.sub_account_refuse
@@ -550,3 +633,75 @@ def _investor_or_404(pk: int):
     if investor is None:
         raise Http404("no such investor")
     return investor
+
+
+# --- restricted holders (董监高, 5% holders) -------------------------------------------------
+
+
+class RestrictedHoldingsView(InvestorPageMixin, View):
+    """The investor's positions in listed companies that restrict what the credit account may
+    hold: declare at onboarding (or that they hold none), add a new one, end one that ended."""
+
+    def _render(self, request, add_form=None, status=200):
+        investor = self.investor
+        return render(
+            request,
+            "compliance/portal/restricted_holdings.html",
+            {
+                "holdings": selectors.restricted_holdings_of(investor),
+                "has_open": selectors.restricted_holdings_of(investor)
+                .filter(ended_on__isnull=True)
+                .exists(),
+                "declaration": selectors.restricted_declaration_latest(investor),
+                "add_form": add_form or RestrictedHoldingForm(prefix="add"),
+                "end_form": RestrictedHoldingEndForm(prefix="end"),
+                "statement": _(services.RESTRICTED_STATEMENT),
+                "none_statement": _(services.RESTRICTED_NONE_STATEMENT),
+            },
+            status=status,
+        )
+
+    def get(self, request):
+        return self._render(request)
+
+    def post(self, request):
+        investor, action = self.investor, request.POST.get("action")
+        try:
+            if action == "add":
+                form = RestrictedHoldingForm(request.POST, prefix="add")
+                if not form.is_valid():
+                    return self._render(request, form, status=400)
+                services.restricted_holding_add(
+                    investor=investor, actor=request.user, **form.cleaned_data
+                )
+                messages.success(request, _("Position recorded."))
+            elif action == "end":
+                form = RestrictedHoldingEndForm(request.POST, prefix="end")
+                if not form.is_valid():
+                    messages.error(request, _("Give the day the position ended."))
+                    return self._render(request, status=400)
+                holding = get_object_or_404(
+                    selectors.restricted_holdings_of(investor), pk=form.cleaned_data["holding"]
+                )
+                services.restricted_holding_end(
+                    holding=holding,
+                    ended_on=form.cleaned_data["ended_on"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+                messages.success(request, _("Position ended."))
+            elif action in ("declare_none", "declare_list"):
+                services.restricted_declaration_record(
+                    investor=investor,
+                    holds_none=action == "declare_none",
+                    actor=request.user,
+                    ip_address=client_ip(request),
+                    user_agent=user_agent(request),
+                )
+                messages.success(request, _("Your declaration is recorded."))
+            else:
+                return self._render(request, status=400)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return self._render(request, status=400)
+        return redirect("portal:compliance-restricted-holdings")

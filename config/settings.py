@@ -375,6 +375,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "lending.tasks.risk_mirror_verify_daily",
         "schedule": crontab(hour=8, minute=45, day_of_week="mon-fri"),
     },
+    # Corporate actions (dividends, bonus shares, splits, rights) whose ex-date or pay date
+    # has come: booked before the call auction, after the mirror check; idempotent.
+    "lending-corporate-actions": {
+        "task": "lending.tasks.corporate_actions_process_daily",
+        "schedule": crontab(hour=8, minute=50, day_of_week="mon-fri"),
+    },
     "desk-heartbeat": {
         "task": "config.celery.heartbeat",
         "schedule": timedelta(minutes=5),
@@ -406,6 +412,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     "lending-margin-reminders": {
         "task": "lending.tasks.margin_reminders_send",
         "schedule": crontab(minute=10),
+    },
+    # lending maturity (DOMAIN.md "Maturity and extension"): before the session on trading
+    # days, reminders 10 and 3 trading days before due dates, overdue financings and their
+    # forced-close calls (idempotent; penalty interest accrues with the daily interest)
+    "lending-maturity-process": {
+        "task": "lending.tasks.maturity_process",
+        "schedule": crontab(hour=8, minute=40, day_of_week="mon-fri"),
     },
 }
 

@@ -172,6 +172,7 @@ class EntryKind(models.TextChoices):
     SECURITIES = "securities", _("Securities movement")
     REVERSAL = "reversal", _("Reversal")
     ADJUSTMENT = "adjustment", _("Adjustment")
+    CORPORATE_ACTION = "corporate_action", _("Corporate action")
 
 
 class JournalEntry(models.Model):

@@ -27,3 +27,10 @@ class LendingConfig(AppConfig):
 
         if order_selectors.held_back not in held_back.SOURCES:
             held_back.SOURCES.append(order_selectors.held_back)
+
+        # A repayment that clears an overdue financing closes its maturity call at once.
+        from .financing import services as financing_services
+        from .margin_calls import maturity
+
+        if maturity.maturity_on_repaid not in financing_services.REPAID_HOOKS:
+            financing_services.REPAID_HOOKS.append(maturity.maturity_on_repaid)

@@ -89,6 +89,9 @@ class Dashboard:
     runs: list[MtmRun]
     running: bool
     queues: list[Queue] = field(default_factory=list)
+    # the latest finished run, when it could not issue every call (no deadline: the exchange
+    # calendar is not known far enough): the dashboard shows why
+    problem_run: MtmRun | None = None
 
 
 def _percent(value: Decimal) -> str:
@@ -263,4 +266,12 @@ def dashboard_for(user, *, calls_limit: int = 20) -> Dashboard:
         runs=runs,
         running=any(r.status in (MtmRunStatus.PENDING, MtmRunStatus.RUNNING) for r in runs),
         queues=work_queues(user),
+        problem_run=_problem_run(runs),
     )
+
+
+def _problem_run(runs: list[MtmRun]) -> MtmRun | None:
+    """The latest finished run if it recorded deadline problems (no extra query)."""
+    unfinished = (MtmRunStatus.PENDING, MtmRunStatus.RUNNING)
+    latest = next((r for r in runs if r.status not in unfinished), None)
+    return latest if latest is not None and latest.deadline_problems else None

@@ -9,6 +9,7 @@ snapshot).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
@@ -20,6 +21,9 @@ from django.utils import timezone
 from accounts.errors import NotFound
 from lending.credit import selectors as credit_selectors
 from lending.domain import margin
+from lending.instruments import selectors as instruments_selectors
+from lending.instruments.exchange_lists import collateral_rate_sql
+from lending.instruments.models import InstrumentCategory
 
 from .models import ClientStatement, Filing, StatementStatus
 
@@ -133,7 +137,7 @@ def investors_onboarded_by(as_of: datetime) -> list:
 #     history row, e.g. one loaded in bulk).
 # Money stays numeric (Decimal) end to end: totals are exact, not float sums.
 
-_AS_OF_SQL = """
+_AS_OF_HEAD = """
 WITH after AS (
     SELECT p.account_id, sum(p.amount) AS amount
     FROM custody_posting p JOIN custody_journalentry e ON e.id = p.entry_id
@@ -147,11 +151,11 @@ bal AS (
     LEFT JOIN after a ON a.account_id = la.id
     WHERE la.investor_id IS NOT NULL
       AND la.purpose IN ('client_money', 'financing_receivable', 'interest_receivable',
-                         'client_securities')
+                         'client_securities', 'entitlement_receivable')
 ),
 inst_hist AS (
-    SELECT DISTINCT ON (h.id) h.id, h.exchange, h.code, h.collateral_eligible, h.haircut,
-           h.is_st, h.suspended, h.delisting, h.history_type
+    SELECT DISTINCT ON (h.id) h.id, h.exchange, h.code, h.category, h.collateral_eligible,
+           h.haircut, h.is_st, h.suspended, h.delisting, h.history_type
     FROM lending_historicalinstrument h WHERE h.history_date <= %(as_of)s
     ORDER BY h.id, h.history_date DESC, h.history_id DESC
 ),
@@ -160,8 +164,14 @@ inst AS (
            CASE WHEN coalesce(h.collateral_eligible, i.collateral_eligible)
                  AND NOT (coalesce(h.is_st, i.is_st) OR coalesce(h.suspended, i.suspended)
                           OR coalesce(h.delisting, i.delisting))
-                THEN coalesce(h.haircut, i.haircut) ELSE 0 END AS haircut,
-           coalesce(t.price, 0) AS price
+                THEN least(coalesce(h.haircut, i.haircut),
+                           (%(caps)s::jsonb ->> coalesce(h.category, i.category))::numeric,
+                           coalesce("""
+_AS_OF_TAIL = """, 1))
+                ELSE 0 END AS haircut,
+           coalesce(t.price, 0)
+             * CASE WHEN coalesce(h.suspended, i.suspended) THEN 1 - %(suspended_discount)s
+                    ELSE 1 END AS price
     FROM lending_instrument i
     LEFT JOIN inst_hist h ON h.id = i.id
     LEFT JOIN LATERAL (SELECT pt.price FROM lending_pricetick pt
@@ -170,6 +180,24 @@ inst AS (
     WHERE h.history_type IS NULL OR h.history_type <> '-'
 )
 """
+#: The book as of an instant (values are parameters): between the two constant parts, the
+#: exchange's conversion rate in force on the instant's day (lending's constant expression).
+_AS_OF_SQL = _AS_OF_HEAD + collateral_rate_sql("i", "%(day)s") + _AS_OF_TAIL
+
+
+def _as_of_params(as_of: datetime) -> dict:
+    """The parameters of _AS_OF_SQL: the instant, and what valuation applies on its local day
+    (as lending.financing.valuation does): each category's dated haircut cap, the exchanges'
+    eligible-collateral lists in force, the dated discount on a suspended security's price."""
+    day = timezone.localdate(as_of)
+    params = instruments_selectors.band_parameters(day)
+    caps = {c: str(params.haircut_cap(c)) for c in InstrumentCategory.values}
+    return {
+        "as_of": as_of,
+        "day": day,
+        "caps": json.dumps(caps),
+        "suspended_discount": params.suspended_discount(),
+    }
 
 
 @dataclass(frozen=True)
@@ -189,10 +217,13 @@ class BookAccount:
     target: Decimal
     withdrawal: Decimal
     credit_limit: Decimal | None
+    # dividends receivable between their ex-date and pay date: other collateral, as
+    # lending.financing.valuation counts them (lending.financing.corporate_actions)
+    other_collateral: Decimal = Decimal(0)
 
     @property
     def total_assets(self) -> Decimal:
-        return self.cash + self.market_value
+        return self.cash + self.market_value + self.other_collateral
 
     @property
     def liabilities(self) -> Decimal:
@@ -205,9 +236,11 @@ class BookAccount:
 
 def book_as_of(as_of: datetime) -> list[BookAccount]:
     """Every credit account open at as_of with its ledger figures, market and collateral value
-    (at the last price ≤ as_of, haircut as it stood then) and the lines of the contract active
-    then (else those of the parameter table in force on as_of's day, read once through
-    lending.credit.selectors.lines_in_force). One statement, ordered by credit account."""
+    (at the last price ≤ as_of, less the suspended discount then; the haircut in force then: the
+    lowest of the instrument's as it stood, the exchange's list and the dated cap) and the
+    lines of the contract active then (else those of the parameter table in force on as_of's
+    day, read once through lending.credit.selectors.lines_in_force). One statement, ordered by
+    credit account."""
     d = credit_selectors.lines_in_force(timezone.localdate(as_of))
     query = (
         _AS_OF_SQL  # noqa: S608 (constant SQL; values are parameters)
@@ -225,7 +258,8 @@ money AS (
     SELECT investor_id,
            sum(value) FILTER (WHERE purpose = 'client_money') AS cash,
            sum(value) FILTER (WHERE purpose = 'financing_receivable') AS debt,
-           sum(value) FILTER (WHERE purpose = 'interest_receivable') AS interest
+           sum(value) FILTER (WHERE purpose = 'interest_receivable') AS interest,
+           sum(value) FILTER (WHERE purpose = 'entitlement_receivable') AS other
     FROM bal WHERE unit = 'CNY' AND purpose <> 'client_securities' GROUP BY investor_id
 ),
 sec AS (
@@ -237,7 +271,8 @@ sec AS (
 SELECT ca.id, ca.account_number, ca.investor_id, coalesce(m.cash, 0), coalesce(m.debt, 0),
        coalesce(m.interest, 0), coalesce(s.mv, 0), coalesce(s.collateral, 0),
        coalesce(c.warning_line, %(w)s), coalesce(c.call_line, %(c)s),
-       coalesce(c.target_line, %(t)s), coalesce(c.withdrawal_line, %(wd)s), c.credit_limit
+       coalesce(c.target_line, %(t)s), coalesce(c.withdrawal_line, %(wd)s), c.credit_limit,
+       coalesce(m.other, 0)
 FROM lending_creditaccount ca
 LEFT JOIN money m ON m.investor_id = ca.investor_id
 LEFT JOIN sec s ON s.investor_id = ca.investor_id
@@ -247,7 +282,7 @@ ORDER BY ca.id
 """
     )
     params = {
-        "as_of": as_of,
+        **_as_of_params(as_of),
         "w": d.warning,
         "c": d.call,
         "t": d.target,
@@ -290,7 +325,7 @@ ORDER BY inst.unit
 """
     )
     with connection.cursor() as cursor:
-        cursor.execute(query, {"as_of": as_of})
+        cursor.execute(query, _as_of_params(as_of))
         return [
             {
                 "instrument": unit,

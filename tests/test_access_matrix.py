@@ -56,6 +56,7 @@ OWNED = {
     "v1:lending-margin-call-detail": "call",
     "v1:lending-margin-notice-acknowledge": "notice",
     "v1:lending-liquidation-plan-detail": "plan",
+    "v1:lending-financing-extensions": "financing",
 }
 
 #: Which object id a staff-only route with an id is tried with (any existing one will do).
@@ -99,6 +100,9 @@ WRITE_BODIES = {
     "v1:lending-order-cancel": REASON,
     "v1:lending-withdrawal": {"kind": "cash", "amount": "1.00"},
     "v1:lending-repayment": {"amount": "1.00", "reason": "access matrix"},
+    "v1:lending-financing-extensions": {"months": 1, "reason": "access matrix"},
+    "v1:lending-financing-extension-prepare": {"note": "access matrix"},
+    "v1:lending-financing-extension-decision": {"approve": True, "reason": "access matrix"},
     "v1:lending-margin-call-plan-prepare": REASON,
     "v1:lending-liquidation-plan-approve": REASON,
     "v1:lending-liquidation-plan-reject": REASON,
@@ -209,6 +213,7 @@ def world(account, staff, make_credit_account, book_instruments, reserve):
         "statement": statement.pk,
         "instrument": moutai.pk,
         "order": order.pk,
+        "financing": account.financings.values_list("pk", flat=True).first(),
     }
 
 

@@ -32,6 +32,7 @@ from simple_history.models import registered_models
 
 from accounts.audit import is_system_reason
 from accounts.errors import RuleViolation
+from lending.instruments import exchange_lists
 from lending.instruments import services as instruments_services
 from tests.compliance.fixtures import answers_for, login_verified, second_factor
 from tests.lending.book_fixtures import price_set
@@ -125,11 +126,16 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
         actor=officer,
     )
     next_year = calendar.known_years()[1] + 1
-    compliance_services.calendar_year_add(
+    proposal = compliance_services.calendar_year_propose(
         year=next_year,
-        holidays=[(_weekday_in(next_year, 1, 1), "New Year")],
+        holiday_lines=f"{_weekday_in(next_year, 1, 1).isoformat()} New Year",
         source="SSE notice (test)",
+        document_name="notice.pdf",
+        document_content=b"%PDF-1.4 SSE notice",
         actor=officer,
+    )
+    compliance_services.calendar_year_decide(
+        proposal=proposal, approve=True, reason="matches the notice", actor=officer2
     )
     compliance_services.exchange_holiday_add(
         day=_weekday_in(next_year, 3, 10), name="typhoon", actor=officer, reason="exchange closed"
@@ -163,6 +169,16 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
         financing_eligible=True,
         actor=risk1,
         reason="added to the collateral list",
+    )
+    # the exchange's list at the desk's own rates (changes no valuation of the flow)
+    exchange_lists.exchange_list_import(
+        exchange="SSE",
+        kind="eligible_collateral",
+        effective_on=today,
+        file_name="sse-collateral.csv",
+        content="code,conversion_rate\n600519,0.70\n510300,0.90\n601318,0.70\n",
+        actor=risk1,
+        reason="daily exchange list",
     )
     accounts_services.user_set_role(
         user=make_user("auditor"), role="operations", actor=ops, reason="moved to operations"
@@ -202,6 +218,22 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
         actor=officer,
     )
     investor.refresh_from_db()
+    # restricted holders: declared "none" at onboarding, a role recorded by compliance, ended
+    compliance_services.restricted_declaration_record(
+        investor=investor, holds_none=True, actor=user, ip_address="203.0.113.7"
+    )
+    holding = compliance_services.restricted_holding_add(
+        investor=investor,
+        security="SSE:600000",
+        company_name="浦发银行",
+        role="supervisor",
+        since=today - timedelta(days=400),
+        actor=officer,
+        reason="listed company's announcement",
+    )
+    compliance_services.restricted_holding_end(
+        holding=holding, ended_on=today - timedelta(days=30), actor=officer, reason="resigned"
+    )
 
     # --- suitability, disclosure, eligibility ----------------------------------------------
     compliance_services.assessment_submit(
@@ -426,6 +458,20 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
     )  # fmt: skip
     transfers.collateral_transfer_decide(transfer=transfer, approve=True, actor=risk2)
 
+    # --- an extension of a financing: asked by the investor, checked, rejected (four eyes) --
+    from lending.financing import maturity
+
+    extension = maturity.financing_extension_request(
+        financing=credit_account.financings.filter(status="open").first(), months=1,
+        actor=user, reason="cash expected next month",
+    )  # fmt: skip
+    extension = maturity.financing_extension_prepare(
+        extension=extension, actor=ops, note="class, calls and ratio checked"
+    )
+    maturity.financing_extension_reject(
+        extension=extension, actor=risk2, reason="renew the contract first"
+    )
+
     # --- custody: reconciliations, a break and its top-up, a backup facility -------------
     client_bank = custody.house_account("client_bank", "CNY")
     custody.ledger_account_set_external_ref(
@@ -499,6 +545,25 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
     compliance_services.disclosure_publish(
         title="Margin financing risk disclosure", content="v2: new call line", actor=officer
     )
+
+    # --- a corporate action: entered by operations on the staff page, booked by the task ---
+    from compliance import calendar as exchange_calendar
+    from lending.financing import corporate_actions
+
+    funded_account(deposit="30000", own=(("SZSE:300750", 100, "200.00"),), financed=())
+    ex_date = exchange_calendar.add_trading_days(timezone.localdate(), 1)
+    login_verified(client, ops)
+    response = client.post(
+        "/staff/lending/corporate-actions/",
+        {
+            "action": "create", "instrument": "SZSE:300750", "kind": "cash_dividend",
+            "record_date": exchange_calendar.add_trading_days(ex_date, -1).isoformat(),
+            "ex_date": ex_date.isoformat(), "pay_date": ex_date.isoformat(),
+            "cash_per_share": "1.20", "source_reference": "SZSE notice", "reason": "announced",
+        },
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert corporate_actions.corporate_actions_process(on=ex_date).paid  # the 08:50 beat
 
     # --- the staff admin's own forms: a user edited, a password set, a sign-in -----------
     colleague = make_user("auditor")

@@ -164,6 +164,9 @@ def new_account():
         user_agent="bench",
         actor=user,
     )
+    compliance.restricted_declaration_record(
+        investor=investor, holds_none=True, actor=user, user_agent="bench"
+    )
     today = compliance_selectors.today()
     compliance.eligibility_facts_set(
         investor=investor,

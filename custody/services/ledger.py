@@ -84,11 +84,21 @@ PURPOSES: dict[str, Purpose] = {
     "custodian": Purpose(AccountType.ASSET, Owner.HOUSE, "Securities at custodian"),
     "house_securities": Purpose(AccountType.LIABILITY, Owner.HOUSE, "House securities inventory"),
     "settlement": Purpose(AccountType.ASSET, Owner.HOUSE, "Exchange settlement"),
+    # corporate actions: cash entitlements (dividends) due from the custodian between the
+    # ex-date and the pay date; the client's side is its entitlement_receivable
+    "custodian_entitlements": Purpose(
+        AccountType.ASSET, Owner.HOUSE, "Entitlements due from the custodian"
+    ),
     # client
     "client_money": Purpose(AccountType.LIABILITY, Owner.CLIENT, "Client money", client_money=True),
     "financing_receivable": Purpose(AccountType.ASSET, Owner.CLIENT, "Financing receivable"),
     "interest_receivable": Purpose(AccountType.ASSET, Owner.CLIENT, "Interest receivable"),
     "client_securities": Purpose(AccountType.LIABILITY, Owner.CLIENT, "Client securities"),
+    # a cash dividend owed to the client from its ex-date until its pay date: "other
+    # collateral" in the maintenance ratio (lending.financing.corporate_actions)
+    "entitlement_receivable": Purpose(
+        AccountType.LIABILITY, Owner.CLIENT, "Dividend entitlement receivable"
+    ),
 }
 
 

@@ -272,6 +272,9 @@ class CreditContract(models.Model):
     withdrawal_line = models.DecimalField(_("withdrawal line"), **RATIO.fields)
     financing_margin_ratio = models.DecimalField(_("financing margin ratio"), **RATIO.fields)
     commission_rate = models.DecimalField(_("commission rate"), **RATE.fields)
+    # annual penalty interest (罚息) on overdue debt, ACT/360, copied from the desk's tariff in
+    # force on the day the contract is signed (financing.penalty_rate_standard)
+    penalty_rate = models.DecimalField(_("penalty interest rate"), **RATE.fields)
     # evidence the contract was signed on
     disclosure = models.ForeignKey(
         "compliance.DisclosureDocument", on_delete=models.PROTECT, related_name="+"

@@ -525,6 +525,7 @@ def _contract_sign(*, application, account, actor, signed_on: date) -> CreditCon
         withdrawal_line=lines.withdrawal,
         financing_margin_ratio=credit_selectors.financing_margin_ratio_in_force(signed_on),
         commission_rate=compliance_selectors.parameter(P.COMMISSION_STANDARD_RATE, on=signed_on),
+        penalty_rate=compliance_selectors.parameter(P.PENALTY_RATE_STANDARD, on=signed_on),
         disclosure=document,
         disclosure_sha256=document.sha256,
         suitability_assessment=assessment,
@@ -550,8 +551,27 @@ def _approve_renewal(application, *, actor, reason, signed_on) -> CreditContract
                 f"contract: {contract.contract_number} is no longer active",
                 extra={"field": "contract"},
             )
+        # DOMAIN.md "Credit contracts": each renewal <= 6 months (credit.max_term_months on the
+        # day of approval), counted from the contract's end date, never from the approval day:
+        # an early approval does not stretch the contract, a late one does not either
         months = application.proposed_term_months
-        contract.ends_on = calendar.add_months(max(contract.ends_on, signed_on), months)
+        maximum = int(compliance_selectors.parameter(P.MAX_TERM_MONTHS, on=signed_on))
+        if months > maximum:
+            raise RuleViolation(
+                f"proposed_term_months: a renewal runs at most {maximum} months",
+                code="renewal_too_long",
+                extra={"field": "proposed_term_months", "maximum": maximum},
+            )
+        new_end = calendar.add_months(contract.ends_on, months)
+        if new_end < signed_on:
+            raise RuleViolation(
+                f"contract: {contract.contract_number} ended on {contract.ends_on.isoformat()}; "
+                f"renewed from its end date it would end on {new_end.isoformat()}, before "
+                f"{signed_on.isoformat()}: a new credit application is needed",
+                code="renewal_too_late",
+                extra={"field": "contract", "ends_on": contract.ends_on.isoformat()},
+            )
+        contract.ends_on = new_end
         contract.renewal_count += 1
         if application.proposed_limit:
             contract.credit_limit = application.proposed_limit

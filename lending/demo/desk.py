@@ -292,6 +292,61 @@ def _instruments_seed():
     return made
 
 
+#: Synthetic codes on the demo exchange lists that the desk does not carry (reported as
+#: unknown on the import page).
+_UNKNOWN_LISTED = {"SSE": "600998", "SZSE": "002998"}
+
+
+def _exchange_lists_seed(stdout) -> None:
+    """Today's eligible-collateral and financing target lists of each exchange (synthetic,
+    deterministic), imported like the daily drop, so the instrument pages show a list in
+    force. The exchange's rate is the category's cap, but lower (0.50) for every fifth other
+    A-share; every seventh other A-share is off both lists (off the collateral list: haircut
+    0; off the target list: no new financing). Index constituents (the demo's financed
+    positions) stay on both at the cap. Idempotent (the same file for the same day)."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from lending.instruments import exchange_lists
+    from lending.instruments import selectors as instruments_selectors
+    from lending.instruments.models import Instrument
+
+    today = timezone.localdate()
+    caps = instruments_selectors.band_parameters(today)
+    for exchange in ("SSE", "SZSE"):
+        collateral = ["code,conversion_rate"]
+        targets = ["code"]
+        others = 0
+        for inst in Instrument.objects.filter(exchange=exchange).order_by("code"):
+            rate = caps.haircut_cap(inst.category)
+            if inst.category == "other_a_share":
+                others += 1
+                if others % 7 == 0:
+                    continue
+                if others % 5 == 0:
+                    rate = min(rate, Decimal("0.50"))
+            collateral.append(f"{inst.code},{rate.normalize()}")
+            if inst.financing_eligible:
+                targets.append(inst.code)
+        collateral.append(f"{_UNKNOWN_LISTED[exchange]},0.50")
+        targets.append(_UNKNOWN_LISTED[exchange])
+        for kind, lines in (("eligible_collateral", collateral), ("financing_target", targets)):
+            list_import, created = exchange_lists.exchange_list_import(
+                exchange=exchange,
+                kind=kind,
+                effective_on=today,
+                file_name=f"{exchange.lower()}-{kind}-{today:%Y%m%d}.csv",
+                content="\n".join(lines) + "\n",
+                actor=None,
+                reason="demo seed (synthetic exchange list)",
+            )
+            if created:
+                stdout.write(
+                    f"lending: {exchange} {kind} list imported ({list_import.row_count} rows)"
+                )
+
+
 def _eligible_investor(email, name, bank_account, n):
     from datetime import timedelta
     from decimal import Decimal
@@ -333,6 +388,10 @@ def _eligible_investor(email, name, bank_account, n):
             investor=investor,
             answers=_answers(Questionnaire.objects.get(version=1), [3, 3, 2, 2, 1]),
             actor=user,
+        )
+    if selectors.restricted_declaration_blockers(investor):
+        compliance_services.restricted_declaration_record(
+            investor=investor, holds_none=True, actor=user, user_agent="demo seed"
         )
     if selectors.disclosure_blockers(investor):
         compliance_services.disclosure_acknowledge(
@@ -494,6 +553,7 @@ def seed_book(stdout) -> None:
     from lending.instruments.models import Instrument
 
     made = _instruments_seed()
+    _exchange_lists_seed(stdout)
     maker = User.objects.get(email="ops@demo.margindesk.local")
     checker = User.objects.get(email="risk@demo.margindesk.local")
     checker.otp_device = TOTPDevice(user=checker, name="demo seed", confirmed=True)

@@ -4,7 +4,15 @@ history; every change goes through the services."""
 from django.contrib import admin
 
 from accounts.admin_mixins import ReadOnlyAdminMixin, ReadOnlyHistoryAdmin
-from lending.financing.models import Financing, InterestAccrual, WithdrawalRequest
+from lending.financing.models import (
+    CorporateAction,
+    CorporateActionEntitlement,
+    Financing,
+    FinancingExtension,
+    InterestAccrual,
+    PenaltyAccrual,
+    WithdrawalRequest,
+)
 
 
 @admin.register(Financing)
@@ -40,3 +48,43 @@ class WithdrawalRequestAdmin(ReadOnlyHistoryAdmin):
 @admin.register(InterestAccrual)
 class InterestAccrualAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("contract", "business_date", "principal", "annual_rate", "amount")
+
+
+@admin.register(PenaltyAccrual)
+class PenaltyAccrualAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("financing", "business_date", "principal", "annual_rate", "amount")
+
+
+@admin.register(FinancingExtension)
+class FinancingExtensionAdmin(ReadOnlyHistoryAdmin):
+    list_display = (
+        "id",
+        "financing",
+        "credit_account",
+        "months",
+        "old_due_on",
+        "new_due_on",
+        "status",
+        "prepared_by",
+        "decided_by",
+    )
+    list_filter = ("status",)
+
+
+@admin.register(CorporateAction)
+class CorporateActionAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("id", "instrument", "kind", "record_date", "ex_date", "pay_date", "status")
+    list_filter = ("kind", "status")
+
+
+@admin.register(CorporateActionEntitlement)
+class CorporateActionEntitlementAdmin(ReadOnlyHistoryAdmin):
+    list_display = (
+        "corporate_action",
+        "investor",
+        "quantity_held",
+        "cash_amount",
+        "new_shares",
+        "rights_quantity",
+        "paid_at",
+    )

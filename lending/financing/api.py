@@ -10,14 +10,20 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api_fields import quantity_field
+from accounts.api_fields import price_field, quantity_field
 from accounts.errors import NotFound, PermissionDenied, ValidationFailed
 from accounts.permissions import require_permission
 from lending.common.api import IDEMPOTENCY, decimal_text, idempotency_key, validated
 from lending.credit import selectors as credit_selectors
-from lending.financing import bank_credits, transfers
+from lending.financing import bank_credits, corporate_actions, maturity, transfers
 from lending.financing import services as financing_services
-from lending.financing.models import BankCredit, CollateralTransferIn
+from lending.financing.models import (
+    BankCredit,
+    CollateralTransferIn,
+    CorporateAction,
+    CorporateActionKind,
+    FinancingExtension,
+)
 from lending.financing.serializers import (
     BankCreditOutSerializer,
     BankCreditsInSerializer,
@@ -130,6 +136,11 @@ class TransferInSerializer(serializers.Serializer):
     quantity = quantity_field(help_text="Whole shares")
     confirmation_reference = serializers.CharField(max_length=64)
     reason = serializers.CharField(max_length=300)
+    restricted_shares = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="The custodian confirms restricted (lock-up) shares: refused, never collateral",
+    )
 
 
 class TransferDecisionSerializer(serializers.Serializer):
@@ -171,6 +182,7 @@ class CollateralTransfersApi(APIView):
             confirmation_reference=body["confirmation_reference"],
             actor=request.user,
             reason=body["reason"],
+            restricted_shares=body["restricted_shares"],
         )
         return Response(_transfer(transfer), status=201)
 
@@ -209,3 +221,283 @@ class BankCreditReturnApi(APIView):
             credit=credit, actor=request.user, reason=reason if isinstance(reason, str) else ""
         )
         return Response(bank_credit_data(credit))
+
+
+# --- corporate actions (lending.financing.corporate_actions) -----------------------------------
+
+
+class CorporateActionInSerializer(serializers.Serializer):
+    instrument = serializers.CharField(max_length=24, help_text="e.g. SSE:600519")
+    kind = serializers.ChoiceField(choices=CorporateActionKind.choices)
+    record_date = serializers.DateField()
+    ex_date = serializers.DateField()
+    pay_date = serializers.DateField(required=False, allow_null=True, default=None)
+    cash_per_share = price_field(
+        required=False, allow_null=True, default=None, help_text="Yuan per share (dividends)"
+    )
+    ratio = price_field(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="New shares per share (bonus, split, rights): 10-for-10 is 1",
+    )
+    rights_price = price_field(required=False, allow_null=True, default=None)
+    subscription_end = serializers.DateField(required=False, allow_null=True, default=None)
+    source_reference = serializers.CharField(max_length=200)
+    reason = serializers.CharField(max_length=300)
+
+
+class CorporateActionEntitlementOutSerializer(serializers.Serializer):
+    investor = serializers.IntegerField()
+    credit_account = serializers.IntegerField(allow_null=True)
+    quantity_held = serializers.CharField()
+    cash_amount = serializers.CharField()
+    new_shares = serializers.CharField()
+    rights_quantity = serializers.CharField()
+    financings_adjusted = serializers.IntegerField()
+    ex_entry = serializers.IntegerField(allow_null=True)
+    pay_entry = serializers.IntegerField(allow_null=True)
+
+
+class CorporateActionOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    instrument = serializers.CharField()
+    kind = serializers.CharField()
+    record_date = serializers.DateField()
+    ex_date = serializers.DateField()
+    pay_date = serializers.DateField(allow_null=True)
+    cash_per_share = serializers.CharField(allow_null=True)
+    ratio = serializers.CharField(allow_null=True)
+    rights_price = serializers.CharField(allow_null=True)
+    subscription_end = serializers.DateField(allow_null=True)
+    source_reference = serializers.CharField()
+    status = serializers.CharField()
+    reference_price = serializers.CharField(allow_null=True)
+    import_file_name = serializers.CharField()
+    import_sha256 = serializers.CharField()
+    entitlements = CorporateActionEntitlementOutSerializer(many=True, required=False)
+
+
+class CorporateActionImportSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV, header " + ",".join(corporate_actions.COLUMNS))
+    reason = serializers.CharField(max_length=300)
+
+
+def _text(value) -> str | None:
+    return None if value is None else decimal_text(value.normalize())
+
+
+def _corporate_action(a, *, entitlements: bool = False) -> dict:
+    data = {
+        "id": a.pk,
+        "instrument": a.instrument.ledger_unit,
+        "kind": a.kind,
+        "record_date": a.record_date,
+        "ex_date": a.ex_date,
+        "pay_date": a.pay_date,
+        "cash_per_share": _text(a.cash_per_share),
+        "ratio": _text(a.ratio),
+        "rights_price": _text(a.rights_price),
+        "subscription_end": a.subscription_end,
+        "source_reference": a.source_reference,
+        "status": a.status,
+        "reference_price": _text(a.reference_price),
+        "import_file_name": a.import_file_name,
+        "import_sha256": a.import_sha256,
+    }
+    if entitlements:
+        data["entitlements"] = [
+            {
+                "investor": e.investor_id,
+                "credit_account": e.credit_account_id,
+                "quantity_held": _text(e.quantity_held),
+                "cash_amount": decimal_text(e.cash_amount),
+                "new_shares": _text(e.new_shares),
+                "rights_quantity": _text(e.rights_quantity),
+                "financings_adjusted": e.financings_adjusted,
+                "ex_entry": e.ex_entry_id,
+                "pay_entry": e.pay_entry_id,
+            }
+            for e in a.entitlements.order_by("investor_id")
+        ]
+    return data
+
+
+class CorporateActionsApi(APIView):
+    """Corporate actions: list (staff), record one (operations)."""
+
+    @extend_schema(responses={200: CorporateActionOutSerializer(many=True)})
+    def get(self, request):
+        require_permission(
+            request.user, "lending.view_corporateaction", action="list corporate actions"
+        )
+        actions = CorporateAction.objects.select_related("instrument")[:500]
+        return Response([_corporate_action(a) for a in actions])
+
+    @extend_schema(
+        request=CorporateActionInSerializer, responses={201: CorporateActionOutSerializer}
+    )
+    def post(self, request):
+        require_permission(
+            request.user, corporate_actions.ADD_PERM, action="record a corporate action"
+        )
+        body = validated(CorporateActionInSerializer, request.data)
+        reason = body.pop("reason")
+        action = corporate_actions.corporate_action_create(
+            actor=request.user, reason=reason, **body
+        )
+        return Response(_corporate_action(action), status=201)
+
+
+class CorporateActionApi(APIView):
+    """One corporate action with its entitlements (staff)."""
+
+    @extend_schema(responses={200: CorporateActionOutSerializer})
+    def get(self, request, pk: int):
+        require_permission(
+            request.user, "lending.view_corporateaction", action="read a corporate action"
+        )
+        action = CorporateAction.objects.select_related("instrument").filter(pk=pk).first()
+        if action is None:
+            raise NotFound(f"corporate_action: no corporate action #{pk}")
+        return Response(_corporate_action(action, entitlements=True))
+
+
+class CorporateActionsImportApi(APIView):
+    """Import a CSV file of corporate actions (operations): all lines or none; a refusal
+    lists every bad line in extra.errors ({line, field, message})."""
+
+    @extend_schema(
+        request={"multipart/form-data": CorporateActionImportSerializer},
+        responses={201: CorporateActionOutSerializer(many=True)},
+    )
+    def post(self, request):
+        require_permission(
+            request.user, corporate_actions.ADD_PERM, action="import corporate actions"
+        )
+        body = validated(CorporateActionImportSerializer, request.data)
+        upload = body["file"]
+        result = corporate_actions.corporate_actions_import_csv(
+            content=upload.read(), file_name=upload.name, actor=request.user, reason=body["reason"]
+        )
+        return Response([_corporate_action(a) for a in result.created], status=201)
+
+
+# --- maturity and extensions (lending.financing.maturity) --------------------------------------
+
+
+class ExtensionRequestSerializer(serializers.Serializer):
+    months = serializers.IntegerField(help_text="Months from the due date (1 to the dated maximum)")
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class ExtensionPrepareSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=300, help_text="What the checker verified")
+
+
+class ExtensionDecisionSerializer(serializers.Serializer):
+    approve = serializers.BooleanField()
+    reason = serializers.CharField(max_length=300)
+
+
+class ExtensionOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    financing = serializers.IntegerField()
+    credit_account = serializers.IntegerField()
+    months = serializers.IntegerField()
+    old_due_on = serializers.DateField()
+    new_due_on = serializers.DateField()
+    status = serializers.CharField()
+    requested_on = serializers.DateField()
+    prepared_by = serializers.CharField(allow_null=True)
+    decided_by = serializers.CharField(allow_null=True)
+    decision_reason = serializers.CharField()
+    qualification = serializers.DictField()
+
+
+def _extension(e: FinancingExtension) -> dict:
+    return {
+        "id": e.pk,
+        "financing": e.financing_id,
+        "credit_account": e.credit_account_id,
+        "months": e.months,
+        "old_due_on": e.old_due_on,
+        "new_due_on": e.new_due_on,
+        "status": e.status,
+        "requested_on": e.requested_on,
+        "prepared_by": e.prepared_by.email if e.prepared_by_id else None,
+        "decided_by": e.decided_by.email if e.decided_by_id else None,
+        "decision_reason": e.decision_reason,
+        "qualification": e.qualification,
+    }
+
+
+def _extension_for(user, pk: int) -> FinancingExtension:
+    found = maturity.extensions_for(user).filter(pk=pk).first()
+    if found is None:
+        raise NotFound(f"extension: no extension #{pk}")
+    return found
+
+
+class FinancingExtensionsApi(APIView):
+    """One financing's extensions (展期): its history (GET) and a new request (POST), by the
+    investor on their own financing (another's answers 404) or staff on the investor's written
+    instruction (its reference in `reason`)."""
+
+    @extend_schema(responses={200: ExtensionOutSerializer(many=True)})
+    def get(self, request, pk: int):
+        financing = maturity.financing_for(request.user, pk)
+        rows = maturity.extensions_for(request.user).filter(financing=financing)
+        return Response([_extension(e) for e in rows])
+
+    @extend_schema(request=ExtensionRequestSerializer, responses={201: ExtensionOutSerializer})
+    def post(self, request, pk: int):
+        financing = maturity.financing_for(request.user, pk)
+        body = validated(ExtensionRequestSerializer, request.data)
+        extension = maturity.financing_extension_request(
+            financing=financing, months=body["months"], actor=request.user, reason=body["reason"]
+        )
+        return Response(_extension(extension), status=201)
+
+
+class FinancingExtensionListApi(APIView):
+    """Extension requests the user may see (staff: all; an investor: their own), newest first;
+    `?status=requested|prepared|approved|rejected` narrows them."""
+
+    @extend_schema(responses={200: ExtensionOutSerializer(many=True)})
+    def get(self, request):
+        rows = maturity.extensions_for(request.user)
+        status = request.query_params.get("status")
+        if status:
+            rows = rows.filter(status=status)
+        return Response([_extension(e) for e in rows[:500]])
+
+
+class FinancingExtensionPrepareApi(APIView):
+    """Operations check a request and send it for approval (the maker's step)."""
+
+    @extend_schema(request=ExtensionPrepareSerializer, responses={200: ExtensionOutSerializer})
+    def post(self, request, pk: int):
+        require_permission(request.user, maturity.PREPARE_PERM, action="check an extension")
+        body = validated(ExtensionPrepareSerializer, request.data)
+        extension = maturity.financing_extension_prepare(
+            extension=_extension_for(request.user, pk), actor=request.user, note=body["note"]
+        )
+        return Response(_extension(extension))
+
+
+class FinancingExtensionDecisionApi(APIView):
+    """A second person approves (the due date moves) or rejects a checked request."""
+
+    @extend_schema(request=ExtensionDecisionSerializer, responses={200: ExtensionOutSerializer})
+    def post(self, request, pk: int):
+        require_permission(request.user, maturity.APPROVE_PERM, action="decide an extension")
+        body = validated(ExtensionDecisionSerializer, request.data)
+        extension = _extension_for(request.user, pk)
+        decide = (
+            maturity.financing_extension_approve
+            if body["approve"]
+            else maturity.financing_extension_reject
+        )
+        extension = decide(extension=extension, actor=request.user, reason=body["reason"])
+        return Response(_extension(extension))

@@ -37,3 +37,20 @@ class RepaymentForm(forms.Form):
     amount = forms.DecimalField(label=_("Amount to repay (CNY)"), **MONEY.fields)
     reason = forms.CharField(label=_("Note"), max_length=300, required=False)
     idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+
+class ExtensionRequestForm(forms.Form):
+    """The investor's request for an extension (展期) of one of their financings not yet due;
+    the months allowed are checked by the service against the dated maximum."""
+
+    financing = forms.TypedChoiceField(label=_("Financing"), coerce=int)
+    months = forms.IntegerField(label=_("Months"), min_value=1)
+    reason = forms.CharField(label=_("Reason"), max_length=300, required=False)
+
+    def __init__(self, *args, financings=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["financing"].choices = [
+            (f.pk, f"#{f.pk} {f.instrument.ledger_unit} {f.principal_outstanding} "
+                   f"({f.due_on:%Y-%m-%d})")
+            for f in financings
+        ]  # fmt: skip

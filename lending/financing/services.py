@@ -52,6 +52,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import stamp
 from accounts.bulk import rows_update_with_history
 from accounts.errors import Conflict, RuleViolation, ValidationFailed
+from compliance import calendar
 from compliance import parameters as P
 from compliance import selectors as compliance_selectors
 from custody import services as custody
@@ -78,6 +79,7 @@ from lending.financing.models import (
     WithdrawalRequest,
 )
 from lending.financing.valuation import account_view
+from lending.instruments import exchange_lists
 from lending.instruments.models import Instrument
 
 logger = logging.getLogger(__name__)
@@ -228,8 +230,10 @@ def financed_purchase_check(
     """Whether a financed purchase (融资买入) costing up to `amount` may be placed: the credit
     limit, available margin ≥ amount x the contract's financing margin ratio, the instrument
     eligible and not stopped by the float rule, the account's concentration cap, per-client
-    ≤ 5% and all lending ≤ 4x net capital. `pending` is what the account's working financed
-    buys already hold back, `desk_pending` the same desk-wide; both count as if financed.
+    ≤ 5% and all lending ≤ 4x net capital, the instrument on its exchange's financing
+    target list in force (lending.instruments.exchange_lists). `pending` is what the
+    account's working financed buys already hold back, `desk_pending` the same desk-wide;
+    both count as if financed.
     Each refusal is a RuleViolation carrying the numbers. Call under the account's lock."""
     outstanding = view.financing_debt + pending
     if outstanding + amount > contract.credit_limit:
@@ -266,6 +270,8 @@ def financed_purchase_check(
             code="not_financing_eligible",
             extra={"field": "instrument"},
         )
+    # the exchange's financing target list in force today (none imported: the desk's flag)
+    exchange_lists.target_list_check(instrument, on)
     if instrument.financing_stopped:
         stop = compliance_selectors.parameter(P.FLOAT_STOP_FRACTION, on=on)
         resume = compliance_selectors.parameter(P.FLOAT_RESUME_FRACTION, on=on)
@@ -406,7 +412,14 @@ def financed_buy_fill_book_in_transaction(
         principal_outstanding=amount,
         quantity_held=fill.quantity,
         opened_on=fill.on,
-        due_on=contract.ends_on,
+        # at most the dated maximum term after it opens, never after the contract's end
+        due_on=min(
+            calendar.add_months(
+                fill.on,
+                int(compliance_selectors.parameter(P.FINANCING_MAX_TERM_MONTHS, on=fill.on)),
+            ),
+            contract.ends_on,
+        ),
         idempotency_key=f"fill:{fill.key}",
         entry=entry,
         created_by=actor,
@@ -466,6 +479,8 @@ def _open_financings(account: CreditAccount, *, first_instrument_id: int | None 
     )
     if first_instrument_id is not None:
         rows.sort(key=lambda f: f.instrument_id != first_instrument_id)  # stable: oldest first
+    # overdue financings (lending.financing.maturity) are repaid before any other (stable)
+    rows.sort(key=lambda f: f.overdue_since is None)
     return rows
 
 
@@ -529,7 +544,15 @@ def _repay_in_transaction(
     _save_financings(financings, actor=actor, reason=memo)
     for instrument_id in {f.instrument_id for f in financings}:
         financing_stop_evaluate(instrument=Instrument(pk=instrument_id), actor=actor)
+    for hook in list(REPAID_HOOKS):
+        hook(account, financings, actor=actor)
     return RepaymentResult(interest, principal)
+
+
+#: Run inside a repayment's transaction with (account, the financings it touched, actor): a
+#: higher area acts on what the repayment cleared (margin_calls closes a maturity call once
+#: the overdue financing is repaid; registered when Django starts, lending.apps).
+REPAID_HOOKS: list = []
 
 
 def _repayment_from_entry(entry: JournalEntry) -> RepaymentResult:

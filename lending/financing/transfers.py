@@ -27,6 +27,7 @@ from lending.credit.models import CreditAccount
 from lending.domain.formats import fmt_shares
 from lending.financing.models import CollateralTransferIn, TransferStatus
 from lending.instruments.models import Instrument
+from lending.instruments.restricted import restricted_holder_check, restricted_shares_check
 
 PREPARE_PERM = "lending.add_collateraltransferin"
 APPROVE_PERM = "lending.approve_collateraltransferin"
@@ -40,7 +41,12 @@ def collateral_transfer_prepare(
     confirmation_reference: str,
     actor,
     reason: str,
+    restricted_shares: bool = False,
 ) -> CollateralTransferIn:
+    """Prepare a transfer in from the custodian's confirmation. Refused: shares not eligible
+    as collateral; restricted (限售) shares, as the confirmation declares them (never
+    collateral); shares of a company the investor is a director, supervisor, senior manager or
+    5% holder of (checked again at approval, the role may have been declared since)."""
     require_permission(actor, PREPARE_PERM, action="prepare a collateral transfer")
     quantity = shares_parsed(quantity)
     reference = (confirmation_reference or "").strip()
@@ -57,6 +63,13 @@ def collateral_transfer_prepare(
             code="not_collateral_eligible",
             extra={"field": "instrument"},
         )
+    restricted_shares_check(instrument=instrument, restricted=bool(restricted_shares))
+    restricted_holder_check(
+        investor_id=credit_account.investor_id,
+        instrument=instrument,
+        on=timezone.localdate(),
+        doing="pledge",
+    )
     transfer = CollateralTransferIn(
         credit_account=credit_account,
         instrument=instrument,
@@ -99,6 +112,15 @@ def collateral_transfer_decide(
             )
         locked.decided_by, locked.decided_at = actor, timezone.now()
         if approve:
+            restricted_shares_check(
+                instrument=locked.instrument, restricted=locked.restricted_shares
+            )
+            restricted_holder_check(
+                investor_id=account.investor_id,
+                instrument=locked.instrument,
+                on=timezone.localdate(),
+                doing="pledge",
+            )
             unit = locked.instrument.ledger_unit
             client = custody.client_account(
                 account.investor, "client_securities", unit, actor=actor
@@ -128,6 +150,16 @@ def collateral_transfer_decide(
 CONFIRMATION_COLUMNS = ["account_number", "instrument", "quantity", "confirmation_reference"]
 
 
+def _yes(value) -> bool:
+    """The confirmation file's restricted_shares column: yes/true/1/y, no/false/0/n or empty."""
+    text = (value or "").strip().lower()
+    if text not in ("yes", "true", "1", "y", "no", "false", "0", "n", ""):
+        raise ValidationFailed(
+            f"restricted_shares: {value!r} is not yes or no", extra={"field": "restricted_shares"}
+        )
+    return text in ("yes", "true", "1", "y")
+
+
 def collateral_transfers_import_csv(*, content: bytes | str, actor, reason: str) -> int:
     """The custodian's confirmation file: one transfer in per row (CONFIRMATION_COLUMNS),
     each prepared as `collateral_transfer_prepare` would (and approved one by one later).
@@ -146,9 +178,12 @@ def collateral_transfers_import_csv(*, content: bytes | str, actor, reason: str)
     except UnicodeDecodeError:
         raise ValidationFailed("file: the file is not UTF-8 CSV", extra={"field": "file"}) from None
     reader = csv.DictReader(io.StringIO(text))
-    if [h.strip() for h in (reader.fieldnames or [])] != CONFIRMATION_COLUMNS:
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if header not in (CONFIRMATION_COLUMNS, [*CONFIRMATION_COLUMNS, "restricted_shares"]):
         raise ValidationFailed(
-            f"file: the header must be {','.join(CONFIRMATION_COLUMNS)}", extra={"field": "file"}
+            f"file: the header must be {','.join(CONFIRMATION_COLUMNS)} "
+            "(and optionally restricted_shares)",
+            extra={"field": "file"},
         )
     rows = list(reader)
     if not rows:
@@ -163,6 +198,7 @@ def collateral_transfers_import_csv(*, content: bytes | str, actor, reason: str)
                     confirmation_reference=row["confirmation_reference"],
                     actor=actor,
                     reason=f"{reason} (confirmation file line {number})",
+                    restricted_shares=_yes(row.get("restricted_shares")),
                 )
             except ApplicationError as exc:
                 raise type(exc)(

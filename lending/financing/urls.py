@@ -4,7 +4,13 @@ from django.urls import path
 
 from lending.financing import api, views
 
-portal_urlpatterns: list = []
+portal_urlpatterns: list = [
+    path(
+        "lending/financings/extension/",
+        views.FinancingExtensionRequestView.as_view(),
+        name="lending-financing-extension-request",
+    ),
+]
 staff_urlpatterns: list = [
     path("lending/bank-credits/", views.BankCreditsView.as_view(), name="lending-bank-credits"),
     path(
@@ -13,10 +19,21 @@ staff_urlpatterns: list = [
         name="lending-collateral-transfers",
     ),
     path(
+        "lending/corporate-actions/",
+        views.CorporateActionsView.as_view(),
+        name="lending-corporate-actions",
+    ),
+    path(
+        "lending/corporate-actions/<int:pk>/",
+        views.CorporateActionDetailView.as_view(),
+        name="lending-corporate-action",
+    ),
+    path(
         "lending/repayments/",
         views.RepaymentInstructionView.as_view(),
         name="lending-repayment-instruction",
     ),
+    path("lending/maturities/", views.MaturitiesView.as_view(), name="lending-maturities"),
 ]
 api_urlpatterns: list = [
     path("bank-credits/", api.BankCreditsApi.as_view(), name="lending-bank-credits"),
@@ -36,6 +53,21 @@ api_urlpatterns: list = [
         name="lending-collateral-transfer-decision",
     ),
     path(
+        "corporate-actions/",
+        api.CorporateActionsApi.as_view(),
+        name="lending-corporate-actions",
+    ),
+    path(
+        "corporate-actions/import/",
+        api.CorporateActionsImportApi.as_view(),
+        name="lending-corporate-actions-import",
+    ),
+    path(
+        "corporate-actions/<int:pk>/",
+        api.CorporateActionApi.as_view(),
+        name="lending-corporate-action",
+    ),
+    path(
         "credit-accounts/<int:pk>/repayments/",
         api.RepaymentApi.as_view(),
         name="lending-repayment",
@@ -44,5 +76,25 @@ api_urlpatterns: list = [
         "credit-accounts/<int:pk>/withdrawals/",
         api.WithdrawalApi.as_view(),
         name="lending-withdrawal",
+    ),
+    path(
+        "financings/<int:pk>/extensions/",
+        api.FinancingExtensionsApi.as_view(),
+        name="lending-financing-extensions",
+    ),
+    path(
+        "financing-extensions/",
+        api.FinancingExtensionListApi.as_view(),
+        name="lending-financing-extension-list",
+    ),
+    path(
+        "financing-extensions/<int:pk>/prepare/",
+        api.FinancingExtensionPrepareApi.as_view(),
+        name="lending-financing-extension-prepare",
+    ),
+    path(
+        "financing-extensions/<int:pk>/decision/",
+        api.FinancingExtensionDecisionApi.as_view(),
+        name="lending-financing-extension-decision",
     ),
 ]

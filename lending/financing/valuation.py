@@ -3,11 +3,12 @@ the API use.
 
 `account_view(credit_account, *, as_of=None) -> AccountView` builds the account from the
 custody ledger (client money, financing receivable, interest receivable, client securities of
-the investor), the latest prices and the haircuts, in a fixed number of queries whatever the
-number of positions (now: two, or one when the caller passes the contract; with `as_of`: five;
-plus one for the dated price-band parameters of the day when a position has a price: the lower
-price limit, lending.instruments.selectors.band_of), and evaluates the pure formulas of
-lending.domain.margin on it.
+the investor, and dividends receivable between their ex-date and pay date, which are "other
+collateral": lending.financing.corporate_actions), the latest prices and the haircuts, in a
+fixed number of queries whatever the number of positions (now: two, or one when the caller
+passes the contract; with `as_of`: five; plus one for the dated price-band parameters of the
+day when a position has a price: the lower price limit, lending.instruments.selectors.band_of),
+and evaluates the pure formulas of lending.domain.margin on it.
 
 Lines and financing margin ratio: the contract's (a contract keeps those in force when it was
 signed); an account without a contract has those of the dated parameter table in force on the
@@ -30,6 +31,13 @@ holding bought partly with own money is two rows"): the financed row (quantity s
 open financings, their outstanding principal as `financed_amount`) and the collateral row (the
 rest). So a financed position at a loss counts its loss in full in the available margin.
 
+Each position's haircut is the one in force on the valuation day: the lowest of the desk's
+(0 off its eligible list and while ST / suspended / delisting), the exchange's conversion rate
+(lending.instruments.exchange_lists, read inside the same statement; none before the
+exchange's first list) and the category's dated cap. A suspended security is valued at its
+last price less the dated discount valuation.suspended_discount (read with the band
+parameters); `PositionView.price` stays the last price. docs/exchange-lists.md.
+
 `as_of` gives ledger balances and prices (last tick at or before it) at that instant; the split
 between financed and own shares is the current one (financings are not versioned by time).
 """
@@ -42,6 +50,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from custody import money
@@ -52,6 +61,7 @@ from lending.credit.models import ContractStatus, CreditAccount, CreditContract
 from lending.domain import margin
 from lending.financing import raw_reads
 from lending.financing.models import Financing, FinancingStatus
+from lending.instruments import exchange_lists
 from lending.instruments import selectors as instruments_selectors
 from lending.instruments.models import Instrument, LatestPrice, PriceTick
 
@@ -65,10 +75,10 @@ CURRENCY = "CNY"
 class PositionView:
     instrument: Instrument
     quantity: Decimal
-    price: Decimal  # 0 when the instrument has no price yet (counts nothing)
+    price: Decimal  # the last price; 0 when the instrument has no price yet (counts nothing)
     price_at: datetime | None
-    market_value: Decimal
-    haircut: Decimal  # effective: 0 off the eligible list and while ST/suspended/delisting
+    market_value: Decimal  # quantity x price (x (1 - the dated discount) while suspended)
+    haircut: Decimal  # in force: min(desk's effective, exchange's rate, dated category cap)
     financed_amount: Decimal  # outstanding principal of open financings of this instrument
     lot_size: int
     lower_limit_price: Decimal | None  # today's lower price limit (liquidation floor)
@@ -104,6 +114,8 @@ class AccountView:
     financing_margin_ratio: Decimal
     as_of: datetime | None = None
     rows_by_unit: dict = field(default_factory=dict, repr=False)
+    # cash dividends booked at their ex-date, not yet paid: other collateral (in total_assets)
+    entitlements_receivable: Decimal = ZERO
 
     def position(self, instrument) -> PositionView | None:
         code = instrument if isinstance(instrument, str) else instrument.ledger_unit
@@ -190,8 +202,17 @@ def _split_unit(unit: str) -> tuple[str, str]:
     return exchange, code
 
 
-#: The ledger accounts a valuation reads (of the account's investor).
-PURPOSES = ("client_money", "financing_receivable", "interest_receivable", "client_securities")
+#: The ledger accounts a valuation reads (of the account's investor). entitlement_receivable:
+#: cash dividends between their ex-date and pay date (lending.financing.corporate_actions),
+#: the "other collateral" of the maintenance ratio's numerator, so the ratio does not jump
+#: when the price drops by the dividend at the ex-date.
+PURPOSES = (
+    "client_money",
+    "financing_receivable",
+    "interest_receivable",
+    "client_securities",
+    "entitlement_receivable",
+)
 
 
 @dataclass
@@ -205,6 +226,9 @@ class _Inputs:
     financed_qty: dict[int, Decimal]
     instruments: list[Instrument]
     prices: dict[int, tuple[Decimal | None, datetime | None, Decimal | None]]
+    # the exchange's conversion rate in force on the valuation day, per instrument (None: no
+    # eligible-collateral list of its exchange in force), read in the same statement
+    exchange_rates: dict[int, Decimal | None] = field(default_factory=dict)
 
 
 def _holdings(balances: list[tuple[str, str, Decimal]]) -> dict[str, Decimal]:
@@ -241,8 +265,16 @@ def _inputs_as_of(credit_account: CreditAccount, as_of: datetime) -> _Inputs:
         for unit in holdings:
             exchange, code = _split_unit(unit)
             condition |= Q(exchange=exchange, code=code)
-        instruments = list(  # 1 query
-            Instrument.objects.filter(condition).select_related("latest_price").order_by("pk")
+        instruments = list(  # 1 query, with the exchange's conversion rate in force that day
+            Instrument.objects.filter(condition)
+            .select_related("latest_price")
+            .annotate(
+                exchange_rate=RawSQL(  # noqa: S611 (an alias; the day is a parameter)
+                    exchange_lists.collateral_rate_sql("lending_instrument"),
+                    [_valuation_day(as_of)],
+                )
+            )
+            .order_by("pk")
         )
 
     prices: dict[int, tuple[Decimal | None, datetime | None, Decimal | None]] = {}
@@ -254,7 +286,10 @@ def _inputs_as_of(credit_account: CreditAccount, as_of: datetime) -> _Inputs:
         )
         for tick in ticks:
             prices[tick.instrument_id] = (tick.price, tick.at, None)
-    return _Inputs(balances, financed_amount, financed_qty, instruments, prices)
+    rates = {i.pk: i.exchange_rate for i in instruments}
+    return _Inputs(
+        balances, financed_amount, financed_qty, instruments, prices, exchange_rates=rates
+    )
 
 
 _INSTRUMENT_FIELDS = raw_reads.fields(Instrument)
@@ -298,7 +333,8 @@ WITH acc AS (
 )
 SELECT held.id, held.purpose, held.unit, held.account_type, held.balance, fin.amount, fin.qty,
        {raw_reads.columns(LatestPrice, "lp", _PRICE_FIELDS)},
-       {raw_reads.columns(Instrument, "i")}
+       {raw_reads.columns(Instrument, "i")},
+       {exchange_lists.collateral_rate_sql("i")} AS exchange_rate
 FROM held
 FULL JOIN fin ON fin.instrument_id = held.instrument_id
 LEFT JOIN lending_instrument i ON i.id = COALESCE(held.instrument_id, fin.instrument_id)
@@ -315,17 +351,24 @@ def _current_inputs(credit_account: CreditAccount) -> _Inputs:
     db, rows = raw_reads.fetch(
         Instrument,
         _CURRENT_SQL,
-        [credit_account.investor_id, list(PURPOSES), credit_account.pk, FinancingStatus.OPEN],
+        [
+            credit_account.investor_id,
+            list(PURPOSES),
+            credit_account.pk,
+            FinancingStatus.OPEN,
+            _valuation_day(None),  # the exchange's list in force today
+        ],
     )
     balances: list[tuple[str, str, Decimal]] = []
     seen_accounts: set[int] = set()
     financed_amount: dict[int, Decimal] = {}
     financed_qty: dict[int, Decimal] = {}
     instruments: dict[int, Instrument] = {}
+    rates: dict[int, Decimal | None] = {}
     prices: dict[int, tuple[Decimal | None, datetime | None, Decimal | None]] = {}
     for row in rows:
         account_id, purpose, unit, account_type, balance, amount, qty = row[:7]
-        price_row, instrument_row = row[7:11], row[11:]
+        price_row, instrument_row, exchange_rate = row[7:11], row[11:-1], row[-1]
         if account_id is not None and account_id not in seen_accounts:
             seen_accounts.add(account_id)
             if balance is None:  # no balance row yet: nothing posted
@@ -343,6 +386,7 @@ def _current_inputs(credit_account: CreditAccount) -> _Inputs:
             _LATEST_PRICE_FIELD.set_cached_value(latest, instrument)
         _LATEST_PRICE_FIELD.remote_field.set_cached_value(instrument, latest)
         instruments[instrument_id] = instrument
+        rates[instrument_id] = exchange_rate
         prices[instrument_id] = (
             (latest.price, latest.at, latest.prev_close) if latest else (None, None, None)
         )
@@ -350,7 +394,7 @@ def _current_inputs(credit_account: CreditAccount) -> _Inputs:
             financed_amount[instrument_id] = amount
             financed_qty[instrument_id] = qty
     ordered = [instruments[pk] for pk in sorted(instruments)]
-    return _Inputs(balances, financed_amount, financed_qty, ordered, prices)
+    return _Inputs(balances, financed_amount, financed_qty, ordered, prices, exchange_rates=rates)
 
 
 def account_view(
@@ -389,10 +433,12 @@ def _assemble(
         fmr = contract.financing_margin_ratio
     else:
         fmr = credit_selectors.financing_margin_ratio_in_force(day)
-    cash = debt = interest = ZERO
+    cash = debt = interest = other = ZERO
     for purpose, unit, value in inputs.balances:
         if purpose == "client_money" and unit == CURRENCY:
             cash += value
+        elif purpose == "entitlement_receivable" and unit == CURRENCY:
+            other += value
         elif purpose == "financing_receivable" and unit == CURRENCY:
             debt += value
         elif purpose == "interest_receivable" and unit == CURRENCY:
@@ -413,9 +459,14 @@ def _assemble(
             continue
         price, price_at, prev_close = prices.get(instrument.pk, (None, None, None))
         mark = price if price is not None else ZERO
-        if band_params is None:  # 1 query: the band and the dated haircut caps
+        if band_params is None:  # 1 query: the band, the dated haircut caps, valuation policy
             band_params = instruments_selectors.band_parameters(day)
-        haircut = instruments_selectors.capped_haircut(instrument, band_params)
+        # the lowest of the desk's haircut, the exchange's conversion rate in force and the
+        # category's dated cap; a suspended security at its last price less the dated discount
+        haircut = instruments_selectors.capped_haircut(
+            instrument, band_params, inputs.exchange_rates.get(instrument.pk)
+        )
+        valued = instruments_selectors.valuation_price(instrument, mark, band_params)
         limit = lower_limit_price(instrument, price, prev_close, on=day, params=band_params)
         f_qty = min(held, financed_qty.get(instrument.pk, ZERO)) if held > 0 else ZERO
         positions.append(
@@ -424,7 +475,7 @@ def _assemble(
                 quantity=held,
                 price=mark,
                 price_at=price_at,
-                market_value=held * mark,
+                market_value=held * valued,
                 haircut=haircut,
                 financed_amount=amount,
                 lot_size=instrument.lot_size,
@@ -435,7 +486,7 @@ def _assemble(
         split: dict[str, margin.Position] = {}
         common = {
             "instrument": unit,
-            "price": mark,
+            "price": valued,
             "haircut": haircut,
             "lot_size": instrument.lot_size,
             "lower_limit": limit,
@@ -449,7 +500,11 @@ def _assemble(
     positions.sort(key=lambda p: (-p.market_value, p.instrument.ledger_unit))
 
     account = margin.Account(
-        cash=cash, debt=debt, interest_and_fees=interest, positions=tuple(rows)
+        cash=cash,
+        debt=debt,
+        interest_and_fees=interest,
+        other_collateral=other,
+        positions=tuple(rows),
     )
     return AccountView(
         credit_account=credit_account,
@@ -469,4 +524,5 @@ def _assemble(
         financing_margin_ratio=fmr,
         as_of=as_of,
         rows_by_unit=rows_by_unit,
+        entitlements_receivable=other,
     )

@@ -5,17 +5,26 @@ page. Permissions are declared here and checked again by the services."""
 
 from django import forms
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
 from accounts.errors import ApplicationError
-from accounts.permissions import StaffPageMixin
+from accounts.permissions import InvestorPageMixin, StaffPageMixin
 from lending.credit import selectors as credit_selectors
-from lending.financing import bank_credits, transfers
+from lending.financing import bank_credits, corporate_actions, maturity, transfers
 from lending.financing import services as financing_services
-from lending.financing.models import BankCredit, CollateralTransferIn
+from lending.financing.forms import ExtensionRequestForm
+from lending.financing.models import (
+    BankCredit,
+    CollateralTransferIn,
+    CorporateAction,
+    CorporateActionKind,
+    FinancingExtension,
+)
 from lending.instruments import selectors as instruments_selectors
 
 
@@ -108,6 +117,10 @@ class TransferInForm(forms.Form):
     confirmation_reference = forms.CharField(
         label=gettext_lazy("Custodian confirmation reference"), max_length=64
     )
+    restricted_shares = forms.BooleanField(
+        label=gettext_lazy("The confirmation declares restricted (lock-up) shares"),
+        required=False,
+    )
     reason = forms.CharField(label=gettext_lazy("Reason"), max_length=300)
 
 
@@ -115,7 +128,8 @@ class ConfirmationFileForm(forms.Form):
     file = forms.FileField(
         label=gettext_lazy("Custodian's confirmation file (CSV)"),
         help_text=gettext_lazy(
-            "Columns: account_number, instrument, quantity, confirmation_reference."
+            "Columns: account_number, instrument, quantity, confirmation_reference "
+            "(and optionally restricted_shares: yes or no)."
         ),
     )
     reason = forms.CharField(label=gettext_lazy("Reason"), max_length=300)
@@ -204,6 +218,7 @@ class CollateralTransfersView(StaffPageMixin, View):
                     confirmation_reference=data["confirmation_reference"],
                     actor=request.user,
                     reason=data["reason"],
+                    restricted_shares=data["restricted_shares"],
                 )
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
@@ -274,3 +289,247 @@ class RepaymentInstructionView(StaffPageMixin, View):
                 )
                 return redirect("staff:lending-repayment-instruction")
         return self._render(request, form, status=400)
+
+
+# --- corporate actions (lending.financing.corporate_actions) -----------------------------------
+
+
+class CorporateActionForm(forms.Form):
+    instrument = forms.CharField(label=gettext_lazy("Instrument (e.g. SSE:600519)"), max_length=24)
+    kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=CorporateActionKind.choices)
+    record_date = forms.DateField(label=gettext_lazy("Record date"))
+    ex_date = forms.DateField(label=gettext_lazy("Ex-date"))
+    pay_date = forms.DateField(label=gettext_lazy("Pay date (cash dividends)"), required=False)
+    cash_per_share = forms.DecimalField(
+        label=gettext_lazy("Cash per share (cash dividends)"),
+        max_digits=20,
+        decimal_places=4,
+        required=False,
+    )
+    ratio = forms.DecimalField(
+        label=gettext_lazy("New shares per share (bonus, split, rights)"),
+        max_digits=20,
+        decimal_places=4,
+        required=False,
+    )
+    rights_price = forms.DecimalField(
+        label=gettext_lazy("Rights price"), max_digits=20, decimal_places=4, required=False
+    )
+    subscription_end = forms.DateField(
+        label=gettext_lazy("Subscription ends (rights)"), required=False
+    )
+    source_reference = forms.CharField(
+        label=gettext_lazy("Issuer's announcement reference"), max_length=200
+    )
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=300)
+
+
+class CorporateActionFileForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("Corporate actions file (CSV)"),
+        help_text=gettext_lazy(
+            "Columns: instrument, kind, record_date, ex_date, pay_date, cash_per_share, ratio, "
+            "rights_price, subscription_end, source_reference."
+        ),
+    )
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=300)
+
+
+class CorporateActionsView(StaffPageMixin, View):
+    """Corporate actions (dividends, bonus shares, splits, rights): operations enter one or
+    import a file (every bad line listed, nothing imported); the daily task books them."""
+
+    permission = "lending.view_corporateaction"
+    write_permission = {
+        "create": corporate_actions.ADD_PERM,
+        "upload": corporate_actions.ADD_PERM,
+        "cancel": corporate_actions.CHANGE_PERM,
+        None: corporate_actions.ADD_PERM,
+    }
+
+    def _render(self, request, form=None, upload_form=None, errors=None, status=200):
+        return render(
+            request,
+            "lending/financing/corporate_actions.html",
+            {
+                "actions": CorporateAction.objects.select_related("instrument", "created_by")[:200],
+                "form": form or CorporateActionForm(),
+                "upload_form": upload_form or CorporateActionFileForm(),
+                "line_errors": errors or [],
+                "can_enter": request.user.has_perm(corporate_actions.ADD_PERM),
+            },
+            status=status,
+        )
+
+    def get(self, request):
+        return self._render(request)
+
+    def post(self, request):
+        action = request.POST.get("action")
+        if action == "upload":
+            upload = CorporateActionFileForm(request.POST, request.FILES)
+            if not upload.is_valid():
+                return self._render(request, upload_form=upload, status=400)
+            file = upload.cleaned_data["file"]
+            try:
+                result = corporate_actions.corporate_actions_import_csv(
+                    content=file.read(),
+                    file_name=file.name,
+                    actor=request.user,
+                    reason=upload.cleaned_data["reason"],
+                )
+            except ApplicationError as exc:
+                errors = exc.extra.get("errors") or []
+                if errors:
+                    messages.error(
+                        request,
+                        _("%(count)s bad line(s) in the file: nothing was imported.")
+                        % {"count": len(errors)},
+                    )
+                else:
+                    messages.error(request, exc.message)
+                return self._render(request, upload_form=upload, errors=errors, status=400)
+            messages.success(
+                request,
+                _("%(count)s corporate actions imported from %(file)s (SHA-256 %(sha)s).")
+                % {"count": len(result.created), "file": result.file_name, "sha": result.sha256},
+            )
+            return redirect("staff:lending-corporate-actions")
+        if action == "cancel":
+            target = get_object_or_404(CorporateAction, pk=request.POST.get("corporate_action"))
+            try:
+                corporate_actions.corporate_action_cancel(
+                    action=target, actor=request.user, reason=request.POST.get("reason", "")
+                )
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+                return self._render(request, status=400)
+            messages.success(request, _("Corporate action cancelled."))
+            return redirect("staff:lending-corporate-actions")
+        form = CorporateActionForm(request.POST)
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            reason = data.pop("reason")
+            try:
+                created = corporate_actions.corporate_action_create(
+                    actor=request.user, reason=reason, **data
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("Corporate action recorded."))
+                return redirect("staff:lending-corporate-action", pk=created.pk)
+        return self._render(request, form=form, status=400)
+
+
+class CorporateActionDetailView(StaffPageMixin, View):
+    """One corporate action with its entitlements (holders, cash, shares, entries)."""
+
+    permission = "lending.view_corporateaction"
+
+    def get(self, request, pk: int):
+        action = get_object_or_404(
+            CorporateAction.objects.select_related("instrument", "created_by"), pk=pk
+        )
+        return render(
+            request,
+            "lending/financing/corporate_action_detail.html",
+            {
+                "action": action,
+                "entitlements": action.entitlements.select_related(
+                    "investor", "credit_account", "ex_entry", "pay_entry"
+                ).order_by("investor_id"),
+            },
+        )
+
+
+# --- maturity and extensions (lending.financing.maturity) --------------------------------------
+
+
+class FinancingExtensionRequestView(InvestorPageMixin, View):
+    """The investor asks for an extension of one of their financings (portal account page):
+    the service checks the rules, the page shows its refusal or the request."""
+
+    def post(self, request):
+        account = credit_selectors.credit_accounts_for(request.user).filter(status="open").first()
+        if account is None:
+            raise Http404("no credit account")
+        form = ExtensionRequestForm(
+            request.POST, financings=maturity.extendable(account, on=maturity.today())
+        )
+        if not form.is_valid():
+            messages.error(request, _("financing: choose one of your financings not yet due"))
+            return redirect(reverse("portal:lending-account") + "#extension")
+        data = form.cleaned_data
+        financing = maturity.financing_for(request.user, data["financing"])
+        try:
+            maturity.financing_extension_request(
+                financing=financing,
+                months=data["months"],
+                actor=request.user,
+                reason=data["reason"],
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Extension requested: the desk checks and decides it."))
+        return redirect(reverse("portal:lending-account") + "#extension")
+
+
+class MaturitiesView(StaffPageMixin, View):
+    """Financings due soon or overdue, and the extension requests: operations check a request,
+    a second person (risk) approves or rejects it (four eyes)."""
+
+    permission = "lending.view_financingextension"
+
+    write_permission = {
+        "prepare": maturity.PREPARE_PERM,
+        "approve": maturity.APPROVE_PERM,
+        "reject": maturity.APPROVE_PERM,
+        None: maturity.PREPARE_PERM,
+    }
+
+    def _render(self, request, status=200):
+        return render(
+            request,
+            "lending/financing/maturities.html",
+            {
+                **maturity.maturities_overview(on=maturity.today()),
+                "can_prepare": request.user.has_perm(maturity.PREPARE_PERM),
+                "can_decide": request.user.has_perm(maturity.APPROVE_PERM),
+            },
+            status=status,
+        )
+
+    def get(self, request):
+        return self._render(request)
+
+    def post(self, request):
+        action = request.POST.get("action")
+        extension = get_object_or_404(FinancingExtension, pk=request.POST.get("extension"))
+        reason = request.POST.get("reason", "")
+        try:
+            if action == "prepare":
+                maturity.financing_extension_prepare(
+                    extension=extension, actor=request.user, note=reason
+                )
+            elif action == "approve":
+                maturity.financing_extension_approve(
+                    extension=extension, actor=request.user, reason=reason
+                )
+            elif action == "reject":
+                maturity.financing_extension_reject(
+                    extension=extension, actor=request.user, reason=reason
+                )
+            else:
+                messages.error(request, _("action: unknown"))
+                return self._render(request, status=400)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return self._render(request, status=400)
+        messages.success(request, _("Extension #%(pk)s: %(action)s.") % {
+            "pk": extension.pk,
+            "action": {"prepare": _("checked"), "approve": _("approved"),
+                       "reject": _("rejected")}[action],
+        })  # fmt: skip
+        return redirect("staff:lending-maturities")

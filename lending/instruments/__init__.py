@@ -1,3 +1,3 @@
 """Instruments: listed securities, their collateral policy (eligibility, haircuts under the
-dated caps, flags) and prices (ticks, the latest price, the price-move hook). Imports credit
-and below."""
+dated caps, flags, the exchanges' daily lists) and prices (ticks, the latest price, the
+price-move hook). Imports credit and below."""

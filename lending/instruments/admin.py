@@ -4,7 +4,13 @@ flags and prices change on the staff pages, through the services."""
 from django.contrib import admin
 
 from accounts.admin_mixins import ReadOnlyAdminMixin, ReadOnlyHistoryAdmin
-from lending.instruments.models import Instrument, LatestPrice, PriceTick
+from lending.instruments.models import (
+    ExchangeListEntry,
+    ExchangeListImport,
+    Instrument,
+    LatestPrice,
+    PriceTick,
+)
 
 
 @admin.register(Instrument)
@@ -37,3 +43,26 @@ class PriceTickAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class LatestPriceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("instrument", "price", "at", "prev_close")
     list_select_related = ("instrument",)
+
+
+@admin.register(ExchangeListImport)
+class ExchangeListImportAdmin(ReadOnlyHistoryAdmin):
+    list_display = (
+        "exchange",
+        "kind",
+        "effective_on",
+        "file_name",
+        "sha256",
+        "row_count",
+        "imported_by",
+        "imported_at",
+    )
+    list_filter = ("exchange", "kind")
+    exclude = ("content",)
+
+
+@admin.register(ExchangeListEntry)
+class ExchangeListEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("list_import", "line", "code", "instrument", "conversion_rate")
+    list_select_related = ("list_import", "instrument")
+    search_fields = ("code",)

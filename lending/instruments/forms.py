@@ -5,7 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.precision import FRACTION
-from lending.instruments.models import Exchange, InstrumentCategory
+from lending.instruments.models import Exchange, ExchangeListKind, InstrumentCategory
 
 
 class InstrumentFilterForm(forms.Form):
@@ -59,4 +59,12 @@ class InstrumentCreateForm(forms.Form):
     listed_on = forms.DateField(label=_("Listed on (a new listing)"), required=False)
     tradable_float = forms.IntegerField(label=_("Tradable float (shares)"), min_value=1)
     lot_size = forms.IntegerField(label=_("Lot size"), min_value=1, initial=100)
+    reason = forms.CharField(label=_("Reason"), max_length=300)
+
+
+class ExchangeListUploadForm(forms.Form):
+    exchange = forms.ChoiceField(label=_("Exchange"), choices=Exchange.choices)
+    kind = forms.ChoiceField(label=_("List"), choices=ExchangeListKind.choices)
+    effective_on = forms.DateField(label=_("Effective on"))
+    file = forms.FileField(label=_("CSV file (code,conversion_rate; a target list: code)"))
     reason = forms.CharField(label=_("Reason"), max_length=300)

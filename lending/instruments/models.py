@@ -17,8 +17,13 @@ Design overview
   whatever the order two processes commit in. `prev_close` is the last price of the previous
   day. The daily price band around the previous close is lending.domain.prices.price_band,
   its parameters read by lending.instruments.selectors (`instrument_band`); prices_ingest
-  refuses a tick outside it."""
+  refuses a tick outside it.
+- `ExchangeListImport` / `ExchangeListEntry`: an exchange's eligible-collateral list (a
+  conversion rate per security) or financing target list, one file per import, kept whole with
+  its SHA-256; the list in force on a day is the latest import effective on or before it
+  (lending.instruments.exchange_lists, docs/exchange-lists.md)."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -158,9 +163,116 @@ class LatestPrice(models.Model):
         return f"{self.instrument_id} {self.price} @ {self.at:%Y-%m-%d %H:%M:%S}"
 
 
+class ExchangeListKind(models.TextChoices):
+    ELIGIBLE_COLLATERAL = "eligible_collateral", _("Eligible collateral (conversion rates)")
+    FINANCING_TARGET = "financing_target", _("Financing target list")
+
+
+class ExchangeListImport(models.Model):
+    """One file of an exchange's list, as published, kept whole with its SHA-256.
+
+    An import is a complete list: the list in force for an exchange and kind on day D is the
+    latest import (effective_on, then id) with effective_on <= D, and a security absent from it
+    is off the list that day. Before the first import of an exchange and kind, the desk's own
+    list stands alone (lending.instruments.exchange_lists). Rows are never edited: a corrected
+    file is a new import (the later one wins on the same day); the same file for the same day
+    is the same import (unique SHA-256 per exchange, kind and day)."""
+
+    exchange = models.CharField(_("exchange"), max_length=4, choices=Exchange.choices)
+    kind = models.CharField(_("list"), max_length=20, choices=ExchangeListKind.choices)
+    effective_on = models.DateField(_("effective on"))
+    file_name = models.CharField(_("file name"), max_length=200)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    content = models.TextField(_("file content"))
+    row_count = models.PositiveIntegerField(_("rows"))
+    unknown_codes = models.JSONField(_("unknown codes"), default=list, blank=True)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("imported by"),
+    )
+    imported_at = models.DateTimeField(_("imported at"))
+    reason = models.TextField(_("reason"))
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("exchange list import")
+        verbose_name_plural = _("exchange list imports")
+        ordering = ["-effective_on", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exchange", "kind", "effective_on", "sha256"],
+                name="lending_exchange_list_same_file_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(exchange__in=Exchange.values), name="lending_exchange_list_exchange"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=ExchangeListKind.values), name="lending_exchange_list_kind"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["exchange", "kind", "-effective_on", "-id"],
+                name="lending_exchange_list_in_force",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange} {self.kind} {self.effective_on:%Y-%m-%d} ({self.file_name})"
+
+
+class ExchangeListEntry(models.Model):
+    """One line of an imported list: the security (None when the desk does not know its code:
+    kept with the code and reported on the import) and, on a collateral list, the exchange's
+    conversion rate (折算率). Written once with its import, never changed."""
+
+    list_import = models.ForeignKey(
+        ExchangeListImport, on_delete=models.PROTECT, related_name="entries"
+    )
+    line = models.PositiveIntegerField(_("line"))
+    code = models.CharField(_("code"), max_length=12)
+    instrument = models.ForeignKey(
+        Instrument, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    conversion_rate = models.DecimalField(
+        _("conversion rate"), **FRACTION.fields, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("exchange list entry")
+        verbose_name_plural = _("exchange list entries")
+        ordering = ["list_import", "line"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["list_import", "code"], name="lending_exchange_list_entry_code_once"
+            ),
+            models.UniqueConstraint(
+                fields=["list_import", "instrument"],
+                condition=Q(instrument__isnull=False),
+                name="lending_exchange_list_entry_instrument_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(conversion_rate__isnull=True)
+                | (Q(conversion_rate__gte=0) & Q(conversion_rate__lte=1)),
+                name="lending_exchange_list_entry_rate_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.list_import_id}:{self.line} {self.code}"
+
+
 __all__ = [
     "Board",
     "Exchange",
+    "ExchangeListEntry",
+    "ExchangeListImport",
+    "ExchangeListKind",
     "Instrument",
     "InstrumentCategory",
     "LatestPrice",

@@ -18,6 +18,7 @@ from compliance import calendar
 from compliance import parameters as P
 from compliance import selectors as compliance_selectors
 from lending.domain import prices as price_rules
+from lending.instruments import exchange_lists
 from lending.instruments.models import Instrument
 
 #: Continuous trading sessions of SSE and SZSE, Asia/Shanghai.
@@ -146,20 +147,94 @@ class BandParameters:
         # the table keeps six places (0.010000): the band's edges keep the tick's own
         return self._value(P.PRICE_TICK_PREFIX + category).normalize()
 
+    def suspended_discount(self) -> Decimal:
+        """The desk's dated discount on a suspended security's last price (0: the last price)."""
+        return self._value(P.SUSPENDED_VALUATION_DISCOUNT)
+
 
 def band_parameters(on: date) -> BandParameters:
-    """One query: every price-band parameter and haircut cap in force on `on`."""
+    """One query: every price-band parameter, haircut cap and valuation policy (the suspended
+    securities' discount) in force on `on`."""
     return BandParameters(
         on,
-        compliance_selectors.parameters_in_force(_PRICES_PREFIX, P.HAIRCUT_CAP_PREFIX, on=on),
+        compliance_selectors.parameters_in_force(
+            _PRICES_PREFIX, P.HAIRCUT_CAP_PREFIX, P.VALUATION_PREFIX, on=on
+        ),
     )
 
 
-def capped_haircut(instrument: Instrument, params: BandParameters) -> Decimal:
+#: Where the haircut in force comes from (the lowest of the three; every source at the minimum
+#: is named): the desk's own (0 off its eligible list or while ST / suspended / delisting), the
+#: exchange's conversion rate (0 off the exchange's eligible-collateral list in force), the
+#: category's dated cap.
+SOURCE_DESK = "desk"
+SOURCE_EXCHANGE = "exchange"
+SOURCE_CAP = "cap"
+
+
+@dataclass(frozen=True)
+class HaircutInForce:
+    """The haircut in force on a day with its three candidates; `exchange` is None when no
+    eligible-collateral list of the instrument's exchange was in force (the desk's stands)."""
+
+    value: Decimal
+    desk: Decimal
+    exchange: Decimal | None
+    cap: Decimal
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        candidates = (
+            (SOURCE_DESK, self.desk),
+            (SOURCE_EXCHANGE, self.exchange),
+            (SOURCE_CAP, self.cap),
+        )
+        return tuple(name for name, v in candidates if v is not None and v == self.value)
+
+
+def haircut_in_force(
+    instrument: Instrument, params: BandParameters, exchange_rate: Decimal | None = None
+) -> HaircutInForce:
+    """The lowest of the desk's effective haircut, the exchange's conversion rate in force
+    (`exchange_rate`: lending.instruments.exchange_lists; None without a list in force) and
+    the category's cap in force on `params.on`."""
+    desk = instrument.effective_haircut
+    cap = params.haircut_cap(instrument.category)
+    value = min(desk, cap) if exchange_rate is None else min(desk, exchange_rate, cap)
+    return HaircutInForce(value=value, desk=desk, exchange=exchange_rate, cap=cap)
+
+
+def capped_haircut(
+    instrument: Instrument, params: BandParameters, exchange_rate: Decimal | None = None
+) -> Decimal:
     """The haircut valuation uses: the instrument's effective haircut (0 off the eligible list
-    or while flagged), never above its category's cap in force that day (a later, lower dated
-    cap applies from the day it takes effect, without editing the instrument)."""
-    return min(instrument.effective_haircut, params.haircut_cap(instrument.category))
+    or while flagged), never above the exchange's conversion rate in force that day (0 off the
+    exchange's list; `exchange_rate` None: no list in force) nor above its category's cap in
+    force that day (a later, lower dated cap or a new exchange list applies from the day it
+    takes effect, without editing the instrument)."""
+    return haircut_in_force(instrument, params, exchange_rate).value
+
+
+def haircuts_in_force(
+    instruments: Iterable[Instrument], *, on: date | None = None
+) -> dict[int, HaircutInForce]:
+    """{instrument id: haircut in force on `on` (today), with its candidates} for a page or
+    an API list: two queries whatever the number (the dated caps, the exchange rates)."""
+    instruments = list(instruments)
+    if not instruments:
+        return {}
+    on = on or timezone.localdate()
+    params = band_parameters(on)
+    rates = exchange_lists.exchange_rates([i.pk for i in instruments], on)
+    return {i.pk: haircut_in_force(i, params, rates.get(i.pk)) for i in instruments}
+
+
+def valuation_price(instrument: Instrument, price: Decimal, params: BandParameters) -> Decimal:
+    """The price a position is valued at: the latest price, less the desk's dated discount
+    while the security is suspended (its last price x (1 - discount))."""
+    if instrument.suspended and price:
+        return price * (1 - params.suspended_discount())
+    return price
 
 
 #: A listing this many calendar days back is past any first-days window (a few weeks of

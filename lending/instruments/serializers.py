@@ -5,12 +5,22 @@ from rest_framework import serializers
 
 from accounts.api_fields import price_field
 from lending.common.api import decimal_text
+from lending.instruments import selectors as instruments_selectors
 from lending.instruments.models import Instrument, InstrumentCategory
 
 
 class InstrumentSerializer(serializers.ModelSerializer):
+    """`haircut` is the haircut in force today: the lowest of the desk's (`desk_haircut`), the
+    exchange's conversion rate (`exchange_conversion_rate`, null when no list of its exchange
+    is in force) and the category's dated cap (`haircut_cap`); `haircut_sources` names which
+    of them set it. A list view passes them for its page in the context ("haircuts")."""
+
     eligible = serializers.BooleanField(source="collateral_eligible", read_only=True)
     haircut = serializers.SerializerMethodField()
+    haircut_sources = serializers.SerializerMethodField()
+    desk_haircut = serializers.SerializerMethodField()
+    exchange_conversion_rate = serializers.SerializerMethodField()
+    haircut_cap = serializers.SerializerMethodField()
     last_price = serializers.SerializerMethodField()
     last_price_at = serializers.SerializerMethodField()
 
@@ -23,6 +33,10 @@ class InstrumentSerializer(serializers.ModelSerializer):
             "name",
             "category",
             "haircut",
+            "haircut_sources",
+            "desk_haircut",
+            "exchange_conversion_rate",
+            "haircut_cap",
             "eligible",
             "financing_eligible",
             "financing_stopped",
@@ -36,8 +50,27 @@ class InstrumentSerializer(serializers.ModelSerializer):
             "last_price_at",
         ]
 
+    def _in_force(self, obj) -> instruments_selectors.HaircutInForce:
+        haircuts = self.context.setdefault("haircuts", {})
+        if obj.pk not in haircuts:
+            haircuts.update(instruments_selectors.haircuts_in_force([obj]))
+        return haircuts[obj.pk]
+
     def get_haircut(self, obj) -> str:
-        return decimal_text(obj.effective_haircut, "0.0001")
+        return decimal_text(self._in_force(obj).value, "0.0001")
+
+    def get_haircut_sources(self, obj) -> list[str]:
+        return list(self._in_force(obj).sources)
+
+    def get_desk_haircut(self, obj) -> str:
+        return decimal_text(self._in_force(obj).desk, "0.0001")
+
+    def get_exchange_conversion_rate(self, obj) -> str | None:
+        rate = self._in_force(obj).exchange
+        return None if rate is None else decimal_text(rate, "0.0001")
+
+    def get_haircut_cap(self, obj) -> str:
+        return decimal_text(self._in_force(obj).cap, "0.0001")
 
     def get_last_price(self, obj) -> str | None:
         latest = getattr(obj, "latest_price", None)

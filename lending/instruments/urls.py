@@ -17,6 +17,19 @@ staff_urlpatterns: list = [
         name="lending-instrument-edit",
     ),
     path("lending/prices/upload/", views.PriceUploadView.as_view(), name="lending-price-upload"),
+    path(
+        "lending/exchange-lists/", views.ExchangeListView.as_view(), name="lending-exchange-lists"
+    ),
+    path(
+        "lending/exchange-lists/<int:pk>/",
+        views.ExchangeListDetailView.as_view(),
+        name="lending-exchange-list-detail",
+    ),
+    path(
+        "lending/exchange-lists/<int:pk>/file/",
+        views.ExchangeListFileView.as_view(),
+        name="lending-exchange-list-file",
+    ),
 ]
 api_urlpatterns: list = [
     path("instruments/", api.InstrumentListApi.as_view(), name="lending-instrument-list"),
@@ -26,4 +39,5 @@ api_urlpatterns: list = [
         name="lending-instrument-category",
     ),
     path("prices/", api.PricesApi.as_view(), name="lending-prices"),
+    path("exchange-lists/", api.ExchangeListApi.as_view(), name="lending-exchange-lists"),
 ]

@@ -1,26 +1,31 @@
 """Staff pages of instruments: the list (and adding one), category, haircuts and flags, price
-upload. Views parse and call
-services or selectors; no rules here."""
+upload, the exchanges' lists (upload, imports, one import's lines and its file). Views parse
+and call services or selectors; no rules here."""
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.errors import ApplicationError
 from lending.credit.views import StaffMixin
+from lending.instruments import exchange_lists
 from lending.instruments import selectors as instruments_selectors
 from lending.instruments import services as instruments_services
 from lending.instruments.forms import (
     CategoryForm,
+    ExchangeListUploadForm,
     FlagsForm,
     HaircutForm,
     InstrumentCreateForm,
     InstrumentFilterForm,
     PriceUploadForm,
 )
-from lending.instruments.models import Instrument
+from lending.instruments.models import ExchangeListImport, ExchangeListKind, Instrument
 
 
 class InstrumentListView(StaffMixin, View):
@@ -51,12 +56,14 @@ class InstrumentListView(StaffMixin, View):
         page = Paginator(qs, 50).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
+        in_force = instruments_selectors.haircuts_in_force(page.object_list)
         return render(
             request,
             "lending/instruments/instruments.html",
             {
                 "form": form,
                 "page": page,
+                "rows": [(i, in_force[i.pk]) for i in page.object_list],
                 "query": query.urlencode(),
                 "create_form": create_form or InstrumentCreateForm(),
                 "can_add": request.user.has_perm("lending.add_instrument"),
@@ -78,12 +85,20 @@ class InstrumentEditView(StaffMixin, View):
         category_form=None,
         status=200,
     ):
+        today = timezone.localdate()
         return render(
             request,
             "lending/instruments/instrument_edit.html",
             {
                 "instrument": instrument,
                 "cap": instruments_services.haircut_cap(instrument.category),
+                "in_force": instruments_selectors.haircuts_in_force([instrument], on=today)[
+                    instrument.pk
+                ],
+                "collateral_list": exchange_lists.list_in_force(
+                    instrument.exchange, ExchangeListKind.ELIGIBLE_COLLATERAL, today
+                ),
+                "target": exchange_lists.target_status(instrument, today),
                 "haircut_form": haircut_form
                 or HaircutForm(
                     initial={
@@ -180,3 +195,92 @@ class PriceUploadView(StaffMixin, View):
                 )
                 return redirect("staff:lending-price-upload")
         return render(request, "lending/instruments/price_upload.html", {"form": form}, status=400)
+
+
+class ExchangeListView(StaffMixin, View):
+    """The exchanges' lists: the imports (newest first) with their file hash and unknown
+    codes, the lists in force today, and the upload of a day's file (risk officers)."""
+
+    permission = "lending.view_instrument"
+    write_permission = exchange_lists.IMPORT_PERMISSION
+
+    def get(self, request, form=None, status=200):
+        page = Paginator(exchange_lists.imports(), 50).get_page(request.GET.get("page"))
+        return render(
+            request,
+            "lending/instruments/exchange_lists.html",
+            {
+                "form": form
+                or ExchangeListUploadForm(initial={"effective_on": timezone.localdate()}),
+                "page": page,
+                "in_force": sorted(
+                    exchange_lists.lists_in_force(timezone.localdate()).values(),
+                    key=lambda i: (i.exchange, i.kind),
+                ),
+                "can_import": request.user.has_perm(exchange_lists.IMPORT_PERMISSION),
+            },
+            status=status,
+        )
+
+    def post(self, request):
+        form = ExchangeListUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                list_import, created = exchange_lists.exchange_list_import(
+                    exchange=form.cleaned_data["exchange"],
+                    kind=form.cleaned_data["kind"],
+                    effective_on=form.cleaned_data["effective_on"],
+                    file_name=upload.name,
+                    content=upload.read(),
+                    actor=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                if created:
+                    messages.success(
+                        request,
+                        _("%(rows)s lines imported, %(unknown)s unknown codes.")
+                        % {
+                            "rows": list_import.row_count,
+                            "unknown": len(list_import.unknown_codes),
+                        },
+                    )
+                else:
+                    messages.info(request, _("This file was already imported for that day."))
+                return redirect("staff:lending-exchange-list-detail", pk=list_import.pk)
+        return self.get(request, form=form, status=400)
+
+
+class ExchangeListDetailView(StaffMixin, View):
+    """One import: its file name, hash, who and why, unknown codes, and its lines."""
+
+    permission = "lending.view_instrument"
+
+    def get(self, request, pk: int):
+        list_import = get_object_or_404(
+            ExchangeListImport.objects.defer("content").select_related("imported_by"), pk=pk
+        )
+        entries = list_import.entries.select_related("instrument").order_by("line")
+        page = Paginator(entries, 100).get_page(request.GET.get("page"))
+        return render(
+            request,
+            "lending/instruments/exchange_list_detail.html",
+            {"list_import": list_import, "page": page},
+        )
+
+
+class ExchangeListFileView(StaffMixin, View):
+    """The import's source file as it was received (its SHA-256 is on the import)."""
+
+    permission = "lending.view_instrument"
+
+    def get(self, request, pk: int):
+        list_import = get_object_or_404(ExchangeListImport, pk=pk)
+        response = HttpResponse(list_import.content, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=list_import.file_name
+        )
+        return response

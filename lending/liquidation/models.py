@@ -53,6 +53,8 @@ class LiquidationPlan(models.Model):
     liabilities_before = models.DecimalField(_("total liabilities before"), **MONEY.fields)
     expected_proceeds = models.DecimalField(_("expected proceeds"), **MONEY.fields)
     expected_shortfall = models.DecimalField(_("expected shortfall"), **MONEY.fields)
+    # suspended holdings left out of the sale (DOMAIN.md): their units, as sized
+    suspended_left_out = models.JSONField(_("suspended, left out"), default=list, blank=True)
     prepared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

@@ -33,6 +33,7 @@ class LiquidationPlanSerializer(serializers.ModelSerializer):
     approved_by = serializers.CharField(
         source="approved_by.email", default=None, read_only=True, allow_null=True
     )
+    suspended_left_out = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:
         model = LiquidationPlan
@@ -49,6 +50,7 @@ class LiquidationPlanSerializer(serializers.ModelSerializer):
             "liabilities_before",
             "expected_proceeds",
             "expected_shortfall",
+            "suspended_left_out",
             "prepared_by",
             "prepared_at",
             "approved_by",

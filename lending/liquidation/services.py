@@ -10,7 +10,10 @@ remainder, default and reserve-fund cover.
   desk's slippage (dated parameter liquidation.slippage; margin.expected_sale_price), never
   below the day's lower price limit and never sized at it. Suspended instruments are left out
   (they stay in the assets, unsold). If selling everything sellable cannot restore the target,
-  the plan sells all of it and shows the expected shortfall.
+  the plan sells all of it and shows the expected shortfall. A maturity call (source
+  "maturity": a financing unpaid after its due date, lending.margin_calls.maturity) is sized
+  to repay the overdue debt instead (lending.domain.maturity.plan_sale_to_repay: proceeds net
+  of sale fees, whole lots), whatever the ratio; the rest of the flow is the same.
 - `liquidation_plan_approve` / `liquidation_plan_reject`: a risk officer other than the
   preparer (service check and a CHECK constraint), signed in with a second factor.
 - `liquidation_execute`: for every line, the quantity neither filled nor resting in a working
@@ -55,6 +58,8 @@ from compliance import parameters as P
 from compliance import selectors as compliance_selectors
 from lending.credit.locks import credit_account_lock
 from lending.domain import margin
+from lending.domain import maturity as maturity_sizing
+from lending.financing import maturity as financing_maturity
 from lending.financing.valuation import account_view
 from lending.liquidation.models import (
     UNFINISHED_PLAN_STATUSES,
@@ -220,13 +225,24 @@ def _plan_size(call: MarginCall, account, rule: str, now: datetime) -> _Sizing:
     acct = dataclasses.replace(view.margin_account, positions=tuple(rows))
     fee_rate = sale_fee_rate(account, timezone.localdate(now))
     try:
-        result = margin.plan_liquidation(
-            acct,
-            target=call.target_line,
-            order=rule,
-            unsellable=unsellable,
-            fee_rate=fee_rate,
-        )
+        if call.source == margin_call_services.MATURITY_SOURCE:
+            # an overdue financing (lending.margin_calls.maturity): sell enough, net of fees,
+            # to repay the overdue debt as it stands today, not to restore a ratio
+            result = maturity_sizing.plan_sale_to_repay(
+                acct,
+                financing_maturity.overdue_debt(account),
+                order=rule,
+                unsellable=unsellable,
+                fee_rate=fee_rate,
+            )
+        else:
+            result = margin.plan_liquidation(
+                acct,
+                target=call.target_line,
+                order=rule,
+                unsellable=unsellable,
+                fee_rate=fee_rate,
+            )
     except ValueError as exc:
         raise RuleViolation(f"liquidation plan: {exc}", code="plan_impossible") from exc
     return _Sizing(rule, view, result, tuple(rows), slippage, fee_rate, suspended)
@@ -250,14 +266,16 @@ def _plan_create(
         liabilities_before=margin.quantize_money(view.total_liabilities),
         expected_proceeds=result.proceeds,
         expected_shortfall=result.shortfall,
+        suspended_left_out=list(suspended),
         prepared_by=actor,
         prepared_at=now,
     )
+    left_out = f"; suspended, left out: {', '.join(suspended)}" if suspended else ""
     stamp(
         plan,
         actor=actor,
         reason=f"prepared ({rule}, at the latest price less {pct(slippage)} slippage, "
-        f"sale fees {pct(sizing.fee_rate)}) {reason}".strip(),
+        f"sale fees {pct(sizing.fee_rate)}{left_out}) {reason}".strip(),
     )
     plan.save()
     lower = {p.instrument: p.lower_limit for p in rows}

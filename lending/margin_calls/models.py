@@ -171,6 +171,7 @@ class NoticeKind(models.TextChoices):
     LIQUIDATION = "liquidation", _("Liquidation")
     CURED = "cured", _("Call cured")
     DEFAULT = "default", _("Default")
+    MATURITY = "maturity", _("Financing maturity")
 
 
 class NoticeChannel(models.TextChoices):
@@ -193,6 +194,11 @@ class Notice(models.Model):
     kind = models.CharField(_("kind"), max_length=12, choices=NoticeKind.choices)
     stage = models.PositiveSmallIntegerField(_("stage"), default=0)
     warning_episode = models.PositiveIntegerField(_("warning episode"), null=True, blank=True)
+    # a maturity notice (kind "maturity"): the financing it is about; stage = trading days
+    # before the due date for a reminder, 0 once overdue
+    financing = models.ForeignKey(
+        "lending.Financing", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     channel = models.CharField(_("channel"), max_length=8, choices=NoticeChannel.choices)
     recipient = models.CharField(_("recipient"), max_length=254, blank=True)
     subject = models.CharField(_("subject"), max_length=200)
@@ -224,8 +230,15 @@ class Notice(models.Model):
                 name="lending_notice_once_per_warning_stage_channel",
             ),
             models.CheckConstraint(
-                condition=Q(call__isnull=False) | Q(warning_episode__isnull=False),
+                condition=Q(call__isnull=False)
+                | Q(warning_episode__isnull=False)
+                | Q(financing__isnull=False),
                 name="lending_notice_has_call_or_episode",
+            ),
+            models.UniqueConstraint(
+                fields=["financing", "kind", "stage", "channel"],
+                condition=Q(financing__isnull=False),
+                name="lending_notice_once_per_financing_stage_channel",
             ),
         ]
         indexes = [

@@ -10,6 +10,9 @@ States (lending.models.MarginStateKind) and transitions, per credit account:
     overdue --plan approved--> liquidation        (lending.liquidation.services)
     liquidation --executed--> normal/warning/call, or default when debt is left beyond assets
     any --no debt--> normal                       (a default stays a default until new debt)
+    any --financing unpaid after its due date--> overdue  (a call of source "maturity", issued
+                                                   overdue; not cured by the ratio, only by
+                                                   repaying it: lending.margin_calls.maturity)
 
 While a call is unfinished (open or overdue) a ratio between the call line and the target
 leaves it as it is (margin.classify(in_call=True)): only the target cures it.
@@ -100,6 +103,10 @@ DEFAULT_CONFIG = {
 }
 
 
+#: MarginCall.source of a call issued because a financing is overdue at maturity
+MATURITY_SOURCE = "maturity"
+
+
 LAST_VALUATION_FIELDS = ["last_valued_at", "last_ratio", "last_assets", "last_liabilities"]
 
 
@@ -123,6 +130,7 @@ class Transition:
     events: tuple[str, ...] = ()
     notices: tuple[int, ...] = ()
     stale: bool = False
+    problem: str = ""  # why no call could be issued (deadline_pending: beyond the calendar)
 
     @property
     def changed(self) -> bool:
@@ -297,6 +305,12 @@ def state_set(
 def _message(kind: str, stage: int, account: CreditAccount, call, ctx: dict) -> tuple[str, str]:
     lines = ctx.get("lines")  # set by notices_build for a notice without a call
     ratio = pct(ctx.get("ratio"))
+    if kind == NoticeKind.MATURITY or (
+        kind == NoticeKind.LIQUIDATION and call is not None and call.source == MATURITY_SOURCE
+    ):
+        from lending.margin_calls.maturity import maturity_message
+
+        return maturity_message(kind, stage, account, call, ctx)
     if kind == NoticeKind.WARNING:
         return (
             _("Margin warning for credit account %(account)s") % {"account": account},
@@ -402,6 +416,7 @@ def notices_build(
     warning_episode: int | None = None,
     at: datetime,
     context: dict | None = None,
+    financing=None,
 ) -> list[Notice]:
     """The portal and e-mail notices of one event, not yet saved (see notices_save)."""
     ctx = dict(context or {})
@@ -415,6 +430,7 @@ def notices_build(
             credit_account=account,
             call=call,
             warning_episode=warning_episode if call is None else None,
+            financing=financing,
             kind=kind,
             stage=stage,
             channel=channel,
@@ -433,8 +449,8 @@ def notices_build(
 def _notice_key(notice: Notice) -> tuple:
     if notice.call is not None:
         return ("call", notice.call.pk, notice.kind, notice.stage, notice.channel)
-    return ("account", notice.credit_account_id, notice.warning_episode, notice.kind,
-            notice.stage, notice.channel)  # fmt: skip
+    return ("account", notice.credit_account_id, notice.warning_episode, notice.financing_id,
+            notice.kind, notice.stage, notice.channel)  # fmt: skip
 
 
 def notices_save(notices: list[Notice]) -> list[Notice]:
@@ -451,7 +467,10 @@ def notices_save(notices: list[Notice]) -> list[Notice]:
     account_ids = {n.credit_account_id for n in notices if n.call is None}
     existing = Notice.objects.filter(
         Q(call_id__in=call_ids) | Q(call__isnull=True, credit_account_id__in=account_ids)
-    ).only("call_id", "credit_account_id", "warning_episode", "kind", "stage", "channel")
+    ).only(
+        "call_id", "credit_account_id", "warning_episode", "financing_id", "kind", "stage",
+        "channel",
+    )  # fmt: skip
     seen = {_notice_key(n) for n in existing}
     fresh = []
     for notice in notices:
@@ -625,6 +644,7 @@ def margin_states_apply_many(
     valued_at: datetime,
     actor=None,
     source: str = "mark_to_market",
+    deadline_pending: bool = False,
 ) -> list[Transition]:
     """Apply valuations taken at one instant to many accounts' margin states, set-based.
 
@@ -636,6 +656,12 @@ def margin_states_apply_many(
     refused by a rule (CalendarExhausted: no deadline can be set) is left untouched and its
     error raised after the others are applied, as the first error; a database fault
     (connection lost) is raised at once, so the caller retries the whole batch (idempotent).
+    With ``deadline_pending`` (mark-to-market runs) an account below the call line whose
+    deadline cannot be computed (CalendarExhausted) is not left untouched: its valuation is
+    stored, it moves to "call" (event "call_deadline_pending", once) and its Transition names
+    the problem; the call itself (notice, amount, deadline counted from its notice) is issued
+    by the first run after the year's holidays are entered, as for any account in breach
+    without an unfinished call.
     A caller screening a whole book passes only the accounts whose state may change.
     Returns one Transition per valuation, in credit-account order."""
     valued_at = _aware(valued_at, "valued_at")
@@ -650,7 +676,8 @@ def margin_states_apply_many(
     for start in range(0, len(checked), APPLY_CHUNK):
         chunk = checked[start : start + APPLY_CHUNK]
         with transaction.atomic():
-            batch = _Batch(valued_at=valued_at, actor=actor, source=source or "valuation")
+            batch = _Batch(valued_at=valued_at, actor=actor, source=source or "valuation",
+                           deadline_pending=deadline_pending)  # fmt: skip
             transitions += batch.apply(chunk)
         errors += batch.errors
     if errors:
@@ -677,10 +704,13 @@ class _Batch:
     """One chunk of margin_states_apply_many, inside its transaction: reads, decisions, then
     the writes in bulk."""
 
-    def __init__(self, *, valued_at: datetime, actor, source: str) -> None:
+    def __init__(
+        self, *, valued_at: datetime, actor, source: str, deadline_pending: bool = False
+    ) -> None:
         self.at = valued_at
         self.actor = actor
         self.source = source
+        self.deadline_pending = deadline_pending
         self.errors: list[Exception] = []
         self._deadline: datetime | Exception | None = None
         self.valuation_rows: list[AccountMarginState] = []  # last valuation only: no history
@@ -737,9 +767,12 @@ class _Batch:
             return lambda: Transition(pk, before, before, ratio, stale=True)
 
         why = f"ratio {pct(ratio)} ({self.source})"
-        new_state, issue, cure = None, False, False
+        new_state, issue, cure, problem = None, False, False, ""
         if call is not None:
             curable = call.status in (MarginCallStatus.OPEN, MarginCallStatus.OVERDUE)
+            # a maturity call (lending.margin_calls.maturity) is not cured by the ratio: only
+            # the overdue financing's repayment closes it
+            curable = curable and call.source != MATURITY_SOURCE
             if curable and margin.classify(ratio, lines, in_call=True) == "cured":
                 cure = True
                 warn = margin.classify(ratio, lines) == margin.MarginState.WARNING
@@ -750,10 +783,20 @@ class _Batch:
             if target == margin.MarginState.CALL:
                 try:
                     deadline = self._deadline_now()
+                except calendar.CalendarExhausted as exc:
+                    if not self.deadline_pending:
+                        self.errors.append(exc)
+                        return lambda: Transition(pk, before, before, ratio)
+                    # a run: the account goes to "call" with its ratio stored; the call (notice,
+                    # amount, deadline) is issued by the first run after the year is entered
+                    problem = f"no deadline: {exc.message}"
+                    new_state = MarginStateKind.CALL
+                    why = f"ratio {pct(ratio)} below the call line; call pending, {problem}"
                 except Exception as exc:
                     self.errors.append(exc)
                     return lambda: Transition(pk, before, before, ratio)
-                issue, new_state = True, MarginStateKind.CALL
+                else:
+                    issue, new_state = True, MarginStateKind.CALL
             elif target == margin.MarginState.WARNING:
                 new_state = MarginStateKind.WARNING
             else:
@@ -798,13 +841,17 @@ class _Batch:
                               context={"ratio": row.last_ratio, "lines": lines})  # fmt: skip
         if issue:
             self._notices(account, NoticeKind.CALL, call=call)
+        if problem and before != MarginStateKind.CALL:
+            self._event(account, "call_deadline_pending", why, ratio=ratio,
+                        data={"problem": problem})  # fmt: skip
+            events.append("call_deadline_pending")
         mine = self.notices[first_notice:]
         result_call = None if cure else call
 
         def outcome():
             ids = tuple(n.pk for _a, n in mine if n.pk is not None)
             return Transition(pk, before, row.state, ratio, call=result_call,
-                              events=tuple(events), notices=ids)  # fmt: skip
+                              events=tuple(events), notices=ids, problem=problem)  # fmt: skip
 
         return outcome
 

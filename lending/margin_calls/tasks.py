@@ -22,6 +22,26 @@ def margin_reminders_send() -> int:
     return len(calls.margin_reminders_send())
 
 
+@shared_task(name="lending.tasks.maturity_process", **LIMITS)
+def maturity_process(on: str | None = None) -> dict:
+    """The daily maturity run (lending.margin_calls.maturity): overdue financings, their
+    forced-close calls, calls closed once repaid, reminders before due dates."""
+    from datetime import date
+
+    from lending.margin_calls import maturity
+
+    run = maturity.maturity_process(on=date.fromisoformat(on) if on else None)
+    return {
+        "on": run.on.isoformat(),
+        "overdue": run.overdue,
+        "calls": run.calls,
+        "deferred": run.deferred,
+        "closed": run.closed,
+        "reminders": len(run.reminders),
+        "uncomputable": run.uncomputable,
+    }
+
+
 @shared_task(name="lending.tasks.margin_account_revalue", **LIMITS)
 def margin_account_revalue(credit_account_id: int) -> str:
     """Value one credit account at the latest prices and apply it to its margin state."""
@@ -62,6 +82,7 @@ __all__ = [
     "margin_calls_escalate_overdue",
     "margin_notice_deliver",
     "margin_reminders_send",
+    "maturity_process",
     "notices_deliver",
     "notices_deliver_pending",
 ]

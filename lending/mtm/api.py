@@ -46,6 +46,8 @@ class MtmRunSerializer(serializers.ModelSerializer):
             "cures",
             "state_changes",
             "error",
+            "deadline_problems",
+            "problems",
             "created_at",
             "started_at",
             "finished_at",

@@ -7,8 +7,9 @@ whatever the number of accounts (never one query per account):
    (one joined statement), and the lines of their active contracts, one row per distinct set of
    lines with its accounts;
 2. ledger balances: their mark-to-market mirror (lending.models.RiskBalance, kept by the ledger's
-   triggers: client money, financing receivable, interest receivable in CNY; client securities
-   with their instrument id) by one range scan of the investors' index, no join;
+   triggers: client money, financing receivable, interest receivable and dividend entitlements
+   receivable (other collateral) in CNY; client securities with their instrument id) by one
+   range scan of the investors' index, no join;
 3. open financings aggregated per (credit account, instrument);
 4. instruments with their latest prices (small table, read whole).
 
@@ -22,8 +23,11 @@ a holding bought partly with financing is two rows, a financed row (quantity sti
 open financings, capped at the holding, and their outstanding principal as ``financed``) and an
 own (collateral) row for the rest; an instrument with financing outstanding but nothing held is
 a financed row of quantity 0; a negative custody balance (no shorts at the desk) gives no row;
-the price is the latest price (0 when none); the haircut is the effective one (0 off the
-eligible list and while ST / suspended / delisting). Ratios agree with account_view's Decimal
+the price is the latest price (0 when none; a suspended security's less the dated discount of
+valuation.suspended_discount); the haircut is the one in force on ``on``: the lowest of the
+desk's effective one (0 off the eligible list and while ST / suspended / delisting), the
+exchange's conversion rate in force (lending.instruments.exchange_lists) and the category's
+dated cap. Ratios agree with account_view's Decimal
 maintenance ratio within float64 rounding (tested at 1e-9 relative).
 
 Lines are those of the account's *active* contract, as lending.margin_calls.services.lines_for
@@ -54,6 +58,7 @@ from psycopg import sql
 
 from lending.credit import selectors as credit_selectors
 from lending.domain import margin
+from lending.instruments import exchange_lists
 from lending.instruments import selectors as instruments_selectors
 from lending.mtm import pg_arrays
 
@@ -245,6 +250,11 @@ def _to_float(value) -> float:
     return float(value) if value is not None else 0.0
 
 
+def _rate_or_none_inf(value) -> float:
+    """An exchange's conversion rate; no list in force (NULL) bounds nothing."""
+    return float(value) if value is not None else np.inf
+
+
 # --------------------------------------------------------------------------- the loader
 
 
@@ -327,29 +337,42 @@ def _load(credit_account_ids, id_range, price_override, on: date) -> LoadedBook:
             column[~contract] = float(value)
 
     # 4. instruments (whole table: small) with latest prices
+    # with the exchange's conversion rate in force on `on` (NULL: no list of its exchange in
+    # force; 0: off the list) and the suspension flag
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT i.id, i.exchange || ':' || i.code, i.category, "
+            "SELECT i.id, i.exchange || ':' || i.code, i.category, "  # noqa: S608 (no values)
             "CASE WHEN i.collateral_eligible AND NOT (i.is_st OR i.suspended OR i.delisting) "
-            "THEN i.haircut ELSE 0 END, lp.price "
+            "THEN i.haircut ELSE 0 END, lp.price, "
+            f"{exchange_lists.collateral_rate_sql('i')}, i.suspended "
             "FROM lending_instrument i LEFT JOIN lending_latestprice lp "
-            "ON lp.instrument_id = i.id ORDER BY i.id"
+            "ON lp.instrument_id = i.id ORDER BY i.id",
+            [on],
         )
         inst_rows = cursor.fetchall()
     k = len(inst_rows)
     inst_ids = np.array([r[0] for r in inst_rows], dtype=np.int64)
     inst_units = np.array([r[1] for r in inst_rows], dtype=object)
     inst_cat = np.array([CATEGORY_CODE.get(r[2], -1) for r in inst_rows], dtype=np.int8)
-    # never above the category's cap in force on `on` (a later, lower dated cap applies from
-    # its day without editing the instrument): as account_view's capped_haircut
+    # the lowest of the desk's haircut, the exchange's rate and the category's cap in force on
+    # `on` (a later, lower dated cap or list applies from its day without editing the
+    # instrument): as account_view's capped_haircut
     caps = instruments_selectors.band_parameters(on)
     inst_haircut = np.array(
-        [min(_to_float(r[3]), float(caps.haircut_cap(r[2]))) for r in inst_rows]
+        [
+            min(_to_float(r[3]), float(caps.haircut_cap(r[2])), _rate_or_none_inf(r[5]))
+            for r in inst_rows
+        ]
     )
     overrides = price_override or {}
     inst_price = np.array(
         [_to_float(overrides.get(r[0], r[4])) for r in inst_rows], dtype=np.float64
     )
+    # a suspended security at its last price less the desk's dated discount (account_view's
+    # valuation_price)
+    suspended = np.array([bool(r[6]) for r in inst_rows], dtype=bool)
+    if suspended.any():
+        inst_price[suspended] *= 1.0 - float(caps.suspended_discount())
     unknown = set(overrides) - set(inst_ids.tolist())
     if unknown:
         raise ValueError(f"price_override: unknown instruments {sorted(unknown)}")
@@ -357,6 +380,7 @@ def _load(credit_account_ids, id_range, price_override, on: date) -> LoadedBook:
     cash = np.zeros(n)
     debt = np.zeros(n)
     interest = np.zeros(n)
+    other = np.zeros(n)
     empty = np.zeros(0)
     pos_key = pos_acc = pos_inst = np.zeros(0, dtype=np.int64)
     held = f_amount = f_qty = empty
@@ -375,7 +399,8 @@ def _load(credit_account_ids, id_range, price_override, on: date) -> LoadedBook:
             )
         # what each balance is, in one integer: the instrument id of a holding (> 0), else
         # -1 client money, -2 financing receivable, -3 interest receivable, -4 a securities
-        # unit no instrument has (it counts nothing)
+        # unit no instrument has (it counts nothing), -5 a dividend entitlement receivable
+        # (other collateral, as account_view's entitlements_receivable)
         b_investor, b_what, b_value = pg_arrays.columns(
             sql.SQL(
                 "SELECT r.investor_id, CASE WHEN r.kind = 3 THEN coalesce(r.instrument_id, -4) "
@@ -387,7 +412,7 @@ def _load(credit_account_ids, id_range, price_override, on: date) -> LoadedBook:
         b_acc = _index_of(investor_ids, b_investor)
         mine = b_acc >= 0
         b_acc, b_what, b_value = b_acc[mine], b_what[mine], b_value[mine]
-        for code, target in ((-1, cash), (-2, debt), (-3, interest)):
+        for code, target in ((-1, cash), (-2, debt), (-3, interest), (-5, other)):
             chosen = b_what == code
             target += np.bincount(b_acc[chosen], b_value[chosen], minlength=n)
         sec = b_what > 0
@@ -451,6 +476,7 @@ def _load(credit_account_ids, id_range, price_override, on: date) -> LoadedBook:
         cash=cash,
         debt=debt,
         interest_fees=interest,
+        other_collateral=other,
         instrument=instrument,
     )
     return LoadedBook(

@@ -7,7 +7,10 @@ Design overview
   tick), which stamps every state change the run applies (`valued_at` of
   lending.margin_calls.services.margin_state_apply).
   Status, progress (shards done of `shards_total`),
-  counts (accounts valued, warnings, calls issued, cures) and timings are on the row.
+  counts (accounts valued, warnings, calls issued, cures) and timings are on the row, and the
+  problems that did not stop it: `deadline_problems` accounts below the call line whose call
+  deadline could not be computed (beyond the known exchange calendar), with `problems` saying
+  why; those accounts are stored in state "call" with their ratio, the call follows.
 - `MtmShard` is one slice of the book (credit account pks `id_from` ≤ pk < `id_to`), processed
   by one Celery task of the run's chord; unique per (run, shard). Done once: a redelivered task
   finds it done and returns its counts.
@@ -73,6 +76,10 @@ class MtmRun(models.Model):
     cures = models.PositiveIntegerField(_("cures"), default=0)
     state_changes = models.PositiveIntegerField(_("state changes applied"), default=0)
     error = models.TextField(_("error"), blank=True)
+    # accounts below the call line whose call could not be issued (no deadline: the exchange
+    # calendar is not known far enough); they are stored in "call", the call follows later
+    deadline_problems = models.PositiveIntegerField(_("calls without a deadline"), default=0)
+    problems = models.TextField(_("problems"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
@@ -118,6 +125,8 @@ class MtmShard(models.Model):
     value_seconds = models.FloatField(_("valuation (s)"), default=0)
     store_seconds = models.FloatField(_("snapshots (s)"), default=0)
     apply_seconds = models.FloatField(_("state changes (s)"), default=0)
+    deadline_problems = models.PositiveIntegerField(_("calls without a deadline"), default=0)
+    problems = models.TextField(_("problems"), blank=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
@@ -165,6 +174,8 @@ class RiskBalanceKind(models.IntegerChoices):
     FINANCING_RECEIVABLE = 1, _("Financing receivable")
     INTEREST_RECEIVABLE = 2, _("Interest receivable")
     CLIENT_SECURITIES = 3, _("Client securities")
+    # a cash dividend between its ex-date and pay date: other collateral (corporate actions)
+    ENTITLEMENT_RECEIVABLE = 4, _("Dividend entitlement receivable")
 
 
 class RiskBalance(models.Model):

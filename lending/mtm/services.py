@@ -12,7 +12,11 @@ its shards (ranges of credit-account pks, `shard_size` accounts each). Each shar
 2. stores the figures of its accounts as one MtmSnapshot row, an array per figure (binary COPY;
    a redelivered shard first deletes its earlier row in the same transaction, and (run, shard)
    is unique);
-3. sends to the margin-call state machine (lending.margin_calls.services.margin_states_apply_many)
+3. sends to the margin-call state machine (lending.margin_calls.services.margin_states_apply_many,
+   deadline_pending: an account below the call line whose deadline cannot be computed, beyond
+   the known exchange calendar, is stored in "call" with its ratio, counted in the shard's and
+   the run's `deadline_problems` with the reason in `problems`, and the run still succeeds; the
+   staff dashboard shows it)
    only the accounts whose state may change: below the call line without an unfinished call,
    cured (unfinished call and ratio ≥ target), in warning but stored otherwise, back to normal
    but stored otherwise. The healthy accounts whose state stays normal never reach a per-account
@@ -390,13 +394,16 @@ def _shard_process(row: MtmShard, worker: str) -> dict:
     t3 = time.perf_counter()
 
     error = ""
+    pending: list[str] = []
     if todo.size:
         try:
-            margin_states_apply_many(
+            transitions = margin_states_apply_many(
                 valuations=valuations_for(loaded, valuation, todo),
                 valued_at=run.prices_as_of,
                 source=run.source,
+                deadline_pending=True,
             )
+            pending = [t.problem for t in transitions if t.problem]
         except TRANSIENT_DB_ERRORS:
             raise  # the database went away: the task retries the whole shard (idempotent)
         except Exception as exc:  # the others were applied; the run records the first error
@@ -414,6 +421,8 @@ def _shard_process(row: MtmShard, worker: str) -> dict:
             value_seconds=t2 - t1,
             store_seconds=t3 - t2,
             apply_seconds=t4 - t3,
+            deadline_problems=len(pending),
+            problems=pending[0] if pending else "",
             finished_at=timezone.now(),
         )
         if marked:
@@ -444,6 +453,15 @@ def _finish(run_id: int) -> MtmRun:
         run.calls_issued = events.filter(kind="call_issued").count()
         run.cures = events.filter(kind="call_cured").count()
         run.state_changes = events.filter(kind="state_changed").count()
+        problem_shards = shards.filter(deadline_problems__gt=0).order_by("shard")
+        run.deadline_problems = sum(problem_shards.values_list("deadline_problems", flat=True))
+        first = problem_shards.first()
+        run.problems = (
+            f"{run.deadline_problems} account(s) below the call line without a call: "
+            f"{first.problems}"
+            if first
+            else ""
+        )
         run.shards_done = run.shards_total
         run.status = MtmRunStatus.FAILED if run.error else MtmRunStatus.SUCCEEDED
         run.started_at = run.started_at or timezone.now()

@@ -5,10 +5,12 @@ and apply the market's execution reports (the only way a trade is booked).
   order. Refused, with nothing written, when: the limit price is outside the day's band
   (400 naming `limit_price` and the band), the quantity is not whole lots, the instrument is
   suspended; for a buy, the investor may not trade on credit (risk disclosure, suitability C4 or
-  C5 or professional), there is no active contract or it is past its end, and for a financed
-  buy the credit limit, the available margin at the limit price, eligibility, the float stop,
-  concentration and the net-capital caps (lending.financing.services checks them); for an
-  own-cash buy the free cash; for a sale the shares not already offered. A buy holds back its
+  C5 or professional), the investor is a director, supervisor, senior manager or 5% holder of
+  the company (lending.instruments.restricted), there is no active contract or it is past its
+  end, and for a financed buy the credit limit, the available margin at the limit price,
+  eligibility, the exchange's financing target list in force, the float stop, concentration
+  and the net-capital caps (lending.financing.services checks them); for an own-cash buy the
+  free cash; for a sale the shares not already offered. A buy holds back its
   most possible cost (limit price x quantity + fees) until it is filled, cancelled, rejected or
   expired. The order is committed unsent; the FIX gateway (orders/gateway.py) sends it.
 - `order_cancel`: asks the exchange to cancel what is left (an order not yet sent is cancelled
@@ -59,6 +61,7 @@ from lending.financing import services as financing
 from lending.financing.valuation import account_view
 from lending.instruments import selectors as instrument_selectors
 from lending.instruments.models import Instrument
+from lending.instruments.restricted import restricted_holder_check
 from lending.orders import reports as fix
 from lending.orders import selectors
 from lending.orders.models import (
@@ -228,6 +231,10 @@ def order_place(
         reserved = ZERO
         if side == OrderSide.BUY:
             financing.trading_blockers_check(account, on)
+            # a 董监高 / 5% holder buys none of their company's shares here (all collateral)
+            restricted_holder_check(
+                investor_id=account.investor_id, instrument=inst, on=on, doing="buy"
+            )
             contract = financing.active_contract(account, on)
             view = account_view(account, contract=contract)
             held = selectors.held_back(account.pk)

@@ -18,6 +18,7 @@ from django.views import View
 from accounts.errors import ApplicationError, NotFound, get_or_404
 from accounts.permissions import InvestorPageMixin, StaffPageMixin
 from lending.credit import selectors as credit_selectors
+from lending.instruments import exchange_lists
 from lending.instruments import selectors as instrument_selectors
 from lending.orders import selectors, services
 from lending.orders.forms import CancelForm, OrderForm, StaffOrderFilterForm
@@ -62,12 +63,14 @@ def with_price_texts(orders) -> list[Order]:
 
 
 def tradable_instruments(on=None) -> list[dict]:
-    """Instruments an investor may order (not suspended), each with its latest price and the
-    day's band (None when there is none: a first price or a new listing's first days)."""
+    """Instruments an investor may order (not suspended), each with its latest price, the
+    day's band (None when there is none: a first price or a new listing's first days) and
+    whether its exchange's financing target list in force allows new financing."""
     on = on or timezone.localdate()
     rows = list(instrument_selectors.instruments().filter(suspended=False)[:200])
     closes = instrument_selectors.previous_closes([(i.pk, on) for i in rows])
     params = instrument_selectors.band_parameters(on)
+    on_target = exchange_lists.on_target_lists(rows, on)  # the exchanges' target lists
     out = []
     for inst in rows:
         previous = closes.get((inst.pk, on))
@@ -75,6 +78,7 @@ def tradable_instruments(on=None) -> list[dict]:
         out.append(
             {
                 "instrument": inst,
+                "on_target_list": on_target[inst.pk],
                 "price": price_text(latest.price if latest else None),
                 "band": instrument_selectors.band_of(
                     inst, on=on, prev_close=previous[1] if previous else None, params=params

@@ -1,7 +1,7 @@
 """The investor portal's home (/portal/, "portal:home"): the account overview.
 
-Profile, onboarding steps still open (suitability, disclosure, credit), the credit account's
-figures with the maintenance ratio on a gauge and its warning / call / target / withdrawal
+Profile, onboarding steps still open (suitability, disclosure, declaration, credit), the credit
+account's figures with the maintenance ratio on a gauge and its warning / call / target / withdrawal
 lines, available margin, withdrawable cash, positions, notices to acknowledge, deposits received
 or held, and links to every other portal page. Reads only: figures come from
 lending.financing.valuation.account_view, states and notices from lending.margin_calls.selectors,
@@ -32,9 +32,15 @@ from compliance.models import HeldDeposit
 from custody.models import JournalEntry
 from lending.credit import selectors as credit_selectors
 from lending.domain import charts
+from lending.financing import corporate_actions, maturity
 from lending.financing import selectors as financing_selectors
 from lending.financing import services as financing_services
-from lending.financing.forms import CashWithdrawalForm, RepaymentForm, SecuritiesWithdrawalForm
+from lending.financing.forms import (
+    CashWithdrawalForm,
+    ExtensionRequestForm,
+    RepaymentForm,
+    SecuritiesWithdrawalForm,
+)
 from lending.financing.valuation import account_view
 from lending.instruments import selectors as instruments_selectors
 from lending.margin_calls import selectors as margin_call_selectors
@@ -85,6 +91,11 @@ class AccountView(InvestorPageMixin, View):
                 "financings": financing_selectors.financings_of(account, open_only=True),
                 "withdrawals": recent_withdrawals,
                 "transfers_in": financing_selectors.transfers_in_of(account),
+                "entitlements": corporate_actions.entitlements_of(account),
+                "extension_form": ExtensionRequestForm(
+                    financings=maturity.extendable(account, on=maturity.today())
+                ),
+                "extensions": maturity.extensions_for(request.user).filter(credit_account=account),
                 "withdrawable": [
                     (p, view.withdrawable_quantity(p.instrument))
                     for p in view.positions
@@ -181,6 +192,7 @@ def onboarding_steps(profile, *, has_account: bool) -> list[dict]:
     suitability = compliance_selectors.suitability_blockers(profile)
     disclosure = compliance_selectors.disclosure_blockers(profile)
     eligibility = compliance_selectors.eligibility_blockers(profile)
+    declaration = compliance_selectors.restricted_declaration_blockers(profile)
     return [
         {
             "key": "suitability",
@@ -193,6 +205,12 @@ def onboarding_steps(profile, *, has_account: bool) -> list[dict]:
             "title": _("Risk disclosure"),
             "blockers": disclosure,
             "url": "portal:compliance-disclosure",
+        },
+        {
+            "key": "restricted",
+            "title": _("Declaration of positions in listed companies"),
+            "blockers": declaration,
+            "url": "portal:compliance-restricted-holdings",
         },
         {
             "key": "eligibility",

@@ -310,16 +310,25 @@ def test_risk_changes_a_haircut_once_verified(staff, book_instruments, client):
     assert instrument.history.first().history_user == staff["risk"]
 
 
-def test_compliance_adds_a_calendar_year_once_verified(staff, client):
-    from compliance.models import CalendarYear
+def test_compliance_proposes_a_calendar_year_once_verified(staff, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
 
-    body = {"year": "2027", "source": "SSE notice", "holidays": "2027-01-01 New Year\n"}
+    from compliance.models import CalendarYearProposal
+
+    def body():
+        return {
+            "action": "propose", "year": "2027", "source": "SSE notice",
+            "holidays": "2027-01-01 New Year\n",
+            "document": SimpleUploadedFile("notice.txt", b"SSE notice"),
+        }  # fmt: skip
+
     client.force_login(staff["compliance"])
-    assert client.post("/staff/compliance/calendar/", body).status_code == 303
-    assert not CalendarYear.objects.filter(year=2027).exists()
+    assert client.post("/staff/compliance/calendar/", body()).status_code == 303
+    assert not CalendarYearProposal.objects.exists()
     login_verified(client, staff["compliance"])
-    assert client.post("/staff/compliance/calendar/", body).status_code == 302
-    assert CalendarYear.objects.get(year=2027).history.first().history_user == staff["compliance"]
+    assert client.post("/staff/compliance/calendar/", body()).status_code == 302
+    proposal = CalendarYearProposal.objects.get(year=2027)
+    assert proposal.history.first().history_user == staff["compliance"]
 
 
 def test_treasury_reverses_a_posting_in_the_admin_once_verified(make_user, client):

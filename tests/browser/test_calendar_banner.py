@@ -17,6 +17,9 @@ def test_the_calendar_warning_is_on_the_dashboard_today(page, live_server, sign_
     page.set_extra_http_headers({"Accept-Language": "en"})
     sign_in_verified(page, staff["compliance"])
     page.goto(f"{live_server.url}/staff/")
+    # the staff dashboard itself (its heading and its mark-to-market card), not another page
+    expect(page.locator("h1")).to_have_text("Staff console")
+    expect(page.locator("#mtm-runs")).to_be_visible()
     banner = page.locator("#calendar-banner")
     expect(banner).to_be_visible()
     expect(banner).to_contain_text(f"enter the {horizon.next_year} holidays")

@@ -88,7 +88,12 @@ def test_a_new_investor_is_onboarded_through_the_doors(
         confirm.click()
     page.goto(f"{url}/portal/compliance/disclosure/")
     page.click("main form button[type=submit]")
+    # the declaration of positions in listed companies (none), from the onboarding steps
     page.goto(f"{url}/portal/")
+    page.click("[data-step=restricted] a")
+    page.click("button[value=declare_none]")
+    page.goto(f"{url}/portal/")
+    expect(page.locator("[data-step=restricted] .done")).to_be_visible()
     page.click("[data-step=credit] a")
     page.fill("#id_requested_limit", "300000")
     page.click("main form button[type=submit] >> nth=0")

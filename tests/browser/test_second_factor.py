@@ -17,14 +17,16 @@ def _add_2027(page, live_server):
     page.fill("#id_year", "2027")
     page.fill("#id_source", "SSE notice on 2027 holidays")
     page.fill("#id_holidays", "2027-01-01 New Year\n2027-02-08 Spring Festival\n")
-    page.click("main form button[type=submit]")
+    notice = {"name": "sse-2027.txt", "mimeType": "text/plain", "buffer": b"SSE notice 2027"}
+    page.set_input_files("#id_document", files=[notice])
+    page.click("main form[enctype] button[type=submit]")
     page.wait_for_load_state("networkidle")
 
 
 def test_a_change_without_the_code_goes_to_the_prompt_and_succeeds_after_it(
     page, live_server, sign_in, make_user, csp_violations
 ):
-    from compliance.models import CalendarYear
+    from compliance.models import CalendarYearProposal
 
     officer = make_user("compliance")
     device = second_factor(officer)
@@ -36,7 +38,7 @@ def test_a_change_without_the_code_goes_to_the_prompt_and_succeeds_after_it(
     # the change is refused before the view runs: back at the prompt, told why, nothing saved
     expect(page).to_have_url(re.compile(r"/accounts/2fa/verify/\?next=%2Fstaff%2Fcompliance"))
     expect(page.locator(".message.warning")).to_contain_text("authenticator app")
-    assert not CalendarYear.objects.filter(year=2027).exists()
+    assert not CalendarYearProposal.objects.filter(year=2027).exists()
     # the code from the authenticator returns the officer to the calendar page
     device.refresh_from_db()
     page.fill("#id_token", totp_code(device))
@@ -44,6 +46,6 @@ def test_a_change_without_the_code_goes_to_the_prompt_and_succeeds_after_it(
     expect(page).to_have_url(re.compile(r"/staff/compliance/calendar/$"))
     _add_2027(page, live_server)
     expect(page.locator(".message.success")).to_be_visible()
-    year = CalendarYear.objects.get(year=2027)
-    assert year.history.first().history_user == officer
+    proposal = CalendarYearProposal.objects.get(year=2027)
+    assert proposal.history.first().history_user == officer
     assert csp_violations == []

@@ -134,13 +134,18 @@ def acknowledge():
 
 @pytest.fixture
 def make_eligible(assess, disclosure, acknowledge):
-    """An ordinary investor meeting every entry requirement: C4, acknowledged, 2 years of
-    trading, RMB 600,000 a day over the last 20 trading days, no default, not related."""
+    """An ordinary investor meeting every entry requirement: C4, acknowledged, declared no
+    restricted-holder position, 2 years of trading, RMB 600,000 a day over the last 20
+    trading days, no default, not related."""
     from compliance import calendar, selectors, services
 
-    def _make(investor, *, risk_class=4, daily=Decimal("600000")):
+    def _make(investor, *, risk_class=4, daily=Decimal("600000"), declare=True):
         assess(investor, risk_class)
         acknowledge(investor)
+        if declare:
+            services.restricted_declaration_record(
+                investor=investor, holds_none=True, actor=investor.user, user_agent="pytest"
+            )
         today = selectors.today()
         services.eligibility_facts_set(
             investor=investor,

@@ -3,6 +3,7 @@
 from datetime import date
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.roles import Role
 from compliance import calendar
@@ -43,26 +44,35 @@ def test_past_the_known_calendar_fails_naming_the_date_until_staff_add_the_year(
     # then the error names the first unknown date
     assert "2027-01-01" in info.value.message
     assert info.value.extra["date"] == "2027-01-01"
-    # when a compliance officer enters the 2027 holidays on the staff page
-    officer = make_user(Role.COMPLIANCE)
+    # when a compliance officer proposes the 2027 holidays with the exchange's notice on the
+    # staff page and a second officer approves them (four eyes: test_calendar_four_eyes.py)
+    officer, checker = make_user(Role.COMPLIANCE), make_user(Role.COMPLIANCE)
     login_verified(client, officer)
     page = client.get("/staff/compliance/calendar/")
     assert page.status_code == 200
     response = client.post(
         "/staff/compliance/calendar/",
         {
+            "action": "propose",
             "year": "2027",
             "source": "SSE notice on 2027 holidays",
             "holidays": "2027-01-01 New Year\n2027-02-08 Spring Festival\n",
+            "document": SimpleUploadedFile("sse-2027.txt", b"SSE notice 2027"),
         },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    from compliance.models import CalendarYear, CalendarYearProposal
+
+    login_verified(client, checker)
+    proposal = CalendarYearProposal.objects.get(year=2027)
+    response = client.post(
+        "/staff/compliance/calendar/", {"action": "approve", "proposal": proposal.pk}
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     # then the same computation succeeds, and skips the new holiday
     assert calendar.add_trading_days(date(2026, 12, 30), 2) == date(2027, 1, 4)
     assert not calendar.is_trading_day(date(2027, 2, 8))
-    from compliance.models import CalendarYear
-
-    assert CalendarYear.objects.get(year=2027).history.first().history_user == officer
+    assert CalendarYear.objects.get(year=2027).history.first().history_user == checker
 
 
 def test_year_must_extend_the_known_range_without_gaps(make_user):
@@ -70,8 +80,13 @@ def test_year_must_extend_the_known_range_without_gaps(make_user):
     from compliance import services
 
     with pytest.raises(ValidationFailed, match="2027"):
-        services.calendar_year_add(
-            year=2028, holidays=[], source="x", actor=make_user(Role.COMPLIANCE)
+        services.calendar_year_propose(
+            year=2028,
+            holiday_lines="",
+            source="x",
+            document_name="n.pdf",
+            document_content=b"%PDF",
+            actor=make_user(Role.COMPLIANCE),
         )
 
 

@@ -54,3 +54,15 @@ def test_demo_seed_book_shows_calls_and_is_idempotent():
     ) == counts
     assert Order.objects.count() == orders
     assert trial_balance().balanced
+    # each exchange's two lists are in force (imported once, the rerun changed nothing), with
+    # the codes the desk does not carry reported
+    from lending.models import ExchangeListImport
+
+    imports = ExchangeListImport.objects.all()
+    assert sorted(imports.values_list("exchange", "kind")) == [
+        ("SSE", "eligible_collateral"),
+        ("SSE", "financing_target"),
+        ("SZSE", "eligible_collateral"),
+        ("SZSE", "financing_target"),
+    ]
+    assert all(len(i.unknown_codes) == 1 for i in imports)

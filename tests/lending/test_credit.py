@@ -157,6 +157,25 @@ def test_c3_investor_needs_the_confirmed_warning_and_lowest_never_gets_a_contrac
     assert "lowest_category" in [r["code"] for r in info.value.extra["reasons"]]
 
 
+def test_no_contract_without_the_restricted_holder_declaration(make_investor, make_eligible, staff):
+    # DOMAIN.md: directors, supervisors, senior managers and 5% holders are declared at
+    # onboarding; an investor who has not declared (even "none") gets no contract
+    investor = make_eligible(make_investor(), declare=False)
+    application = prepare(apply(investor), staff["ops"])
+    with pytest.raises(RuleViolation) as info:
+        credit.credit_application_approve(application=application, actor=staff["risk"], reason="x")
+    assert [r["code"] for r in info.value.extra["reasons"]] == ["restricted_declaration_missing"]
+    assert not CreditAccount.objects.filter(investor=investor).exists()
+
+    compliance_services.restricted_declaration_record(
+        investor=investor, holds_none=True, actor=investor.user, user_agent="pytest"
+    )
+    contract = credit.credit_application_approve(
+        application=application, actor=staff["risk"], reason="declared"
+    )
+    assert contract.credit_account.investor == investor
+
+
 def test_c3_with_confirmed_warning_obtains_a_contract_when_policy_allows_c3(
     make_investor, make_eligible, staff
 ):

@@ -1,0 +1,575 @@
+"""Maturity of financings and their extension (展期): DOMAIN.md "Maturity and extension".
+
+* Due date. A financing is due at most `financing.max_term_months` (dated; 6) after the day it
+  opens, and never after its contract's end: due_on = min(opened_on + max term, contract end)
+  (`due_on_for`, used when a financed buy is booked).
+* Extension. Before the due date the investor asks for an extension of at most
+  `financing.extension_max_months` (dated; 6) from the due date (`financing_extension_request`,
+  investor on their own account, or staff on their written instruction); operations check it
+  (`financing_extension_prepare`, lending.prepare_financingextension); a different person
+  approves or rejects it (`financing_extension_approve` / `_reject`,
+  lending.approve_financingextension, a second factor; a CHECK constraint keeps the two
+  apart). At approval, on or before the due date, the investor must still qualify
+  (`extension_blockers`): the suitability match for margin financing (C4+ or professional,
+  assessment valid), no unfinished margin call, the maintenance ratio above the contract's
+  warning line, and an active contract that runs at least to the new due date (else the
+  contract is renewed first: a renewal runs from the contract's end date). What was checked is
+  kept on the extension. No cap on the number of extensions (2019 rule revision).
+* Overdue. A financing still owed after its due date is overdue from the next day
+  (`financings_mark_overdue`, run daily by lending.margin_calls.maturity): `overdue_since` is
+  set, it stays "open" (still owed: every reader of open financings keeps counting it), and a
+  request not yet approved lapses (rejected by the system).
+* Penalty interest (罚息). Every calendar day an overdue financing accrues penalty interest on
+  its outstanding principal at its contract's `penalty_rate` (copied from the dated
+  `financing.penalty_rate_standard` when the contract is signed), ACT/360 like interest,
+  rounded to the cent per financing and day (`penalty_accrue`, beside the daily interest
+  accrual): Dr client interest_receivable / Cr house interest_income "penalty" (a distinct
+  income account), one entry and one PenaltyAccrual row per financing and day (unique: a
+  second run posts nothing). It is added to the financing's unpaid interest (repaid first, as
+  interest is) and kept apart in `penalty_charged`.
+* Repayment. Repayments (cash, sale to repay, liquidation) pay interest first, then principal,
+  overdue financings first (lending.financing.services._open_financings), so the overdue debt
+  (`overdue_debt`: the account's interest receivable + the overdue principal) is what a sale
+  must raise to clear it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts.audit import stamp
+from accounts.bulk import rows_update_with_history
+from accounts.errors import Conflict, RuleViolation, ValidationFailed
+from accounts.permissions import require_permission
+from accounts.precision import RATIO
+from accounts.second_factor import require_second_factor
+from compliance import calendar
+from compliance import parameters as P
+from compliance import selectors as compliance_selectors
+from custody import services as custody
+from custody.models import EntryKind
+from lending.common.inputs import reason_required
+from lending.common.transactions import durable
+from lending.credit.locks import credit_account_lock, lock_in_order
+from lending.credit.models import ContractStatus, CreditContract
+from lending.credit.permissions import require_owner_or_perm
+from lending.domain.formats import fmt, fmt_ratio
+from lending.financing.models import (
+    PENDING_EXTENSION_STATUSES,
+    ExtensionStatus,
+    Financing,
+    FinancingExtension,
+    FinancingStatus,
+    PenaltyAccrual,
+)
+from lending.financing.services import CURRENCY, ZERO, daily_interest
+from lending.financing.valuation import account_view
+
+REQUEST_PERM = "lending.add_financingextension"
+PREPARE_PERM = "lending.prepare_financingextension"
+APPROVE_PERM = "lending.approve_financingextension"
+
+#: the house income account (suffix of interest_income) penalty interest is credited to
+PENALTY_INCOME_SUFFIX = "penalty"
+
+#: MarginCall statuses that block an extension (lending.margin_calls.models, read through the
+#: account's reverse relation: financing does not import margin_calls)
+UNFINISHED_CALL_STATUSES = ("open", "overdue", "liquidating")
+
+
+def today() -> date:
+    return timezone.localdate()
+
+
+# --- due date ----------------------------------------------------------------------------------
+
+
+def due_on_for(*, opened_on: date, contract: CreditContract) -> date:
+    """The due date of a financing opened on `opened_on` under `contract`: at most the dated
+    maximum term after it opens, never after the contract's end."""
+    months = int(compliance_selectors.parameter(P.FINANCING_MAX_TERM_MONTHS, on=opened_on))
+    return min(calendar.add_months(opened_on, months), contract.ends_on)
+
+
+def is_overdue(financing: Financing) -> bool:
+    return financing.status == FinancingStatus.OPEN and financing.overdue_since is not None
+
+
+def overdue_debt(credit_account) -> Decimal:
+    """What a sale must repay to clear the account's overdue financings: the account's unpaid
+    interest and penalty (repayments pay interest first, whichever lot it accrued on) plus the
+    overdue financings' outstanding principal (paid before the other lots' principal). 0 when
+    nothing is overdue."""
+    principal = Financing.objects.filter(
+        credit_account=credit_account, status=FinancingStatus.OPEN, overdue_since__isnull=False
+    ).aggregate(total=Sum("principal_outstanding"))["total"]
+    if principal is None:
+        return ZERO
+    return principal + account_view(credit_account).accrued_interest
+
+
+# --- extensions --------------------------------------------------------------------------------
+
+
+def _months(months, *, on: date) -> int:
+    maximum = int(compliance_selectors.parameter(P.EXTENSION_MAX_MONTHS, on=on))
+    try:
+        value = int(str(months).strip())
+    except (TypeError, ValueError):
+        raise ValidationFailed("months: whole months", extra={"field": "months"}) from None
+    if not 1 <= value <= maximum:
+        raise ValidationFailed(
+            f"months: an extension runs 1 to {maximum} months from the due date",
+            extra={"field": "months", "maximum": maximum},
+        )
+    return value
+
+
+def _before_due(financing: Financing, on: date, doing: str) -> None:
+    if financing.status != FinancingStatus.OPEN:
+        raise RuleViolation(
+            f"financing: #{financing.pk} is {financing.status}; only an open financing is extended",
+            code="financing_not_open",
+            extra={"field": "financing"},
+        )
+    if financing.overdue_since is not None or on > financing.due_on:
+        raise RuleViolation(
+            f"financing: #{financing.pk} was due on {financing.due_on.isoformat()}; an "
+            f"extension is {doing} only on or before the due date",
+            code="past_due_date",
+            extra={"field": "financing", "due_on": financing.due_on.isoformat()},
+        )
+
+
+@dataclass(frozen=True)
+class Blocker:
+    code: str
+    message: str
+
+
+def extension_blockers(
+    financing: Financing, *, on: date, new_due_on: date, contract_end: bool = True
+) -> list[Blocker]:
+    """Why the investor does not qualify for an extension to `new_due_on` today (empty: they
+    do). DOMAIN.md: C4+ (the suitability match for margin financing, assessment valid), no
+    open call, the ratio above the warning line, the contract valid (active and, unless
+    `contract_end` is False, running to the new due date: a request may come before the
+    contract's renewal, the approval may not)."""
+    account = financing.credit_account
+    reasons = [
+        Blocker(r.code, r.message)
+        for r in compliance_selectors.suitability_blockers(account.investor, on=on)
+    ]
+    calls = account.margin_calls.filter(status__in=UNFINISHED_CALL_STATUSES)
+    if calls.exists():
+        reasons.append(
+            Blocker("open_margin_call", f"margin call #{calls.first().pk} is not finished")
+        )
+    contract = financing.contract
+    if contract.status != ContractStatus.ACTIVE:
+        reasons.append(
+            Blocker(
+                "contract_not_active",
+                f"contract {contract.contract_number} is {contract.status}",
+            )
+        )
+    elif contract_end and contract.ends_on < new_due_on:
+        reasons.append(
+            Blocker(
+                "contract_ends_first",
+                f"contract {contract.contract_number} ends on {contract.ends_on.isoformat()}, "
+                f"before the new due date {new_due_on.isoformat()}: renew the contract first "
+                "(a renewal runs from its end date)",
+            )
+        )
+    view = account_view(account)
+    ratio = view.maintenance_ratio
+    if ratio is not None and ratio <= view.lines.warning:
+        reasons.append(
+            Blocker(
+                "ratio_at_or_below_warning",
+                f"maintenance ratio {fmt_ratio(ratio)} is not above the warning line "
+                f"{fmt_ratio(view.lines.warning)}",
+            )
+        )
+    return reasons
+
+
+def _blocked(reasons: list[Blocker]) -> RuleViolation:
+    return RuleViolation(
+        "extension: the investor does not qualify: " + "; ".join(r.message for r in reasons),
+        code="extension_not_qualified",
+        extra={"reasons": [{"code": r.code, "message": r.message} for r in reasons]},
+    )
+
+
+def financing_extension_request(
+    *, financing: Financing, months, actor, reason: str = "", on: date | None = None
+) -> FinancingExtension:
+    """The investor asks to extend one financing by `months` from its due date (before it).
+    Staff may record it on the investor's written instruction, whose reference `reason` gives.
+    Refused when one is already pending for the financing, or the investor does not qualify
+    now (the checks run again at approval, with the contract's end: the contract may be
+    renewed in between)."""
+    require_owner_or_perm(actor, financing.credit_account, REQUEST_PERM, action="extension")
+    if actor is not None and getattr(actor, "investor_profile", None) is None:
+        reason = reason_required(reason)
+    on = on or today()
+    months = _months(months, on=on)
+    with transaction.atomic():
+        credit_account_lock(financing.credit_account)
+        financing = (
+            Financing.objects.select_for_update(of=("self",))
+            .select_related("contract", "credit_account__investor")
+            .get(pk=financing.pk)
+        )
+        _before_due(financing, on, "requested")
+        new_due = calendar.add_months(financing.due_on, months)
+        # the contract's end is checked at approval: it may be renewed in the meantime
+        reasons = extension_blockers(financing, on=on, new_due_on=new_due, contract_end=False)
+        if reasons:
+            raise _blocked(reasons)
+        extension = FinancingExtension(
+            financing=financing,
+            credit_account=financing.credit_account,
+            months=months,
+            old_due_on=financing.due_on,
+            new_due_on=new_due,
+            requested_by=actor,
+            requested_on=on,
+            reason=(reason or "").strip()[:300],
+        )
+        stamp(extension, actor=actor, reason=f"extension of {months} months requested")
+        try:
+            with transaction.atomic():
+                extension.save()
+        except IntegrityError:
+            raise Conflict(
+                f"financing: #{financing.pk} already has an extension request under review",
+                code="extension_pending",
+                extra={"field": "financing"},
+            ) from None
+    return extension
+
+
+def _locked_extension(extension: FinancingExtension) -> FinancingExtension:
+    return (
+        FinancingExtension.objects.select_for_update(of=("self",))
+        .select_related("financing__contract", "credit_account__investor")
+        .get(pk=extension.pk)
+    )
+
+
+def financing_extension_prepare(
+    *, extension: FinancingExtension, actor, note: str
+) -> FinancingExtension:
+    """Operations check a request (the maker's step) and send it for approval."""
+    require_permission(actor, PREPARE_PERM, action="check a financing extension")
+    note = reason_required(note)
+    with transaction.atomic():
+        credit_account_lock(extension.credit_account)
+        extension = _locked_extension(extension)
+        if extension.status != ExtensionStatus.REQUESTED:
+            raise Conflict(
+                f"extension: #{extension.pk} is {extension.status}, not requested",
+                code="extension_decided",
+                extra={"field": "extension"},
+            )
+        extension.status = ExtensionStatus.PREPARED
+        extension.prepared_by, extension.prepared_at = actor, timezone.now()
+        extension.preparation_note = note[:300]
+        stamp(extension, actor=actor, reason=f"checked: {note}")
+        extension.save()
+    return extension
+
+
+def _check_checker(extension: FinancingExtension, actor, action: str) -> None:
+    require_permission(actor, APPROVE_PERM, action=action)
+    require_second_factor(actor, action=action)
+    if actor is not None and actor.pk == extension.prepared_by_id:
+        raise RuleViolation(
+            "extension: the person who checked it may not decide it (four eyes)",
+            code="four_eyes",
+            extra={"field": "extension"},
+        )
+
+
+def financing_extension_approve(
+    *, extension: FinancingExtension, actor, reason: str, on: date | None = None
+) -> FinancingExtension:
+    """A second person approves a checked extension, on or before the due date, after the
+    qualification is checked again; the financing's due date moves to the new one."""
+    reason = reason_required(reason)
+    _check_checker(extension, actor, "approve a financing extension")
+    on = on or today()
+    with transaction.atomic():
+        credit_account_lock(extension.credit_account)
+        extension = _locked_extension(extension)
+        if extension.status != ExtensionStatus.PREPARED:
+            raise Conflict(
+                f"extension: #{extension.pk} is {extension.status}; only a checked request "
+                "is approved",
+                code="extension_not_prepared",
+                extra={"field": "extension"},
+            )
+        _check_checker(extension, actor, "approve a financing extension")
+        financing = Financing.objects.select_for_update(of=("self",)).get(pk=extension.financing_id)
+        _before_due(financing, on, "approved")
+        if financing.due_on != extension.old_due_on:
+            raise Conflict(
+                f"financing: #{financing.pk} is now due on {financing.due_on.isoformat()}, "
+                f"not {extension.old_due_on.isoformat()}: ask again",
+                code="due_date_changed",
+                extra={"field": "financing"},
+            )
+        reasons = extension_blockers(financing, on=on, new_due_on=extension.new_due_on)
+        if reasons:
+            raise _blocked(reasons)
+        view = account_view(financing.credit_account)
+        extension.qualification = {
+            "checked_on": on.isoformat(),
+            "suitability": "matched",
+            "unfinished_calls": 0,
+            "ratio": None
+            if view.maintenance_ratio is None
+            else str(view.maintenance_ratio.quantize(RATIO.quantum)),
+            "warning_line": str(view.lines.warning),
+            "contract_ends_on": financing.contract.ends_on.isoformat(),
+        }
+        extension.status = ExtensionStatus.APPROVED
+        extension.decided_by, extension.decided_at = actor, timezone.now()
+        extension.decision_reason = reason[:300]
+        stamp(extension, actor=actor, reason=f"approved: {reason}")
+        extension.save()
+        financing.due_on = extension.new_due_on
+        stamp(
+            financing,
+            actor=actor,
+            reason=f"extended {extension.months} months to {extension.new_due_on.isoformat()} "
+            f"(extension #{extension.pk}): {reason}",
+        )
+        financing.save(update_fields=["due_on"])
+    return extension
+
+
+def financing_extension_reject(
+    *, extension: FinancingExtension, actor, reason: str
+) -> FinancingExtension:
+    """A second person rejects a checked extension, with the reason the investor is told."""
+    reason = reason_required(reason)
+    _check_checker(extension, actor, "reject a financing extension")
+    with transaction.atomic():
+        credit_account_lock(extension.credit_account)
+        extension = _locked_extension(extension)
+        if extension.status not in PENDING_EXTENSION_STATUSES:
+            raise Conflict(
+                f"extension: #{extension.pk} is already {extension.status}",
+                code="extension_decided",
+                extra={"field": "extension"},
+            )
+        if extension.status == ExtensionStatus.REQUESTED:
+            # rejected unchecked: the rejecting officer is the only pair of eyes on record
+            extension.prepared_by = None
+        _check_checker(extension, actor, "reject a financing extension")
+        extension.status = ExtensionStatus.REJECTED
+        extension.decided_by, extension.decided_at = actor, timezone.now()
+        extension.decision_reason = reason[:300]
+        stamp(extension, actor=actor, reason=f"rejected: {reason}")
+        extension.save()
+    return extension
+
+
+# --- overdue and penalty interest --------------------------------------------------------------
+
+
+def financings_mark_overdue(*, on: date, actor=None) -> list[Financing]:
+    """Every open financing whose due date is before `on` becomes overdue from the day after
+    its due date (whenever this runs, the date is the same); a pending extension request
+    lapses. Idempotent: a financing already overdue is left alone. Returns those marked."""
+    ids = list(
+        Financing.objects.filter(
+            status=FinancingStatus.OPEN, overdue_since__isnull=True, due_on__lt=on
+        ).values_list("credit_account__investor_id", flat=True)
+    )
+    if not ids:
+        return []
+    with transaction.atomic():
+        lock_in_order(investor_ids=set(ids))
+        rows = list(
+            Financing.objects.select_for_update(of=("self",))
+            .filter(status=FinancingStatus.OPEN, overdue_since__isnull=True, due_on__lt=on)
+            .order_by("pk")
+        )
+        for f in rows:
+            f.overdue_since = f.due_on + timedelta(days=1)
+            stamp(
+                f,
+                actor=actor,
+                reason=f"overdue: due on {f.due_on.isoformat()}, {fmt(f.principal_outstanding)} "
+                "principal unpaid",
+            )
+        rows_update_with_history(rows, ["overdue_since"])
+        lapsed = list(
+            FinancingExtension.objects.select_for_update(of=("self",)).filter(
+                financing__in=rows, status__in=PENDING_EXTENSION_STATUSES
+            )
+        )
+        for extension in lapsed:
+            extension.status = ExtensionStatus.REJECTED
+            extension.decided_by, extension.decided_at = None, timezone.now()
+            extension.decision_reason = "lapsed: not approved by the due date"
+            stamp(extension, actor=actor, reason="lapsed: not approved by the due date")
+        rows_update_with_history(lapsed, ["status", "decided_by", "decided_at", "decision_reason"])
+    return rows
+
+
+def penalty_accrue(*, business_date: date, actor=None) -> int:
+    """One day of penalty interest on every financing overdue on `business_date`: outstanding
+    principal x contract penalty rate / 360, to the cent, one ledger entry and one
+    PenaltyAccrual per financing and day (a second run posts nothing). Returns the number of
+    financings charged."""
+
+    def run() -> int:
+        base = Financing.objects.filter(
+            status=FinancingStatus.OPEN,
+            overdue_since__isnull=False,
+            overdue_since__lte=business_date,
+            principal_outstanding__gt=0,
+        ).exclude(penalty_accruals__business_date=business_date)
+        investors = list(base.values_list("credit_account__investor_id", flat=True).distinct())
+        if not investors:
+            return 0
+        lock_in_order(investor_ids=investors)
+        financings = list(
+            base.select_for_update(of=("self",))
+            .select_related("contract", "credit_account__investor")
+            .order_by("pk")
+        )
+        income = custody.house_account(
+            "interest_income", CURRENCY, suffix=PENALTY_INCOME_SUFFIX, actor=actor
+        )
+        specs, accruals, changed = [], [], []
+        day = business_date.isoformat()
+        for f in financings:
+            rate = f.contract.penalty_rate
+            amount = daily_interest(f.principal_outstanding, rate)
+            accruals.append(
+                PenaltyAccrual(
+                    financing=f,
+                    business_date=business_date,
+                    principal=f.principal_outstanding,
+                    annual_rate=rate,
+                    amount=amount,
+                )
+            )
+            if not amount:
+                continue
+            f.interest_accrued += amount
+            f.penalty_charged += amount
+            stamp(f, actor=actor, reason=f"penalty interest {day}: {fmt(amount)}")
+            changed.append(f)
+            receivable = custody.client_account(
+                f.credit_account.investor, "interest_receivable", CURRENCY, actor=actor
+            )
+            specs.append(
+                custody.EntrySpec(
+                    legs=[custody.debit(receivable, amount), custody.credit(income, amount)],
+                    memo=f"Penalty interest {day} on overdue financing #{f.pk} "
+                    f"({fmt(f.principal_outstanding)} at {rate.normalize()} ACT/360, due "
+                    f"{f.due_on.isoformat()}; {f.contract.contract_number})",
+                    kind=EntryKind.INTEREST,
+                    idempotency_key=f"penalty:{f.pk}:{day}",
+                    effective_date=business_date,
+                )
+            )
+        PenaltyAccrual.objects.bulk_create(accruals)
+        entries = custody.entries_post_in_transaction(entries=specs, actor=actor)
+        by_key = {e.idempotency_key: e for e in entries}
+        for accrual in accruals:
+            entry = by_key.get(f"penalty:{accrual.financing_id}:{day}")
+            if entry is not None:
+                PenaltyAccrual.objects.filter(pk=accrual.pk).update(entry=entry)
+        rows_update_with_history(changed, ["interest_accrued", "penalty_charged"])
+        return len(accruals)
+
+    try:
+        return durable(run, "penalty_accrue")
+    except IntegrityError:
+        # a concurrent run charged some financings first: the second pass skips them
+        return durable(run, "penalty_accrue")
+
+
+# --- reads (pages and API) ---------------------------------------------------------------------
+
+
+def extensions_for(user):
+    """The extension requests `user` may see: staff with the view permission all of them, an
+    investor their own."""
+    qs = FinancingExtension.objects.select_related(
+        "financing__instrument", "credit_account__investor", "prepared_by", "decided_by"
+    )
+    profile = getattr(user, "investor_profile", None)
+    if profile is not None:
+        return qs.filter(credit_account__investor=profile)
+    if user.has_perm("lending.view_financingextension"):
+        return qs
+    return qs.none()
+
+
+def financing_for(user, pk: int) -> Financing:
+    """One financing `user` may act on: the investor's own (another's answers 404), any for
+    staff who may view financings."""
+    from accounts.errors import NotFound
+
+    qs = Financing.objects.select_related("contract", "credit_account__investor", "instrument")
+    profile = getattr(user, "investor_profile", None)
+    if profile is not None:
+        qs = qs.filter(credit_account__investor=profile)
+    elif not user.has_perm("lending.view_financing"):
+        qs = qs.none()
+    found = qs.filter(pk=pk).first()
+    if found is None:
+        raise NotFound(f"financing {pk}: not found")
+    return found
+
+
+def maturities_overview(*, on: date, within_days: int = 20) -> dict:
+    """The staff page's lists: financings due within `within_days`, overdue financings, the
+    extension requests to decide and the latest decisions."""
+    open_ = Financing.objects.filter(status=FinancingStatus.OPEN).select_related(
+        "instrument", "credit_account", "contract"
+    )
+    return {
+        "due_soon": open_.filter(
+            overdue_since__isnull=True, due_on__gte=on, due_on__lte=on + timedelta(days=within_days)
+        ).order_by("due_on", "pk")[:200],
+        "overdue": open_.filter(overdue_since__isnull=False).order_by("due_on", "pk")[:200],
+        "pending": FinancingExtension.objects.filter(status__in=PENDING_EXTENSION_STATUSES)
+        .select_related("financing__instrument", "credit_account", "prepared_by")
+        .order_by("created_at", "pk"),
+        "decided": FinancingExtension.objects.exclude(status__in=PENDING_EXTENSION_STATUSES)
+        .select_related("financing__instrument", "credit_account", "prepared_by", "decided_by")
+        .order_by("-decided_at", "-pk")[:50],
+    }
+
+
+def extendable(credit_account, *, on: date) -> list[Financing]:
+    """The account's financings an extension may be asked for today: open, not past due, no
+    request pending."""
+    return list(
+        Financing.objects.filter(
+            credit_account=credit_account,
+            status=FinancingStatus.OPEN,
+            overdue_since__isnull=True,
+            due_on__gte=on,
+        )
+        .exclude(extensions__status__in=PENDING_EXTENSION_STATUSES)
+        .select_related("instrument")
+        .order_by("due_on", "pk")
+    )
