@@ -348,8 +348,9 @@ def restricted_declaration_blockers(investor: InvestorProfile) -> list[Reason]:
             Reason(
                 "restricted_declaration_missing",
                 _(
-                    "No declaration of positions as a director, supervisor, senior manager or "
-                    "5% holder of a listed company is on file."
+                    "No declaration of positions as a director, supervisor or senior manager of "
+                    "a listed company, or as a holder of 5 per cent or more of its shares, is on "
+                    "file."
                 ),
             )
         ]
