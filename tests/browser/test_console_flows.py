@@ -90,6 +90,10 @@ def test_investor_onboarding_to_the_account_page(
     # risk disclosure
     page.goto(f"{live_server.url}/portal/compliance/disclosure/")
     page.click("main form button[type=submit]")
+    # the declaration of positions in listed companies: none
+    page.goto(f"{live_server.url}/portal/")
+    page.click("[data-step=restricted] a")
+    page.click("button[value=declare_none]")
     # credit application
     page.goto(f"{live_server.url}/portal/")
     page.click("[data-step=credit] a")
