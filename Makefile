@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Local defaults: DEBUG on for the demo and tests; production sets DJANGO_DEBUG=false.
 export DJANGO_DEBUG ?= true
 
-.PHONY: install db messages setup demo test lint fmt clean-venv
+.PHONY: install db messages setup demo demo-desk demo-stop test lint fmt clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,7 +26,16 @@ setup: db messages
 	$(PY) manage.py migrate --noinput -v 1
 	$(PY) manage.py collectstatic --noinput -v 0
 
-demo: setup
+# PostgreSQL and Redis: the configured ones when they answer, else private ones started from
+# the installed binaries (tools/demo_services.py; `make demo-stop` stops those).
+demo: install
+	@exports="$$($(PY) tools/demo_services.py up)" && eval "$$exports" && \
+	$(MAKE) --no-print-directory demo-desk
+
+demo-stop:
+	$(PY) tools/demo_services.py down
+
+demo-desk: setup
 	$(PY) manage.py seed_demo
 	@echo ""
 	@echo "  Investor portal : http://127.0.0.1:8000/portal/"

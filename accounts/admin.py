@@ -1,13 +1,17 @@
-from django.contrib import admin
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
+from .admin_mixins import GuardedActionsMixin, ReadOnlyAdminMixin, action_needs
 from .audit import stamp
+from .errors import ApplicationError
 from .forms import InvestorProfileAdminForm
-from .models import InvestorProfile, User
+from .models import ApiToken, InvestorProfile, User
 
 admin.site.site_header = _("margindesk staff admin")
 admin.site.site_title = _("margindesk")
@@ -48,6 +52,12 @@ class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
     @admin.display(description=_("roles"))
     def roles(self, obj: User) -> str:
         return ", ".join(obj.role_names)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # A login is deactivated, never deleted: what it did is evidence (the history tables
+        # refuse the UPDATE a delete would make to blank its user out), so not even a
+        # superuser is offered delete.
+        return False
 
     def save_model(self, request, obj, form, change):
         stamp(
@@ -104,3 +114,43 @@ class InvestorProfileAdmin(SimpleHistoryAdmin):
                 reason=reason,
             )
             obj.pk = created.pk
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(GuardedActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """API tokens of every user, for security staff: never the token (only its digest is
+    stored), and a revoke action (accounts.revoke_any_token)."""
+
+    list_display = (
+        "token_key", "name", "user", "created", "expiry", "last_used_at", "verified_until",
+        "revoked_at", "revoked_by",
+    )  # fmt: skip
+    list_filter = ("revoked_at", "expiry")
+    search_fields = ("user__email", "name", "token_key")
+    exclude = ("digest",)
+    actions = ["revoke_tokens"]
+
+    @action_needs("accounts.revoke_any_token", description=_("Revoke the selected tokens"))
+    def revoke_tokens(self, request, queryset):
+        for token in queryset:
+            try:
+                services.api_token_revoke(token=token, actor=request.user, reason="staff admin")
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, level=messages.ERROR)
+                return
+        self.message_user(request, _("Tokens revoked."), level=messages.SUCCESS)
+
+
+class GuardedAccessAttemptAdmin(GuardedActionsMixin, AccessAttemptAdmin):
+    """django-axes' sign-in attempts, whose clean-up action needs a permission of its own (it
+    deletes attempts: only a superuser holds axes.delete_accessattempt)."""
+
+    actions = ["cleanup_expired_attempts"]
+
+    @action_needs("axes.delete_accessattempt", description=_("Clean up expired attempts"))
+    def cleanup_expired_attempts(self, request, queryset):
+        return super().cleanup_expired_attempts(request, queryset)
+
+
+admin.site.unregister(AccessAttempt)
+admin.site.register(AccessAttempt, GuardedAccessAttemptAdmin)

@@ -4,6 +4,8 @@ Records change only through the services (staff pages, API, admin actions that c
 service), so history keeps the actor and the reason; the admin shows the records and their
 history and never adds, edits or deletes them itself."""
 
+from django.contrib import admin
+from django.core.exceptions import ImproperlyConfigured
 from simple_history.admin import SimpleHistoryAdmin
 
 
@@ -37,3 +39,42 @@ class AppendOnlyAdminMixin:
 
 class AppendOnlyHistoryAdmin(AppendOnlyAdminMixin, SimpleHistoryAdmin):
     """An append-only record with its django-simple-history pages."""
+
+
+def action_needs(permission: str, *, description):
+    """Declare an admin action that needs a permission of its own ("app_label.codename"),
+    never the page's view permission (the read-only auditor views every page). Django offers
+    and runs the action only for a user holding it (`has_<action>_permission`, which
+    GuardedActionsMixin adds); the service the action calls checks it again.
+    tests/test_admin_actions.py reads `required_permission` to try every action as every role."""
+
+    def decorate(func):
+        func = admin.action(description=description, permissions=[func.__name__])(func)
+        func.required_permission = permission
+        return func
+
+    return decorate
+
+
+def _holds(permission: str):
+    def has_permission(self, request) -> bool:
+        return request.user.has_perm(permission)
+
+    return has_permission
+
+
+class GuardedActionsMixin:
+    """Every action of the admin is declared with action_needs (checked when the class is
+    defined, so an action without its own permission cannot be added)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for entry in getattr(cls, "actions", None) or ():
+            func = getattr(cls, entry, None) if isinstance(entry, str) else entry
+            permission = getattr(func, "required_permission", None)
+            if permission is None:
+                raise ImproperlyConfigured(
+                    f"{cls.__name__}: the admin action {entry!r} must name its permission "
+                    "(accounts.admin_mixins.action_needs)"
+                )
+            setattr(cls, f"has_{func.__name__}_permission", _holds(permission))

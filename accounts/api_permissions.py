@@ -7,8 +7,10 @@ by a desk staff user whose request is not verified with a second factor answers 
 "extra": {"action"}} before the view runs. Reads stay open.
 
 A session signed in through the web and verified with the authenticator code carries the
-verification (django_otp's middleware); an API token cannot prove a second factor, so a staff
-token can read but never write. Investors and the market-data feed (`Role.PRICE_FEED`, not
+verification (django_otp's middleware). A staff API token carries it only when it was issued
+with a current authenticator code, and only until its `verified_until`
+(accounts.api_auth, settings.API_TOKEN_SECOND_FACTOR_MINUTES); otherwise a staff token reads
+but does not write. Investors and the machine feeds (`Role.PRICE_FEED`, `Role.BANK_FEED`, not
 staff) are outside the rule and write with their tokens as before.
 """
 
@@ -25,10 +27,16 @@ class SecondFactorForStaffWrites(permissions.BasePermission):
             return True
         action = f"{request.method} {request.path}"
         if request.auth is not None:  # a token (session authentication leaves auth None)
+            until = getattr(request.auth, "verified_until", None)
             raise second_factor_refusal(
                 action=action,
-                detail="an API token cannot carry one; staff write through a web session "
-                "verified with the authenticator code",
+                detail=(
+                    f"this API token's second factor ended at {until.isoformat()}"
+                    if until is not None
+                    else "this API token was issued without an authenticator code"
+                )
+                + "; ask for a new token with your password and a current otp_code "
+                "(POST /api/v1/auth/tokens/)",
             )
         raise second_factor_refusal(action=action)
 

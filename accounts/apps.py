@@ -13,6 +13,7 @@ class AccountsConfig(AppConfig):
         from simple_history.signals import post_create_historical_record
 
         from . import audit
+        from . import checks as _checks  # noqa: F401  (registers the demo-secret check)
         from .roles import sync_roles_after_migrate
 
         # Later apps add models after the roles migration ran; re-grant on every migrate.

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from knox.models import AbstractAuthToken
 from simple_history.models import HistoricalRecords
 
 from . import sensitive
@@ -158,3 +159,53 @@ class InvestorProfile(models.Model):
 
     def is_bank_account_of_record(self, account_number: str) -> bool:
         return sensitive.digest(account_number) == self.bank_account_digest
+
+
+class ApiToken(AbstractAuthToken):
+    """An API token (django-rest-knox's token with the desk's columns): the database keeps only
+    its SHA-512 digest (`digest`, knox) and the first characters (`token_key`, to tell tokens
+    apart); the token itself is shown once, when issued.
+
+    Each token names the device it was issued for, expires (`expiry`: hours for desk staff,
+    days for investors and machines, settings.API_TOKEN_TTL_*) and is revoked by setting
+    `revoked_at` (the row stays: who held access, and when, is evidence). A desk staff token
+    carries the second factor until `verified_until`, set only when it was issued with a
+    current authenticator code (accounts.second_factor; settings.API_TOKEN_SECOND_FACTOR_MINUTES).
+    """
+
+    # knox's digest is the primary key; an integer id keeps the secret's digest out of URLs
+    id = models.BigAutoField(primary_key=True)
+    digest = models.CharField(max_length=128, unique=True)
+    name = models.CharField(_("device"), max_length=80)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    verified_until = models.DateTimeField(
+        _("second factor until"),
+        null=True,
+        blank=True,
+        help_text=_("Staff tokens issued with an authenticator code may write until then."),
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(  # None: the system (a command or a task)
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created"]
+        permissions = [("revoke_any_token", _("Can revoke another user's API token"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expiry__isnull=False), name="accounts_apitoken_expires"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.token_key}… {self.name} ({self.user})"
+
+    def status_at(self, now) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expiry <= now:
+            return "expired"
+        return "active"

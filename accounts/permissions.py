@@ -6,7 +6,8 @@ always passes `request.user`) or None, which always means the system: Celery tas
 management commands, data migrations, seeds, and services calling on the system's behalf.
 The system is allowed; a user who lacks the permission, or whose account is inactive, is
 refused with accounts.errors.PermissionDenied (code "permission_denied", 403 in the API).
-No view passes actor=None (tests/accounts/test_permission_helper.py reads their source).
+No view passes actor=None, and every write service checks or says why not
+(tests/test_actor_none.py and tests/accounts/test_permission_helper.py read the source).
 
 What a write on a staff console page needs, declared on the view and checked up front.
 
@@ -59,6 +60,26 @@ def require_permission(actor, perm: str, *, action: str = "") -> None:
             code="permission_denied",
             extra={"permission": perm},
         )
+
+
+def require_investor_or_permission(actor, investor, perm: str | None, *, action: str = "") -> None:
+    """The investor (active) acting for their own profile, or a user holding `perm`, or the
+    system (actor None). An investor never acts for another investor, whatever `perm`; with
+    `perm` None only the investor themself (or the system) may act: what only they can say
+    (acknowledging a disclosure, confirming a written warning)."""
+    if actor is None:
+        return
+    profile = getattr(actor, "investor_profile", None)
+    if profile is not None or perm is None:
+        if profile is None or profile.pk != investor.pk:
+            raise errors.PermissionDenied(
+                f"{action or 'investor'}: only the investor may do this for themselves",
+                code="permission_denied",
+                extra={"permission": perm or "investor"},
+            )
+        if getattr(actor, "is_active", False):
+            return
+    require_permission(actor, perm or "investor", action=action)
 
 
 WRITE_METHODS = ("post", "put", "patch", "delete")

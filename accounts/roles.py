@@ -36,6 +36,8 @@ ROLE_GRANTS: dict[str, list[str]] = {
         "accounts.change_investorprofile",
         "accounts.add_user",
         "accounts.change_user",
+        # security: revoke anyone's API token (who may deactivate a user may cut a token)
+        "accounts.revoke_any_token",
         "custody.add_*",
         "lending.add_creditapplication",
         "lending.change_creditapplication",

@@ -13,8 +13,9 @@ authenticator) are outside the rule. It is applied on every surface a person wri
   (`EXEMPT_VIEWS` there);
 - the REST API: `accounts.api_permissions.SecondFactorForStaffWrites` (in
   REST_FRAMEWORK's DEFAULT_PERMISSION_CLASSES and in every view that sets its own) answers
-  403 `second_factor_required`. An API token carries no second factor, so a staff token can
-  read but never write;
+  403 `second_factor_required`. A staff API token carries the second factor only when it
+  was issued with a current authenticator code, for API_TOKEN_SECOND_FACTOR_MINUTES
+  (accounts.api_auth); otherwise a staff token can read but not write;
 - services: approvals (credit, liquidation, filings) also call `require_second_factor`
   themselves (defence in depth for callers that are not requests). Celery tasks and beat are
   the system (actor None), not a person, and are not subject to the rule.

@@ -1,14 +1,27 @@
 from django.contrib.auth import authenticate
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from .models import InvestorProfile, User
+from .models import ApiToken, InvestorProfile, User
 
 
 class TokenRequestSerializer(serializers.Serializer):
     email = serializers.EmailField()
     password = serializers.CharField(
         style={"input_type": "password"}, trim_whitespace=False, write_only=True
+    )
+    name = serializers.CharField(
+        max_length=80, help_text=_("The device the token is for, e.g. 'risk laptop'.")
+    )
+    otp_code = serializers.RegexField(
+        r"^[0-9]{6,8}$",
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        help_text=_(
+            "Desk staff: a current authenticator code, so the token may write for a short time."
+        ),
     )
 
     def validate(self, attrs):
@@ -27,8 +40,37 @@ class TokenRequestSerializer(serializers.Serializer):
         return attrs
 
 
-class TokenResponseSerializer(serializers.Serializer):
-    token = serializers.CharField()
+class ApiTokenSerializer(serializers.ModelSerializer):
+    """A token as its owner and security staff see it: never the token, only its first
+    characters (`prefix`) to tell tokens apart."""
+
+    user = serializers.EmailField(source="user.email", read_only=True)
+    prefix = serializers.CharField(source="token_key", read_only=True)
+    revoked_by = serializers.EmailField(
+        source="revoked_by.email", read_only=True, allow_null=True, default=None
+    )
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id", "name", "user", "prefix", "created", "expiry", "last_used_at",
+            "verified_until", "revoked_at", "revoked_by", "status",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_status(self, token: ApiToken) -> str:
+        return token.status_at(timezone.now())
+
+
+class TokenResponseSerializer(ApiTokenSerializer):
+    """The answer to issuing: the token itself, shown this once (only its digest is kept)."""
+
+    token = serializers.CharField(read_only=True)
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = ["token", *ApiTokenSerializer.Meta.fields]
+        read_only_fields = fields
 
 
 class InvestorProfileSerializer(serializers.ModelSerializer):

@@ -1,14 +1,26 @@
 """Every write to users, roles and investor profiles goes through here, with the actor
-and a reason recorded in the history row."""
+and a reason recorded in the history row.
 
+Each service checks the actor's permission (accounts.permissions.require_permission; actor
+None is the system). `investor_profile_update_in_transaction` trusts its caller: compliance's
+classification and professional-treatment services, which have checked their own permission,
+set the category it decides through it."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from .audit import stamp
-from .errors import Conflict, ValidationFailed
-from .models import IdentityType, InvestorCategory, InvestorProfile, InvestorType, User
+from .errors import Conflict, PermissionDenied, RuleViolation, ValidationFailed
+from .models import ApiToken, IdentityType, InvestorCategory, InvestorProfile, InvestorType, User
 from .permissions import require_permission
-from .roles import STAFF_ROLES, Role
+from .roles import STAFF_ROLES, TOKEN_ONLY_ROLES, Role
+
+logger = logging.getLogger(__name__)
 
 
 def user_create(
@@ -23,6 +35,7 @@ def user_create(
 ) -> User:
     """A login with one role. `self_signup`: the person signing up in the portal is the actor
     of their own creation (there is no one else to name in the history)."""
+    require_permission(actor, "accounts.add_user", action="create a user")
     if role not in Role.values:
         raise ValidationFailed(f"role: unknown role {role!r}", extra={"field": "role"})
     email = email.strip().lower()
@@ -55,6 +68,7 @@ def investor_sign_up(*, email: str, password: str, full_name: str = "") -> User:
 
 
 def user_set_role(*, user: User, role: str, actor: User, reason: str) -> User:
+    require_permission(actor, "accounts.change_user", action="change a user's role")
     if role not in Role.values:
         raise ValidationFailed(f"role: unknown role {role!r}", extra={"field": "role"})
     with transaction.atomic():
@@ -144,6 +158,28 @@ def investor_profile_update(
     bank_account: str | None = None,
     **changes,
 ) -> InvestorProfile:
+    """Correct an investor's profile (operations, accounts.change_investorprofile)."""
+    require_permission(actor, "accounts.change_investorprofile", action="change an investor")
+    return investor_profile_update_in_transaction(
+        profile=profile,
+        actor=actor,
+        reason=reason,
+        id_number=id_number,
+        bank_account=bank_account,
+        **changes,
+    )
+
+
+def investor_profile_update_in_transaction(
+    *,
+    profile: InvestorProfile,
+    actor: User | None,
+    reason: str,
+    id_number: str | None = None,
+    bank_account: str | None = None,
+    **changes,
+) -> InvestorProfile:
+    """`investor_profile_update` for a service that has checked its own permission."""
     unknown = set(changes) - set(PROFILE_EDITABLE)
     if unknown:
         field = sorted(unknown)[0]
@@ -173,3 +209,128 @@ def investor_profile_update(
             "id_number: another investor holds this identity document", extra={"field": "id_number"}
         ) from exc
     return profile
+
+
+# API tokens (django-rest-knox; accounts.models.ApiToken, accounts.api_auth) -----------------
+
+
+def api_token_ttl(user: User) -> timedelta:
+    """How long a new token of `user` lives: desk staff hours, machines and investors days."""
+    if user.is_staff:
+        return timedelta(hours=settings.API_TOKEN_TTL_STAFF_HOURS)
+    if user.groups.filter(name__in=[role.value for role in TOKEN_ONLY_ROLES]).exists():
+        return timedelta(days=settings.API_TOKEN_TTL_MACHINE_DAYS)
+    return timedelta(days=settings.API_TOKEN_TTL_INVESTOR_DAYS)
+
+
+def _second_factor_checked(user: User, otp_code: str) -> bool:
+    """True when a current authenticator code was given and matches. Checked before (outside)
+    the token's transaction: django-otp records a failed code (its throttling) and a used one
+    (no replay), and a later refusal must not roll that back."""
+    from .second_factor import confirmed_device
+
+    code = (otp_code or "").strip()
+    if not code:
+        return False
+    if not user.is_staff:
+        raise ValidationFailed(
+            "otp_code: only desk staff have an authenticator; leave it empty",
+            extra={"field": "otp_code"},
+        )
+    device = confirmed_device(user)
+    if device is None:
+        raise ValidationFailed(
+            "otp_code: you have no authenticator enrolled; enrol one in the staff console",
+            extra={"field": "otp_code"},
+        )
+    allowed, why = device.verify_is_allowed()
+    if not allowed:  # django-otp's throttle: each wrong code doubles the wait
+        until = why.get("locked_until") if isinstance(why, dict) else None
+        raise ValidationFailed(
+            "otp_code: too many wrong codes; try again"
+            + (f" after {until.isoformat(timespec='seconds')}" if until else " later"),
+            extra={"field": "otp_code"},
+        )
+    if not device.verify_token(code):
+        raise ValidationFailed(
+            "otp_code: the code does not match (or was already used); "
+            "wait for the next code and try again",
+            extra={"field": "otp_code"},
+        )
+    return True
+
+
+def api_token_issue(
+    *, user: User, name: str, otp_code: str = "", actor: User | None
+) -> tuple[ApiToken, str]:
+    """A new API token for `user` named after its device: the row (which keeps only the
+    token's digest) and the token, shown this once. Only the user obtains their own token,
+    having proved who they are (password at the API, a signed-in session on the page).
+
+    A desk staff member who gives a current authenticator code gets a token that carries the
+    second factor for API_TOKEN_SECOND_FACTOR_MINUTES (never past its expiry): it may write
+    what the role may write until then, and only read afterwards."""
+    if actor is not None and actor.pk != user.pk:
+        raise PermissionDenied(
+            "issue an API token: a token is issued only to its own user",
+            code="permission_denied",
+        )
+    if not user.is_active:
+        raise PermissionDenied(
+            "issue an API token: an inactive account may not hold a token",
+            code="permission_denied",
+        )
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed(
+            "name: name the device the token is for (e.g. 'risk laptop')", extra={"field": "name"}
+        )
+    if len(name) > 80:
+        raise ValidationFailed("name: at most 80 characters", extra={"field": "name"})
+    verified = _second_factor_checked(user, otp_code)
+    now = timezone.now()
+    ttl = api_token_ttl(user)
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()  # one issue at a time
+        active = ApiToken.objects.filter(user=user, revoked_at=None, expiry__gt=now).count()
+        if active >= settings.API_TOKENS_PER_USER:
+            raise RuleViolation(
+                f"name: {user.email} already holds {active} active tokens (at most "
+                f"{settings.API_TOKENS_PER_USER}); revoke one first",
+                code="token_limit",
+                extra={"field": "name", "active": active},
+            )
+        verified_until = None
+        if verified:
+            window = timedelta(minutes=settings.API_TOKEN_SECOND_FACTOR_MINUTES)
+            verified_until = min(now + window, now + ttl)
+        row, token = ApiToken.objects.create(
+            user=user, expiry=ttl, name=name, verified_until=verified_until
+        )
+    logger.info(
+        "api token issued: user=%s token=%s name=%r expiry=%s second_factor_until=%s",
+        user.pk, row.pk, name, row.expiry.isoformat(),
+        verified_until.isoformat() if verified_until else None,
+    )  # fmt: skip
+    return row, token
+
+
+def api_token_revoke(*, token: ApiToken, actor: User | None, reason: str = "") -> ApiToken:
+    """Revoke a token: refused from then on. Its own user may revoke it; anyone else needs
+    accounts.revoke_any_token (security staff). Revoking a revoked token changes nothing.
+    The row stays, with when and by whom."""
+    if actor is not None and actor.pk != token.user_id:
+        require_permission(
+            actor, "accounts.revoke_any_token", action="revoke another user's API token"
+        )
+    with transaction.atomic():
+        row = ApiToken.objects.select_for_update().get(pk=token.pk)
+        if row.revoked_at is None:
+            row.revoked_at = timezone.now()
+            row.revoked_by = actor
+            row.save(update_fields=["revoked_at", "revoked_by"])
+            logger.info(
+                "api token revoked: user=%s token=%s by=%s reason=%r",
+                row.user_id, row.pk, actor.pk if actor else "system", reason,
+            )  # fmt: skip
+    return row

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views, views_second_factor
+from . import views, views_second_factor, views_tokens
 
 app_name = "accounts"
 
@@ -14,6 +14,7 @@ urlpatterns = [
         views_second_factor.SecondFactorSetupView.as_view(),
         name="second-factor-setup",
     ),
+    path("tokens/", views_tokens.ApiTokensView.as_view(), name="api-tokens"),
     path(
         "2fa/verify/",
         views_second_factor.SecondFactorVerifyView.as_view(),

@@ -2,6 +2,15 @@
 
 Refusals that must be remembered (a red flag) are written in their own transaction before the
 error is raised, so the caller's rollback cannot erase the record of a refused attempt.
+
+Permissions: each service checks the actor's (accounts.permissions; actor None is the system).
+What an investor does for themselves (the questionnaire, a suitability match, a request for
+professional treatment) is allowed to that investor or to staff holding the permission; what
+only the investor can say (acknowledging a disclosure, confirming a written warning) to the
+investor alone. Recording a refusal (`red_flag_raise`, `refuse_and_record` and the refusals
+built on it) needs no permission: whoever asks is refused and recorded the same way. A
+`*_in_transaction` function, and `deposit_hold` (called only inside lending's bank-credit
+service, which checks lending.add_bankcredit), trust their caller.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from accounts import services as account_services
 from accounts.audit import stamp
 from accounts.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from accounts.models import InvestorCategory, InvestorProfile, InvestorType, User
-from accounts.permissions import require_permission
+from accounts.permissions import require_investor_or_permission, require_permission
 
 from . import calendar, selectors
 from . import parameters as P
@@ -95,6 +104,9 @@ def parameter_add(
     *, key: str, effective_from: date, value: Decimal, source: str, actor: User | None
 ) -> RegulatoryParameter:
     """A new dated value; earlier rows stay, so past dates keep the value then in force."""
+    require_permission(
+        actor, "compliance.add_regulatoryparameter", action="add a regulatory parameter"
+    )
     if not key.strip():
         raise ValidationFailed("key: a parameter key is required", extra={"field": "key"})
     row = RegulatoryParameter(
@@ -117,6 +129,9 @@ def parameter_add(
 
 def parameters_seed(*, actor: User | None = None) -> int:
     """The seeded parameter rows that are missing (the data migration's P.SEED), with history."""
+    require_permission(
+        actor, "compliance.add_regulatoryparameter", action="seed the regulatory parameters"
+    )
     added = 0
     for key, effective_from, value, source in P.SEED:
         if RegulatoryParameter.objects.filter(key=key, effective_from=effective_from).exists():
@@ -292,6 +307,7 @@ def exchange_holiday_add(
     *, day: date, name: str, actor: User | None, reason: str
 ) -> ExchangeHoliday:
     """An extra closure in a known year (e.g. a typhoon day)."""
+    require_permission(actor, "compliance.add_exchangeholiday", action="add an exchange holiday")
     reason = _require_reason(reason)
     if not CalendarYear.objects.filter(year=day.year).exists():
         raise ValidationFailed(
@@ -397,7 +413,7 @@ def investor_classify(
         stamp(record, actor=actor, reason="investor classified")
         record.save()
         if investor.category != category:
-            account_services.investor_profile_update(
+            account_services.investor_profile_update_in_transaction(
                 profile=investor,
                 actor=actor,
                 reason=f"classified {category}: {basis}",
@@ -421,6 +437,12 @@ def professional_request_submit(
     experience_years: Decimal,
     actor: User | None,
 ) -> ProfessionalTreatmentRequest:
+    require_investor_or_permission(
+        actor,
+        investor,
+        "compliance.add_professionaltreatmentrequest",
+        action="ask for professional treatment",
+    )
     if investor.category == InvestorCategory.PROFESSIONAL:
         raise RuleViolation(
             "category: the investor is already professional", extra={"field": "category"}
@@ -472,7 +494,7 @@ def professional_request_assess(
         stamp(request, actor=actor, reason=reason)
         request.save()
         if approve:
-            account_services.investor_profile_update(
+            account_services.investor_profile_update_in_transaction(
                 profile=request.investor,
                 actor=actor,
                 reason=f"professional treatment approved: {reason}",
@@ -496,6 +518,7 @@ def questionnaire_create(
     """questions: [{"text", "options": [{"text", "score", "forces_lowest_category"?}]}];
     bands: [{"min_score", "max_score", "risk_class", "is_lowest_category"?}] covering every
     reachable total without overlap."""
+    require_permission(actor, "compliance.add_questionnaire", action="create a questionnaire")
     if not questions:
         raise ValidationFailed("questions: at least one question", extra={"field": "questions"})
     for i, question in enumerate(questions, start=1):
@@ -568,6 +591,9 @@ def assessment_submit(
     taken_at: datetime | None = None,
 ) -> SuitabilityAssessment:
     """answers: {question_id: option_id}, one per question of the questionnaire."""
+    require_investor_or_permission(
+        actor, investor, "compliance.add_suitabilityassessment", action="submit an assessment"
+    )
     questionnaire = questionnaire or selectors.active_questionnaire()
     if questionnaire is None:
         raise RuleViolation(
@@ -636,6 +662,7 @@ def assessment_submit(
 
 
 def product_upsert(*, code: str, name: str, risk_level: int, actor: User | None) -> Product:
+    require_permission(actor, "compliance.change_product", action="set a product's risk level")
     if risk_level not in RiskLevel.values:
         raise ValidationFailed(
             f"risk_level: {risk_level} is not one of 1-5", extra={"field": "risk_level"}
@@ -662,6 +689,9 @@ def suitability_match_record(
 ) -> SuitabilityMatch:
     """Apply the matching rule to the investor's valid assessment and record the result.
     A refusal is recorded (with a red flag) and returned; callers show it."""
+    require_investor_or_permission(
+        actor, investor, "compliance.add_suitabilitymatch", action="match a product"
+    )
     assessment = selectors.valid_assessment(investor)
     if assessment is None:
         raise RuleViolation(
@@ -712,6 +742,7 @@ def suitability_warning_confirm(
     user_agent: str,
     actor: User | None,
 ) -> SuitabilityMatch:
+    require_investor_or_permission(actor, investor, None, action="confirm a written warning")
     if match.investor_id != investor.pk:
         raise NotFound("match: not found")
     if match.outcome != MatchOutcome.WARNING:
@@ -739,6 +770,9 @@ def sha256_of(content: str) -> str:
 def disclosure_publish(*, title: str, content: str, actor: User | None) -> DisclosureDocument:
     """Publish the next version. From now on drawdowns wait until each investor
     acknowledges it (selectors.drawdown_blockers)."""
+    require_permission(
+        actor, "compliance.add_disclosuredocument", action="publish a risk disclosure"
+    )
     if not content.strip():
         raise ValidationFailed("content: the disclosure text is empty", extra={"field": "content"})
     if not title.strip():
@@ -775,6 +809,7 @@ def disclosure_acknowledge(
     user_agent: str,
     actor: User | None,
 ) -> DisclosureAcknowledgement:
+    require_investor_or_permission(actor, investor, None, action="acknowledge a disclosure")
     current = selectors.current_disclosure()
     if current is None or current.pk != document.pk:
         raise RuleViolation(

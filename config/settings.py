@@ -23,6 +23,8 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
 _DEV_SECRET = "insecure-dev-only-key-never-used-in-production-0123456789abcdef"  # noqa: S105
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=_DEV_SECRET if DEBUG else None)
+# rotation: the previous key(s) keep sessions and signed links valid until they expire
+SECRET_KEY_FALLBACKS = [key for key in env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[]) if key]
 if not SECRET_KEY:
     raise ImproperlyConfigured(
         "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is false (see .env.example)."
@@ -34,6 +36,19 @@ FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default=_DEV_FIELD_KEY if
 if not FIELD_ENCRYPTION_KEY:
     raise ImproperlyConfigured(
         "FIELD_ENCRYPTION_KEY is required when DJANGO_DEBUG is false (see .env.example)."
+    )
+# Rotation (docs/OPERATIONS.md "Key rotation"): the previous keys still decrypt until
+# `manage.py field_keys_rotate` has re-encrypted every value; lookup digests keep their own key.
+FIELD_ENCRYPTION_KEY_FALLBACKS = [
+    key for key in env.list("FIELD_ENCRYPTION_KEY_FALLBACKS", default=[]) if key
+]
+FIELD_DIGEST_KEY = env.str("FIELD_DIGEST_KEY", default="") or (
+    None if FIELD_ENCRYPTION_KEY_FALLBACKS else FIELD_ENCRYPTION_KEY
+)
+if not FIELD_DIGEST_KEY:
+    raise ImproperlyConfigured(
+        "FIELD_DIGEST_KEY is required once FIELD_ENCRYPTION_KEY_FALLBACKS is set: the key the "
+        "stored digests were made with (the encryption key before the first rotation)."
     )
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
@@ -53,7 +68,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens: only a digest is stored (accounts.models.ApiToken)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -71,6 +86,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # first: the request id is in every log line of the request (config/ops/request_id.py),
+    # then django-prometheus's timer (its second half is just before axes, below)
+    "config.ops.request_id.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -85,6 +104,8 @@ MIDDLEWARE = [
     "accounts.middleware.SecondFactorForStaffWrites",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # request latency by route (the URL pattern's name): django-prometheus (config/ops/metrics.py)
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # last, as django-axes asks: it answers a locked-out sign-in with 429
     "axes.middleware.AxesMiddleware",
 ]
@@ -230,7 +251,7 @@ CONTENT_SECURITY_POLICY = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.api_auth.ApiTokenAuthentication",
     ],
     # a view setting its own permission_classes lists SecondFactorForStaffWrites too
     "DEFAULT_PERMISSION_CLASSES": [
@@ -248,14 +269,34 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
 }
 
+# API tokens (django-rest-knox, accounts.api_tokens): hashed at rest, expiring, one per device.
+# Desk staff tokens live hours, investors' and machines' days; a staff token issued with a
+# current authenticator code carries the second factor for API_TOKEN_SECOND_FACTOR_MINUTES.
+KNOX_TOKEN_MODEL = "accounts.ApiToken"  # noqa: S105  (a model name, not a secret)
+# knox's own token table is never made: its model is swapped out for accounts.ApiToken (its
+# migrations would create it anyway, and a stray table referencing users blocks flushes)
+MIGRATION_MODULES = {"knox": None}
+API_TOKEN_TTL_STAFF_HOURS = env.int("API_TOKEN_TTL_STAFF_HOURS", default=8)
+API_TOKEN_TTL_INVESTOR_DAYS = env.int("API_TOKEN_TTL_INVESTOR_DAYS", default=30)
+API_TOKEN_TTL_MACHINE_DAYS = env.int("API_TOKEN_TTL_MACHINE_DAYS", default=90)
+API_TOKEN_SECOND_FACTOR_MINUTES = env.int("API_TOKEN_SECOND_FACTOR_MINUTES", default=60)
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=20)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=API_TOKEN_TTL_STAFF_HOURS),  # each token gets its own expiry
+    "TOKEN_PREFIX": "mdk_",  # recognisable by secret scanners
+    "AUTO_REFRESH": False,  # a hard expiry: a token is never extended by use
+    "AUTH_HEADER_PREFIX": "Token",
+}
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "margindesk API",
     "DESCRIPTION": "REST API of a compliant margin-lending desk. Money and ratios are "
     "decimal strings. Errors are {code, message, extra}. Every write (POST, PUT, PATCH, "
     "DELETE) by desk staff needs a session verified with the authenticator code (TOTP); "
-    "otherwise it answers 403 second_factor_required. An API token cannot carry a second "
-    "factor: a staff token reads but never writes. Investors and the market-data feed role "
-    "write with their tokens.",
+    "otherwise it answers 403 second_factor_required. A staff API token carries the second "
+    "factor only when it was issued with a current authenticator code (otp_code), and only "
+    "for API_TOKEN_SECOND_FACTOR_MINUTES: without it a staff token reads but never writes. "
+    "Investors and the machine feeds write with their tokens.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -329,6 +370,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = False
+# the worker's log lines show the request id of the web request that queued the task
+# (config/ops/request_id.py; "task-<id>" for a task beat started)
+CELERY_WORKER_LOG_FORMAT = (
+    "[%(asctime)s: %(levelname)s/%(processName)s] [%(request_id)s] %(message)s"
+)
+CELERY_WORKER_TASK_LOG_FORMAT = (
+    "[%(asctime)s: %(levelname)s/%(processName)s] [%(request_id)s] "
+    "%(task_name)s[%(task_id)s]: %(message)s"
+)
 # Later issues add their periodic jobs here (mark-to-market, interest, reconciliation, filings).
 CELERY_BEAT_SCHEDULE: dict = {
     # lending mark-to-market: a full-book run every MTM_INTERVAL_SECONDS, started only during
@@ -385,6 +435,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "config.celery.heartbeat",
         "schedule": timedelta(minutes=5),
     },
+    # beat's own heartbeat for /healthz: the beat process records the time whenever it sends
+    # a task (config/celery.py); this entry makes sure it sends one every minute
+    "ops-beat-heartbeat": {
+        "task": "config.celery.beat_heartbeat",
+        "schedule": timedelta(seconds=60),
+    },
     # reports: daily filings as of 17:00 desk time; last month's client statements.
     "reports-daily-filings": {
         "task": "reports.tasks.prepare_daily_filings",
@@ -422,18 +478,39 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 
+# Operations (docs/OPERATIONS.md, config/ops/): /healthz fails (503) when a check named here
+# fails; the worker check waits this long for a Celery worker's answer; beat's heartbeat may be
+# this old. /metrics answers these networks, or anyone with the bearer token when one is set.
+HEALTHZ_REQUIRED = env.list(
+    "HEALTHZ_REQUIRED", default=["database", "broker", "worker", "beat", "calendar"]
+)
+HEALTHZ_WORKER_TIMEOUT = env.float("HEALTHZ_WORKER_TIMEOUT", default=1.0)
+BEAT_HEARTBEAT_MAX_AGE = env.int("BEAT_HEARTBEAT_MAX_AGE", default=180)
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=[])
+# a load balancer probes /healthz and Prometheus scrapes /metrics over plain HTTP inside
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+
+# Logs: every line carries the request id (config/ops/request_id.py); LOG_FORMAT=json writes
+# one JSON object a line for a log collector.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "accounts.logging.RedactSensitiveFilter"}},
+    "filters": {
+        "redact": {"()": "accounts.logging.RedactSensitiveFilter"},
+        "request_id": {"()": "config.ops.request_id.RequestIdFilter"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"},
+        "json": {"()": "config.ops.request_id.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact"],
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["redact", "request_id"],
         },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
+from config.ops import health, metrics
 from lending.portal import views as lending_portal
 from reports import views_dashboard
 
@@ -30,7 +31,8 @@ staff_patterns = [
     *_collect("staff_urlpatterns"),
 ]
 api_v1 = [
-    path("auth/token/", accounts_api.TokenView.as_view(), name="auth-token"),
+    path("auth/tokens/", accounts_api.TokenListView.as_view(), name="auth-tokens"),
+    path("auth/tokens/<int:pk>/", accounts_api.TokenDetailView.as_view(), name="auth-token"),
     path("me/", accounts_api.MeView.as_view(), name="me"),
     *_collect("api_urlpatterns"),
 ]
@@ -53,6 +55,9 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include((api_v1, "v1"))),
+    # operations (docs/OPERATIONS.md): the load balancer's health check, Prometheus's scrape
+    path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
 ]
 
 # unknown /api/ URLs (a malformed id) answer {code, message, extra} like the rest of the API

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.admin_mixins import ReadOnlyAdminMixin
+from accounts.admin_mixins import GuardedActionsMixin, ReadOnlyAdminMixin, action_needs
 from accounts.errors import ApplicationError
 
 from . import selectors, services
@@ -53,7 +53,7 @@ class PostingInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class JournalEntryAdmin(GuardedActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "created_at", "effective_date", "kind", "memo", "actor", "reversal_of")
     list_filter = ("kind", "effective_date")
     search_fields = ("memo", "idempotency_key")
@@ -67,7 +67,7 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
 
-    @admin.action(description=_("Reverse the selected entries"), permissions=["reverse"])
+    @action_needs("custody.reverse_journalentry", description=_("Reverse the selected entries"))
     def reverse_entries(self, request, queryset):
         for entry in queryset:
             _run(
@@ -79,9 +79,6 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 _("Entry reversed."),
             )
 
-    def has_reverse_permission(self, request):
-        return request.user.has_perm("custody.reverse_journalentry")
-
 
 class StatementLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = StatementLine
@@ -91,13 +88,14 @@ class StatementLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(StatementImport)
-class StatementImportAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class StatementImportAdmin(GuardedActionsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = ("statement_date", "source", "institution", "file_name", "imported_by")
     list_filter = ("source", "institution")
     inlines = [StatementLineInline]
     actions = ["reconcile"]
 
-    @admin.action(description=_("Run the external reconciliation"), permissions=["reconcile"])
+    # its own permission (the service checks it again): viewing a statement is not enough
+    @action_needs("custody.add_reconciliation", description=_("Run the external reconciliation"))
     def reconcile(self, request, queryset):
         for statement in queryset:
             _run(
@@ -108,10 +106,6 @@ class StatementImportAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
                 ),
                 _("Reconciliation run."),
             )
-
-    def has_reconcile_permission(self, request):
-        # its own permission (the service checks it again): viewing a statement is not enough
-        return request.user.has_perm("custody.add_reconciliation")
 
 
 class BreakInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -134,7 +128,7 @@ class BreakInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Reconciliation)
-class ReconciliationAdmin(SimpleHistoryAdmin):
+class ReconciliationAdmin(GuardedActionsMixin, SimpleHistoryAdmin):
     list_display = ("business_date", "kind", "unit", "status", "run_by", "run_at")
     list_filter = ("kind", "status")
     inlines = [BreakInline]
@@ -149,9 +143,10 @@ class ReconciliationAdmin(SimpleHistoryAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
 
-    @admin.action(
+    # resolving moves house money (the service checks it again)
+    @action_needs(
+        "custody.move_housemoney",
         description=_("Resolve open breaks (top-up or withdraw the excess)"),
-        permissions=["resolve"],
     )
     def resolve_breaks(self, request, queryset):
         for reconciliation in queryset:
@@ -164,10 +159,6 @@ class ReconciliationAdmin(SimpleHistoryAdmin):
                     ),
                     _("Break resolved."),
                 )
-
-    def has_resolve_permission(self, request):
-        # resolving moves house money (the service checks it again)
-        return request.user.has_perm("custody.move_housemoney")
 
 
 @admin.register(ReconciliationBreak)

@@ -31,7 +31,7 @@ AREAS = ("portal/", "staff/", "api/v1/")
 
 #: Writes anyone may make, or whose only check is the credentials they carry.
 EXEMPT_WRITES = {
-    "v1:auth-token": "exchanges credentials for a token: public by design",
+    "v1:auth-tokens": "exchanges credentials (and a staff code) for a token: public by design",
     "v1:lending-simulator-leverage": "open calculator (no login, writes nothing)",
 }
 

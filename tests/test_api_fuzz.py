@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.compliance.fixtures import login_verified
+from tests.support.tokens import api_token
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +77,6 @@ def book(funded_account, staff):
     from django.middleware.csrf import _get_new_csrf_string
     from django.test import Client
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
     from lending.liquidation import services as liquidation
     from lending.models import Notice
@@ -93,7 +93,14 @@ def book(funded_account, staff):
     call = overdue_call(account, staff)
     plan = liquidation.liquidation_plan_prepare(call=call, actor=staff["risk"], reason="fuzz")
     filing = reports.filing_request(kind="daily_business", as_of=timezone.now(), actor=None)
+    from accounts import services as accounts_services
+
+    # a second token of the investor's for the fuzzer's DELETE to revoke (not the one it uses)
+    decoy, _token = accounts_services.api_token_issue(
+        user=investor.user, name="fuzz decoy", actor=investor.user
+    )
     ids = {
+        "/api/v1/auth/tokens/{id}/": decoy.pk,
         "/api/v1/compliance/assessments/{id}/": investor.assessments.latest("pk").pk,
         "/api/v1/credit-accounts/{id}/": account.pk,
         "/api/v1/filings/{id}/": filing.pk,
@@ -119,7 +126,7 @@ def book(funded_account, staff):
             "cookies": {session.key: session.value, django_settings.CSRF_COOKIE_NAME: csrf},
         },
         "investor": {
-            "headers": {"Authorization": f"Token {Token.objects.create(user=investor.user).key}"},
+            "headers": {"Authorization": f"Token {api_token(investor.user)}"},
             "cookies": {},
         },
     }

@@ -9,7 +9,11 @@ from django.core.management import call_command
 
 # path -> {method: (response schema's key fields, which of them are decimal strings)}
 ENDPOINTS = {
-    "/api/v1/auth/token/": {"post": ({"token"}, set())},
+    "/api/v1/auth/tokens/": {
+        "post": ({"token", "id", "name", "expiry", "verified_until"}, set()),
+        "get": (set(), set()),
+    },
+    "/api/v1/auth/tokens/{id}/": {"delete": (set(), set())},
     "/api/v1/me/": {"get": (set(), set())},
     "/api/v1/instruments/": {
         "get": ({"id", "code", "exchange", "name", "haircut", "last_price"}, {"haircut"})

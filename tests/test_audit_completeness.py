@@ -38,6 +38,7 @@ from tests.compliance.fixtures import answers_for, login_verified, second_factor
 from tests.lending.book_fixtures import price_set
 from tests.lending.calls_fixtures import MOUTAI, PINGAN, overdue_call, sh
 from tests.support import market
+from tests.support.history import record_as_of
 
 pytestmark = pytest.mark.django_db
 
@@ -536,7 +537,7 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
     last_month = timezone.localdate().replace(day=1) - timedelta(days=1)
     when = timezone.make_aware(timezone.datetime(last_month.year, last_month.month, 2, 10))
     InvestorProfile.objects.filter(pk=cautious.pk).update(created_at=when)
-    cautious.history.update(history_date=when)
+    record_as_of(cautious, when)  # history rows are append-only: one more, dated then
     assert reports.statements_prepare_month() >= 1  # the monthly beat
     for statement_row in ClientStatement.objects.all():
         reports.statement_generate(statement_id=statement_row.pk)

@@ -193,6 +193,7 @@ def test_served_pages_have_no_inline_scripts_handlers_or_styles(
         f"/admin/lending/margincall/{world['call']}/history/",
         "/admin/reports/filing/",
         "/admin/compliance/regulatoryparameter/add/",
+        "/accounts/tokens/?all=1",
     ):
         scan(url, client.get(url))
 

@@ -100,7 +100,12 @@ def test_secret_key_is_required_outside_debug():
     assert "DJANGO_SECRET_KEY is required" in result.stderr
 
 
+@pytest.mark.django_db
 def test_check_deploy_with_production_settings_is_clean():
+    # against the test database (migrated, no demo authenticators): the default database may
+    # hold `make demo`'s desk, whose published secrets check --deploy rightly refuses
+    db = connection.settings_dict
+    test_database = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
@@ -112,6 +117,7 @@ def test_check_deploy_with_production_settings_is_clean():
             DJANGO_SECRET_KEY="prod-" + "k3y!" * 15,
             FIELD_ENCRYPTION_KEY="cHJvZHVjdGlvbi1maWVsZC1rZXktMzItYnl0ZXMhISE=",
             DJANGO_ALLOWED_HOSTS="desk.example.com",
+            DATABASE_URL=test_database,
             # production refuses to start without its broker (the FIX session)
             FIX_HOST="broker.example.com",
             FIX_PORT="9878",
@@ -130,7 +136,7 @@ def test_openapi_schema_and_docs_are_served(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
     paths = schema.json()["paths"]
-    assert "/api/v1/auth/token/" in paths and "/api/v1/me/" in paths
+    assert "/api/v1/auth/tokens/" in paths and "/api/v1/me/" in paths
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()  # assets are served locally
@@ -142,8 +148,8 @@ def test_api_errors_share_one_shape(client, make_user):
     assert unauthenticated.status_code in (401, 403)
     assert set(unauthenticated.json()) == {"code", "message", "extra"}
     bad = client.post(
-        "/api/v1/auth/token/",
-        {"email": "not-an-email", "password": "x"},
+        "/api/v1/auth/tokens/",
+        {"email": "not-an-email", "password": "x", "name": "laptop"},
         content_type="application/json",
     )
     assert bad.status_code == 400
@@ -151,11 +157,11 @@ def test_api_errors_share_one_shape(client, make_user):
     assert bad.json()["message"].startswith("email:")
     user = make_user("operations")
     good = client.post(
-        "/api/v1/auth/token/",
-        {"email": user.email.upper(), "password": "correct-horse-42"},
+        "/api/v1/auth/tokens/",
+        {"email": user.email.upper(), "password": "correct-horse-42", "name": "laptop"},
         content_type="application/json",
     )
-    assert good.status_code == 200
+    assert good.status_code == 201
     token = good.json()["token"]
     me = client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}")
     assert me.json()["email"] == user.email

@@ -34,15 +34,15 @@ def test_the_api_token_endpoint_is_throttled_too(client, make_user):
     user = make_user("operations")
     for attempt in range(5):
         response = client.post(
-            "/api/v1/auth/token/",
-            {"email": user.email, "password": "nope"},
+            "/api/v1/auth/tokens/",
+            {"email": user.email, "password": "nope", "name": "laptop"},
             content_type="application/json",
             REMOTE_ADDR="203.0.113.8",
         )
         assert response.status_code == (400 if attempt < 4 else 429)
     locked = client.post(
-        "/api/v1/auth/token/",
-        {"email": user.email, "password": "correct-horse-42"},
+        "/api/v1/auth/tokens/",
+        {"email": user.email, "password": "correct-horse-42", "name": "laptop"},
         content_type="application/json",
         REMOTE_ADDR="203.0.113.8",
     )

@@ -5,8 +5,10 @@
   kept as the database's COMMENT;
 * investors for a fixed random sample of the book's accounts: the generator already made a user
   and an investor profile per account; the sample gets the investor role
-  (accounts.services.user_set_role) and a DRF API token (what POST /api/v1/auth/token/ hands
-  out); each run gives them fresh sessions, since a session is bound to the secret key;
+  (accounts.services.user_set_role); each run issues them new API tokens (what
+  POST /api/v1/auth/tokens/ hands out: only a digest is stored, so a token cannot be read back)
+  and revokes the last run's, and gives them fresh sessions, since a session is bound to the
+  secret key;
 * a price-feed user with the market-data feed role (Role.PRICE_FEED: lending.add_pricetick
   only, not staff, so no second factor), made by accounts.services.user_create, with its token.
 """
@@ -108,7 +110,6 @@ def sample_account_ids(accounts: int, investors: int) -> list[int]:
 def ensure_investors(account_ids: list[int]) -> list[dict]:
     """Investor role and API token for the owners of `account_ids`; [{account, token, user}]."""
     from django.contrib.auth.models import Group
-    from rest_framework.authtoken.models import Token
 
     from accounts import services as account_services
     from accounts.roles import Role
@@ -121,8 +122,10 @@ def ensure_investors(account_ids: list[int]) -> list[dict]:
     have_role = set(
         investor_group.user_set.filter(pk__in=owners.values()).values_list("pk", flat=True)
     )
-    tokens = dict(Token.objects.filter(user_id__in=owners.values()).values_list("user_id", "key"))
     from accounts.models import User
+
+    _revoke_bench_tokens(list(owners.values()))
+    tokens: dict[int, str] = {}
 
     users = User.objects.in_bulk(list(owners.values()))
     made = 0
@@ -133,10 +136,9 @@ def ensure_investors(account_ids: list[int]) -> list[dict]:
                 user=user, role=Role.INVESTOR, actor=None, reason="bench/load: load-test investor"
             )
             made += 1
-        if user_id not in tokens:
-            tokens[user_id] = Token.objects.get_or_create(user=user)[0].key
+        tokens[user_id] = _bench_token(user)
     if made:
-        print(f"gave {made:,} sampled investors the investor role and an API token")
+        print(f"gave {made:,} sampled investors the investor role")
     return [
         {"account": pk, "user": owners[pk], "token": tokens[owners[pk]]}
         for pk in account_ids
@@ -170,8 +172,6 @@ def ensure_price_feed_user() -> str:
     """The machine user posting prices (market-data feed role: lending.add_pricetick, not
     staff); returns its token. A feed user made by an older run with the risk role is moved to
     the feed role: a staff token cannot write without a second factor."""
-    from rest_framework.authtoken.models import Token
-
     from accounts import services as account_services
     from accounts.models import User
     from accounts.roles import Role
@@ -190,7 +190,29 @@ def ensure_price_feed_user() -> str:
         account_services.user_set_role(
             user=user, role=Role.PRICE_FEED, actor=None, reason="bench/load: price feed role"
         )
-    return Token.objects.get_or_create(user=user)[0].key
+    _revoke_bench_tokens([user.pk])
+    return _bench_token(user)
+
+
+BENCH_TOKEN_NAME = "bench/load"  # noqa: S105  (the device name, not a secret)
+
+
+def _revoke_bench_tokens(user_ids: list[int]) -> None:
+    """Only a token's digest is stored, so each run issues new tokens and revokes the last
+    run's (a user holds at most API_TOKENS_PER_USER active tokens)."""
+    from accounts import services as account_services
+    from accounts.models import ApiToken
+
+    for token in ApiToken.objects.filter(
+        user_id__in=user_ids, name=BENCH_TOKEN_NAME, revoked_at=None
+    ):
+        account_services.api_token_revoke(token=token, actor=None, reason="bench/load: new run")
+
+
+def _bench_token(user) -> str:
+    from accounts import services as account_services
+
+    return account_services.api_token_issue(user=user, name=BENCH_TOKEN_NAME, actor=None)[1]
 
 
 def instrument_prices() -> list[list]:

@@ -1,4 +1,13 @@
-"""Every write of the custody app. Other apps import from here (custody.services)."""
+"""Every write of the custody app. Other apps import from here (custody.services).
+
+Permissions: every top-level service checks the actor's permission with
+accounts.permissions.require_permission (actor None is the system: tasks, commands, seeds). A
+function named `*_in_transaction` composes inside a caller's transaction and trusts its caller:
+only other services call it, after checking their own permission (lending's orders, bank
+credits, withdrawals, liquidation and risk runs). `ledger_account_get_or_create` (and
+`house_account`, `client_account`) only opens the standard empty account a checked posting
+needs on first use, and `balances_lock` only locks; neither checks. tests/test_actor_none.py
+holds the list of services that check nothing and why."""
 
 from .client import (
     client_deposit_post,
@@ -43,6 +52,7 @@ from .reserves import (
     reserve_fund_use,
     reserve_fund_use_in_transaction,
     reserve_target_set,
+    reserve_target_set_in_transaction,
     uncovered_loss_address,
 )
 
@@ -82,6 +92,7 @@ __all__ = [
     "reserve_fund_use",
     "reserve_fund_use_in_transaction",
     "reserve_target_set",
+    "reserve_target_set_in_transaction",
     "statement_import",
     "uncovered_loss_address",
 ]

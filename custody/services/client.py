@@ -1,4 +1,8 @@
-"""Client deposits and withdrawals."""
+"""Client deposits and withdrawals.
+
+The top-level services check `POST_PERM` (custody.add_journalentry: operations and treasury);
+the `*_in_transaction` variants trust their caller, a service that has checked its own
+permission (lending's bank credits, held-deposit release and withdrawal requests)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from django.db import transaction
 
 from accounts.errors import RuleViolation, ValidationFailed
 from accounts.models import InvestorProfile
+from accounts.permissions import require_permission
 
 from .. import money
 from ..models import EntryKind, JournalEntry
@@ -21,6 +26,9 @@ from .ledger import (
     normal_balance,
     run_retrying,
 )
+
+#: Posting money in or out of a client's account by hand (the services below).
+POST_PERM = "custody.add_journalentry"
 
 
 def _key(idempotency_key: str) -> str:
@@ -118,6 +126,7 @@ def client_deposit_post(
 ) -> JournalEntry:
     """Credit the client's money with a deposit received from their bank account of record
     into the client omnibus bank. Compliance's red-flag check runs before this call."""
+    require_permission(actor, POST_PERM, action="post a client deposit")
 
     def run() -> JournalEntry:
         with transaction.atomic(durable=True):
@@ -188,6 +197,7 @@ def client_withdrawal_post(
     """Pay client money out to the bank account of record. More than the client's money is
     refused (RuleViolation naming the account, the amount and the balance); nothing is written.
     Lending adds its own rule (maintenance ratio >= 300%) before calling the inner variant."""
+    require_permission(actor, POST_PERM, action="pay a client withdrawal")
 
     def run() -> JournalEntry:
         with transaction.atomic(durable=True):

@@ -13,6 +13,13 @@ lending.credit.locks; custody's own services take its first step with `investor_
 rows by primary key (`balances_lock`, `select_for_update(of=("self",))`). The posting trigger
 locks balance rows in primary-key order too, so two entries touching the same accounts never
 deadlock.
+
+Permissions: the front doors check them (`entry_post` and `entries_post`: custody.add_journalentry;
+`entry_reverse`: custody.reverse_journalentry; `ledger_account_set_external_ref`:
+custody.change_ledgeraccount). The `*_in_transaction` variants trust their caller, another
+service that has checked its own permission, and so does `ledger_account_get_or_create` (with
+`house_account` and `client_account`): it only opens the standard, empty account a posting of
+a checked service needs on first use.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from django.utils import timezone
 
 from accounts.audit import stamp
 from accounts.errors import Conflict, RetryableError, RuleViolation, ValidationFailed
+from accounts.permissions import require_permission
 
 from .. import money
 from ..models import (
@@ -44,6 +52,9 @@ from ..models import (
 )
 
 T = TypeVar("T")
+
+POST_PERM = "custody.add_journalentry"
+REVERSE_PERM = "custody.reverse_journalentry"
 
 MAX_ATTEMPTS = 5
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
@@ -170,6 +181,9 @@ def ledger_account_set_external_ref(
     *, account: LedgerAccount, external_ref: str, actor, reason: str
 ) -> LedgerAccount:
     """Map a ledger account to the bank or custodian account number its statements quote."""
+    require_permission(
+        actor, "custody.change_ledgeraccount", action="map a ledger account to a bank account"
+    )
     account.external_ref = external_ref.strip()
     stamp(account, actor=actor, reason=reason)
     try:
@@ -527,6 +541,7 @@ def entry_post(
     reversal_of: JournalEntry | None = None,
 ) -> JournalEntry:
     """Post one balanced entry in its own (durable) transaction. The ledger's front door."""
+    require_permission(actor, POST_PERM, action="post a journal entry")
     spec_args = {
         "legs": legs,
         "memo": memo,
@@ -543,6 +558,7 @@ def entry_post(
 def entries_post(*, entries: Sequence[EntrySpec], actor) -> list[JournalEntry]:
     """Batch form: many balanced entries in one durable transaction (daily interest,
     liquidation proceeds across many accounts). All or nothing."""
+    require_permission(actor, POST_PERM, action="post journal entries")
     return _durable(
         lambda: entries_post_in_transaction(entries=entries, actor=actor), entries, "entries_post"
     )
@@ -552,6 +568,7 @@ def entry_reverse(
     *, entry: JournalEntry, actor, reason: str, idempotency_key: str | None = None
 ) -> JournalEntry:
     """Post the mirror image of `entry`, linked to it. An entry is reversed at most once."""
+    require_permission(actor, REVERSE_PERM, action="reverse a journal entry")
     if not reason or not reason.strip():
         raise ValidationFailed("reason: a reversal says why", extra={"field": "reason"})
     postings = list(entry.postings.select_related("account"))

@@ -213,6 +213,9 @@ def client_money_requirement_compute(
 ) -> ClientMoneyRequirement:
     """Credits owed to clients vs debits owed by them (each client's debits counted up to
     that client's own credit), kept with its inputs per client."""
+    require_permission(
+        actor, "custody.add_clientmoneyrequirement", action="compute the client-money requirement"
+    )
     currency = money.currency_parse(currency)
     today = timezone.localdate()
     as_of: datetime | None = None if business_date >= today else end_of_day(business_date)

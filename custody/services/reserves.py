@@ -1,4 +1,8 @@
-"""Reserve fund, reserve target and backup credit facilities, all posted through the ledger."""
+"""Reserve fund, reserve target and backup credit facilities, all posted through the ledger.
+
+Every top-level service checks its permission (MOVE_PERM for moving house money); the
+`*_in_transaction` variants trust their caller, a service that has checked its own (lending's
+default handling, the risk run's target adoption)."""
 
 from __future__ import annotations
 
@@ -197,6 +201,7 @@ def reserve_fund_use(
     idempotency_key: str,
 ) -> JournalEntry:
     """Cover a client's default (see reserve_fund_use_in_transaction) in its own transaction."""
+    require_permission(actor, MOVE_PERM, action="use the reserve fund")
     return _durable(
         lambda: reserve_fund_use_in_transaction(
             investor=investor,
@@ -219,8 +224,27 @@ def reserve_target_set(
     actor,
     reason: str,
 ) -> ReserveTarget:
-    """Record the reserve target (expected + stressed loss) computed by lending's risk
-    analytics; history keeps every previous target with who and why."""
+    """Record a reserve target by hand (treasury, custody.change_reservetarget); history keeps
+    every previous target with who and why."""
+    require_permission(actor, "custody.change_reservetarget", action="set the reserve target")
+    with transaction.atomic():
+        return reserve_target_set_in_transaction(
+            currency=currency, target=target, as_of=as_of, source=source, actor=actor, reason=reason
+        )
+
+
+def reserve_target_set_in_transaction(
+    *,
+    currency: str,
+    target: Decimal | str,
+    as_of: date,
+    source: str,
+    actor,
+    reason: str,
+) -> ReserveTarget:
+    """`reserve_target_set` for a service that has checked its own permission: lending's risk
+    run adoption (lending.adopt_riskrun, four eyes, by a risk officer or a treasurer), which
+    records the target (expected + stressed loss) its analytics computed."""
     currency = money.currency_parse(currency)
     target = money.money_parse(target, field="target", allow_zero=True)
     reason = _reason(reason)

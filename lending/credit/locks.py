@@ -6,15 +6,30 @@ ones), each step in primary-key order:
 
 1. investors (accounts.InvestorProfile);
 2. credit accounts (lending.credit.models.CreditAccount);
-3. ledger accounts: the balance rows of custody's ledger, locked by custody's posting path
+3. the desk-wide limits (`desk_limits_lock`): one transaction-scoped PostgreSQL advisory lock
+   on a fixed key, taken by a financed buy before it reads the desk's totals (financing
+   outstanding plus what working financed buys hold back) and held until its order, and so its
+   hold-back, is committed: two investors' orders placed at once are checked one after the
+   other against the net-capital caps, never both against the same stale total;
+4. ledger accounts: the balance rows of custody's ledger, locked by custody's posting path
    (`custody.services.balances_lock`, and the posting trigger, which locks the balance rows an
    entry touches in primary-key order).
 
 Steps 1 and 2 are `lock_in_order` (and its single-account forms `credit_account_lock`,
-`open_credit_account_lock`); step 3 is custody's. Callers must not lock ledger balance rows (nor
-post a journal entry, whose trigger locks them) before calling the helper in the same
-transaction; rows of their own (margin calls, financings, instruments, ...) come after all
-three steps. Two transactions that follow the order wait for each other instead of deadlocking.
+`open_credit_account_lock`); step 3 is `desk_limits_lock`; step 4 is custody's. Callers must not
+lock ledger balance rows (nor post a journal entry, whose trigger locks them) before calling the
+helper in the same transaction; rows of their own (margin calls, financings, instruments, ...)
+come after all the steps. Two transactions that follow the order wait for each other instead of
+deadlocking. Only order placement takes step 3 (after its account, before any ledger row), and
+while it holds it it only reads and inserts its order, so its holder never waits for a lock a
+waiter for it holds. Fills, cancels and repayments do not take it: they only lower the desk's
+total or move an amount from a hold-back to financing (a fill costs at most what its order held
+back), so a check that reads the totals under the lock never counts less than is lent.
+
+The float stop (financing of one security stopped at 25% of its float, resumed below 20%) is a
+state, not a sum an order adds to: it is changed only by `financing_stop_evaluate` under the
+instrument's row lock when a fill or a repayment moves that security's financing, and an order
+reads the committed state, so no order passes that would not pass run alone.
 
 Custody cannot import lending, so its own services (deposits, withdrawals, reserves) take the
 investor step with `custody.services.investor_lock`, the same lock by primary key. Lending takes
@@ -29,6 +44,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -93,6 +109,22 @@ def lock_in_order(
     if missing:
         raise NotFound(f"credit accounts not found: {missing}", extra={"credit_accounts": missing})
     return Locked(investors=investors, credit_accounts=accounts)
+
+
+#: The advisory lock key of step 3 (one 64-bit key: PostgreSQL keeps single-key advisory
+#: locks apart from the two-key ones the mark-to-market shards take): the bytes b"mdesklim"
+#: read as a big-endian number, moved into the signed range of a bigint.
+DESK_LIMITS_LOCK_KEY = int.from_bytes(b"mdesklim", "big") - 2**63
+
+
+def desk_limits_lock() -> None:
+    """Step 3: wait for, then hold until the transaction ends, the desk-wide limits' lock
+    (`pg_advisory_xact_lock`). Take it after the account (steps 1 and 2), before reading the
+    desk's totals; the order that passes the caps must be written before the transaction ends."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("desk_limits_lock needs the caller's transaction.atomic()")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DESK_LIMITS_LOCK_KEY])
 
 
 def credit_account_lock(credit_account: CreditAccount) -> CreditAccount:

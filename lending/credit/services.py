@@ -3,6 +3,11 @@
 Locks: lending.credit.locks (`lock_in_order`), where the desk's lock order is written down.
 Refusals that must be remembered (second credit account, wrong account name, sub-accounts)
 are recorded as compliance red flags in their own transaction before the error is raised.
+
+Permissions: each service checks the actor's (accounts.permissions; actor None is the system);
+an investor applies, renews and withdraws for themselves, or operations for them.
+`client_deposit_receive_in_transaction` trusts its caller (the bank-credit service, which
+checks lending.add_bankcredit).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from accounts.errors import (
     ValidationFailed,
 )
 from accounts.models import InvestorProfile, User
-from accounts.permissions import require_permission
+from accounts.permissions import require_investor_or_permission, require_permission
 from accounts.precision import MONEY
 from accounts.second_factor import require_second_factor
 from compliance import calendar
@@ -131,7 +136,11 @@ def _blockers_error(reasons) -> RuleViolation:
 # --- pricing --------------------------------------------------------------------------------
 
 
+PRICING_PERM = "lending.add_pricinggridentry"
+
+
 def pricing_grid_seed(*, actor: User | None = None) -> int:
+    require_permission(actor, PRICING_PERM, action="seed the pricing grid")
     added = 0
     for (grade, liquidity), rate in PRICING_SEED.items():
         cell = {"credit_grade": grade, "collateral_liquidity": liquidity}
@@ -150,6 +159,7 @@ def pricing_entry_add(
     *, credit_grade: str, collateral_liquidity: str, annual_rate, effective_from: date, actor
 ) -> PricingGridEntry:
     """A new dated rate for one cell of the grid; contracts keep the rate they were signed at."""
+    require_permission(actor, PRICING_PERM, action="add a pricing grid rate")
     if credit_grade not in CreditGrade.values:
         raise ValidationFailed("credit_grade: unknown grade", extra={"field": "credit_grade"})
     if collateral_liquidity not in CollateralLiquidity.values:
@@ -215,7 +225,10 @@ def credit_application_submit(
     actor: User | None,
     purpose: str = "",
 ) -> CreditApplication:
-    """The investor applies for a new credit line."""
+    """The investor applies for a new credit line (or operations for them)."""
+    require_investor_or_permission(
+        actor, investor, "lending.add_creditapplication", action="apply for credit"
+    )
     today = compliance_selectors.today()
     limit = _money(requested_limit, "requested_limit")
     months = _term(requested_term_months, "requested_term_months", on=today)
@@ -247,6 +260,9 @@ def credit_renewal_apply(
     *, contract: CreditContract, requested_term_months, actor: User | None, purpose: str = ""
 ) -> CreditApplication:
     """Renewal of an active contract, through the same four-eyes path."""
+    require_investor_or_permission(
+        actor, contract.investor, "lending.add_creditapplication", action="apply for a renewal"
+    )
     if contract.status != ContractStatus.ACTIVE:
         raise RuleViolation(
             f"contract: {contract.contract_number} is {contract.status}; only an active "
@@ -289,6 +305,9 @@ def _application_create(*, investor, kind, contract, limit, months, purpose, act
 def credit_application_withdraw(
     *, application: CreditApplication, investor: InvestorProfile, actor: User | None
 ) -> CreditApplication:
+    require_investor_or_permission(
+        actor, investor, "lending.change_creditapplication", action="withdraw an application"
+    )
     if application.investor_id != investor.pk:
         raise NotFound("application: not found")
     if application.status not in OPEN_APPLICATION_STATUSES:
@@ -464,7 +483,9 @@ def credit_account_open(
     *, investor: InvestorProfile, account_name: str, actor: User | None
 ) -> CreditAccount:
     """Open the investor's credit account. Refused, and recorded as a red flag, when the
-    investor already has one or the name differs from the investor's real name."""
+    investor already has one or the name differs from the investor's real name. Operations'
+    onboarding (the maker of the credit file, lending.prepare_creditapplication)."""
+    require_permission(actor, "lending.prepare_creditapplication", action="open a credit account")
     if account_name.strip() != investor.real_name.strip():
         compliance_services.refuse_and_record(
             investor=investor,

@@ -52,6 +52,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import stamp
 from accounts.bulk import rows_update_with_history
 from accounts.errors import Conflict, RuleViolation, ValidationFailed
+from accounts.permissions import require_permission
 from compliance import calendar
 from compliance import parameters as P
 from compliance import selectors as compliance_selectors
@@ -234,7 +235,8 @@ def financed_purchase_check(
     target list in force (lending.instruments.exchange_lists). `pending` is what the
     account's working financed buys already hold back, `desk_pending` the same desk-wide;
     both count as if financed.
-    Each refusal is a RuleViolation carrying the numbers. Call under the account's lock."""
+    Each refusal is a RuleViolation carrying the numbers. Call under the account's lock and
+    the desk's (lending.credit.locks steps 2 and 3), with `desk_pending` read under them."""
     outstanding = view.financing_debt + pending
     if outstanding + amount > contract.credit_limit:
         raise RuleViolation(
@@ -710,6 +712,7 @@ def interest_accrue(*, business_date: date, actor=None) -> int:
     principal x contract rate / 360 per financing, one ledger entry per contract and day
     (InterestAccrual is unique per contract and date, so a second run posts nothing). Returns
     the number of contracts posted."""
+    require_permission(actor, "lending.add_interestaccrual", action="accrue interest")
 
     def run() -> int:
         candidates = list(
@@ -800,6 +803,7 @@ def interest_accrue(*, business_date: date, actor=None) -> int:
 def interest_collect(*, month: date | str, actor=None) -> int:
     """Collect accrued interest from client cash once a month (key per investor and month);
     what the cash cannot cover stays receivable. Returns the number of accounts collected."""
+    require_permission(actor, "lending.add_interestaccrual", action="collect interest")
     if isinstance(month, str):
         month = date.fromisoformat(month + "-01" if len(month) == 7 else month)
     tag = f"{month:%Y-%m}"

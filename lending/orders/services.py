@@ -9,7 +9,8 @@ and apply the market's execution reports (the only way a trade is booked).
   the company (lending.instruments.restricted), there is no active contract or it is past its
   end, and for a financed buy the credit limit, the available margin at the limit price,
   eligibility, the exchange's financing target list in force, the float stop, concentration
-  and the net-capital caps (lending.financing.services checks them); for an own-cash buy the
+  and the net-capital caps (lending.financing.services checks them, the desk-wide ones under
+  the desk's lock, lending.credit.locks step 3); for an own-cash buy the
   free cash; for a sale the shares not already offered. A buy holds back its
   most possible cost (limit price x quantity + fees) until it is filled, cancelled, rejected or
   expired. The order is committed unsent; the FIX gateway (orders/gateway.py) sends it.
@@ -52,7 +53,7 @@ from lending.common.inputs import (
     shares_parsed,
 )
 from lending.common.transactions import durable
-from lending.credit.locks import lock_in_order, open_credit_account_lock
+from lending.credit.locks import desk_limits_lock, lock_in_order, open_credit_account_lock
 from lending.credit.models import CreditAccount, CreditContract
 from lending.credit.permissions import require_owner_or_perm
 from lending.domain import fees as fee_rules
@@ -242,6 +243,12 @@ def order_place(
                 quantity=quantity, limit_price=limit_price, rates=fee_rates(contract, on)
             )
             if purpose == OrderPurpose.FINANCED_BUY:
+                # The desk-wide caps add up every account: read the totals under the desk's
+                # lock (lending.credit.locks, step 3), held until this order and its hold-back
+                # are committed, so another investor's order waits and then counts this one.
+                # The hold-backs are read before the financings: a fill committing in between
+                # is then counted twice (refusing too much), never missed.
+                desk_limits_lock()
                 financing.financed_purchase_check(
                     view=view,
                     contract=contract,

@@ -914,7 +914,7 @@ def risk_run_target_adopt(*, run: RiskRun, actor, reason: str) -> RiskRun:
                 extra={"field": "run"},
             )
         previous = custody_selectors.reserve_adequacy(currency=run.currency).target
-        custody_services.reserve_target_set(
+        custody_services.reserve_target_set_in_transaction(
             currency=run.currency,
             target=run.reserve_target,
             as_of=timezone.localdate(),

@@ -6,13 +6,7 @@ Each test prints one line starting with "FAULT" with the figures it measured (`p
 docs/RELIABILITY.md quotes them."""
 
 import contextlib
-import glob
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -22,16 +16,11 @@ from django.db import InterfaceError, OperationalError, connection
 
 from tests.binaries import need_binary
 from tools import worker_processes
+from tools.private_services import PrivatePostgres, PrivateRedis, free_port, migrate, pg_bindir
 from tools.worker_processes import WorkerProcess, wait_until_ready
 from tools.worker_processes import stop as stop_worker
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def report(line: str) -> None:
@@ -42,74 +31,11 @@ def report(line: str) -> None:
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-def _pg_bindir() -> Path | None:
-    configured = os.environ.get("PG_BINDIR")
-    if configured:
-        return Path(configured)
-    found = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[-3])
-    )
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-class PrivatePostgres:
-    """A throwaway PostgreSQL cluster on a free port (trust auth, fsync off), run as the
-    postgres user when the tests run as root (initdb refuses root)."""
-
-    def __init__(self, bindir: Path):
-        self.bindir = bindir
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="margindesk-pg-"))
-        self.data = self.dir / "data"
-        self.log = self.dir / "server.log"
-        self.as_postgres = os.geteuid() == 0
-        if self.as_postgres:
-            shutil.chown(self.dir, user="postgres")
-
-    def _run(self, tool: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        cmd = [str(self.bindir / tool), *args]
-        if self.as_postgres:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=timeout)
-
-    def _options(self) -> str:
-        return (
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-        )
-
-    def start(self) -> None:
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-o", self._options(),
-                  "start")  # fmt: skip
-
-    def restart(self) -> float:
-        """`pg_ctl restart -m fast` (every session is terminated); returns its seconds."""
-        t0 = time.monotonic()
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-m", "fast",
-                  "-o", self._options(), "restart")  # fmt: skip
-        return time.monotonic() - t0
-
-    def stop(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):  # never started, or gone
-            self._run("pg_ctl", "-D", str(self.data), "-w", "-m", "immediate", "stop")
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def url(self, database: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
-
-    def createdb(self, name: str) -> None:
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
-
-
 @pytest.fixture
 def private_pg():
     """A private PostgreSQL cluster with a migrated database "margindesk_fault" (migrated by
     `manage.py migrate` in a subprocess, as a deployment does); stopped and removed after."""
-    bindir = _pg_bindir()
+    bindir = pg_bindir()
     for tool in ("initdb", "pg_ctl", "createdb"):
         need_binary(
             bindir / tool if bindir else tool,
@@ -121,18 +47,8 @@ def private_pg():
     try:
         pg.start()
         pg.createdb("margindesk_fault")
-        env = {**os.environ, "DATABASE_URL": pg.url("margindesk_fault"), "DJANGO_DEBUG": "true"}
-        env.pop("DATABASE_TEST_NAME", None)
-        migrate = subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-            cwd=ROOT,
-            env=env,
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert migrate.returncode == 0, f"migrate on the private cluster:\n{migrate.stderr}"
+        done = migrate(pg.url("margindesk_fault"), timeout=180)
+        assert done.returncode == 0, f"migrate on the private cluster:\n{done.stderr}"
         yield pg
     finally:
         pg.stop()
@@ -144,14 +60,21 @@ def on_private_pg(private_pg, transactional_db):
     book is built by the usual fixtures and services, and the test reads what the worker
     writes. Set up after pytest-django's transactional_db and torn down before it, so the
     usual flush at the end runs on the usual test database."""
+    with django_on(private_pg.port, "margindesk_fault"):
+        yield private_pg
+
+
+@contextlib.contextmanager
+def django_on(port: int, database: str):
+    """This process's Django connection on 127.0.0.1:`port`/`database` inside the block."""
     from django.contrib.contenttypes.models import ContentType
 
     saved = {k: connection.settings_dict.get(k) for k in ("HOST", "PORT", "NAME")}
     connection.close()
-    connection.settings_dict.update(HOST="127.0.0.1", PORT=private_pg.port, NAME="margindesk_fault")
+    connection.settings_dict.update(HOST="127.0.0.1", PORT=port, NAME=database)
     ContentType.objects.clear_cache()  # ids of the other database
     try:
-        yield private_pg
+        yield
     finally:
         connection.close()
         connection.settings_dict.update(saved)
@@ -159,55 +82,6 @@ def on_private_pg(private_pg, transactional_db):
 
 
 # --------------------------------------------------------------------------- Redis
-
-
-class PrivateRedis:
-    """A throwaway redis-server on a free port without persistence (as in production here:
-    no RDB snapshots, no append-only file), so a restart loses every queued message."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="margindesk-redis-"))
-        self.process: subprocess.Popen | None = None
-
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def client(self):
-        import redis
-
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if self.client().ping():
-                    return
-            except Exception:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server on port {self.port} did not answer")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def restart(self) -> float:
-        t0 = time.monotonic()
-        self.stop()
-        self.start()
-        return time.monotonic() - t0
 
 
 @pytest.fixture
@@ -219,7 +93,6 @@ def private_redis():
         yield server
     finally:
         server.stop()
-        shutil.rmtree(server.dir, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- workers
@@ -331,6 +204,7 @@ __all__ = [
     "PrivatePostgres",
     "PrivateRedis",
     "assert_ledger_intact",
+    "django_on",
     "duplicate_notices",
     "free_port",
     "ledger_state",

@@ -19,12 +19,12 @@ from decimal import Decimal, InvalidOperation
 import pytest
 import requests
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
 from custody.models import JournalEntry
 from lending.models import WithdrawalRequest
 from lending.orders.models import Order
 from tests.faults.conftest import assert_ledger_intact, ledger_state, report
+from tests.support.tokens import api_token
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -80,12 +80,12 @@ def client_api(short_lived_connections, live_server, funded_account):
     """post(kind, body, key, timeout) against the live server as the account's investor."""
     account = funded_account()
     user = account.investor.user
-    token = Token.objects.create(user=user)
+    token = api_token(user)
 
     def post(kind: str, body: dict, key: str, timeout: float = 30) -> requests.Response:
         url = f"{live_server.url}/api/v1/credit-accounts/{account.pk}/{KINDS[kind]['path']}/"
         headers = {
-            "Authorization": f"Token {token.key}",
+            "Authorization": f"Token {token}",
             "Idempotency-Key": key,
             "Accept-Language": "en",
         }

@@ -10,7 +10,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.errors import NotFound
@@ -21,6 +20,7 @@ from lending.instruments import services as instruments_services
 from lending.portal import selectors as portal_selectors
 from tests.lending.book_fixtures import price_set
 from tests.support import market
+from tests.support.tokens import api_token
 
 pytestmark = pytest.mark.django_db
 
@@ -76,9 +76,8 @@ def _buy(account, own, on_margin):
 
 def _api_queries(account) -> tuple[int, dict, list[str]]:
     """(queries, body, SQL) of GET /api/v1/credit-accounts/{id}/ with the investor's token."""
-    token = Token.objects.get_or_create(user=account.investor.user)[0]
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(account.investor.user)}")
     client.get(f"/api/v1/credit-accounts/{account.pk}/")  # warm: content types, translations
     with CaptureQueriesContext(connection) as queries:
         response = client.get(f"/api/v1/credit-accounts/{account.pk}/")

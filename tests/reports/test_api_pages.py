@@ -113,12 +113,13 @@ def _last_month():
 def _onboarded_last_month(profile):
     # test setup: pretend the profile (and its history) dates from early last month
     from accounts.models import InvestorProfile
+    from tests.support.history import record_as_of
 
     year, month = _last_month()
     when = timezone.make_aware(timezone.datetime(year, month, 2, 10, 0))
     InvestorProfile.objects.filter(pk=profile.pk).update(created_at=when)
-    profile.history.update(history_date=when)
-    return profile
+    # history rows are append-only: add one dated then (tests/support/history.py)
+    return record_as_of(profile, when)
 
 
 def test_investor_downloads_only_their_own_statement(client, make_investor, make_user):
