@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Local defaults: DEBUG on for the demo and tests; production sets DJANGO_DEBUG=false.
 export DJANGO_DEBUG ?= true
 
-.PHONY: install db messages setup demo demo-desk demo-stop test lint fmt clean-venv
+.PHONY: system system-test install db messages setup demo demo-desk demo-stop test lint fmt clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -15,6 +15,14 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+# Debian packages (gettext, Pango, CJK fonts; for the tests also poppler and Chromium), each
+# installed only when missing.
+system:
+	bash tools/system_packages.sh
+
+system-test:
+	bash tools/system_packages.sh --test
 
 db: install
 	$(PY) manage.py ensure_database
@@ -28,7 +36,7 @@ setup: db messages
 
 # PostgreSQL and Redis: the configured ones when they answer, else private ones started from
 # the installed binaries (tools/demo_services.py; `make demo-stop` stops those).
-demo: install
+demo: system install
 	@exports="$$($(PY) tools/demo_services.py up)" && eval "$$exports" && \
 	$(MAKE) --no-print-directory demo-desk
 
@@ -57,7 +65,7 @@ fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install messages lint
+test: system-test install messages lint
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
