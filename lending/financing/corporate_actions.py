@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -401,25 +401,6 @@ def reference_price(action: CorporateAction, previous_close: Decimal, tick: Deci
     return value.quantize(tick, rounding=ROUND_HALF_UP)
 
 
-_TICK_SQL = """
-INSERT INTO lending_pricetick (instrument_id, price, at, source, received_at)
-VALUES (%s, %s, %s, %s, now()) ON CONFLICT (instrument_id, at) DO NOTHING
-"""
-
-# As lending.instruments.services' latest-price statement: moves only forward in time.
-_LATEST_SQL = """
-INSERT INTO lending_latestprice (instrument_id, price, at, prev_close) VALUES (%s, %s, %s, NULL)
-ON CONFLICT (instrument_id) DO UPDATE
-   SET price = EXCLUDED.price,
-       at = EXCLUDED.at,
-       prev_close = CASE
-           WHEN (lending_latestprice.at AT TIME ZONE 'Asia/Shanghai')::date
-                < (EXCLUDED.at AT TIME ZONE 'Asia/Shanghai')::date
-           THEN lending_latestprice.price ELSE lending_latestprice.prev_close END
- WHERE lending_latestprice.at < EXCLUDED.at
-"""
-
-
 def _reference_price_record(action: CorporateAction) -> Decimal | None:
     """Write the ex-date's reference price as the last price before the ex-date began."""
     instrument = action.instrument
@@ -438,9 +419,9 @@ def _reference_price_record(action: CorporateAction) -> Decimal | None:
             extra={"field": "cash_per_share"},
         )
     at = start - timedelta(microseconds=1)
-    with connection.cursor() as cursor:
-        cursor.execute(_TICK_SQL, [instrument.pk, price, at, PRICE_SOURCE])
-        cursor.execute(_LATEST_SQL, [instrument.pk, price, at])
+    instruments_services.price_ticks_write_in_transaction(
+        source=PRICE_SOURCE, ids=[instrument.pk], prices=[price], times=[at]
+    )
     return price
 
 

@@ -324,27 +324,36 @@ def prices_ingest(ticks: Iterable[Mapping], *, source: str, actor=None) -> tuple
         times.append(at)
         rows.append(row)
     _check_bands(rows, ids, prices, times)
-    # the newest tick per instrument in this batch moves the latest price
+    with transaction.atomic():
+        accepted, moved = price_ticks_write_in_transaction(
+            source=source, ids=ids, prices=prices, times=times
+        )
+        if moved:
+            transaction.on_commit(lambda: on_prices_changed(moved))
+    return accepted, len(ticks) - accepted
+
+
+def price_ticks_write_in_transaction(
+    *, source: str, ids: list[int], prices: list[Decimal], times: list[datetime]
+) -> tuple[int, list[int]]:
+    """Store checked ticks (once per instrument and time) and move each instrument's latest
+    price to its newest tick of the batch, never backwards. Returns (ticks stored, instruments
+    whose latest price moved). The caller checked the ticks and holds the transaction; no
+    hook runs here (prices_ingest runs on_prices_changed after commit)."""
+    if not ids:
+        return 0, []
     newest: dict[int, tuple[datetime, Decimal]] = {}
     for pk, price, at in zip(ids, prices, times, strict=True):
         if pk not in newest or at > newest[pk][0]:
             newest[pk] = (at, price)
-    with transaction.atomic():
-        accepted = 0
-        moved: list[int] = []
-        if ids:
-            with connection.cursor() as cursor:
-                cursor.execute(_TICKS_SQL, [source[:40] or "api", ids, prices, times])
-                accepted = len(cursor.fetchall())
-                order = sorted(newest)
-                cursor.execute(
-                    _LATEST_SQL,
-                    [order, [newest[i][1] for i in order], [newest[i][0] for i in order]],
-                )
-                moved = [r[0] for r in cursor.fetchall()]
-        if moved:
-            transaction.on_commit(lambda: on_prices_changed(moved))
-    return accepted, len(ticks) - accepted
+    order = sorted(newest)
+    with connection.cursor() as cursor:
+        cursor.execute(_TICKS_SQL, [source[:40] or "api", ids, prices, times])
+        accepted = len(cursor.fetchall())
+        cursor.execute(
+            _LATEST_SQL, [order, [newest[i][1] for i in order], [newest[i][0] for i in order]]
+        )
+        return accepted, [r[0] for r in cursor.fetchall()]
 
 
 def _check_bands(
