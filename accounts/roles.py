@@ -47,6 +47,9 @@ ROLE_GRANTS: dict[str, list[str]] = {
         # corporate actions from the issuers' announcements (one by one or a file)
         "lending.add_corporateaction",
         "lending.change_corporateaction",
+        # rights subscriptions entered or withdrawn on the investor's written instruction
+        "lending.add_rightssubscription",
+        "lending.change_rightssubscription",
         # onboarding: the facts the eligibility check reads, the classification, the check,
         # and refused requests (sub-accounts, third-party authority) recorded as red flags
         "compliance.add_classificationrecord",

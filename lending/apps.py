@@ -34,3 +34,11 @@ class LendingConfig(AppConfig):
 
         if maturity.maturity_on_repaid not in financing_services.REPAID_HOOKS:
             financing_services.REPAID_HOOKS.append(maturity.maturity_on_repaid)
+
+        # A rights issue's holders get notices (margin_calls writes notices) on its ex-date and
+        # when its outcome is booked.
+        from .financing import corporate_actions
+        from .margin_calls import rights as rights_notices
+
+        if rights_notices.rights_notices_write not in corporate_actions.NOTICE_HOOKS:
+            corporate_actions.NOTICE_HOOKS.append(rights_notices.rights_notices_write)

@@ -551,7 +551,7 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
     from compliance import calendar as exchange_calendar
     from lending.financing import corporate_actions
 
-    funded_account(deposit="30000", own=(("SZSE:300750", 100, "200.00"),), financed=())
+    holder = funded_account(deposit="30000", own=(("SZSE:300750", 100, "200.00"),), financed=())
     ex_date = exchange_calendar.add_trading_days(timezone.localdate(), 1)
     login_verified(client, ops)
     response = client.post(
@@ -565,6 +565,24 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
     )  # fmt: skip
     assert response.status_code == 302, response.content.decode()[:2000]
     assert corporate_actions.corporate_actions_process(on=ex_date).paid  # the 08:50 beat
+    # a rights issue (10配3 at 50.00): the holder subscribes its 30 rights with own cash
+    from lending.financing import rights
+
+    response = client.post(
+        "/staff/lending/corporate-actions/",
+        {
+            "action": "create", "instrument": "SZSE:300750", "kind": "rights",
+            "record_date": exchange_calendar.add_trading_days(ex_date, -1).isoformat(),
+            "ex_date": ex_date.isoformat(), "ratio": "0.3", "rights_price": "50.00",
+            "subscription_end": exchange_calendar.add_trading_days(ex_date, 3).isoformat(),
+            "source_reference": "SZSE rights notice", "reason": "announced",
+        },
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert corporate_actions.corporate_actions_process(on=ex_date).ex_processed
+    entitlement = holder.entitlements.get(corporate_action__kind="rights")
+    rights.rights_subscribe(entitlement=entitlement, quantity="30", actor=holder.investor.user,
+                            idempotency_key="audit-rights", on=ex_date)  # fmt: skip
 
     # --- the staff admin's own forms: a user edited, a password set, a sign-in -----------
     colleague = make_user("auditor")

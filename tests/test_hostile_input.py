@@ -447,6 +447,7 @@ def test_every_money_input_of_the_schema_is_an_amount_field(client):
         "RepaymentInRequest.amount",
         "BankCreditLineRequest.amount",
         "TransferInRequest.quantity",
+        "RightsSubscribeRequest.quantity",
         "HouseMoneyInRequest.amount",
         "FacilityAmountInRequest.amount",
         "FacilityInRequest.fee_rate",

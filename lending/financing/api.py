@@ -15,7 +15,7 @@ from accounts.errors import NotFound, PermissionDenied, ValidationFailed
 from accounts.permissions import require_permission
 from lending.common.api import IDEMPOTENCY, decimal_text, idempotency_key, validated
 from lending.credit import selectors as credit_selectors
-from lending.financing import bank_credits, corporate_actions, maturity, transfers
+from lending.financing import bank_credits, corporate_actions, maturity, rights, transfers
 from lending.financing import services as financing_services
 from lending.financing.models import (
     BankCredit,
@@ -275,6 +275,8 @@ class CorporateActionOutSerializer(serializers.Serializer):
     reference_price = serializers.CharField(allow_null=True)
     import_file_name = serializers.CharField()
     import_sha256 = serializers.CharField()
+    allotment_outcome = serializers.CharField(help_text="Rights: allotted or failed, once settled")
+    allotment_reference = serializers.CharField(help_text="Rights: the custodian's confirmation")
     entitlements = CorporateActionEntitlementOutSerializer(many=True, required=False)
 
 
@@ -304,6 +306,8 @@ def _corporate_action(a, *, entitlements: bool = False) -> dict:
         "reference_price": _text(a.reference_price),
         "import_file_name": a.import_file_name,
         "import_sha256": a.import_sha256,
+        "allotment_outcome": a.allotment_outcome,
+        "allotment_reference": a.allotment_reference,
     }
     if entitlements:
         data["entitlements"] = [
@@ -501,3 +505,117 @@ class FinancingExtensionDecisionApi(APIView):
         )
         extension = decide(extension=extension, actor=request.user, reason=body["reason"])
         return Response(_extension(extension))
+
+
+# --- rights subscriptions (lending.financing.rights) -------------------------------------------
+
+
+class RightsSubscribeSerializer(serializers.Serializer):
+    entitlement = serializers.IntegerField(help_text="The rights entitlement's id")
+    quantity = quantity_field(help_text="Rights shares to subscribe (whole shares)")
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class RightsSubscriptionOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    entitlement = serializers.IntegerField()
+    corporate_action = serializers.IntegerField()
+    instrument = serializers.CharField()
+    credit_account = serializers.IntegerField()
+    quantity = serializers.CharField()
+    price = serializers.CharField()
+    amount = serializers.CharField()
+    status = serializers.CharField()
+    subscription_end = serializers.DateField()
+    entry = serializers.IntegerField()
+    cancel_entry = serializers.IntegerField(allow_null=True)
+    settle_entry = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class RightsCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class RightsSettleSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=["allotted", "failed"])
+    custodian_reference = serializers.CharField(max_length=64)
+    reason = serializers.CharField(max_length=300)
+
+
+def _subscription(s) -> dict:
+    action = s.entitlement.corporate_action
+    return {
+        "id": s.pk,
+        "entitlement": s.entitlement_id,
+        "corporate_action": action.pk,
+        "instrument": action.instrument.ledger_unit,
+        "credit_account": s.credit_account_id,
+        "quantity": _text(s.quantity),
+        "price": _text(s.price),
+        "amount": decimal_text(s.amount, "0.01"),
+        "status": s.status,
+        "subscription_end": action.subscription_end,
+        "entry": s.entry_id,
+        "cancel_entry": s.cancel_entry_id,
+        "settle_entry": s.settle_entry_id,
+        "created_at": s.created_at,
+    }
+
+
+class RightsSubscriptionsApi(APIView):
+    """Rights subscriptions (配股认购): the user's (an investor's own; staff: all), newest first;
+    POST subscribes with own money (the investor on their own entitlement, or operations on the
+    investor's written instruction, its reference in `reason`); needs an Idempotency-Key."""
+
+    @extend_schema(responses={200: RightsSubscriptionOutSerializer(many=True)})
+    def get(self, request):
+        rows = rights.subscriptions_for(request.user)
+        return Response([_subscription(s) for s in rows[:500]])
+
+    @extend_schema(
+        request=RightsSubscribeSerializer,
+        parameters=[IDEMPOTENCY],
+        responses={201: RightsSubscriptionOutSerializer},
+    )
+    def post(self, request):
+        rights.require_may_act(request.user, rights.SUBSCRIBE_PERM, action="subscribe rights")
+        body = validated(RightsSubscribeSerializer, request.data)
+        subscription = rights.rights_subscribe(
+            entitlement=rights.entitlement_for(request.user, body["entitlement"]),
+            quantity=body["quantity"],
+            actor=request.user,
+            idempotency_key=idempotency_key(request),
+            reason=body["reason"],
+        )
+        return Response(_subscription(subscription), status=201)
+
+
+class RightsSubscriptionCancelApi(APIView):
+    """Withdraw a paid subscription before the subscription ends: the money comes back."""
+
+    @extend_schema(request=RightsCancelSerializer, responses={200: RightsSubscriptionOutSerializer})
+    def post(self, request, pk: int):
+        rights.require_may_act(request.user, rights.CANCEL_PERM, action="cancel a subscription")
+        body = validated(RightsCancelSerializer, request.data)
+        subscription = rights.rights_subscription_cancel(
+            subscription=rights.subscription_for(request.user, pk),
+            actor=request.user,
+            reason=body["reason"],
+        )
+        return Response(_subscription(subscription))
+
+
+class CorporateActionSettlementApi(APIView):
+    """Operations record the custodian's outcome of a rights issue after its subscription
+    period: the subscribed shares booked (allotted) or the money refunded (failed)."""
+
+    @extend_schema(request=RightsSettleSerializer, responses={200: CorporateActionOutSerializer})
+    def post(self, request, pk: int):
+        require_permission(request.user, rights.SETTLE_PERM, action="settle a rights issue")
+        body = validated(RightsSettleSerializer, request.data)
+        action = CorporateAction.objects.select_related("instrument").filter(pk=pk).first()
+        if action is None:
+            raise NotFound(f"corporate_action: no corporate action #{pk}")
+        action = rights.rights_settle(action=action, actor=request.user, **body)
+        return Response(_corporate_action(action, entitlements=True))

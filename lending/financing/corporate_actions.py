@@ -19,9 +19,9 @@ so it may run again at any time):
     (1 + ratio) (whole shares, rounded down) and its price divided by it; amount and principal
     are unchanged;
   - rights issue: the number of rights shares the investor may subscribe (floor(quantity ×
-    ratio)), shown on the portal account page until the subscription ends; nothing is booked:
-    the investor subscribes with own money through the custodian (a documented manual
-    operation, see the docs);
+    ratio)) and a notice to each holder (NOTICE_HOOKS); nothing is booked: the investor
+    subscribes with own money in the portal or the API until the subscription ends, and the
+    custodian's outcome books the shares or refunds the money (lending.financing.rights);
   and the ex-date's reference price (the exchange's ex-rights reference price,
   (previous close − cash + rights price × rights ratio) / (1 + bonus ratio + rights ratio), on
   the price tick of the instrument's category) is written as the last price before the ex-date
@@ -50,12 +50,14 @@ from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import DecimalField, F, Q, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.audit import stamp
 from accounts.errors import ApplicationError, Conflict, RuleViolation, ValidationFailed
 from accounts.permissions import require_permission
+from accounts.precision import QUANTITY
 from compliance import calendar
 from custody import services as custody
 from custody.models import EntryKind, LedgerAccount
@@ -99,6 +101,18 @@ COLUMNS = [
 ]
 
 PRICE_SOURCE = "corporate-action"
+
+#: Writers of the holders' notices of a rights issue (lending.margin_calls.rights registers one
+#: in lending.apps: notices live above financing). Each is called inside the caller's
+#: transaction, the holders' accounts locked, with (entitlement ids, stage): stage 0 on the
+#: ex-date (the entitlement), 1 when the custodian's outcome is booked (lending.financing.rights).
+NOTICE_HOOKS: list = []
+
+
+def notices_send(*, entitlement_ids: list[int], stage: int) -> None:
+    for hook in list(NOTICE_HOOKS):
+        hook(entitlement_ids=entitlement_ids, stage=stage)
+
 
 log = logging.getLogger(__name__)
 
@@ -554,7 +568,7 @@ def _ex_process(action_id: int, actor) -> CorporateAction:
                         effective_date=action.ex_date,
                     )
                 )
-        else:  # rights: a notice, no booking
+        else:  # rights: a notice, no booking (lending.financing.rights: the subscription)
             entitlement.rights_quantity = (quantity * action.ratio).quantize(
                 SHARE, rounding=ROUND_DOWN
             )
@@ -574,6 +588,13 @@ def _ex_process(action_id: int, actor) -> CorporateAction:
         )
         stamp(entitlement, actor=actor, reason=f"system: corporate action #{action.pk} ex-date")
         entitlement.save()
+    if kind == CorporateActionKind.RIGHTS:
+        notices_send(
+            entitlement_ids=[
+                e.pk for e in entitlements if e.rights_quantity > 0 and e.credit_account_id
+            ],
+            stage=0,
+        )
     action.reference_price = _reference_price_record(action)
     action.status = CorporateActionStatus.EX_PROCESSED
     action.ex_processed_at = timezone.now()
@@ -707,14 +728,26 @@ def corporate_actions_process(*, on: date | None = None, actor=None) -> ProcessR
 
 def entitlements_of(credit_account: CreditAccount):
     """The account's entitlements still of interest to the investor: unpaid dividends and
-    rights whose subscription has not ended (the portal account page)."""
+    rights open for subscription (the portal account page), each rights entitlement with
+    `rights_left` (its rights shares not yet subscribed) and its subscriptions."""
     today = timezone.localdate()
+    subscribed = Coalesce(
+        Sum("subscriptions__quantity", filter=~Q(subscriptions__status="cancelled")),
+        Value(ZERO),
+        output_field=DecimalField(**QUANTITY.fields),
+    )
     return (
         CorporateActionEntitlement.objects.filter(investor_id=credit_account.investor_id)
         .select_related("corporate_action__instrument")
         .filter(
             Q(cash_amount__gt=0, pay_entry__isnull=True)
-            | Q(rights_quantity__gt=0, corporate_action__subscription_end__gte=today)
+            | Q(
+                rights_quantity__gt=0,
+                corporate_action__status=CorporateActionStatus.EX_PROCESSED,
+                corporate_action__subscription_end__gte=today,
+            )
         )
+        .annotate(rights_left=F("rights_quantity") - subscribed)
+        .prefetch_related("subscriptions")
         .order_by("-corporate_action__ex_date", "pk")
     )

@@ -54,3 +54,17 @@ class ExtensionRequestForm(forms.Form):
                    f"({f.due_on:%Y-%m-%d})")
             for f in financings
         ]  # fmt: skip
+
+
+class RightsSettleForm(forms.Form):
+    """Operations record the custodian's confirmation of a rights issue's outcome."""
+
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=())
+    custodian_reference = forms.CharField(label=_("Custodian confirmation"), max_length=64)
+    reason = forms.CharField(label=_("Reason"), max_length=300)
+
+    def __init__(self, *args, **kwargs):
+        from lending.financing.models import RightsOutcome
+
+        super().__init__(*args, **kwargs)
+        self.fields["outcome"].choices = RightsOutcome.choices

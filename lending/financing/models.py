@@ -423,7 +423,13 @@ class CorporateActionStatus(models.TextChoices):
     ANNOUNCED = "announced", _("Announced")
     EX_PROCESSED = "ex_processed", _("Processed on the ex-date")
     PAID = "paid", _("Paid")
+    SETTLED = "settled", _("Rights settled")
     CANCELLED = "cancelled", _("Cancelled")
+
+
+class RightsOutcome(models.TextChoices):
+    ALLOTTED = "allotted", _("Allotted: the issue succeeded")
+    FAILED = "failed", _("Failed: the subscription money is refunded")
 
 
 class CorporateAction(models.Model):
@@ -465,6 +471,15 @@ class CorporateAction(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     ex_processed_at = models.DateTimeField(_("ex-date processed at"), null=True, blank=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    # rights: the custodian's confirmation of the issue's outcome, after the subscription period
+    allotment_outcome = models.CharField(
+        _("rights outcome"), max_length=8, choices=RightsOutcome.choices, blank=True
+    )
+    allotment_reference = models.CharField(_("custodian confirmation"), max_length=64, blank=True)
+    settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
+    settled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     history = HistoricalRecords()
 
@@ -493,6 +508,14 @@ class CorporateAction(models.Model):
                 condition=~Q(kind="rights")
                 | Q(rights_price__gt=0, subscription_end__gte=models.F("ex_date")),
                 name="lending_corporate_action_rights_terms",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="settled", kind="rights")
+                & ~Q(allotment_outcome="")
+                & ~Q(allotment_reference="")
+                & Q(settled_at__isnull=False)
+                | ~Q(status="settled") & Q(allotment_outcome=""),
+                name="lending_corporate_action_settled_rights",
             ),
         ]
 
@@ -556,9 +579,87 @@ class CorporateActionEntitlement(models.Model):
         return f"{self.corporate_action_id} investor {self.investor_id}"
 
 
+class RightsSubscriptionStatus(models.TextChoices):
+    SUBSCRIBED = "subscribed", _("Subscribed, paid")
+    CANCELLED = "cancelled", _("Cancelled, refunded")
+    ALLOTTED = "allotted", _("Shares allotted")
+    REFUNDED = "refunded", _("Issue failed, refunded")
+
+
+class RightsSubscription(models.Model):
+    """The investor's subscription of rights shares (配股认购) with own money, up to the
+    entitlement and until the subscription ends (lending.financing.rights): paid in one ledger
+    entry from the investor's free cash to the custodian (`entry`), held as an entitlement
+    receivable until the custodian confirms the outcome; then the shares are booked
+    (`settle_entry`, allotted) or the money comes back (refunded). Cancelled before the end, the
+    money comes back at once (`cancel_entry`)."""
+
+    entitlement = models.ForeignKey(
+        CorporateActionEntitlement, on_delete=models.PROTECT, related_name="subscriptions"
+    )
+    credit_account = models.ForeignKey(
+        "lending.CreditAccount", on_delete=models.PROTECT, related_name="rights_subscriptions"
+    )
+    quantity = models.DecimalField(_("rights shares subscribed"), **QUANTITY.fields)
+    price = models.DecimalField(_("rights price"), **PRICE.fields)
+    amount = models.DecimalField(_("amount paid"), **MONEY.fields)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=RightsSubscriptionStatus.choices,
+        default=RightsSubscriptionStatus.SUBSCRIBED,
+    )
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    entry = models.ForeignKey("custody.JournalEntry", on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("subscribed at"), auto_now_add=True)
+    cancel_entry = models.ForeignKey(
+        "custody.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    settle_entry = models.ForeignKey(
+        "custody.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("rights subscription")
+        verbose_name_plural = _("rights subscriptions")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0, price__gt=0, amount__gt=0),
+                name="lending_rights_subscription_amounts",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status="subscribed", cancel_entry__isnull=True, settle_entry__isnull=True
+                )
+                | Q(status="cancelled", cancel_entry__isnull=False, settle_entry__isnull=True)
+                | Q(
+                    status__in=["allotted", "refunded"],
+                    cancel_entry__isnull=True,
+                    settle_entry__isnull=False,
+                ),
+                name="lending_rights_subscription_entries",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.quantity} rights ({self.status})"
+
+
 __all__ += [
     "CorporateAction",
     "CorporateActionEntitlement",
     "CorporateActionKind",
     "CorporateActionStatus",
+    "RightsOutcome",
+    "RightsSubscription",
+    "RightsSubscriptionStatus",
 ]

@@ -10,6 +10,12 @@ portal_urlpatterns: list = [
         views.FinancingExtensionRequestView.as_view(),
         name="lending-financing-extension-request",
     ),
+    path(
+        "lending/rights/subscribe/",
+        views.RightsSubscribeView.as_view(),
+        name="lending-rights-subscribe",
+    ),
+    path("lending/rights/cancel/", views.RightsCancelView.as_view(), name="lending-rights-cancel"),
 ]
 staff_urlpatterns: list = [
     path("lending/bank-credits/", views.BankCreditsView.as_view(), name="lending-bank-credits"),
@@ -66,6 +72,21 @@ api_urlpatterns: list = [
         "corporate-actions/<int:pk>/",
         api.CorporateActionApi.as_view(),
         name="lending-corporate-action",
+    ),
+    path(
+        "corporate-actions/<int:pk>/settlement/",
+        api.CorporateActionSettlementApi.as_view(),
+        name="lending-corporate-action-settlement",
+    ),
+    path(
+        "rights-subscriptions/",
+        api.RightsSubscriptionsApi.as_view(),
+        name="lending-rights-subscriptions",
+    ),
+    path(
+        "rights-subscriptions/<int:pk>/cancel/",
+        api.RightsSubscriptionCancelApi.as_view(),
+        name="lending-rights-subscription-cancel",
     ),
     path(
         "credit-accounts/<int:pk>/repayments/",

@@ -15,9 +15,9 @@ from django.views import View
 from accounts.errors import ApplicationError
 from accounts.permissions import InvestorPageMixin, StaffPageMixin
 from lending.credit import selectors as credit_selectors
-from lending.financing import bank_credits, corporate_actions, maturity, transfers
+from lending.financing import bank_credits, corporate_actions, maturity, rights, transfers
 from lending.financing import services as financing_services
-from lending.financing.forms import ExtensionRequestForm
+from lending.financing.forms import ExtensionRequestForm, RightsSettleForm
 from lending.financing.models import (
     BankCredit,
     CollateralTransferIn,
@@ -423,14 +423,13 @@ class CorporateActionsView(StaffPageMixin, View):
 
 
 class CorporateActionDetailView(StaffPageMixin, View):
-    """One corporate action with its entitlements (holders, cash, shares, entries)."""
+    """One corporate action with its entitlements (holders, cash, shares, entries) and, for a
+    rights issue, the subscriptions and the custodian's outcome (operations record it)."""
 
     permission = "lending.view_corporateaction"
+    write_permission = rights.SETTLE_PERM
 
-    def get(self, request, pk: int):
-        action = get_object_or_404(
-            CorporateAction.objects.select_related("instrument", "created_by"), pk=pk
-        )
+    def _render(self, request, action, form=None, status=200):
         return render(
             request,
             "lending/financing/corporate_action_detail.html",
@@ -439,8 +438,76 @@ class CorporateActionDetailView(StaffPageMixin, View):
                 "entitlements": action.entitlements.select_related(
                     "investor", "credit_account", "ex_entry", "pay_entry"
                 ).order_by("investor_id"),
+                "subscriptions": rights.subscriptions_for(request.user)
+                .filter(entitlement__corporate_action=action)
+                .order_by("pk"),
+                "settle_form": form or RightsSettleForm(),
+                "can_settle": action.kind == CorporateActionKind.RIGHTS
+                and action.status == "ex_processed"
+                and request.user.has_perm(rights.SETTLE_PERM),
             },
+            status=status,
         )
+
+    def _action(self, pk):
+        return get_object_or_404(
+            CorporateAction.objects.select_related("instrument", "created_by"), pk=pk
+        )
+
+    def get(self, request, pk: int):
+        return self._render(request, self._action(pk))
+
+    def post(self, request, pk: int):
+        action = self._action(pk)
+        form = RightsSettleForm(request.POST)
+        if not form.is_valid():
+            return self._render(request, action, form=form, status=400)
+        try:
+            rights.rights_settle(action=action, actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+            return self._render(request, action, form=form, status=400)
+        messages.success(request, _("Rights issue settled from the custodian's confirmation."))
+        return redirect("staff:lending-corporate-action", pk=action.pk)
+
+
+# --- rights subscriptions (lending.financing.rights) --------------------------------------------
+
+
+class RightsSubscribeView(InvestorPageMixin, View):
+    """The investor subscribes rights shares from the account page, paying from own cash."""
+
+    def post(self, request):
+        try:
+            entitlement = rights.entitlement_for(request.user, request.POST.get("entitlement"))
+            rights.rights_subscribe(
+                entitlement=entitlement,
+                quantity=request.POST.get("quantity", ""),
+                actor=request.user,
+                idempotency_key=f"portal:{request.user.pk}:"
+                f"{request.POST.get('idempotency_key', '')}",
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Rights subscribed and paid from your cash."))
+        return redirect(reverse("portal:lending-account") + "#corporate-actions")
+
+
+class RightsCancelView(InvestorPageMixin, View):
+    """The investor withdraws a subscription before the subscription ends (money back)."""
+
+    def post(self, request):
+        try:
+            subscription = rights.subscription_for(request.user, request.POST.get("subscription"))
+            rights.rights_subscription_cancel(
+                subscription=subscription, actor=request.user, reason="withdrawn in the portal"
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Subscription cancelled: the money is back in your cash."))
+        return redirect(reverse("portal:lending-account") + "#corporate-actions")
 
 
 # --- maturity and extensions (lending.financing.maturity) --------------------------------------

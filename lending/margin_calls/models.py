@@ -172,6 +172,7 @@ class NoticeKind(models.TextChoices):
     CURED = "cured", _("Call cured")
     DEFAULT = "default", _("Default")
     MATURITY = "maturity", _("Financing maturity")
+    RIGHTS = "rights", _("Rights issue")
 
 
 class NoticeChannel(models.TextChoices):
@@ -198,6 +199,14 @@ class Notice(models.Model):
     # before the due date for a reminder, 0 once overdue
     financing = models.ForeignKey(
         "lending.Financing", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # a rights-issue notice (kind "rights"): the holder's entitlement it announces
+    entitlement = models.ForeignKey(
+        "lending.CorporateActionEntitlement",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     channel = models.CharField(_("channel"), max_length=8, choices=NoticeChannel.choices)
     recipient = models.CharField(_("recipient"), max_length=254, blank=True)
@@ -232,13 +241,19 @@ class Notice(models.Model):
             models.CheckConstraint(
                 condition=Q(call__isnull=False)
                 | Q(warning_episode__isnull=False)
-                | Q(financing__isnull=False),
+                | Q(financing__isnull=False)
+                | Q(entitlement__isnull=False),
                 name="lending_notice_has_call_or_episode",
             ),
             models.UniqueConstraint(
                 fields=["financing", "kind", "stage", "channel"],
                 condition=Q(financing__isnull=False),
                 name="lending_notice_once_per_financing_stage_channel",
+            ),
+            models.UniqueConstraint(
+                fields=["entitlement", "kind", "stage", "channel"],
+                condition=Q(entitlement__isnull=False),
+                name="lending_notice_once_per_entitlement_stage_channel",
             ),
         ]
         indexes = [

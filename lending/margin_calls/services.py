@@ -311,6 +311,10 @@ def _message(kind: str, stage: int, account: CreditAccount, call, ctx: dict) -> 
         from lending.margin_calls.maturity import maturity_message
 
         return maturity_message(kind, stage, account, call, ctx)
+    if kind == NoticeKind.RIGHTS:
+        from lending.margin_calls.rights import rights_message
+
+        return rights_message(stage, account, ctx)
     if kind == NoticeKind.WARNING:
         return (
             _("Margin warning for credit account %(account)s") % {"account": account},
@@ -417,10 +421,11 @@ def notices_build(
     at: datetime,
     context: dict | None = None,
     financing=None,
+    entitlement=None,
 ) -> list[Notice]:
     """The portal and e-mail notices of one event, not yet saved (see notices_save)."""
     ctx = dict(context or {})
-    if ctx.get("lines") is None and call is None:
+    if ctx.get("lines") is None and call is None and entitlement is None:
         ctx["lines"] = lines_for(account, on=timezone.localdate(at))
     subject, body = _bilingual_message(kind, stage, account, call, ctx)
     notices = []
@@ -431,6 +436,7 @@ def notices_build(
             call=call,
             warning_episode=warning_episode if call is None else None,
             financing=financing,
+            entitlement=entitlement,
             kind=kind,
             stage=stage,
             channel=channel,
@@ -450,7 +456,7 @@ def _notice_key(notice: Notice) -> tuple:
     if notice.call is not None:
         return ("call", notice.call.pk, notice.kind, notice.stage, notice.channel)
     return ("account", notice.credit_account_id, notice.warning_episode, notice.financing_id,
-            notice.kind, notice.stage, notice.channel)  # fmt: skip
+            notice.entitlement_id, notice.kind, notice.stage, notice.channel)  # fmt: skip
 
 
 def notices_save(notices: list[Notice]) -> list[Notice]:
@@ -468,8 +474,8 @@ def notices_save(notices: list[Notice]) -> list[Notice]:
     existing = Notice.objects.filter(
         Q(call_id__in=call_ids) | Q(call__isnull=True, credit_account_id__in=account_ids)
     ).only(
-        "call_id", "credit_account_id", "warning_episode", "financing_id", "kind", "stage",
-        "channel",
+        "call_id", "credit_account_id", "warning_episode", "financing_id", "entitlement_id",
+        "kind", "stage", "channel",
     )  # fmt: skip
     seen = {_notice_key(n) for n in existing}
     fresh = []
@@ -584,6 +590,8 @@ def notice_acknowledge(*, notice: Notice, actor) -> Notice:
                 credit_account=notice.credit_account,
                 call=notice.call,
                 warning_episode=notice.warning_episode,
+                financing=notice.financing_id,
+                entitlement=notice.entitlement_id,
                 kind=notice.kind,
                 stage=notice.stage,
                 acknowledged_at__isnull=True,

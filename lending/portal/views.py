@@ -92,6 +92,7 @@ class AccountView(InvestorPageMixin, View):
                 "withdrawals": recent_withdrawals,
                 "transfers_in": financing_selectors.transfers_in_of(account),
                 "entitlements": corporate_actions.entitlements_of(account),
+                "rights_key": uuid.uuid4().hex,  # the rights subscription form's idempotency key
                 "extension_form": ExtensionRequestForm(
                     financings=maturity.extendable(account, on=maturity.today())
                 ),
