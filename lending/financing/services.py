@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db import IntegrityError, connection
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -65,7 +65,7 @@ from lending.common.inputs import (
     shares_parsed,
 )
 from lending.common.transactions import durable
-from lending.credit.locks import credit_account_lock, lock_in_order, open_credit_account_lock
+from lending.credit.locks import credit_account_lock, open_credit_account_lock
 from lending.credit.models import ContractStatus, CreditAccount, CreditAccountStatus, CreditContract
 from lending.credit.permissions import require_owner_or_perm
 from lending.domain import margin
@@ -75,7 +75,6 @@ from lending.financing.held_back import held_back
 from lending.financing.models import (
     Financing,
     FinancingStatus,
-    InterestAccrual,
     WithdrawalKind,
     WithdrawalRequest,
 )
@@ -177,13 +176,15 @@ def active_contract(account: CreditAccount, on: date) -> CreditContract:
     )
     if contract is None:
         raise RuleViolation(
-            f"contract: credit account {account.account_number} has no active credit contract",
+            _("contract: credit account %(account)s has no active credit contract")
+            % {"account": account.account_number},
             code="no_active_contract",
             extra={"field": "contract"},
         )
     if on > contract.ends_on:
         raise RuleViolation(
-            f"contract: {contract.contract_number} ended on {contract.ends_on.isoformat()}",
+            _("contract: %(contract)s ended on %(ends_on)s")
+            % {"contract": contract.contract_number, "ends_on": contract.ends_on.isoformat()},
             code="contract_ended",
             extra={"field": "contract", "ends_on": contract.ends_on.isoformat()},
         )
@@ -196,7 +197,7 @@ def trading_blockers_check(account: CreditAccount, on: date) -> None:
     blockers = compliance_selectors.drawdown_blockers(account.investor, on=on)
     if blockers:
         raise RuleViolation(
-            "order: refused: " + "; ".join(r.message for r in blockers),
+            _("order: refused: %(reasons)s") % {"reasons": "; ".join(r.message for r in blockers)},
             code="drawdown_blocked",
             extra={"reasons": [{"code": r.code, "message": r.message} for r in blockers]},
         )
@@ -205,8 +206,8 @@ def trading_blockers_check(account: CreditAccount, on: date) -> None:
 def lots_check(quantity: Decimal, instrument: Instrument) -> None:
     if quantity % instrument.lot_size:
         raise ValidationFailed(
-            f"quantity: {fmt_shares(quantity)} is not a whole number of lots of "
-            f"{instrument.lot_size}",
+            _("quantity: %(quantity)s is not a whole number of lots of %(lot)s")
+            % {"quantity": fmt_shares(quantity), "lot": instrument.lot_size},
             extra={"field": "quantity", "lot_size": instrument.lot_size},
         )
 
@@ -240,9 +241,16 @@ def financed_purchase_check(
     outstanding = view.financing_debt + pending
     if outstanding + amount > contract.credit_limit:
         raise RuleViolation(
-            f"amount: financing outstanding {fmt(outstanding)} + {fmt(amount)} exceeds the "
-            f"credit limit {fmt(contract.credit_limit)} "
-            f"(unused {fmt(contract.credit_limit - outstanding)})",
+            _(
+                "amount: financing outstanding %(outstanding)s + %(amount)s exceeds the credit "
+                "limit %(limit)s (unused %(unused)s)"
+            )
+            % {
+                "outstanding": fmt(outstanding),
+                "amount": fmt(amount),
+                "limit": fmt(contract.credit_limit),
+                "unused": fmt(contract.credit_limit - outstanding),
+            },
             code="credit_limit",
             extra={
                 "outstanding": str(outstanding),
@@ -256,8 +264,16 @@ def financed_purchase_check(
         available = check.available_margin - money_rounded(pending * fmr)
         required = money_rounded(amount * fmr)
         raise RuleViolation(
-            f"amount: available margin {fmt(available)} is below the required "
-            f"{fmt(required)} = {fmt(amount)} × {fmr.normalize()}",
+            _(
+                "amount: available margin %(available)s is below the required %(required)s = "
+                "%(amount)s × %(ratio)s"
+            )
+            % {
+                "available": fmt(available),
+                "required": fmt(required),
+                "amount": fmt(amount),
+                "ratio": fmr.normalize(),
+            },
             code="insufficient_margin",
             extra={
                 "available_margin": str(available),
@@ -268,7 +284,8 @@ def financed_purchase_check(
         )
     if not instrument.financing_eligible or instrument.flagged:
         raise RuleViolation(
-            f"instrument: {instrument.ledger_unit} may not be bought on margin",
+            _("instrument: %(instrument)s may not be bought on margin")
+            % {"instrument": instrument.ledger_unit},
             code="not_financing_eligible",
             extra={"field": "instrument"},
         )
@@ -278,8 +295,15 @@ def financed_purchase_check(
         stop = compliance_selectors.parameter(P.FLOAT_STOP_FRACTION, on=on)
         resume = compliance_selectors.parameter(P.FLOAT_RESUME_FRACTION, on=on)
         raise RuleViolation(
-            f"instrument: new financing of {instrument.ledger_unit} is stopped (its financing "
-            f"reached {fmt_ratio(stop)} of tradable float; resumes below {fmt_ratio(resume)})",
+            _(
+                "instrument: new financing of %(instrument)s is stopped (its financing reached "
+                "%(stop)s of tradable float; resumes below %(resume)s)"
+            )
+            % {
+                "instrument": instrument.ledger_unit,
+                "stop": fmt_ratio(stop),
+                "resume": fmt_ratio(resume),
+            },
             code="financing_stopped",
             extra={"field": "instrument", "stop": str(stop), "resume": str(resume)},
         )
@@ -290,8 +314,15 @@ def financed_purchase_check(
     )
     if outstanding + amount > client_cap:
         raise RuleViolation(
-            f"amount: the client's financing {fmt(outstanding + amount)} would exceed "
-            f"{fmt(client_cap)}, the per-client share of net capital {fmt(net_capital)}",
+            _(
+                "amount: the client's financing %(total)s would exceed %(cap)s, the per-client "
+                "share of net capital %(net_capital)s"
+            )
+            % {
+                "total": fmt(outstanding + amount),
+                "cap": fmt(client_cap),
+                "net_capital": fmt(net_capital),
+            },
             code="client_net_capital",
             extra={"cap": str(client_cap)},
         )
@@ -301,8 +332,15 @@ def financed_purchase_check(
     desk_total = desk_financing_outstanding() + desk_pending
     if desk_total + amount > desk_cap:
         raise RuleViolation(
-            f"amount: all margin lending {fmt(desk_total + amount)} would exceed {fmt(desk_cap)} "
-            f"(the multiple of net capital {fmt(net_capital)})",
+            _(
+                "amount: all margin lending %(total)s would exceed %(cap)s (the multiple of net "
+                "capital %(net_capital)s)"
+            )
+            % {
+                "total": fmt(desk_total + amount),
+                "cap": fmt(desk_cap),
+                "net_capital": fmt(net_capital),
+            },
             code="desk_net_capital",
             extra={"cap": str(desk_cap), "total": str(desk_total)},
         )
@@ -317,9 +355,17 @@ def concentration_check(*, view, instrument: Instrument, amount: Decimal, on: da
     share = (held_mv + amount) / (view.total_assets + amount)
     if share > cap:
         raise RuleViolation(
-            f"instrument: {instrument.ledger_unit} would be {fmt_ratio(share)} of the account's "
-            f"collateral ({fmt(held_mv + amount)} of {fmt(view.total_assets + amount)}), above "
-            f"the cap of {fmt_ratio(cap)}",
+            _(
+                "instrument: %(instrument)s would be %(share)s of the account's collateral "
+                "(%(value)s of %(total)s), above the cap of %(cap)s"
+            )
+            % {
+                "instrument": instrument.ledger_unit,
+                "share": fmt_ratio(share),
+                "value": fmt(held_mv + amount),
+                "total": fmt(view.total_assets + amount),
+                "cap": fmt_ratio(cap),
+            },
             code="concentration",
             extra={"field": "instrument", "share": str(share), "cap": str(cap)},
         )
@@ -331,8 +377,11 @@ def cash_purchase_check(*, view, amount: Decimal, pending: Decimal = ZERO) -> No
     cash = view.cash - pending
     if amount > cash:
         raise RuleViolation(
-            f"amount: the purchase may cost {fmt(amount)} but the account has only "
-            f"{fmt(cash)} of cash free",
+            _(
+                "amount: the purchase may cost %(amount)s but the account has only %(cash)s of "
+                "cash free"
+            )
+            % {"amount": fmt(amount), "cash": fmt(cash)},
             code="insufficient_cash",
             extra={"amount": str(amount), "cash": str(cash)},
         )
@@ -344,8 +393,15 @@ def sale_check(*, view, instrument: Instrument, quantity: Decimal, pending: Deci
     free = (held.quantity if held else ZERO) - pending
     if quantity > free:
         raise RuleViolation(
-            f"quantity: selling {fmt_shares(quantity)} {instrument.ledger_unit} but the account "
-            f"has {fmt_shares(max(free, ZERO))} not already offered",
+            _(
+                "quantity: selling %(quantity)s %(instrument)s but the account has %(free)s not "
+                "already offered"
+            )
+            % {
+                "quantity": fmt_shares(quantity),
+                "instrument": instrument.ledger_unit,
+                "free": fmt_shares(max(free, ZERO)),
+            },
             code="insufficient_securities",
             extra={"field": "quantity", "held": str(free)},
         )
@@ -587,8 +643,8 @@ def repayment_post(
             earlier = _repayment_from_entry(first)
             if earlier.total != amount:
                 raise Conflict(
-                    f"idempotency_key: {idempotency_key!r} was already used for a repayment "
-                    f"of {fmt(earlier.total)}",
+                    _("idempotency_key: %(key)s was already used for a repayment of %(total)s")
+                    % {"key": repr(idempotency_key), "total": fmt(earlier.total)},
                     extra={"field": "idempotency_key"},
                 )
             return earlier
@@ -597,13 +653,15 @@ def repayment_post(
         owed = view.financing_debt + view.accrued_interest
         if amount > owed:
             raise RuleViolation(
-                f"amount: {fmt(amount)} is more than is owed ({fmt(owed)})",
+                _("amount: %(amount)s is more than is owed (%(owed)s)")
+                % {"amount": fmt(amount), "owed": fmt(owed)},
                 code="overpayment",
                 extra={"owed": str(owed)},
             )
         if amount > view.cash:
             raise RuleViolation(
-                f"amount: {fmt(amount)} is more than the cash {fmt(view.cash)}",
+                _("amount: %(amount)s is more than the cash %(cash)s")
+                % {"amount": fmt(amount), "cash": fmt(view.cash)},
                 code="insufficient_cash",
                 extra={"cash": str(view.cash)},
             )
@@ -711,93 +769,16 @@ def interest_accrue(*, business_date: date, actor=None) -> int:
     """Accrue one day of interest on every open financing opened on or before `business_date`:
     principal x contract rate / 360 per financing, one ledger entry per contract and day
     (InterestAccrual is unique per contract and date, so a second run posts nothing). Returns
-    the number of contracts posted."""
+    the number of contracts posted.
+
+    Set-based, in one transaction: lending.financing.accrual.shard_accrue with one shard (the
+    Celery task runs several shards per day and catches up missed days: docs/eod.md)."""
     require_permission(actor, "lending.add_interestaccrual", action="accrue interest")
+    from lending.financing import accrual
 
-    def run() -> int:
-        candidates = list(
-            Financing.objects.filter(
-                status=FinancingStatus.OPEN,
-                principal_outstanding__gt=0,
-                opened_on__lte=business_date,
-            )
-            .exclude(contract__interest_accruals__business_date=business_date)
-            .values_list("credit_account__investor_id", flat=True)
-            .distinct()
-        )
-        if not candidates:
-            return 0
-        lock_in_order(investor_ids=candidates)  # the investors, before their financings
-        done = set(
-            InterestAccrual.objects.filter(business_date=business_date).values_list(
-                "contract_id", flat=True
-            )
-        )
-        financings = list(
-            Financing.objects.select_for_update(of=("self",))
-            .select_related("contract", "credit_account__investor")
-            .filter(
-                status=FinancingStatus.OPEN,
-                principal_outstanding__gt=0,
-                opened_on__lte=business_date,
-            )
-            .exclude(contract_id__in=done)
-            .order_by("pk")
-        )
-        by_contract: dict[int, list[Financing]] = {}
-        for f in financings:
-            by_contract.setdefault(f.contract_id, []).append(f)
-        income = custody.house_account("interest_income", CURRENCY, actor=actor)
-        specs, accruals, changed = [], [], []
-        for contract_id, rows in sorted(by_contract.items()):
-            contract = rows[0].contract
-            total = ZERO
-            for f in rows:
-                amount = daily_interest(f.principal_outstanding, contract.annual_interest_rate)
-                if amount:
-                    f.interest_accrued += amount
-                    total += amount
-                    changed.append(f)
-            principal = sum((f.principal_outstanding for f in rows), ZERO)
-            accruals.append(
-                InterestAccrual(
-                    contract_id=contract_id,
-                    business_date=business_date,
-                    principal=principal,
-                    annual_rate=contract.annual_interest_rate,
-                    amount=total,
-                )
-            )
-            if total:
-                receivable = custody.client_account(
-                    rows[0].credit_account.investor, "interest_receivable", CURRENCY, actor=actor
-                )
-                specs.append(
-                    custody.EntrySpec(
-                        legs=[custody.debit(receivable, total), custody.credit(income, total)],
-                        memo=f"Interest {business_date.isoformat()} on {fmt(principal)} at "
-                        f"{contract.annual_interest_rate.normalize()} ACT/360 "
-                        f"({contract.contract_number})",
-                        kind=EntryKind.INTEREST,
-                        idempotency_key=f"interest:{contract_id}:{business_date.isoformat()}",
-                        effective_date=business_date,
-                    )
-                )
-        InterestAccrual.objects.bulk_create(accruals)
-        entries = custody.entries_post_in_transaction(entries=specs, actor=actor)
-        by_key = {e.idempotency_key: e for e in entries}
-        for accrual in accruals:
-            entry = by_key.get(f"interest:{accrual.contract_id}:{business_date.isoformat()}")
-            if entry is not None:
-                InterestAccrual.objects.filter(pk=accrual.pk).update(entry=entry)
-        _save_financings(changed, actor=actor, reason=f"interest {business_date.isoformat()}")
-        return len(accruals)
-
-    try:
-        return durable(run, "interest_accrue")
-    except IntegrityError:
-        # a concurrent run accrued some contracts first: the second pass skips them
-        return durable(run, "interest_accrue")
+    return accrual.shard_accrue(
+        business_date=business_date, shard=0, shards=1, actor=actor
+    ).contracts
 
 
 def interest_collect(*, month: date | str, actor=None) -> int:
@@ -864,13 +845,14 @@ def _repeat_of(model, key: str, what: str, **fields):
     if all(getattr(existing, k) == v for k, v in fields.items()):
         return existing
     raise Conflict(
-        f"idempotency_key: {key!r} was already used for {what} #{existing.pk}",
+        _("idempotency_key: %(key)s was already used for %(what)s #%(pk)s")
+        % {"key": repr(key), "what": what, "pk": existing.pk},
         extra={"field": "idempotency_key"},
     )
 
 
 def _withdrawal_repeat(key: str, **fields) -> WithdrawalRequest | None:
-    return _repeat_of(WithdrawalRequest, key, "withdrawal", **fields)
+    return _repeat_of(WithdrawalRequest, key, _("withdrawal"), **fields)
 
 
 def cash_withdrawal_request(

@@ -1,4 +1,5 @@
-"""Thin Celery tasks of financing: daily interest and its monthly collection (beat)."""
+"""Thin Celery tasks of financing: daily interest (a chord of shards per day, catching up
+missed days: lending.financing.accrual) and its monthly collection (beat)."""
 
 from datetime import date, timedelta
 
@@ -8,17 +9,58 @@ from django.utils import timezone
 from lending.common.tasks import LIMITS
 
 
-@shared_task(name="lending.tasks.interest_accrue_daily", **LIMITS)
-def interest_accrue_daily(business_date: str | None = None) -> int:
-    """One day of ACT/360 interest on every open financing (once per contract and day), then
-    one day of penalty interest on every overdue financing (once per financing and day)."""
-    from lending.financing import maturity
-    from lending.financing import services as financing_services
+@shared_task(bind=True, name="lending.tasks.interest_accrue_daily", **LIMITS)
+def interest_accrue_daily(self, business_date: str | None = None, shards: int | None = None):
+    """ACT/360 interest on every open financing (once per contract and day), then penalty
+    interest on every overdue financing (once per financing and day), for every day missed
+    since the last accrual up to `business_date` (default today), oldest first
+    (lending.financing.accrual.days_to_accrue).
+
+    Run by a worker (beat), it starts the chain: a chord of `shards` shard tasks for the first
+    day whose callback accrues that day's penalty and starts the next day's chord; it returns
+    the days queued. Called as a function (tests, a shell), it runs the same days in this
+    process and returns the contracts accrued."""
+    from lending.financing import accrual
 
     day = date.fromisoformat(business_date) if business_date else timezone.localdate()
-    posted = financing_services.interest_accrue(business_date=day)
-    maturity.penalty_accrue(business_date=day)
-    return posted
+    shards = int(shards or accrual.DEFAULT_SHARDS)
+    if self.request.called_directly:
+        done = accrual.interest_accrue_through(day, shards=shards, penalty=True)
+        return sum(done.values())
+    days = [d.isoformat() for d in accrual.days_to_accrue(day)]
+    _accrual_day_start(days, shards)
+    return len(days)
+
+
+def _accrual_day_start(days: list[str], shards: int) -> None:
+    from celery import chord
+
+    first, rest = days[0], days[1:]
+    chord(interest_accrue_shard.si(first, k, shards) for k in range(shards))(
+        interest_accrue_day_done.s(first, rest, shards)
+    )
+
+
+@shared_task(name="lending.tasks.interest_accrue_shard", **LIMITS)
+def interest_accrue_shard(business_date: str, shard: int, shards: int) -> dict:
+    """One day's interest for one shard of contracts, in one transaction (all or nothing:
+    redelivered after a worker is lost, it posts what the lost run did not commit)."""
+    from lending.financing import accrual
+
+    return accrual.shard_accrue(
+        business_date=business_date, shard=shard, shards=shards, since_last=True
+    ).as_dict()
+
+
+@shared_task(name="lending.tasks.interest_accrue_day_done", **LIMITS)
+def interest_accrue_day_done(results, business_date: str, rest: list[str], shards: int) -> int:
+    """A day's shards are done: its penalty interest, then the next day's chord."""
+    from lending.financing import maturity
+
+    maturity.penalty_accrue(business_date=date.fromisoformat(business_date))
+    if rest:
+        _accrual_day_start(rest, shards)
+    return sum(r["contracts"] for r in results or [])
 
 
 @shared_task(name="lending.tasks.interest_collect_monthly", **LIMITS)
@@ -48,5 +90,7 @@ def corporate_actions_process_daily(business_date: str | None = None) -> dict:
 __all__ = [
     "corporate_actions_process_daily",
     "interest_accrue_daily",
+    "interest_accrue_day_done",
+    "interest_accrue_shard",
     "interest_collect_monthly",
 ]
