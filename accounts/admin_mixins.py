@@ -78,3 +78,32 @@ class GuardedActionsMixin:
                     "(accounts.admin_mixins.action_needs)"
                 )
             setattr(cls, f"has_{func.__name__}_permission", _holds(permission))
+
+
+def shown_as_data(field: str, label, *, code: bool = False):
+    """A list column showing a stored record as it is, marked as data for translators and
+    readers (translate="no"): a journal memo, a source document's reference, a code."""
+    from django.utils.html import format_html
+
+    def column(obj):
+        value = getattr(obj, field)
+        if code:
+            return format_html('<code translate="no">{}</code>', value)
+        return format_html('<span translate="no">{}</span>', value)
+
+    column.short_description = label
+    column.admin_order_field = field
+    return column
+
+
+def shown_by_label(attribute: str, label, *, order_field: str | None = None):
+    """A list column showing a coded value by its label in the reader's language (a model
+    property such as MarginEvent.kind_label)."""
+
+    def column(obj):
+        return getattr(obj, attribute)
+
+    column.short_description = label
+    if order_field:
+        column.admin_order_field = order_field
+    return column

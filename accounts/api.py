@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
@@ -86,8 +87,11 @@ class TokenDetailView(APIView):
         if own is None and not request.user.has_perm("accounts.revoke_any_token"):
             # the same answer whether or not the token exists
             raise PermissionDenied(
-                "revoke another user's API token: your role does not allow this "
-                "(accounts.revoke_any_token is needed)",
+                _("%(action)s: your role does not allow this (%(perm)s is needed)")
+                % {
+                    "action": "revoke another user's API token",
+                    "perm": "accounts.revoke_any_token",
+                },
                 code="permission_denied",
                 extra={"permission": "accounts.revoke_any_token"},
             )

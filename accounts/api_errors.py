@@ -5,6 +5,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -40,7 +41,7 @@ def validation_body(detail: dict) -> dict:
     """{"code": "validation_error", "message": "<field>: <rule text>", "extra": {"field",
     "rule" (the error code, e.g. "too_precise"), "fields" (every error, as DRF gives them)}}."""
     found = _first_error(detail)
-    field, error = found if found is not None else ("non_field_errors", "invalid input")
+    field, error = found if found is not None else ("non_field_errors", _("invalid input"))
     rule = getattr(error, "code", None) or "invalid"
     return {
         "code": "validation_error",
@@ -92,7 +93,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
         return JsonResponse(
             {
                 "code": "not_found",
-                "message": f"path: no API endpoint at {request.path}",
+                "message": _("path: no API endpoint at %(path)s") % {"path": request.path},
                 "extra": {},
             },
             status=404,

@@ -1,6 +1,7 @@
 """The Idempotency-Key header every money-moving API route requires (each app's API reads it
 here): its OpenAPI parameter and the key read from a request, scoped to the user."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
 
 from accounts.errors import ValidationFailed
@@ -23,12 +24,12 @@ def idempotency_key(request) -> str:
     key = (request.headers.get("Idempotency-Key") or "").strip()
     if not key:
         raise ValidationFailed(
-            "Idempotency-Key: this request moves money and needs an Idempotency-Key header",
+            _("Idempotency-Key: this request moves money and needs an Idempotency-Key header"),
             extra={"field": "Idempotency-Key"},
         )
     if len(key) > IDEMPOTENCY_KEY_MAX:  # longer keys would be cut, and two could then clash
         raise ValidationFailed(
-            f"Idempotency-Key: at most {IDEMPOTENCY_KEY_MAX} characters",
+            _("Idempotency-Key: at most %(count)s characters") % {"count": IDEMPOTENCY_KEY_MAX},
             extra={"field": "Idempotency-Key", "rule": "too_long"},
         )
     # scoped per user so two users' keys never collide

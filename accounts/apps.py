@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
+    default = True  # this module also holds AuthenticatorDevicesConfig (another app's)
     name = "accounts"
     verbose_name = _("Users and investors")
 
@@ -22,3 +23,12 @@ class AccountsConfig(AppConfig):
         post_create_historical_record.connect(audit.forget_stamp, dispatch_uid="accounts.audit")
         user_logged_in.disconnect(update_last_login, dispatch_uid="update_last_login")
         user_logged_in.connect(audit.last_login_update, dispatch_uid="accounts.last_login")
+
+
+class AuthenticatorDevicesConfig(AppConfig):
+    """django-otp's TOTP plugin, named for the staff admin (its own config has no name)."""
+
+    name = "django_otp.plugins.otp_totp"
+    label = "otp_totp"
+    verbose_name = _("Authenticator devices")
+    default_auto_field = "django.db.models.AutoField"

@@ -73,6 +73,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     def role_names(self) -> list[str]:
         return sorted(self.groups.values_list("name", flat=True))
 
+    @property
+    def role_labels(self) -> list[str]:
+        """The roles in the reader's language (role_names are the codes)."""
+        from accounts.roles import Role
+
+        return [str(Role(n).label) if n in Role.values else n for n in self.role_names]
+
 
 class InvestorType(models.TextChoices):
     INDIVIDUAL = "individual", _("Individual")

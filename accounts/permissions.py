@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from . import errors
 
@@ -50,13 +51,15 @@ def require_permission(actor, perm: str, *, action: str = "") -> None:
     subject = action or "permission"
     if not getattr(actor, "is_active", False):
         raise errors.PermissionDenied(
-            f"{subject}: an inactive account may not do this ({perm} is needed)",
+            _("%(action)s: an inactive account may not do this (%(perm)s is needed)")
+            % {"action": subject, "perm": perm},
             code="permission_denied",
             extra={"permission": perm},
         )
     if not actor.has_perm(perm):
         raise errors.PermissionDenied(
-            f"{subject}: your role does not allow this ({perm} is needed)",
+            _("%(action)s: your role does not allow this (%(perm)s is needed)")
+            % {"action": subject, "perm": perm},
             code="permission_denied",
             extra={"permission": perm},
         )
@@ -73,7 +76,8 @@ def require_investor_or_permission(actor, investor, perm: str | None, *, action:
     if profile is not None or perm is None:
         if profile is None or profile.pk != investor.pk:
             raise errors.PermissionDenied(
-                f"{action or 'investor'}: only the investor may do this for themselves",
+                _("%(action)s: only the investor may do this for themselves")
+                % {"action": action or "investor"},
                 code="permission_denied",
                 extra={"permission": perm or "investor"},
             )

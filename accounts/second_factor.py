@@ -23,6 +23,7 @@ authenticator) are outside the rule. It is applied on every surface a person wri
 
 import segno
 from django.db import transaction
+from django.utils.translation import gettext as _
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -74,7 +75,7 @@ def totp_device_start(*, user: User) -> TOTPDevice:
     """Create (or reuse) the user's unconfirmed TOTP device for enrolment."""
     if not user.is_staff:
         raise ValidationFailed(
-            "user: two-factor enrolment is for desk staff", extra={"field": "user"}
+            _("user: two-factor enrolment is for desk staff"), extra={"field": "user"}
         )
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
@@ -95,11 +96,11 @@ def totp_device_confirm(*, request, token: str) -> TOTPDevice:
         device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
         if device is None:
             raise ValidationFailed(
-                "token: no enrolment is in progress; start again", extra={"field": "token"}
+                _("token: no enrolment is in progress; start again"), extra={"field": "token"}
             )
         if not device.verify_token(token.strip()):
             raise ValidationFailed(
-                "token: the code does not match; check the time on your phone and try again",
+                _("token: the code does not match; check the time on your phone and try again"),
                 extra={"field": "token"},
             )
         TOTPDevice.objects.filter(user=user, confirmed=True).delete()
@@ -113,10 +114,10 @@ def session_verify(*, request, token: str) -> TOTPDevice:
     device = confirmed_device(request.user)
     if device is None:
         raise ValidationFailed(
-            "token: you have no authenticator enrolled", extra={"field": "token"}
+            _("token: you have no authenticator enrolled"), extra={"field": "token"}
         )
     if not device.verify_token(token.strip()):
-        raise ValidationFailed("token: the code does not match", extra={"field": "token"})
+        raise ValidationFailed(_("token: the code does not match"), extra={"field": "token"})
     otp_login(request, device)
     return device
 

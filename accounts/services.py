@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .audit import stamp
 from .errors import Conflict, PermissionDenied, RuleViolation, ValidationFailed
@@ -37,11 +38,14 @@ def user_create(
     of their own creation (there is no one else to name in the history)."""
     require_permission(actor, "accounts.add_user", action="create a user")
     if role not in Role.values:
-        raise ValidationFailed(f"role: unknown role {role!r}", extra={"field": "role"})
+        raise ValidationFailed(
+            _("role: unknown role %(role)s") % {"role": repr(role)}, extra={"field": "role"}
+        )
     email = email.strip().lower()
     if User.objects.filter(email__iexact=email).exists():
         raise Conflict(
-            f"email: a user with e-mail {email} already exists", extra={"field": "email"}
+            _("email: a user with e-mail %(email)s already exists") % {"email": email},
+            extra={"field": "email"},
         )
     with transaction.atomic():
         user = User(email=email, full_name=full_name, is_staff=role in STAFF_ROLES)
@@ -70,7 +74,9 @@ def investor_sign_up(*, email: str, password: str, full_name: str = "") -> User:
 def user_set_role(*, user: User, role: str, actor: User, reason: str) -> User:
     require_permission(actor, "accounts.change_user", action="change a user's role")
     if role not in Role.values:
-        raise ValidationFailed(f"role: unknown role {role!r}", extra={"field": "role"})
+        raise ValidationFailed(
+            _("role: unknown role %(role)s") % {"role": repr(role)}, extra={"field": "role"}
+        )
     with transaction.atomic():
         user.is_staff = role in STAFF_ROLES
         stamp(user, actor=actor, reason=reason)
@@ -82,7 +88,8 @@ def user_set_role(*, user: User, role: str, actor: User, reason: str) -> User:
 def _validate_choice(field: str, value: str, choices) -> None:
     if value not in choices.values:
         raise ValidationFailed(
-            f"{field}: {value!r} is not one of {', '.join(choices.values)}",
+            _("%(field)s: %(value)s is not one of %(values)s")
+            % {"field": field, "value": repr(value), "values": ", ".join(choices.values)},
             extra={"field": field},
         )
 
@@ -107,19 +114,22 @@ def investor_profile_create(
     _validate_choice("id_type", id_type, IdentityType)
     _validate_choice("category", category, InvestorCategory)
     if not real_name.strip():
-        raise ValidationFailed("real_name: the real name is required", extra={"field": "real_name"})
+        raise ValidationFailed(
+            _("real_name: the real name is required"), extra={"field": "real_name"}
+        )
     if len(id_number.strip()) < 6:
         raise ValidationFailed(
-            "id_number: an identity number has at least 6 characters", extra={"field": "id_number"}
+            _("id_number: an identity number has at least 6 characters"),
+            extra={"field": "id_number"},
         )
     if len(bank_account.strip()) < 8:
         raise ValidationFailed(
-            "bank_account: a bank account number has at least 8 digits",
+            _("bank_account: a bank account number has at least 8 digits"),
             extra={"field": "bank_account"},
         )
     if user.is_staff:
         raise ValidationFailed(
-            "user: desk staff cannot hold an investor profile", extra={"field": "user"}
+            _("user: desk staff cannot hold an investor profile"), extra={"field": "user"}
         )
     profile = InvestorProfile(
         user=user,
@@ -139,8 +149,10 @@ def investor_profile_create(
             profile.save()
     except IntegrityError as exc:
         raise Conflict(
-            "id_number: an investor with this identity document already exists "
-            "(one real-name investor per identity)",
+            _(
+                "id_number: an investor with this identity document already exists "
+                "(one real-name investor per identity)"
+            ),
             extra={"field": "id_number"},
         ) from exc
     return profile
@@ -184,11 +196,12 @@ def investor_profile_update_in_transaction(
     if unknown:
         field = sorted(unknown)[0]
         raise ValidationFailed(
-            f"{field}: not editable through this service", extra={"field": field}
+            _("%(field)s: not editable through this service") % {"field": field},
+            extra={"field": field},
         )
     if not reason.strip():
         raise ValidationFailed(
-            "reason: a reason is required for every change", extra={"field": "reason"}
+            _("reason: a reason is required for every change"), extra={"field": "reason"}
         )
     if "category" in changes:
         _validate_choice("category", changes["category"], InvestorCategory)
@@ -206,7 +219,8 @@ def investor_profile_update_in_transaction(
             profile.save()
     except IntegrityError as exc:
         raise Conflict(
-            "id_number: another investor holds this identity document", extra={"field": "id_number"}
+            _("id_number: another investor holds this identity document"),
+            extra={"field": "id_number"},
         ) from exc
     return profile
 
@@ -234,27 +248,33 @@ def _second_factor_checked(user: User, otp_code: str) -> bool:
         return False
     if not user.is_staff:
         raise ValidationFailed(
-            "otp_code: only desk staff have an authenticator; leave it empty",
+            _("otp_code: only desk staff have an authenticator; leave it empty"),
             extra={"field": "otp_code"},
         )
     device = confirmed_device(user)
     if device is None:
         raise ValidationFailed(
-            "otp_code: you have no authenticator enrolled; enrol one in the staff console",
+            _("otp_code: you have no authenticator enrolled; enrol one in the staff console"),
             extra={"field": "otp_code"},
         )
     allowed, why = device.verify_is_allowed()
     if not allowed:  # django-otp's throttle: each wrong code doubles the wait
         until = why.get("locked_until") if isinstance(why, dict) else None
         raise ValidationFailed(
-            "otp_code: too many wrong codes; try again"
-            + (f" after {until.isoformat(timespec='seconds')}" if until else " later"),
+            (
+                _("otp_code: too many wrong codes; try again after %(until)s")
+                % {"until": until.isoformat(timespec="seconds")}
+                if until
+                else _("otp_code: too many wrong codes; try again later")
+            ),
             extra={"field": "otp_code"},
         )
     if not device.verify_token(code):
         raise ValidationFailed(
-            "otp_code: the code does not match (or was already used); "
-            "wait for the next code and try again",
+            _(
+                "otp_code: the code does not match (or was already used); wait for the next "
+                "code and try again"
+            ),
             extra={"field": "otp_code"},
         )
     return True
@@ -272,21 +292,22 @@ def api_token_issue(
     what the role may write until then, and only read afterwards."""
     if actor is not None and actor.pk != user.pk:
         raise PermissionDenied(
-            "issue an API token: a token is issued only to its own user",
+            _("issue an API token: a token is issued only to its own user"),
             code="permission_denied",
         )
     if not user.is_active:
         raise PermissionDenied(
-            "issue an API token: an inactive account may not hold a token",
+            _("issue an API token: an inactive account may not hold a token"),
             code="permission_denied",
         )
     name = (name or "").strip()
     if not name:
         raise ValidationFailed(
-            "name: name the device the token is for (e.g. 'risk laptop')", extra={"field": "name"}
+            _("name: name the device the token is for (e.g. 'risk laptop')"),
+            extra={"field": "name"},
         )
     if len(name) > 80:
-        raise ValidationFailed("name: at most 80 characters", extra={"field": "name"})
+        raise ValidationFailed(_("name: at most 80 characters"), extra={"field": "name"})
     verified = _second_factor_checked(user, otp_code)
     now = timezone.now()
     ttl = api_token_ttl(user)
@@ -295,8 +316,11 @@ def api_token_issue(
         active = ApiToken.objects.filter(user=user, revoked_at=None, expiry__gt=now).count()
         if active >= settings.API_TOKENS_PER_USER:
             raise RuleViolation(
-                f"name: {user.email} already holds {active} active tokens (at most "
-                f"{settings.API_TOKENS_PER_USER}); revoke one first",
+                _(
+                    "name: %(email)s already holds %(active)s active tokens (at most "
+                    "%(limit)s); revoke one first"
+                )
+                % {"email": user.email, "active": active, "limit": settings.API_TOKENS_PER_USER},
                 code="token_limit",
                 extra={"field": "name", "active": active},
             )

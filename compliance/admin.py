@@ -3,9 +3,10 @@ read-only here; the few writes go through services, so history keeps actor and r
 
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_mixins import AppendOnlyHistoryAdmin, ReadOnlyHistoryAdmin
+from accounts.admin_mixins import AppendOnlyHistoryAdmin, ReadOnlyHistoryAdmin, shown_as_data
 
 from . import services
 from .models import (
@@ -38,7 +39,12 @@ from .models import (
 class RegulatoryParameterAdmin(AppendOnlyHistoryAdmin):
     """New dated rows only: a past value is never edited, it is superseded."""
 
-    list_display = ("key", "effective_from", "value", "source")
+    list_display = (
+        shown_as_data("key", _("key"), code=True),
+        "effective_from",
+        "value",
+        shown_as_data("source", _("source")),
+    )
     list_filter = ("key",)
     search_fields = ("key", "source")
 
@@ -57,7 +63,7 @@ class RegulatoryParameterAdmin(AppendOnlyHistoryAdmin):
 class CalendarYearAdmin(ReadOnlyHistoryAdmin):
     """Years are added on the staff page "Trading calendar" (/staff/compliance/calendar/)."""
 
-    list_display = ("year", "source", "created_at")
+    list_display = ("year", shown_as_data("source", _("source"), code=True), "created_at")
 
 
 @admin.register(CalendarYearProposal)
@@ -134,7 +140,11 @@ class QuestionnaireAdmin(ReadOnlyHistoryAdmin):
 
 @admin.register(Product)
 class ProductAdmin(ReadOnlyHistoryAdmin):
-    list_display = ("code", "name", "risk_level")
+    list_display = (shown_as_data("code", _("code"), code=True), "name_shown", "risk_level")
+
+    @admin.display(description=_("name"), ordering="name")
+    def name_shown(self, obj):
+        return gettext(obj.name)
 
 
 @admin.register(SuitabilityAssessment)
@@ -162,7 +172,13 @@ class SuitabilityMatchAdmin(ReadOnlyHistoryAdmin):
 class DisclosureDocumentAdmin(AppendOnlyHistoryAdmin):
     """Publishing is adding a new version; a published version never changes."""
 
-    list_display = ("version", "title", "sha256", "published_at", "published_by")
+    list_display = (
+        "version",
+        shown_as_data("title", _("title")),
+        shown_as_data("sha256", "SHA-256", code=True),
+        "published_at",
+        "published_by",
+    )
     fields = ("title", "content")
 
     def save_model(self, request, obj, form, change):
@@ -174,7 +190,13 @@ class DisclosureDocumentAdmin(AppendOnlyHistoryAdmin):
 
 @admin.register(DisclosureAcknowledgement)
 class DisclosureAcknowledgementAdmin(ReadOnlyHistoryAdmin):
-    list_display = ("investor", "version", "sha256", "acknowledged_at", "ip_address")
+    list_display = (
+        "investor",
+        "version",
+        shown_as_data("sha256", "SHA-256", code=True),
+        "acknowledged_at",
+        "ip_address",
+    )
     search_fields = ("investor__real_name",)
 
 

@@ -1,6 +1,7 @@
 """Compliance API for investors (their own records only) and staff (daily-asset import).
 Another investor's object answers 404, never 403: its existence is not disclosed."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions
 from rest_framework.fields import (
@@ -49,7 +50,7 @@ from .views import client_ip, user_agent
 def investor_of(request) -> InvestorProfile:
     profile = getattr(request.user, "investor_profile", None)
     if profile is None:
-        raise PermissionDenied("user: only investors use this endpoint", code="investor_only")
+        raise PermissionDenied(_("user: only investors use this endpoint"), code="investor_only")
     return profile
 
 
@@ -58,7 +59,7 @@ class QuestionnaireApi(APIView):
     def get(self, request):
         questionnaire = selectors.active_questionnaire()
         if questionnaire is None:
-            raise NotFound("questionnaire: none in use")
+            raise NotFound(_("questionnaire: none in use"))
         return Response(QuestionnaireSerializer(questionnaire).data)
 
 
@@ -110,7 +111,7 @@ class SuitabilityApi(APIView):
         investor = investor_of(request)
         match = selectors.current_match(investor, selectors.margin_product())
         if match is None:
-            raise NotFound("match: none recorded for the current assessment")
+            raise NotFound(_("match: none recorded for the current assessment"))
         return Response(MatchSerializer(match).data)
 
     @extend_schema(request=SuitabilityActionSerializer, responses=MatchSerializer)
@@ -126,7 +127,7 @@ class SuitabilityApi(APIView):
         else:
             match = selectors.current_match(investor, product)
             if match is None:
-                raise NotFound("match: check suitability first")
+                raise NotFound(_("match: check suitability first"))
             match = services.suitability_warning_confirm(
                 match=match,
                 investor=investor,
@@ -142,7 +143,7 @@ class CurrentDisclosureApi(APIView):
     def get(self, request):
         document = selectors.current_disclosure()
         if document is None:
-            raise NotFound("disclosure: none published")
+            raise NotFound(_("disclosure: none published"))
         return Response(DisclosureSerializer(document).data)
 
 
@@ -164,7 +165,7 @@ class AcknowledgementListApi(ListAPIView):
             from accounts.errors import RuleViolation
 
             raise RuleViolation(
-                "document: only the current risk disclosure can be acknowledged",
+                _("document: only the current risk disclosure can be acknowledged"),
                 extra={"field": "document"},
             )
         ack = services.disclosure_acknowledge(
@@ -200,7 +201,7 @@ class DailyAssetsApi(APIView):
         body.is_valid(raise_exception=True)
         investor = InvestorProfile.objects.filter(pk=body.validated_data["investor"]).first()
         if investor is None:
-            raise NotFound("investor: not found", extra={"field": "investor"})
+            raise NotFound(_("investor: not found"), extra={"field": "investor"})
         count = services.daily_assets_import(
             investor=investor,
             rows=[(f["date"], f["total_assets"]) for f in body.validated_data["figures"]],
@@ -233,7 +234,7 @@ class EligibilityFactsApi(APIView):
     def post(self, request):
         rows = request.data.get("rows") if hasattr(request.data, "get") else None
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise ValidationFailed("rows: a list of investors' facts", extra={"field": "rows"})
+            raise ValidationFailed(_("rows: a list of investors' facts"), extra={"field": "rows"})
         count = services.eligibility_facts_import(
             rows=rows, actor=request.user, reason=str(request.data.get("reason") or "")
         )
@@ -250,7 +251,7 @@ def _staff_writes(permission: str) -> list:
 def _investor(pk: int) -> InvestorProfile:
     investor = selectors.investor_profile(pk)
     if investor is None:
-        raise NotFound(f"investor: no investor #{pk}")
+        raise NotFound(_("investor: no investor #%(pk)s") % {"pk": pk})
     return investor
 
 
@@ -271,7 +272,7 @@ class IdentityVerifiedApi(APIView):
         user = selectors.signups_awaiting_identity().filter(email__iexact=data.pop("email")).first()
         if user is None:
             raise NotFound(
-                "email: no signed-up investor awaiting identity verification",
+                _("email: no signed-up investor awaiting identity verification"),
                 extra={"field": "email"},
             )
         profile = account_services.investor_profile_create(user=user, actor=request.user, **data)
@@ -341,7 +342,7 @@ class RedFlagResolveApi(APIView):
         body.is_valid(raise_exception=True)
         flag = RedFlag.objects.filter(pk=pk).first()
         if flag is None:
-            raise NotFound(f"flag: no red flag #{pk}")
+            raise NotFound(_("flag: no red flag #%(pk)s") % {"pk": pk})
         flag = services.red_flag_resolve(flag=flag, actor=request.user, **body.validated_data)
         return Response({"status": flag.status})
 
@@ -387,7 +388,7 @@ def _holding_end(request, investor):
     data = body.validated_data
     holding = selectors.restricted_holdings_of(investor).filter(pk=data["holding"]).first()
     if holding is None:
-        raise NotFound(f"holding: no restricted holding #{data['holding']}")
+        raise NotFound(_("holding: no restricted holding #%(pk)s") % {"pk": data["holding"]})
     holding = services.restricted_holding_end(
         holding=holding, ended_on=data["ended_on"], reason=data["reason"], actor=request.user
     )
@@ -542,7 +543,7 @@ class CalendarProposalDecisionApi(APIView):
         body.is_valid(raise_exception=True)
         proposal = selectors.calendar_proposals().filter(pk=pk).first()
         if proposal is None:
-            raise NotFound(f"proposal: no calendar proposal #{pk}")
+            raise NotFound(_("proposal: no calendar proposal #%(pk)s") % {"pk": pk})
         proposal = services.calendar_year_decide(
             proposal=proposal, actor=request.user, **body.validated_data
         )

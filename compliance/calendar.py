@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from django.utils.translation import gettext as _
+
 from accounts.errors import RuleViolation, ValidationFailed
 
 from .models import CalendarYear, ExchangeHoliday
@@ -68,7 +70,9 @@ class _Calendar:
 
 def _check_date(value, field: str) -> None:
     if not isinstance(value, date):
-        raise ValidationFailed(f"{field}: a date is required", extra={"field": field})
+        raise ValidationFailed(
+            _("%(field)s: a date is required") % {"field": field}, extra={"field": field}
+        )
 
 
 def is_trading_day(day: date) -> bool:
@@ -90,7 +94,7 @@ def trading_days_between(start: date, end: date) -> list[date]:
     _check_date(start, "start")
     _check_date(end, "end")
     if end < start:
-        raise ValidationFailed("end: must not be before start", extra={"field": "end"})
+        raise ValidationFailed(_("end: must not be before start"), extra={"field": "end"})
     calendar = _Calendar()
     days = []
     day = start
@@ -105,7 +109,7 @@ def last_n_trading_days(end: date, n: int) -> list[date]:
     """The n trading days ending at `end` (included when it trades), ascending."""
     _check_date(end, "end")
     if n < 1:
-        raise ValidationFailed("n: at least one trading day", extra={"field": "n"})
+        raise ValidationFailed(_("n: at least one trading day"), extra={"field": "n"})
     calendar = _Calendar()
     days: list[date] = []
     day = end

@@ -1,4 +1,6 @@
 from django import forms
+from django.utils.functional import lazy
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import IdentityType, InvestorType
@@ -83,9 +85,20 @@ class RestrictedHoldingEndForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
 
 
+#: A developer's help text with markup (never user input), translated when shown.
+safe_lazy = lazy(mark_safe, SafeString)
+
+
 class DailyAssetsUploadForm(forms.Form):
     file = forms.FileField(
-        label=_("CSV file"), help_text=_("Columns: email, date (YYYY-MM-DD), total_assets.")
+        label=_("CSV file"),
+        # the column names are the file's, the same in every language: shown as code
+        help_text=safe_lazy(
+            _(
+                "Columns: <code>email</code>, <code>date</code> (YYYY-MM-DD), "
+                "<code>total_assets</code>."
+            )
+        ),
     )
 
 

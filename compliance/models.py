@@ -31,6 +31,7 @@ Nothing here imports lending.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -405,7 +406,11 @@ class DisclosureDocument(models.Model):
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     published_at = models.DateTimeField(_("published at"))
     published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("published by"),
     )
 
     history = HistoricalRecords()
@@ -511,7 +516,11 @@ class EligibilityCheck(models.Model):
     passed = models.BooleanField(_("passed"))
     checked_at = models.DateTimeField(_("checked at"), auto_now_add=True)
     checked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("checked by"),
     )
 
     history = HistoricalRecords()
@@ -530,6 +539,9 @@ class EligibilityCheckItem(models.Model):
     rule = models.CharField(_("rule"), max_length=40)
     passed = models.BooleanField(_("passed"))
     message = models.CharField(_("result"), max_length=400)
+    # the message's key (English, with %(name)s placeholders) and its values: `text` shows it in
+    # the reader's language; `message` keeps the English text as written
+    params = models.JSONField(_("message key and values"), default=dict, blank=True)
     evidence = models.JSONField(_("evidence"), default=dict)
 
     class Meta:
@@ -539,6 +551,32 @@ class EligibilityCheckItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule}: {'pass' if self.passed else 'fail'}"
+
+    @property
+    def label(self) -> str:
+        """The rule's name in the reader's language."""
+        return str(ELIGIBILITY_RULES.get(self.rule, self.rule))
+
+    @property
+    def text(self) -> str:
+        """The result in the reader's language (the English text when it has no key)."""
+        msgid = (self.params or {}).get("msgid")
+        if not msgid:
+            return self.message
+        try:
+            return gettext(msgid) % (self.params.get("values") or {})
+        except (KeyError, TypeError, ValueError):
+            return self.message
+
+
+#: The entry requirements an eligibility check tests (compliance.services.eligibility_evaluate).
+ELIGIBILITY_RULES = {
+    "trading_experience": _("Trading experience"),
+    "average_assets": _("Average daily assets"),
+    "no_serious_default": _("No serious default"),
+    "not_related_party": _("Not a related party or major shareholder"),
+    "risk_class": _("Risk class"),
+}
 
 
 # --- red flags ------------------------------------------------------------------------------

@@ -8,9 +8,13 @@ initial history loaded by migration and by the demo, not a fallback.
 from datetime import date
 from decimal import Decimal
 
+from django.utils.translation import gettext_noop
+
 FINANCING_MARGIN_RATIO = "financing_margin_ratio"
 PRODUCT_RISK_LEVEL_PREFIX = "product_risk_level."
 MARGIN_PRODUCT_CODE = "margin_financing"
+#: the seeded product's name (compliance migration 0002), translated where it is shown
+MARGIN_PRODUCT_NAME = gettext_noop("Margin financing")
 MARGIN_PRODUCT_RISK_LEVEL = PRODUCT_RISK_LEVEL_PREFIX + MARGIN_PRODUCT_CODE
 ASSESSMENT_VALIDITY_MONTHS = "suitability.assessment_validity_months"
 MIN_TRADING_MONTHS = "eligibility.min_trading_months"

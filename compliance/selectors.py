@@ -139,7 +139,7 @@ def assessments_for(user) -> QuerySet[SuitabilityAssessment]:
 def assessment_for(user, pk: int) -> SuitabilityAssessment:
     obj = assessments_for(user).filter(pk=pk).first()
     if obj is None:
-        raise NotFound("assessment: not found")
+        raise NotFound(_("assessment: not found"))
     return obj
 
 
@@ -147,7 +147,8 @@ def margin_product() -> Product:
     product = Product.objects.filter(code=P.MARGIN_PRODUCT_CODE).first()
     if product is None:
         raise RuleViolation(
-            f"product: the {P.MARGIN_PRODUCT_CODE} product is not set up",
+            _("product: the %(product)s product is not set up")
+            % {"product": P.MARGIN_PRODUCT_CODE},
             code="product_missing",
             extra={"field": "product"},
         )

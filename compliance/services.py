@@ -26,7 +26,8 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
+from django.utils.translation import gettext as _
 
 from accounts import sensitive
 from accounts import services as account_services
@@ -34,6 +35,7 @@ from accounts.audit import stamp
 from accounts.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from accounts.models import InvestorCategory, InvestorProfile, InvestorType, User
 from accounts.permissions import require_investor_or_permission, require_permission
+from accounts.templatetags.desk_numbers import amount as fmt_money
 
 from . import calendar, selectors
 from . import parameters as P
@@ -78,7 +80,7 @@ from .models import (
 def _require_reason(reason: str) -> str:
     if not reason or not reason.strip():
         raise ValidationFailed(
-            "reason: a reason is required for this decision", extra={"field": "reason"}
+            _("reason: a reason is required for this decision"), extra={"field": "reason"}
         )
     return reason.strip()
 
@@ -88,12 +90,19 @@ def _decimal(value: Any, field: str, *, minimum: Decimal | None = Decimal(0)) ->
         result = Decimal(str(value).replace(",", "").strip())
     except (InvalidOperation, ValueError) as exc:
         raise ValidationFailed(
-            f"{field}: {value!r} is not a decimal number", extra={"field": field}
+            _("%(field)s: %(value)s is not a decimal number")
+            % {"field": field, "value": repr(value)},
+            extra={"field": field},
         ) from exc
     if not result.is_finite():
-        raise ValidationFailed(f"{field}: must be a finite number", extra={"field": field})
+        raise ValidationFailed(
+            _("%(field)s: must be a finite number") % {"field": field}, extra={"field": field}
+        )
     if minimum is not None and result < minimum:
-        raise ValidationFailed(f"{field}: must be at least {minimum}", extra={"field": field})
+        raise ValidationFailed(
+            _("%(field)s: must be at least %(minimum)s") % {"field": field, "minimum": minimum},
+            extra={"field": field},
+        )
     return result
 
 
@@ -108,7 +117,7 @@ def parameter_add(
         actor, "compliance.add_regulatoryparameter", action="add a regulatory parameter"
     )
     if not key.strip():
-        raise ValidationFailed("key: a parameter key is required", extra={"field": "key"})
+        raise ValidationFailed(_("key: a parameter key is required"), extra={"field": "key"})
     row = RegulatoryParameter(
         key=key.strip(),
         effective_from=effective_from,
@@ -121,7 +130,8 @@ def parameter_add(
             row.save()
     except IntegrityError as exc:
         raise Conflict(
-            f"effective_from: {key} already has a value from {effective_from.isoformat()}",
+            _("effective_from: %(key)s already has a value from %(on)s")
+            % {"key": key, "on": effective_from.isoformat()},
             extra={"field": "effective_from"},
         ) from exc
     return row
@@ -150,26 +160,31 @@ def _calendar_year_checked(*, year: int, holidays: list[tuple[date, str]], sourc
     contiguous, a source is named, each holiday is in the year once. Returns the source."""
     known = calendar.known_years()
     if CalendarYear.objects.filter(year=year).exists():
-        raise Conflict(f"year: {year} is already in the calendar", extra={"field": "year"})
+        raise Conflict(
+            _("year: %(year)s is already in the calendar") % {"year": year},
+            extra={"field": "year"},
+        )
     if known and year not in (known[0] - 1, known[1] + 1):
         raise ValidationFailed(
-            f"year: the calendar is known for {known[0]}-{known[1]}; "
-            f"add {known[1] + 1} next (no gaps)",
+            _("year: the calendar is known for %(first)s-%(last)s; add %(next)s next (no gaps)")
+            % {"first": known[0], "last": known[1], "next": known[1] + 1},
             extra={"field": "year"},
         )
     if not (source or "").strip():
         raise ValidationFailed(
-            "source: name the exchange notice the holidays come from", extra={"field": "source"}
+            _("source: name the exchange notice the holidays come from"), extra={"field": "source"}
         )
     seen: set[date] = set()
     for day, _name in holidays:
         if day.year != year:
             raise ValidationFailed(
-                f"holidays: {day.isoformat()} is not in {year}", extra={"field": "holidays"}
+                _("holidays: %(day)s is not in %(year)s") % {"day": day.isoformat(), "year": year},
+                extra={"field": "holidays"},
             )
         if day in seen:
             raise ValidationFailed(
-                f"holidays: {day.isoformat()} is listed twice", extra={"field": "holidays"}
+                _("holidays: %(day)s is listed twice") % {"day": day.isoformat()},
+                extra={"field": "holidays"},
             )
         seen.add(day)
     return source.strip()
@@ -189,8 +204,10 @@ def calendar_year_add(
     colleague's proposal (calendar_year_decide passes it): four eyes, never one person."""
     if actor is not None and proposal is None:
         raise RuleViolation(
-            "year: a person enters a year's holidays as a proposal with the exchange's notice, "
-            "and a second person approves it (four eyes)",
+            _(
+                "year: a person enters a year's holidays as a proposal with the exchange's "
+                "notice, and a second person approves it (four eyes)"
+            ),
             code="four_eyes",
             extra={"field": "year"},
         )
@@ -233,12 +250,13 @@ def calendar_year_propose(
     name = (document_name or "").strip()
     if not name or not document_content:
         raise ValidationFailed(
-            "document: attach the exchange's notice the holidays come from",
+            _("document: attach the exchange's notice the holidays come from"),
             extra={"field": "document"},
         )
     if len(document_content) > CALENDAR_DOCUMENT_MAX_BYTES:
         raise ValidationFailed(
-            f"document: at most {CALENDAR_DOCUMENT_MAX_BYTES // (1024 * 1024)} MB",
+            _("document: at most %(size)s MB")
+            % {"size": CALENDAR_DOCUMENT_MAX_BYTES // (1024 * 1024)},
             extra={"field": "document"},
         )
     proposal = CalendarYearProposal(
@@ -256,7 +274,7 @@ def calendar_year_propose(
             proposal.save()
     except IntegrityError as exc:
         raise Conflict(
-            f"year: a proposal for {year} is already waiting for approval",
+            _("year: a proposal for %(year)s is already waiting for approval") % {"year": year},
             extra={"field": "year"},
         ) from exc
     return proposal
@@ -277,13 +295,16 @@ def calendar_year_decide(
         locked = CalendarYearProposal.objects.select_for_update().get(pk=proposal.pk)
         if locked.status != ProposalStatus.PROPOSED:
             raise Conflict(
-                f"proposal: the {locked.year} proposal is already {locked.status}",
+                _("proposal: the %(year)s proposal is already %(status)s")
+                % {"year": locked.year, "status": locked.get_status_display()},
                 extra={"field": "proposal"},
             )
         if actor is not None and actor.pk == locked.proposed_by_id:
             raise RuleViolation(
-                "proposal: the person who proposed the year may not approve or reject it "
-                "(four eyes)",
+                _(
+                    "proposal: the person who proposed the year may not approve or reject it "
+                    "(four eyes)"
+                ),
                 code="four_eyes",
                 extra={"field": "proposal"},
             )
@@ -311,12 +332,13 @@ def exchange_holiday_add(
     reason = _require_reason(reason)
     if not CalendarYear.objects.filter(year=day.year).exists():
         raise ValidationFailed(
-            f"date: {day.year} is not in the calendar yet; add the whole year",
+            _("date: %(year)s is not in the calendar yet; add the whole year") % {"year": day.year},
             extra={"field": "date"},
         )
     if day.weekday() >= 5:
         raise ValidationFailed(
-            f"date: {day.isoformat()} is a weekend; weekends never trade", extra={"field": "date"}
+            _("date: %(day)s is a weekend; weekends never trade") % {"day": day.isoformat()},
+            extra={"field": "date"},
         )
     holiday = ExchangeHoliday(date=day, name=name)
     stamp(holiday, actor=actor, reason=reason)
@@ -325,7 +347,8 @@ def exchange_holiday_add(
             holiday.save()
     except IntegrityError as exc:
         raise Conflict(
-            f"date: {day.isoformat()} is already a holiday", extra={"field": "date"}
+            _("date: %(day)s is already a holiday") % {"day": day.isoformat()},
+            extra={"field": "date"},
         ) from exc
     return holiday
 
@@ -342,7 +365,8 @@ def parse_holiday_lines(text: str) -> list[tuple[date, str]]:
             day = date.fromisoformat(head.strip().rstrip(","))
         except ValueError as exc:
             raise ValidationFailed(
-                f"holidays: line {number} does not start with a YYYY-MM-DD date: {line!r}",
+                _("holidays: line %(line)s does not start with a YYYY-MM-DD date: %(text)s")
+                % {"line": number, "text": repr(line)},
                 extra={"field": "holidays", "line": number},
             ) from exc
         result.append((day, name.strip()))
@@ -422,7 +446,9 @@ def investor_classify(
     return record
 
 
-PROFESSIONAL_WARNING = (
+#: The waiver an investor reads before asking for professional treatment, in the reader's
+#: language; the request keeps the text as the investor read it (warning_text).
+PROFESSIONAL_WARNING = gettext_lazy(
     "As a professional investor you will no longer receive the protections given to ordinary "
     "investors: the desk will not assess your risk tolerance or warn you when a product's "
     "risk exceeds it, and you bear the consequences of your own investment decisions."
@@ -445,18 +471,18 @@ def professional_request_submit(
     )
     if investor.category == InvestorCategory.PROFESSIONAL:
         raise RuleViolation(
-            "category: the investor is already professional", extra={"field": "category"}
+            _("category: the investor is already professional"), extra={"field": "category"}
         )
     if investor.professional_requests.filter(status=ProfessionalRequestStatus.REQUESTED).exists():
         raise Conflict(
-            "request: a request is already waiting for assessment", extra={"field": "request"}
+            _("request: a request is already waiting for assessment"), extra={"field": "request"}
         )
     request = ProfessionalTreatmentRequest(
         investor=investor,
         financial_assets=_decimal(financial_assets, "financial_assets"),
         average_income_3y=_decimal(average_income_3y, "average_income_3y"),
         experience_years=_decimal(experience_years, "experience_years"),
-        warning_text=PROFESSIONAL_WARNING,
+        warning_text=str(PROFESSIONAL_WARNING),
     )
     stamp(request, actor=actor, reason="investor asked for professional treatment")
     request.save()
@@ -473,15 +499,17 @@ def professional_request_assess(
     )
     reason = _require_reason(reason)
     if request.status != ProfessionalRequestStatus.REQUESTED:
-        raise Conflict("request: already assessed", extra={"field": "request"})
+        raise Conflict(_("request: already assessed"), extra={"field": "request"})
     if approve:
         wealth = request.financial_assets >= selectors.parameter(
             P.UPGRADE_FINANCIAL_ASSETS
         ) or request.average_income_3y >= selectors.parameter(P.UPGRADE_INCOME)
         if not wealth or request.experience_years < selectors.parameter(P.UPGRADE_EXPERIENCE_YEARS):
             raise RuleViolation(
-                "request: the figures do not meet the tests for professional treatment "
-                "(financial assets or income, and experience)",
+                _(
+                    "request: the figures do not meet the tests for professional treatment "
+                    "(financial assets or income, and experience)"
+                ),
                 extra={"field": "request"},
             )
     with transaction.atomic():
@@ -520,11 +548,11 @@ def questionnaire_create(
     reachable total without overlap."""
     require_permission(actor, "compliance.add_questionnaire", action="create a questionnaire")
     if not questions:
-        raise ValidationFailed("questions: at least one question", extra={"field": "questions"})
+        raise ValidationFailed(_("questions: at least one question"), extra={"field": "questions"})
     for i, question in enumerate(questions, start=1):
         if len(question.get("options", [])) < 2:
             raise ValidationFailed(
-                f"questions: question {i} needs at least two options",
+                _("questions: question %(number)s needs at least two options") % {"number": i},
                 extra={"field": "questions"},
             )
     low = sum(min(o["score"] for o in q["options"]) for q in questions)
@@ -532,26 +560,33 @@ def questionnaire_create(
     ordered = sorted(bands, key=lambda b: b["min_score"])
     if not ordered or ordered[0]["min_score"] > low or ordered[-1]["max_score"] < high:
         raise ValidationFailed(
-            f"bands: must cover every total from {low} to {high}", extra={"field": "bands"}
+            _("bands: must cover every total from %(low)s to %(high)s")
+            % {"low": low, "high": high},
+            extra={"field": "bands"},
         )
     for prev, nxt in itertools.pairwise(ordered):
         if nxt["min_score"] != prev["max_score"] + 1:
             raise ValidationFailed(
-                f"bands: gap or overlap between {prev['max_score']} and {nxt['min_score']}",
+                _("bands: gap or overlap between %(high)s and %(low)s")
+                % {"high": prev["max_score"], "low": nxt["min_score"]},
                 extra={"field": "bands"},
             )
     for band in ordered:
         if band["risk_class"] not in RiskClass.values:
             raise ValidationFailed(
-                f"bands: risk class {band['risk_class']} is not one of 1-5",
+                _("bands: risk class %(risk_class)s is not one of 1-5")
+                % {"risk_class": band["risk_class"]},
                 extra={"field": "bands"},
             )
         if band.get("is_lowest_category") and band["risk_class"] != RiskClass.C1:
             raise ValidationFailed(
-                "bands: the lowest category lies inside C1", extra={"field": "bands"}
+                _("bands: the lowest category lies inside C1"), extra={"field": "bands"}
             )
     if Questionnaire.objects.filter(version=version).exists():
-        raise Conflict(f"version: v{version} already exists", extra={"field": "version"})
+        raise Conflict(
+            _("version: v%(version)s already exists") % {"version": version},
+            extra={"field": "version"},
+        )
     with transaction.atomic():
         if activate:
             for old in Questionnaire.objects.filter(is_active=True):
@@ -597,7 +632,7 @@ def assessment_submit(
     questionnaire = questionnaire or selectors.active_questionnaire()
     if questionnaire is None:
         raise RuleViolation(
-            "questionnaire: no questionnaire is in use", extra={"field": "questionnaire"}
+            _("questionnaire: no questionnaire is in use"), extra={"field": "questionnaire"}
         )
     answers = {int(k): int(v) for k, v in answers.items()}
     questions = list(questionnaire.questions.prefetch_related("options"))
@@ -607,14 +642,14 @@ def assessment_submit(
     for question in questions:
         if question.pk not in answers:
             raise ValidationFailed(
-                f"answers: question {question.order} is not answered",
+                _("answers: question %(number)s is not answered") % {"number": question.order},
                 extra={"field": "answers", "question": question.pk},
             )
         option = next((o for o in question.options.all() if o.pk == answers[question.pk]), None)
         if option is None:
             raise ValidationFailed(
-                f"answers: option {answers[question.pk]} does not belong to question "
-                f"{question.order}",
+                _("answers: option %(option)s does not belong to question %(number)s")
+                % {"option": answers[question.pk], "number": question.order},
                 extra={"field": "answers", "question": question.pk},
             )
         total += option.score
@@ -631,13 +666,15 @@ def assessment_submit(
     extra_ids = set(answers) - {q.pk for q in questions}
     if extra_ids:
         raise ValidationFailed(
-            f"answers: questions {sorted(extra_ids)} are not in v{questionnaire.version}",
+            _("answers: questions %(ids)s are not in v%(version)s")
+            % {"ids": sorted(extra_ids), "version": questionnaire.version},
             extra={"field": "answers"},
         )
     band = questionnaire.bands.filter(min_score__lte=total, max_score__gte=total).first()
     if band is None:
         raise RuleViolation(
-            f"answers: total {total} is outside every score band", extra={"field": "answers"}
+            _("answers: total %(total)s is outside every score band") % {"total": total},
+            extra={"field": "answers"},
         )
     risk_class, lowest = band.risk_class, band.is_lowest_category
     if forced_lowest:
@@ -665,7 +702,8 @@ def product_upsert(*, code: str, name: str, risk_level: int, actor: User | None)
     require_permission(actor, "compliance.change_product", action="set a product's risk level")
     if risk_level not in RiskLevel.values:
         raise ValidationFailed(
-            f"risk_level: {risk_level} is not one of 1-5", extra={"field": "risk_level"}
+            _("risk_level: %(level)s is not one of 1-5") % {"level": risk_level},
+            extra={"field": "risk_level"},
         )
     product = Product.objects.filter(code=code).first() or Product(code=code)
     product.name, product.risk_level = name, risk_level
@@ -695,7 +733,7 @@ def suitability_match_record(
     assessment = selectors.valid_assessment(investor)
     if assessment is None:
         raise RuleViolation(
-            "assessment: no valid suitability assessment; take the questionnaire first",
+            _("assessment: no valid suitability assessment; take the questionnaire first"),
             code="assessment_required",
             extra={"field": "assessment"},
         )
@@ -744,10 +782,11 @@ def suitability_warning_confirm(
 ) -> SuitabilityMatch:
     require_investor_or_permission(actor, investor, None, action="confirm a written warning")
     if match.investor_id != investor.pk:
-        raise NotFound("match: not found")
+        raise NotFound(_("match: not found"))
     if match.outcome != MatchOutcome.WARNING:
         raise RuleViolation(
-            f"match: outcome is {match.outcome}; only a warning is confirmed",
+            _("match: outcome is %(outcome)s; only a warning is confirmed")
+            % {"outcome": match.get_outcome_display()},
             extra={"field": "match"},
         )
     if match.confirmed_at is not None:
@@ -774,9 +813,11 @@ def disclosure_publish(*, title: str, content: str, actor: User | None) -> Discl
         actor, "compliance.add_disclosuredocument", action="publish a risk disclosure"
     )
     if not content.strip():
-        raise ValidationFailed("content: the disclosure text is empty", extra={"field": "content"})
+        raise ValidationFailed(
+            _("content: the disclosure text is empty"), extra={"field": "content"}
+        )
     if not title.strip():
-        raise ValidationFailed("title: a title is required", extra={"field": "title"})
+        raise ValidationFailed(_("title: a title is required"), extra={"field": "title"})
     with transaction.atomic():
         # Versions are a gap-free series readers cite; serialise publishers on the table.
         with connection.cursor() as cursor:
@@ -786,7 +827,8 @@ def disclosure_publish(*, title: str, content: str, actor: User | None) -> Discl
         latest = DisclosureDocument.objects.order_by("-version").first()
         if latest is not None and latest.sha256 == sha256_of(content):
             raise Conflict(
-                f"content: identical to version {latest.version}", extra={"field": "content"}
+                _("content: identical to version %(version)s") % {"version": latest.version},
+                extra={"field": "content"},
             )
         document = DisclosureDocument(
             version=(latest.version + 1) if latest else 1,
@@ -813,12 +855,13 @@ def disclosure_acknowledge(
     current = selectors.current_disclosure()
     if current is None or current.pk != document.pk:
         raise RuleViolation(
-            f"document: version {document.version} is not the current risk disclosure",
+            _("document: version %(version)s is not the current risk disclosure")
+            % {"version": document.version},
             extra={"field": "document"},
         )
     if sha256_of(document.content) != document.sha256:
         raise RuleViolation(
-            "document: stored text does not match its SHA-256; contact compliance",
+            _("document: stored text does not match its SHA-256; contact compliance"),
             code="disclosure_tampered",
             extra={"field": "document"},
         )
@@ -862,7 +905,7 @@ def eligibility_facts_set(
     pct = _decimal(firm_shareholding_pct, "firm_shareholding_pct")
     if pct > 100:
         raise ValidationFailed(
-            "firm_shareholding_pct: at most 100", extra={"field": "firm_shareholding_pct"}
+            _("firm_shareholding_pct: at most 100"), extra={"field": "firm_shareholding_pct"}
         )
     facts = EligibilityFacts.objects.filter(investor=investor).first() or EligibilityFacts(
         investor=investor
@@ -895,7 +938,8 @@ def _flag(value: str, field: str, number: int) -> bool:
     if text in _NO:
         return False
     raise ValidationFailed(
-        f"{field}: line {number}: {value!r} is not yes or no",
+        _("%(field)s: line %(line)s: %(value)s is not yes or no")
+        % {"field": field, "line": number, "value": repr(value)},
         extra={"field": field, "line": number},
     )
 
@@ -915,7 +959,8 @@ def eligibility_facts_import(*, rows: list[dict], actor: User | None, reason: st
         investor = InvestorProfile.objects.filter(user__email__iexact=email).first()
         if investor is None:
             raise ValidationFailed(
-                f"email: line {number}: no investor with e-mail {email!r}",
+                _("email: line %(line)s: no investor with e-mail %(email)s")
+                % {"line": number, "email": repr(email)},
                 extra={"field": "email", "line": number},
             )
         first = row.get("first_trade_date", "").strip()
@@ -923,13 +968,14 @@ def eligibility_facts_import(*, rows: list[dict], actor: User | None, reason: st
             first_trade = date.fromisoformat(first) if first else None
         except ValueError:
             raise ValidationFailed(
-                f"first_trade_date: line {number}: {first!r} is not YYYY-MM-DD",
+                _("first_trade_date: line %(line)s: %(value)s is not YYYY-MM-DD")
+                % {"line": number, "value": repr(first)},
                 extra={"field": "first_trade_date", "line": number},
             ) from None
         pct = _decimal(row.get("firm_shareholding_pct") or "0", "firm_shareholding_pct")
         if pct > 100:
             raise ValidationFailed(
-                f"firm_shareholding_pct: line {number}: at most 100",
+                _("firm_shareholding_pct: line %(line)s: at most 100") % {"line": number},
                 extra={"field": "firm_shareholding_pct", "line": number},
             )
         checked.append(
@@ -960,7 +1006,8 @@ def eligibility_facts_import_csv(*, text: str, actor: User | None, reason: str) 
     reader = csv.DictReader(io.StringIO(text))
     if [h.strip() for h in (reader.fieldnames or [])] != ELIGIBILITY_FACTS_COLUMNS:
         raise ValidationFailed(
-            f"file: the header must be {','.join(ELIGIBILITY_FACTS_COLUMNS)}",
+            _("file: the header must be %(columns)s")
+            % {"columns": ",".join(ELIGIBILITY_FACTS_COLUMNS)},
             extra={"field": "file"},
         )
     return eligibility_facts_import(rows=list(reader), actor=actor, reason=reason)
@@ -973,7 +1020,7 @@ def daily_assets_import(
     needs compliance.add_dailyassetfigure; the feed itself runs as the system (actor None)."""
     require_permission(actor, "compliance.add_dailyassetfigure", action="import daily assets")
     if source not in ("csv", "api", "demo"):
-        raise ValidationFailed("source: csv, api or demo", extra={"field": "source"})
+        raise ValidationFailed(_("source: csv, api or demo"), extra={"field": "source"})
     count = 0
     with transaction.atomic():
         for day, amount in rows:
@@ -997,7 +1044,7 @@ def daily_assets_import_csv(*, text: str, actor: User | None) -> int:
     required = {"email", "date", "total_assets"}
     if not reader.fieldnames or not required <= set(reader.fieldnames):
         raise ValidationFailed(
-            "file: the header must have the columns email,date,total_assets",
+            _("file: the header must have the columns email,date,total_assets"),
             extra={"field": "file"},
         )
     by_investor: dict[int, tuple[InvestorProfile, list]] = {}
@@ -1006,14 +1053,16 @@ def daily_assets_import_csv(*, text: str, actor: User | None) -> int:
         investor = InvestorProfile.objects.filter(user__email__iexact=email).first()
         if investor is None:
             raise ValidationFailed(
-                f"file: line {number}: no investor with e-mail {email!r}",
+                _("file: line %(line)s: no investor with e-mail %(email)s")
+                % {"line": number, "email": repr(email)},
                 extra={"field": "file", "line": number},
             )
         try:
             day = date.fromisoformat((row["date"] or "").strip())
         except ValueError as exc:
             raise ValidationFailed(
-                f"file: line {number}: date {row['date']!r} is not YYYY-MM-DD",
+                _("file: line %(line)s: date %(value)s is not YYYY-MM-DD")
+                % {"line": number, "value": repr(row["date"])},
                 extra={"field": "file", "line": number},
             ) from exc
         amount = _decimal(row["total_assets"], f"file: line {number}: total_assets")
@@ -1025,8 +1074,18 @@ def daily_assets_import_csv(*, text: str, actor: User | None) -> int:
     return total
 
 
-def _item(rule: str, passed: bool, message: str, evidence: dict) -> dict:
-    return {"rule": rule, "passed": passed, "message": message, "evidence": evidence}
+def _item(rule: str, passed: bool, message: str, evidence: dict, **values) -> dict:
+    """One test's result. `message` is the English message key (marked with gettext_noop) with
+    %(name)s placeholders filled from `values`: the record keeps the English text and the key
+    with its values, so a page shows it in the reader's language (EligibilityCheckItem.text)."""
+    shown = {k: str(v) for k, v in values.items()}
+    return {
+        "rule": rule,
+        "passed": passed,
+        "message": message % shown if shown else message,
+        "params": {"msgid": message, "values": shown},
+        "evidence": evidence,
+    }
 
 
 def eligibility_evaluate(investor: InvestorProfile, *, as_of: date) -> list[dict]:
@@ -1044,10 +1103,17 @@ def eligibility_evaluate(investor: InvestorProfile, *, as_of: date) -> list[dict
     # 1. trading experience
     months = int(p(P.MIN_TRADING_MONTHS))
     if exempt:
-        items.append(_item("trading_experience", True, "professional institution: exempt", {}))
+        items.append(
+            _item("trading_experience", True, gettext_noop("professional institution: exempt"), {})
+        )
     elif facts is None or facts.first_trade_date is None:
         items.append(
-            _item("trading_experience", False, "no first trade date on record", {"months": months})
+            _item(
+                "trading_experience",
+                False,
+                gettext_noop("no first trade date on record"),
+                {"months": months},
+            )
         )
     else:
         needed_by = calendar.add_months(as_of, -months)
@@ -1056,16 +1122,22 @@ def eligibility_evaluate(investor: InvestorProfile, *, as_of: date) -> list[dict
             _item(
                 "trading_experience",
                 ok,
-                f"first trade {facts.first_trade_date.isoformat()}; "
-                f"{months} months needs {needed_by.isoformat()} or earlier",
+                gettext_noop(
+                    "first trade %(first)s; %(months)s months needs %(needed_by)s or earlier"
+                ),
                 {"first_trade_date": facts.first_trade_date.isoformat(), "months": months},
+                first=facts.first_trade_date.isoformat(),
+                months=months,
+                needed_by=needed_by.isoformat(),
             )
         )
     # 2. average daily assets over the last N Shanghai trading days
     window = int(p(P.AVERAGE_ASSETS_WINDOW))
     threshold = p(P.MIN_AVERAGE_DAILY_ASSETS)
     if exempt:
-        items.append(_item("average_assets", True, "professional institution: exempt", {}))
+        items.append(
+            _item("average_assets", True, gettext_noop("professional institution: exempt"), {})
+        )
     else:
         end = calendar.previous_trading_day(as_of)
         days = calendar.last_n_trading_days(end, window)
@@ -1086,9 +1158,14 @@ def eligibility_evaluate(investor: InvestorProfile, *, as_of: date) -> list[dict
                 _item(
                     "average_assets",
                     False,
-                    f"daily assets missing for {len(missing)} of {window} trading days "
-                    f"(first {missing[0]})",
+                    gettext_noop(
+                        "daily assets missing for %(missing)s of %(window)s trading days "
+                        "(first %(first)s)"
+                    ),
                     evidence,
+                    missing=len(missing),
+                    window=window,
+                    first=missing[0],
                 )
             )
         else:
@@ -1098,27 +1175,40 @@ def eligibility_evaluate(investor: InvestorProfile, *, as_of: date) -> list[dict
                 _item(
                     "average_assets",
                     average >= threshold,
-                    f"average {average} over {window} trading days "
-                    f"{days[0].isoformat()}..{days[-1].isoformat()}; needs {threshold}",
+                    gettext_noop(
+                        "average %(average)s over %(window)s trading days %(first)s..%(last)s; "
+                        "needs %(threshold)s"
+                    ),
                     evidence,
+                    average=fmt_money(average),
+                    window=window,
+                    first=days[0].isoformat(),
+                    last=days[-1].isoformat(),
+                    threshold=fmt_money(threshold),
                 )
             )
     # 3. no serious default
     if facts is None:
-        items.append(_item("no_serious_default", False, "no credit record on file", {}))
+        items.append(
+            _item("no_serious_default", False, gettext_noop("no credit record on file"), {})
+        )
     else:
         items.append(
             _item(
                 "no_serious_default",
                 not facts.has_serious_default,
-                "serious default on record" if facts.has_serious_default else "no default",
+                gettext_noop("serious default on record")
+                if facts.has_serious_default
+                else gettext_noop("no default"),
                 {"evidence": facts.evidence},
             )
         )
     # 4. not a related party or major shareholder (holders below the threshold excepted)
     limit = p(P.RELATED_PARTY_THRESHOLD_PCT)
     if facts is None:
-        items.append(_item("not_related_party", False, "no related-party declaration", {}))
+        items.append(
+            _item("not_related_party", False, gettext_noop("no related-party declaration"), {})
+        )
     else:
         major = facts.firm_shareholding_pct >= limit
         ok = not facts.is_related_party and not major
@@ -1126,31 +1216,49 @@ def eligibility_evaluate(investor: InvestorProfile, *, as_of: date) -> list[dict
             _item(
                 "not_related_party",
                 ok,
-                f"related party: {facts.is_related_party}; holds "
-                f"{facts.firm_shareholding_pct}% of the firm (limit {limit}%)",
+                gettext_noop(
+                    "a related party of the firm; holds %(held)s per cent of it (limit "
+                    "%(limit)s per cent)"
+                )
+                if facts.is_related_party
+                else gettext_noop(
+                    "not a related party; holds %(held)s per cent of the firm (limit "
+                    "%(limit)s per cent)"
+                ),
                 {
                     "is_related_party": facts.is_related_party,
                     "firm_shareholding_pct": str(facts.firm_shareholding_pct),
                 },
+                held=facts.firm_shareholding_pct.normalize(),
+                limit=limit.normalize(),
             )
         )
     # 5. risk class
     minimum = int(p(P.MIN_RISK_CLASS))
     if investor.category == InvestorCategory.PROFESSIONAL:
-        items.append(_item("risk_class", True, "professional investor: not risk-classed", {}))
+        items.append(
+            _item("risk_class", True, gettext_noop("professional investor: not risk-classed"), {})
+        )
     else:
         assessment = selectors.valid_assessment(investor, on=as_of)
         if assessment is None:
             items.append(
-                _item("risk_class", False, "no valid suitability assessment", {"min": minimum})
+                _item(
+                    "risk_class",
+                    False,
+                    gettext_noop("no valid suitability assessment"),
+                    {"min": minimum},
+                )
             )
         else:
             items.append(
                 _item(
                     "risk_class",
                     assessment.risk_class >= minimum and not assessment.is_lowest_category,
-                    f"C{assessment.risk_class}; needs C{minimum} or above",
+                    gettext_noop("C%(risk_class)s; needs C%(minimum)s or above"),
                     {"assessment": assessment.pk, "min": minimum},
+                    risk_class=assessment.risk_class,
+                    minimum=minimum,
                 )
             )
     return items
@@ -1191,7 +1299,10 @@ def red_flag_raise(
     """Record a refused or suspicious attempt. Call it outside the caller's transaction
     (or before raising) so the record survives the refusal."""
     if kind not in RedFlagKind.values:
-        raise ValidationFailed(f"kind: unknown red-flag kind {kind!r}", extra={"field": "kind"})
+        raise ValidationFailed(
+            _("kind: unknown red-flag kind %(kind)s") % {"kind": repr(kind)},
+            extra={"field": "kind"},
+        )
     flag = RedFlag(
         investor=investor, kind=kind, message=message[:400], details=details or {}, raised_by=actor
     )
@@ -1204,9 +1315,9 @@ def red_flag_resolve(*, flag: RedFlag, status: str, resolution: str, actor: User
     require_permission(actor, "compliance.change_redflag", action="resolve a red flag")
     resolution = _require_reason(resolution)
     if status not in (RedFlagStatus.CLEARED, RedFlagStatus.CONFIRMED):
-        raise ValidationFailed("status: cleared or confirmed", extra={"field": "status"})
+        raise ValidationFailed(_("status: cleared or confirmed"), extra={"field": "status"})
     if flag.status != RedFlagStatus.OPEN:
-        raise Conflict("flag: already resolved", extra={"field": "flag"})
+        raise Conflict(_("flag: already resolved"), extra={"field": "flag"})
     flag.status, flag.resolution = status, resolution
     flag.resolved_by, flag.resolved_at = actor, timezone.now()
     stamp(flag, actor=actor, reason=resolution)
@@ -1281,16 +1392,16 @@ def deposit_hold(
     never credited, until staff release (after review) or return it."""
     amount = _decimal(amount, "amount")
     if amount <= 0:
-        raise ValidationFailed("amount: must be positive", extra={"field": "amount"})
+        raise ValidationFailed(_("amount: must be positive"), extra={"field": "amount"})
     if not idempotency_key:
         raise ValidationFailed(
-            "idempotency_key: required for a deposit", extra={"field": "idempotency_key"}
+            _("idempotency_key: required for a deposit"), extra={"field": "idempotency_key"}
         )
     existing = HeldDeposit.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         if existing.amount != amount or existing.investor_id != investor.pk:
             raise Conflict(
-                "idempotency_key: already used for another deposit",
+                _("idempotency_key: already used for another deposit"),
                 extra={"field": "idempotency_key"},
             )
         return existing
@@ -1327,7 +1438,10 @@ def held_deposit_resolve(
     reason = _require_reason(reason)
     deposit = HeldDeposit.objects.select_for_update().get(pk=deposit.pk)
     if deposit.status != HeldDepositStatus.HELD:
-        raise Conflict(f"deposit: already {deposit.status}", extra={"field": "deposit"})
+        raise Conflict(
+            _("deposit: already %(status)s") % {"status": deposit.get_status_display()},
+            extra={"field": "deposit"},
+        )
     now = timezone.now()
     deposit.status = HeldDepositStatus.RELEASED if release else HeldDepositStatus.RETURNED
     deposit.resolved_by, deposit.resolved_at, deposit.resolution = actor, now, reason
@@ -1368,7 +1482,8 @@ def security_parsed(value: str) -> str:
     security = (value or "").strip().upper()
     if not re.fullmatch(SECURITY_PATTERN, security):
         raise ValidationFailed(
-            f"security: {value!r} is not EXCHANGE:CODE (e.g. SSE:600000)",
+            _("security: %(value)s is not EXCHANGE:CODE (e.g. SSE:600000)")
+            % {"value": repr(value)},
             extra={"field": "security"},
         )
     return security
@@ -1394,14 +1509,17 @@ def restricted_holding_add(
     company = (company_name or "").strip()
     if not company:
         raise ValidationFailed(
-            "company_name: name the listed company", extra={"field": "company_name"}
+            _("company_name: name the listed company"), extra={"field": "company_name"}
         )
     if role not in RestrictedRole.values:
         raise ValidationFailed(
-            f"role: one of {', '.join(RestrictedRole.values)}", extra={"field": "role"}
+            _("role: one of %(values)s") % {"values": ", ".join(RestrictedRole.values)},
+            extra={"field": "role"},
         )
     if not isinstance(since, date):
-        raise ValidationFailed("since: a date (YYYY-MM-DD) is required", extra={"field": "since"})
+        raise ValidationFailed(
+            _("since: a date (YYYY-MM-DD) is required"), extra={"field": "since"}
+        )
     if source == RestrictedSource.STAFF:
         reason = _require_reason(reason)
     else:
@@ -1422,7 +1540,8 @@ def restricted_holding_add(
             holding.save()
     except IntegrityError as exc:
         raise Conflict(
-            f"security: the investor is already recorded as {role} of {security}",
+            _("security: the investor is already recorded as %(role)s of %(security)s")
+            % {"role": dict(RestrictedRole.choices).get(role, role), "security": security},
             extra={"field": "security"},
         ) from exc
     return holding
@@ -1441,18 +1560,19 @@ def restricted_holding_end(
         )
         if source == RestrictedSource.INVESTOR and locked.source != RestrictedSource.INVESTOR:
             raise RuleViolation(
-                "holding: compliance recorded this role; ask compliance to end it",
+                _("holding: compliance recorded this role; ask compliance to end it"),
                 code="recorded_by_staff",
                 extra={"field": "holding"},
             )
         if locked.ended_on is not None:
             raise Conflict(
-                f"holding: already ended on {locked.ended_on.isoformat()}",
+                _("holding: already ended on %(day)s") % {"day": locked.ended_on.isoformat()},
                 extra={"field": "holding"},
             )
         if not isinstance(ended_on, date) or ended_on <= locked.since:
             raise ValidationFailed(
-                f"ended_on: must be after {locked.since.isoformat()}", extra={"field": "ended_on"}
+                _("ended_on: must be after %(day)s") % {"day": locked.since.isoformat()},
+                extra={"field": "ended_on"},
             )
         if source == RestrictedSource.STAFF:
             reason = _require_reason(reason)
@@ -1486,14 +1606,14 @@ def restricted_declaration_record(
     )
     if holds_none and open_rows:
         raise RuleViolation(
-            f"holds_none: {len(open_rows)} position(s) are on file; end them first or confirm "
-            "the list",
+            _("holds_none: %(count)s position(s) are on file; end them first or confirm the list")
+            % {"count": len(open_rows)},
             code="positions_on_file",
             extra={"field": "holds_none"},
         )
     if not holds_none and not open_rows:
         raise ValidationFailed(
-            "holds_none: no position is on file; add yours or declare that you hold none",
+            _("holds_none: no position is on file; add yours or declare that you hold none"),
             extra={"field": "holds_none"},
         )
     declaration = RestrictedDeclaration(

@@ -38,6 +38,7 @@ from .models import (
     CalendarYearProposal,
     EligibilityCheck,
     EligibilityFacts,
+    ExchangeHoliday,
     ProfessionalTreatmentRequest,
     RedFlag,
 )
@@ -244,6 +245,33 @@ class CalendarView(StaffPageMixin, View):
         "reject": "compliance.approve_calendaryearproposal",
     }
 
+    def _years(self, request) -> list[dict]:
+        """The five latest known years, each with its holidays (date and name, in date order),
+        its source and, for a year entered from a proposal, the exchange's notice."""
+        years = list(
+            CalendarYear.objects.select_related("proposal")
+            .defer("proposal__document_content")
+            .order_by("-year")[:5]
+        )
+        holidays: dict[int, list] = {y.year: [] for y in years}
+        for holiday in ExchangeHoliday.objects.filter(date__year__in=list(holidays)).order_by(
+            "date"
+        ):
+            holidays[holiday.date.year].append(holiday)
+        this_year = selectors.today().year
+        documents = request.user.has_perm(CalendarDocumentView.permission)
+        return [
+            {
+                "year": y,
+                "holidays": holidays[y.year],
+                "named": any(h.name for h in holidays[y.year]),
+                "proposal": getattr(y, "proposal", None),
+                "open": y.year >= this_year,
+                "document_link": documents,
+            }
+            for y in years
+        ]
+
     def _render(self, request, form, status=200):
         known = calendar.known_years()
         return render(
@@ -251,7 +279,7 @@ class CalendarView(StaffPageMixin, View):
             "compliance/staff/calendar.html",
             {
                 "form": form,
-                "years": CalendarYear.objects.order_by("-year")[:5],
+                "years": self._years(request),
                 "known": known,
                 "next_year": known[1] + 1 if known else None,
                 "pending": selectors.calendar_proposals("proposed").order_by("year"),

@@ -56,6 +56,10 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 DESK_NAME = env.str("DESK_NAME", default="Margindesk Securities Co., Ltd.")
 DESK_LICENSE = env.str("DESK_LICENSE", default="CSRC margin-financing licence (demo)")
+# the bank of the client money account that receives investors' deposits (its number is the
+# client_bank ledger account's external account, set by treasury): shown in the portal's
+# deposit instructions; empty: the instructions give the number without a bank name
+DESK_CLIENT_BANK_NAME = env.str("DESK_CLIENT_BANK_NAME", default="")
 OTP_TOTP_ISSUER = DESK_NAME
 
 INSTALLED_APPS = [
@@ -75,7 +79,7 @@ INSTALLED_APPS = [
     "simple_history",
     "pgtrigger",
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "accounts.apps.AuthenticatorDevicesConfig",  # django_otp.plugins.otp_totp, named
     "axes",
     "csp",
     "accounts",
@@ -102,6 +106,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # after OTP (verified or not) and messages: a staff write on a page needs a second factor
     "accounts.middleware.SecondFactorForStaffWrites",
+    # an empty 405 (a form's address opened with GET) gets templates/405.html, in the layout
+    "config.method_not_allowed.MethodNotAllowedPage",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # request latency by route (the URL pattern's name): django-prometheus (config/ops/metrics.py)
@@ -120,6 +126,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # the desk's number filters (amount, count, percent, rate) in every template
+            "builtins": ["accounts.templatetags.desk_numbers"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
@@ -127,6 +135,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.desk",
                 "compliance.context_processors.calendar_banner",
+                "config.staff_nav.staff_nav",
             ],
         },
     },
@@ -291,8 +300,12 @@ REST_KNOX = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "margindesk API",
     "DESCRIPTION": "REST API of a compliant margin-lending desk. Money and ratios are "
-    "decimal strings. Errors are {code, message, extra}. Every write (POST, PUT, PATCH, "
-    "DELETE) by desk staff needs a session verified with the authenticator code (TOTP); "
+    "decimal strings: money in yuan with 2 places, ratios, haircuts and rates as fractions "
+    '(a maintenance ratio of 406.16% is "4.0616", a 6.5% annual rate "0.065000"); pages '
+    "show them as percentages. Errors are {code, message, extra}: the code and extra.field "
+    "stay English for machines, the message follows the request's language (Accept-Language). "
+    "Every write (POST, PUT, PATCH, DELETE) by desk staff needs a session verified with the "
+    "authenticator code (TOTP); "
     "otherwise it answers 403 second_factor_required. A staff API token carries the second "
     "factor only when it was issued with a current authenticator code (otp_code), and only "
     "for API_TOKEN_SECOND_FACTOR_MINUTES: without it a staff token reads but never writes. "

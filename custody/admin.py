@@ -5,7 +5,12 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.admin_mixins import GuardedActionsMixin, ReadOnlyAdminMixin, action_needs
+from accounts.admin_mixins import (
+    GuardedActionsMixin,
+    ReadOnlyAdminMixin,
+    action_needs,
+    shown_as_data,
+)
 from accounts.errors import ApplicationError
 
 from . import selectors, services
@@ -35,7 +40,14 @@ def _run(modeladmin, request, fn, done_message):
 
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
-    list_display = ("purpose_key", "name", "account_type", "unit", "owner", "balance")
+    list_display = (
+        shown_as_data("purpose_key", _("key"), code=True),
+        shown_as_data("name", _("name")),
+        "account_type",
+        "unit",
+        "owner",
+        "balance",
+    )
     list_filter = ("account_type", "owner", "purpose", "unit", "client_money", "segregated")
     search_fields = ("purpose_key", "name", "external_ref")
     history_list_display = ("external_ref",)
@@ -54,7 +66,15 @@ class PostingInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(JournalEntry)
 class JournalEntryAdmin(GuardedActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "created_at", "effective_date", "kind", "memo", "actor", "reversal_of")
+    list_display = (
+        "id",
+        "created_at",
+        "effective_date",
+        "kind",
+        shown_as_data("memo", _("memo")),
+        "actor",
+        shown_as_data("reversal_of", _("reversal of")),
+    )
     list_filter = ("kind", "effective_date")
     search_fields = ("memo", "idempotency_key")
     inlines = [PostingInline]

@@ -222,7 +222,7 @@ class JournalEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.get_kind_display()}: {self.memo}"
+        return f"#{self.pk} {self.get_kind_display()} {self.effective_date or ''}".strip()
 
 
 class Posting(models.Model):

@@ -1,4 +1,5 @@
-"""Money and units, with no Django imports.
+"""Money and units. The one Django import translates the refusals: their text follows the
+reader's language, the field name in them stays as the API spells it.
 
 Amounts are `Decimal`, never float. A ledger unit is either an ISO 4217 currency ("CNY") or an
 instrument code ("SSE:600519"): securities in custody are units in the same ledger, so a
@@ -10,6 +11,8 @@ entered with MONEY_PLACES decimals and security quantities with QUANTITY_PLACES.
 
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.utils.translation import gettext as _
 
 from accounts.errors import ValidationFailed
 from accounts.precision import LEDGER, MONEY, QUANTITY, RATIO
@@ -40,18 +43,22 @@ def is_instrument(unit: str) -> bool:
 def unit_parse(value: object, *, field: str = "unit") -> str:
     """A currency code or an instrument code; anything else is ValidationFailed."""
     if not isinstance(value, str):
-        raise ValidationFailed(f"{field}: a unit is text, got {value!r}", extra={"field": field})
+        raise ValidationFailed(
+            _("%(field)s: a unit is text, got %(value)s") % {"field": field, "value": repr(value)},
+            extra={"field": field},
+        )
     unit = value.strip().upper()
     if is_currency(unit) or is_instrument(unit):
         return unit
     if CURRENCY_RE.match(unit):
         raise ValidationFailed(
-            f"{field}: currency {unit} is not booked by the desk "
-            f"(booked: {', '.join(sorted(CURRENCIES))})",
+            _("%(field)s: currency %(unit)s is not booked by the desk (booked: %(booked)s)")
+            % {"field": field, "unit": unit, "booked": ", ".join(sorted(CURRENCIES))},
             extra={"field": field},
         )
     raise ValidationFailed(
-        f"{field}: {value!r} is neither a currency (CNY) nor an instrument code (SSE:600519)",
+        _("%(field)s: %(value)s is neither a currency (CNY) nor an instrument code (SSE:600519)")
+        % {"field": field, "value": repr(value)},
         extra={"field": field},
     )
 
@@ -59,7 +66,10 @@ def unit_parse(value: object, *, field: str = "unit") -> str:
 def currency_parse(value: object, *, field: str = "currency") -> str:
     unit = unit_parse(value, field=field)
     if not is_currency(unit):
-        raise ValidationFailed(f"{field}: {unit} is not a currency", extra={"field": field})
+        raise ValidationFailed(
+            _("%(field)s: %(unit)s is not a currency") % {"field": field, "unit": unit},
+            extra={"field": field},
+        )
     return unit
 
 
@@ -80,29 +90,47 @@ def amount_parse(
     Every refusal is a ValidationFailed whose message and extra["field"] name the field."""
     if isinstance(value, (bool, float)):
         raise ValidationFailed(
-            f"{field}: amounts are decimal strings, never floats (got {value!r})",
+            _("%(field)s: amounts are decimal strings, never floats (got %(value)s)")
+            % {"field": field, "value": repr(value)},
             extra={"field": field},
         )
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         raise ValidationFailed(
-            f"{field}: {value!r} is not a decimal amount", extra={"field": field}
+            _("%(field)s: %(value)s is not a decimal amount")
+            % {"field": field, "value": repr(value)},
+            extra={"field": field},
         ) from None
     if not amount.is_finite():
-        raise ValidationFailed(f"{field}: {value!r} is not a finite amount", extra={"field": field})
+        raise ValidationFailed(
+            _("%(field)s: %(value)s is not a finite amount")
+            % {"field": field, "value": repr(value)},
+            extra={"field": field},
+        )
     if amount < 0 and not allow_negative:
-        raise ValidationFailed(f"{field}: {amount} is negative", extra={"field": field})
+        raise ValidationFailed(
+            _("%(field)s: %(value)s is negative") % {"field": field, "value": amount},
+            extra={"field": field},
+        )
     if amount == 0 and not allow_zero:
-        raise ValidationFailed(f"{field}: the amount must not be zero", extra={"field": field})
+        raise ValidationFailed(
+            _("%(field)s: the amount must not be zero") % {"field": field},
+            extra={"field": field},
+        )
     if amount.as_tuple().exponent < -places and amount != amount.quantize(
         Decimal(1).scaleb(-places)
     ):
         raise ValidationFailed(
-            f"{field}: {amount} has more than {places} decimal places", extra={"field": field}
+            _("%(field)s: %(value)s has more than %(places)s decimal places")
+            % {"field": field, "value": amount, "places": places},
+            extra={"field": field},
         )
     if abs(amount) > MAX_AMOUNT:
-        raise ValidationFailed(f"{field}: {amount} is too large", extra={"field": field})
+        raise ValidationFailed(
+            _("%(field)s: %(value)s is too large") % {"field": field, "value": amount},
+            extra={"field": field},
+        )
     return amount.quantize(Decimal(1).scaleb(-places))
 
 

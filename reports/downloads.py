@@ -1,6 +1,7 @@
 """File responses shared by the API and the pages (no rules: the selectors decide access)."""
 
 from django.http import FileResponse
+from django.utils.translation import gettext as _
 
 from accounts.errors import NotFound
 
@@ -13,9 +14,12 @@ CONTENT_TYPES = {
 
 def file_response(stored, *, fmt: str, filename: str, sha256: str) -> FileResponse:
     if fmt not in CONTENT_TYPES:
-        raise NotFound(f"format {fmt!r} not offered (pdf, json, csv)", code="format_not_found")
+        raise NotFound(
+            _("format %(format)s not offered (pdf, json, csv)") % {"format": repr(fmt)},
+            code="format_not_found",
+        )
     if not stored:
-        raise NotFound("the file has not been generated yet", code="file_not_ready")
+        raise NotFound(_("the file has not been generated yet"), code="file_not_ready")
     response = FileResponse(
         stored.open("rb"),
         as_attachment=True,
@@ -29,7 +33,10 @@ def file_response(stored, *, fmt: str, filename: str, sha256: str) -> FileRespon
 def filing_file_response(filing, fmt: str) -> FileResponse:
     field = {"pdf": "pdf_file", "json": "json_file", "csv": "csv_file"}.get(fmt)
     if field is None:
-        raise NotFound(f"format {fmt!r} not offered (pdf, json, csv)", code="format_not_found")
+        raise NotFound(
+            _("format %(format)s not offered (pdf, json, csv)") % {"format": repr(fmt)},
+            code="format_not_found",
+        )
     return file_response(
         getattr(filing, field),
         fmt=fmt,

@@ -17,6 +17,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.errors import NotFound
 from lending.credit import selectors as credit_selectors
@@ -48,7 +49,7 @@ def filing_list(*, user, kind: str | None = None, status: str | None = None) -> 
 def filing_get(*, user, filing_id: int) -> Filing:
     filing = filings_visible_to(user).filter(pk=filing_id).first()
     if filing is None:
-        raise NotFound(f"filing {filing_id} not found", code="filing_not_found")
+        raise NotFound(_("filing %(pk)s not found") % {"pk": filing_id}, code="filing_not_found")
     return filing
 
 
@@ -78,7 +79,9 @@ def statement_get_for_investor(*, user, statement_id: int) -> ClientStatement:
         .first()
     )
     if statement is None:
-        raise NotFound(f"statement {statement_id} not found", code="statement_not_found")
+        raise NotFound(
+            _("statement %(pk)s not found") % {"pk": statement_id}, code="statement_not_found"
+        )
     return statement
 
 
@@ -91,7 +94,9 @@ def statements_visible_to_staff(user) -> QuerySet[ClientStatement]:
 def statement_get_for_staff(*, user, statement_id: int) -> ClientStatement:
     statement = statements_visible_to_staff(user).filter(pk=statement_id).first()
     if statement is None:
-        raise NotFound(f"statement {statement_id} not found", code="statement_not_found")
+        raise NotFound(
+            _("statement %(pk)s not found") % {"pk": statement_id}, code="statement_not_found"
+        )
     return statement
 
 

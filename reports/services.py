@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import stamp
 from accounts.errors import Conflict, RuleViolation, ValidationFailed
@@ -37,7 +38,7 @@ EDITABLE_BY_REGENERATION = (FilingStatus.PREPARED, FilingStatus.FAILED, FilingSt
 def _reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed("reason: a reason is required", extra={"field": "reason"})
+        raise ValidationFailed(_("reason: a reason is required"), extra={"field": "reason"})
     return reason
 
 
@@ -48,8 +49,11 @@ def _lock(filing_id: int) -> Filing:
 def _refuse_submitted(filing: Filing, action: str) -> None:
     if filing.status == FilingStatus.SUBMITTED:
         raise RuleViolation(
-            f"{action}: filing {filing.pk} was submitted and can no longer change; "
-            f"file a correction (a new version) instead",
+            _(
+                "%(action)s: filing %(pk)s was submitted and can no longer change; file a "
+                "correction (a new version) instead"
+            )
+            % {"action": action, "pk": filing.pk},
             code="filing_submitted",
             extra={"filing": filing.pk},
         )
@@ -72,11 +76,11 @@ def daily_as_of(day: date | None = None) -> datetime:
 def _validate_as_of(as_of: datetime) -> datetime:
     if not isinstance(as_of, datetime) or timezone.is_naive(as_of):
         raise ValidationFailed(
-            "as_of: an as-of time with a time zone is required", extra={"field": "as_of"}
+            _("as_of: an as-of time with a time zone is required"), extra={"field": "as_of"}
         )
     if as_of > timezone.now():
         raise ValidationFailed(
-            "as_of: a filing can only be taken of the past (the data must not change after it)",
+            _("as_of: a filing can only be taken of the past (the data must not change after it)"),
             extra={"field": "as_of"},
         )
     return as_of
@@ -101,13 +105,22 @@ def filing_request(
     language = language or settings.LANGUAGE_CODE
     if language not in dict(settings.LANGUAGES):
         raise ValidationFailed(
-            f"language: {language!r} is not offered", extra={"field": "language"}
+            _("language: %(language)s is not offered") % {"language": repr(language)},
+            extra={"field": "language"},
         )
     existing = Filing.objects.filter(kind=spec.code, as_of=as_of).order_by("-version").first()
     if existing is not None:
         raise Conflict(
-            f"as_of: a {spec.code} filing at {as_of.isoformat()} already exists "
-            f"(#{existing.pk}, {existing.status}); regenerate it or file a correction",
+            _(
+                "as_of: a %(code)s filing at %(as_of)s already exists (#%(pk)s, %(status)s); "
+                "regenerate it or file a correction"
+            )
+            % {
+                "code": spec.code,
+                "as_of": as_of.isoformat(),
+                "pk": existing.pk,
+                "status": existing.get_status_display(),
+            },
             code="filing_exists",
             extra={"field": "as_of", "filing": existing.pk},
         )
@@ -119,7 +132,8 @@ def filing_request(
             _enqueue("filing_generate", filing.pk)
     except IntegrityError as exc:
         raise Conflict(
-            f"as_of: a {spec.code} filing at {as_of.isoformat()} was just requested",
+            _("as_of: a %(code)s filing at %(as_of)s was just requested")
+            % {"code": spec.code, "as_of": as_of.isoformat()},
             code="filing_exists",
             extra={"field": "as_of"},
         ) from exc
@@ -136,7 +150,8 @@ def filing_regenerate(*, filing: Filing, actor, reason: str) -> Filing:
         _refuse_submitted(filing, "regenerate")
         if filing.status not in EDITABLE_BY_REGENERATION:
             raise Conflict(
-                f"status: filing {filing.pk} is {filing.status}; it is already being generated",
+                _("status: filing %(pk)s is %(status)s; it is already being generated")
+                % {"pk": filing.pk, "status": filing.get_status_display()},
                 code="filing_busy",
                 extra={"field": "status"},
             )
@@ -163,14 +178,18 @@ def filing_correct(*, filing: Filing, actor, reason: str) -> Filing:
         original = Filing.objects.select_for_update(of=("self",)).get(pk=filing.pk)
         if original.status != FilingStatus.SUBMITTED:
             raise RuleViolation(
-                f"status: only a submitted filing is corrected by a new version; "
-                f"filing {original.pk} is {original.status} (regenerate it instead)",
+                _(
+                    "status: only a submitted filing is corrected by a new version; filing "
+                    "%(pk)s is %(status)s (regenerate it instead)"
+                )
+                % {"pk": original.pk, "status": original.get_status_display()},
                 code="filing_not_submitted",
                 extra={"field": "status"},
             )
         if Filing.objects.filter(replaces=original).exists():
             raise Conflict(
-                f"filing {original.pk} already has a correction; correct the newest version",
+                _("filing %(pk)s already has a correction; correct the newest version")
+                % {"pk": original.pk},
                 code="filing_already_corrected",
                 extra={"filing": original.replaced_by.pk},
             )
@@ -302,14 +321,19 @@ def _verify_files(filing: Filing) -> None:
         stored = getattr(filing, field)
         if not stored or not digest:
             raise Conflict(
-                f"{field}: filing {filing.pk} has no stored {field}", code="file_missing"
+                _("%(field)s: filing %(pk)s has no stored %(field)s")
+                % {"field": field, "pk": filing.pk},
+                code="file_missing",
             )
         with stored.open("rb") as handle:
             actual = canonical.sha256_hex(handle.read())
         if actual != digest:
             raise Conflict(
-                f"{field}: the stored file of filing {filing.pk} does not match its SHA-256 "
-                f"(kept {digest}, found {actual}); regenerate it",
+                _(
+                    "%(field)s: the stored file of filing %(pk)s does not match its SHA-256 "
+                    "(kept %(kept)s, found %(found)s); regenerate it"
+                )
+                % {"field": field, "pk": filing.pk, "kept": digest, "found": actual},
                 code="file_altered",
                 extra={"field": field},
             )
@@ -324,14 +348,14 @@ def filing_approve(*, filing: Filing, actor, reason: str) -> Filing:
         _refuse_submitted(filing, "approve")
         if filing.status != FilingStatus.PREPARED:
             raise RuleViolation(
-                f"status: only a prepared filing can be approved; filing {filing.pk} is "
-                f"{filing.status}",
+                _("status: only a prepared filing can be approved; filing %(pk)s is %(status)s")
+                % {"pk": filing.pk, "status": filing.get_status_display()},
                 code="filing_not_prepared",
                 extra={"field": "status"},
             )
         if filing.prepared_by_id is not None and filing.prepared_by_id == actor.pk:
             raise RuleViolation(
-                "approve: four-eyes rule: the officer who prepared a filing cannot approve it",
+                _("approve: four-eyes rule: the officer who prepared a filing cannot approve it"),
                 code="four_eyes",
                 extra={"prepared_by": filing.prepared_by_id},
             )
@@ -354,8 +378,8 @@ def filing_submit(*, filing: Filing, actor, reason: str, submission_reference: s
         _refuse_submitted(filing, "submit")
         if filing.status != FilingStatus.APPROVED:
             raise RuleViolation(
-                f"status: only an approved filing can be submitted; filing {filing.pk} is "
-                f"{filing.status}",
+                _("status: only an approved filing can be submitted; filing %(pk)s is %(status)s")
+                % {"pk": filing.pk, "status": filing.get_status_display()},
                 code="filing_not_approved",
                 extra={"field": "status"},
             )
@@ -401,11 +425,13 @@ def statement_request(
         period_start, period_end = statements.period_for(int(year), int(month))
     except (ValueError, TypeError) as exc:
         raise ValidationFailed(
-            f"month: {year}-{month} is not a month", extra={"field": "month"}
+            _("month: %(year)s-%(month)s is not a month") % {"year": year, "month": month},
+            extra={"field": "month"},
         ) from exc
     if period_end >= timezone.localdate():
         raise RuleViolation(
-            f"month: {period_start:%Y-%m} is not over yet; a statement covers a finished month",
+            _("month: %(month)s is not over yet; a statement covers a finished month")
+            % {"month": f"{period_start:%Y-%m}"},
             code="period_not_over",
             extra={"field": "month"},
         )
@@ -416,7 +442,8 @@ def statement_request(
         is None
     ):
         raise RuleViolation(
-            f"month: investor {investor.pk} was not onboarded by the end of {period_start:%Y-%m}",
+            _("month: investor %(pk)s was not onboarded by the end of %(month)s")
+            % {"pk": investor.pk, "month": f"{period_start:%Y-%m}"},
             code="not_a_client_then",
             extra={"field": "month"},
         )
@@ -428,8 +455,12 @@ def statement_request(
         )
         if statement is not None and statement.status != StatementStatus.FAILED:
             raise Conflict(
-                f"month: the {period_start:%Y-%m} statement of investor {investor.pk} exists "
-                f"({statement.status})",
+                _("month: the %(month)s statement of investor %(pk)s exists (%(status)s)")
+                % {
+                    "month": f"{period_start:%Y-%m}",
+                    "pk": investor.pk,
+                    "status": statement.get_status_display(),
+                },
                 code="statement_exists",
                 extra={"statement": statement.pk},
             )

@@ -31,6 +31,7 @@ class FilingListView(StaffReportsMixin, TemplateView):
             user=self.request.user, kind=params.get("kind"), status=params.get("status")
         )[:200]
         context["kinds"] = kinds.kinds_all()
+        context["kind_titles"] = {kind.code: kind.title for kind in context["kinds"]}
         context["form"] = kwargs.get("form") or FilingRequestForm()
         context["can_request"] = self.request.user.has_perm("reports.add_filing")
         return context

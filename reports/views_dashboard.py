@@ -40,7 +40,7 @@ class DashboardView(LoginRequiredMixin, UserPassesTestMixin, TemplateView):
         bars.append((_("No debt"), distribution.no_debt))
         context.update(
             board=board,
-            roles=user.role_names,
+            roles=user.role_labels,
             second_factor_verified=second_factor.is_verified(user),
             second_factor_enrolled=second_factor.confirmed_device(user) is not None,
             state_colours=STATE_COLOURS,

@@ -131,10 +131,20 @@ def english_messages_outside_requests():
     """Service errors are translated into the active language. Tests that call services
     directly read them in English; pages and API calls still negotiate their own language
     per request (LocaleMiddleware), so the Chinese pages are tested through the client."""
+    from django.core.signals import request_finished
     from django.utils import translation
 
-    with translation.override("en"):
-        yield
+    def back_to_english(**_kwargs):
+        # a page or API request activates its own language in this thread (LocaleMiddleware)
+        # and leaves it active: the next direct service call reads English again
+        translation.activate("en")
+
+    request_finished.connect(back_to_english, dispatch_uid="tests-english-after-requests")
+    try:
+        with translation.override("en"):
+            yield
+    finally:
+        request_finished.disconnect(dispatch_uid="tests-english-after-requests")
 
 
 # Transactional tests (browser, Celery workers, concurrency) end with a flush that removes the

@@ -57,6 +57,7 @@ OWNED = {
     "v1:lending-margin-notice-acknowledge": "notice",
     "v1:lending-liquidation-plan-detail": "plan",
     "v1:lending-financing-extensions": "financing",
+    "v1:lending-credit-account-history": "account",
 }
 
 #: Which object id a staff-only route with an id is tried with (any existing one will do).

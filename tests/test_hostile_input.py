@@ -347,16 +347,18 @@ def test_order_whose_amount_would_not_fit_a_money_column_is_refused(world):
     the quantity, not a 500 from quantize() or the database."""
     target = next(t for t in TARGETS if t.name == "order limit price")
     before = table_counts()
-    response = world["clients"]["investor"].post(
-        target.url.format(**world["ids"]),
-        {"instrument": "SZSE:000001", "purpose": "financed_buy", "quantity": "9" * 16,
-         "limit_price": "99999999999999.9999"},
-        format="json",
-        HTTP_IDEMPOTENCY_KEY="too-large",
-    )  # fmt: skip
-    assert response.status_code == 400, response.json()
-    assert response.json()["extra"]["field"] == "quantity"
-    assert "too large" in response.json()["message"]
+    body = {"instrument": "SZSE:000001", "purpose": "financed_buy", "quantity": "9" * 16,
+            "limit_price": "99999999999999.9999"}  # fmt: skip
+    # the message follows the request's language; the code and the field stay English
+    for language, words in (("en", "too large"), ("zh-hans", "过大")):
+        response = world["clients"]["investor"].post(
+            target.url.format(**world["ids"]), body, format="json",
+            HTTP_IDEMPOTENCY_KEY="too-large", HTTP_ACCEPT_LANGUAGE=language,
+        )  # fmt: skip
+        assert response.status_code == 400, response.json()
+        assert response.json()["extra"]["field"] == "quantity"
+        assert response.json()["message"].startswith("quantity: ")
+        assert words in response.json()["message"]
     assert table_counts() == before
 
 

@@ -1,6 +1,7 @@
 """Refresh the Chinese catalogue: run makemessages, then fill msgstr from the glossaries.
 
-Each app keeps its translations in locale/zh_Hans/glossary/<app>.json ({"English": "中文"}),
+Each app keeps its translations in locale/zh_Hans/glossary/<app>.json ({"English": "中文"};
+a string with a context is "context|English"; a plural string is keyed by its singular),
 so several people can add strings without editing the same .po file. Untranslated strings
 are listed at the end; `--strict` makes them an error.
 
@@ -47,11 +48,21 @@ def main() -> int:
     for entry in catalogue:
         # template strings with a literal % reach the catalogue escaped as %%
         plain = entry.msgid.replace("%%", "%")
-        if entry.msgid in glossary or plain in glossary:
-            text = glossary.get(entry.msgid) or glossary[plain]
+        # a string with a context (pgettext) is "context|English" in the glossary, so the same
+        # English word may read differently where it means something else
+        keys = (
+            [f"{entry.msgctxt}|{entry.msgid}", f"{entry.msgctxt}|{plain}"] if entry.msgctxt else []
+        )
+        keys += [entry.msgid, plain]
+        key = next((k for k in keys if k in glossary), None)
+        if key is not None:
+            text = glossary[key]
             if plain != entry.msgid and "%%" not in text:
                 text = text.replace("%", "%%")
-            entry.msgstr = text
+            if entry.msgid_plural:  # Chinese has one form: the singular's key gives it
+                entry.msgstr_plural = {0: text}
+            else:
+                entry.msgstr = text
             if "fuzzy" in entry.flags:
                 entry.flags.remove("fuzzy")
                 entry.previous_msgid = None
@@ -60,8 +71,10 @@ def main() -> int:
                 # msgmerge's guess from a similar string: never compiled, often wrong
                 entry.flags.remove("fuzzy")
                 entry.msgstr = ""
+                if entry.msgid_plural:
+                    entry.msgstr_plural = {0: ""}
                 entry.previous_msgid = None
-            if not entry.msgstr:
+            if not (entry.msgstr or (entry.msgid_plural and entry.msgstr_plural.get(0))):
                 missing.append(entry.msgid)
     catalogue.save(str(PO))
     for msgid in missing:

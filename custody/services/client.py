@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts.errors import RuleViolation, ValidationFailed
 from accounts.models import InvestorProfile
@@ -35,7 +36,7 @@ def _key(idempotency_key: str) -> str:
     key = (idempotency_key or "").strip()
     if not key:
         raise ValidationFailed(
-            "idempotency_key: money movements need an idempotency key",
+            _("idempotency_key: money movements need an idempotency key"),
             extra={"field": "idempotency_key"},
         )
     return key
@@ -62,8 +63,11 @@ def client_deposit_post_in_transaction(
     key = _key(idempotency_key)
     if not investor.is_bank_account_of_record(bank_account):
         raise RuleViolation(
-            f"bank_account: deposits are accepted only from the investor's bank account of "
-            f"record ({investor.bank_account_masked})",
+            _(
+                "bank_account: deposits are accepted only from the investor's bank account of "
+                "record (%(account)s)"
+            )
+            % {"account": investor.bank_account_masked},
             code="not_bank_of_record",
             extra={"field": "bank_account"},
         )
@@ -165,9 +169,16 @@ def client_withdrawal_post_in_transaction(
         available = normal_balance(rows[client_money.pk])
         if amount > available:
             raise RuleViolation(
-                f"amount: withdrawal of {money.fmt(amount, currency)} refused: account "
-                f"{client_money.purpose_key} ({client_money.name}) holds only "
-                f"{money.fmt(available, currency)}",
+                _(
+                    "amount: withdrawal of %(amount)s refused: account %(account)s (%(name)s) "
+                    "holds only %(available)s"
+                )
+                % {
+                    "amount": money.fmt(amount, currency),
+                    "account": client_money.purpose_key,
+                    "name": client_money.name,
+                    "available": money.fmt(available, currency),
+                },
                 code="insufficient_client_money",
                 extra={
                     "field": "amount",

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import stamp
 from accounts.errors import Conflict, ValidationFailed
@@ -62,22 +63,29 @@ def statement_import(
     require_permission(actor, "custody.add_statementimport", action="import a statement")
     if source not in StatementSource.values:
         raise ValidationFailed(
-            f"source: unknown statement source {source!r}", extra={"field": "source"}
+            _("source: unknown statement source %(source)s") % {"source": repr(source)},
+            extra={"field": "source"},
         )
     raw = content.encode() if isinstance(content, str) else content
     digest = hashlib.sha256(raw).hexdigest()
     if StatementImport.objects.filter(sha256=digest).exists():
-        raise Conflict(f"file: {file_name} was already imported", extra={"field": "file"})
+        raise Conflict(
+            _("file: %(file)s was already imported") % {"file": file_name},
+            extra={"field": "file"},
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationFailed("file: statements are UTF-8 CSV", extra={"field": "file"}) from None
+        raise ValidationFailed(
+            _("file: statements are UTF-8 CSV"), extra={"field": "file"}
+        ) from None
     reader = csv.reader(io.StringIO(text))
     header = [h.strip() for h in next(reader, [])]
     expected = CSV_COLUMNS[source]
     if header != expected:
         raise ValidationFailed(
-            f"file: the header must be {','.join(expected)} (got {','.join(header)})",
+            _("file: the header must be %(columns)s (got %(header)s)")
+            % {"columns": ",".join(expected), "header": ",".join(header)},
             extra={"field": "file"},
         )
     parsed: list[tuple[int, str, str, Decimal, LedgerAccount]] = []
@@ -87,7 +95,8 @@ def statement_import(
             continue
         if len(row) != len(expected):
             raise ValidationFailed(
-                f"file: line {number} has {len(row)} fields, expected {len(expected)}",
+                _("file: line %(line)s has %(count)s fields, expected %(expected)s")
+                % {"line": number, "count": len(row), "expected": len(expected)},
                 extra={"field": "file", "line": number},
             )
         day_text, ref, unit_text, amount_text = (cell.strip() for cell in row)
@@ -95,12 +104,14 @@ def statement_import(
             day = date.fromisoformat(day_text)
         except ValueError:
             raise ValidationFailed(
-                f"statement_date: line {number}: {day_text!r} is not YYYY-MM-DD",
+                _("statement_date: line %(line)s: %(value)s is not YYYY-MM-DD")
+                % {"line": number, "value": repr(day_text)},
                 extra={"field": "statement_date", "line": number},
             ) from None
         if statement_date not in (None, day):
             raise ValidationFailed(
-                f"statement_date: line {number}: one statement covers one date",
+                _("statement_date: line %(line)s: one statement covers one date")
+                % {"line": number},
                 extra={"field": "statement_date", "line": number},
             )
         statement_date = day
@@ -114,12 +125,13 @@ def statement_import(
         account = LedgerAccount.objects.filter(external_ref=ref, unit=unit).first()
         if account is None:
             raise ValidationFailed(
-                f"{expected[1]}: line {number}: no ledger account is mapped to {ref} in {unit}",
+                _("%(field)s: line %(line)s: no ledger account is mapped to %(ref)s in %(unit)s")
+                % {"field": expected[1], "line": number, "ref": ref, "unit": unit},
                 extra={"field": expected[1], "line": number},
             )
         parsed.append((number, ref, unit, amount, account))
     if statement_date is None:
-        raise ValidationFailed("file: the statement has no lines", extra={"field": "file"})
+        raise ValidationFailed(_("file: the statement has no lines"), extra={"field": "file"})
     with transaction.atomic():
         statement = StatementImport(
             source=source,
@@ -320,11 +332,14 @@ def reconciliation_break_resolve(
     internal excess: withdrawn (Dr house bank, Cr reserve bank, then client bank)."""
     require_permission(actor, "custody.move_housemoney", action="resolve a reconciliation break")
     if not reason or not reason.strip():
-        raise ValidationFailed("reason: a reason is required", extra={"field": "reason"})
+        raise ValidationFailed(_("reason: a reason is required"), extra={"field": "reason"})
     with transaction.atomic(durable=True):
         locked = ReconciliationBreak.objects.select_for_update(of=("self",)).get(pk=brk.pk)
         if locked.status != BreakStatus.OPEN:
-            raise Conflict(f"break #{locked.pk} is already resolved", extra={"field": "break"})
+            raise Conflict(
+                _("break #%(pk)s is already resolved") % {"pk": locked.pk},
+                extra={"field": "break"},
+            )
         reconciliation = locked.reconciliation
         unit, amount = locked.unit, abs(locked.difference)
         shortfall = locked.difference < 0

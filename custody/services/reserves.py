@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import stamp
 from accounts.errors import RuleViolation, ValidationFailed
@@ -46,7 +47,7 @@ MOVE_PERM = "custody.move_housemoney"
 
 def _reason(reason: str) -> str:
     if not reason or not reason.strip():
-        raise ValidationFailed("reason: a reason is required", extra={"field": "reason"})
+        raise ValidationFailed(_("reason: a reason is required"), extra={"field": "reason"})
     return reason.strip()
 
 
@@ -115,8 +116,13 @@ def reserve_fund_use_in_transaction(
     owed = normal_balance(rows[receivable.pk])
     if amount > owed:
         raise RuleViolation(
-            f"amount: {money.fmt(amount, currency)} exceeds what {investor.real_name} owes "
-            f"({receivable.purpose_key}: {money.fmt(owed, currency)})",
+            _("amount: %(amount)s exceeds what %(investor)s owes (%(account)s: %(owed)s)")
+            % {
+                "amount": money.fmt(amount, currency),
+                "investor": investor.real_name,
+                "account": receivable.purpose_key,
+                "owed": money.fmt(owed, currency),
+            },
             extra={"field": "amount", "balance": str(owed)},
         )
     from_reserve = min(amount, max(normal_balance(rows[fund.pk]), money.ZERO))
@@ -181,7 +187,8 @@ def uncovered_loss_address(*, loss: UncoveredLoss, actor, action_taken: str) -> 
         locked = UncoveredLoss.objects.select_for_update().get(pk=loss.pk)
         if locked.status != UncoveredLossStatus.OPEN:
             raise RuleViolation(
-                f"loss: #{locked.pk} was already addressed", extra={"field": "loss"}
+                _("loss: #%(pk)s was already addressed") % {"pk": locked.pk},
+                extra={"field": "loss"},
             )
         locked.status = UncoveredLossStatus.ADDRESSED
         locked.addressed_by, locked.addressed_at = actor, timezone.now()
@@ -278,10 +285,10 @@ def facility_create(
     fee_rate = money.amount_parse(fee_rate, field="fee_rate", places=6, allow_zero=True)
     reason = _reason(reason)
     if not bank.strip():
-        raise ValidationFailed("bank: the lending bank is required", extra={"field": "bank"})
+        raise ValidationFailed(_("bank: the lending bank is required"), extra={"field": "bank"})
     if expiry_date <= start_date:
         raise ValidationFailed(
-            "expiry_date: a facility expires after it starts", extra={"field": "expiry_date"}
+            _("expiry_date: a facility expires after it starts"), extra={"field": "expiry_date"}
         )
     with transaction.atomic():
         facility = CreditFacility(
@@ -320,19 +327,32 @@ def facility_draw(
         bank = house_account("house_bank", locked.currency, actor=actor)
         if not JournalEntry.objects.filter(idempotency_key=key).exists():
             if locked.status != FacilityStatus.ACTIVE:
-                raise RuleViolation(f"facility: {locked} is closed", extra={"field": "facility"})
+                raise RuleViolation(
+                    _("facility: %(facility)s is closed") % {"facility": locked},
+                    extra={"field": "facility"},
+                )
             if not (locked.start_date <= today < locked.expiry_date):
                 raise RuleViolation(
-                    f"facility: {locked} is not available on {today}", extra={"field": "facility"}
+                    _("facility: %(facility)s is not available on %(day)s")
+                    % {"facility": locked, "day": today},
+                    extra={"field": "facility"},
                 )
             rows = balances_lock([locked.account, bank])
             drawn = normal_balance(rows[locked.account_id])
             available = locked.limit - drawn
             if amount > available:
                 raise RuleViolation(
-                    f"amount: {money.fmt(amount, locked.currency)} exceeds the available "
-                    f"{money.fmt(available, locked.currency)} on {locked} "
-                    f"(limit {locked.limit}, drawn {drawn})",
+                    _(
+                        "amount: %(amount)s exceeds the available %(available)s on %(facility)s "
+                        "(limit %(limit)s, drawn %(drawn)s)"
+                    )
+                    % {
+                        "amount": money.fmt(amount, locked.currency),
+                        "available": money.fmt(available, locked.currency),
+                        "facility": locked,
+                        "limit": locked.limit,
+                        "drawn": drawn,
+                    },
                     extra={"field": "amount", "available": str(available)},
                 )
         return entry_post_in_transaction(
@@ -362,8 +382,12 @@ def facility_repay(
             drawn = normal_balance(rows[locked.account_id])
             if amount > drawn:
                 raise RuleViolation(
-                    f"amount: {money.fmt(amount, locked.currency)} is more than the "
-                    f"{money.fmt(drawn, locked.currency)} drawn on {locked}",
+                    _("amount: %(amount)s is more than the %(drawn)s drawn on %(facility)s")
+                    % {
+                        "amount": money.fmt(amount, locked.currency),
+                        "drawn": money.fmt(drawn, locked.currency),
+                        "facility": locked,
+                    },
                     extra={"field": "amount", "drawn": str(drawn)},
                 )
         return entry_post_in_transaction(
@@ -386,7 +410,8 @@ def facility_close(*, facility: CreditFacility, actor, reason: str) -> CreditFac
 
         if facility_drawn(facility=locked) != 0:
             raise RuleViolation(
-                f"facility: {locked} still has money drawn", extra={"field": "facility"}
+                _("facility: %(facility)s still has money drawn") % {"facility": locked},
+                extra={"field": "facility"},
             )
         locked.status = FacilityStatus.CLOSED
         stamp(locked, actor=actor, reason=reason)

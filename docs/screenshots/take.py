@@ -34,9 +34,37 @@ PAGES = [
     ("signup", None, "/accounts/signup/"),
     ("portal-home", "investor", "/portal/"),
     ("portal-calls", "investor", "/portal/lending/margin-calls/"),
+    ("portal-account", "investor", "/portal/lending/account/"),
+    ("portal-history", "investor", "/portal/lending/history/"),
     ("staff-dashboard", "risk@demo.margindesk.local", "/staff/"),
     ("staff-review-queue", "risk@demo.margindesk.local", "/staff/lending/applications/"),
+    ("staff-risk-run", "risk@demo.margindesk.local", "risk-run"),  # the latest run: _path
+    ("staff-calendar", "compliance@demo.margindesk.local", "/staff/compliance/calendar/"),
 ]
+
+
+def _path(path: str) -> str:
+    """A page's path; "risk-run" is the latest risk run's page (a stress run is started for the
+    screenshots when the demo has none)."""
+    if path != "risk-run":
+        return path
+    from accounts.models import User
+    from lending.risk import services as risk
+    from lending.risk.models import RiskRun
+
+    run = RiskRun.objects.filter(status="succeeded", kind="monte_carlo").order_by("-pk").first()
+    if run is None:
+        officer = User.objects.get(email="risk@demo.margindesk.local")
+        run = risk.risk_run_start(
+            kind="monte_carlo",
+            actor=officer,
+            reason="screenshots",
+            seed=2026,
+            parameters={"n_paths": 2000},
+            enqueue=False,
+        )
+        run = risk.risk_run_execute(run_id=run.pk)
+    return f"/staff/lending/risk/{run.pk}/"
 
 
 def _env() -> dict:
@@ -167,7 +195,7 @@ def _shoot(base: str, investor: str) -> None:
                     for stem, page_who, path in PAGES:
                         if page_who != who:
                             continue
-                        page.goto(f"{base}{path}")
+                        page.goto(f"{base}{_path(path)}")
                         page.wait_for_load_state("networkidle")
                         out = HERE / f"{stem}-{lang}-{width_name}.png"
                         page.screenshot(path=str(out), full_page=True)

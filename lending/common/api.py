@@ -3,6 +3,8 @@ and the Idempotency-Key header of money movements."""
 
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 # the Idempotency-Key header of money movements: one definition for every app's API
 from accounts.api_idempotency import IDEMPOTENCY, IDEMPOTENCY_KEY_MAX, idempotency_key
 from accounts.errors import ValidationFailed
@@ -31,7 +33,8 @@ def status_filter(request, choices) -> str | None:
     allowed = {*choices, "unfinished"}
     if status is not None and status not in allowed:
         raise ValidationFailed(
-            f"status: one of {', '.join(sorted(allowed))}", extra={"field": "status"}
+            _("status: one of %(values)s") % {"values": ", ".join(sorted(allowed))},
+            extra={"field": "status"},
         )
     return status
 

@@ -95,7 +95,10 @@ def lock_in_order(
     }
     missing = sorted(set(investor_pks) - set(investors))
     if missing:
-        raise NotFound(f"investors not found: {missing}", extra={"investors": missing})
+        raise NotFound(
+            _("investors not found: %(missing)s") % {"missing": missing},
+            extra={"investors": missing},
+        )
     accounts = {}
     if account_pks:
         accounts = {
@@ -107,7 +110,10 @@ def lock_in_order(
         }
     missing = sorted(set(account_pks) - set(accounts))
     if missing:
-        raise NotFound(f"credit accounts not found: {missing}", extra={"credit_accounts": missing})
+        raise NotFound(
+            _("credit accounts not found: %(missing)s") % {"missing": missing},
+            extra={"credit_accounts": missing},
+        )
     return Locked(investors=investors, credit_accounts=accounts)
 
 

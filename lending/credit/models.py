@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from accounts.constraints import four_eyes
@@ -82,7 +83,7 @@ class CreditApplicationKind(models.TextChoices):
 
 
 class CreditApplicationStatus(models.TextChoices):
-    SUBMITTED = "submitted", _("Submitted")
+    SUBMITTED = "submitted", pgettext_lazy("credit application", "Submitted")
     PREPARED = "prepared", _("Prepared for approval")
     APPROVED = "approved", _("Approved")
     REJECTED = "rejected", _("Rejected")
@@ -192,7 +193,7 @@ class CreditApplication(models.Model):
 
 
 class CreditAccountStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("credit account", "Open")
     CLOSED = "closed", _("Closed")
 
 

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from accounts.errors import NotFound
 from compliance import parameters as P
@@ -75,7 +76,7 @@ def applications_for(user) -> QuerySet[CreditApplication]:
 def application_for(user, pk: int) -> CreditApplication:
     application = applications_for(user).filter(pk=pk).first()
     if application is None:
-        raise NotFound("application: not found")
+        raise NotFound(_("application: not found"))
     return application
 
 
@@ -98,7 +99,7 @@ def contracts_for(user) -> QuerySet[CreditContract]:
 def contract_for(user, pk: int) -> CreditContract:
     contract = contracts_for(user).filter(pk=pk).first()
     if contract is None:
-        raise NotFound("contract: not found")
+        raise NotFound(_("contract: not found"))
     return contract
 
 
@@ -137,7 +138,7 @@ def credit_accounts_for(user, *, with_investor: bool = True) -> QuerySet[CreditA
 def credit_account_for(user, pk, *, with_investor: bool = True) -> CreditAccount:
     account = credit_accounts_for(user, with_investor=with_investor).filter(pk=pk).first()
     if account is None:
-        raise NotFound("credit account: not found")
+        raise NotFound(_("credit account: not found"))
     return account
 
 
@@ -151,7 +152,7 @@ def credit_account_by_number(account_number: str) -> CreditAccount:
     )
     if account is None:
         raise NotFound(
-            f"account_number: no credit account {account_number}",
+            _("account_number: no credit account %(number)s") % {"number": account_number},
             extra={"field": "account_number"},
         )
     return account

@@ -86,7 +86,7 @@ PRICING_SEED_FROM = date(2010, 3, 31)
 def _require_reason(reason: str) -> str:
     if not reason or not reason.strip():
         raise ValidationFailed(
-            "reason: a reason is required for every decision", extra={"field": "reason"}
+            _("reason: a reason is required for every decision"), extra={"field": "reason"}
         )
     return reason.strip()
 
@@ -95,11 +95,17 @@ def _money(value, field: str) -> Decimal:
     try:
         amount = Decimal(str(value))
     except ArithmeticError as exc:
-        raise ValidationFailed(f"{field}: not a decimal amount", extra={"field": field}) from exc
+        raise ValidationFailed(
+            _("%(field)s: not a decimal amount") % {"field": field}, extra={"field": field}
+        ) from exc
     if not amount.is_finite() or amount <= 0:
-        raise ValidationFailed(f"{field}: must be a positive amount", extra={"field": field})
+        raise ValidationFailed(
+            _("%(field)s: must be a positive amount") % {"field": field}, extra={"field": field}
+        )
     if amount != amount.quantize(MONEY.quantum):
-        raise ValidationFailed(f"{field}: at most 2 decimal places", extra={"field": field})
+        raise ValidationFailed(
+            _("%(field)s: at most 2 decimal places") % {"field": field}, extra={"field": field}
+        )
     return amount
 
 
@@ -108,10 +114,14 @@ def _term(months, field: str, *, on: date) -> int:
     try:
         months = int(months)
     except (TypeError, ValueError) as exc:
-        raise ValidationFailed(f"{field}: whole months", extra={"field": field}) from exc
+        raise ValidationFailed(
+            _("%(field)s: whole months") % {"field": field}, extra={"field": field}
+        ) from exc
     if not 1 <= months <= maximum:
         raise ValidationFailed(
-            f"{field}: the term is 1 to {maximum} months", extra={"field": field}
+            _("%(field)s: the term is 1 to %(maximum)s months")
+            % {"field": field, "maximum": maximum},
+            extra={"field": field},
         )
     return months
 
@@ -161,15 +171,18 @@ def pricing_entry_add(
     """A new dated rate for one cell of the grid; contracts keep the rate they were signed at."""
     require_permission(actor, PRICING_PERM, action="add a pricing grid rate")
     if credit_grade not in CreditGrade.values:
-        raise ValidationFailed("credit_grade: unknown grade", extra={"field": "credit_grade"})
+        raise ValidationFailed(_("credit_grade: unknown grade"), extra={"field": "credit_grade"})
     if collateral_liquidity not in CollateralLiquidity.values:
         raise ValidationFailed(
-            "collateral_liquidity: unknown liquidity", extra={"field": "collateral_liquidity"}
+            _("collateral_liquidity: unknown liquidity"), extra={"field": "collateral_liquidity"}
         )
     rate = Decimal(str(annual_rate))
     if not Decimal(0) < rate < Decimal("0.24"):
         raise ValidationFailed(
-            "annual_rate: a yearly fraction above 0 and below 0.24 (e.g. 0.0650 for 6.5%)",
+            _(
+                "annual_rate: a yearly fraction above 0 and below 0.24 "
+                "(e.g. 0.0650 for 6.5 per cent)"
+            ),
             extra={"field": "annual_rate"},
         )
     entry = PricingGridEntry(
@@ -184,7 +197,7 @@ def pricing_entry_add(
             entry.save()
     except IntegrityError as exc:
         raise Conflict(
-            "effective_from: this cell already has a rate from that date",
+            _("effective_from: this cell already has a rate from that date"),
             extra={"field": "effective_from"},
         ) from exc
     return entry
@@ -202,8 +215,11 @@ def pricing_rate(*, credit_grade: str, collateral_liquidity: str, on: date) -> D
     )
     if entry is None:
         raise RuleViolation(
-            f"credit_grade: no price for grade {credit_grade} and {collateral_liquidity} "
-            f"liquidity on {on.isoformat()} in the pricing grid",
+            _(
+                "credit_grade: no price for grade %(grade)s and %(liquidity)s liquidity on "
+                "%(on)s in the pricing grid"
+            )
+            % {"grade": credit_grade, "liquidity": collateral_liquidity, "on": on.isoformat()},
             code="pricing_missing",
             extra={"field": "credit_grade"},
         )
@@ -265,8 +281,8 @@ def credit_renewal_apply(
     )
     if contract.status != ContractStatus.ACTIVE:
         raise RuleViolation(
-            f"contract: {contract.contract_number} is {contract.status}; only an active "
-            "contract is renewed",
+            _("contract: %(contract)s is %(status)s; only an active contract is renewed")
+            % {"contract": contract.contract_number, "status": contract.get_status_display()},
             extra={"field": "contract"},
         )
     months = _term(requested_term_months, "requested_term_months", on=compliance_selectors.today())
@@ -309,7 +325,7 @@ def credit_application_withdraw(
         actor, investor, "lending.change_creditapplication", action="withdraw an application"
     )
     if application.investor_id != investor.pk:
-        raise NotFound("application: not found")
+        raise NotFound(_("application: not found"))
     if application.status not in OPEN_APPLICATION_STATUSES:
         raise Conflict(
             _("application: already %(status)s") % {"status": application.get_status_display()},
@@ -343,17 +359,19 @@ def credit_application_prepare(
     require_permission(actor, PREPARE_PERM, action="prepare a credit application")
     if credit_grade not in CreditGrade.values:
         raise ValidationFailed(
-            f"credit_grade: one of {', '.join(CreditGrade.values)}", extra={"field": "credit_grade"}
+            _("credit_grade: one of %(values)s") % {"values": ", ".join(CreditGrade.values)},
+            extra={"field": "credit_grade"},
         )
     if collateral_liquidity not in CollateralLiquidity.values:
         raise ValidationFailed(
-            f"collateral_liquidity: one of {', '.join(CollateralLiquidity.values)}",
+            _("collateral_liquidity: one of %(values)s")
+            % {"values": ", ".join(CollateralLiquidity.values)},
             extra={"field": "collateral_liquidity"},
         )
     note = note.strip()
     if not note:
         raise ValidationFailed(
-            "note: the maker records why the terms are proposed", extra={"field": "note"}
+            _("note: the maker records why the terms are proposed"), extra={"field": "note"}
         )
     today = compliance_selectors.today()
     limit = _money(proposed_limit, "proposed_limit")
@@ -366,7 +384,8 @@ def credit_application_prepare(
         application = _locked_application(application)
         if application.status not in OPEN_APPLICATION_STATUSES:
             raise Conflict(
-                f"application: already {application.status}", extra={"field": "application"}
+                _("application: already %(status)s") % {"status": application.get_status_display()},
+                extra={"field": "application"},
             )
         application.status = CreditApplicationStatus.PREPARED
         application.prepared_by, application.prepared_at = actor, timezone.now()
@@ -387,12 +406,13 @@ def _check_checker(application: CreditApplication, actor: User) -> None:
     require_second_factor(actor, action="deciding a credit application")
     if application.status != CreditApplicationStatus.PREPARED:
         raise Conflict(
-            f"application: is {application.status}; only a prepared application is decided",
+            _("application: is %(status)s; only a prepared application is decided")
+            % {"status": application.get_status_display()},
             extra={"field": "application"},
         )
     if application.prepared_by_id == actor.pk:
         raise PermissionDenied(
-            "actor: four eyes: the officer who prepared an application cannot decide it",
+            _("actor: four eyes: the officer who prepared an application cannot decide it"),
             code="four_eyes",
             extra={"field": "actor"},
         )
@@ -569,7 +589,8 @@ def _approve_renewal(application, *, actor, reason, signed_on) -> CreditContract
         )
         if contract.status != ContractStatus.ACTIVE:
             raise RuleViolation(
-                f"contract: {contract.contract_number} is no longer active",
+                _("contract: %(contract)s is no longer active")
+                % {"contract": contract.contract_number},
                 extra={"field": "contract"},
             )
         # DOMAIN.md "Credit contracts": each renewal <= 6 months (credit.max_term_months on the
@@ -579,16 +600,25 @@ def _approve_renewal(application, *, actor, reason, signed_on) -> CreditContract
         maximum = int(compliance_selectors.parameter(P.MAX_TERM_MONTHS, on=signed_on))
         if months > maximum:
             raise RuleViolation(
-                f"proposed_term_months: a renewal runs at most {maximum} months",
+                _("proposed_term_months: a renewal runs at most %(maximum)s months")
+                % {"maximum": maximum},
                 code="renewal_too_long",
                 extra={"field": "proposed_term_months", "maximum": maximum},
             )
         new_end = calendar.add_months(contract.ends_on, months)
         if new_end < signed_on:
             raise RuleViolation(
-                f"contract: {contract.contract_number} ended on {contract.ends_on.isoformat()}; "
-                f"renewed from its end date it would end on {new_end.isoformat()}, before "
-                f"{signed_on.isoformat()}: a new credit application is needed",
+                _(
+                    "contract: %(contract)s ended on %(ended)s; renewed from its end date it "
+                    "would end on %(new_end)s, before %(signed)s: a new credit application is "
+                    "needed"
+                )
+                % {
+                    "contract": contract.contract_number,
+                    "ended": contract.ends_on.isoformat(),
+                    "new_end": new_end.isoformat(),
+                    "signed": signed_on.isoformat(),
+                },
                 code="renewal_too_late",
                 extra={"field": "contract", "ends_on": contract.ends_on.isoformat()},
             )

@@ -40,6 +40,10 @@ def _plain(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _two_places(value: float) -> str:
+    return f"{value:,.2f}"
+
+
 def line_chart(
     series: Mapping[str, Sequence[tuple[Number, Number]]],
     *,
@@ -343,5 +347,136 @@ def signed_bar_chart(
         f'<text x="14" y="{top + plot_h / 2:.1f}" text-anchor="middle" fill="#1c2430" '
         f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">{escape(y_label)}</text>'
     )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _label_width(text: str, font_size: int = 11) -> float:
+    """A generous estimate of a label's width in the chart's sans-serif font."""
+    return len(text) * font_size * 0.62
+
+
+def fitting_ticks(
+    low: float, high: float, width: float, fmt, *, most: int = 8, gap: float = 14
+) -> list[float]:
+    """Round ticks inside [low, high] whose labels (fmt(tick)) do not overlap on an axis
+    `width` pixels long: the tick count is lowered until every label fits its share."""
+    for count in range(most, 0, -1):
+        ticks = [t for t in nice_ticks(low, high, count) if low - 1e-9 <= t <= high + 1e-9]
+        if len(ticks) <= 1:
+            return ticks
+        spacing = width * (ticks[1] - ticks[0]) / (high - low)
+        if all(_label_width(fmt(t)) + gap <= spacing for t in ticks):
+            return ticks
+    return [low, high]
+
+
+def histogram_chart(
+    bins: Sequence[tuple[Number, Number, Number]],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+    markers: Mapping[str, Number] | None = None,
+    tooltip: str = "{low} – {high}: {count}",
+    width: int = 560,
+    height: int = 320,
+) -> str:
+    """A histogram: contiguous bars over a value axis, one per (from, to, count) bin, with
+    round value ticks spaced so that their labels never overlap (fewer ticks for long
+    numbers) and optional vertical markers (label -> value, e.g. the VaR) named in a legend
+    under the axis. Each bar carries its range and count as a tooltip (`tooltip` with
+    {low}, {high} and {count})."""
+    if not bins:
+        return ""
+    markers = {k: float(v) for k, v in (markers or {}).items()}
+    legend_rows = (len(markers) + 2) // 3
+    left, right, top = 64, 36, 30
+    bottom = 48 + 18 * legend_rows
+    plot_w, plot_h = width - left - right, height - top - bottom
+    edges = [(float(a), float(b), float(c)) for a, b, c in bins]
+    tips = [(float(a), float(b)) for a, b, _c in bins]
+    x0, x1 = edges[0][0], edges[-1][1]
+    if x1 <= x0:  # every value the same: one narrow bar (from zero when it is zero)
+        step = abs(x0) * 0.1 or 1.0
+        low = x0 if x0 == 0 else x0 - step / 2
+        edges = [(low, low + step, edges[0][2])]
+        x0, x1 = (0.0, 4 * step) if x0 == 0 else (x0 - 2 * step, x0 + 2 * step)
+    for value in markers.values():
+        x0, x1 = min(x0, value), max(x1, value)
+    y_ticks = nice_ticks(0.0, max(max(c for _a, _b, c in edges), 1.0), 4)
+    y1 = y_ticks[-1]
+
+    def px(x: float) -> float:
+        return left + (x - x0) / (x1 - x0) * plot_w
+
+    def py(y: float) -> float:
+        return top + (y1 - y) / y1 * plot_h
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(title)}" font-family="sans-serif" font-size="11">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="{left}" y="18" font-size="13" font-weight="600">{escape(title)}</text>',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" '
+        f'stroke="#dde2e8"/>',
+    ]
+    for yv in y_ticks:
+        out.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{py(yv):.1f}" y2="{py(yv):.1f}" '
+            f'stroke="#eef1f4"/>'
+        )
+        out.append(
+            f'<text x="{left - 6}" y="{py(yv) + 4:.1f}" text-anchor="end" '
+            f'fill="#5b6675">{_plain(yv)}</text>'
+        )
+    for (low, high, count), (tip_low, tip_high) in zip(edges, tips, strict=True):
+        if count <= 0:
+            continue
+        xa, xb = px(low), px(high)
+        tip = tooltip.format(
+            low=_two_places(tip_low), high=_two_places(tip_high), count=_plain(count)
+        )
+        out.append(
+            f'<rect x="{xa:.1f}" y="{py(count):.1f}" width="{max(xb - xa - 1, 1):.1f}" '
+            f'height="{py(0) - py(count):.1f}" fill="{PALETTE[0]}">'
+            f"<title>{escape(tip)}</title></rect>"
+        )
+    fx = _plain if x1 - x0 >= 10 else _two_places
+    for xv in fitting_ticks(x0, x1, plot_w, fx):
+        out.append(
+            f'<line x1="{px(xv):.1f}" x2="{px(xv):.1f}" y1="{top + plot_h}" '
+            f'y2="{top + plot_h + 4}" stroke="#98a2b3"/>'
+        )
+        out.append(
+            f'<text class="tick" x="{px(xv):.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
+            f'fill="#5b6675">{fx(xv)}</text>'
+        )
+    out.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h + 34}" text-anchor="middle" '
+        f'fill="#1c2430">{escape(x_label)}</text>'
+    )
+    out.append(
+        f'<text x="14" y="{top + plot_h / 2:.1f}" text-anchor="middle" fill="#1c2430" '
+        f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">{escape(y_label)}</text>'
+    )
+    colours = ("#b7791f", "#b42318", "#6941c6", "#0e7490", "#1e7a46", "#475467")
+    for n, (name, value) in enumerate(markers.items()):
+        colour = colours[n % len(colours)]
+        out.append(
+            f'<line x1="{px(value):.1f}" x2="{px(value):.1f}" y1="{top}" y2="{top + plot_h}" '
+            f'stroke="{colour}" stroke-width="2" stroke-dasharray="5 3">'
+            f"<title>{escape(name)}: {_two_places(value)}</title></line>"
+        )
+        col, row = n % 3, n // 3
+        lx, ly = left + col * (plot_w / 3), top + plot_h + 52 + row * 18
+        out.append(
+            f'<line x1="{lx:.1f}" x2="{lx + 16:.1f}" y1="{ly - 4:.1f}" y2="{ly - 4:.1f}" '
+            f'stroke="{colour}" stroke-width="2" stroke-dasharray="5 3"/>'
+        )
+        out.append(
+            f'<text x="{lx + 21:.1f}" y="{ly:.1f}" fill="#344054">{escape(name)} '
+            f"{_plain(value)}</text>"
+        )
     out.append("</svg>")
     return "".join(out)

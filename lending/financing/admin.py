@@ -11,6 +11,7 @@ from lending.financing.models import (
     FinancingExtension,
     InterestAccrual,
     PenaltyAccrual,
+    RightsSubscription,
     WithdrawalRequest,
 )
 
@@ -88,3 +89,18 @@ class CorporateActionEntitlementAdmin(ReadOnlyHistoryAdmin):
         "rights_quantity",
         "paid_at",
     )
+
+
+@admin.register(RightsSubscription)
+class RightsSubscriptionAdmin(ReadOnlyHistoryAdmin):
+    list_display = (
+        "id",
+        "entitlement",
+        "credit_account",
+        "quantity",
+        "price",
+        "amount",
+        "status",
+        "created_at",
+    )
+    list_filter = ("status",)

@@ -5,6 +5,7 @@ writes need an Idempotency-Key."""
 
 import dataclasses
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -50,7 +51,7 @@ class WithdrawalApi(APIView):
         key = idempotency_key(request)
         if body["kind"] == "cash":
             if not body.get("amount"):
-                raise ValidationFailed("amount: required", extra={"field": "amount"})
+                raise ValidationFailed(_("amount: required"), extra={"field": "amount"})
             request_ = financing_services.cash_withdrawal_request(
                 credit_account=account,
                 amount=body["amount"],
@@ -61,7 +62,7 @@ class WithdrawalApi(APIView):
         else:
             if not body.get("instrument") or not body.get("quantity"):
                 raise ValidationFailed(
-                    "instrument, quantity: required", extra={"field": "quantity"}
+                    _("instrument, quantity: required"), extra={"field": "quantity"}
                 )
             request_ = financing_services.securities_withdrawal_request(
                 credit_account=account,
@@ -112,7 +113,8 @@ class BankCreditsApi(APIView):
     def get(self, request):
         if not request.user.has_perm("lending.view_bankcredit"):
             raise PermissionDenied(
-                "bank credits: your role does not allow this (lending.view_bankcredit)",
+                _("bank credits: your role does not allow this (%(permission)s)")
+                % {"permission": "lending.view_bankcredit"},
                 extra={"permission": "lending.view_bankcredit"},
             )
         rows = BankCredit.objects.all()[:200]
@@ -124,7 +126,7 @@ class BankCreditsApi(APIView):
         require_permission(request.user, bank_credits.IMPORT_PERM, action="import bank credits")
         lines = request.data.get("lines") if hasattr(request.data, "get") else None
         if not isinstance(lines, list):
-            raise ValidationFailed("lines: a list of credit lines", extra={"field": "lines"})
+            raise ValidationFailed(_("lines: a list of credit lines"), extra={"field": "lines"})
         parsed = bank_credits.credit_lines_parsed(lines)
         result = bank_credits.bank_credits_import(lines=parsed, source="api", actor=request.user)
         return Response(dataclasses.asdict(result), status=201)
@@ -196,7 +198,7 @@ class CollateralTransferDecisionApi(APIView):
         body = validated(TransferDecisionSerializer, request.data)
         transfer = CollateralTransferIn.objects.filter(pk=pk).first()
         if transfer is None:
-            raise NotFound(f"transfer: no transfer #{pk}")
+            raise NotFound(_("transfer: no transfer #%(pk)s") % {"pk": pk})
         transfer = transfers.collateral_transfer_decide(
             transfer=transfer, approve=body["approve"], actor=request.user, reason=body["reason"]
         )
@@ -215,7 +217,7 @@ class BankCreditReturnApi(APIView):
         require_permission(request.user, bank_credits.RETURN_PERM, action="return a deposit")
         credit = BankCredit.objects.filter(pk=pk).first()
         if credit is None:
-            raise NotFound(f"credit: no bank credit #{pk}")
+            raise NotFound(_("credit: no bank credit #%(pk)s") % {"pk": pk})
         reason = request.data.get("reason", "") if hasattr(request.data, "get") else ""
         credit = bank_credits.bank_credit_return(
             credit=credit, actor=request.user, reason=reason if isinstance(reason, str) else ""
@@ -363,7 +365,7 @@ class CorporateActionApi(APIView):
         )
         action = CorporateAction.objects.select_related("instrument").filter(pk=pk).first()
         if action is None:
-            raise NotFound(f"corporate_action: no corporate action #{pk}")
+            raise NotFound(_("corporate_action: no corporate action #%(pk)s") % {"pk": pk})
         return Response(_corporate_action(action, entitlements=True))
 
 
@@ -439,7 +441,7 @@ def _extension(e: FinancingExtension) -> dict:
 def _extension_for(user, pk: int) -> FinancingExtension:
     found = maturity.extensions_for(user).filter(pk=pk).first()
     if found is None:
-        raise NotFound(f"extension: no extension #{pk}")
+        raise NotFound(_("extension: no extension #%(pk)s") % {"pk": pk})
     return found
 
 
@@ -616,6 +618,6 @@ class CorporateActionSettlementApi(APIView):
         body = validated(RightsSettleSerializer, request.data)
         action = CorporateAction.objects.select_related("instrument").filter(pk=pk).first()
         if action is None:
-            raise NotFound(f"corporate_action: no corporate action #{pk}")
+            raise NotFound(_("corporate_action: no corporate action #%(pk)s") % {"pk": pk})
         action = rights.rights_settle(action=action, actor=request.user, **body)
         return Response(_corporate_action(action, entitlements=True))

@@ -25,6 +25,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts import sensitive
 from accounts.audit import stamp
@@ -80,31 +81,34 @@ def credit_lines_parsed(rows: list[dict]) -> list[CreditLine]:
             value = row.get(name) if hasattr(row, "get") else None
             return "" if value is None else str(value).strip()
 
-        where = f"line {number}"
         line_id = field("line_id")
         if not line_id or len(line_id) > 64:
             raise ValidationFailed(
-                f"line_id: {where}: the bank's line id is required (at most 64 characters)",
+                _("line_id: line %(line)s: the bank's line id is required (at most 64 characters)")
+                % {"line": number},
                 extra={"field": "line_id", "line": number},
             )
         try:
             value_date = date.fromisoformat(field("value_date"))
         except ValueError:
             raise ValidationFailed(
-                f"value_date: {where}: {field('value_date')!r} is not YYYY-MM-DD",
+                _("value_date: line %(line)s: %(value)s is not YYYY-MM-DD")
+                % {"line": number, "value": repr(field("value_date"))},
                 extra={"field": "value_date", "line": number},
             ) from None
         if value_date > timezone.localdate():
             raise ValidationFailed(
-                f"value_date: {where}: {value_date} is in the future",
+                _("value_date: line %(line)s: %(date)s is in the future")
+                % {"line": number, "date": value_date},
                 extra={"field": "value_date", "line": number},
             )
-        amount = custody_money.money_parse(field("amount"), field=f"amount ({where})")
+        amount = custody_money.money_parse(field("amount"), field=f"amount (line {number})")
         currency = custody_money.currency_parse(field("currency") or "CNY")
         payer_account = field("payer_account")
         if not payer_account:
             raise ValidationFailed(
-                f"payer_account: {where}: the paying bank account is required",
+                _("payer_account: line %(line)s: the paying bank account is required")
+                % {"line": number},
                 extra={"field": "payer_account", "line": number},
             )
         lines.append(
@@ -119,11 +123,13 @@ def credit_lines_parsed(rows: list[dict]) -> list[CreditLine]:
             )
         )
     if not lines:
-        raise ValidationFailed("lines: the statement has no credit lines", extra={"field": "lines"})
+        raise ValidationFailed(
+            _("lines: the statement has no credit lines"), extra={"field": "lines"}
+        )
     ids = [line.line_id for line in lines]
     if len(set(ids)) != len(ids):
         raise ValidationFailed(
-            "line_id: a line id appears twice in the statement", extra={"field": "line_id"}
+            _("line_id: a line id appears twice in the statement"), extra={"field": "line_id"}
         )
     return lines
 
@@ -132,12 +138,15 @@ def credit_lines_from_csv(content: bytes | str) -> list[CreditLine]:
     try:
         text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
     except UnicodeDecodeError:
-        raise ValidationFailed("file: statements are UTF-8 CSV", extra={"field": "file"}) from None
+        raise ValidationFailed(
+            _("file: statements are UTF-8 CSV"), extra={"field": "file"}
+        ) from None
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if header != COLUMNS:
         raise ValidationFailed(
-            f"file: the header must be {','.join(COLUMNS)} (got {','.join(header)})",
+            _("file: the header must be %(columns)s (got %(header)s)")
+            % {"columns": ",".join(COLUMNS), "header": ",".join(header)},
             extra={"field": "file"},
         )
     return credit_lines_parsed(
@@ -173,8 +182,16 @@ def bank_credits_import(*, lines: list[CreditLine], source: str, actor) -> Impor
         existing = BankCredit.objects.filter(bank_line_id=line.line_id).first()
         if existing is not None and not _same(existing, line):
             raise Conflict(
-                f"line_id: {line.line_id} was booked before with other figures "
-                f"({existing.amount} {existing.currency} on {existing.value_date})",
+                _(
+                    "line_id: %(line_id)s was booked before with other figures "
+                    "(%(amount)s %(currency)s on %(date)s)"
+                )
+                % {
+                    "line_id": line.line_id,
+                    "amount": existing.amount,
+                    "currency": existing.currency,
+                    "date": existing.value_date,
+                },
                 extra={"field": "line_id"},
             )
     counts = {"credited": 0, "held": 0, "unmatched": 0, "already_booked": 0}
@@ -247,13 +264,16 @@ def bank_credit_return(*, credit: BankCredit, actor, reason: str) -> BankCredit:
     require_permission(actor, RETURN_PERM, action="return a deposit")
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed("reason: say why the money goes back", extra={"field": "reason"})
+        raise ValidationFailed(_("reason: say why the money goes back"), extra={"field": "reason"})
     with transaction.atomic(durable=True):
         credit = BankCredit.objects.select_for_update().get(pk=credit.pk)
         if credit.status != BankCreditStatus.UNMATCHED:
             raise Conflict(
-                f"credit: bank line {credit.bank_line_id} is {credit.status}; only an unmatched "
-                "credit is returned here",
+                _(
+                    "credit: bank line %(line_id)s is %(status)s; only an unmatched credit is "
+                    "returned here"
+                )
+                % {"line_id": credit.bank_line_id, "status": credit.get_status_display()},
                 extra={"field": "credit", "status": credit.status},
             )
         credit.status = BankCreditStatus.RETURNED

@@ -53,6 +53,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import DecimalField, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import stamp
 from accounts.errors import ApplicationError, Conflict, RuleViolation, ValidationFailed
@@ -127,14 +128,17 @@ def _date(value, field_name: str, *, required: bool = True) -> date | None:
     if not text:
         if required:
             raise ValidationFailed(
-                f"{field_name}: a date (YYYY-MM-DD) is required", extra={"field": field_name}
+                _("%(field)s: a date (YYYY-MM-DD) is required") % {"field": field_name},
+                extra={"field": field_name},
             )
         return None
     try:
         return date.fromisoformat(text)
     except ValueError:
         raise ValidationFailed(
-            f"{field_name}: {text!r} is not a date (YYYY-MM-DD)", extra={"field": field_name}
+            _("%(field)s: %(value)s is not a date (YYYY-MM-DD)")
+            % {"field": field_name, "value": repr(text)},
+            extra={"field": field_name},
         ) from None
 
 
@@ -142,7 +146,8 @@ def _number(value, field_name: str, *, required: bool) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise ValidationFailed(
-                f"{field_name}: required for this kind of action", extra={"field": field_name}
+                _("%(field)s: required for this kind of action") % {"field": field_name},
+                extra={"field": field_name},
             )
         return None
     return decimal_parsed(value, field_name, places=4)
@@ -151,7 +156,8 @@ def _number(value, field_name: str, *, required: bool) -> Decimal | None:
 def _absent(value, field_name: str, kind: str) -> None:
     if value is not None and str(value).strip() != "":
         raise ValidationFailed(
-            f"{field_name}: not used by a {kind} action (leave it empty)",
+            _("%(field)s: not used by a %(kind)s action (leave it empty)")
+            % {"field": field_name, "kind": dict(CorporateActionKind.choices).get(kind, kind)},
             extra={"field": field_name},
         )
 
@@ -192,7 +198,8 @@ def action_terms_checked(
     kind = str(kind or "").strip()
     if kind not in CorporateActionKind.values:
         raise ValidationFailed(
-            f"kind: {kind!r} is not one of {', '.join(CorporateActionKind.values)}",
+            _("kind: %(kind)s is not one of %(values)s")
+            % {"kind": repr(kind), "values": ", ".join(CorporateActionKind.values)},
             extra={"field": "kind"},
         )
     record = _date(record_date, "record_date")
@@ -200,28 +207,31 @@ def action_terms_checked(
     today = today or timezone.localdate()
     if ex < today:
         raise RuleViolation(
-            f"ex_date: {ex} has passed; an action is entered before its ex-date",
+            _("ex_date: %(ex)s has passed; an action is entered before its ex-date") % {"ex": ex},
             code="ex_date_passed",
             extra={"field": "ex_date"},
         )
     if not calendar.is_trading_day(ex):
         raise RuleViolation(
-            f"ex_date: {ex} is not a Shanghai trading day",
+            _("ex_date: %(ex)s is not a Shanghai trading day") % {"ex": ex},
             code="not_trading_day",
             extra={"field": "ex_date"},
         )
     expected = calendar.add_trading_days(ex, -1)
     if record != expected:
         raise RuleViolation(
-            f"record_date: {record} must be the trading day before the ex-date ({expected})",
+            _("record_date: %(record)s must be the trading day before the ex-date (%(expected)s)")
+            % {"record": record, "expected": expected},
             code="record_date_not_previous_trading_day",
             extra={"field": "record_date"},
         )
     source = str(source_reference or "").strip()
     if not source or len(source) > 200:
         raise ValidationFailed(
-            "source_reference: the issuer's announcement reference is required "
-            "(at most 200 characters)",
+            _(
+                "source_reference: the issuer's announcement reference is required "
+                "(at most 200 characters)"
+            ),
             extra={"field": "source_reference"},
         )
     terms = ActionTerms(
@@ -232,7 +242,8 @@ def action_terms_checked(
         terms.pay_date = _date(pay_date, "pay_date")
         if terms.pay_date < ex:  # type: ignore[operator]
             raise ValidationFailed(
-                f"pay_date: {terms.pay_date} is before the ex-date {ex}",
+                _("pay_date: %(pay)s is before the ex-date %(ex)s")
+                % {"pay": terms.pay_date, "ex": ex},
                 extra={"field": "pay_date"},
             )
         for name, value in (
@@ -250,7 +261,8 @@ def action_terms_checked(
             terms.subscription_end = _date(subscription_end, "subscription_end")
             if terms.subscription_end < ex:  # type: ignore[operator]
                 raise ValidationFailed(
-                    f"subscription_end: {terms.subscription_end} is before the ex-date {ex}",
+                    _("subscription_end: %(end)s is before the ex-date %(ex)s")
+                    % {"end": terms.subscription_end, "ex": ex},
                     extra={"field": "subscription_end"},
                 )
         else:
@@ -282,8 +294,12 @@ def _save(terms: ActionTerms, *, actor, reason: str, file_name: str = "", sha256
             action.save()
     except IntegrityError:
         raise Conflict(
-            f"ex_date: a {terms.kind} of {terms.instrument.ledger_unit} with ex-date "
-            f"{terms.ex_date} is already recorded",
+            _("ex_date: a %(kind)s of %(instrument)s with ex-date %(ex)s is already recorded")
+            % {
+                "kind": dict(CorporateActionKind.choices).get(terms.kind, terms.kind),
+                "instrument": terms.instrument.ledger_unit,
+                "ex": terms.ex_date,
+            },
             extra={"field": "ex_date"},
         ) from None
     return action
@@ -318,23 +334,29 @@ def corporate_actions_import_csv(
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationFailed("file: the file is not UTF-8 CSV", extra={"field": "file"}) from None
+        raise ValidationFailed(
+            _("file: the file is not UTF-8 CSV"), extra={"field": "file"}
+        ) from None
     reader = csv.DictReader(io.StringIO(text))
     if [h.strip() for h in (reader.fieldnames or [])] != COLUMNS:
         raise ValidationFailed(
-            f"file: the header must be {','.join(COLUMNS)}", extra={"field": "file"}
+            _("file: the header must be %(columns)s") % {"columns": ",".join(COLUMNS)},
+            extra={"field": "file"},
         )
-    rows = list(reader)
+    # each row with the file's own line number (a spreadsheet's: the header is line 1, blank
+    # lines count), as the price upload and the exchange lists number theirs
+    rows = [(reader.line_num, row) for row in reader]
     if not rows:
-        raise ValidationFailed("file: the file has no actions", extra={"field": "file"})
+        raise ValidationFailed(_("file: the file has no actions"), extra={"field": "file"})
     errors: list[dict] = []
     checked: list[tuple[int, ActionTerms]] = []
     seen: dict[tuple, int] = {}
-    for number, row in enumerate(rows, start=2):
+    for number, row in rows:
         try:
             if None in row or any(v is None for v in row.values()):
                 raise ValidationFailed(
-                    f"file: the line has not {len(COLUMNS)} columns", extra={"field": "file"}
+                    _("file: the line has not %(count)s columns") % {"count": len(COLUMNS)},
+                    extra={"field": "file"},
                 )
             terms = action_terms_checked(**{k.strip(): v for k, v in row.items()})
         except ApplicationError as exc:
@@ -347,7 +369,7 @@ def corporate_actions_import_csv(
             errors.append({
                 "line": number,
                 "field": "ex_date",
-                "message": f"ex_date: the same action as line {seen[key]}",
+                "message": _("ex_date: the same action as line %(line)s") % {"line": seen[key]},
             })  # fmt: skip
             continue
         seen[key] = number
@@ -357,15 +379,24 @@ def corporate_actions_import_csv(
             errors.append({
                 "line": number,
                 "field": "ex_date",
-                "message": f"ex_date: a {terms.kind} of {terms.instrument.ledger_unit} with "
-                f"ex-date {terms.ex_date} is already recorded",
+                "message": _(
+                    "ex_date: a %(kind)s of %(instrument)s with ex-date %(ex)s is already recorded"
+                ) % {
+                    "kind": dict(CorporateActionKind.choices).get(terms.kind, terms.kind),
+                    "instrument": terms.instrument.ledger_unit,
+                    "ex": terms.ex_date,
+                },
             })  # fmt: skip
             continue
         checked.append((number, terms))
     if errors:
-        listed = "; ".join(f"line {e['line']}: {e['message']}" for e in errors)
+        listed = "; ".join(
+            _("line %(line)s: %(message)s") % {"line": e["line"], "message": e["message"]}
+            for e in errors
+        )
         raise ValidationFailed(
-            f"file: {len(errors)} bad line(s), nothing imported: {listed}",
+            _("file: %(count)s bad line(s), nothing imported: %(listed)s")
+            % {"count": len(errors), "listed": listed},
             extra={"field": "file", "errors": errors},
         )
     result = ImportResult(file_name=file_name, sha256=sha256)
@@ -391,7 +422,8 @@ def corporate_action_cancel(*, action: CorporateAction, actor, reason: str) -> C
         locked = CorporateAction.objects.select_for_update().get(pk=action.pk)
         if locked.status != CorporateActionStatus.ANNOUNCED:
             raise Conflict(
-                f"action: already {locked.status}; only an announced action may be cancelled",
+                _("action: already %(status)s; only an announced action may be cancelled")
+                % {"status": locked.get_status_display()},
                 extra={"field": "action"},
             )
         locked.status = CorporateActionStatus.CANCELLED
@@ -428,7 +460,8 @@ def _reference_price_record(action: CorporateAction) -> Decimal | None:
     price = reference_price(action, previous[1], tick)
     if price <= 0:
         raise RuleViolation(
-            f"cash_per_share: the dividend is not below the previous close {previous[1]}",
+            _("cash_per_share: the dividend is not below the previous close %(close)s")
+            % {"close": previous[1]},
             code="reference_price_not_positive",
             extra={"field": "cash_per_share"},
         )

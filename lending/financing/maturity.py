@@ -42,6 +42,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import stamp
 from accounts.bulk import rows_update_with_history
@@ -122,10 +123,11 @@ def _months(months, *, on: date) -> int:
     try:
         value = int(str(months).strip())
     except (TypeError, ValueError):
-        raise ValidationFailed("months: whole months", extra={"field": "months"}) from None
+        raise ValidationFailed(_("months: whole months"), extra={"field": "months"}) from None
     if not 1 <= value <= maximum:
         raise ValidationFailed(
-            f"months: an extension runs 1 to {maximum} months from the due date",
+            _("months: an extension runs 1 to %(maximum)s months from the due date")
+            % {"maximum": maximum},
             extra={"field": "months", "maximum": maximum},
         )
     return value
@@ -134,14 +136,25 @@ def _months(months, *, on: date) -> int:
 def _before_due(financing: Financing, on: date, doing: str) -> None:
     if financing.status != FinancingStatus.OPEN:
         raise RuleViolation(
-            f"financing: #{financing.pk} is {financing.status}; only an open financing is extended",
+            _("financing: #%(pk)s is %(status)s; only an open financing is extended")
+            % {"pk": financing.pk, "status": financing.get_status_display()},
             code="financing_not_open",
             extra={"field": "financing"},
         )
     if financing.overdue_since is not None or on > financing.due_on:
+        message = (
+            _(
+                "financing: #%(pk)s was due on %(due)s; an extension is requested only on or "
+                "before the due date"
+            )
+            if doing == "requested"
+            else _(
+                "financing: #%(pk)s was due on %(due)s; an extension is approved only on or "
+                "before the due date"
+            )
+        )
         raise RuleViolation(
-            f"financing: #{financing.pk} was due on {financing.due_on.isoformat()}; an "
-            f"extension is {doing} only on or before the due date",
+            message % {"pk": financing.pk, "due": financing.due_on.isoformat()},
             code="past_due_date",
             extra={"field": "financing", "due_on": financing.due_on.isoformat()},
         )
@@ -169,23 +182,33 @@ def extension_blockers(
     calls = account.margin_calls.filter(status__in=UNFINISHED_CALL_STATUSES)
     if calls.exists():
         reasons.append(
-            Blocker("open_margin_call", f"margin call #{calls.first().pk} is not finished")
+            Blocker(
+                "open_margin_call",
+                _("margin call #%(pk)s is not finished") % {"pk": calls.first().pk},
+            )
         )
     contract = financing.contract
     if contract.status != ContractStatus.ACTIVE:
         reasons.append(
             Blocker(
                 "contract_not_active",
-                f"contract {contract.contract_number} is {contract.status}",
+                _("contract %(contract)s is %(status)s")
+                % {"contract": contract.contract_number, "status": contract.get_status_display()},
             )
         )
     elif contract_end and contract.ends_on < new_due_on:
         reasons.append(
             Blocker(
                 "contract_ends_first",
-                f"contract {contract.contract_number} ends on {contract.ends_on.isoformat()}, "
-                f"before the new due date {new_due_on.isoformat()}: renew the contract first "
-                "(a renewal runs from its end date)",
+                _(
+                    "contract %(contract)s ends on %(ends)s, before the new due date %(due)s: "
+                    "renew the contract first (a renewal runs from its end date)"
+                )
+                % {
+                    "contract": contract.contract_number,
+                    "ends": contract.ends_on.isoformat(),
+                    "due": new_due_on.isoformat(),
+                },
             )
         )
     view = account_view(account)
@@ -194,8 +217,8 @@ def extension_blockers(
         reasons.append(
             Blocker(
                 "ratio_at_or_below_warning",
-                f"maintenance ratio {fmt_ratio(ratio)} is not above the warning line "
-                f"{fmt_ratio(view.lines.warning)}",
+                _("maintenance ratio %(ratio)s is not above the warning line %(warning)s")
+                % {"ratio": fmt_ratio(ratio), "warning": fmt_ratio(view.lines.warning)},
             )
         )
     return reasons
@@ -203,7 +226,8 @@ def extension_blockers(
 
 def _blocked(reasons: list[Blocker]) -> RuleViolation:
     return RuleViolation(
-        "extension: the investor does not qualify: " + "; ".join(r.message for r in reasons),
+        _("extension: the investor does not qualify: %(reasons)s")
+        % {"reasons": "; ".join(str(r.message) for r in reasons)},
         code="extension_not_qualified",
         extra={"reasons": [{"code": r.code, "message": r.message} for r in reasons]},
     )
@@ -251,7 +275,8 @@ def financing_extension_request(
                 extension.save()
         except IntegrityError:
             raise Conflict(
-                f"financing: #{financing.pk} already has an extension request under review",
+                _("financing: #%(pk)s already has an extension request under review")
+                % {"pk": financing.pk},
                 code="extension_pending",
                 extra={"field": "financing"},
             ) from None
@@ -277,7 +302,8 @@ def financing_extension_prepare(
         extension = _locked_extension(extension)
         if extension.status != ExtensionStatus.REQUESTED:
             raise Conflict(
-                f"extension: #{extension.pk} is {extension.status}, not requested",
+                _("extension: #%(pk)s is %(status)s, not requested")
+                % {"pk": extension.pk, "status": extension.get_status_display()},
                 code="extension_decided",
                 extra={"field": "extension"},
             )
@@ -294,7 +320,7 @@ def _check_checker(extension: FinancingExtension, actor, action: str) -> None:
     require_second_factor(actor, action=action)
     if actor is not None and actor.pk == extension.prepared_by_id:
         raise RuleViolation(
-            "extension: the person who checked it may not decide it (four eyes)",
+            _("extension: the person who checked it may not decide it (four eyes)"),
             code="four_eyes",
             extra={"field": "extension"},
         )
@@ -313,8 +339,8 @@ def financing_extension_approve(
         extension = _locked_extension(extension)
         if extension.status != ExtensionStatus.PREPARED:
             raise Conflict(
-                f"extension: #{extension.pk} is {extension.status}; only a checked request "
-                "is approved",
+                _("extension: #%(pk)s is %(status)s; only a checked request is approved")
+                % {"pk": extension.pk, "status": extension.get_status_display()},
                 code="extension_not_prepared",
                 extra={"field": "extension"},
             )
@@ -323,8 +349,12 @@ def financing_extension_approve(
         _before_due(financing, on, "approved")
         if financing.due_on != extension.old_due_on:
             raise Conflict(
-                f"financing: #{financing.pk} is now due on {financing.due_on.isoformat()}, "
-                f"not {extension.old_due_on.isoformat()}: ask again",
+                _("financing: #%(pk)s is now due on %(due)s, not %(old)s: ask again")
+                % {
+                    "pk": financing.pk,
+                    "due": financing.due_on.isoformat(),
+                    "old": extension.old_due_on.isoformat(),
+                },
                 code="due_date_changed",
                 extra={"field": "financing"},
             )
@@ -369,7 +399,8 @@ def financing_extension_reject(
         extension = _locked_extension(extension)
         if extension.status not in PENDING_EXTENSION_STATUSES:
             raise Conflict(
-                f"extension: #{extension.pk} is already {extension.status}",
+                _("extension: #%(pk)s is already %(status)s")
+                % {"pk": extension.pk, "status": extension.get_status_display()},
                 code="extension_decided",
                 extra={"field": "extension"},
             )
@@ -535,7 +566,7 @@ def financing_for(user, pk: int) -> Financing:
         qs = qs.none()
     found = qs.filter(pk=pk).first()
     if found is None:
-        raise NotFound(f"financing {pk}: not found")
+        raise NotFound(_("financing %(pk)s: not found") % {"pk": pk})
     return found
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import stamp
 from accounts.errors import ApplicationError, Conflict, RuleViolation, ValidationFailed
@@ -52,14 +53,17 @@ def collateral_transfer_prepare(
     reference = (confirmation_reference or "").strip()
     if not reference or len(reference) > 64:
         raise ValidationFailed(
-            "confirmation_reference: the custodian's confirmation reference is required "
-            "(at most 64 characters)",
+            _(
+                "confirmation_reference: the custodian's confirmation reference is required "
+                "(at most 64 characters)"
+            ),
             extra={"field": "confirmation_reference"},
         )
     reason = reason_required(reason)
     if not instrument.collateral_eligible:
         raise RuleViolation(
-            f"instrument: {instrument.ledger_unit} is not eligible collateral",
+            _("instrument: %(instrument)s is not eligible collateral")
+            % {"instrument": instrument.ledger_unit},
             code="not_collateral_eligible",
             extra={"field": "instrument"},
         )
@@ -84,7 +88,8 @@ def collateral_transfer_prepare(
             transfer.save()
     except IntegrityError:
         raise Conflict(
-            f"confirmation_reference: {reference} was already used for a transfer",
+            _("confirmation_reference: %(reference)s was already used for a transfer")
+            % {"reference": reference},
             extra={"field": "confirmation_reference"},
         ) from None
     return transfer
@@ -101,12 +106,16 @@ def collateral_transfer_decide(
         locked = CollateralTransferIn.objects.select_for_update().get(pk=transfer.pk)
         if locked.status != TransferStatus.PREPARED:
             raise Conflict(
-                f"transfer: {locked.confirmation_reference} is already {locked.status}",
+                _("transfer: %(reference)s is already %(status)s")
+                % {
+                    "reference": locked.confirmation_reference,
+                    "status": locked.get_status_display(),
+                },
                 extra={"field": "transfer"},
             )
         if actor is not None and actor.pk == locked.prepared_by_id:
             raise RuleViolation(
-                "transfer: the person who prepared it may not approve it (four eyes)",
+                _("transfer: the person who prepared it may not approve it (four eyes)"),
                 code="four_eyes",
                 extra={"field": "transfer"},
             )
@@ -155,7 +164,8 @@ def _yes(value) -> bool:
     text = (value or "").strip().lower()
     if text not in ("yes", "true", "1", "y", "no", "false", "0", "n", ""):
         raise ValidationFailed(
-            f"restricted_shares: {value!r} is not yes or no", extra={"field": "restricted_shares"}
+            _("restricted_shares: %(value)s is not yes or no") % {"value": repr(value)},
+            extra={"field": "restricted_shares"},
         )
     return text in ("yes", "true", "1", "y")
 
@@ -176,18 +186,20 @@ def collateral_transfers_import_csv(*, content: bytes | str, actor, reason: str)
     try:
         text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
     except UnicodeDecodeError:
-        raise ValidationFailed("file: the file is not UTF-8 CSV", extra={"field": "file"}) from None
+        raise ValidationFailed(
+            _("file: the file is not UTF-8 CSV"), extra={"field": "file"}
+        ) from None
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if header not in (CONFIRMATION_COLUMNS, [*CONFIRMATION_COLUMNS, "restricted_shares"]):
         raise ValidationFailed(
-            f"file: the header must be {','.join(CONFIRMATION_COLUMNS)} "
-            "(and optionally restricted_shares)",
+            _("file: the header must be %(columns)s (and optionally restricted_shares)")
+            % {"columns": ",".join(CONFIRMATION_COLUMNS)},
             extra={"field": "file"},
         )
     rows = list(reader)
     if not rows:
-        raise ValidationFailed("file: the file has no confirmations", extra={"field": "file"})
+        raise ValidationFailed(_("file: the file has no confirmations"), extra={"field": "file"})
     with transaction.atomic():
         for number, row in enumerate(rows, start=2):
             try:

@@ -36,6 +36,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
 
 from accounts.audit import stamp
 from accounts.errors import RuleViolation, ValidationFailed
@@ -80,11 +81,13 @@ def _decoded(content: str | bytes) -> tuple[str, bytes]:
             text, raw = content.decode("utf-8"), content
         except UnicodeDecodeError as exc:
             raise ValidationFailed(
-                "file: not UTF-8 text (save the exchange's list as CSV, UTF-8)",
+                _("file: not UTF-8 text (save the exchange's list as CSV, UTF-8)"),
                 extra={"field": "file"},
             ) from exc
     if "\x00" in text:
-        raise ValidationFailed("file: contains NUL bytes: not a CSV file", extra={"field": "file"})
+        raise ValidationFailed(
+            _("file: contains NUL bytes: not a CSV file"), extra={"field": "file"}
+        )
     return text, raw
 
 
@@ -108,9 +111,13 @@ def _code(value: str, exchange: str) -> tuple[str, str | None]:
         if suffix in SUFFIXES:
             other, code = SUFFIXES[suffix], head
     if other is not None and other != exchange:
-        return code, f"code {value.strip()!r} is of {other}, not of {exchange}"
+        return code, _("code %(code)s is of %(other)s, not of %(exchange)s") % {
+            "code": repr(value.strip()),
+            "other": other,
+            "exchange": exchange,
+        }
     if not code or not (code.isascii() and code.isalnum()) or len(code) > 12:
-        return code, f"code {value.strip()!r} is not a security code"
+        return code, _("code %(code)s is not a security code") % {"code": repr(value.strip())}
     return code, None
 
 
@@ -120,15 +127,17 @@ def _rate(value: str) -> tuple[Decimal | None, str | None]:
     try:
         rate = Decimal(text.rstrip("%").strip())
     except InvalidOperation:
-        return None, f"conversion rate {text!r} is not a number"
+        return None, _("conversion rate %(value)s is not a number") % {"value": repr(text)}
     if not rate.is_finite():
-        return None, f"conversion rate {text!r} is not a number"
+        return None, _("conversion rate %(value)s is not a number") % {"value": repr(text)}
     if percent:
         rate = rate / 100
     if rate < 0 or rate > 1:
-        return None, f"conversion rate {text} is not a fraction in [0, 1] (or 0% to 100%)"
+        return None, _(
+            "conversion rate %(value)s is not a fraction in [0, 1] (or 0 to 100 per cent)"
+        ) % {"value": text}
     if rate != rate.quantize(Decimal("0.0001")):
-        return None, f"conversion rate {text} has more than 4 decimal places"
+        return None, _("conversion rate %(value)s has more than 4 decimal places") % {"value": text}
     return rate, None
 
 
@@ -137,10 +146,12 @@ def _parsed(text: str, *, exchange: str, kind: str) -> list[_Line]:
     try:
         rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     except csv.Error as exc:  # e.g. a field beyond the csv module's size limit
-        raise ValidationFailed(f"file: not a CSV file ({exc})", extra={"field": "file"}) from exc
+        raise ValidationFailed(
+            _("file: not a CSV file (%(problem)s)") % {"problem": exc}, extra={"field": "file"}
+        ) from exc
     numbered = [(n, row) for n, row in enumerate(rows, start=1) if any(c.strip() for c in row)]
     if not numbered:
-        raise ValidationFailed("file: the file is empty", extra={"field": "file"})
+        raise ValidationFailed(_("file: the file is empty"), extra={"field": "file"})
     header_line, header = numbered[0]
     code_at = _column(header, CODE_HEADERS)
     rate_at = _column(header, RATE_HEADERS)
@@ -148,7 +159,8 @@ def _parsed(text: str, *, exchange: str, kind: str) -> list[_Line]:
     if code_at is None or (collateral and rate_at is None):
         wanted = "code,conversion_rate" if collateral else "code"
         raise ValidationFailed(
-            f"file: line {header_line}: the header must name the columns {wanted}",
+            _("file: line %(line)s: the header must name the columns %(wanted)s")
+            % {"line": header_line, "wanted": wanted},
             extra={"field": "file", "line": header_line},
         )
     errors: list[tuple[int, str]] = []
@@ -161,17 +173,27 @@ def _parsed(text: str, *, exchange: str, kind: str) -> list[_Line]:
         if problem is None and collateral:
             rate, problem = _rate(row[rate_at] if rate_at < len(row) else "")
         if problem is None and code in seen:
-            problem = f"code {code} is listed twice (first on line {seen[code]})"
+            problem = _("code %(code)s is listed twice (first on line %(first)s)") % {
+                "code": code,
+                "first": seen[code],
+            }
         if problem is not None:
             errors.append((n, problem))
             continue
         seen[code] = n
         lines.append(_Line(n, code, rate))
     if errors:
-        shown = "; ".join(f"line {n}: {problem}" for n, problem in errors[:MAX_ERRORS])
-        more = f" (and {len(errors) - MAX_ERRORS} more)" if len(errors) > MAX_ERRORS else ""
+        shown = "; ".join(
+            _("line %(line)s: %(message)s") % {"line": n, "message": problem}
+            for n, problem in errors[:MAX_ERRORS]
+        )
+        more = (
+            _(" (and %(count)s more)") % {"count": len(errors) - MAX_ERRORS}
+            if len(errors) > MAX_ERRORS
+            else ""
+        )
         raise ValidationFailed(
-            f"file: {shown}{more}; nothing was imported",
+            _("file: %(shown)s%(more)s; nothing was imported") % {"shown": shown, "more": more},
             extra={
                 "field": "file",
                 "errors": [{"line": n, "message": p} for n, p in errors[:MAX_ERRORS]],
@@ -179,7 +201,7 @@ def _parsed(text: str, *, exchange: str, kind: str) -> list[_Line]:
         )
     if not lines:
         raise ValidationFailed(
-            "file: no securities listed (an exchange's list is never empty: nothing imported)",
+            _("file: no securities listed (an exchange's list is never empty: nothing imported)"),
             extra={"field": "file"},
         )
     return lines
@@ -195,13 +217,16 @@ def _effective_on(value) -> date:
             day = None
         if day is None:
             raise ValidationFailed(
-                f"effective_on: {value!r} is not a date (YYYY-MM-DD)",
+                _("effective_on: %(value)s is not a date (YYYY-MM-DD)") % {"value": repr(value)},
                 extra={"field": "effective_on"},
             )
     if day < timezone.localdate():
         raise ValidationFailed(
-            f"effective_on: {day.isoformat()} is in the past: a list applies from its day on, "
-            "never to days already valued",
+            _(
+                "effective_on: %(day)s is in the past: a list applies from its day on, never to "
+                "days already valued"
+            )
+            % {"day": day.isoformat()},
             extra={"field": "effective_on"},
         )
     return day
@@ -223,20 +248,22 @@ def exchange_list_import(
     reason = reason_required(reason)
     if exchange not in Exchange.values:
         raise ValidationFailed(
-            f"exchange: {exchange!r} is not one of {', '.join(Exchange.values)}",
+            _("exchange: %(exchange)s is not one of %(values)s")
+            % {"exchange": repr(exchange), "values": ", ".join(Exchange.values)},
             extra={"field": "exchange"},
         )
     if kind not in ExchangeListKind.values:
         raise ValidationFailed(
-            f"kind: {kind!r} is not one of {', '.join(ExchangeListKind.values)}",
+            _("kind: %(kind)s is not one of %(values)s")
+            % {"kind": repr(kind), "values": ", ".join(ExchangeListKind.values)},
             extra={"field": "kind"},
         )
     day = _effective_on(effective_on)
     name = (file_name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
     if not name:
-        raise ValidationFailed("file_name: name the source file", extra={"field": "file_name"})
+        raise ValidationFailed(_("file_name: name the source file"), extra={"field": "file_name"})
     if len(name) > 200:
-        raise ValidationFailed("file_name: at most 200 characters", extra={"field": "file_name"})
+        raise ValidationFailed(_("file_name: at most 200 characters"), extra={"field": "file_name"})
     text, raw = _decoded(content)
     digest = hashlib.sha256(raw).hexdigest()
     same = {"exchange": exchange, "kind": kind, "effective_on": day, "sha256": digest}
@@ -403,9 +430,16 @@ def target_list_check(instrument: Instrument, on: date) -> None:
         return
     in_force = status.list_import
     raise RuleViolation(
-        f"instrument: {instrument.ledger_unit} is not on the {in_force.exchange} financing "
-        f"target list in force (from {in_force.effective_on.isoformat()}, file "
-        f"{in_force.file_name}): no new financing",
+        _(
+            "instrument: %(instrument)s is not on the %(exchange)s financing target list in "
+            "force (from %(on)s, file %(file)s): no new financing"
+        )
+        % {
+            "instrument": instrument.ledger_unit,
+            "exchange": in_force.exchange,
+            "on": in_force.effective_on.isoformat(),
+            "file": in_force.file_name,
+        },
         code="not_on_target_list",
         extra={
             "field": "instrument",

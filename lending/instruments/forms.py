@@ -43,7 +43,7 @@ class FlagsForm(forms.Form):
 
 
 class PriceUploadForm(forms.Form):
-    file = forms.FileField(label=_("CSV file (instrument,price,at)"))
+    file = forms.FileField(label=_("CSV file"))
 
 
 class CategoryForm(forms.Form):

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from accounts.precision import FRACTION, PRICE
@@ -56,7 +57,9 @@ class Instrument(models.Model):
     code = models.CharField(_("code"), max_length=12)
     exchange = models.CharField(_("exchange"), max_length=4, choices=Exchange.choices)
     name = models.CharField(_("name"), max_length=100)
-    category = models.CharField(_("category"), max_length=20, choices=InstrumentCategory.choices)
+    category = models.CharField(
+        pgettext_lazy("instrument", "category"), max_length=20, choices=InstrumentCategory.choices
+    )
     is_st = models.BooleanField(_("ST / *ST"), default=False)
     suspended = models.BooleanField(_("suspended"), default=False)
     delisting = models.BooleanField(_("delisting period"), default=False)

@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.errors import NotFound
 from compliance import calendar
@@ -58,7 +59,10 @@ def instrument_by_code(code: str) -> Instrument:
     )
     found = list(qs[:2])
     if len(found) != 1:
-        raise NotFound(f"instrument: {code!r} not found", extra={"field": "instrument"})
+        raise NotFound(
+            _("instrument: %(code)s not found") % {"code": repr(code)},
+            extra={"field": "instrument"},
+        )
     return found[0]
 
 

@@ -46,7 +46,8 @@ def haircut_cap(category: str, *, on: date | None = None) -> Decimal:
     """The regulator's cap for a category, a dated parameter (compliance parameter table)."""
     if category not in InstrumentCategory.values:
         raise ValidationFailed(
-            f"category: unknown instrument category {category!r}", extra={"field": "category"}
+            _("category: unknown instrument category %(category)s") % {"category": repr(category)},
+            extra={"field": "category"},
         )
     return compliance_selectors.parameter(P.HAIRCUT_CAP_PREFIX + category, on=on)
 
@@ -55,8 +56,12 @@ def _check_haircut(haircut: Decimal, category: str) -> None:
     cap = haircut_cap(category)
     if haircut > cap:
         raise ValidationFailed(
-            f"haircut: {fmt_ratio(haircut)} is above the cap of {fmt_ratio(cap)} for "
-            f"{InstrumentCategory(category).label}",
+            _("haircut: %(haircut)s is above the cap of %(cap)s for %(category)s")
+            % {
+                "haircut": fmt_ratio(haircut),
+                "cap": fmt_ratio(cap),
+                "category": InstrumentCategory(category).label,
+            },
             extra={"field": "haircut", "cap": str(cap), "category": category},
         )
 
@@ -86,11 +91,16 @@ def instrument_create(
     require_permission(actor, "lending.add_instrument", action="add an instrument")
     code = (code or "").strip().upper()
     if not code or not code.replace(".", "").isalnum():
-        raise ValidationFailed(f"code: {code!r} is not an instrument code", extra={"field": "code"})
+        raise ValidationFailed(
+            _("code: %(code)s is not an instrument code") % {"code": repr(code)},
+            extra={"field": "code"},
+        )
     haircut = fraction_parsed(haircut, "haircut")
     board = (board or "").strip().lower() or price_rules.board_of(exchange, code)
     if board not in Board.values:
-        raise ValidationFailed(f"board: unknown board {board!r}", extra={"field": "board"})
+        raise ValidationFailed(
+            _("board: unknown board %(board)s") % {"board": repr(board)}, extra={"field": "board"}
+        )
     if listed_on is not None and not isinstance(listed_on, date):
         try:
             parsed = parse_date(str(listed_on).strip())
@@ -98,19 +108,21 @@ def instrument_create(
             parsed = None
         if parsed is None:
             raise ValidationFailed(
-                f"listed_on: {listed_on!r} is not a date", extra={"field": "listed_on"}
+                _("listed_on: %(value)s is not a date") % {"value": repr(listed_on)},
+                extra={"field": "listed_on"},
             )
         listed_on = parsed
     if category not in InstrumentCategory.values:
         raise ValidationFailed(
-            f"category: unknown category {category!r}", extra={"field": "category"}
+            _("category: unknown category %(category)s") % {"category": repr(category)},
+            extra={"field": "category"},
         )
     if int(tradable_float) <= 0:
         raise ValidationFailed(
-            "tradable_float: must be above zero", extra={"field": "tradable_float"}
+            _("tradable_float: must be above zero"), extra={"field": "tradable_float"}
         )
     if int(lot_size) <= 0:
-        raise ValidationFailed("lot_size: must be above zero", extra={"field": "lot_size"})
+        raise ValidationFailed(_("lot_size: must be above zero"), extra={"field": "lot_size"})
     flagged = is_st or suspended or delisting
     if flagged:
         haircut = ZERO
@@ -137,7 +149,10 @@ def instrument_create(
         with transaction.atomic():
             instrument.save()
     except IntegrityError as exc:
-        raise Conflict(f"code: {exchange}:{code} already exists", extra={"field": "code"}) from exc
+        raise Conflict(
+            _("code: %(code)s already exists") % {"code": f"{exchange}:{code}"},
+            extra={"field": "code"},
+        ) from exc
     return instrument
 
 
@@ -160,8 +175,8 @@ def haircut_set(
         _check_haircut(haircut, instrument.category)
         if instrument.flagged and haircut != 0:
             raise ValidationFailed(
-                f"haircut: {instrument.ledger_unit} is ST, suspended or delisting: its haircut "
-                "is 0%",
+                _("haircut: %(instrument)s is ST, suspended or delisting: its haircut is zero")
+                % {"instrument": instrument.ledger_unit},
                 extra={"field": "haircut", "cap": "0"},
             )
         instrument.haircut = haircut
@@ -183,7 +198,8 @@ def instrument_category_set(
     reason = reason_required(reason)
     if category not in InstrumentCategory.values:
         raise ValidationFailed(
-            f"category: unknown category {category!r}", extra={"field": "category"}
+            _("category: unknown category %(category)s") % {"category": repr(category)},
+            extra={"field": "category"},
         )
     with transaction.atomic():
         instrument = Instrument.objects.select_for_update(of=("self",)).get(pk=instrument.pk)
@@ -272,65 +288,124 @@ def _instrument_index() -> dict[str, int]:
 TICK_MAX_AHEAD = timedelta(minutes=5)
 
 
-def _parse_at(value, row: int) -> datetime:
+class _Places:
+    """How a batch's errors name a tick: the API's JSON list by index ("ticks[1].price",
+    extra "row": 1), a CSV file by its line as a spreadsheet numbers it (the header is line 1,
+    the first tick line 2: "line 3, price", extra "line": 3), as the exchange lists do."""
+
+    def __init__(self, lines: list[int] | None):
+        self.lines = lines
+
+    def of(self, row: int) -> int:
+        return self.lines[row] if self.lines is not None else row
+
+    def field(self, row: int, name: str) -> str:
+        if self.lines is None:
+            return f"ticks[{row}].{name}"
+        return _("line %(line)s, %(field)s") % {"line": self.lines[row], "field": name}
+
+    def details(self, row: int) -> dict:
+        return {"line": self.lines[row]} if self.lines is not None else {"row": row}
+
+
+class PriceIngest(tuple):
+    """(accepted, ignored), what prices_ingest returns, with the ignored ticks explained:
+    `unknown` lists (where, code) of every tick whose instrument the desk does not know
+    (where: the index in the batch, or the file's line for a CSV), in the batch's order;
+    `repeated` counts ticks already received (same instrument and time)."""
+
+    unknown: tuple[tuple[int, str], ...]
+
+    def __new__(cls, accepted: int, ignored: int, unknown=()):
+        result = super().__new__(cls, (accepted, ignored))
+        result.unknown = tuple(unknown)
+        return result
+
+    @property
+    def accepted(self) -> int:
+        return self[0]
+
+    @property
+    def ignored(self) -> int:
+        return self[1]
+
+    @property
+    def repeated(self) -> int:
+        return self[1] - len(self.unknown)
+
+
+def _parse_at(value, field: str, extra: dict) -> datetime:
     try:
         at = value if isinstance(value, datetime) else parse_datetime(str(value or "").strip())
     except ValueError:  # well-formed but impossible, e.g. month 13
         at = None
     if at is None:
         raise ValidationFailed(
-            f"ticks[{row}].at: {value!r} is not an ISO date-time", extra={"field": "at", "row": row}
+            _("%(field)s: %(value)s is not an ISO date-time")
+            % {"field": field, "value": repr(value)},
+            extra={"field": "at", **extra},
         )
     if timezone.is_naive(at):
         at = timezone.make_aware(at)  # desk time zone (Asia/Shanghai)
     if at > timezone.now() + TICK_MAX_AHEAD:
         raise ValidationFailed(
-            f"ticks[{row}].at: {at.isoformat()} is more than "
-            f"{int(TICK_MAX_AHEAD.total_seconds() // 60)} minutes in the future",
-            extra={"field": "at", "row": row, "rule": "future"},
+            _("%(field)s: %(at)s is more than %(minutes)s minutes in the future")
+            % {
+                "field": field,
+                "at": at.isoformat(),
+                "minutes": int(TICK_MAX_AHEAD.total_seconds() // 60),
+            },
+            extra={"field": "at", **extra, "rule": "future"},
         )
     return at
 
 
-def prices_ingest(ticks: Iterable[Mapping], *, source: str, actor=None) -> tuple[int, int]:
-    """Store ticks {instrument (code or "SSE:600519"), price, at}; returns (accepted, ignored).
+def prices_ingest(
+    ticks: Iterable[Mapping], *, source: str, actor=None, lines: list[int] | None = None
+) -> PriceIngest:
+    """Store ticks {instrument (code or "SSE:600519"), price, at}; returns (accepted, ignored)
+    as a PriceIngest, which also names the unknown instruments' ticks.
 
     Idempotent per instrument and time: a repeated tick is ignored, as is a tick of an unknown
     instrument. An accepted tick older than the latest price is kept as history but never
     overwrites the newer latest price. A malformed tick refuses the whole batch, naming it, as
     does a tick outside its instrument's daily price band for its day (`_check_bands`): then
-    nothing is written and the latest price does not move.
+    nothing is written and the latest price does not move. `lines` (a CSV file's line of each
+    tick) makes errors and `unknown` name lines instead of indexes in the batch.
     After commit, `on_prices_changed` gets the instruments whose latest price moved."""
     require_permission(actor, "lending.add_pricetick", action="ingest prices")
     ticks = list(ticks)
+    places = _Places(lines)
     index = _instrument_index()
     ids: list[int] = []
     prices: list[Decimal] = []
     times: list[datetime] = []
     rows: list[int] = []
-    unknown = 0
+    unknown: list[tuple[int, str]] = []
     for row, tick in enumerate(ticks):
         if not isinstance(tick, Mapping):
-            raise ValidationFailed(f"ticks[{row}]: not an object", extra={"row": row})
+            raise ValidationFailed(
+                _("ticks[%(row)s]: not an object") % {"row": row}, extra={"row": row}
+            )
         code = str(tick.get("instrument") or "").strip().upper()
-        price = decimal_parsed(tick.get("price"), f"ticks[{row}].price", places=4)
-        at = _parse_at(tick.get("at"), row)
+        price = decimal_parsed(tick.get("price"), places.field(row, "price"), places=4)
+        at = _parse_at(tick.get("at"), places.field(row, "at"), places.details(row))
         pk = index.get(code)
         if pk is None:
-            unknown += 1
+            unknown.append((places.of(row), code))
             continue
         ids.append(pk)
         prices.append(price)
         times.append(at)
         rows.append(row)
-    _check_bands(rows, ids, prices, times)
+    _check_bands(rows, ids, prices, times, places)
     with transaction.atomic():
         accepted, moved = price_ticks_write_in_transaction(
             source=source, ids=ids, prices=prices, times=times
         )
         if moved:
             transaction.on_commit(lambda: on_prices_changed(moved))
-    return accepted, len(ticks) - accepted
+    return PriceIngest(accepted, len(ticks) - accepted, unknown)
 
 
 def price_ticks_write_in_transaction(
@@ -357,7 +432,11 @@ def price_ticks_write_in_transaction(
 
 
 def _check_bands(
-    rows: list[int], ids: list[int], prices: list[Decimal], times: list[datetime]
+    rows: list[int],
+    ids: list[int],
+    prices: list[Decimal],
+    times: list[datetime],
+    places: _Places | None = None,
 ) -> None:
     """Refuse (ValidationFailed naming the tick) a tick outside its instrument's daily price
     band for its day. The previous close of a tick's day is the last price before that day
@@ -365,6 +444,7 @@ def _check_bands(
     is later. No previous close (a first price) or a new listing's first days: no band."""
     if not ids:
         return
+    places = places or _Places(None)
     days = [timezone.localdate(at) for at in times]
     stored = instruments_selectors.previous_closes(zip(ids, days, strict=True))
     batch: dict[int, list[tuple[datetime, Decimal]]] = defaultdict(list)
@@ -395,12 +475,12 @@ def _check_bands(
             rule = f"{rule}, {_('ST / *ST')}"
         raise ValidationFailed(
             _(
-                "ticks[%(row)s].price: %(price)s is outside the daily price band of "
+                "%(field)s: %(price)s is outside the daily price band of "
                 "%(instrument)s on %(day)s, %(low)s to %(high)s (previous close %(close)s, "
                 "±%(fraction)s: %(rule)s)"
             )
             % {
-                "row": row,
+                "field": places.field(row, "price"),
                 "price": price,
                 "instrument": instrument.ledger_unit,
                 "day": day.isoformat(),
@@ -412,7 +492,7 @@ def _check_bands(
             },
             extra={
                 "field": "price",
-                "row": row,
+                **places.details(row),
                 "rule": "price_band",
                 "instrument": instrument.ledger_unit,
                 "day": day.isoformat(),
@@ -425,18 +505,32 @@ def _check_bands(
         )
 
 
-def prices_import_csv(*, content: str | bytes, source: str = "csv", actor=None) -> tuple[int, int]:
-    """CSV with header `instrument,price,at` (UTF-8); see prices_ingest."""
+def prices_import_csv(*, content: str | bytes, source: str = "csv", actor=None) -> PriceIngest:
+    """CSV with header `instrument,price,at` (UTF-8); see prices_ingest. Ticks are named by
+    their line in the file as a spreadsheet numbers it: the header is line 1, the first tick
+    line 2; blank lines count (as in the exchange lists' import)."""
     if isinstance(content, bytes):
         content = content.decode("utf-8-sig")
-    reader = csv.DictReader(io.StringIO(content))
+    reader = csv.DictReader(io.StringIO(content.lstrip("\ufeff")))
     missing = {"instrument", "price", "at"} - set(reader.fieldnames or [])
     if missing:
         raise ValidationFailed(
-            f"file: the header lacks {', '.join(sorted(missing))} (instrument,price,at)",
+            _("file: the header lacks %(missing)s (instrument,price,at)")
+            % {"missing": ", ".join(sorted(missing))},
             extra={"field": "file"},
         )
-    return prices_ingest(list(reader), source=source, actor=actor)
+    ticks, lines = [], []
+    try:
+        for tick in reader:
+            ticks.append(tick)
+            lines.append(reader.line_num)  # the line the tick ends on (a quoted field may wrap)
+    except csv.Error as exc:
+        raise ValidationFailed(
+            _("file: line %(line)s: not a CSV line (%(problem)s)")
+            % {"line": reader.line_num, "problem": exc},
+            extra={"field": "file"},
+        ) from exc
+    return prices_ingest(ticks, source=source, actor=actor, lines=lines)
 
 
 #: Callables run after commit with the ids of instruments whose latest price moved (or whose

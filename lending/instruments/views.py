@@ -171,6 +171,37 @@ class InstrumentEditView(StaffMixin, View):
         return self._render(request, instrument, haircut_form=form, status=400)
 
 
+#: At most this many ignored lines are named in the message after an upload.
+UNKNOWN_SHOWN = 20
+
+
+def _report_upload(request, result: instruments_services.PriceIngest) -> None:
+    """What the upload did: ticks accepted and ignored, ticks already received, and each line
+    whose instrument code the desk does not know (line numbers as a spreadsheet shows them)."""
+    summary = _("%(accepted)s ticks accepted, %(ignored)s ignored.") % {
+        "accepted": result.accepted,
+        "ignored": result.ignored,
+    }
+    if result.repeated:
+        summary += " " + _("%(count)s already received (same instrument and time).") % {
+            "count": result.repeated
+        }
+    messages.success(request, summary)
+    if result.unknown:
+        named = [
+            _("line %(line)s: %(code)s") % {"line": line, "code": code or _("(no code)")}
+            for line, code in result.unknown[:UNKNOWN_SHOWN]
+        ]
+        more = len(result.unknown) - UNKNOWN_SHOWN
+        if more > 0:
+            named.append(_("and %(count)s more") % {"count": more})
+        messages.warning(
+            request,
+            _("Ignored, instrument code not known to the desk: %(lines)s.")
+            % {"lines": "; ".join(named)},
+        )
+
+
 class PriceUploadView(StaffMixin, View):
     permission = "lending.add_pricetick"
     write_permission = "lending.add_pricetick"
@@ -182,17 +213,13 @@ class PriceUploadView(StaffMixin, View):
         form = PriceUploadForm(request.POST, request.FILES)
         if form.is_valid():
             try:
-                accepted, ignored = instruments_services.prices_import_csv(
+                result = instruments_services.prices_import_csv(
                     content=form.cleaned_data["file"].read(), source="upload", actor=request.user
                 )
             except ApplicationError as exc:
                 form.add_error("file", exc.message)
             else:
-                messages.success(
-                    request,
-                    _("%(accepted)s ticks accepted, %(ignored)s ignored.")
-                    % {"accepted": accepted, "ignored": ignored},
-                )
+                _report_upload(request, result)
                 return redirect("staff:lending-price-upload")
         return render(request, "lending/instruments/price_upload.html", {"form": form}, status=400)
 

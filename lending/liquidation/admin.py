@@ -3,8 +3,9 @@ defaults: read-only records with their history; plans are prepared, decided, exe
 re-planned on the staff pages and the API."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_mixins import ReadOnlyAdminMixin, ReadOnlyHistoryAdmin
+from accounts.admin_mixins import ReadOnlyAdminMixin, ReadOnlyHistoryAdmin, shown_by_label
 from lending.liquidation.models import (
     DefaultRecord,
     LiquidationFill,
@@ -31,7 +32,14 @@ class PlanLineInline(ReadOnlyInline):
 
 @admin.register(LiquidationPlan)
 class LiquidationPlanAdmin(ReadOnlyHistoryAdmin):
-    list_display = ("id", "call", "status", "order_rule", "prepared_by", "approved_by")
+    list_display = (
+        "id",
+        "call",
+        "status",
+        shown_by_label("order_rule_label", _("ordering rule"), order_field="order_rule"),
+        "prepared_by",
+        "approved_by",
+    )
     list_filter = ("status", "order_rule")
     inlines = [PlanLineInline]
 

@@ -5,12 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from lending.domain.margin import ORDER_RULES
-
-ORDER_RULE_LABELS = {
-    "zero_haircut_first": _("Zero-haircut first, then largest market value"),
-    "largest_mv_first": _("Largest market value first"),
-    "as_given": _("As held"),
-}
+from lending.liquidation.models import ORDER_RULE_LABELS
 
 
 class PlanPrepareForm(forms.Form):

@@ -39,6 +39,14 @@ class LiquidationPlanStatus(models.TextChoices):
 UNFINISHED_PLAN_STATUSES = ("prepared", "approved", "executing")
 
 
+#: The documented ordering rules of a plan (lending.domain.margin.ORDER_RULES), named for people.
+ORDER_RULE_LABELS = {
+    "zero_haircut_first": _("Zero-haircut first, then largest market value"),
+    "largest_mv_first": _("Largest market value first"),
+    "as_given": _("As held"),
+}
+
+
 class LiquidationPlan(models.Model):
     call = models.ForeignKey(MarginCall, on_delete=models.PROTECT, related_name="plans")
     status = models.CharField(
@@ -97,6 +105,10 @@ class LiquidationPlan(models.Model):
 
     def __str__(self) -> str:
         return f"plan #{self.pk} for call #{self.call_id}"
+
+    @property
+    def order_rule_label(self) -> str:
+        return str(ORDER_RULE_LABELS.get(self.order_rule, self.order_rule))
 
 
 class LiquidationPlanLine(models.Model):

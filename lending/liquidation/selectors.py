@@ -1,6 +1,7 @@
 """Reads of liquidation plans for pages and the API, within what the user may see."""
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from accounts.errors import NotFound
 from lending.liquidation.models import (
@@ -29,7 +30,7 @@ def plans_for(user, *, status: str | None = None) -> QuerySet[LiquidationPlan]:
 def plan_for(user, pk: int) -> LiquidationPlan:
     plan = plans_for(user).filter(pk=pk).first()
     if plan is None:
-        raise NotFound(f"liquidation plan {pk}: not found")
+        raise NotFound(_("liquidation plan %(pk)s: not found") % {"pk": pk})
     return plan
 
 

@@ -96,7 +96,7 @@ EXECUTE_PERM = "lending.change_liquidationplan"
 
 def _require_reason(reason: str) -> str:
     if not reason or not str(reason).strip():
-        raise ValidationFailed("reason: a reason is required", extra={"field": "reason"})
+        raise ValidationFailed(_("reason: a reason is required"), extra={"field": "reason"})
     return str(reason).strip()
 
 
@@ -136,7 +136,8 @@ def liquidation_plan_prepare(
     rule = order_rule or config()["order_rule"]
     if rule not in margin.ORDER_RULES:
         raise ValidationFailed(
-            f"order_rule: unknown rule {rule!r}; known: {', '.join(sorted(margin.ORDER_RULES))}",
+            _("order_rule: unknown rule %(rule)s; known: %(known)s")
+            % {"rule": repr(rule), "known": ", ".join(sorted(margin.ORDER_RULES))},
             extra={"field": "order_rule"},
         )
     with transaction.atomic():
@@ -144,15 +145,19 @@ def liquidation_plan_prepare(
         call = MarginCall.objects.select_for_update(of=("self",)).get(pk=call.pk)
         if call.status != MarginCallStatus.OVERDUE:
             raise RuleViolation(
-                f"call #{call.pk}: a liquidation is prepared only for an overdue call "
-                f"(this one is {call.status})",
+                _(
+                    "call #%(pk)s: a liquidation is prepared only for an overdue call "
+                    "(this one is %(status)s)"
+                )
+                % {"pk": call.pk, "status": call.get_status_display()},
                 code="call_not_overdue",
                 extra={"status": call.status},
             )
         pending = LiquidationPlan.objects.filter(call=call, status__in=UNFINISHED_PLAN_STATUSES)
         if pending.exists():
             raise Conflict(
-                f"call #{call.pk}: plan #{pending.first().pk} is already in progress",
+                _("call #%(pk)s: plan #%(plan)s is already in progress")
+                % {"pk": call.pk, "plan": pending.first().pk},
                 code="plan_in_progress",
             )
         result = _plan_size(call, account, rule, now)
@@ -184,9 +189,14 @@ class _Sizing:
 
 def _nothing_to_sell(call: MarginCall, result: _Sizing) -> RuleViolation:
     suspended = result.suspended
-    left_out = f"; suspended, left out: {', '.join(suspended)}" if suspended else ""
+    values = {"pk": call.pk, "ratio": pct(result.ratio_before), "left_out": ", ".join(suspended)}
+    message = (
+        _("call #%(pk)s: nothing to sell (ratio %(ratio)s; suspended, left out: %(left_out)s)")
+        if suspended
+        else _("call #%(pk)s: nothing to sell (ratio %(ratio)s)")
+    )
     return RuleViolation(
-        f"call #{call.pk}: nothing to sell (ratio {pct(result.ratio_before)}{left_out})",
+        message % values,
         code="nothing_to_sell",
         extra={"suspended": suspended},
     )
@@ -244,7 +254,9 @@ def _plan_size(call: MarginCall, account, rule: str, now: datetime) -> _Sizing:
                 fee_rate=fee_rate,
             )
     except ValueError as exc:
-        raise RuleViolation(f"liquidation plan: {exc}", code="plan_impossible") from exc
+        raise RuleViolation(
+            _("liquidation plan: %(problem)s") % {"problem": exc}, code="plan_impossible"
+        ) from exc
     return _Sizing(rule, view, result, tuple(rows), slippage, fee_rate, suspended)
 
 
@@ -324,7 +336,7 @@ def _check_checker(plan: LiquidationPlan, actor, *, action: str) -> None:
     # the system (actor None) is refused by the second-factor check below: a person decides
     if plan.prepared_by_id is not None and plan.prepared_by_id == getattr(actor, "pk", None):
         raise PermissionDenied(
-            "approver: the officer who prepared a liquidation cannot decide it (four eyes)",
+            _("approver: the officer who prepared a liquidation cannot decide it (four eyes)"),
             code="four_eyes",
         )
     require_second_factor(actor, action=action)
@@ -342,11 +354,16 @@ def liquidation_plan_approve(
         plan = _locked_plan(plan)
         call = MarginCall.objects.select_for_update(of=("self",)).get(pk=plan.call_id)
         if plan.status != LiquidationPlanStatus.PREPARED:
-            raise Conflict(f"plan #{plan.pk}: already {plan.status}", code="plan_decided")
+            raise Conflict(
+                _("plan #%(pk)s: already %(status)s")
+                % {"pk": plan.pk, "status": plan.get_status_display()},
+                code="plan_decided",
+            )
         # a re-plan's call is still liquidating (its earlier plan stopped with a remainder)
         if call.status not in (MarginCallStatus.OVERDUE, MarginCallStatus.LIQUIDATING):
             raise RuleViolation(
-                f"call #{call.pk}: is {call.status}, not overdue; the plan cannot be approved",
+                _("call #%(pk)s: is %(status)s, not overdue; the plan cannot be approved")
+                % {"pk": call.pk, "status": call.get_status_display()},
                 code="call_not_overdue",
             )
         plan.status = LiquidationPlanStatus.APPROVED
@@ -381,7 +398,11 @@ def liquidation_plan_reject(
         account = credit_account_lock(plan.call.credit_account)
         plan = _locked_plan(plan)
         if plan.status != LiquidationPlanStatus.PREPARED:
-            raise Conflict(f"plan #{plan.pk}: already {plan.status}", code="plan_decided")
+            raise Conflict(
+                _("plan #%(pk)s: already %(status)s")
+                % {"pk": plan.pk, "status": plan.get_status_display()},
+                code="plan_decided",
+            )
         plan.status = LiquidationPlanStatus.REJECTED
         plan.approved_by = actor
         plan.decided_at = now
@@ -461,7 +482,8 @@ def liquidation_execute(
         plan = _locked_plan(plan)
         if plan.status not in (LiquidationPlanStatus.APPROVED, LiquidationPlanStatus.EXECUTING):
             raise RuleViolation(
-                f"plan #{plan.pk}: is {plan.status}; only an approved plan is executed",
+                _("plan #%(pk)s: is %(status)s; only an approved plan is executed")
+                % {"pk": plan.pk, "status": plan.get_status_display()},
                 code="plan_not_approved",
                 extra={"status": plan.status},
             )
@@ -606,8 +628,11 @@ def liquidation_replan(
         # today's band)
         if plan.status not in (LiquidationPlanStatus.APPROVED, LiquidationPlanStatus.EXECUTING):
             raise RuleViolation(
-                f"plan #{plan.pk}: is {plan.status}; only an approved plan or one being "
-                "executed is re-planned",
+                _(
+                    "plan #%(pk)s: is %(status)s; only an approved plan or one being executed "
+                    "is re-planned"
+                )
+                % {"pk": plan.pk, "status": plan.get_status_display()},
                 code="plan_not_approved",
                 extra={"status": plan.status},
             )
@@ -617,8 +642,11 @@ def liquidation_replan(
         )
         if working.exists():
             raise Conflict(
-                f"plan #{plan.pk}: {working.count()} order(s) still work at the exchange; "
-                "re-plan once they are filled, cancelled or expired",
+                _(
+                    "plan #%(pk)s: %(count)s order(s) still work at the exchange; re-plan once "
+                    "they are filled, cancelled or expired"
+                )
+                % {"pk": plan.pk, "count": working.count()},
                 code="orders_working",
             )
         unsold = sum((x.remaining_quantity for x in plan.lines.all()), Decimal(0))
@@ -740,12 +768,13 @@ def default_recovery_record(
     now = _aware(now, "now")
     amount = margin.as_decimal(amount, "amount")
     if amount <= 0:
-        raise ValidationFailed("amount: must be positive", extra={"field": "amount"})
+        raise ValidationFailed(_("amount: must be positive"), extra={"field": "amount"})
     with transaction.atomic():
         default = DefaultRecord.objects.select_for_update().get(pk=default.pk)
         if default.recovered_amount + amount > default.shortfall:
             raise RuleViolation(
-                f"amount: recovery would exceed the shortfall {default.shortfall}",
+                _("amount: recovery would exceed the shortfall %(shortfall)s")
+                % {"shortfall": default.shortfall},
                 extra={"field": "amount"},
             )
         default.recovered_amount += amount

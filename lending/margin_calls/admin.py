@@ -3,8 +3,9 @@ history. Every change goes through the services (pages and API); the admin shows
 and why."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_mixins import ReadOnlyAdminMixin, ReadOnlyHistoryAdmin
+from accounts.admin_mixins import ReadOnlyAdminMixin, ReadOnlyHistoryAdmin, shown_by_label
 from lending.margin_calls.models import AccountMarginState, MarginCall, MarginEvent, Notice
 
 
@@ -63,5 +64,12 @@ class NoticeAdmin(ReadOnlyHistoryAdmin):
 
 @admin.register(MarginEvent)
 class MarginEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("occurred_at", "credit_account", "kind", "from_state", "to_state", "actor")
+    list_display = (
+        "occurred_at",
+        "credit_account",
+        shown_by_label("kind_label", _("event"), order_field="kind"),
+        shown_by_label("from_state_label", _("from state")),
+        shown_by_label("to_state_label", _("to state")),
+        "actor",
+    )
     list_filter = ("kind",)

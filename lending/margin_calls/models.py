@@ -18,6 +18,7 @@ Design overview
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -64,7 +65,7 @@ class AccountMarginState(models.Model):
         ordering = ["credit_account_id"]
 
     def __str__(self) -> str:
-        return f"{self.credit_account} {self.state}"
+        return f"{self.credit_account} {self.get_state_display()}"
 
 
 class MarginCallStatus(models.TextChoices):
@@ -124,11 +125,37 @@ class MarginCall(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"call #{self.pk} {self.credit_account}"
+        return str(_("Margin call #%(pk)s %(account)s")) % {
+            "pk": self.pk,
+            "account": self.credit_account,
+        }
 
     @property
     def is_unfinished(self) -> bool:
         return self.status in UNFINISHED_CALL_STATUSES
+
+
+#: What each margin event kind means, in the reader's language (MarginEvent.kind_label).
+MARGIN_EVENT_KINDS = {
+    "state_changed": _("State changed"),
+    "call_issued": _("Margin call issued"),
+    "call_cured": _("Margin call cured"),
+    "call_deadline_pending": _("Call deadline not computable yet"),
+    "call_overdue": _("Margin call overdue"),
+    "plan_prepared": _("Liquidation plan prepared"),
+    "plan_approved": _("Liquidation plan approved"),
+    "plan_rejected": _("Liquidation plan rejected"),
+    "plan_stopped": _("Liquidation plan stopped"),
+    "orders_placed": _("Liquidation orders placed"),
+    "execution_started": _("Liquidation started"),
+    "execution_completed": _("Liquidation completed"),
+    "default_recorded": _("Default recorded"),
+    "maturity_reminder": _("Maturity reminder sent"),
+    "maturity_reminder_uncomputable": _("Maturity reminder day not computable yet"),
+    "maturity_overdue": _("Financing overdue"),
+    "maturity_call_deferred": _("Maturity call waits for the open call"),
+    "maturity_repaid": _("Overdue financing repaid"),
+}
 
 
 class MarginEvent(models.Model):
@@ -161,6 +188,22 @@ class MarginEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.credit_account_id} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def kind_label(self) -> str:
+        return str(MARGIN_EVENT_KINDS.get(self.kind, self.kind))
+
+    @property
+    def from_state_label(self) -> str:
+        return _state_label(self.from_state)
+
+    @property
+    def to_state_label(self) -> str:
+        return _state_label(self.to_state)
+
+
+def _state_label(value: str) -> str:
+    return str(MarginStateKind(value).label) if value in MarginStateKind.values else value
 
 
 class NoticeKind(models.TextChoices):
@@ -212,6 +255,9 @@ class Notice(models.Model):
     recipient = models.CharField(_("recipient"), max_length=254, blank=True)
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("message"))
+    # each language's own subject and body ({"zh-hans": {"subject", "body"}, "en": {...}}):
+    # the portal shows the reader's; subject and body (every language) are what was e-mailed
+    texts = models.JSONField(_("texts by language"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"))
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     delivered = models.BooleanField(_("delivered"), null=True, blank=True)
@@ -267,6 +313,21 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.stage} {self.channel} {self.credit_account_id}"
+
+    def _text(self, part: str) -> str:
+        language = translation.get_language() or settings.LANGUAGE_CODE
+        own = self.texts.get(language) or self.texts.get(language.split("-")[0])
+        return own[part] if own else getattr(self, part)
+
+    @property
+    def shown_subject(self) -> str:
+        """The subject in the reader's language (what was sent when it has no versions)."""
+        return self._text("subject")
+
+    @property
+    def shown_body(self) -> str:
+        """The message in the reader's language (what was sent when it has no versions)."""
+        return self._text("body")
 
 
 __all__ = [

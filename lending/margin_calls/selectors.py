@@ -8,6 +8,7 @@ nothing. A row outside what the user may see answers NotFound (404), never 403.
 from decimal import Decimal
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from accounts.errors import NotFound
 from lending.financing.models import BankCredit, BankCreditStatus
@@ -43,7 +44,7 @@ def calls_for(user, *, status: str | None = None) -> QuerySet[MarginCall]:
 def call_for(user, pk: int) -> MarginCall:
     call = calls_for(user).filter(pk=pk).first()
     if call is None:
-        raise NotFound(f"margin call {pk}: not found")
+        raise NotFound(_("margin call %(pk)s: not found") % {"pk": pk})
     return call
 
 
@@ -63,7 +64,7 @@ def notices_for(user, *, call: MarginCall | None = None) -> QuerySet[Notice]:
 def notice_for(user, pk: int) -> Notice:
     notice = notices_for(user).filter(pk=pk).first()
     if notice is None:
-        raise NotFound(f"notice {pk}: not found")
+        raise NotFound(_("notice %(pk)s: not found") % {"pk": pk})
     return notice
 
 

@@ -141,7 +141,9 @@ def _aware(value: datetime | None, name: str) -> datetime:
     if value is None:
         return timezone.now()
     if not isinstance(value, datetime) or timezone.is_naive(value):
-        raise ValidationFailed(f"{name}: an aware datetime is required", extra={"field": name})
+        raise ValidationFailed(
+            _("%(field)s: an aware datetime is required") % {"field": name}, extra={"field": name}
+        )
     return value
 
 
@@ -397,18 +399,24 @@ def _message(kind: str, stage: int, account: CreditAccount, call, ctx: dict) -> 
     )
 
 
-def _bilingual_message(kind: str, stage: int, account, call, ctx: dict) -> tuple[str, str]:
-    """A notice is a record sent to the investor: it is written in every language of the site
-    (Simplified Chinese first), whatever language the worker or the request runs in, so the
-    same event always gives the same text."""
-    versions = []
+def _bilingual_message(
+    kind: str, stage: int, account, call, ctx: dict
+) -> tuple[str, str, dict[str, dict[str, str]]]:
+    """A notice is a record sent to the investor: it is written in every language of the site,
+    whatever language the worker or the request runs in, so the same event always gives the
+    same text. Returns the e-mail's subject and body (every language, Simplified Chinese first:
+    the mail goes out before anyone knows who reads it) and each language's own version
+    ({language code: {"subject", "body"}}), which the portal shows in the reader's language."""
+    versions = {}
     for code, _name in settings.LANGUAGES:
         with translation.override(code):
-            versions.append(_message(kind, stage, account, call, ctx))
-    subject = " / ".join(dict.fromkeys(v[0] for v in versions))
+            subject, body = _message(kind, stage, account, call, ctx)
+            versions[code] = {"subject": str(subject), "body": str(body)}
+    subject = " / ".join(dict.fromkeys(v["subject"] for v in versions.values()))
     if len(subject) > Notice._meta.get_field("subject").max_length:
-        subject = versions[0][0]
-    return subject, "\n\n".join(dict.fromkeys(v[1] for v in versions))
+        subject = next(iter(versions.values()))["subject"]
+    body = "\n\n".join(dict.fromkeys(v["body"] for v in versions.values()))
+    return subject, body, versions
 
 
 def notices_build(
@@ -427,7 +435,7 @@ def notices_build(
     ctx = dict(context or {})
     if ctx.get("lines") is None and call is None and entitlement is None:
         ctx["lines"] = lines_for(account, on=timezone.localdate(at))
-    subject, body = _bilingual_message(kind, stage, account, call, ctx)
+    subject, body, texts = _bilingual_message(kind, stage, account, call, ctx)
     notices = []
     for channel in (NoticeChannel.PORTAL, NoticeChannel.EMAIL):
         portal = channel == NoticeChannel.PORTAL
@@ -443,6 +451,7 @@ def notices_build(
             recipient="" if portal else account.investor.user.email,
             subject=subject,
             body=body,
+            texts=texts,
             created_at=at,
             sent_at=at if portal else None,
             delivered=True if portal else None,
@@ -577,7 +586,7 @@ def notice_acknowledge(*, notice: Notice, actor) -> Notice:
         owner = notice.credit_account.investor.user_id
         if actor is None or actor.pk != owner:
             raise PermissionDenied(
-                "notice: only the investor it was sent to can acknowledge it",
+                _("notice: only the investor it was sent to can acknowledge it"),
                 code="not_your_notice",
             )
         if notice.acknowledged_at is None:
@@ -677,7 +686,7 @@ def margin_states_apply_many(
     seen = [v.credit_account_id for v in checked]
     if len(set(seen)) != len(seen):
         raise ValidationFailed(
-            "valuations: one valuation per credit account", extra={"field": "valuations"}
+            _("valuations: one valuation per credit account"), extra={"field": "valuations"}
         )
     transitions: list[Transition] = []
     errors: list[Exception] = []
@@ -703,7 +712,7 @@ def _checked(v: AccountValuation) -> AccountValuation:
         ratio = None
     elif ratio is None:
         raise ValidationFailed(
-            "ratio: a ratio is required when there are liabilities", extra={"field": "ratio"}
+            _("ratio: a ratio is required when there are liabilities"), extra={"field": "ratio"}
         )
     return AccountValuation(v.credit_account_id, ratio, assets, liabilities, v.lines)
 
@@ -965,7 +974,9 @@ def calls_escalate_overdue(*, now: datetime | None = None, actor=None) -> list[M
             call.overdue_at = now
             stamp(call, actor=actor, reason="deadline passed")
             call.save()
-            reason = f"deadline {call.deadline.isoformat()} passed"
+            reason = (
+                f"deadline {call.deadline.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (Shanghai) passed"
+            )
             event_record(
                 account=account, kind="call_overdue", at=now, actor=actor, source="escalation",
                 reason=reason, call=call,
@@ -1034,5 +1045,5 @@ def margin_reminders_send(*, now: datetime | None = None) -> list[int]:
 def call_for(call_id: int) -> MarginCall:
     call = MarginCall.objects.filter(pk=call_id).first()
     if call is None:
-        raise NotFound(f"margin call {call_id}: no such call")
+        raise NotFound(_("margin call %(id)s: no such call") % {"id": call_id})
     return call

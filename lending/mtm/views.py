@@ -11,6 +11,7 @@ from accounts.errors import ApplicationError, get_or_404
 from lending.credit.views import StaffMixin
 from lending.mtm import services as mtm
 from lending.mtm import snapshots
+from lending.mtm.models import MtmRunStatus
 
 
 class MtmRunsView(StaffMixin, View):
@@ -24,6 +25,8 @@ class MtmRunsView(StaffMixin, View):
             {
                 "runs": mtm.runs_recent(50),
                 "can_start": request.user.has_perm(mtm.RUN_PERM),
+                # the status labels in the reader's language, for the page's polling script
+                "status_labels": {value: str(label) for value, label in MtmRunStatus.choices},
             },
         )
 

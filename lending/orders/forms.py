@@ -10,10 +10,10 @@ from lending.orders.models import OrderPurpose, OrderStatus
 
 #: The purposes an investor may choose (liquidation orders come from an approved plan only).
 PORTAL_PURPOSES = [
-    (OrderPurpose.FINANCED_BUY.value, _("Financed buy (融资买入)")),
+    (OrderPurpose.FINANCED_BUY.value, _("Financed buy")),
     (OrderPurpose.CASH_BUY.value, _("Own-cash buy")),
     (OrderPurpose.SELL.value, _("Sell")),
-    (OrderPurpose.SELL_TO_REPAY.value, _("Sell to repay (卖券还款)")),
+    (OrderPurpose.SELL_TO_REPAY.value, _("Sell to repay")),
 ]
 
 

@@ -28,10 +28,10 @@ class OrderSide(models.TextChoices):
 
 
 class OrderPurpose(models.TextChoices):
-    FINANCED_BUY = "financed_buy", _("Financed buy (融资买入)")
+    FINANCED_BUY = "financed_buy", _("Financed buy")
     CASH_BUY = "cash_buy", _("Own-cash buy")
     SELL = "sell", _("Sell")
-    SELL_TO_REPAY = "sell_to_repay", _("Sell to repay (卖券还款)")
+    SELL_TO_REPAY = "sell_to_repay", _("Sell to repay")
     LIQUIDATION = "liquidation", _("Liquidation sale")
 
 
@@ -128,7 +128,9 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.client_order_id} {self.side} {self.quantity} {self.instrument_id}"
+        return (
+            f"{self.client_order_id} {self.get_side_display()} {self.quantity} {self.instrument_id}"
+        )
 
     @property
     def working(self) -> bool:

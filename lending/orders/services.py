@@ -40,6 +40,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import stamp
 from accounts.errors import Conflict, RuleViolation, ValidationFailed
@@ -122,9 +123,18 @@ def limit_price_check(instrument: Instrument, limit_price: Decimal, on: date) ->
         return
     if not band.contains(limit_price):
         raise ValidationFailed(
-            f"limit_price: {limit_price} is outside the day's band for "
-            f"{instrument.ledger_unit}, {band.low} to {band.high} (previous close "
-            f"{band.reference} ± {band.fraction * 100:.0f}%)",
+            _(
+                "limit_price: %(price)s is outside the day's band for %(instrument)s, %(low)s "
+                "to %(high)s (previous close %(close)s ± %(band)s per cent)"
+            )
+            % {
+                "price": limit_price,
+                "instrument": instrument.ledger_unit,
+                "low": band.low,
+                "high": band.high,
+                "close": band.reference,
+                "band": f"{band.fraction * 100:.0f}",
+            },
             extra={
                 "field": "limit_price",
                 "band_low": str(band.low),
@@ -134,7 +144,8 @@ def limit_price_check(instrument: Instrument, limit_price: Decimal, on: date) ->
         )
     if limit_price % band.tick:
         raise ValidationFailed(
-            f"limit_price: {limit_price} is not a multiple of the price tick {band.tick}",
+            _("limit_price: %(price)s is not a multiple of the price tick %(tick)s")
+            % {"price": limit_price, "tick": band.tick},
             extra={"field": "limit_price", "tick": str(band.tick)},
         )
 
@@ -145,11 +156,13 @@ def _purpose_parsed(purpose) -> OrderPurpose:
     except ValueError:
         allowed = ", ".join(p.value for p in OrderPurpose if p != OrderPurpose.LIQUIDATION)
         raise ValidationFailed(
-            f"purpose: {purpose!r} is not one of {allowed}", extra={"field": "purpose"}
+            _("purpose: %(purpose)s is not one of %(allowed)s")
+            % {"purpose": repr(purpose), "allowed": allowed},
+            extra={"field": "purpose"},
         ) from None
     if value == OrderPurpose.LIQUIDATION:
         raise ValidationFailed(
-            "purpose: liquidation orders are placed by an approved liquidation plan only",
+            _("purpose: liquidation orders are placed by an approved liquidation plan only"),
             extra={"field": "purpose"},
         )
     return value
@@ -162,7 +175,8 @@ def _repeat(key: str, **fields) -> Order | None:
     if all(getattr(existing, name) == value for name, value in fields.items()):
         return existing
     raise Conflict(
-        f"idempotency_key: {key!r} was already used for order {existing.client_order_id}",
+        _("idempotency_key: %(key)s was already used for order %(order)s")
+        % {"key": repr(key), "order": existing.client_order_id},
         extra={"field": "idempotency_key"},
     )
 
@@ -171,7 +185,8 @@ def _latest_contract(account: CreditAccount) -> CreditContract:
     contract = account.contracts.order_by("-signed_on", "-pk").first()
     if contract is None:
         raise RuleViolation(
-            f"contract: credit account {account.account_number} has no credit contract",
+            _("contract: credit account %(account)s has no credit contract")
+            % {"account": account.account_number},
             code="no_active_contract",
             extra={"field": "contract"},
         )
@@ -198,7 +213,8 @@ def order_place(
     limit_price = decimal_parsed(limit_price, "limit_price", places=4)
     if quantity * limit_price >= MAGNITUDE_LIMIT:
         raise ValidationFailed(
-            f"quantity: {quantity} x {limit_price} is too large an order",
+            _("quantity: %(quantity)s x %(price)s is too large an order")
+            % {"quantity": quantity, "price": limit_price},
             extra={"field": "quantity"},
         )
     fields = {
@@ -222,7 +238,8 @@ def order_place(
         inst = Instrument.objects.select_related("latest_price").get(pk=instrument.pk)
         if inst.suspended:
             raise RuleViolation(
-                f"instrument: {inst.ledger_unit} is suspended from trading",
+                _("instrument: %(instrument)s is suspended from trading")
+                % {"instrument": inst.ledger_unit},
                 code="suspended",
                 extra={"field": "instrument"},
             )
@@ -378,8 +395,8 @@ def order_cancel(*, order: Order, actor, reason: str = "") -> Order:
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if locked.status not in WORKING:
             raise Conflict(
-                f"order: {locked.client_order_id} is {locked.get_status_display()}; only a "
-                f"working order can be cancelled",
+                _("order: %(order)s is %(status)s; only a working order can be cancelled")
+                % {"order": locked.client_order_id, "status": locked.get_status_display()},
                 extra={"field": "order", "status": locked.status},
             )
         if locked.cancel_requested_at is not None:

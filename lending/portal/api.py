@@ -1,12 +1,14 @@
-"""Portal API: the investor's credit accounts with their full valuation, and the leverage
-simulator."""
+"""Portal API: the investor's credit accounts with their full valuation and their history
+(every movement from the custody ledger, lending.portal.history), and the leverage simulator."""
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api_fields import NON_NEGATIVE, POSITIVE, money_field, ratio_field
+from accounts.api_pagination import MAX_LIMIT, Pagination
 from accounts.api_permissions import SecondFactorForStaffWrites
 from lending.credit import selectors as credit_selectors
 from lending.financing import selectors as financing_selectors
@@ -14,13 +16,15 @@ from lending.financing.serializers import (
     financing_data,
 )
 from lending.financing.valuation import account_view
+from lending.portal import history, simulator
 from lending.portal import selectors as portal_selectors
-from lending.portal import simulator
 from lending.portal.serializers import (
     CreditAccountOutSerializer,
     CreditAccountSummaryOutSerializer,
+    HistoryPageOutSerializer,
     account_summary_data,
     account_view_data,
+    history_row_data,
 )
 
 
@@ -47,6 +51,40 @@ class CreditAccountDetailApi(APIView):
             financing_data(f) for f in financing_selectors.financings_listed(account, limit=100)
         ]
         return Response(data)
+
+
+class CreditAccountHistoryApi(APIView):
+    """Every movement on the credit account, newest first (docs/investor-history.md)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "from",
+                OpenApiTypes.DATE,
+                description="First business date included (YYYY-MM-DD)",
+            ),
+            OpenApiParameter(
+                "to", OpenApiTypes.DATE, description="Last business date included (YYYY-MM-DD)"
+            ),
+            OpenApiParameter(
+                "limit",
+                OpenApiTypes.INT,
+                description=f"Rows per page, at most {MAX_LIMIT}.",
+            ),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="Rows skipped."),
+        ],
+        responses=HistoryPageOutSerializer,
+        operation_id="credit_accounts_history",
+    )
+    def get(self, request, pk: int):
+        # the investor's own account only (another's: 404); staff with the view permissions
+        account = portal_selectors.history_account_for(request.user, pk)
+        period = history.period_parsed(
+            request.query_params.get("from"), request.query_params.get("to")
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(history.History(account, period), request, view=self)
+        return paginator.get_paginated_response([history_row_data(row) for row in page])
 
 
 class LeverageInputSerializer(serializers.Serializer):

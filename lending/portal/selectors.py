@@ -1,15 +1,17 @@
 """Reads of a whole credit account for the portal and the account API: the account with its
-margin state and current contract in one statement for an investor (raw_reads), its state."""
+margin state and current contract in one statement for an investor (raw_reads), its state, and
+who may read an account's history (lending.portal.history)."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils.translation import gettext as _
 
-from accounts.errors import NotFound
+from accounts.errors import NotFound, PermissionDenied
 from lending.credit.models import ContractStatus, CreditAccount, CreditContract
-from lending.credit.selectors import credit_account_for
+from lending.credit.selectors import credit_account_for, credit_accounts_for
 from lending.financing import raw_reads, valuation
-from lending.margin_calls.models import AccountMarginState
+from lending.margin_calls.models import AccountMarginState, MarginStateKind
 
 _ACCOUNT_FIELDS = raw_reads.fields(CreditAccount)
 
@@ -50,7 +52,7 @@ def credit_account_and_contract_for(user, pk) -> tuple[CreditAccount, CreditCont
         CreditAccount, _OWN_ACCOUNT_SQL, [ContractStatus.ACTIVE, user.pk, pk]
     )
     if not rows:
-        raise NotFound("credit account: not found")
+        raise NotFound(_("credit account: not found"))
     row = rows[0]
     a, m = len(_ACCOUNT_FIELDS), len(_ACCOUNT_FIELDS) + len(_STATE_FIELDS)
     account = raw_reads.instance(CreditAccount, db, _ACCOUNT_FIELDS, row[:a])
@@ -73,3 +75,40 @@ def margin_state(credit_account: CreditAccount) -> str:
     except ObjectDoesNotExist:
         return "normal"
     return str(row.state or "normal")
+
+
+def margin_state_label(credit_account: CreditAccount) -> str:
+    """margin_state in the reader's language (the API keeps the code)."""
+    state = margin_state(credit_account)
+    return str(MarginStateKind(state).label) if state in MarginStateKind.values else state
+
+
+#: Staff read an account's history with the credit account's view permission (credit_account_for)
+#: and this one: the history shows the investor's ledger postings.
+HISTORY_STAFF_PERM = "custody.view_journalentry"
+
+
+def history_account_for(user, pk) -> CreditAccount:
+    """The credit account whose history `user` may read: an investor's own (another's, or
+    none: NotFound, as for the account itself); any for staff holding the credit account's
+    view permission and HISTORY_STAFF_PERM (PermissionDenied without the second)."""
+    account = credit_account_for(user, pk)
+    staff = user.is_staff and getattr(user, "investor_profile", None) is None
+    if staff and not user.has_perm(HISTORY_STAFF_PERM):
+        raise PermissionDenied(
+            _("history: reading an account's history needs the ledger's view permission"),
+            extra={"permission": HISTORY_STAFF_PERM},
+        )
+    return account
+
+
+def history_account_of(user, pk=None) -> CreditAccount | None:
+    """The portal's history page: the investor's credit account `pk` (their own only), or,
+    without one, the open account, else the latest one (a closed account keeps its history)."""
+    accounts = credit_accounts_for(user)
+    if pk not in (None, ""):
+        try:
+            return accounts.get(pk=int(pk))
+        except (ValueError, TypeError, CreditAccount.DoesNotExist):
+            raise NotFound(_("credit account: not found")) from None
+    return accounts.filter(status="open").first() or accounts.order_by("-opened_at", "-pk").first()

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from lending.common.api import decimal_text
 from lending.financing.serializers import FinancingOutSerializer
+from lending.portal.history import amount_text, price_text
 
 
 def account_summary_data(account) -> dict:
@@ -126,3 +127,102 @@ class CreditAccountOutSerializer(CreditAccountSummaryOutSerializer):
     available_margin = serializers.CharField()
     withdrawable = WithdrawableOutSerializer()
     financings = FinancingOutSerializer(many=True)
+
+
+# --- the investor's history (lending.portal.history) -------------------------------------------
+
+
+def history_row_data(row) -> dict:
+    """One history row as the API renders it: amounts as exact decimal strings."""
+    trade = row.trade
+    return {
+        "entry_id": row.entry_id,
+        "business_date": row.business_date.isoformat(),
+        "booked_at": row.booked_at.isoformat(),
+        "kind": row.kind,
+        "category": row.category,
+        "description": row.description,
+        "liquidation_plan": row.liquidation_plan_id,
+        "trade": None
+        if trade is None
+        else {
+            "exec_id": trade.exec_id,
+            "order": trade.client_order_id,
+            "side": trade.side,
+            "purpose": trade.purpose,
+            "instrument": trade.instrument,
+            "instrument_name": trade.instrument_name,
+            "quantity": amount_text(trade.quantity, money=False),
+            "price": price_text(trade.price),
+            "turnover": amount_text(trade.turnover),
+            "commission": amount_text(trade.commission),
+            "stamp_duty": amount_text(trade.stamp_duty),
+            "transfer_fee": amount_text(trade.transfer_fee),
+            "fees": amount_text(trade.fees),
+            "executed_at": trade.executed_at.isoformat(),
+        },
+        "movements": [
+            {
+                "account": m.account,
+                "unit": m.unit,
+                "amount": amount_text(m.amount, money=m.is_money),
+                "balance": amount_text(m.balance, money=m.is_money),
+            }
+            for m in row.movements
+        ],
+    }
+
+
+class HistoryMovementOutSerializer(serializers.Serializer):
+    account = serializers.ChoiceField(
+        choices=["cash", "financing", "interest", "shares", "entitlement", "other"],
+        help_text="Which balance moved: cash held for the investor, financing owed, interest "
+        "owed, shares held (unit: the instrument), money receivable from a corporate action",
+    )
+    unit = serializers.CharField(help_text="CNY, or the instrument's ledger unit (SSE:600519)")
+    amount = serializers.CharField(
+        help_text="Change of that balance (decimal string): + more cash, debt or shares; the "
+        "sum of the entry's ledger postings on the account, turned to its normal side"
+    )
+    balance = serializers.CharField(help_text="The balance after this entry (decimal string)")
+
+
+class HistoryTradeOutSerializer(serializers.Serializer):
+    exec_id = serializers.CharField(help_text="The market's execution id")
+    order = serializers.CharField(help_text="Client order id")
+    side = serializers.CharField()
+    purpose = serializers.CharField()
+    instrument = serializers.CharField()
+    instrument_name = serializers.CharField()
+    quantity = serializers.CharField()
+    price = serializers.CharField(help_text="The fill price (decimal string)")
+    turnover = serializers.CharField()
+    commission = serializers.CharField()
+    stamp_duty = serializers.CharField()
+    transfer_fee = serializers.CharField()
+    fees = serializers.CharField(help_text="commission + stamp duty + transfer fee")
+    executed_at = serializers.DateTimeField()
+
+
+class HistoryRowOutSerializer(serializers.Serializer):
+    entry_id = serializers.IntegerField(help_text="The journal entry of the custody ledger")
+    business_date = serializers.DateField(help_text="The day the entry counts for")
+    booked_at = serializers.DateTimeField(help_text="When the ledger booked it (Asia/Shanghai)")
+    kind = serializers.CharField(help_text="The journal entry's kind")
+    category = serializers.CharField(
+        help_text="What happened: deposit, withdrawal, buy, financed_buy, sale, sale_to_repay, "
+        "liquidation_sale, repayment, sale_repayment, liquidation_repayment, interest, "
+        "interest_collected, penalty_interest, transfer_in, transfer_out, corporate_action, "
+        "rights, default_covered, reversal, other"
+    )
+    description = serializers.CharField(help_text="In words, in the request's language")
+    liquidation_plan = serializers.IntegerField(allow_null=True)
+    trade = HistoryTradeOutSerializer(allow_null=True)
+    movements = HistoryMovementOutSerializer(many=True)
+
+
+class HistoryPageOutSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = HistoryRowOutSerializer(many=True)

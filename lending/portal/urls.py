@@ -6,6 +6,7 @@ from lending.portal import api, views
 
 portal_urlpatterns: list = [
     path("lending/account/", views.AccountView.as_view(), name="lending-account"),
+    path("lending/history/", views.HistoryView.as_view(), name="lending-history"),
     path("simulator/", views.LeverageSimulatorView.as_view(), name="lending-simulator"),
 ]
 staff_urlpatterns: list = []
@@ -19,6 +20,11 @@ api_urlpatterns: list = [
         "credit-accounts/<int:pk>/",
         api.CreditAccountDetailApi.as_view(),
         name="lending-credit-account-detail",
+    ),
+    path(
+        "credit-accounts/<int:pk>/history/",
+        api.CreditAccountHistoryApi.as_view(),
+        name="lending-credit-account-history",
     ),
     path(
         "simulator/leverage/",

@@ -3,21 +3,26 @@
 Profile, onboarding steps still open (suitability, disclosure, declaration, credit), the credit
 account's figures with the maintenance ratio on a gauge and its warning / call / target / withdrawal
 lines, available margin, withdrawable cash, positions, notices to acknowledge, deposits received
-or held, and links to every other portal page. Reads only: figures come from
-lending.financing.valuation.account_view, states and notices from lending.margin_calls.selectors,
-blockers from compliance.selectors; the page decides nothing.
+or held with the deposit instructions (the desk's receiving account and the reference to quote,
+lending.portal.history.deposit_instructions), and links to every other portal page. The
+account's history (every movement from the ledger, page and CSV) is HistoryView. Reads only:
+figures come from lending.financing.valuation.account_view, states and notices from
+lending.margin_calls.selectors, blockers from compliance.selectors; the page decides nothing.
 
 Onboarding (see docs/console.md): an investor signs up with an e-mail address and a password
 (accounts: sign-up); the investor profile with the identity document and the bank account of
 record is created by operations after real-name identity verification, never self-declared.
 """
 
+import csv
+import io
 import uuid
 from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import Http404
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -29,7 +34,7 @@ from accounts.errors import ApplicationError, NotFound, ValidationFailed
 from accounts.permissions import InvestorPageMixin
 from compliance import selectors as compliance_selectors
 from compliance.models import HeldDeposit
-from custody.models import JournalEntry
+from custody.models import Posting
 from lending.credit import selectors as credit_selectors
 from lending.domain import charts
 from lending.financing import corporate_actions, maturity
@@ -44,8 +49,8 @@ from lending.financing.forms import (
 from lending.financing.valuation import account_view
 from lending.instruments import selectors as instruments_selectors
 from lending.margin_calls import selectors as margin_call_selectors
+from lending.portal import history, simulator
 from lending.portal import selectors as portal_selectors
-from lending.portal import simulator
 from lending.portal.api import LeverageInputSerializer
 
 
@@ -87,7 +92,7 @@ class AccountView(InvestorPageMixin, View):
             "lending/portal/account.html",
             {
                 "view": view,
-                "state": portal_selectors.margin_state(account),
+                "state": portal_selectors.margin_state_label(account),
                 "financings": financing_selectors.financings_of(account, open_only=True),
                 "withdrawals": recent_withdrawals,
                 "transfers_in": financing_selectors.transfers_in_of(account),
@@ -251,16 +256,85 @@ class PortalHomeView(LoginRequiredMixin, TemplateView):
             notices=margin_call_selectors.notices_for(user)
             .filter(channel="portal", acknowledged_at__isnull=True)
             .order_by("-created_at")[:5],
-            deposits=JournalEntry.objects.filter(
-                kind="deposit",
-                postings__account__investor=profile,
-                postings__account__purpose="client_money",
-            )
-            .distinct()
-            .order_by("-created_at")[:5],
+            deposits=[
+                # the amount credited to the client's money (a credit: negative in the ledger)
+                {"at": p.entry.created_at, "amount": -p.amount, "currency": p.unit}
+                for p in Posting.objects.filter(
+                    entry__kind="deposit",
+                    account__investor=profile,
+                    account__purpose="client_money",
+                )
+                .select_related("entry")
+                .order_by("-entry__created_at", "-pk")[:5]
+            ],
             held_deposits=HeldDeposit.objects.filter(investor=profile).order_by("-received_at")[:5],
+            deposit_instructions=history.deposit_instructions(account),
         )
         return context
+
+
+class HistoryView(InvestorPageMixin, View):
+    """Every movement on the investor's credit account, newest first, from the custody ledger
+    (lending.portal.history): filtered by business date (`from`, `to`), 50 a page, and the
+    same rows as CSV (`?format=csv`, columns in docs/investor-history.md). `?account=` picks
+    one of the investor's own accounts (another's: 404); without it, the open one."""
+
+    PER_PAGE = 50
+
+    def get(self, request):
+        try:
+            account = portal_selectors.history_account_of(request.user, request.GET.get("account"))
+        except NotFound as exc:  # another investor's account, or no such account
+            raise Http404(exc.message) from None
+        if account is None:
+            raise Http404("no credit account")
+        error = None
+        try:
+            period = history.period_parsed(request.GET.get("from"), request.GET.get("to"))
+        except ValidationFailed as exc:
+            error, period = exc.message, None
+        if period is not None and request.GET.get("format") == "csv":
+            return self._csv(account, period)
+        page = None
+        if period is not None:
+            paginator = Paginator(history.History(account, period), self.PER_PAGE)
+            page = paginator.get_page(request.GET.get("page"))
+        return render(
+            request,
+            "lending/portal/history.html",
+            {
+                "account": account,
+                "period": period,
+                "page": page,
+                "error": error,
+                "values": {k: request.GET.get(k, "") for k in ("from", "to")},
+                "query": _history_query(account, period),
+            },
+            status=400 if error else 200,
+        )
+
+    @staticmethod
+    def _csv(account, period) -> HttpResponse:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerows(history.csv_lines(history.History(account, period).all()))
+        # UTF-8 with a byte-order mark: spreadsheets then read the Chinese descriptions right
+        response = HttpResponse(
+            out.getvalue().encode("utf-8-sig"), content_type="text/csv; charset=utf-8"
+        )
+        span = "-".join(d.isoformat() for d in (period.start, period.end) if d) or "all"
+        response["Content-Disposition"] = (
+            f'attachment; filename="history-{account.account_number}-{span}.csv"'
+        )
+        return response
+
+
+def _history_query(account, period) -> str:
+    """The page's filter as a query string, for its pages' and the CSV's links."""
+    parts = [f"account={account.pk}"]
+    if period is not None and period.query:
+        parts.append(period.query)
+    return "&".join(parts)
 
 
 DEFAULTS = {

@@ -37,6 +37,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.audit import stamp
 from accounts.errors import Conflict, NotFound, RuleViolation, ValidationFailed
@@ -108,6 +110,22 @@ DEFAULT_IDIO_VOL = {
 }
 
 
+#: The default scenarios' names as people read them (a custom scenario keeps the name it was
+#: given): scenario_label.
+SCENARIO_LABELS = {
+    "market -10%": _("Market −10%"),
+    "market -20%": _("Market −20%"),
+    "market -30%": _("Market −30%"),
+    "other A-shares -25%": _("Other A-shares −25%"),
+    "haircuts halved": _("Haircuts halved"),
+    "market -10%, forced sale 10% below": _("Market −10%, forced sales 10% below the price"),
+}
+
+
+def scenario_label(name: str) -> str:
+    return str(SCENARIO_LABELS.get(name, name))
+
+
 DEFAULT_SCENARIOS: list[dict[str, Any]] = [
     {"name": "market -10%", "market_move": -0.10},
     {"name": "market -20%", "market_move": -0.20},
@@ -163,36 +181,40 @@ RATIO_BUCKETS = ((1.0, "<100%"), (1.3, "100-130%"), (1.4, "130-140%"), (1.5, "14
 # =========================================================================== parameters
 
 
-def _bad(field: str, rule: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {rule}", extra={"field": field})
+def _bad(field: str, message: str, **values) -> ValidationFailed:
+    """A refusal naming the field: `message` is the translated text, "%(field)s: ..." with
+    the other named placeholders in `values`."""
+    return ValidationFailed(message % {"field": field, **values}, extra={"field": field})
 
 
 def _float(value: Any, field: str, *, low: float | None = None, high: float | None = None):
     if isinstance(value, bool):
-        raise _bad(field, "must be a number")
+        raise _bad(field, gettext("%(field)s: must be a number"))
     try:
         number = float(Decimal(str(value)))
     except (InvalidOperation, ValueError, TypeError):
-        raise _bad(field, "must be a number") from None
+        raise _bad(field, gettext("%(field)s: must be a number")) from None
     if not math.isfinite(number):
-        raise _bad(field, "must be a finite number")
+        raise _bad(field, gettext("%(field)s: must be a finite number"))
     if low is not None and number < low:
-        raise _bad(field, f"must be at least {low:g}")
+        raise _bad(field, gettext("%(field)s: must be at least %(minimum)s"), minimum=f"{low:g}")
     if high is not None and number > high:
-        raise _bad(field, f"must be at most {high:g}")
+        raise _bad(field, gettext("%(field)s: must be at most %(maximum)s"), maximum=f"{high:g}")
     return number
 
 
 def _int(value: Any, field: str) -> int:
     low, high = LIMITS[field]
     if isinstance(value, bool):
-        raise _bad(field, "must be a whole number")
+        raise _bad(field, gettext("%(field)s: must be a whole number"))
     try:
         number = int(str(value))
     except (ValueError, TypeError):
-        raise _bad(field, "must be a whole number") from None
+        raise _bad(field, gettext("%(field)s: must be a whole number")) from None
     if not low <= number <= high:
-        raise _bad(field, f"must be between {low} and {high}")
+        raise _bad(
+            field, gettext("%(field)s: must be between %(low)s and %(high)s"), low=low, high=high
+        )
     return number
 
 
@@ -203,10 +225,14 @@ def _weight(value: Any, field: str) -> str:
 
 def _per_category(value: Any, default: dict[str, float], field: str, *, low=0.0, high=None):
     if not isinstance(value, dict):
-        raise _bad(field, "must map instrument categories to numbers")
+        raise _bad(field, gettext("%(field)s: must map instrument categories to numbers"))
     unknown = set(value) - set(CATEGORIES)
     if unknown:
-        raise _bad(field, f"unknown categories {', '.join(sorted(unknown))}")
+        raise _bad(
+            field,
+            gettext("%(field)s: unknown categories %(categories)s"),
+            categories=", ".join(sorted(unknown)),
+        )
     merged = dict(default)
     for key, number in value.items():
         merged[key] = _float(number, f"{field}.{key}", low=low, high=high)
@@ -216,10 +242,13 @@ def _per_category(value: Any, default: dict[str, float], field: str, *, low=0.0,
 def _scenario(raw: Any, n: int) -> dict[str, Any]:
     field = f"scenarios[{n}]"
     if not isinstance(raw, dict) or not str(raw.get("name", "")).strip():
-        raise _bad(field, "each scenario needs a name")
+        raise _bad(field, gettext("%(field)s: each scenario needs a name"))
     sectors = raw.get("sector_moves") or {}
     if not isinstance(sectors, dict) or set(sectors) - set(CATEGORIES):
-        raise _bad(f"{field}.sector_moves", "must map instrument categories to moves")
+        raise _bad(
+            f"{field}.sector_moves",
+            gettext("%(field)s: must map instrument categories to moves"),
+        )
     lo, hi = MOVE_LIMITS
     out = {
         "name": str(raw["name"]).strip()[:80],
@@ -258,16 +287,22 @@ def parameters_normalize(kind: str, raw: dict[str, Any] | None) -> dict[str, Any
     if kind == Kind.STRESS:
         unknown = set(raw) - set(STRESS_DEFAULTS)
         if unknown:
-            raise _bad(sorted(unknown)[0], "unknown parameter")
+            raise _bad(sorted(unknown)[0], gettext("%(field)s: unknown parameter"))
         p = {**STRESS_DEFAULTS, **raw}
         scenarios = p["scenarios"]
         if not isinstance(scenarios, list) or len(scenarios) > 20:
-            raise _bad("scenarios", "a list of at most 20 scenarios")
+            raise _bad("scenarios", gettext("scenarios: a list of at most 20 scenarios"))
         history = p["history"] or ""
         if history and history not in _historical_paths():
-            raise _bad("history", f"one of {', '.join(historical_path_names())} or empty")
+            raise _bad(
+                "history",
+                gettext("history: one of %(names)s or empty"),
+                names=", ".join(historical_path_names()),
+            )
         if not scenarios and not history:
-            raise _bad("scenarios", "give at least one scenario or a historical path")
+            raise _bad(
+                "scenarios", gettext("scenarios: give at least one scenario or a historical path")
+            )
         return {
             "scenarios": [_scenario(s, n) for n, s in enumerate(scenarios)],
             "history": history,
@@ -284,7 +319,7 @@ def parameters_normalize(kind: str, raw: dict[str, Any] | None) -> dict[str, Any
     if kind == Kind.MONTE_CARLO:
         unknown = set(raw) - set(MONTE_CARLO_DEFAULTS)
         if unknown:
-            raise _bad(sorted(unknown)[0], "unknown parameter")
+            raise _bad(sorted(unknown)[0], gettext("%(field)s: unknown parameter"))
         p = {**MONTE_CARLO_DEFAULTS, **raw}
         return {
             "horizon_days": _int(p["horizon_days"], "horizon_days"),
@@ -302,7 +337,7 @@ def parameters_normalize(kind: str, raw: dict[str, Any] | None) -> dict[str, Any
             "expected_weight": _weight(p["expected_weight"], "expected_weight"),
             "stressed_weight": _weight(p["stressed_weight"], "stressed_weight"),
         }
-    raise _bad("kind", f"one of {', '.join(Kind.values)}")
+    raise _bad("kind", gettext("kind: one of %(values)s"), values=", ".join(Kind.values))
 
 
 # =========================================================================== the book
@@ -703,14 +738,14 @@ def risk_run_start(
     The seed is drawn now when none is given, so every run can be repeated exactly."""
     require_permission(actor, RUN_PERM, action="start a risk run")
     if not reason or not reason.strip():
-        raise _bad("reason", "a reason is required")
+        raise _bad("reason", gettext("reason: a reason is required"))
     if kind not in Kind.values:
-        raise _bad("kind", f"one of {', '.join(Kind.values)}")
+        raise _bad("kind", gettext("kind: one of %(values)s"), values=", ".join(Kind.values))
     params = parameters_normalize(kind, parameters)
     if seed is None:
         seed = secrets.randbits(53)
     elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise _bad("seed", "a whole number between 0 and 2^63 - 1")
+        raise _bad("seed", gettext("seed: a whole number between 0 and 2^63 - 1"))
     with transaction.atomic():
         run = RiskRun(
             kind=kind,
@@ -861,7 +896,7 @@ def risk_run_for(user, pk: int) -> RiskRun:
     require_permission(user, VIEW_PERM, action="see risk runs")
     run = RiskRun.objects.select_related("started_by").filter(pk=pk).first()
     if run is None:
-        raise NotFound(f"risk run #{pk} does not exist")
+        raise NotFound(gettext("risk run #%(pk)s does not exist") % {"pk": pk})
     return run
 
 
@@ -892,24 +927,30 @@ def risk_run_target_adopt(*, run: RiskRun, actor, reason: str) -> RiskRun:
     require_second_factor(actor, action="adopt a reserve target")
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed("reason: say why the target is adopted", extra={"field": "reason"})
+        raise ValidationFailed(
+            gettext("reason: say why the target is adopted"), extra={"field": "reason"}
+        )
     with transaction.atomic(durable=True):
         run = RiskRun.objects.select_for_update().get(pk=run.pk)
         if run.status != Status.SUCCEEDED or run.reserve_target is None:
             raise RuleViolation(
-                f"run: #{run.pk} is {run.status} and proposes no reserve target",
+                gettext("run: #%(pk)s is %(status)s and proposes no reserve target")
+                % {"pk": run.pk, "status": run.get_status_display()},
                 code="no_target",
                 extra={"field": "run", "status": run.status},
             )
         if run.target_adopted_at is not None:
             raise Conflict(
-                f"run: the target of #{run.pk} was adopted on "
-                f"{timezone.localtime(run.target_adopted_at):%Y-%m-%d %H:%M}",
+                gettext("run: the target of #%(pk)s was adopted on %(at)s")
+                % {
+                    "pk": run.pk,
+                    "at": f"{timezone.localtime(run.target_adopted_at):%Y-%m-%d %H:%M}",
+                },
                 extra={"field": "run"},
             )
         if actor is not None and actor.pk == run.started_by_id:
             raise RuleViolation(
-                "run: the person who started a run may not adopt its target (four eyes)",
+                gettext("run: the person who started a run may not adopt its target (four eyes)"),
                 code="four_eyes",
                 extra={"field": "run"},
             )

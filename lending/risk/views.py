@@ -99,14 +99,17 @@ def _stress_charts(results: dict) -> list:
     if scenarios:
         out.append(
             charts.signed_bar_chart(
-                [(s["name"], Decimal(s["total_shortfall"])) for s in scenarios],
+                [
+                    (risk.scenario_label(s["name"]), Decimal(s["total_shortfall"]))
+                    for s in scenarios
+                ],
                 title=_("Desk shortfall by scenario"),
                 y_label=_("Shortfall"),
             )
         )
         out.append(
             charts.signed_bar_chart(
-                [(s["name"], s["under_line"]["call"]) for s in scenarios],
+                [(risk.scenario_label(s["name"]), s["under_line"]["call"]) for s in scenarios],
                 title=_("Accounts under the call line by scenario"),
                 y_label=_("Accounts"),
                 colour=charts.PALETTE[3],
@@ -142,8 +145,41 @@ def _stress_charts(results: dict) -> list:
 
 
 def _histogram_chart(distribution: dict, title: str) -> str:
-    bars = [(f"{h['from']}–{h['to']}", h["paths"]) for h in distribution.get("histogram", [])]
-    return charts.signed_bar_chart(bars, title=title, y_label=_("Paths"))
+    bins = [
+        (Decimal(h["from"]), Decimal(h["to"]), h["paths"])
+        for h in distribution.get("histogram", [])
+    ]
+    marked = (("var_95", _("VaR 95%")), ("var_99", _("VaR 99%")), ("es_99", _("ES 99%")))
+    markers = {
+        label: Decimal(distribution[key])
+        for key, label in marked
+        if distribution.get(key) is not None
+    }
+    return charts.histogram_chart(
+        bins,
+        title=title,
+        x_label=_("Loss at the horizon"),
+        y_label=_("Paths"),
+        markers=markers,
+        tooltip=_("{low} to {high}: {count} paths"),
+    )
+
+
+#: The loss distributions a Monte Carlo run stores in its results, with their names on pages.
+DISTRIBUTIONS = (
+    ("credit_loss", gettext_lazy("Desk credit loss")),
+    ("market_loss", gettext_lazy("Market loss of client holdings")),
+)
+
+
+def _distributions(results: dict) -> list[dict]:
+    """The summary of each stored loss distribution (money as decimal strings), for the
+    table under the figures."""
+    return [
+        {"name": name, **{k: v for k, v in results[key].items() if k != "histogram"}}
+        for key, name in DISTRIBUTIONS
+        if results.get(key)
+    ]
 
 
 def _monte_carlo_charts(results: dict) -> list:
@@ -187,7 +223,14 @@ class RiskRunDetailView(RiskStaffMixin, View):
             {
                 "run": run,
                 "results": results,
+                "scenario_labels": {
+                    s["name"]: risk.scenario_label(s["name"])
+                    for s in (results or {}).get("scenarios") or []
+                },
                 "charts": svgs,
+                "distributions": _distributions(results)
+                if run.kind == RiskRunKind.MONTE_CARLO
+                else [],
                 "adequacy": adequacy,
                 "adopt_form": form or TargetAdoptForm(),
                 "can_adopt": can_adopt,

@@ -29,7 +29,9 @@ def test_enrolment_then_sign_in_verifies_the_session(client, make_user):
     setup = client.get("/accounts/2fa/setup/")
     assert setup.status_code == 200 and b"<svg" in setup.content
     device = TOTPDevice.objects.get(user=officer, confirmed=False)
-    wrong = client.post("/accounts/2fa/setup/", {"token": "000000"}, follow=True)
+    wrong = client.post(
+        "/accounts/2fa/setup/", {"token": "000000"}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert "does not match" in wrong.content.decode()
     device.refresh_from_db()
     assert not device.confirmed

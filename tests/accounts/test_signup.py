@@ -30,7 +30,11 @@ def test_sign_up_creates_an_investor_login_and_lands_on_the_pending_portal(clien
 
 def test_sign_up_refuses_a_taken_email_weak_or_mismatched_password(client, make_user):
     make_user("investor", email="taken@example.com")
-    response = client.post(reverse("accounts:signup"), {**FORM, "email": "taken@example.com"})
+    response = client.post(
+        reverse("accounts:signup"),
+        {**FORM, "email": "taken@example.com"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert response.status_code == 400 and "already exists" in response.content.decode()
     response = client.post(reverse("accounts:signup"), {**FORM, "password2": "other-pass-99"})
     assert response.status_code == 400

@@ -39,11 +39,11 @@ def test_treasury_imports_bank_credits_and_the_investor_repays(
     sign_in(page, account.investor.user.email)
     page.goto(f"{live_server.url}/portal/lending/account/")
     debt = page.locator("table.data tr", has_text="Financing outstanding").first
-    expect(debt).to_contain_text("300000.00")
+    expect(debt).to_contain_text("300,000.00")
     repay = page.locator("form", has=page.locator("input[name=action][value=repay]"))
     repay.locator("input[name=amount]").fill("100000.00")
     repay.locator("button[type=submit]").click()
     expect(page.locator(".message.success")).to_be_visible()
     debt = page.locator("table.data tr", has_text="Financing outstanding").first
-    expect(debt).to_contain_text("200000.00")
+    expect(debt).to_contain_text("200,000.00")
     assert account_view(account).financing_debt == 200000

@@ -51,13 +51,13 @@ def test_investor_places_a_financed_buy_sees_it_working_then_filled(
     card = page.locator(f"article.order[data-order='{order.pk}']")
     expect(card).to_have_attribute("data-status", "filled")
     expect(card.locator(".pill")).to_have_text("Filled")
-    expect(card.locator(".filled-quantity")).to_have_text("1000")
+    expect(card.locator(".filled-quantity")).to_have_text("1,000")
     expect(card.locator("table.fills tbody tr")).to_have_count(1)
     expect(card.locator("button[type=submit]")).to_have_count(0)
 
     # the account page: the new position and the debt
     page.goto(f"{live_server.url}/portal/lending/account/")
     position = page.locator("table.data tbody tr", has_text=PINGAN).first
-    expect(position).to_contain_text("1000")
+    expect(position).to_contain_text("1,000")
     debt = page.locator("tr", has=page.locator("th", has_text="Financing outstanding"))
     expect(debt.locator("td")).to_have_text(re.compile(r"^10,?000\.00$"))

@@ -28,7 +28,11 @@ def test_operations_fill_the_file_and_the_check_reads_it(make_investor, staff, c
     }  # fmt: skip
     assert client.post(_url(investor), facts).status_code == 302
     assert EligibilityFacts.objects.get(investor=investor).first_trade_date == date(2019, 3, 1)
-    bad = client.post(_url(investor), {**facts, "facts-firm_shareholding_pct": "120"})
+    bad = client.post(
+        _url(investor),
+        {**facts, "facts-firm_shareholding_pct": "120"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert bad.status_code == 400 and "firm_shareholding_pct: at most 100" in bad.content.decode()
     classify = {
         "action": "classify", "classify-financial_assets": "6000000",
@@ -80,6 +84,7 @@ def test_operations_import_many_investors_facts_all_or_nothing(make_investor, st
         "/staff/compliance/investors/",
         {"file": SimpleUploadedFile("f.csv", (header + good + "x@y.z,,no,no,0,\n").encode()),
          "reason": "onboarding batch"},
+        HTTP_ACCEPT_LANGUAGE="en",
     )  # fmt: skip
     assert bad.status_code == 400 and "email: line 3" in bad.content.decode()
     assert not EligibilityFacts.objects.exists()

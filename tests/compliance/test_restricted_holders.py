@@ -54,7 +54,7 @@ def test_onboarding_declaration_then_a_new_role_kept_current_on_the_portal(make_
     )
     assert holding.history.first().history_user == investor.user
     # "no position" can no longer be declared while one is on file
-    refused = client.post(URL, {"action": "declare_none"})
+    refused = client.post(URL, {"action": "declare_none"}, HTTP_ACCEPT_LANGUAGE="en")
     assert refused.status_code == 400 and "1 position(s) are on file" in refused.content.decode()
     assert client.post(URL, {"action": "declare_list"}).status_code == 302
     latest = selectors.restricted_declaration_latest(investor)
@@ -148,7 +148,7 @@ def test_compliance_records_and_ends_roles_on_the_investor_file(make_investor, m
         "holding_add-since": "2025-03-01",
     }  # fmt: skip
     # a staff record needs its evidence
-    missing = client.post(url, form)
+    missing = client.post(url, form, HTTP_ACCEPT_LANGUAGE="en")
     assert missing.status_code == 400 and "reason: a reason is required" in missing.content.decode()
     assert not RestrictedHolding.objects.exists()
     done = client.post(url, {**form, "holding_add-reason": "shareholder filing 2025-03-03: 6.1%"})

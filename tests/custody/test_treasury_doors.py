@@ -69,6 +69,7 @@ def test_treasury_imports_a_statement_and_resolves_the_break_on_the_page(
         URL,
         {"action": "statement", "statement-source": "bank", "statement-institution": "ICBC",
          "statement-file": _statement("999.99")},
+        HTTP_ACCEPT_LANGUAGE="en",
     )  # fmt: skip
     assert again.status_code == 400 and "already imported" in again.content.decode()
     answer = client.post(

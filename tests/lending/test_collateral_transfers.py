@@ -30,7 +30,7 @@ def test_a_transfer_is_booked_on_a_second_persons_approval(
         "reason": "client moved shares in",
     }  # fmt: skip
     assert client.post(url, form).status_code == 302
-    again = client.post(url, form)
+    again = client.post(url, form, HTTP_ACCEPT_LANGUAGE="en")
     assert again.status_code == 400 and "CSDC-77 was already used" in again.content.decode()
     transfer = CollateralTransferIn.objects.get()
     assert account_view(account).position("SSE:600519") is None  # nothing booked yet

@@ -273,7 +273,11 @@ def test_the_import_file_names_every_bad_line_and_writes_nothing(book_instrument
 
     def upload(text: str):
         file = SimpleUploadedFile("ca.csv", text.encode())
-        return client.post(url, {"action": "upload", "reason": "daily file", "file": file})
+        return client.post(
+            url,
+            {"action": "upload", "reason": "daily file", "file": file},
+            HTTP_ACCEPT_LANGUAGE="en",
+        )
 
     refused = upload(header + good + bad)
     assert refused.status_code == 400
@@ -290,6 +294,12 @@ def test_the_import_file_names_every_bad_line_and_writes_nothing(book_instrument
     assert [(e["line"], e["field"]) for e in failed.value.extra["errors"]] == [
         (4, "kind"), (5, "ex_date"), (6, "ex_date"),
     ]  # fmt: skip
+    # lines are the file's, as a spreadsheet counts them: a blank line counts
+    with pytest.raises(ValidationFailed) as failed:
+        ca.corporate_actions_import_csv(
+            content=header + "\n" + good + bad, file_name="ca.csv", actor=staff["ops"], reason="r"
+        )
+    assert [e["line"] for e in failed.value.extra["errors"]] == [5, 6, 7]
 
     assert upload(header + good).status_code == 302
     sha = hashlib.sha256((header + good).encode()).hexdigest()

@@ -194,6 +194,7 @@ def _portal_order(client, unit, purpose, key, quantity="100", price="10.00"):
         "/portal/lending/orders/",
         {"instrument": unit, "purpose": purpose, "quantity": quantity, "limit_price": price,
          "idempotency_key": key, "reason": ""},
+        HTTP_ACCEPT_LANGUAGE="en",
     )  # fmt: skip
 
 
@@ -274,7 +275,9 @@ def test_a_risk_officer_imports_a_list_on_the_staff_page_and_sees_it_in_force(
     listing = client.get("/staff/lending/exchange-lists/").content.decode()
     assert "sse.csv" in listing and "600999" in listing
     bad = SimpleUploadedFile("bad.csv", b"code,conversion_rate\n600519,2\n")
-    refused = client.post("/staff/lending/exchange-lists/", {**form, "file": bad})
+    refused = client.post(
+        "/staff/lending/exchange-lists/", {**form, "file": bad}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert refused.status_code == 400 and "line 2: conversion rate 2 is not a fraction" in (
         refused.content.decode()
     )
@@ -282,7 +285,7 @@ def test_a_risk_officer_imports_a_list_on_the_staff_page_and_sees_it_in_force(
     page = client.get(f"/staff/lending/instruments/{moutai.pk}/", HTTP_ACCEPT_LANGUAGE="en")
     page = page.content.decode()
     assert "No exchange list is in force" in page  # the target list: none imported
-    assert "sse.csv" in page and "<strong>0.6000</strong> (set by exchange list" in page
+    assert "sse.csv" in page and "<strong>60.00%</strong> (set by exchange list" in page
     listing = _api(staff["auditor"]).get("/api/v1/instruments/?q=600519").json()["results"]
     assert listing[0]["haircut"] == "0.6000" and listing[0]["haircut_sources"] == ["exchange"]
     assert (listing[0]["desk_haircut"], listing[0]["exchange_conversion_rate"]) == (

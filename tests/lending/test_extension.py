@@ -222,7 +222,7 @@ def test_extension_doors_portal_staff_page_and_api(financing, staff, client):
     page = client.get("/staff/lending/maturities/")
     assert page.status_code == 200
     body = page.content.decode()
-    assert "2026-12-02" in body and "100000.00" in body
+    assert "2026-12-02" in body and "100,000.00" in body
 
 
 def test_the_portal_form_asks_for_an_extension_of_a_financing_not_yet_due(

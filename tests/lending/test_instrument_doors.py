@@ -25,7 +25,7 @@ def test_a_risk_officer_adds_an_instrument_and_changes_its_category(
     assert client.post("/staff/lending/instruments/", form).status_code == 302
     made = Instrument.objects.get(code="601318")
     assert (made.haircut, made.collateral_eligible, made.board) == (Decimal(0), False, "main")
-    twice = client.post("/staff/lending/instruments/", form)
+    twice = client.post("/staff/lending/instruments/", form, HTTP_ACCEPT_LANGUAGE="en")
     assert twice.status_code == 400 and "SSE:601318 already exists" in twice.content.decode()
 
     moutai = book_instruments["SSE:600519"]  # index constituent at 0.70

@@ -66,12 +66,15 @@ def deposited(make_credit_account, amount="100000"):
     return account
 
 
-def place(account, purpose="financed_buy", quantity="1000", price="10.00", unit=PINGAN, key=None):
+def place(
+    account, purpose="financed_buy", quantity="1000", price="10.00", unit=PINGAN, key=None, **extra
+):
     response = api(account.investor.user).post(
         f"/api/v1/credit-accounts/{account.pk}/orders/",
         {"instrument": unit, "purpose": purpose, "quantity": quantity, "limit_price": price},
         format="json",
         HTTP_IDEMPOTENCY_KEY=key or f"k-{account.pk}-{purpose}-{quantity}-{price}",
+        **extra,
     )
     return response
 
@@ -85,13 +88,18 @@ def test_an_off_market_limit_price_is_refused_naming_limit_price_and_nothing_is_
     account = funded_account()
     previous_close(PINGAN, "10.00")
     before = written()
-    refused = place(account, price="0.01", key="off-market")
+    refused = place(account, price="0.01", key="off-market", HTTP_ACCEPT_LANGUAGE="en")
     assert refused.status_code == 400
     body = refused.json()
     assert body["message"].startswith("limit_price:")
     assert body["extra"]["field"] == "limit_price"
     assert (body["extra"]["band_low"], body["extra"]["band_high"]) == ("9.00", "11.00")
     assert "9.00 to 11.00" in body["message"]
+    # in the reader's language: the field name and the code stay English
+    chinese = place(account, price="0.01", key="off-market-zh", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert chinese.json()["code"] == body["code"]
+    assert chinese.json()["message"].startswith("limit_price: 0.0100 超出 SZSE:000001 当日")
+    assert "9.00 至 11.00" in chinese.json()["message"]
     # above the band too
     assert place(account, price="11.01", key="off-market-2").status_code == 400
     assert written() == before

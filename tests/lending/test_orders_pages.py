@@ -107,11 +107,13 @@ def test_portal_shows_a_refusal_on_the_field_it_names(funded_account, client):
     )
     client.force_login(account.investor.user)
     before = Order.objects.count()
-    refused = client.post(PAGE, order_form(limit_price="0.01"))
+    refused = client.post(PAGE, order_form(limit_price="0.01"), HTTP_ACCEPT_LANGUAGE="en")
     assert refused.status_code == 400
     form = refused.context["form"]
     assert form.errors["limit_price"][0].startswith("limit_price: 0.01 is outside the day's band")
-    beyond = client.post(PAGE, order_form(quantity="65000", idempotency_key="form-2"))
+    beyond = client.post(
+        PAGE, order_form(quantity="65000", idempotency_key="form-2"), HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert beyond.status_code == 400
     assert beyond.context["form"].errors["quantity"][0].startswith("amount: available margin")
     lots = client.post(PAGE, order_form(quantity="150", idempotency_key="form-3"))
@@ -133,7 +135,9 @@ def test_portal_cancels_own_working_order_and_not_anothers(funded_account, clien
     assert own.status == "cancelled" and own.reserved_amount == 0
     assert other.status == "new"
     # a finished order cannot be cancelled: the page says why
-    again = client.post(f"/portal/lending/orders/{own.pk}/cancel/", follow=True)
+    again = client.post(
+        f"/portal/lending/orders/{own.pk}/cancel/", follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert "only a working order can be cancelled" in again.content.decode()
 
 

@@ -304,5 +304,5 @@ def test_staff_csv_upload_refuses_a_tick_outside_the_band(staff, client):
         "/staff/lending/prices/upload/", {"file": upload}, HTTP_ACCEPT_LANGUAGE="en"
     )
     assert response.status_code == 400
-    assert "ticks[1].price: 8.99 is outside the daily price band" in response.content.decode()
+    assert "line 3, price: 8.99 is outside the daily price band" in response.content.decode()
     assert _state(inst) == before

@@ -27,6 +27,7 @@ def test_the_investor_repays_on_the_account_page_and_sees_the_debt_fall(funded_a
     refused = client.post(
         "/portal/lending/account/",
         {"action": "repay", "amount": "900000.00", "reason": "", "idempotency_key": "k-2"},
+        HTTP_ACCEPT_LANGUAGE="en",
     )
     assert refused.status_code == 400 and "more than is owed" in refused.content.decode()
     assert account_view(account).financing_debt == Decimal("250000.00")

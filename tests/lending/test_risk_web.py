@@ -92,8 +92,8 @@ def test_the_staff_pages_show_the_target_beside_the_reserve_fund(five_x, staff, 
     page = client.get(reverse("staff:lending-risk-runs"))
     assert page.status_code == 200
     html = page.content.decode()
-    assert '<dd id="reserve-balance">12345.67</dd>' in html
-    assert f'<dd id="reserve-target">{target:.2f}</dd>' in html
+    assert '<dd id="reserve-balance">12,345.67</dd>' in html
+    assert f'<dd id="reserve-target">{target:,.2f}</dd>' in html
     assert 'name="reason"' not in html
     # ... and a forged start is refused up front (lending.run_riskrun), nothing queued
     response = client.post(reverse("staff:lending-risk-runs"), {"kind": "stress", "reason": "x"})
@@ -101,10 +101,14 @@ def test_the_staff_pages_show_the_target_beside_the_reserve_fund(five_x, staff, 
 
     detail = client.get(reverse("staff:lending-risk-run-detail", args=[stress.pk])).content
     detail = detail.decode()
-    assert detail.count("<svg") == 2 and "market -20%" in detail
+    assert (
+        detail.count("<svg") == 2 and "市场下跌 20%" in detail
+    )  # the scenario in the reader's language
     assert five_x.account_number in detail and '<dd id="reserve-target">' in detail
     detail = client.get(reverse("staff:lending-risk-run-detail", args=[mc.pk])).content.decode()
-    assert detail.count("<svg") == 2 and f'<dd id="run-target">{mc.reserve_target}</dd>' in detail
+    assert (
+        detail.count("<svg") == 2 and f'<dd id="run-target">{mc.reserve_target:,.2f}</dd>' in detail
+    )
     compare = client.get(reverse("staff:lending-risk-compare"), {"run": [stress.pk, mc.pk]})
     assert compare.status_code == 200 and compare.content.decode().count("<svg") == 1
 

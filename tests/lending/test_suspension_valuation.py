@@ -98,6 +98,7 @@ def test_a_suspended_security_gets_no_new_financing(funded_account, book_instrum
             {"instrument": PINGAN, "purpose": purpose, "quantity": "100", "limit_price": "10.00"},
             format="json",
             HTTP_IDEMPOTENCY_KEY=f"suspended-{n}",
+            HTTP_ACCEPT_LANGUAGE="en",
         )
         assert refused.status_code == 422, refused.content
         assert refused.json()["code"] == "suspended"
