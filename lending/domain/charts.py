@@ -16,6 +16,32 @@ Number = int | float | Decimal
 PALETTE = ("#0b4f8a", "#1e7a46", "#b7791f", "#b42318", "#6941c6", "#0e7490", "#475467")
 
 
+def _frame(title, width: int, height: int, left: int, top: int, plot_w: float, plot_h: float):
+    """The opening of every chart: the SVG element with its accessible title, the visible
+    title, and the white plot area."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(title)}" font-family="sans-serif" font-size="11">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="{left}" y="18" font-size="13" font-weight="600">{escape(title)}</text>',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" '
+        f'stroke="#dde2e8"/>',
+    ]
+
+
+def _grid(out: list, y_ticks, py, fy, left: int, plot_w: float) -> None:
+    """Horizontal grid lines at the y ticks, with their labels on the left."""
+    for yv in y_ticks:
+        out.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{py(yv):.1f}" y2="{py(yv):.1f}" '
+            f'stroke="#eef1f4"/>'
+        )
+        out.append(
+            f'<text x="{left - 6}" y="{py(yv) + 4:.1f}" text-anchor="end" '
+            f'fill="#5b6675">{fy(yv)}</text>'
+        )
+
+
 def _percent(value: float) -> str:
     return f"{value * 100:.0f}%"
 
@@ -78,28 +104,13 @@ def line_chart(
 
     fx = _percent if x_percent else _plain
     fy = _percent if y_percent else _plain
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{escape(title)}" font-family="sans-serif" font-size="11">',
-        f"<title>{escape(title)}</title>",
-        f'<text x="{left}" y="18" font-size="13" font-weight="600">{escape(title)}</text>',
-        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" '
-        f'stroke="#dde2e8"/>',
-    ]
+    out = _frame(title, width, height, left, top, plot_w, plot_h)
     for xv in x_ticks:
         out.append(
             f'<text x="{px(xv):.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
             f'fill="#5b6675">{fx(xv)}</text>'
         )
-    for yv in y_ticks:
-        out.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{py(yv):.1f}" y2="{py(yv):.1f}" '
-            f'stroke="#eef1f4"/>'
-        )
-        out.append(
-            f'<text x="{left - 6}" y="{py(yv) + 4:.1f}" text-anchor="end" '
-            f'fill="#5b6675">{fy(yv)}</text>'
-        )
+    _grid(out, y_ticks, py, fy, left, plot_w)
     if y0 < 0 < y1:
         out.append(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{py(0):.1f}" y2="{py(0):.1f}" '
@@ -312,23 +323,8 @@ def signed_bar_chart(
         return top + (y1 - y) / (y1 - y0 if y1 > y0 else 1.0) * plot_h
 
     fy = _percent if y_percent else _plain
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{escape(title)}" font-family="sans-serif" font-size="11">',
-        f"<title>{escape(title)}</title>",
-        f'<text x="{left}" y="18" font-size="13" font-weight="600">{escape(title)}</text>',
-        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" '
-        f'stroke="#dde2e8"/>',
-    ]
-    for yv in y_ticks:
-        out.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{py(yv):.1f}" y2="{py(yv):.1f}" '
-            f'stroke="#eef1f4"/>'
-        )
-        out.append(
-            f'<text x="{left - 6}" y="{py(yv) + 4:.1f}" text-anchor="end" '
-            f'fill="#5b6675">{fy(yv)}</text>'
-        )
+    out = _frame(title, width, height, left, top, plot_w, plot_h)
+    _grid(out, y_ticks, py, fy, left, plot_w)
     zero = py(0.0)
     for n, ((label, _v), value) in enumerate(zip(bars, values, strict=True)):
         x = left + n * slot + slot * 0.15
@@ -413,23 +409,8 @@ def histogram_chart(
     def py(y: float) -> float:
         return top + (y1 - y) / y1 * plot_h
 
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{escape(title)}" font-family="sans-serif" font-size="11">',
-        f"<title>{escape(title)}</title>",
-        f'<text x="{left}" y="18" font-size="13" font-weight="600">{escape(title)}</text>',
-        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" '
-        f'stroke="#dde2e8"/>',
-    ]
-    for yv in y_ticks:
-        out.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{py(yv):.1f}" y2="{py(yv):.1f}" '
-            f'stroke="#eef1f4"/>'
-        )
-        out.append(
-            f'<text x="{left - 6}" y="{py(yv) + 4:.1f}" text-anchor="end" '
-            f'fill="#5b6675">{_plain(yv)}</text>'
-        )
+    out = _frame(title, width, height, left, top, plot_w, plot_h)
+    _grid(out, y_ticks, py, _plain, left, plot_w)
     for (low, high, count), (tip_low, tip_high) in zip(edges, tips, strict=True):
         if count <= 0:
             continue
