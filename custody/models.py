@@ -21,6 +21,7 @@ Design overview (the invariants live here and in migration 0002_ledger_invariant
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -119,6 +120,19 @@ class LedgerAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} [{self.unit}]"
+
+    @property
+    def label(self) -> str:
+        """The account's name in the reader's language (`name` keeps the English as created)."""
+        from custody.services.ledger import PURPOSES
+
+        spec = PURPOSES.get(self.purpose)
+        if spec is None:
+            return self.name
+        label = gettext(spec.name)
+        if self.investor_id:
+            label = f"{label}: {self.investor.real_name} (#{self.investor_id})"
+        return f"{label} [{self.unit}]"
 
     @property
     def normal_sign(self) -> int:

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.audit import stamp
 from accounts.errors import Conflict, RetryableError, RuleViolation, ValidationFailed
@@ -72,43 +73,59 @@ class Purpose:
     segregated: bool = False
 
 
-# Standard accounts, created on first use by the services that need them.
+# Standard accounts, created on first use by the services that need them. Their names are
+# stored in English; pages show them in the reader's language (LedgerAccount.label).
 PURPOSES: dict[str, Purpose] = {
     # house
-    "house_bank": Purpose(AccountType.ASSET, Owner.HOUSE, "House bank"),
-    "house_equity": Purpose(AccountType.EQUITY, Owner.HOUSE, "House capital"),
+    "house_bank": Purpose(AccountType.ASSET, Owner.HOUSE, gettext_noop("House bank")),
+    "house_equity": Purpose(AccountType.EQUITY, Owner.HOUSE, gettext_noop("House capital")),
     "client_bank": Purpose(
-        AccountType.ASSET, Owner.HOUSE, "Client money omnibus bank", segregated=True
+        AccountType.ASSET, Owner.HOUSE, gettext_noop("Client money omnibus bank"), segregated=True
     ),
     "reserve_bank": Purpose(
-        AccountType.ASSET, Owner.HOUSE, "Segregated reserve bank account", segregated=True
+        AccountType.ASSET,
+        Owner.HOUSE,
+        gettext_noop("Segregated reserve bank account"),
+        segregated=True,
     ),
-    "interest_income": Purpose(AccountType.INCOME, Owner.HOUSE, "Interest income"),
-    "fee_income": Purpose(AccountType.INCOME, Owner.HOUSE, "Fee income"),
-    "reserve_fund": Purpose(AccountType.ASSET, Owner.HOUSE, "Reserve fund"),
-    "facility": Purpose(AccountType.LIABILITY, Owner.HOUSE, "Backup facility drawn"),
-    "facility_fees": Purpose(AccountType.EXPENSE, Owner.HOUSE, "Facility fees"),
-    "defaults_written_off": Purpose(AccountType.EXPENSE, Owner.HOUSE, "Defaults written off"),
+    "interest_income": Purpose(AccountType.INCOME, Owner.HOUSE, gettext_noop("Interest income")),
+    "fee_income": Purpose(AccountType.INCOME, Owner.HOUSE, gettext_noop("Fee income")),
+    "reserve_fund": Purpose(AccountType.ASSET, Owner.HOUSE, gettext_noop("Reserve fund")),
+    "facility": Purpose(AccountType.LIABILITY, Owner.HOUSE, gettext_noop("Backup facility drawn")),
+    "facility_fees": Purpose(AccountType.EXPENSE, Owner.HOUSE, gettext_noop("Facility fees")),
+    "defaults_written_off": Purpose(
+        AccountType.EXPENSE, Owner.HOUSE, gettext_noop("Defaults written off")
+    ),
     "recon_differences": Purpose(
-        AccountType.EXPENSE, Owner.HOUSE, "Reconciliation differences (house)"
+        AccountType.EXPENSE, Owner.HOUSE, gettext_noop("Reconciliation differences (house)")
     ),
-    "custodian": Purpose(AccountType.ASSET, Owner.HOUSE, "Securities at custodian"),
-    "house_securities": Purpose(AccountType.LIABILITY, Owner.HOUSE, "House securities inventory"),
-    "settlement": Purpose(AccountType.ASSET, Owner.HOUSE, "Exchange settlement"),
+    "custodian": Purpose(AccountType.ASSET, Owner.HOUSE, gettext_noop("Securities at custodian")),
+    "house_securities": Purpose(
+        AccountType.LIABILITY, Owner.HOUSE, gettext_noop("House securities inventory")
+    ),
+    "settlement": Purpose(AccountType.ASSET, Owner.HOUSE, gettext_noop("Exchange settlement")),
     # corporate actions: cash entitlements (dividends) due from the custodian between the
     # ex-date and the pay date; the client's side is its entitlement_receivable
     "custodian_entitlements": Purpose(
-        AccountType.ASSET, Owner.HOUSE, "Entitlements due from the custodian"
+        AccountType.ASSET, Owner.HOUSE, gettext_noop("Entitlements due from the custodian")
     ),
     # client
-    "client_money": Purpose(AccountType.LIABILITY, Owner.CLIENT, "Client money", client_money=True),
-    "financing_receivable": Purpose(AccountType.ASSET, Owner.CLIENT, "Financing receivable"),
-    "interest_receivable": Purpose(AccountType.ASSET, Owner.CLIENT, "Interest receivable"),
-    "client_securities": Purpose(AccountType.LIABILITY, Owner.CLIENT, "Client securities"),
+    "client_money": Purpose(
+        AccountType.LIABILITY, Owner.CLIENT, gettext_noop("Client money"), client_money=True
+    ),
+    "financing_receivable": Purpose(
+        AccountType.ASSET, Owner.CLIENT, gettext_noop("Financing receivable")
+    ),
+    "interest_receivable": Purpose(
+        AccountType.ASSET, Owner.CLIENT, gettext_noop("Interest receivable")
+    ),
+    "client_securities": Purpose(
+        AccountType.LIABILITY, Owner.CLIENT, gettext_noop("Client securities")
+    ),
     # a cash dividend owed to the client from its ex-date until its pay date: "other
     # collateral" in the maintenance ratio (lending.financing.corporate_actions)
     "entitlement_receivable": Purpose(
-        AccountType.LIABILITY, Owner.CLIENT, "Dividend entitlement receivable"
+        AccountType.LIABILITY, Owner.CLIENT, gettext_noop("Dividend entitlement receivable")
     ),
 }
 
