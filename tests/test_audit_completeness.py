@@ -103,6 +103,7 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
     from compliance.models import RedFlag
     from custody import services as custody
     from lending.credit import services as credit
+    from lending.financing import accrual
     from lending.financing import services as book
     from lending.liquidation import services as liquidation
     from lending.margin_calls import services as calls
@@ -407,7 +408,7 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
         idempotency_key=_key("transfer-out"),
         reason="to another broker",
     )
-    book.interest_accrue(business_date=today)  # end-of-day beat
+    accrual.shard_accrue(business_date=today)  # end-of-day beat
     book.interest_collect(month=today.replace(day=1))  # monthly beat
 
     # --- a price fall: call, notices, escalation, liquidation into a default -------------

@@ -34,9 +34,6 @@ NO_DOOR = {
     "client_deposit_receive_in_transaction, which the bank statement's credit lines compose",
     "lending/credit/services.py:credit_account_open": "accounts are opened by the approval of "
     "a first application; this explicit open (with its refusals) has no door yet",
-    "lending/financing/services.py:interest_accrue": "one day, one shard, in the caller's "
-    "process: the daily task runs lending.financing.accrual (a chord of shards per day, catching "
-    "up missed days); tests and a shell call this one",
     "lending/liquidation/services.py:default_recovery_record": "no door yet: money recovered "
     "after a default should come in as a bank credit line and be recorded from it",
 }

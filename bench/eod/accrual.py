@@ -15,8 +15,8 @@ of two postings, a financing update and its history row):
   the send until every shard has committed. Day 1 also opens every investor's interest
   receivable ledger account (first use, set-based, with history rows).
 * day 2, the same: the steady state (accounts exist);
-* day 3, in this process, one shard (lending.financing.services.interest_accrue, the service
-  the tests and a shell call);
+* day 3, in this process, one shard (lending.financing.accrual.shard_accrue with one shard, as
+  the tests and a shell call it);
 * baseline, day 4: a plain set-based SQL script doing the same writes in one transaction (no
   sharding, no locks, no checks; the posting trigger and the deferred balance checks still run,
   as they are the ledger's);
@@ -156,10 +156,10 @@ def measure_workers(day, shards: int, expected: int, timeout: float = 3600) -> f
 
 
 def measure_in_process(day) -> tuple[float, int]:
-    from lending.financing import services
+    from lending.financing import accrual
 
     started = time.perf_counter()
-    contracts = services.interest_accrue(business_date=day)
+    contracts = accrual.shard_accrue(business_date=day).contracts
     return time.perf_counter() - started, contracts
 
 

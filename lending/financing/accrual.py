@@ -42,6 +42,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import change_reason
 from accounts.errors import ValidationFailed
@@ -120,7 +121,8 @@ def shard_accrue(
     shards, shard = int(shards), int(shard)
     if shards < 1 or not 0 <= shard < shards:
         raise ValidationFailed(
-            f"shard: {shard} is not one of 0..{shards - 1}", extra={"field": "shard"}
+            _("shard: %(shard)s is not one of 0..%(last)s") % {"shard": shard, "last": shards - 1},
+            extra={"field": "shard"},
         )
 
     def run() -> ShardResult:
@@ -131,7 +133,7 @@ def shard_accrue(
     try:
         return durable(run, "interest_accrue_shard")
     except IntegrityError:
-        # another run (other shards, or interest_accrue) wrote some of these contracts' day
+        # another run (other shards, another task) wrote some of these contracts' day
         # first: the second pass skips them
         return durable(run, "interest_accrue_shard")
 

@@ -643,6 +643,35 @@ def _ex_process(action_id: int, actor) -> CorporateAction:
     return action
 
 
+def custodian_cash_accounts(actor) -> tuple:
+    """The house accounts an entitlement paid in cash moves through: (client omnibus bank,
+    custodian entitlements)."""
+    return (
+        custody.house_account("client_bank", CURRENCY, actor=actor),
+        custody.house_account("custodian_entitlements", CURRENCY, actor=actor),
+    )
+
+
+def entitlement_cash_legs(investor, amount: Decimal, actor, house: tuple | None = None) -> list:
+    """The custodian pays an entitlement receivable in cash (a dividend on its pay date, a
+    rights subscription refunded): the money arrives in the client omnibus bank
+    (Dr client_bank / Cr custodian_entitlements) and the investor's receivable becomes free cash
+    (Dr entitlement_receivable / Cr client_money). `house`: custodian_cash_accounts, read once
+    by a caller paying many investors."""
+    bank, claim = house or custodian_cash_accounts(actor)
+    return [
+        custody.debit(bank, amount),
+        custody.credit(claim, amount),
+        custody.debit(
+            custody.client_account(investor, "entitlement_receivable", CURRENCY, actor=actor),
+            amount,
+        ),
+        custody.credit(
+            custody.client_account(investor, "client_money", CURRENCY, actor=actor), amount
+        ),
+    ]
+
+
 def corporate_action_pay(*, action_id: int, actor=None) -> CorporateAction:
     """Pay a cash dividend processed on its ex-date: each receivable becomes client money, the
     cash arriving from the custodian in the client omnibus bank. Once."""
@@ -677,24 +706,14 @@ def _pay(action_id: int, actor) -> CorporateAction:
     )
     if action.status != CorporateActionStatus.EX_PROCESSED:
         return action
-    bank = custody.house_account("client_bank", CURRENCY, actor=actor)
-    house = custody.house_account("custodian_entitlements", CURRENCY, actor=actor)
+    house = custodian_cash_accounts(actor)
     specs = []
     for entitlement in due:
         investor = locked.investors[entitlement.investor_id]
         cash = entitlement.cash_amount
-        receivable = custody.client_account(
-            investor, "entitlement_receivable", CURRENCY, actor=actor
-        )
-        money = custody.client_account(investor, "client_money", CURRENCY, actor=actor)
         specs.append(
             custody.EntrySpec(
-                legs=[
-                    custody.debit(bank, cash),
-                    custody.credit(house, cash),
-                    custody.debit(receivable, cash),
-                    custody.credit(money, cash),
-                ],
+                legs=entitlement_cash_legs(investor, cash, actor, house),
                 memo=f"Cash dividend {fmt(cash)} paid on {fmt_shares(entitlement.quantity_held)}"
                 f" {action.instrument.ledger_unit} (pay date {action.pay_date}, "
                 f"{action.source_reference})",

@@ -176,23 +176,6 @@ def _legs_to_custodian(investor, amount: Decimal, actor) -> list:
     ]
 
 
-def _legs_back(investor, amount: Decimal, actor) -> list:
-    """The custodian pays the money back into the client omnibus bank, the client's free cash."""
-    return [
-        custody.debit(custody.house_account("client_bank", CURRENCY, actor=actor), amount),
-        custody.credit(
-            custody.house_account("custodian_entitlements", CURRENCY, actor=actor), amount
-        ),
-        custody.debit(
-            custody.client_account(investor, "entitlement_receivable", CURRENCY, actor=actor),
-            amount,
-        ),
-        custody.credit(
-            custody.client_account(investor, "client_money", CURRENCY, actor=actor), amount
-        ),
-    ]
-
-
 # --- the investor's subscription ----------------------------------------------------------------
 
 
@@ -329,7 +312,7 @@ def rights_subscription_cancel(
         )
         _open_for_subscription(action, on)
         entry = custody.entry_post_in_transaction(
-            legs=_legs_back(account.investor, locked.amount, actor),
+            legs=corporate_actions.entitlement_cash_legs(account.investor, locked.amount, actor),
             memo=f"Rights subscription #{locked.pk} cancelled: {fmt(locked.amount)} back "
             f"({action.source_reference})",
             kind=EntryKind.CORPORATE_ACTION,
@@ -411,19 +394,19 @@ def rights_settle(
         )
         unit = current.instrument.ledger_unit
         specs = []
+        house = corporate_actions.custodian_cash_accounts(actor)
+        claim = house[1]
+        custodian = custody.house_account("custodian", unit, actor=actor)
         for s in subscriptions:
             investor = locked[s.credit_account_id].investor
             if outcome == RightsOutcome.ALLOTTED:
                 receivable = custody.client_account(
                     investor, "entitlement_receivable", CURRENCY, actor=actor
                 )
-                claim = custody.house_account("custodian_entitlements", CURRENCY, actor=actor)
                 legs = [
                     custody.debit(receivable, s.amount),
                     custody.credit(claim, s.amount),
-                    custody.debit(
-                        custody.house_account("custodian", unit, actor=actor), s.quantity
-                    ),
+                    custody.debit(custodian, s.quantity),
                     custody.credit(
                         custody.client_account(investor, "client_securities", unit, actor=actor),
                         s.quantity,
@@ -434,7 +417,7 @@ def rights_settle(
                     f"(custodian {reference}, {current.source_reference})"
                 )
             else:
-                legs = _legs_back(investor, s.amount, actor)
+                legs = corporate_actions.entitlement_cash_legs(investor, s.amount, actor, house)
                 memo = (
                     f"Rights issue failed: subscription {fmt(s.amount)} refunded "
                     f"(custodian {reference}, {current.source_reference})"

@@ -765,22 +765,6 @@ def daily_interest(principal: Decimal, annual_rate: Decimal) -> Decimal:
     return money_rounded(principal * annual_rate / DAYS_IN_YEAR)
 
 
-def interest_accrue(*, business_date: date, actor=None) -> int:
-    """Accrue one day of interest on every open financing opened on or before `business_date`:
-    principal x contract rate / 360 per financing, one ledger entry per contract and day
-    (InterestAccrual is unique per contract and date, so a second run posts nothing). Returns
-    the number of contracts posted.
-
-    Set-based, in one transaction: lending.financing.accrual.shard_accrue with one shard (the
-    Celery task runs several shards per day and catches up missed days: docs/eod.md)."""
-    require_permission(actor, "lending.add_interestaccrual", action="accrue interest")
-    from lending.financing import accrual
-
-    return accrual.shard_accrue(
-        business_date=business_date, shard=0, shards=1, actor=actor
-    ).contracts
-
-
 def interest_collect(*, month: date | str, actor=None) -> int:
     """Collect accrued interest from client cash once a month (key per investor and month);
     what the cash cannot cover stays receivable. Returns the number of accounts collected."""

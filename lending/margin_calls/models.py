@@ -195,14 +195,15 @@ class MarginEvent(models.Model):
 
     @property
     def from_state_label(self) -> str:
-        return _state_label(self.from_state)
+        return state_label(self.from_state)
 
     @property
     def to_state_label(self) -> str:
-        return _state_label(self.to_state)
+        return state_label(self.to_state)
 
 
-def _state_label(value: str) -> str:
+def state_label(value: str) -> str:
+    """A margin state's label in the reader's language (the code when it is not one)."""
     return str(MarginStateKind(value).label) if value in MarginStateKind.values else value
 
 

@@ -11,7 +11,7 @@ from accounts.errors import NotFound, PermissionDenied
 from lending.credit.models import ContractStatus, CreditAccount, CreditContract
 from lending.credit.selectors import credit_account_for, credit_accounts_for
 from lending.financing import raw_reads, valuation
-from lending.margin_calls.models import AccountMarginState, MarginStateKind
+from lending.margin_calls.models import AccountMarginState, state_label
 
 _ACCOUNT_FIELDS = raw_reads.fields(CreditAccount)
 
@@ -79,8 +79,7 @@ def margin_state(credit_account: CreditAccount) -> str:
 
 def margin_state_label(credit_account: CreditAccount) -> str:
     """margin_state in the reader's language (the API keeps the code)."""
-    state = margin_state(credit_account)
-    return str(MarginStateKind(state).label) if state in MarginStateKind.values else state
+    return state_label(margin_state(credit_account))
 
 
 #: Staff read an account's history with the credit account's view permission (credit_account_for)

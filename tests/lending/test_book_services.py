@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.errors import Conflict, RuleViolation, ValidationFailed
 from custody.models import JournalEntry
+from lending.financing import accrual
 from lending.financing import services as book
 from lending.financing.valuation import account_view
 from lending.instruments import services as instruments_services
@@ -197,16 +198,16 @@ def test_prices_csv_import(book_instruments):
 def test_interest_posted_once_per_day_act_360(funded_account):
     account = funded_account()
     day = timezone.localdate()
-    assert book.interest_accrue(business_date=day) == 1
-    assert book.interest_accrue(business_date=day) == 0  # run twice: one entry
+    assert accrual.shard_accrue(business_date=day).contracts == 1
+    assert accrual.shard_accrue(business_date=day).contracts == 0  # run twice: one entry
     # 300,000.00 x 6.5% / 360 = 54.1666... -> 54.17
-    accrual = InterestAccrual.objects.get(contract__credit_account=account, business_date=day)
-    assert accrual.amount == Decimal("54.17")
+    row = InterestAccrual.objects.get(contract__credit_account=account, business_date=day)
+    assert row.amount == Decimal("54.17")
     assert JournalEntry.objects.filter(idempotency_key__startswith="interest:").count() == 1
     view = account_view(account)
     assert view.accrued_interest == Decimal("54.17")
     # the next day accrues again
-    book.interest_accrue(business_date=day + timedelta(days=1))
+    accrual.shard_accrue(business_date=day + timedelta(days=1))
     assert account_view(account).accrued_interest == Decimal("108.34")
     assert trial_balance_is_zero()
     # monthly collection from cash
@@ -306,7 +307,7 @@ def test_float_stop_at_25_and_resume_below_20(funded_account, staff):
 
 def test_sale_repays_interest_then_principal_rest_to_cash(funded_account, book_instruments):
     account = funded_account()
-    book.interest_accrue(business_date=timezone.localdate())  # 54.17
+    accrual.shard_accrue(business_date=timezone.localdate())  # 54.17
     order = _place(
         account, book_instruments["SZSE:000001"], 30000, "10.50", "s-1", purpose="sell_to_repay"
     )
@@ -343,7 +344,7 @@ def test_sale_repays_interest_then_principal_rest_to_cash(funded_account, book_i
 def test_plain_sale_credits_cash_and_leaves_the_debt(funded_account, book_instruments):
     """A "sell" order's proceeds go to cash; only "sell_to_repay" (and liquidation) repay."""
     account = funded_account()
-    book.interest_accrue(business_date=timezone.localdate())  # 54.17
+    accrual.shard_accrue(business_date=timezone.localdate())  # 54.17
     order = market.traded(account, book_instruments["SZSE:000001"], "sell", 10000, "10.50")
     assert order.status == "filled" and order.fills.get().turnover == Decimal("105000.00")
     view = account_view(account)

@@ -18,7 +18,6 @@ from django.utils import timezone
 from custody import services as custody
 from custody.models import JournalEntry
 from lending.financing import accrual
-from lending.financing import services as financing_services
 from lending.financing.models import Financing, InterestAccrual
 from tests.lending.book_fixtures import trial_balance_is_zero
 
@@ -84,7 +83,7 @@ def test_catch_up_after_two_missed_days_posts_exactly_those_days(funded_account)
 
     # run again: nothing is posted twice
     assert accrual.interest_accrue_through(days[3], shards=2) == {days[3]: 0}
-    assert financing_services.interest_accrue(business_date=days[2]) == 0
+    assert accrual.shard_accrue(business_date=days[2]).contracts == 0
     assert InterestAccrual.objects.filter(contract=contract).count() == 4
     assert JournalEntry.objects.filter(idempotency_key__startswith="interest:").count() == 4
     f2.refresh_from_db()
@@ -98,7 +97,7 @@ def test_the_set_based_entry_is_the_entry_the_batch_posting_service_would_post(f
 
     account = funded_account(financed=TWO_LOTS)
     day = timezone.localdate()
-    financing_services.interest_accrue(business_date=day)
+    accrual.shard_accrue(business_date=day)
     contract = Financing.objects.filter(credit_account=account).first().contract
     key = f"interest:{contract.pk}:{day.isoformat()}"
     first = JournalEntry.objects.get(idempotency_key=key)
@@ -141,13 +140,13 @@ def test_shards_split_the_book_and_add_up_to_one_run(funded_account):
 def test_a_catch_up_never_goes_back_before_a_contracts_last_accrual(funded_account):
     account = funded_account()
     day = timezone.localdate()
-    financing_services.interest_accrue(business_date=day + timedelta(days=2))
+    accrual.shard_accrue(business_date=day + timedelta(days=2))
     # the day before that contract's last accrual is not back-filled by a catch-up...
     assert (
         accrual.shard_accrue(business_date=day + timedelta(days=1), since_last=True).contracts == 0
     )
     # ...while the single-day service still accrues a day asked for by name
-    assert financing_services.interest_accrue(business_date=day + timedelta(days=1)) == 1
+    assert accrual.shard_accrue(business_date=day + timedelta(days=1)).contracts == 1
     assert InterestAccrual.objects.filter(contract__credit_account=account).count() == 2
 
 
@@ -193,7 +192,7 @@ def test_the_daily_task_chains_a_chord_of_shards_per_missed_day(funded_account, 
 
     account = funded_account()  # 300,000.00: 54.17 a day
     day = timezone.localdate()
-    financing_services.interest_accrue(business_date=day)
+    accrual.shard_accrue(business_date=day)
     through = day + timedelta(days=3)
     assert financing_tasks.interest_accrue_daily.delay(through.isoformat(), 3).get() == 3
     rows = InterestAccrual.objects.filter(contract__credit_account=account).order_by("pk")

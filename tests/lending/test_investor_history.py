@@ -26,8 +26,7 @@ from compliance import parameters as P
 from compliance.models import RegulatoryParameter
 from custody import services as custody
 from custody.models import LedgerAccount, Posting
-from lending.financing import bank_credits
-from lending.financing import services as financing
+from lending.financing import accrual, bank_credits
 from lending.liquidation import services as liquidation
 from lending.margin_calls import services as calls
 from lending.models import Order
@@ -189,7 +188,7 @@ def test_the_csv_download_adds_up_to_the_ledgers_postings(liquidated, client):
     account, _plan = liquidated
     # a day of interest on the 23,008.67 still owed, dated tomorrow: outside a period to today
     tomorrow = timezone.localdate() + timedelta(days=1)
-    financing.interest_accrue(business_date=tomorrow, actor=None)
+    accrual.shard_accrue(business_date=tomorrow, actor=None)
     client.force_login(account.investor.user)
     today = timezone.localdate()
 
@@ -230,7 +229,7 @@ def test_the_date_filter_keeps_the_business_days_asked_for(funded_account, clien
     today = timezone.localdate()
     days = [today + timedelta(days=n) for n in (1, 2, 3)]
     for day in days:
-        financing.interest_accrue(business_date=day, actor=None)
+        accrual.shard_accrue(business_date=day, actor=None)
     client.force_login(account.investor.user)
 
     def categories(query):
