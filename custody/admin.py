@@ -2,6 +2,8 @@
 changes anyway); actions call services, which record who and why."""
 
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -189,6 +191,9 @@ class ReconciliationBreakAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 @admin.register(ClientMoneyRequirement)
 class ClientMoneyRequirementAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    """The summaries; each one's inputs per client (a line per client, a million on a large
+    book) are on its staff page, a page at a time, not in an inline."""
+
     list_display = (
         "business_date",
         "currency",
@@ -196,7 +201,15 @@ class ClientMoneyRequirementAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
         "debits",
         "requirement",
         "segregated_funds",
+        "clients",
+        "lines",
     )
+    readonly_fields = ("lines",)
+
+    @admin.display(description=_("inputs per client"))
+    def lines(self, obj: ClientMoneyRequirement):
+        url = reverse("staff:custody-client-money-requirement", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Inputs per client"))
 
 
 @admin.register(CreditFacility)

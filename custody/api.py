@@ -1,23 +1,32 @@
-"""Custody API: the trial balance for staff with custody view permissions, and the treasury's
-doors (statements and reconciliation, breaks, reserve fund, house capital, facilities)."""
+"""Custody API: the trial balance for staff with custody view permissions, the client-money
+requirements with their inputs per client (a page at a time), and the treasury's doors
+(statements and reconciliation, breaks, reserve fund, house capital, facilities)."""
 
 from datetime import UTC, datetime
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers
+from rest_framework.generics import ListAPIView
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api_fields import NON_NEGATIVE, money_field, ratio_field
 from accounts.api_idempotency import IDEMPOTENCY, idempotency_key
+from accounts.api_pagination import Pagination
 from accounts.api_permissions import SecondFactorForStaffWrites, writes_need
 from accounts.errors import NotFound, ValidationFailed
 from accounts.precision import LEDGER
 
 from . import selectors, services
-from .models import CreditFacility, ReconciliationBreak, StatementSource
+from .models import (
+    ClientMoneyRequirement,
+    ClientMoneyRequirementLine,
+    CreditFacility,
+    ReconciliationBreak,
+    StatementSource,
+)
 from .services.reconciliation import break_is_late
 
 
@@ -96,6 +105,146 @@ class TrialBalanceView(APIView):
             "totals": [{"unit": unit, **t} for unit, t in sorted(tb.totals.items())],
         }
         return Response(TrialBalanceSerializer(data).data)
+
+
+# --- client-money requirements (15c3-3 model) and their inputs per client --------------------
+
+
+class RequirementViewer(permissions.BasePermission):
+    """Desk staff who may view client-money requirements (every staff role)."""
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(
+            user
+            and user.is_authenticated
+            and user.is_staff
+            and user.has_perm("custody.view_clientmoneyrequirement")
+        )
+
+
+class ClientMoneyRequirementOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    business_date = serializers.DateField()
+    currency = serializers.CharField()
+    as_of = serializers.DateTimeField(help_text="The balances' time")
+    credits = serializers.DecimalField(**LEDGER.fields, help_text="Owed to clients")
+    debits = serializers.DecimalField(
+        **LEDGER.fields, help_text="Owed by clients, each up to the client's own credit"
+    )
+    requirement = serializers.DecimalField(**LEDGER.fields)
+    segregated_funds = serializers.DecimalField(**LEDGER.fields)
+    excess = serializers.DecimalField(**LEDGER.fields, help_text="Segregated minus requirement")
+    clients = serializers.IntegerField(help_text="Lines: one per client")
+    computed_at = serializers.DateTimeField()
+
+
+def _requirement(r) -> dict:
+    return {
+        "id": r.pk,
+        "business_date": r.business_date,
+        "currency": r.currency,
+        "as_of": r.as_of,
+        "credits": r.credits,
+        "debits": r.debits,
+        "requirement": r.requirement,
+        "segregated_funds": r.segregated_funds,
+        "excess": r.segregated_funds - r.requirement,
+        "clients": r.clients,
+        "computed_at": r.computed_at,
+    }
+
+
+class RequirementFilterSerializer(serializers.Serializer):
+    currency = serializers.CharField(max_length=3, required=False)
+
+
+class ClientMoneyRequirementsApi(ListAPIView):
+    """Client-money requirements, the latest first (summaries; lines per requirement)."""
+
+    permission_classes = [RequirementViewer, SecondFactorForStaffWrites]
+    serializer_class = ClientMoneyRequirementOutSerializer
+
+    @extend_schema(parameters=[RequirementFilterSerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        filters = _body(RequirementFilterSerializer, self.request.query_params)
+        return selectors.client_money_requirements(currency=filters.get("currency"))
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        data = ClientMoneyRequirementOutSerializer([_requirement(r) for r in page], many=True)
+        return self.get_paginated_response(data.data)
+
+
+class ClientMoneyRequirementApi(APIView):
+    """One client-money requirement's summary."""
+
+    permission_classes = [RequirementViewer, SecondFactorForStaffWrites]
+
+    @extend_schema(responses={200: ClientMoneyRequirementOutSerializer})
+    def get(self, request, pk: int):
+        requirement = _get_or_404(ClientMoneyRequirement, pk, "requirement")
+        return Response(ClientMoneyRequirementOutSerializer(_requirement(requirement)).data)
+
+
+class RequirementLineOutSerializer(serializers.Serializer):
+    investor = serializers.IntegerField(source="investor_id")
+    investor_name = serializers.CharField(source="investor.real_name")
+    credit = serializers.DecimalField(**LEDGER.fields, help_text="Client money owed to the client")
+    debit = serializers.DecimalField(
+        **LEDGER.fields, help_text="Financing and interest the client owes"
+    )
+    debit_counted = serializers.DecimalField(
+        **LEDGER.fields, help_text="The debit up to the client's credit (0 if not positive)"
+    )
+
+
+class RequirementLinesFilterSerializer(serializers.Serializer):
+    investor = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="One client's line"
+    )
+
+
+class KnownCountPagination(Pagination):
+    """limit/offset over a requirement's lines, counted by the requirement (`clients`) rather
+    than by count(*) over a million rows: the view sets `known_count`."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.known_count = getattr(view, "known_count", None)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_count(self, queryset):
+        if self.known_count is not None:
+            return self.known_count
+        return super().get_count(queryset)
+
+
+class ClientMoneyRequirementLinesApi(ListAPIView):
+    """A requirement's inputs per client in investor order, a page at a time (limit at most
+    500); `?investor=` gives one client's line."""
+
+    permission_classes = [RequirementViewer, SecondFactorForStaffWrites]
+    serializer_class = RequirementLineOutSerializer
+    pagination_class = KnownCountPagination
+    known_count: int | None = None
+
+    @extend_schema(parameters=[RequirementLinesFilterSerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator's look
+            return ClientMoneyRequirementLine.objects.none()
+        requirement = _get_or_404(ClientMoneyRequirement, self.kwargs["pk"], "requirement")
+        filters = _body(RequirementLinesFilterSerializer, self.request.query_params)
+        investor_id = filters.get("investor")
+        self.known_count = requirement.clients if investor_id is None else None
+        return selectors.client_money_requirement_lines(
+            requirement=requirement, investor_id=investor_id
+        )
 
 
 # --- treasury: statements, reconciliation, breaks, reserve fund, house capital, facilities ----

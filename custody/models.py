@@ -475,12 +475,16 @@ class ReconciliationBreak(models.Model):
 
 
 class ClientMoneyRequirement(models.Model):
-    """Daily client-money requirement on the model of SEC Rule 15c3-3, kept with its inputs.
+    """Daily client-money requirement on the model of SEC Rule 15c3-3: the summary; its inputs
+    per client are its lines (ClientMoneyRequirementLine), written with it.
 
     credits = money owed to clients (client money accounts); debits = what clients owe
-    (financing receivable), each client's debit counted only up to that client's own credit
-    (client money is used only for that client's debt); requirement = max(0, credits - debits).
-    segregated = ledger balance of the segregated bank accounts (client bank + reserve bank).
+    (financing and interest receivable), each client's debit counted only up to that client's
+    own credit (client money is used only for that client's debt); requirement = max(0,
+    credits - debits). segregated = ledger balance of the segregated bank accounts (client bank
+    + reserve bank). clients = the number of lines (clients with a client money or receivable
+    account in the currency). Each computation is its own row: a second run of the same day
+    is a new requirement, and the day's internal reconciliation points at the latest.
     """
 
     business_date = models.DateField(_("business date"))
@@ -490,7 +494,7 @@ class ClientMoneyRequirement(models.Model):
     debits = _amount(_("debits owed by clients"))
     requirement = _amount(_("requirement"))
     segregated_funds = _amount(_("segregated funds"))
-    details = models.JSONField(_("inputs per client"), default=list)
+    clients = models.PositiveIntegerField(_("clients"), default=0)
     computed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -509,6 +513,50 @@ class ClientMoneyRequirement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.business_date} {self.currency}: {self.requirement}"
+
+
+class ClientMoneyRequirementLine(models.Model):
+    """One client's inputs to a client-money requirement: credit (client money owed to the
+    client), debit (financing and interest the client owes) and the debit counted (up to the
+    client's own credit; 0 when the debit is not positive).
+
+    Written once, with its requirement, by one INSERT ... SELECT
+    (custody.services.reconciliation), and never changed: PostgreSQL refuses UPDATE and DELETE
+    (append-only evidence, accounts/append_only.py; migration 0011). No history: the row never
+    changes, and its requirement's history says who computed it and why. Read per requirement
+    in investor order (the unique index), a page at a time."""
+
+    requirement = models.ForeignKey(
+        ClientMoneyRequirement,
+        on_delete=models.PROTECT,
+        related_name="lines",
+        verbose_name=_("client-money requirement"),
+        db_index=False,  # the unique (requirement, investor) index serves it
+    )
+    investor = models.ForeignKey(
+        "accounts.InvestorProfile",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("investor"),
+        db_index=False,  # read per requirement; an investor with ledger accounts is never deleted
+    )
+    credit = _amount(_("credit owed to the client"))
+    debit = _amount(_("debit owed by the client"))
+    debit_counted = _amount(_("debit counted"))
+
+    class Meta:
+        verbose_name = _("client-money requirement line")
+        verbose_name_plural = _("client-money requirement lines")
+        ordering = ["requirement", "investor"]
+        default_permissions = ("view",)  # written by the requirement's service only, never changed
+        constraints = [
+            models.UniqueConstraint(
+                fields=["requirement", "investor"], name="custody_cmr_line_one_per_investor"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.requirement_id}/{self.investor_id}: {self.credit} - {self.debit_counted}"
 
 
 # --- Reserve fund and backup credit facilities ---------------------------------------------

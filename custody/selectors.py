@@ -19,6 +19,7 @@ from .models import (
     AccountBalance,
     BreakStatus,
     ClientMoneyRequirement,
+    ClientMoneyRequirementLine,
     CreditFacility,
     LedgerAccount,
     Reconciliation,
@@ -300,6 +301,57 @@ def postings_sum(account_id: int) -> Decimal:
         return cursor.fetchone()[0]
 
 
+# --- client-money requirement --------------------------------------------------------------
+
+
+def client_money_requirement_latest(*, currency: str) -> ClientMoneyRequirement | None:
+    """The latest requirement of a currency: of the latest business date, the last computed."""
+    return (
+        ClientMoneyRequirement.objects.filter(currency=currency)
+        .order_by("-business_date", "-pk")
+        .first()
+    )
+
+
+def client_money_requirement_of(business_date, currency: str) -> ClientMoneyRequirement | None:
+    """The last requirement computed for a business date and currency, if any."""
+    return (
+        ClientMoneyRequirement.objects.filter(business_date=business_date, currency=currency)
+        .order_by("-pk")
+        .first()
+    )
+
+
+def client_money_requirements(*, currency: str | None = None):
+    """Requirements, the latest first (the summary rows; their lines are read per requirement)."""
+    rows = ClientMoneyRequirement.objects.select_related("computed_by").order_by(
+        "-business_date", "-pk"
+    )
+    return rows.filter(currency=currency) if currency else rows
+
+
+def client_money_requirement_lines(
+    *, requirement: ClientMoneyRequirement, investor_id: int | None = None
+):
+    """A requirement's inputs per client in investor order (the unique index's order, so a page
+    costs its rows), each with its investor's name. Count with requirement.clients, not
+    count(): a requirement has a line per client (a million on a large book)."""
+    rows = (
+        ClientMoneyRequirementLine.objects.filter(requirement=requirement)
+        .select_related("investor")
+        .only(
+            "requirement_id",
+            "investor_id",
+            "credit",
+            "debit",
+            "debit_counted",
+            "investor__real_name",
+        )
+        .order_by("investor_id")
+    )
+    return rows.filter(investor_id=investor_id) if investor_id is not None else rows
+
+
 @dataclass(frozen=True)
 class FacilityRow:
     facility: CreditFacility
@@ -347,10 +399,7 @@ def treasury_overview(*, currency: str = "CNY") -> TreasuryOverview:
                 :10
             ]
         ),
-        requirement=ClientMoneyRequirement.objects.filter(currency=currency)
-        .defer("details")
-        .order_by("-business_date", "-pk")
-        .first(),
+        requirement=client_money_requirement_latest(currency=currency),
         statements=list(StatementImport.objects.order_by("-pk")[:10]),
         losses=list(
             UncoveredLoss.objects.filter(currency=currency, status="open").select_related(

@@ -9,6 +9,11 @@ from . import api, views
 portal_urlpatterns: list = []
 staff_urlpatterns: list = [
     path("custody/treasury/", views.TreasuryView.as_view(), name="custody-treasury"),
+    path(
+        "custody/client-money-requirements/<int:pk>/",
+        views.ClientMoneyRequirementView.as_view(),
+        name="custody-client-money-requirement",
+    ),
 ]
 api_urlpatterns: list = [
     path(
@@ -21,6 +26,21 @@ api_urlpatterns: list = [
         "custody/reconciliations/internal/",
         api.InternalReconciliationApi.as_view(),
         name="custody-reconciliation-internal",
+    ),
+    path(
+        "custody/client-money-requirements/",
+        api.ClientMoneyRequirementsApi.as_view(),
+        name="custody-client-money-requirements",
+    ),
+    path(
+        "custody/client-money-requirements/<int:pk>/",
+        api.ClientMoneyRequirementApi.as_view(),
+        name="custody-client-money-requirement",
+    ),
+    path(
+        "custody/client-money-requirements/<int:pk>/lines/",
+        api.ClientMoneyRequirementLinesApi.as_view(),
+        name="custody-client-money-requirement-lines",
     ),
     path("custody/breaks/", api.BreaksApi.as_view(), name="custody-breaks"),
     path(

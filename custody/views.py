@@ -4,10 +4,15 @@ and the forms that act on them: import a bank or custodian statement (and reconc
 the internal reconciliation, resolve a break, contribute to the reserve fund or house capital,
 open, draw, repay and close a facility, and record what was done about a default that the
 reserve fund and the facilities did not cover. Each form names its action; its permission is
-declared below and checked again by the service (custody.services)."""
+declared below and checked again by the service (custody.services).
+
+A client-money requirement has its own page: the summary and its inputs per client, a page
+of lines at a time (a large book has a line per client), or one client's line."""
 
 from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -25,7 +30,7 @@ from .forms import (
     LossAddressForm,
     StatementForm,
 )
-from .models import ReconciliationBreak, UncoveredLoss
+from .models import ClientMoneyRequirement, ReconciliationBreak, UncoveredLoss
 
 MOVE = services.MOVE_PERM
 
@@ -176,3 +181,50 @@ class TreasuryView(StaffPageMixin, View):
             loss=loss, actor=request.user, action_taken=data["action_taken"]
         )
         return _("Uncovered loss #%(id)s addressed.") % {"id": loss.pk}
+
+
+class KnownCountPaginator(Paginator):
+    """A paginator told its row count (a requirement's `clients`), so a page costs its rows and
+    not a count(*) over a million lines."""
+
+    def __init__(self, object_list, per_page, *, count: int, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
+
+class ClientMoneyRequirementView(StaffPageMixin, View):
+    """One client-money requirement: its summary and its inputs per client, LINES_PER_PAGE at
+    a time in investor order; `?investor=<id>` shows one client's line."""
+
+    permission = "custody.view_clientmoneyrequirement"
+    LINES_PER_PAGE = 100
+
+    def get(self, request, pk: int):
+        requirement = get_object_or_404(
+            ClientMoneyRequirement.objects.select_related("computed_by"), pk=pk
+        )
+        raw = request.GET.get("investor", "").strip()
+        investor_id = int(raw) if raw.isdigit() and len(raw) < 19 else None
+        lines = selectors.client_money_requirement_lines(
+            requirement=requirement, investor_id=investor_id
+        )
+        if investor_id is None:
+            paginator = KnownCountPaginator(lines, self.LINES_PER_PAGE, count=requirement.clients)
+        else:
+            paginator = Paginator(lines, self.LINES_PER_PAGE)
+        page = paginator.get_page(request.GET.get("page"))
+        return render(
+            request,
+            "custody/client_money_requirement.html",
+            {
+                "requirement": requirement,
+                "excess": requirement.segregated_funds - requirement.requirement,
+                "page": page,
+                "investor": raw if investor_id is not None else "",
+                "reconciliations": requirement.reconciliations.order_by("-pk"),
+            },
+        )

@@ -16,7 +16,7 @@ import io
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -220,72 +220,174 @@ def reconciliation_external_run(*, statement: StatementImport, actor) -> Reconci
     return reconciliation
 
 
+#: The client accounts whose balances make a requirement: the credit side (money owed to the
+#: client) and the debit side (what the client owes).
+REQUIREMENT_CREDIT = ("client_money",)
+REQUIREMENT_DEBIT = ("financing_receivable", "interest_receivable")
+
+#: One statement: each (client account, segregated account) of the currency with its balance on
+#: its normal side (assets and expenses debit, the others credit: LedgerAccount.normal_sign),
+#: now (the balance row kept by the posting trigger) or at as_of (the balance row less the
+#: postings of entries created after as_of: the sum of the postings of entries created up to
+#: as_of, as selectors.balances_as_of sums them, read from the few postings since); per
+#: client, credit and debit, and the debit counted up to the client's own credit; the lines
+#: inserted under the reserved requirement id; the totals returned from the same rows.
+REQUIREMENT_SQL = """
+WITH acc AS (
+    SELECT a.id, a.investor_id, a.segregated,
+           a.purpose = ANY(%(credit_purposes)s::text[]) AS credit_side,
+           a.purpose = ANY(%(debit_purposes)s::text[]) AS debit_side,
+           CASE WHEN a.account_type IN ('asset', 'expense') THEN 1 ELSE -1 END AS sign
+      FROM custody_ledgeraccount a
+     WHERE a.unit = %(unit)s
+       AND (a.segregated
+            OR (a.investor_id IS NOT NULL
+                AND a.purpose = ANY(%(credit_purposes)s::text[] || %(debit_purposes)s::text[])))
+),{later_cte}
+bal AS (
+    SELECT acc.investor_id, acc.segregated, acc.credit_side, acc.debit_side,
+           acc.sign * (coalesce(b.balance, 0){later_term}) AS balance
+      FROM acc
+      LEFT JOIN custody_accountbalance b ON b.account_id = acc.id{later_join}
+),
+per AS (
+    SELECT investor_id,
+           bool_or(credit_side OR debit_side) AS client,
+           coalesce(sum(balance) FILTER (WHERE credit_side), 0) AS credit,
+           coalesce(sum(balance) FILTER (WHERE debit_side), 0) AS debit,
+           coalesce(sum(balance) FILTER (WHERE segregated), 0) AS segregated
+      FROM bal
+     GROUP BY investor_id
+),
+line AS (
+    SELECT investor_id, credit, debit,
+           CASE WHEN debit > 0 THEN least(debit, credit) ELSE 0 END AS debit_counted
+      FROM per
+     WHERE client
+),
+ins AS (
+    INSERT INTO custody_clientmoneyrequirementline
+           (requirement_id, investor_id, credit, debit, debit_counted)
+    SELECT %(requirement)s, investor_id, credit, debit, debit_counted
+      FROM line ORDER BY investor_id
+)
+SELECT (SELECT count(*) FROM line),
+       (SELECT coalesce(sum(credit), 0) FROM line),
+       (SELECT coalesce(sum(debit_counted), 0) FROM line),
+       (SELECT coalesce(sum(segregated), 0) FROM per)
+"""
+
+LATER_CTE = """
+later AS (
+    SELECT p.account_id, sum(p.amount) AS amount
+      FROM custody_journalentry e
+      JOIN custody_posting p ON p.entry_id = e.id
+     WHERE e.created_at > %(as_of)s
+     GROUP BY p.account_id
+),"""
+
+
+def requirement_sql(*, as_of: datetime | None) -> str:
+    """The statement of REQUIREMENT_SQL for a balance now (as_of None) or at as_of."""
+    if as_of is None:
+        return REQUIREMENT_SQL.format(later_cte="", later_term="", later_join="")
+    return REQUIREMENT_SQL.format(
+        later_cte=LATER_CTE,
+        later_term=" - coalesce(l.amount, 0)",
+        later_join="\n      LEFT JOIN later l ON l.account_id = acc.id",
+    )
+
+
 def client_money_requirement_compute(
     *, business_date: date, currency: str, actor
 ) -> ClientMoneyRequirement:
     """Credits owed to clients vs debits owed by them (each client's debits counted up to
-    that client's own credit), kept with its inputs per client."""
+    that client's own credit), kept with its inputs per client (the requirement's lines).
+
+    Set-based: one statement reads every client's balances (now for today or a later date;
+    at the end of a past business date otherwise), inserts the lines and returns the totals
+    the summary row is made of. Runs of the same day and currency are serialised (an advisory
+    lock until commit); each run is a new requirement with its own lines."""
     require_permission(
         actor, "custody.add_clientmoneyrequirement", action="compute the client-money requirement"
     )
     currency = money.currency_parse(currency)
     today = timezone.localdate()
     as_of: datetime | None = None if business_date >= today else end_of_day(business_date)
-    accounts = list(
-        LedgerAccount.objects.filter(
-            unit=currency,
-            purpose__in=["client_money", "financing_receivable", "interest_receivable"],
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('custody.client_money_requirement'), "
+            "hashtext(%s))",
+            [f"{business_date.isoformat()}:{currency}"],
         )
-    )
-    segregated_accounts = list(LedgerAccount.objects.filter(unit=currency, segregated=True))
-    balances = balances_as_of(accounts=accounts + segregated_accounts, as_of=as_of)
-    per_client: dict[int, dict[str, Decimal]] = {}
-    for account in accounts:
-        row = per_client.setdefault(
-            account.investor_id, {"credit": money.ZERO, "debit": money.ZERO}
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('custody_clientmoneyrequirement', 'id'))"
         )
-        side = "credit" if account.purpose == "client_money" else "debit"
-        row[side] += balances[account.pk]
-    details = []
-    credits = debits = money.ZERO
-    for investor_id, row in sorted(per_client.items()):
-        counted = min(row["debit"], row["credit"]) if row["debit"] > 0 else money.ZERO
-        credits += row["credit"]
-        debits += counted
-        details.append(
+        requirement_id = cursor.fetchone()[0]
+        cursor.execute(
+            requirement_sql(as_of=as_of),
             {
-                "investor": investor_id,
-                "credit": str(row["credit"]),
-                "debit": str(row["debit"]),
-                "debit_counted": str(counted),
-            }
+                "unit": currency,
+                "as_of": as_of,
+                "requirement": requirement_id,
+                "credit_purposes": list(REQUIREMENT_CREDIT),
+                "debit_purposes": list(REQUIREMENT_DEBIT),
+            },
         )
-    requirement = max(money.ZERO, credits - debits)
-    segregated = sum((balances[a.pk] for a in segregated_accounts), money.ZERO)
-    row = ClientMoneyRequirement(
-        business_date=business_date,
-        currency=currency,
-        as_of=as_of or timezone.now(),
-        credits=credits,
-        debits=debits,
-        requirement=requirement,
-        segregated_funds=segregated,
-        details=details,
-        computed_by=actor,
-    )
-    stamp(row, actor=actor, reason="daily client-money requirement")
-    row.save()
+        clients, credits, debits, segregated = cursor.fetchone()
+        row = ClientMoneyRequirement(
+            pk=requirement_id,
+            business_date=business_date,
+            currency=currency,
+            as_of=as_of or timezone.now(),
+            credits=credits,
+            debits=debits,
+            requirement=max(money.ZERO, credits - debits),
+            segregated_funds=segregated,
+            clients=clients,
+            computed_by=actor,
+        )
+        stamp(row, actor=actor, reason="daily client-money requirement")
+        row.save(force_insert=True)
     return row
 
 
-def reconciliation_internal_run(*, business_date: date, currency: str, actor) -> Reconciliation:
-    """Segregated funds in the ledger vs the client-money requirement of the day."""
+def reconciliation_internal_run(
+    *,
+    business_date: date,
+    currency: str,
+    actor,
+    requirement: ClientMoneyRequirement | None = None,
+) -> Reconciliation:
+    """Segregated funds in the ledger vs the client-money requirement of the day.
+
+    `requirement`: the day's requirement already computed (the end of day computes it in its
+    own step just before); None computes a new one here.
+
+    One reconciliation per business date and currency: each run computes a new requirement
+    (with its own lines) and points the day's reconciliation at it, the latest (runs of the
+    same day and currency wait for each other: the requirement's advisory lock); the history
+    of the reconciliation keeps which requirement each run compared with. A difference is a
+    break unless one is still open."""
     require_permission(actor, "custody.add_reconciliation", action="run a reconciliation")
     currency = money.currency_parse(currency)
-    with transaction.atomic():
-        requirement = client_money_requirement_compute(
-            business_date=business_date, currency=currency, actor=actor
+    if requirement is not None and (
+        requirement.business_date != business_date or requirement.currency != currency
+    ):
+        raise ValidationFailed(
+            _("requirement: %(pk)s is the requirement of %(day)s in %(currency)s, not this day's")
+            % {
+                "pk": requirement.pk,
+                "day": requirement.business_date.isoformat(),
+                "currency": requirement.currency,
+            },
+            extra={"field": "requirement"},
         )
+    with transaction.atomic():
+        if requirement is None:
+            requirement = client_money_requirement_compute(
+                business_date=business_date, currency=currency, actor=actor
+            )
         reconciliation = (
             Reconciliation.objects.select_for_update()
             .filter(kind=ReconciliationKind.INTERNAL, business_date=business_date, unit=currency)

@@ -155,9 +155,10 @@ def test_client_money_requirement_and_internal_reconciliation(funded_investor, t
     assert (requirement.credits, requirement.debits) == (Decimal("1500"), Decimal("400"))
     assert requirement.requirement == Decimal("1100")
     assert requirement.segregated_funds == Decimal("1500")
-    assert {d["investor"] for d in requirement.details} == {rich.pk, rich.pk + 1} or len(
-        requirement.details
-    ) == 2
+    # its inputs per client: a line each (rich: credit 1,000, debit 400 counted in full)
+    assert requirement.clients == requirement.lines.count() == 2
+    line = requirement.lines.get(investor=rich)
+    assert (line.credit, line.debit, line.debit_counted) == (1000, 400, 400)
     # when the internal reconciliation runs, the 400 excess is a break
     recon = services.reconciliation_internal_run(
         business_date=today, currency="CNY", actor=treasury

@@ -15,7 +15,6 @@ from accounts.errors import PermissionDenied
 from accounts.roles import Role
 from custody import selectors, services
 from custody.models import BreakStatus, JournalEntry, Reconciliation, UncoveredLoss
-from custody.tasks import reconciliation_internal_daily
 from tests.second_factor import login_verified, second_factor
 
 pytestmark = pytest.mark.django_db
@@ -155,13 +154,21 @@ def test_reserve_contribution_and_a_facility_through_the_api(team):
     assert refused.status_code == 403
 
 
-def test_the_daily_internal_reconciliation_runs_from_beat(funded_investor):
-    schedule = settings.CELERY_BEAT_SCHEDULE["custody-reconciliation-internal-daily"]
-    assert schedule["task"] == "custody.tasks.reconciliation_internal_daily"
+def test_the_daily_internal_reconciliation_runs_in_the_end_of_day(funded_investor):
+    """Beat starts the end of day every day; its reconciliation step (after the client-money
+    requirement) reconciles each client currency (the chain itself: tests/reports/
+    test_end_of_day.py)."""
+    from reports.eod.steps import BY_NAME, STEPS
+
+    schedule = settings.CELERY_BEAT_SCHEDULE["reports-end-of-day"]
+    assert schedule["task"] == "reports.tasks.eod_run_daily"
+    names = [step.name for step in STEPS]
+    assert names.index("client_money") < names.index("reconciliation")
     funded_investor("1000.00")
-    status = reconciliation_internal_daily()
+    result = BY_NAME["reconciliation"].shard(timezone.localdate(), {}, 0, 1)
     recon = Reconciliation.objects.get(kind="internal", business_date=timezone.localdate())
-    assert status == f"CNY {recon.status}" and recon.requirement.requirement == Decimal("1000")
+    assert result == {"open_breaks:CNY": recon.breaks.filter(status="open").count()}
+    assert recon.requirement.requirement == Decimal("1000")
 
 
 def _owing(make_investor, amount: str):
