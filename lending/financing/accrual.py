@@ -5,7 +5,7 @@ computed and written by a handful of SQL statements in one transaction, so a sha
 nothing: a worker killed mid-shard leaves nothing behind (its transaction rolls back) and the
 shard run again posts each contract and day once.
 
-The amounts are those of `lending.financing.services.daily_interest`, applied the same way:
+The amounts are those of `daily_interest` (below: the rule in Python), applied the same way:
 ACT/360 on each open financing's outstanding principal at its contract's rate, rounded half up
 to the cent per financing (PostgreSQL's round(numeric, 2) rounds ties away from zero, the same
 for these positive amounts), summed per contract. Per contract and day, as before:
@@ -44,7 +44,7 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.audit import change_reason
+from accounts.audit import SYSTEM_PREFIX, change_reason
 from accounts.errors import ValidationFailed
 from accounts.permissions import require_permission
 from custody import services as custody
@@ -55,6 +55,7 @@ from custody.services.ledger import (
     entries_post_two_leg_set_in_transaction,
 )
 from lending.common.transactions import durable
+from lending.domain.formats import money_rounded
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ MAX_CATCHUP_DAYS = 31
 
 #: shards of the Celery task when none is given
 DEFAULT_SHARDS = 4
+
+DAYS_IN_YEAR = Decimal(360)  # ACT/360
 
 _FIN = "eod_interest_fin"
 _CONTRACT = "eod_interest_contract"
@@ -228,7 +231,7 @@ def _shard_accrue_in_transaction(
     posting = entries_post_two_leg_set_in_transaction(
         source=(
             "SELECT key AS idempotency_key, 'Interest ' || %(iso)s || ' on ' || "  # noqa: S608
-            "to_char(principal, 'FM999,999,999,999,999,999,990.00') || ' at ' || "
+            f"to_char(principal, '{FMT_MONEY}') || ' at ' || "
             "trim_scale(rate)::text || ' ACT/360 (' || contract_number || ')' AS memo, "
             "%(day)s::date AS effective_date, entry_id, receivable_id AS debit_account_id, "
             f"%(income)s::bigint AS credit_account_id, amount FROM {_CONTRACT} "
@@ -258,26 +261,64 @@ def _shard_accrue_in_transaction(
 
 def _financing_history(cursor, *, actor, reason: str) -> int:
     """One simple-history row ("~") per financing of this shard whose interest changed, its
-    tracked columns copied from the row as now written (accounts.bulk.history_rows_insert, fed
-    by the shard's table instead of arrays)."""
-    from simple_history.utils import get_history_model_for_model
-
+    tracked columns copied from the row as now written (history_insert_select, fed by the
+    shard's table)."""
     from lending.financing.models import Financing
 
-    history = get_history_model_for_model(Financing)
+    return history_insert_select(
+        cursor,
+        Financing,
+        source=f"SELECT id FROM {_FIN} WHERE amount > 0",  # noqa: S608
+        actor=actor,
+        reason=reason,
+    )
+
+
+#: to_char format of an amount as lending.domain.formats.fmt writes it (thousands separators,
+#: two places): the memos and reasons the set-based end-of-day steps write in SQL
+FMT_MONEY = "FM999,999,999,999,999,999,990.00"
+
+
+def history_insert_select(
+    cursor, model, *, source: str, params: dict | None = None, actor, reason: str | None = None
+) -> int:
+    """One simple-history row ("~") per row of `model` whose primary key the SQL query `source`
+    (named %(...)s `params`) returns as column `id`, its tracked columns copied from the row as
+    now written in this transaction (accounts.bulk.history_rows_insert, fed by a query instead
+    of arrays); the user is the actor. The reason is `reason`, or, when None, each row's own
+    from the source's column `reason`; either marked "system: " when no person acts
+    (accounts.audit.change_reason). Returns the rows written."""
+    from simple_history.utils import get_history_model_for_model
+
+    history = get_history_model_for_model(model)
     qn = connection.ops.quote_name
+    pk = qn(model._meta.pk.column)
     tracked = [qn(f.column) for f in history.tracked_fields]
     target = ", ".join(
         [*tracked, "history_date", "history_change_reason", "history_user_id", "history_type"]
     )
-    source = ", ".join(f"f.{col}" for col in tracked)
+    columns = ", ".join(f"t.{col}" for col in tracked)
+    values = {"h_at": timezone.now(), "h_user": getattr(actor, "pk", None)}
+    if reason is not None:
+        values["h_reason"] = change_reason(actor=actor, reason=reason)
+        why = "%(h_reason)s"
+    else:
+        values["h_prefix"] = "" if actor is not None else SYSTEM_PREFIX
+        why = "%(h_prefix)s || s.reason"
     cursor.execute(
         f"INSERT INTO {qn(history._meta.db_table)} ({target}) "  # noqa: S608
-        f"SELECT {source}, %s, %s, %s, '~' FROM lending_financing f JOIN {_FIN} t "
-        "ON t.id = f.id WHERE t.amount > 0 ORDER BY f.id",
-        [timezone.now(), change_reason(actor=actor, reason=reason), getattr(actor, "pk", None)],
+        f"SELECT {columns}, %(h_at)s, {why}, %(h_user)s, '~' "
+        f"FROM {qn(model._meta.db_table)} t JOIN ({source}) s ON s.id = t.{pk} ORDER BY t.{pk}",
+        {**(params or {}), **values},
     )
     return cursor.rowcount
+
+
+def daily_interest(principal: Decimal, annual_rate: Decimal) -> Decimal:
+    """One day of ACT/360 interest, to the cent (half up): the rule the end-of-day SQL applies
+    per financing and day as round(principal * rate / 360, 2) (interest here, penalty interest
+    in lending.financing.maturity.penalty_accrue)."""
+    return money_rounded(principal * annual_rate / DAYS_IN_YEAR)
 
 
 # --- days --------------------------------------------------------------------------------------

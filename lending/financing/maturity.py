@@ -39,13 +39,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import stamp
-from accounts.bulk import rows_update_with_history
 from accounts.errors import Conflict, RuleViolation, ValidationFailed
 from accounts.permissions import require_permission
 from accounts.precision import RATIO
@@ -55,21 +54,26 @@ from compliance import parameters as P
 from compliance import selectors as compliance_selectors
 from custody import services as custody
 from custody.models import EntryKind
+from custody.services.ledger import (
+    ENTRY_ID_NEXTVAL,
+    client_accounts_ensure_in_transaction,
+    entries_post_two_leg_set_in_transaction,
+)
 from lending.common.inputs import reason_required
 from lending.common.transactions import durable
-from lending.credit.locks import credit_account_lock, lock_in_order
+from lending.credit.locks import credit_account_lock
 from lending.credit.models import ContractStatus, CreditContract
 from lending.credit.permissions import require_owner_or_perm
-from lending.domain.formats import fmt, fmt_ratio
+from lending.domain.formats import fmt_ratio
+from lending.financing.accrual import FMT_MONEY, history_insert_select
 from lending.financing.models import (
     PENDING_EXTENSION_STATUSES,
     ExtensionStatus,
     Financing,
     FinancingExtension,
     FinancingStatus,
-    PenaltyAccrual,
 )
-from lending.financing.services import CURRENCY, ZERO, daily_interest
+from lending.financing.services import CURRENCY, ZERO
 from lending.financing.valuation import account_view
 
 REQUEST_PERM = "lending.add_financingextension"
@@ -419,121 +423,244 @@ def financing_extension_reject(
 # --- overdue and penalty interest --------------------------------------------------------------
 
 
-def financings_mark_overdue(*, on: date, actor=None) -> list[Financing]:
+#: permission of the daily maturity steps run by the system (actor None)
+OVERDUE_PERM = "lending.change_financing"
+
+#: the reason a pending extension lapses with (its decision reason and its history row's)
+LAPSED = "lapsed: not approved by the due date"
+
+# an open financing still owed after its due date, not yet marked overdue
+_OVERDUE = "f.status = 'open' AND f.overdue_since IS NULL AND f.due_on < %(on)s"
+
+
+def financings_mark_overdue(*, on: date, actor=None) -> list[int]:
     """Every open financing whose due date is before `on` becomes overdue from the day after
     its due date (whenever this runs, the date is the same); a pending extension request
-    lapses. Idempotent: a financing already overdue is left alone. Returns those marked."""
-    ids = list(
-        Financing.objects.filter(
-            status=FinancingStatus.OPEN, overdue_since__isnull=True, due_on__lt=on
-        ).values_list("credit_account__investor_id", flat=True)
-    )
-    if not ids:
-        return []
-    with transaction.atomic():
-        lock_in_order(investor_ids=set(ids))
-        rows = list(
-            Financing.objects.select_for_update(of=("self",))
-            .filter(status=FinancingStatus.OPEN, overdue_since__isnull=True, due_on__lt=on)
-            .order_by("pk")
+    lapses (rejected by the system). Idempotent: a financing already overdue is left alone.
+    Returns the ids of those marked, ascending.
+
+    Set-based, in one transaction: the investors locked (the desk's order, step 1), one
+    UPDATE ... RETURNING for the financings and one for the extensions, their history rows by
+    INSERT ... SELECT (one per changed row, the reason and the actor as before)."""
+    require_permission(actor, OVERDUE_PERM, action="mark financings overdue")
+    params = {"on": on}
+    with transaction.atomic(), connection.cursor() as c:
+        c.execute(
+            "SELECT count(*) FROM (SELECT i.id FROM accounts_investorprofile i "  # noqa: S608
+            "WHERE i.id IN (SELECT ca.investor_id FROM lending_financing f "
+            "JOIN lending_creditaccount ca ON ca.id = f.credit_account_id "
+            f"WHERE {_OVERDUE}) ORDER BY i.id FOR UPDATE OF i) locked",
+            params,
         )
-        for f in rows:
-            f.overdue_since = f.due_on + timedelta(days=1)
-            stamp(
-                f,
+        if not c.fetchone()[0]:
+            return []
+        c.execute(
+            "UPDATE lending_financing f SET overdue_since = f.due_on + 1 "  # noqa: S608
+            f"WHERE f.id IN (SELECT f.id FROM lending_financing f WHERE {_OVERDUE} "
+            f"ORDER BY f.id FOR UPDATE OF f) AND {_OVERDUE} RETURNING f.id",
+            params,
+        )
+        ids = sorted(row[0] for row in c.fetchall())
+        if not ids:
+            return []
+        history_insert_select(
+            c,
+            Financing,
+            source=(
+                "SELECT f.id, 'overdue: due on ' || to_char(f.due_on, 'YYYY-MM-DD') || ', ' || "  # noqa: S608
+                f"to_char(f.principal_outstanding, '{FMT_MONEY}') || ' principal unpaid' "
+                "AS reason FROM lending_financing f WHERE f.id = ANY(%(ids)s)"
+            ),
+            params={"ids": ids},
+            actor=actor,
+        )
+        c.execute(
+            "UPDATE lending_financingextension e SET status = %(rejected)s, "
+            "decided_by_id = NULL, decided_at = %(now)s, decision_reason = %(lapsed)s "
+            "WHERE e.financing_id = ANY(%(ids)s) AND e.status = ANY(%(pending)s) RETURNING e.id",
+            {
+                "rejected": ExtensionStatus.REJECTED,
+                "now": timezone.now(),
+                "lapsed": LAPSED,
+                "ids": ids,
+                "pending": list(PENDING_EXTENSION_STATUSES),
+            },
+        )
+        lapsed = [row[0] for row in c.fetchall()]
+        if lapsed:
+            history_insert_select(
+                c,
+                FinancingExtension,
+                source="SELECT unnest(%(ids)s::bigint[]) AS id",
+                params={"ids": lapsed},
                 actor=actor,
-                reason=f"overdue: due on {f.due_on.isoformat()}, {fmt(f.principal_outstanding)} "
-                "principal unpaid",
+                reason=LAPSED,
             )
-        rows_update_with_history(rows, ["overdue_since"])
-        lapsed = list(
-            FinancingExtension.objects.select_for_update(of=("self",)).filter(
-                financing__in=rows, status__in=PENDING_EXTENSION_STATUSES
-            )
-        )
-        for extension in lapsed:
-            extension.status = ExtensionStatus.REJECTED
-            extension.decided_by, extension.decided_at = None, timezone.now()
-            extension.decision_reason = "lapsed: not approved by the due date"
-            stamp(extension, actor=actor, reason="lapsed: not approved by the due date")
-        rows_update_with_history(lapsed, ["status", "decided_by", "decided_at", "decision_reason"])
-    return rows
+    return ids
 
 
-def penalty_accrue(*, business_date: date, actor=None) -> int:
-    """One day of penalty interest on every financing overdue on `business_date`: outstanding
-    principal x contract penalty rate / 360, to the cent, one ledger entry and one
+_PENALTY = "eod_penalty_fin"
+
+# an open financing overdue on %(day)s with principal outstanding, in the shard, not yet
+# charged for the day
+_PENALTY_CANDIDATES = """
+    f.status = 'open' AND f.overdue_since IS NOT NULL AND f.overdue_since <= %(day)s
+    AND f.principal_outstanding > 0 AND mod(f.contract_id, %(shards)s) = %(shard)s
+    AND NOT EXISTS (SELECT 1 FROM lending_penaltyaccrual p
+                     WHERE p.financing_id = f.id AND p.business_date = %(day)s)
+"""
+
+
+def penalty_accrue(*, business_date: date, actor=None, shard: int = 0, shards: int = 1) -> int:
+    """One day of penalty interest on every financing overdue on `business_date` (of one shard
+    of contracts: contract id mod `shards` == `shard`; the whole book by default): outstanding
+    principal x contract penalty rate / 360, to the cent (accrual.daily_interest: PostgreSQL's
+    round(numeric, 2), ties away from zero), one ledger entry (Dr client interest_receivable /
+    Cr house interest_income "penalty", key `penalty:{financing_id}:{day}`) and one
     PenaltyAccrual per financing and day (a second run posts nothing). Returns the number of
-    financings charged."""
+    financings charged (PenaltyAccrual rows written, amount 0 included).
+
+    Set-based, in one transaction (docs/eod.md, "Penalty interest"): the investors locked
+    (the desk's order), the financings FOR UPDATE, the accrual rows and the financings'
+    interest_accrued and penalty_charged by INSERT/UPDATE ... SELECT with one history row per
+    changed financing (reason "penalty interest {day}: {amount}"), the entries through custody's
+    set-based posting, last (they credit one house account)."""
+    from lending.financing.accrual import PERM
+
+    require_permission(actor, PERM, action="accrue penalty interest")
+    day = date.fromisoformat(business_date) if isinstance(business_date, str) else business_date
+    shard, shards = int(shard), int(shards)
+    if shards < 1 or not 0 <= shard < shards:
+        raise ValidationFailed(
+            _("shard: %(shard)s is not one of 0..%(last)s") % {"shard": shard, "last": shards - 1},
+            extra={"field": "shard"},
+        )
 
     def run() -> int:
-        base = Financing.objects.filter(
-            status=FinancingStatus.OPEN,
-            overdue_since__isnull=False,
-            overdue_since__lte=business_date,
-            principal_outstanding__gt=0,
-        ).exclude(penalty_accruals__business_date=business_date)
-        investors = list(base.values_list("credit_account__investor_id", flat=True).distinct())
-        if not investors:
-            return 0
-        lock_in_order(investor_ids=investors)
-        financings = list(
-            base.select_for_update(of=("self",))
-            .select_related("contract", "credit_account__investor")
-            .order_by("pk")
-        )
-        income = custody.house_account(
-            "interest_income", CURRENCY, suffix=PENALTY_INCOME_SUFFIX, actor=actor
-        )
-        specs, accruals, changed = [], [], []
-        day = business_date.isoformat()
-        for f in financings:
-            rate = f.contract.penalty_rate
-            amount = daily_interest(f.principal_outstanding, rate)
-            accruals.append(
-                PenaltyAccrual(
-                    financing=f,
-                    business_date=business_date,
-                    principal=f.principal_outstanding,
-                    annual_rate=rate,
-                    amount=amount,
-                )
-            )
-            if not amount:
-                continue
-            f.interest_accrued += amount
-            f.penalty_charged += amount
-            stamp(f, actor=actor, reason=f"penalty interest {day}: {fmt(amount)}")
-            changed.append(f)
-            receivable = custody.client_account(
-                f.credit_account.investor, "interest_receivable", CURRENCY, actor=actor
-            )
-            specs.append(
-                custody.EntrySpec(
-                    legs=[custody.debit(receivable, amount), custody.credit(income, amount)],
-                    memo=f"Penalty interest {day} on overdue financing #{f.pk} "
-                    f"({fmt(f.principal_outstanding)} at {rate.normalize()} ACT/360, due "
-                    f"{f.due_on.isoformat()}; {f.contract.contract_number})",
-                    kind=EntryKind.INTEREST,
-                    idempotency_key=f"penalty:{f.pk}:{day}",
-                    effective_date=business_date,
-                )
-            )
-        PenaltyAccrual.objects.bulk_create(accruals)
-        entries = custody.entries_post_in_transaction(entries=specs, actor=actor)
-        by_key = {e.idempotency_key: e for e in entries}
-        for accrual in accruals:
-            entry = by_key.get(f"penalty:{accrual.financing_id}:{day}")
-            if entry is not None:
-                PenaltyAccrual.objects.filter(pk=accrual.pk).update(entry=entry)
-        rows_update_with_history(changed, ["interest_accrued", "penalty_charged"])
-        return len(accruals)
+        return _penalty_accrue_in_transaction(day=day, shard=shard, shards=shards, actor=actor)
 
     try:
         return durable(run, "penalty_accrue")
     except IntegrityError:
         # a concurrent run charged some financings first: the second pass skips them
         return durable(run, "penalty_accrue")
+
+
+def _penalty_accrue_in_transaction(*, day: date, shard: int, shards: int, actor) -> int:
+    iso = day.isoformat()
+    params = {"day": day, "iso": iso, "shard": shard, "shards": shards}
+    with connection.cursor() as c:
+        c.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('lending.penalty_accrue'), "
+            "hashtext(%(iso)s || ':' || %(shards)s || ':' || %(shard)s))",
+            params,
+        )
+        # 1. the investors (desk's lock order, step 1), in primary-key order
+        c.execute(
+            "SELECT count(*) FROM (SELECT i.id FROM accounts_investorprofile i "  # noqa: S608
+            "WHERE i.id IN (SELECT ca.investor_id FROM lending_financing f "
+            "JOIN lending_creditaccount ca ON ca.id = f.credit_account_id "
+            f"WHERE {_PENALTY_CANDIDATES}) ORDER BY i.id FOR UPDATE OF i) locked",
+            params,
+        )
+        if not c.fetchone()[0]:
+            return 0
+        # 2. the financings, locked, with their day's penalty and entry (ids reserved)
+        c.execute(f"DROP TABLE IF EXISTS {_PENALTY}")
+        c.execute(
+            f"CREATE TEMP TABLE {_PENALTY} (id bigint PRIMARY KEY, investor_id bigint, "
+            "principal numeric, rate numeric, amount numeric, due_on date, "
+            "contract_number text, key text, receivable_id bigint, entry_id bigint) "
+            "ON COMMIT DROP"
+        )
+        c.execute(
+            f"INSERT INTO {_PENALTY} WITH locked AS (SELECT f.id, f.contract_id, "  # noqa: S608
+            "f.credit_account_id, f.principal_outstanding, f.due_on FROM lending_financing f "
+            f"WHERE {_PENALTY_CANDIDATES} ORDER BY f.id FOR UPDATE OF f), "
+            "priced AS (SELECT l.*, k.penalty_rate, k.contract_number, "
+            "round(l.principal_outstanding * k.penalty_rate / 360, 2) AS amount FROM locked l "
+            "JOIN lending_creditcontract k ON k.id = l.contract_id) "
+            "SELECT p.id, ca.investor_id, p.principal_outstanding, p.penalty_rate, p.amount, "
+            "p.due_on, p.contract_number, 'penalty:' || p.id || ':' || %(iso)s, NULL, "
+            f"CASE WHEN p.amount > 0 THEN {ENTRY_ID_NEXTVAL} END "
+            "FROM priced p JOIN lending_creditaccount ca ON ca.id = p.credit_account_id "
+            "ORDER BY p.id",
+            params,
+        )
+        charged = c.rowcount
+        if not charged:
+            return 0
+        # 3. each investor's interest receivable (opened on first use)
+        client_accounts_ensure_in_transaction(
+            investor_source=f"SELECT investor_id FROM {_PENALTY} WHERE amount > 0",  # noqa: S608
+            params={},
+            purpose="interest_receivable",
+            unit=CURRENCY,
+            actor=actor,
+            reason=f"standard account created on first use (penalty interest {iso})",
+        )
+        c.execute(
+            f"UPDATE {_PENALTY} t SET receivable_id = a.id FROM custody_ledgeraccount a "  # noqa: S608
+            "WHERE t.amount > 0 AND a.purpose_key = "
+            "'client:' || t.investor_id || ':interest_receivable:' || %(unit)s",
+            {"unit": CURRENCY},
+        )
+        # 4. the accrual rows, linked to their entries (the foreign key is checked after the
+        #    entries are posted)
+        c.execute(
+            "INSERT INTO lending_penaltyaccrual (financing_id, business_date, principal, "  # noqa: S608
+            "annual_rate, amount, entry_id, created_at) SELECT t.id, %(day)s, t.principal, "
+            f"t.rate, t.amount, t.entry_id, now() FROM {_PENALTY} t ORDER BY t.id",
+            params,
+        )
+        # 5. the financings' unpaid interest and penalty charged, and their history rows
+        c.execute(
+            "UPDATE lending_financing f SET interest_accrued = f.interest_accrued + t.amount, "  # noqa: S608
+            "penalty_charged = f.penalty_charged + t.amount "
+            f"FROM {_PENALTY} t WHERE f.id = t.id AND t.amount > 0"
+        )
+        history_insert_select(
+            c,
+            Financing,
+            source=(
+                "SELECT id, 'penalty interest ' || %(iso)s || ': ' || "  # noqa: S608
+                f"to_char(amount, '{FMT_MONEY}') AS reason FROM {_PENALTY} WHERE amount > 0"
+            ),
+            params={"iso": iso},
+            actor=actor,
+        )
+    # 6. the entries, last: the house income balance row they credit is held to the commit
+    income = custody.house_account(
+        "interest_income", CURRENCY, suffix=PENALTY_INCOME_SUFFIX, actor=actor
+    )
+    posting = entries_post_two_leg_set_in_transaction(
+        source=(
+            "SELECT key AS idempotency_key, 'Penalty interest ' || %(iso)s || "  # noqa: S608
+            "' on overdue financing #' || id || ' (' || "
+            f"to_char(principal, '{FMT_MONEY}') || ' at ' || trim_scale(rate)::text || "
+            "' ACT/360, due ' || to_char(due_on, 'YYYY-MM-DD') || '; ' || contract_number || "
+            "')' AS memo, %(day)s::date AS effective_date, entry_id, "
+            "receivable_id AS debit_account_id, %(income)s::bigint AS credit_account_id, amount "
+            f"FROM {_PENALTY} WHERE amount > 0 ORDER BY id"
+        ),
+        params={"iso": iso, "day": day, "income": income.pk},
+        kind=EntryKind.INTEREST,
+        unit=CURRENCY,
+        actor=actor,
+        ids_reserved=True,
+    )
+    with connection.cursor() as c:
+        if posting.repeated:
+            # a key posted before (by hand): link its first entry
+            c.execute(
+                "UPDATE lending_penaltyaccrual a SET entry_id = j.id "  # noqa: S608
+                f"FROM {_PENALTY} t JOIN custody_journalentry j ON j.idempotency_key = t.key "
+                "WHERE a.financing_id = t.id AND a.business_date = %(day)s "
+                "AND a.entry_id IS DISTINCT FROM j.id",
+                params,
+            )
+        c.execute(f"DROP TABLE {_PENALTY}")
+    return charged
 
 
 # --- reads (pages and API) ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ T is a fill's turnover (quantity x fill price), c its commission, m what the mar
 * daily interest (ACT/360 on outstanding principal at the contract rate, one entry per
   contract and day): Dr client interest_receivable / Cr house interest_income  (kind "interest")
 * monthly interest collection: Dr client_money / Cr interest_receivable (what the cash
-  cannot cover stays receivable)                                         (kind "interest")
+  cannot cover stays receivable; lending.financing.collection, set-based) (kind "interest")
 * cash withdrawal: custody.services.client_withdrawal_post_in_transaction
   (Dr client_money / Cr house client_bank); securities withdrawal (transfer out):
   Dr client_securities q / Cr house custodian q                          (kind "securities")
@@ -52,7 +52,6 @@ from django.utils.translation import gettext as _
 from accounts.audit import stamp
 from accounts.bulk import rows_update_with_history
 from accounts.errors import Conflict, RuleViolation, ValidationFailed
-from accounts.permissions import require_permission
 from compliance import calendar
 from compliance import parameters as P
 from compliance import selectors as compliance_selectors
@@ -65,8 +64,8 @@ from lending.common.inputs import (
     shares_parsed,
 )
 from lending.common.transactions import durable
-from lending.credit.locks import credit_account_lock, open_credit_account_lock
-from lending.credit.models import ContractStatus, CreditAccount, CreditAccountStatus, CreditContract
+from lending.credit.locks import open_credit_account_lock
+from lending.credit.models import ContractStatus, CreditAccount, CreditContract
 from lending.credit.permissions import require_owner_or_perm
 from lending.domain import margin
 from lending.domain.fees import Fees
@@ -89,9 +88,6 @@ CURRENCY = "CNY"
 
 
 ZERO = Decimal(0)
-
-
-DAYS_IN_YEAR = Decimal(360)  # ACT/360
 
 
 def today() -> date:
@@ -755,66 +751,6 @@ def sale_fill_book_in_transaction(
     return SaleResult(
         net, result.interest_repaid, result.principal_repaid, net - result.total, entry
     )
-
-
-# --- interest ---------------------------------------------------------------------------------
-
-
-def daily_interest(principal: Decimal, annual_rate: Decimal) -> Decimal:
-    """One day of ACT/360 interest, to the cent (half up)."""
-    return money_rounded(principal * annual_rate / DAYS_IN_YEAR)
-
-
-def interest_collect(*, month: date | str, actor=None) -> int:
-    """Collect accrued interest from client cash once a month (key per investor and month);
-    what the cash cannot cover stays receivable. Returns the number of accounts collected."""
-    require_permission(actor, "lending.add_interestaccrual", action="collect interest")
-    if isinstance(month, str):
-        month = date.fromisoformat(month + "-01" if len(month) == 7 else month)
-    tag = f"{month:%Y-%m}"
-    accounts = list(
-        CreditAccount.objects.filter(status=CreditAccountStatus.OPEN).select_related("investor")
-    )
-    collected = 0
-    for credit_account in accounts:
-        key = f"interest-collect:{credit_account.investor_id}:{tag}"
-        if JournalEntry.objects.filter(idempotency_key=key).exists():
-            continue
-
-        def run(credit_account=credit_account, key=key) -> bool:
-            account = credit_account_lock(credit_account)
-            ledger = _accounts(account.investor, actor=actor)
-            rows = custody.balances_lock(ledger.values())
-            due = (
-                rows[ledger["interest_receivable"].pk].balance
-                if ledger["interest_receivable"].pk in rows
-                else ZERO
-            )
-            cash = (
-                -rows[ledger["client_money"].pk].balance
-                if ledger["client_money"].pk in rows
-                else ZERO
-            )
-            pay = min(due, cash)
-            if pay <= 0:
-                return False
-            financings = _open_financings(account)
-            interest, _principal = _allocate(financings, pay, interest_due=pay)
-            custody.entry_post_in_transaction(
-                legs=[
-                    custody.debit(ledger["client_money"], interest),
-                    custody.credit(ledger["interest_receivable"], interest),
-                ],
-                memo=f"Interest collected for {tag}: {fmt(interest)} of {fmt(due)} due",
-                kind=EntryKind.INTEREST,
-                actor=actor,
-                idempotency_key=key,
-            )
-            _save_financings(financings, actor=actor, reason=f"interest collected {tag}")
-            return True
-
-        collected += bool(durable(run, "interest_collect"))
-    return collected
 
 
 # --- withdrawals ------------------------------------------------------------------------------

@@ -1,12 +1,17 @@
 """Thin Celery tasks of financing: daily interest (a chord of shards per day, catching up
-missed days: lending.financing.accrual) and its monthly collection (beat)."""
+missed days: lending.financing.accrual) and its monthly collection (beat; a chord of shards:
+lending.financing.collection)."""
 
+import logging
 from datetime import date, timedelta
+from decimal import Decimal
 
 from celery import shared_task
 from django.utils import timezone
 
 from lending.common.tasks import LIMITS
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, name="lending.tasks.interest_accrue_daily", **LIMITS)
@@ -63,14 +68,51 @@ def interest_accrue_day_done(results, business_date: str, rest: list[str], shard
     return sum(r["contracts"] for r in results or [])
 
 
-@shared_task(name="lending.tasks.interest_collect_monthly", **LIMITS)
-def interest_collect_monthly(month: str | None = None) -> int:
-    """Collect last month's accrued interest from client cash (default: the previous month)."""
-    from lending.financing import services as financing_services
+@shared_task(bind=True, name="lending.tasks.interest_collect_monthly", **LIMITS)
+def interest_collect_monthly(self, month: str | None = None, shards: int | None = None) -> int:
+    """Collect a month's accrued interest from client cash (default: the previous month), set
+    based (lending.financing.collection).
+
+    Run by a worker (beat), it sends a chord of `shards` shard tasks whose callback adds up
+    what they collected; it returns the shards queued. Called as a function (tests, a shell),
+    it runs the same shards in this process and returns the accounts collected."""
+    from lending.financing import collection
 
     if month is None:
         month = f"{timezone.localdate().replace(day=1) - timedelta(days=1):%Y-%m}"
-    return financing_services.interest_collect(month=month)
+    month = collection.month_tag(month)
+    shards = int(shards or collection.DEFAULT_SHARDS)
+    if self.request.called_directly:
+        return collection.interest_collect(month=month, shards=shards)
+    from celery import chord
+
+    chord(interest_collect_shard.si(month, k, shards) for k in range(shards))(
+        interest_collect_done.s(month)
+    )
+    return shards
+
+
+@shared_task(name="lending.tasks.interest_collect_shard", **LIMITS)
+def interest_collect_shard(month: str, shard: int, shards: int) -> dict:
+    """One month's interest collection for one shard of investors, in one transaction (all or
+    nothing: redelivered after a worker is lost, it collects what the lost run did not
+    commit)."""
+    from lending.financing import collection
+
+    return collection.shard_collect(month=month, shard=shard, shards=shards).as_dict()
+
+
+@shared_task(name="lending.tasks.interest_collect_done", **LIMITS)
+def interest_collect_done(results, month: str) -> int:
+    """A month's shards are done: the accounts collected, logged."""
+    accounts = sum(r["accounts"] for r in results or [])
+    logger.info(
+        "interest collection %s: %s accounts, %s collected",
+        month,
+        accounts,
+        sum((Decimal(r["amount"]) for r in results or []), Decimal(0)),
+    )
+    return accounts
 
 
 @shared_task(name="lending.tasks.corporate_actions_process_daily", **LIMITS)
@@ -92,5 +134,7 @@ __all__ = [
     "interest_accrue_daily",
     "interest_accrue_day_done",
     "interest_accrue_shard",
+    "interest_collect_done",
     "interest_collect_monthly",
+    "interest_collect_shard",
 ]

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.errors import Conflict, RuleViolation, ValidationFailed
 from custody.models import JournalEntry
-from lending.financing import accrual
+from lending.financing import accrual, collection
 from lending.financing import services as book
 from lending.financing.valuation import account_view
 from lending.instruments import services as instruments_services
@@ -211,8 +211,8 @@ def test_interest_posted_once_per_day_act_360(funded_account):
     assert account_view(account).accrued_interest == Decimal("108.34")
     assert trial_balance_is_zero()
     # monthly collection from cash
-    assert book.interest_collect(month=f"{day:%Y-%m}") == 1
-    assert book.interest_collect(month=f"{day:%Y-%m}") == 0
+    assert collection.interest_collect(month=f"{day:%Y-%m}") == 1
+    assert collection.interest_collect(month=f"{day:%Y-%m}") == 0
     view = account_view(account)
     assert view.accrued_interest == 0 and view.cash == Decimal("799891.66")
     assert Financing.objects.get(credit_account=account).interest_paid == Decimal("108.34")
@@ -220,8 +220,8 @@ def test_interest_posted_once_per_day_act_360(funded_account):
 
 
 def test_interest_act_360_hand_figure():
-    assert book.daily_interest(Decimal("1000000.00"), Decimal("0.072")) == Decimal("200.00")
-    assert book.daily_interest(Decimal("123456.78"), Decimal("0.065")) == Decimal("22.29")
+    assert accrual.daily_interest(Decimal("1000000.00"), Decimal("0.072")) == Decimal("200.00")
+    assert accrual.daily_interest(Decimal("123456.78"), Decimal("0.065")) == Decimal("22.29")
 
 
 def test_withdrawal_refused_above_300_percent_with_largest_allowed(funded_account):
