@@ -37,27 +37,37 @@ nothing more happens):
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Case, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import stamp
+from accounts.bulk import rows_create_with_history, rows_update_with_history
 from accounts.precision import RATIO
 from compliance import calendar
 from compliance import parameters as P
 from compliance import selectors as compliance_selectors
-from lending.credit.locks import credit_account_lock
-from lending.credit.models import CreditAccount
+from lending.credit.locks import lock_in_order
+from lending.credit.models import ContractStatus, CreditContract
 from lending.domain import margin
 from lending.domain.formats import fmt
 from lending.financing import maturity as financing_maturity
 from lending.financing.models import Financing, FinancingStatus
 from lending.financing.valuation import account_view
+from lending.margin_calls.escalation import (
+    history_insert,
+    notices_save_batched,
+    shard_range,
+    states_ensure,
+)
 from lending.margin_calls.models import (
     UNFINISHED_CALL_STATUSES,
+    AccountMarginState,
     MarginCall,
     MarginCallStatus,
     MarginEvent,
@@ -67,12 +77,13 @@ from lending.margin_calls.models import (
 from lending.margin_calls.services import (
     MATURITY_SOURCE,
     SHANGHAI,
+    AccountValuation,
     _on_calls_cured,
-    _state_row,
-    account_revalue,
-    event_record,
-    notice_send,
-    state_set,
+    event_build,
+    lines_for_many,
+    margin_states_apply_many,
+    notices_build,
+    state_change,
 )
 
 log = logging.getLogger(__name__)
@@ -155,134 +166,289 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=SHANGHAI)
 
 
-def _recorded_today(account, kind: str, now: datetime) -> bool:
+def _recorded_today(account_ids, kind: str, now: datetime) -> set[int]:
+    """The accounts among `account_ids` with an event of `kind` since the start of the
+    (Shanghai) day of `now` (one read)."""
     start = _start_of(timezone.localtime(now, SHANGHAI).date())
-    return MarginEvent.objects.filter(
-        credit_account=account, kind=kind, occurred_at__gte=start
-    ).exists()
-
-
-def maturity_calls_issue(*, now: datetime, run: MaturityRun, actor=None) -> None:
-    """The overdue notice of each overdue financing (once), and a maturity call (already
-    overdue) for every account with an overdue financing and no unfinished call."""
-    accounts = list(
-        CreditAccount.objects.filter(
-            financings__status=FinancingStatus.OPEN, financings__overdue_since__isnull=False
-        )
-        .distinct()
-        .order_by("pk")
+    return set(
+        MarginEvent.objects.filter(
+            credit_account_id__in=list(account_ids), kind=kind, occurred_at__gte=start
+        ).values_list("credit_account_id", flat=True)
     )
-    for account in accounts:
-        with transaction.atomic():
-            account = credit_account_lock(account)
-            overdue = list(
-                Financing.objects.filter(
-                    credit_account=account,
-                    status=FinancingStatus.OPEN,
-                    overdue_since__isnull=False,
-                )
-                .select_related("instrument")
-                .order_by("due_on", "pk")
-            )
-            if not overdue:
-                continue
-            # the overdue notice of each financing, once (unique), whatever happens to the call
-            for f in overdue:
-                notice_send(
-                    account=account, kind=NoticeKind.MATURITY, stage=0, financing=f, at=now,
-                    context=_context(f),
-                )  # fmt: skip
-            unfinished = (
-                MarginCall.objects.select_for_update(of=("self",))
-                .filter(credit_account=account, status__in=UNFINISHED_CALL_STATUSES)
-                .first()
-            )
-            if unfinished is not None:
-                if unfinished.source != MATURITY_SOURCE:
-                    run.deferred.append(account.pk)
-                    if not _recorded_today(account, "maturity_call_deferred", now):
-                        event_record(
-                            account=account, kind="maturity_call_deferred", at=now,
-                            actor=actor, source=MATURITY_SOURCE, call=unfinished,
-                            reason=f"call #{unfinished.pk} is {unfinished.status}: the forced "
-                            "close of the overdue financing waits until it is finished",
-                        )  # fmt: skip
-                continue
-            view = account_view(account)
-            debt = financing_maturity.overdue_debt(account)
-            first_due = overdue[0].due_on
-            ratio = view.maintenance_ratio
-            dues = ", ".join(f"#{f.pk} due {f.due_on.isoformat()}" for f in overdue)
-            call = MarginCall(
-                credit_account=account,
-                # the call is the due date's: it ran to the end of that day
-                issued_at=_start_of(first_due),
-                deadline=_start_of(first_due + timedelta(days=1)),
-                ratio_at_issue=(ratio if ratio is not None else margin.ZERO).quantize(
-                    RATIO.quantum
-                ),
-                assets_at_issue=margin.quantize_money(view.total_assets),
-                liabilities_at_issue=margin.quantize_money(view.total_liabilities),
-                call_line=view.lines.call,
-                target_line=view.lines.target,
-                amount_to_cure=margin.quantize_money(debt),
-                status=MarginCallStatus.OVERDUE,
-                overdue_at=now,
-                source=MATURITY_SOURCE,
-                reason=f"financing unpaid at maturity ({dues}): {fmt(debt)} overdue debt to "
-                "repay by a forced close",
-            )
-            stamp(call, actor=actor, reason="maturity call issued: financing overdue")
-            call.save()
-            run.calls.append(call.pk)
-            event_record(
-                account=account, kind="maturity_overdue", at=now, actor=actor,
-                source=MATURITY_SOURCE, reason=call.reason, call=call, ratio=ratio,
-                data={"financings": [f.pk for f in overdue], "overdue_debt": str(debt)},
-            )  # fmt: skip
-            state_set(
-                _state_row(account, now), MarginStateKind.OVERDUE, at=now, actor=actor,
-                source=MATURITY_SOURCE, reason=call.reason, call=call,
-            )  # fmt: skip
+
+
+def _rows(statement: str, params: dict) -> list[tuple]:
+    with connection.cursor() as c:
+        c.execute(statement, params)
+        return c.fetchall()
+
+
+def _shard_params(shard: int, shards: int, **more) -> dict:
+    return {"shard": shard, "shards": shards, **more}
+
+
+def _contracts(account_ids: list[int]) -> dict[int, CreditContract]:
+    """Each account's current contract (lending.financing.valuation.current_contract: the
+    active one, else the latest signed), for all of them in one statement; the valuation then
+    reads it no more per account."""
+    if not account_ids:
+        return {}
+    rows = (
+        CreditContract.objects.filter(credit_account_id__in=list(account_ids))
+        .annotate(active=Case(When(status=ContractStatus.ACTIVE, then=1), default=0))
+        .order_by("credit_account_id", "-active", "-signed_on", "-pk")
+        .distinct("credit_account_id")
+    )
+    return {c.credit_account_id: c for c in rows}
+
+
+_OVERDUE_ACCOUNTS = """
+SELECT DISTINCT f.credit_account_id FROM lending_financing f
+ WHERE f.status = 'open' AND f.overdue_since IS NOT NULL
+   AND mod(f.credit_account_id, %(shards)s) = %(shard)s
+ ORDER BY 1
+"""
+
+#: the financings among %(ids)s without both overdue notices (portal and e-mail)
+_WITHOUT_NOTICES = """
+SELECT f.id FROM unnest(%(ids)s::bigint[]) AS f(id)
+ WHERE (SELECT count(*) FROM lending_notice n
+         WHERE n.financing_id = f.id AND n.kind = 'maturity' AND n.stage = %(stage)s) < 2
+"""
+
+
+def maturity_calls_issue(
+    *, now: datetime, run: MaturityRun, actor=None, shards: int = 1, shard: int | None = None
+) -> None:
+    """The overdue notice of each overdue financing (once), and a maturity call (already
+    overdue) for every account with an overdue financing and no unfinished call; an account
+    whose ordinary call is unfinished gets a "maturity_call_deferred" event (once a day).
+
+    Set-based, one transaction per shard of credit accounts (id mod `shards`; every shard in
+    this process unless `shard` names one): the accounts locked in the desk's order in two
+    statements, their overdue financings, unfinished calls and the day's deferred events read
+    in one statement each, the calls, events, state changes and notices written in bulk with
+    their history rows. The call's ratio, assets and liabilities at issue are the account's
+    valuation now (account_view, one per account that gets a new maturity call: no set-based
+    valuation is open to this area; an account with an unfinished call is not valued)."""
+
+    for k in shard_range(shard, shards):
+        ids = [row[0] for row in _rows(_OVERDUE_ACCOUNTS, _shard_params(k, shards))]
+        if ids:
+            with transaction.atomic():
+                _calls_issue(ids, now=now, run=run, actor=actor)
+
+
+def _calls_issue(ids: list[int], *, now: datetime, run: MaturityRun, actor) -> None:
+
+    accounts = lock_in_order(credit_account_ids=ids).credit_accounts
+    overdue: dict[int, list[Financing]] = defaultdict(list)
+    for f in (
+        Financing.objects.filter(
+            credit_account_id__in=ids, status=FinancingStatus.OPEN, overdue_since__isnull=False
+        )
+        .select_related("instrument")
+        .order_by("credit_account_id", "due_on", "pk")
+    ):
+        overdue[f.credit_account_id].append(f)
+    # the overdue notice of each financing, once (unique), whatever happens to the call
+    unnoticed = {
+        row[0]
+        for row in _rows(
+            _WITHOUT_NOTICES, {"ids": [f.pk for fs in overdue.values() for f in fs], "stage": 0}
+        )
+    }
+    notices = []
+    if unnoticed:
+        lines = lines_for_many(
+            {pk for pk, fs in overdue.items() if any(f.pk in unnoticed for f in fs)},
+            on=timezone.localdate(now),
+        )
+        for pk, fs in overdue.items():
+            for f in fs:
+                if f.pk in unnoticed:
+                    notices += notices_build(
+                        account=accounts[pk], kind=NoticeKind.MATURITY, stage=0, financing=f,
+                        at=now, context={**_context(f), "lines": lines[pk]},
+                    )  # fmt: skip
+    unfinished = {
+        call.credit_account_id: call
+        for call in MarginCall.objects.select_for_update(of=("self",)).filter(
+            credit_account_id__in=list(overdue), status__in=UNFINISHED_CALL_STATUSES
+        )
+    }
+    deferred = sorted(pk for pk, call in unfinished.items() if call.source != MATURITY_SOURCE)
+    run.deferred += deferred
+    events: list[MarginEvent] = []
+    recorded = _recorded_today(deferred, "maturity_call_deferred", now) if deferred else set()
+    for pk in deferred:
+        if pk not in recorded:
+            other = unfinished[pk]
+            events.append(event_build(
+                account=accounts[pk], kind="maturity_call_deferred", at=now, actor=actor,
+                source=MATURITY_SOURCE, call=other,
+                reason=f"call #{other.pk} is {other.status}: the forced close of the overdue "
+                "financing waits until it is finished",
+            ))  # fmt: skip
+
+    fresh = sorted(pk for pk in overdue if pk not in unfinished)
+    new_calls, facts = [], []
+    contracts = _contracts(fresh)
+    for pk in fresh:
+        account, fs = accounts[pk], overdue[pk]
+        view = account_view(account, contract=contracts.get(pk))
+        # financing_maturity.overdue_debt(account), from the rows and the valuation just read
+        debt = sum((f.principal_outstanding for f in fs), margin.ZERO) + view.accrued_interest
+        first_due = fs[0].due_on
+        ratio = view.maintenance_ratio
+        dues = ", ".join(f"#{f.pk} due {f.due_on.isoformat()}" for f in fs)
+        call = MarginCall(
+            credit_account=account,
+            # the call is the due date's: it ran to the end of that day
+            issued_at=_start_of(first_due),
+            deadline=_start_of(first_due + timedelta(days=1)),
+            ratio_at_issue=(ratio if ratio is not None else margin.ZERO).quantize(RATIO.quantum),
+            assets_at_issue=margin.quantize_money(view.total_assets),
+            liabilities_at_issue=margin.quantize_money(view.total_liabilities),
+            call_line=view.lines.call,
+            target_line=view.lines.target,
+            amount_to_cure=margin.quantize_money(debt),
+            status=MarginCallStatus.OVERDUE,
+            overdue_at=now,
+            source=MATURITY_SOURCE,
+            reason=f"financing unpaid at maturity ({dues}): {fmt(debt)} overdue debt to "
+            "repay by a forced close",
+        )
+        stamp(call, actor=actor, reason="maturity call issued: financing overdue")
+        new_calls.append(call)
+        facts.append((pk, ratio, [f.pk for f in fs], debt))
+    rows_create_with_history(new_calls)
+    run.calls += [call.pk for call in new_calls]
+
+    states_ensure({pk: accounts[pk] for pk in fresh}, now)
+    rows = {r.credit_account_id: r for r in AccountMarginState.objects.filter(
+        credit_account_id__in=fresh)}  # fmt: skip
+    changed = []
+    for call, (pk, ratio, financings, debt) in zip(new_calls, facts, strict=True):
+        events.append(event_build(
+            account=accounts[pk], kind="maturity_overdue", at=now, actor=actor,
+            source=MATURITY_SOURCE, reason=call.reason, call=call, ratio=ratio,
+            data={"financings": financings, "overdue_debt": str(debt)},
+        ))  # fmt: skip
+        row = rows[pk]
+        old = row.state
+        if old != MarginStateKind.OVERDUE:  # services.state_set to overdue
+            state_change(row, MarginStateKind.OVERDUE, at=now, actor=actor, reason=call.reason)
+            changed.append(row)
+            events.append(event_build(
+                account=accounts[pk], kind="state_changed", at=now, actor=actor,
+                source=MATURITY_SOURCE, reason=call.reason, call=call, from_state=old,
+                to_state=MarginStateKind.OVERDUE, ratio=row.last_ratio,
+            ))  # fmt: skip
+    rows_update_with_history(changed, ["state", "since", "warning_episode"])
+    MarginEvent.objects.bulk_create(
+        sorted(events, key=lambda e: e.credit_account_id)  # stable: each account's in order
+    )
+    notices_save_batched(notices)
+
+
+_REPAID_CALLS = """
+SELECT m.id, m.credit_account_id FROM lending_margincall m
+ WHERE m.source = 'maturity' AND m.status = 'overdue'
+   AND mod(m.credit_account_id, %(shards)s) = %(shard)s {accounts}
+   AND NOT EXISTS (SELECT 1 FROM lending_financing f
+                    WHERE f.credit_account_id = m.credit_account_id AND f.status = 'open'
+                      AND f.overdue_since IS NOT NULL)
+ ORDER BY m.credit_account_id
+"""
 
 
 def maturity_calls_close_repaid(
-    *, credit_account_ids=None, now: datetime, actor=None
+    *,
+    credit_account_ids=None,
+    now: datetime,
+    actor=None,
+    shards: int = 1,
+    shard: int | None = None,
 ) -> list[MarginCall]:
     """Close as cured every maturity call still overdue (no liquidation approved) whose
     account has no overdue financing left; its prepared plans are rejected, and the account
-    takes the state its ratio gives."""
-    calls = MarginCall.objects.filter(source=MATURITY_SOURCE, status=MarginCallStatus.OVERDUE)
-    if credit_account_ids is not None:
-        calls = calls.filter(credit_account_id__in=list(credit_account_ids))
-    closed = []
-    for call in list(calls.select_related("credit_account")):
+    takes the state its ratio gives.
+
+    Set-based, one transaction per shard (a savepoint inside a caller's transaction: the
+    repayment runs it for its account through REPAID_HOOKS): the accounts locked in the desk's
+    order, the calls closed by one UPDATE (re-checked under the locks) with their history rows,
+    the cure hooks run once for all, the events written in bulk, and the accounts revalued (one
+    account_view each) and applied by one margin_states_apply_many per valuation time."""
+
+    closed: list[MarginCall] = []
+    for k in shard_range(shard, shards):
+        accounts = None if credit_account_ids is None else sorted(map(int, credit_account_ids))
+        params = _shard_params(k, shards, accounts=accounts)
+        where = "" if accounts is None else "AND m.credit_account_id = ANY(%(accounts)s)"
         with transaction.atomic():
-            account = credit_account_lock(call.credit_account)
-            call = MarginCall.objects.select_for_update(of=("self",)).get(pk=call.pk)
-            if call.status != MarginCallStatus.OVERDUE:
-                continue
-            if Financing.objects.filter(
-                credit_account=account, status=FinancingStatus.OPEN, overdue_since__isnull=False
-            ).exists():
-                continue
-            call.status = MarginCallStatus.CURED
-            call.closed_at = now
-            call.reason = "overdue financing repaid"
-            stamp(call, actor=actor, reason="maturity call closed: overdue financing repaid")
-            call.save()
-            _on_calls_cured([call], actor=actor, at=now)
-            event_record(
-                account=account, kind="maturity_repaid", at=now, actor=actor,
-                source=MATURITY_SOURCE, reason="overdue financing repaid", call=call,
-            )  # fmt: skip
-            last = _state_row(account, now).last_valued_at
-            account_revalue(
-                credit_account=account, actor=actor, source=MATURITY_SOURCE,
-                now=max(now, last) if last else now,
-            )  # fmt: skip
-            closed.append(call)
+            candidates = _rows(_REPAID_CALLS.format(accounts=where), params)
+            if candidates:
+                closed += _close_repaid(candidates, now=now, actor=actor)
     return closed
+
+
+def _close_repaid(candidates, *, now: datetime, actor) -> list[MarginCall]:
+
+    accounts = lock_in_order(credit_account_ids={a for _c, a in candidates}).credit_accounts
+    params = {"ids": [c for c, _a in candidates], "now": now}
+    with connection.cursor() as c:
+        c.execute(
+            "UPDATE lending_margincall m SET status = 'cured', closed_at = %(now)s, "
+            "reason = 'overdue financing repaid' WHERE m.id = ANY(%(ids)s) "
+            "AND m.status = 'overdue' AND NOT EXISTS (SELECT 1 FROM lending_financing f "
+            "WHERE f.credit_account_id = m.credit_account_id AND f.status = 'open' "
+            "AND f.overdue_since IS NOT NULL) RETURNING m.id",
+            params,
+        )
+        ids = [row[0] for row in c.fetchall()]
+        if not ids:
+            return []
+        history_insert(
+            c,
+            MarginCall,
+            source="FROM lending_margincall t WHERE t.id = ANY(%(ids)s)",
+            reason_sql="%(reason)s",
+            params={"ids": ids, "reason": "maturity call closed: overdue financing repaid"},
+            actor=actor,
+        )
+    calls = list(MarginCall.objects.filter(pk__in=ids).order_by("credit_account_id"))
+    for call in calls:
+        call.credit_account = accounts[call.credit_account_id]
+    _on_calls_cured(calls, actor=actor, at=now)
+    MarginEvent.objects.bulk_create([
+        event_build(
+            account=call.credit_account, kind="maturity_repaid", at=now, actor=actor,
+            source=MATURITY_SOURCE, reason="overdue financing repaid", call=call,
+        )
+        for call in calls
+    ])  # fmt: skip
+    # each account revalued (services.account_revalue), at now or its last valuation if later
+    mine = {call.credit_account_id: accounts[call.credit_account_id] for call in calls}
+    states_ensure(mine, now)
+    last = dict(
+        AccountMarginState.objects.filter(credit_account_id__in=list(mine)).values_list(
+            "credit_account_id", "last_valued_at"
+        )
+    )
+    by_time: dict[datetime, list[AccountValuation]] = defaultdict(list)
+    contracts = _contracts(list(mine))
+    for pk, account in mine.items():
+        view = account_view(account, contract=contracts.get(pk))
+        at = max(now, last[pk]) if last.get(pk) else now
+        by_time[at].append(AccountValuation(
+            pk, view.maintenance_ratio, view.total_assets, view.total_liabilities, view.lines
+        ))  # fmt: skip
+    for at, valuations in sorted(by_time.items()):
+        margin_states_apply_many(
+            valuations=valuations, valued_at=at, actor=actor, source=MATURITY_SOURCE
+        )
+    return calls
 
 
 def maturity_on_repaid(account, financings, *, actor) -> None:
@@ -294,8 +460,60 @@ def maturity_on_repaid(account, financings, *, actor) -> None:
         )
 
 
-def maturity_reminders_send(*, on: date, now: datetime, run: MaturityRun) -> None:
-    """The reminders due on `on` (see the module docstring)."""
+_DUE_DATES = """
+SELECT DISTINCT f.due_on FROM lending_financing f
+ WHERE f.status = 'open' AND f.overdue_since IS NULL
+   AND f.due_on >= %(on)s AND f.due_on <= %(until)s
+ ORDER BY 1
+"""
+
+#: the financings of a shard due on one of %(dues)s (in order: due_on, pk), with the stage of
+#: their due date (%(stages)s, the same order), open and not overdue, without both notices of
+#: that stage; {accounts}: restricted to the locked accounts
+_REMINDERS_DUE = """
+SELECT f.id, f.credit_account_id, d.stage FROM lending_financing f
+  JOIN unnest(%(dues)s::date[], %(stages)s::int[]) AS d(due_on, stage) ON d.due_on = f.due_on
+ WHERE f.status = 'open' AND f.overdue_since IS NULL
+   AND mod(f.credit_account_id, %(shards)s) = %(shard)s {accounts}
+   AND (SELECT count(*) FROM lending_notice n
+         WHERE n.financing_id = f.id AND n.kind = 'maturity' AND n.stage = d.stage) < 2
+ ORDER BY f.due_on, f.id
+"""
+
+_UNCOMPUTABLE = """
+SELECT f.id, f.credit_account_id, f.due_on FROM lending_financing f
+ WHERE f.status = 'open' AND f.overdue_since IS NULL AND f.due_on = ANY(%(dues)s::date[])
+   AND mod(f.credit_account_id, %(shards)s) = %(shard)s
+ ORDER BY f.due_on, f.id
+"""
+
+
+def reminder_stages(*, on: date, dues: list[date], stages: list[int]):
+    """For each due date, the latest reminder due on `on` (the fewest trading days before it;
+    an earlier one missed is not sent late), or None: the calendar is asked once per due date
+    and stage, not per financing. Returns ({due: stage}, {due: CalendarExhausted})."""
+    stage_of: dict[date, int] = {}
+    unknown: dict[date, calendar.CalendarExhausted] = {}
+    for due in dues:
+        try:
+            days = [d for d in stages if calendar.add_trading_days(due, -d) <= on]
+        except calendar.CalendarExhausted as exc:
+            unknown[due] = exc
+            continue
+        if days:
+            stage_of[due] = min(days)
+    return stage_of, unknown
+
+
+def maturity_reminders_send(
+    *, on: date, now: datetime, run: MaturityRun, shards: int = 1, shard: int | None = None
+) -> None:
+    """The reminders due on `on` (see the module docstring), set-based: the reminder days are
+    computed once per due date (many financings share one), the financings due a reminder read
+    in one statement per shard, their accounts locked in order, the notices built and saved in
+    bulk and one "maturity_reminder" event per financing reminded, in one transaction per
+    shard."""
+
     stages = sorted(
         {
             int(compliance_selectors.parameter(P.MATURITY_REMINDER_FIRST_DAYS, on=on)),
@@ -303,59 +521,106 @@ def maturity_reminders_send(*, on: date, now: datetime, run: MaturityRun) -> Non
         },
         reverse=True,
     )
-    candidates = list(
-        Financing.objects.filter(
-            status=FinancingStatus.OPEN,
-            overdue_since__isnull=True,
-            due_on__gte=on,
-            due_on__lte=on + timedelta(days=LOOKAHEAD_DAYS),
-        )
-        .select_related("instrument", "credit_account__investor__user")
-        .order_by("due_on", "pk")
-    )
-    for f in candidates:
-        try:
-            due = [d for d in stages if calendar.add_trading_days(f.due_on, -d) <= on]
-        except calendar.CalendarExhausted as exc:
-            run.uncomputable.append(f.pk)
-            log.warning("maturity reminder of financing %s not computed: %s", f.pk, exc)
+    dues = [
+        row[0]
+        for row in _rows(_DUE_DATES, {"on": on, "until": on + timedelta(days=LOOKAHEAD_DAYS)})
+    ]
+    stage_of, unknown = reminder_stages(on=on, dues=dues, stages=stages)
+    for due, exc in unknown.items():
+        log.warning("maturity reminders of financings due on %s not computed: %s", due, exc)
+    for k in shard_range(shard, shards):
+        if unknown:
             with transaction.atomic():
-                account = credit_account_lock(f.credit_account)
-                if not _recorded_today(account, "maturity_reminder_uncomputable", now):
-                    event_record(
-                        account=account, kind="maturity_reminder_uncomputable", at=now,
-                        source=MATURITY_SOURCE, reason=str(exc),
-                        data={"financing": f.pk, "due_on": f.due_on.isoformat()},
-                    )  # fmt: skip
-            continue
-        if not due:
-            continue
-        stage = min(due)  # the latest reminder due; an earlier one missed is not sent late
-        with transaction.atomic():
-            account = credit_account_lock(f.credit_account)
-            ids = notice_send(
-                account=account, kind=NoticeKind.MATURITY, stage=stage, financing=f, at=now,
-                context=_context(f),
-            )  # fmt: skip
-            if ids:
-                event_record(
-                    account=account, kind="maturity_reminder", at=now, source=MATURITY_SOURCE,
-                    reason=f"financing #{f.pk} due on {f.due_on.isoformat()}: reminder "
-                    f"{stage} trading days before",
-                    data={"financing": f.pk, "stage": stage, "notices": ids},
-                )  # fmt: skip
-                run.reminders += ids
+                _uncomputable(unknown, now=now, run=run, shard=k, shards=shards)
+        if stage_of:
+            with transaction.atomic():
+                _reminders(stage_of, now=now, run=run, shard=k, shards=shards)
 
 
-def maturity_process(*, on: date | None = None, now: datetime | None = None, actor=None):
-    """The daily maturity run for `on` (see the module docstring). Returns a MaturityRun."""
+def _uncomputable(unknown: dict, *, now: datetime, run: MaturityRun, shard: int, shards: int):
+    rows = _rows(_UNCOMPUTABLE, _shard_params(shard, shards, dues=list(unknown)))
+    if not rows:
+        return
+    run.uncomputable += [pk for pk, _a, _d in rows]
+    first: dict[int, tuple[int, date]] = {}
+    for pk, account_id, due in rows:  # each account's first financing (due_on, pk)
+        first.setdefault(account_id, (pk, due))
+    accounts = lock_in_order(credit_account_ids=first).credit_accounts
+    recorded = _recorded_today(first, "maturity_reminder_uncomputable", now)
+    MarginEvent.objects.bulk_create([
+        event_build(
+            account=accounts[account_id], kind="maturity_reminder_uncomputable", at=now,
+            source=MATURITY_SOURCE, reason=str(unknown[due]),
+            data={"financing": pk, "due_on": due.isoformat()},
+        )
+        for account_id, (pk, due) in sorted(first.items())
+        if account_id not in recorded
+    ])  # fmt: skip
+
+
+def _reminders(stage_of: dict, *, now: datetime, run: MaturityRun, shard: int, shards: int):
+
+    params = _shard_params(
+        shard, shards, dues=list(stage_of), stages=[stage_of[d] for d in stage_of]
+    )
+    candidates = _rows(_REMINDERS_DUE.format(accounts=""), params)
+    if not candidates:
+        return
+    accounts = lock_in_order(credit_account_ids={a for _f, a, _s in candidates}).credit_accounts
+    params["accounts"] = sorted(accounts)
+    rows = _rows(
+        _REMINDERS_DUE.format(accounts="AND f.credit_account_id = ANY(%(accounts)s)"), params
+    )
+    stage = {pk: s for pk, _a, s in rows}
+    financings = Financing.objects.filter(pk__in=list(stage)).select_related("instrument")
+    financings = sorted(financings, key=lambda f: (f.due_on, f.pk))
+    lines = lines_for_many({f.credit_account_id for f in financings}, on=timezone.localdate(now))
+    notices = []
+    for f in financings:
+        notices += notices_build(
+            account=accounts[f.credit_account_id], kind=NoticeKind.MATURITY, stage=stage[f.pk],
+            financing=f, at=now, context={**_context(f), "lines": lines[f.credit_account_id]},
+        )  # fmt: skip
+    written: dict[int, list[int]] = defaultdict(list)
+    for notice in notices_save_batched(notices):
+        written[notice.financing_id].append(notice.pk)
+    events = []
+    for f in financings:
+        ids = written.get(f.pk)
+        if not ids:
+            continue
+        events.append(event_build(
+            account=accounts[f.credit_account_id], kind="maturity_reminder", at=now,
+            source=MATURITY_SOURCE,
+            reason=f"financing #{f.pk} due on {f.due_on.isoformat()}: reminder "
+            f"{stage[f.pk]} trading days before",
+            data={"financing": f.pk, "stage": stage[f.pk], "notices": ids},
+        ))  # fmt: skip
+        run.reminders += ids
+    MarginEvent.objects.bulk_create(events)
+
+
+def maturity_process(
+    *,
+    on: date | None = None,
+    now: datetime | None = None,
+    actor=None,
+    shards: int = 1,
+    shard: int | None = None,
+):
+    """The daily maturity run for `on` (see the module docstring). Returns a MaturityRun.
+    `shards`/`shard`: the calls and reminders run one transaction per shard of credit accounts
+    (every shard in this process unless `shard` names one; marking financings overdue is not
+    sharded)."""
     now = now or timezone.now()
     on = on or timezone.localtime(now, SHANGHAI).date()
     run = MaturityRun(on=on)
-    run.overdue = [f.pk for f in financing_maturity.financings_mark_overdue(on=on, actor=actor)]
-    run.closed = [c.pk for c in maturity_calls_close_repaid(now=now, actor=actor)]
-    maturity_calls_issue(now=now, run=run, actor=actor)
-    maturity_reminders_send(on=on, now=now, run=run)
+    run.overdue = financing_maturity.financings_mark_overdue(on=on, actor=actor)
+    run.closed = [
+        c.pk for c in maturity_calls_close_repaid(now=now, actor=actor, shards=shards, shard=shard)
+    ]
+    maturity_calls_issue(now=now, run=run, actor=actor, shards=shards, shard=shard)
+    maturity_reminders_send(on=on, now=now, run=run, shards=shards, shard=shard)
     return run
 
 

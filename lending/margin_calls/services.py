@@ -43,7 +43,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -64,7 +64,7 @@ from accounts.errors import (
 from accounts.precision import RATIO
 from compliance import calendar
 from lending.credit import selectors as credit_selectors
-from lending.credit.locks import credit_account_lock, lock_in_order
+from lending.credit.locks import lock_in_order
 from lending.credit.models import CreditAccount, CreditContract
 from lending.domain import margin
 from lending.financing.valuation import account_view
@@ -953,92 +953,42 @@ def account_revalue(
 # --------------------------------------------------------------------------- escalation
 
 
-def calls_escalate_overdue(*, now: datetime | None = None, actor=None) -> list[MarginCall]:
-    """Mark every open call whose deadline has passed as overdue (state overdue, overdue
-    notice). One transaction per call; running it twice changes nothing the second time."""
+def calls_escalate_overdue(
+    *,
+    now: datetime | None = None,
+    actor=None,
+    shards: int = 1,
+    shard: int | None = None,
+) -> list[MarginCall]:
+    """Mark every open call whose deadline has passed as overdue (state overdue, event,
+    overdue notice), set-based: one transaction per shard of credit accounts (account id mod
+    `shards`), every shard in this process unless `shard` names one
+    (lending.margin_calls.escalation, docs/eod-calls.md). Running it twice changes nothing the
+    second time. Returns the calls escalated, in credit-account order within each shard."""
+    from lending.margin_calls import escalation
+
     now = _aware(now, "now")
-    escalated = []
-    ids = list(
-        MarginCall.objects.filter(status=MarginCallStatus.OPEN, deadline__lt=now).values_list(
-            "pk", flat=True
-        )
-    )
-    for pk in ids:
-        with transaction.atomic():
-            call = MarginCall.objects.select_related("credit_account").get(pk=pk)
-            account = credit_account_lock(call.credit_account)
-            call = MarginCall.objects.select_for_update(of=("self",)).get(pk=pk)
-            if call.status != MarginCallStatus.OPEN or call.deadline >= now:
-                continue
-            call.status = MarginCallStatus.OVERDUE
-            call.overdue_at = now
-            stamp(call, actor=actor, reason="deadline passed")
-            call.save()
-            reason = (
-                f"deadline {call.deadline.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (Shanghai) passed"
-            )
-            event_record(
-                account=account, kind="call_overdue", at=now, actor=actor, source="escalation",
-                reason=reason, call=call,
-            )  # fmt: skip
-            row = _state_row(account, now)
-            state_set(
-                row, MarginStateKind.OVERDUE, at=now, actor=actor, source="escalation",
-                reason=reason, call=call,
-            )  # fmt: skip
-            notice_send(account=account, kind=NoticeKind.OVERDUE, call=call, at=now)
-            escalated.append(call)
+    escalated: list[MarginCall] = []
+    for k in escalation.shard_range(shard, shards):
+        escalated += escalation.escalate_shard(now=now, actor=actor, shard=k, shards=shards)
     return escalated
 
 
-def margin_reminders_send(*, now: datetime | None = None) -> list[int]:
+def margin_reminders_send(
+    *, now: datetime | None = None, shards: int = 1, shard: int | None = None
+) -> list[int]:
     """Staged reminders: accounts still in warning get reminder 1, 2, ... (each
     `warning_reminder_hours` after the previous warning notice, at most `warning_max_reminders`
     per episode); open calls get one reminder `call_reminder_hours` after issue, before the
-    deadline. Idempotent per stage (unique notices)."""
+    deadline. Idempotent per stage (unique notices). Set-based, one transaction per shard of
+    credit accounts (lending.margin_calls.escalation.reminders_shard). Returns the pks of the
+    notices written."""
+    from lending.margin_calls import escalation
+
     now = _aware(now, "now")
-    cfg = config()
     sent: list[int] = []
-    warn_after = timedelta(hours=cfg["warning_reminder_hours"])
-    for row in AccountMarginState.objects.filter(state=MarginStateKind.WARNING).select_related(
-        "credit_account__investor__user"
-    ):
-        with transaction.atomic():
-            account = credit_account_lock(row.credit_account)
-            row = AccountMarginState.objects.get(pk=row.pk)
-            if row.state != MarginStateKind.WARNING:
-                continue
-            last = (
-                Notice.objects.filter(
-                    credit_account=account,
-                    call=None,
-                    warning_episode=row.warning_episode,
-                    channel=NoticeChannel.PORTAL,
-                )
-                .order_by("-stage")
-                .first()
-            )
-            if last is None or last.stage >= cfg["warning_max_reminders"]:
-                continue
-            if now - last.created_at < warn_after:
-                continue
-            sent += notice_send(
-                account=account,
-                kind=NoticeKind.REMINDER,
-                stage=last.stage + 1,
-                warning_episode=row.warning_episode,
-                at=now,
-                context={"ratio": row.last_ratio},
-            )
-    call_after = timedelta(hours=cfg["call_reminder_hours"])
-    for call in MarginCall.objects.filter(
-        status=MarginCallStatus.OPEN, issued_at__lte=now - call_after, deadline__gt=now
-    ).select_related("credit_account__investor__user"):
-        with transaction.atomic():
-            credit_account_lock(call.credit_account)
-            sent += notice_send(
-                account=call.credit_account, kind=NoticeKind.REMINDER, stage=1, call=call, at=now
-            )
+    for k in escalation.shard_range(shard, shards):
+        sent += escalation.reminders_shard(now=now, shard=k, shards=shards)
     return sent
 
 

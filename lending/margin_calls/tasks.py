@@ -6,31 +6,56 @@ from celery import shared_task
 from lending.common.tasks import LIMITS
 
 
+def _when(now: str | None):
+    from datetime import datetime
+
+    return datetime.fromisoformat(now) if now else None
+
+
 @shared_task(name="lending.tasks.margin_calls_escalate_overdue", **LIMITS)
-def margin_calls_escalate_overdue() -> list[int]:
-    """Open calls past their deadline become overdue (overdue notice); ids escalated."""
+def margin_calls_escalate_overdue(now: str | None = None, shards: int = 1) -> list[int]:
+    """Open calls past their deadline become overdue (overdue notice), every shard in this
+    worker, one transaction per shard; ids escalated. `now`: an aware ISO datetime."""
     from lending.margin_calls import services as calls
 
-    return [call.pk for call in calls.calls_escalate_overdue()]
+    return [call.pk for call in calls.calls_escalate_overdue(now=_when(now), shards=shards)]
+
+
+@shared_task(name="lending.tasks.margin_calls_escalate_shard", **LIMITS)
+def margin_calls_escalate_shard(now: str, shard: int, shards: int) -> int:
+    """One shard (credit account id mod shards) of the escalation; calls escalated."""
+    from lending.margin_calls import services as calls
+
+    return len(calls.calls_escalate_overdue(now=_when(now), shard=shard, shards=shards))
 
 
 @shared_task(name="lending.tasks.margin_reminders_send", **LIMITS)
-def margin_reminders_send() -> int:
+def margin_reminders_send(now: str | None = None, shards: int = 1) -> int:
     """Staged warning reminders and open-call reminders that are due; notices written."""
     from lending.margin_calls import services as calls
 
-    return len(calls.margin_reminders_send())
+    return len(calls.margin_reminders_send(now=_when(now), shards=shards))
+
+
+@shared_task(name="lending.tasks.margin_reminders_shard", **LIMITS)
+def margin_reminders_shard(now: str, shard: int, shards: int) -> int:
+    """One shard (credit account id mod shards) of the reminders; notices written."""
+    from lending.margin_calls import services as calls
+
+    return len(calls.margin_reminders_send(now=_when(now), shard=shard, shards=shards))
 
 
 @shared_task(name="lending.tasks.maturity_process", **LIMITS)
-def maturity_process(on: str | None = None) -> dict:
+def maturity_process(on: str | None = None, now: str | None = None, shards: int = 1) -> dict:
     """The daily maturity run (lending.margin_calls.maturity): overdue financings, their
     forced-close calls, calls closed once repaid, reminders before due dates."""
     from datetime import date
 
     from lending.margin_calls import maturity
 
-    run = maturity.maturity_process(on=date.fromisoformat(on) if on else None)
+    run = maturity.maturity_process(
+        on=date.fromisoformat(on) if on else None, now=_when(now), shards=shards
+    )
     return {
         "on": run.on.isoformat(),
         "overdue": run.overdue,
@@ -80,8 +105,10 @@ def notices_deliver_pending() -> int:
 __all__ = [
     "margin_account_revalue",
     "margin_calls_escalate_overdue",
+    "margin_calls_escalate_shard",
     "margin_notice_deliver",
     "margin_reminders_send",
+    "margin_reminders_shard",
     "maturity_process",
     "notices_deliver",
     "notices_deliver_pending",
