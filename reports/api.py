@@ -3,8 +3,11 @@ No rules here: services decide, selectors decide who sees what."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from accounts.api_permissions import SecondFactorForStaffWrites, writes_need
 
 from . import downloads, kinds, selectors, services
 from .serializers import (
@@ -13,6 +16,10 @@ from .serializers import (
     FilingKindSerializer,
     FilingRequestSerializer,
     FilingSerializer,
+    StatementRunDetailSerializer,
+    StatementRunRequestSerializer,
+    StatementRunRetrySerializer,
+    StatementRunSerializer,
 )
 
 
@@ -117,3 +124,66 @@ class FilingKindListView(APIView):
             for k in kinds.kinds_all()
         ]
         return Response(FilingKindSerializer(rows, many=True).data)
+
+
+#: Statement runs are started and retried with reports.add_filing: refused before the body
+#: is read (the services check it again).
+RUN_WRITES = [IsAuthenticated, writes_need("reports.add_filing"), SecondFactorForStaffWrites]
+
+
+class StatementRunListCreateView(generics.ListAPIView):
+    """GET: the month's statement runs with their progress (staff who may see filings).
+    POST: start a finished month's run (reports.add_filing)."""
+
+    serializer_class = StatementRunSerializer
+    permission_classes = RUN_WRITES
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.statement_runs_visible_to(self.request.user)
+
+    @extend_schema(request=StatementRunRequestSerializer, responses={202: StatementRunSerializer})
+    def post(self, request):
+        data = StatementRunRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = services.statement_run_start(actor=request.user, **data.validated_data)
+        return Response(
+            StatementRunSerializer(run, context={"request": request}).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+def _run_detail(run, request) -> dict:
+    context = {
+        "request": request,
+        "counts": selectors.statement_run_counts(run=run),
+        "failed": selectors.statement_run_failed(run=run),
+    }
+    return StatementRunDetailSerializer(run, context=context).data
+
+
+class StatementRunDetailView(APIView):
+    """A run's progress (its statements counted by status now) and its failed accounts."""
+
+    @extend_schema(responses=StatementRunDetailSerializer)
+    def get(self, request, pk: int):
+        run = selectors.statement_run_get(user=request.user, run_id=pk)
+        return Response(_run_detail(run, request))
+
+
+class StatementRunRetryView(APIView):
+    """Queue the run's FAILED statements again (reports.add_filing); the others stay."""
+
+    permission_classes = RUN_WRITES
+
+    @extend_schema(
+        request=StatementRunRetrySerializer, responses={202: StatementRunDetailSerializer}
+    )
+    def post(self, request, pk: int):
+        run = selectors.statement_run_get(user=request.user, run_id=pk)
+        data = StatementRunRetrySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = services.statement_run_retry_failed(
+            run=run, actor=request.user, reason=data.validated_data["reason"]
+        )
+        return Response(_run_detail(run, request), status=status.HTTP_202_ACCEPTED)

@@ -15,6 +15,11 @@ Design overview (the invariants live here and in the pgtrigger below):
   change is saved through a service with the actor and a reason in simple-history.
 * A ClientStatement is one investor's monthly statement, built the same way (snapshot ->
   hash -> PDF) and downloadable only by that investor (and staff).
+* A StatementRun is one month's statements for the whole book (reports/statement_runs.py):
+  one run per month; its statements are inserted set-based when it starts and rendered in
+  chunks by the workers. Its counters (`ready`, `failed`, `queued`) are progress, kept per
+  chunk without a history row and recounted from the statements' statuses when the run
+  finishes or is retried; its state changes are saved with the actor and a reason.
 """
 
 import pgtrigger
@@ -150,7 +155,82 @@ class StatementStatus(models.TextChoices):
     READY = "ready", _("Ready")
 
 
+class StatementRunStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    DONE_WITH_FAILURES = "done_with_failures", _("Done with failures")
+
+
+class StatementRun(models.Model):
+    period_start = models.DateField(_("period start"))
+    period_end = models.DateField(_("period end"))
+    as_of = models.DateTimeField(_("as of"))
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=StatementRunStatus.choices,
+        default=StatementRunStatus.QUEUED,
+    )
+    accounts = models.PositiveIntegerField(_("accounts"), default=0)
+    ready = models.PositiveIntegerField(_("ready"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    queued = models.PositiveIntegerField(_("queued"), default=0)
+    chunk_size = models.PositiveIntegerField(_("statements per task"), default=25)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+        help_text=_("Empty when the monthly schedule started it."),
+    )
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    # the counters are progress (updated per chunk): no history row each time
+    history = HistoricalRecords(excluded_fields=["ready", "failed", "queued"])
+
+    class Meta:
+        verbose_name = _("statement run")
+        verbose_name_plural = _("statement runs")
+        ordering = ["-period_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period_start"], name="reports_statementrun_one_a_month"
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=models.F("period_start")),
+                name="reports_statementrun_period_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period_start:%Y-%m} ({self.status})"
+
+    @property
+    def done_count(self) -> int:
+        return self.ready + self.failed
+
+    @property
+    def percent(self) -> int:
+        if not self.accounts:
+            return 100
+        return min(100, (self.ready + self.failed) * 100 // self.accounts)
+
+
 class ClientStatement(models.Model):
+    run = models.ForeignKey(
+        StatementRun,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="statements",
+        verbose_name=_("run"),
+        db_index=False,  # the (run, status) index below serves the run's lookups
+    )
     investor = models.ForeignKey(
         "accounts.InvestorProfile",
         on_delete=models.PROTECT,
@@ -198,6 +278,19 @@ class ClientStatement(models.Model):
                 name="reports_statement_period_order",
             ),
         ]
+        indexes = [
+            # a run's progress and its failed statements: counted and listed by status
+            models.Index(fields=["run", "status"], name="reports_statement_run_status"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.investor_id} {self.period_start:%Y-%m} ({self.status})"
+
+
+# The end of day's run and steps live in their own module (reports/eod/models.py).
+from .eod.models import (  # noqa: E402, F401
+    EndOfDayRun,
+    EndOfDayStatus,
+    EndOfDayStep,
+    EndOfDayStepStatus,
+)

@@ -98,10 +98,28 @@ def snapshot_as_of(snapshot: dict) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
+_FONT_CONFIG = None
+
+
+def _font_config():
+    """One WeasyPrint FontConfiguration per process, reused by every document it renders (a
+    worker renders thousands of statements): fontconfig's set-up and pango's font map are
+    made once. The documents use system fonts only (no @font-face), so nothing of one
+    document stays in it for the next."""
+    global _FONT_CONFIG
+    if _FONT_CONFIG is None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        _FONT_CONFIG = FontConfiguration()
+    return _FONT_CONFIG
+
+
 def pdf_bytes(html: str) -> bytes:
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
     # Only data: URLs: no network, no local files, nothing that could differ between hosts.
     fetcher = URLFetcher(allowed_protocols={"data"})
-    return HTML(string=html, base_url=None, url_fetcher=fetcher).write_pdf()
+    return HTML(string=html, base_url=None, url_fetcher=fetcher).write_pdf(
+        font_config=_font_config()
+    )

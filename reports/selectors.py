@@ -26,7 +26,7 @@ from lending.instruments import selectors as instruments_selectors
 from lending.instruments.exchange_lists import collateral_rate_sql
 from lending.instruments.models import InstrumentCategory
 
-from .models import ClientStatement, Filing, StatementStatus
+from .models import ClientStatement, Filing, StatementRun, StatementStatus
 
 # --- filings -------------------------------------------------------------------------------
 
@@ -98,6 +98,64 @@ def statement_get_for_staff(*, user, statement_id: int) -> ClientStatement:
             _("statement %(pk)s not found") % {"pk": statement_id}, code="statement_not_found"
         )
     return statement
+
+
+# --- statement runs ------------------------------------------------------------------------
+
+
+def statement_runs_visible_to(user) -> QuerySet[StatementRun]:
+    if not (user.is_authenticated and user.is_staff and user.has_perm("reports.view_filing")):
+        return StatementRun.objects.none()
+    return StatementRun.objects.select_related("requested_by")
+
+
+def statement_run_get(*, user, run_id: int) -> StatementRun:
+    run = statement_runs_visible_to(user).filter(pk=run_id).first()
+    if run is None:
+        raise NotFound(
+            _("statement run %(pk)s not found") % {"pk": run_id}, code="statement_run_not_found"
+        )
+    return run
+
+
+def statement_run_counts(*, run: StatementRun) -> dict[str, int]:
+    """The run's statements by status, counted now (one aggregate on the run's index): the
+    exact progress, where the run's own counters are updated per chunk."""
+    from django.db.models import Count
+
+    counts = dict(
+        ClientStatement.objects.filter(run_id=run.pk)
+        .order_by()
+        .values("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    ready = counts.get(StatementStatus.READY, 0)
+    failed = counts.get(StatementStatus.FAILED, 0)
+    queued = counts.get(StatementStatus.QUEUED, 0)
+    generating = counts.get(StatementStatus.GENERATING, 0)
+    accounts = ready + failed + queued + generating
+    return {
+        "accounts": accounts,
+        "ready": ready,
+        "failed": failed,
+        "queued": queued,
+        "generating": generating,
+        "percent": 100 if not accounts else (ready + failed) * 100 // accounts,
+    }
+
+
+def statement_run_failed(*, run: StatementRun) -> QuerySet[ClientStatement]:
+    """The run's failed statements, with their investor and error, in investor order."""
+    return (
+        ClientStatement.objects.filter(run_id=run.pk, status=StatementStatus.FAILED)
+        .select_related("investor")
+        .order_by("investor_id")
+    )
+
+
+def statement_run_history(*, run: StatementRun) -> list:
+    return list(run.history.select_related("history_user").order_by("-history_id"))
 
 
 # --- point-in-time reads of other apps -----------------------------------------------------

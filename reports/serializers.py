@@ -2,7 +2,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from .kinds import KINDS
-from .models import Filing
+from .models import ClientStatement, Filing, StatementRun
 
 FORMATS = ("pdf", "json", "csv")
 
@@ -91,3 +91,77 @@ class FilingKindSerializer(serializers.Serializer):
     available = serializers.BooleanField()
     daily = serializers.BooleanField()
     pending = serializers.CharField()
+
+
+class StatementRunSerializer(serializers.ModelSerializer):
+    """A month's statement run; `ready`, `failed`, `queued` are its counters (updated per
+    chunk, exact once it has finished); `percent` of the accounts done (ready or failed)."""
+
+    month = serializers.SerializerMethodField()
+    percent = serializers.IntegerField(read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
+
+    class Meta:
+        model = StatementRun
+        fields = [
+            "id",
+            "month",
+            "period_start",
+            "period_end",
+            "as_of",
+            "status",
+            "accounts",
+            "ready",
+            "failed",
+            "queued",
+            "percent",
+            "chunk_size",
+            "requested_by",
+            "requested_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_month(self, obj: StatementRun) -> str:
+        return f"{obj.period_start:%Y-%m}"
+
+
+class StatementRunFailedSerializer(serializers.ModelSerializer):
+    investor_name = serializers.CharField(source="investor.real_name", read_only=True)
+
+    class Meta:
+        model = ClientStatement
+        fields = ["id", "investor", "investor_name", "error"]
+        read_only_fields = fields
+
+
+class StatementRunDetailSerializer(StatementRunSerializer):
+    """The run with its statements counted by status now, and its failed statements (the
+    first FAILED_SHOWN) with their error."""
+
+    FAILED_SHOWN = 200
+    counts = serializers.SerializerMethodField()
+    failed_statements = serializers.SerializerMethodField()
+
+    class Meta(StatementRunSerializer.Meta):
+        fields = [*StatementRunSerializer.Meta.fields, "counts", "failed_statements"]
+        read_only_fields = fields
+
+    def get_counts(self, obj: StatementRun) -> dict[str, int]:
+        return self.context["counts"]
+
+    def get_failed_statements(self, obj: StatementRun) -> list[dict]:
+        rows = self.context["failed"][: self.FAILED_SHOWN]
+        return StatementRunFailedSerializer(rows, many=True).data
+
+
+class StatementRunRequestSerializer(serializers.Serializer):
+    year = serializers.IntegerField(min_value=2000, max_value=2100)
+    month = serializers.IntegerField(min_value=1, max_value=12)
+    reason = serializers.CharField(max_length=500, required=False, default="")
+    chunk_size = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+
+
+class StatementRunRetrySerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, default="")

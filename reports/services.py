@@ -10,22 +10,31 @@ any UPDATE or DELETE of their row (see reports/models.py).
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.audit import stamp
+from accounts.audit import change_reason, stamp
 from accounts.errors import Conflict, RuleViolation, ValidationFailed
 from accounts.permissions import require_permission
 from accounts.second_factor import require_second_factor
 
 from . import canonical, kinds, render, statements
-from .models import ClientStatement, Filing, FilingStatus, StatementStatus
+from .models import (
+    ClientStatement,
+    Filing,
+    FilingStatus,
+    StatementRun,
+    StatementRunStatus,
+    StatementStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -414,13 +423,42 @@ def filings_prepare_daily(*, day: date | None = None) -> list[Filing]:
 
 
 # --- client statements ---------------------------------------------------------------------
+#
+# A month's statements for the whole book are a StatementRun (reports/models.py):
+#
+# * statement_run_start inserts every statement of the month in one INSERT ... SELECT (the
+#   investors onboarded by the period's end: created by then, with a profile history row that
+#   stands at the end of the period, as reports.selectors.investor_as_of reads it; investors
+#   who already have that month's statement are skipped), their history rows in one INSERT
+#   ... SELECT, then, on commit, one dispatch task;
+# * the dispatch task (statement_run_dispatch) sends one chunk task per `chunk_size` queued
+#   statements of the run: a message per chunk, not per account, nor one task for the book;
+# * a chunk (statements_generate_chunk) takes its statements (QUEUED -> GENERATING, one
+#   statement for the chunk with its history rows), builds their snapshots set-based
+#   (reports.statements.build_statements: a fixed number of queries per chunk), then renders
+#   and stores each statement in its own transaction (READY, or FAILED with its error: one
+#   failure does not spoil the chunk), and adds its outcome to the run's counters;
+# * the chunk that finds no statement of the run left to do closes the run: counters recounted
+#   from the statements' statuses (one aggregate), status DONE or DONE_WITH_FAILURES;
+# * statement_run_retry_failed puts the FAILED statements of a finished run back to QUEUED
+#   (one UPDATE with their history rows) and dispatches them again; the others are untouched.
+#
+# A statement is stored once: storing re-checks under the row lock that it is still
+# GENERATING, so a redelivered chunk (acks_late) or a second task for the same statement finds
+# it READY and leaves it alone.
+
+#: Statements per chunk task. A chunk shares its snapshot queries, so larger chunks read less
+#: per statement; at about 10 statements a second per worker a chunk of 25 is ~2.5 s of work,
+#: short enough that work spreads evenly over the workers and a redelivery redoes little
+#: (bench/eod/statements.py).
+STATEMENT_CHUNK = 25
+MAX_STATEMENT_CHUNK = 1000
+
+ACTIVE_STATEMENT = (StatementStatus.QUEUED, StatementStatus.GENERATING)
 
 
-def statement_request(
-    *, investor, year: int, month: int, actor, reason: str = ""
-) -> ClientStatement:
-    """Queue one investor's statement for a finished month (actor=None: monthly schedule)."""
-    require_permission(actor, "reports.add_filing", action="request a statement")
+def _finished_month(year, month) -> tuple[date, date]:
+    """The month's first and last day; refused unless it is a month, and over."""
     try:
         period_start, period_end = statements.period_for(int(year), int(month))
     except (ValueError, TypeError) as exc:
@@ -435,6 +473,31 @@ def statement_request(
             code="period_not_over",
             extra={"field": "month"},
         )
+    return period_start, period_end
+
+
+def last_month() -> tuple[int, int]:
+    """(year, month) of the month before today's (desk time)."""
+    previous = timezone.localdate().replace(day=1) - timedelta(days=1)
+    return previous.year, previous.month
+
+
+def _enqueue_task(task_name: str, *args) -> None:
+    from . import tasks
+
+    task = getattr(tasks, task_name)
+    queue = getattr(settings, "REPORTS_TASK_QUEUE", None)
+    options = {"queue": queue} if queue else {}
+    transaction.on_commit(lambda: task.apply_async(args=list(args), **options))
+
+
+def statement_request(
+    *, investor, year: int, month: int, actor, reason: str = ""
+) -> ClientStatement:
+    """Queue one investor's statement for a finished month (actor=None: monthly schedule).
+    A statement made this way belongs to no run."""
+    require_permission(actor, "reports.add_filing", action="request a statement")
+    period_start, period_end = _finished_month(year, month)
     from . import selectors
 
     if (
@@ -478,44 +541,354 @@ def statement_request(
         statement.requested_by = actor
         stamp(statement, actor=actor, reason=reason or "statement requested")
         statement.save()
+        if statement.run_id is not None:
+            _run_reopen(statement.run_id, actor=actor, reason=f"statement {statement.pk} again")
         _enqueue("statement_generate", statement.pk)
     return statement
 
 
 def statement_generate(*, statement_id: int) -> ClientStatement:
-    with transaction.atomic():
-        statement = ClientStatement.objects.select_for_update(of=("self",)).get(pk=statement_id)
-        if statement.status not in (StatementStatus.QUEUED, StatementStatus.GENERATING):
-            return statement
-        statement.status = StatementStatus.GENERATING
-        statement.progress = 10
-        stamp(statement, actor=None, reason="generation started")
-        statement.save()
+    """Build, render and store one statement (a chunk of one)."""
+    statements_generate_chunk(statement_ids=[statement_id])
+    return ClientStatement.objects.get(pk=statement_id)
+
+
+# --- client statements: a month's run ------------------------------------------------------
+
+
+def _statement_history_sql() -> tuple[str, str]:
+    """(target columns, source columns of `t`) of the statements' history rows."""
+    from simple_history.utils import get_history_model_for_model
+
+    history = get_history_model_for_model(ClientStatement)
+    qn = connection.ops.quote_name
+    tracked = [qn(f.column) for f in history.tracked_fields]
+    target = ", ".join(
+        [*tracked, "history_date", "history_change_reason", "history_user_id", "history_type"]
+    )
+    return target, ", ".join(f"t.{c}" for c in tracked)
+
+
+def _statements_history_insert(cursor, *, ids_sql: str, params: dict, kind: str) -> int:
+    """One history row per statement selected by `ids_sql` (a condition on `t`), its tracked
+    columns copied from the row as it now is in this transaction; user, reason and date as
+    parameters (`user`, `reason`, `now`): the project's bulk history (accounts.bulk)."""
+    from simple_history.utils import get_history_model_for_model
+
+    history = get_history_model_for_model(ClientStatement)
+    target, source = _statement_history_sql()
+    qn = connection.ops.quote_name
+    cursor.execute(
+        # identifiers from the models' meta, quoted; every value is a parameter
+        f"INSERT INTO {qn(history._meta.db_table)} ({target}) "  # noqa: S608
+        f"SELECT {source}, %(now)s, %(reason)s, %(user)s, %(kind)s "
+        f"FROM {qn(ClientStatement._meta.db_table)} t WHERE {ids_sql} ORDER BY t.id",
+        {**params, "kind": kind},
+    )
+    return cursor.rowcount
+
+
+#: The month's statements of every investor onboarded by the period's end: created by then
+#: (selectors.investors_onboarded_by) and with a profile as it stood then (the latest history
+#: row at as_of is not a deletion: selectors.investor_as_of), without that month's statement.
+_STATEMENTS_INSERT = """
+INSERT INTO reports_clientstatement
+    (run_id, investor_id, period_start, period_end, as_of, language, status, progress, error,
+     data_sha256, pdf_file, pdf_sha256, requested_by_id, requested_at, generated_at)
+SELECT %(run)s, p.id, %(start)s, %(end)s, %(as_of)s, %(language)s, %(queued)s, 0, '', '', '',
+       '', %(user)s, %(now)s, NULL
+FROM accounts_investorprofile p
+WHERE p.created_at <= %(as_of)s
+  AND (SELECT h.history_type FROM accounts_historicalinvestorprofile h
+        WHERE h.id = p.id AND h.history_date <= %(as_of)s
+        ORDER BY h.history_date DESC, h.history_id DESC LIMIT 1) IN ('+', '~')
+  AND NOT EXISTS (SELECT 1 FROM reports_clientstatement s
+                   WHERE s.investor_id = p.id AND s.period_start = %(start)s)
+ORDER BY p.id
+ON CONFLICT (investor_id, period_start) DO NOTHING
+"""
+
+
+def statement_run_start(
+    *,
+    year: int,
+    month: int,
+    actor,
+    reason: str = "",
+    chunk_size: int | None = None,
+) -> StatementRun:
+    """Start a finished month's statements for the book: one run per month. Inserts every
+    statement (set-based, with history rows) and queues their rendering in chunks.
+    actor=None is the monthly schedule."""
+    require_permission(actor, "reports.add_filing", action="start a month's statements")
+    period_start, period_end = _finished_month(year, month)
+    size = STATEMENT_CHUNK if chunk_size is None else int(chunk_size)
+    if not 1 <= size <= MAX_STATEMENT_CHUNK:
+        raise ValidationFailed(
+            _("chunk_size: between 1 and %(most)s statements per task")
+            % {"most": MAX_STATEMENT_CHUNK},
+            extra={"field": "chunk_size"},
+        )
+    existing = StatementRun.objects.filter(period_start=period_start).first()
+    if existing is not None:
+        raise Conflict(
+            _(
+                "month: the statements of %(month)s were started already (run %(pk)s, "
+                "%(status)s); retry its failed statements instead"
+            )
+            % {
+                "month": f"{period_start:%Y-%m}",
+                "pk": existing.pk,
+                "status": existing.get_status_display(),
+            },
+            code="statement_run_exists",
+            extra={"field": "month", "run": existing.pk},
+        )
+    reason = (reason or "").strip() or (
+        "monthly schedule" if actor is None else "month's statements requested"
+    )
+    as_of = statements.period_as_of(period_end)
+    now = timezone.now()
     try:
-        snapshot = statements.build_statement(
-            investor_id=statement.investor_id,
-            period_start=statement.period_start,
-            period_end=statement.period_end,
-        )
-        json_bytes = canonical.to_json_bytes(snapshot)
-        data_sha256 = canonical.sha256_hex(json_bytes)
-        html = render.statement_html(
-            snapshot=snapshot, data_sha256=data_sha256, language=statement.language
-        )
-        pdf = render.pdf_bytes(html)
-    except Exception as exc:
-        logger.exception("statement %s generation failed", statement_id)
         with transaction.atomic():
-            statement = ClientStatement.objects.select_for_update(of=("self",)).get(pk=statement_id)
-            statement.status = StatementStatus.FAILED
-            statement.error = f"{type(exc).__name__}: {exc}"[:4000]
-            stamp(statement, actor=None, reason="generation failed")
-            statement.save()
-        return statement
+            run = StatementRun(
+                period_start=period_start,
+                period_end=period_end,
+                as_of=as_of,
+                chunk_size=size,
+                requested_by=actor,
+            )
+            stamp(run, actor=actor, reason=reason)
+            run.save()
+            params = {
+                "run": run.pk,
+                "start": period_start,
+                "end": period_end,
+                "as_of": as_of,
+                "language": settings.LANGUAGE_CODE,
+                "queued": StatementStatus.QUEUED,
+                "user": getattr(actor, "pk", None),
+                "now": now,
+                "reason": change_reason(actor=actor, reason=f"statement run {run.pk}: {reason}"),
+            }
+            with connection.cursor() as cursor:
+                cursor.execute(_STATEMENTS_INSERT, params)
+                count = cursor.rowcount
+                written = _statements_history_insert(
+                    cursor, ids_sql="t.run_id = %(run)s", params=params, kind="+"
+                )
+            if written != count:
+                raise RuntimeError(f"statement run {run.pk}: {written} history rows for {count}")
+            run.accounts = run.queued = count
+            if count == 0:
+                run.status = StatementRunStatus.DONE
+                run.started_at = run.finished_at = now
+            stamp(
+                run,
+                actor=actor,
+                reason=f"{count} statements queued"
+                if count
+                else "no investor to send a statement to",
+            )
+            run.save()
+            if count:
+                _enqueue_task("statement_run_dispatch", run.pk)
+    except IntegrityError as exc:
+        raise Conflict(
+            _("month: the statements of %(month)s were just started")
+            % {"month": f"{period_start:%Y-%m}"},
+            code="statement_run_exists",
+            extra={"field": "month"},
+        ) from exc
+    return run
+
+
+def statement_run_dispatch(*, run_id: int) -> int:
+    """Worker side: one chunk task per `chunk_size` QUEUED statements of the run (in investor
+    order); the run becomes RUNNING. Returns the chunks sent."""
+    from . import tasks
+
+    with transaction.atomic():
+        run = StatementRun.objects.select_for_update(of=("self",)).get(pk=run_id)
+        if run.status in (StatementRunStatus.QUEUED,):
+            run.status = StatementRunStatus.RUNNING
+            run.started_at = run.started_at or timezone.now()
+            stamp(run, actor=None, reason="rendering started")
+            run.save()
+    ids = list(
+        ClientStatement.objects.filter(run_id=run_id, status=StatementStatus.QUEUED)
+        .order_by("investor_id")
+        .values_list("pk", flat=True)
+    )
+    queue = getattr(settings, "REPORTS_TASK_QUEUE", None)
+    options = {"queue": queue} if queue else {}
+    size = run.chunk_size or STATEMENT_CHUNK
+    chunks = 0
+    for start in range(0, len(ids), size):
+        tasks.statements_generate_chunk.apply_async(args=[ids[start : start + size]], **options)
+        chunks += 1
+    if not ids:
+        statement_run_close(run_id=run_id)
+    return chunks
+
+
+def statement_run_retry_failed(*, run: StatementRun, actor, reason: str = "") -> StatementRun:
+    """Queue the FAILED statements of a finished run again (each goes back to QUEUED, with a
+    history row; READY ones are untouched) and render them in chunks."""
+    require_permission(actor, "reports.add_filing", action="retry failed statements")
+    reason = (reason or "").strip() or "retry failed statements"
+    with transaction.atomic():
+        run = StatementRun.objects.select_for_update(of=("self",)).get(pk=run.pk)
+        if run.status not in (StatementRunStatus.DONE, StatementRunStatus.DONE_WITH_FAILURES):
+            raise RuleViolation(
+                _(
+                    "status: run %(pk)s is %(status)s; retry its failed statements once it has "
+                    "finished"
+                )
+                % {"pk": run.pk, "status": run.get_status_display()},
+                code="statement_run_busy",
+                extra={"field": "status", "run": run.pk},
+            )
+        params = {
+            "run": run.pk,
+            "failed": StatementStatus.FAILED,
+            "queued": StatementStatus.QUEUED,
+            "user": getattr(actor, "pk", None),
+            "now": timezone.now(),
+            "reason": change_reason(actor=actor, reason=f"retry: {reason}"),
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE reports_clientstatement SET status = %(queued)s, error = '', progress = 0 "
+                "WHERE run_id = %(run)s AND status = %(failed)s RETURNING id",
+                params,
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            if not ids:
+                raise RuleViolation(
+                    _("run: run %(pk)s has no failed statement to retry") % {"pk": run.pk},
+                    code="nothing_to_retry",
+                    extra={"run": run.pk},
+                )
+            _statements_history_insert(
+                cursor, ids_sql="t.id = ANY(%(ids)s)", params={**params, "ids": ids}, kind="~"
+            )
+        run.status = StatementRunStatus.RUNNING
+        run.finished_at = None
+        _run_recount(run)
+        stamp(run, actor=actor, reason=f"retry of {len(ids)} failed statements: {reason}")
+        run.save()
+        _enqueue_task("statement_run_dispatch", run.pk)
+    return run
+
+
+def _run_recount(run: StatementRun) -> None:
+    """The run's counters from its statements' statuses: one aggregate (not saved here)."""
+    counts = dict(
+        ClientStatement.objects.filter(run_id=run.pk)
+        .order_by()
+        .values("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    run.ready = counts.get(StatementStatus.READY, 0)
+    run.failed = counts.get(StatementStatus.FAILED, 0)
+    run.queued = sum(counts.get(s, 0) for s in ACTIVE_STATEMENT)
+    run.accounts = sum(counts.values())
+
+
+def _run_reopen(run_id: int, *, actor, reason: str) -> None:
+    """A statement of the run queued again: the run is RUNNING until it is done (in the
+    caller's transaction)."""
+    run = StatementRun.objects.select_for_update(of=("self",)).get(pk=run_id)
+    run.status = StatementRunStatus.RUNNING
+    run.finished_at = None
+    _run_recount(run)
+    stamp(run, actor=actor, reason=reason)
+    run.save()
+
+
+def _run_counts_add(run_id: int, *, ready: int = 0, failed: int = 0, queued: int = 0) -> None:
+    """Progress: add a chunk's outcome to the run's counters, saved without a history row
+    (progress fields are excluded from the run's history, as a filing's progress is).
+    Recounted exactly from the statuses when the run closes."""
+    if not (ready or failed or queued):
+        return
+    run = StatementRun(pk=run_id)
+    run.ready = Greatest(F("ready") + ready, 0)
+    run.failed = Greatest(F("failed") + failed, 0)
+    run.queued = Greatest(F("queued") + queued, 0)
+    run.skip_history_when_saving = True
+    run.save(update_fields=["ready", "failed", "queued"])
+
+
+def statement_run_close(*, run_id: int) -> StatementRun:
+    """Close the run when none of its statements is left to do: counters recounted from the
+    statuses, DONE or DONE_WITH_FAILURES. Called by the chunk that finishes last (a chunk
+    finding work left does nothing); harmless when repeated."""
+    with transaction.atomic():
+        run = StatementRun.objects.select_for_update(of=("self",)).get(pk=run_id)
+        if run.status in (StatementRunStatus.DONE, StatementRunStatus.DONE_WITH_FAILURES):
+            return run
+        if ClientStatement.objects.filter(run_id=run_id, status__in=ACTIVE_STATEMENT).exists():
+            return run
+        _run_recount(run)
+        run.status = (
+            StatementRunStatus.DONE_WITH_FAILURES if run.failed else StatementRunStatus.DONE
+        )
+        run.finished_at = timezone.now()
+        stamp(
+            run,
+            actor=None,
+            reason=f"finished: {run.ready} ready, {run.failed} failed of {run.accounts}",
+        )
+        run.save()
+    return run
+
+
+def _statements_take(statement_ids: list[int]) -> list[ClientStatement]:
+    """QUEUED (or GENERATING: a redelivered chunk) statements of the list become GENERATING:
+    one UPDATE with their history rows; the others (READY, FAILED, gone) are left out."""
+    params = {
+        "ids": list(statement_ids),
+        "generating": StatementStatus.GENERATING,
+        "active": list(ACTIVE_STATEMENT),
+        "user": None,
+        "now": timezone.now(),
+        "reason": change_reason(actor=None, reason="generation started"),
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE reports_clientstatement SET status = %(generating)s, progress = 10 "
+            "WHERE id = ANY(%(ids)s) AND status = ANY(%(active)s) RETURNING id",
+            params,
+        )
+        taken = [row[0] for row in cursor.fetchall()]
+        if taken:
+            _statements_history_insert(
+                cursor, ids_sql="t.id = ANY(%(ids)s)", params={**params, "ids": taken}, kind="~"
+            )
+    return list(ClientStatement.objects.filter(pk__in=taken).order_by("investor_id"))
+
+
+def _statement_failed(statement_id: int, message: str) -> bool:
     with transaction.atomic():
         statement = ClientStatement.objects.select_for_update(of=("self",)).get(pk=statement_id)
         if statement.status != StatementStatus.GENERATING:
-            return statement
+            return False
+        statement.status = StatementStatus.FAILED
+        statement.error = message[:4000]
+        stamp(statement, actor=None, reason="generation failed")
+        statement.save()
+    return True
+
+
+def _statement_store(statement_id: int, *, pdf: bytes, data_sha256: str) -> bool:
+    """Store the PDF once: under the row lock, only a statement still GENERATING."""
+    with transaction.atomic():
+        statement = ClientStatement.objects.select_for_update(of=("self",)).get(pk=statement_id)
+        if statement.status != StatementStatus.GENERATING:
+            return False  # stored by another delivery of the same work, or re-queued
         name = PurePosixPath(
             f"statement-{statement.investor_id}-{statement.period_start:%Y-%m}.pdf"
         ).name
@@ -527,34 +900,78 @@ def statement_generate(*, statement_id: int) -> ClientStatement:
         statement.generated_at = timezone.now()
         stamp(statement, actor=None, reason=f"generated; data SHA-256 {data_sha256}")
         statement.save()
-    return statement
+    return True
+
+
+def statements_generate_chunk(*, statement_ids: list[int]) -> dict[str, int]:
+    """Worker side: build, render and store the statements of one chunk (see the section's
+    comment). Returns the counts: ready, failed, skipped (not QUEUED/GENERATING any more)."""
+    taken = _statements_take(statement_ids)
+    counts = {"ready": 0, "failed": 0, "skipped": len(set(statement_ids)) - len(taken)}
+    if not taken:
+        return counts
+    try:
+        snapshots = statements.build_statements(
+            [(s.pk, s.investor_id, s.period_start, s.period_end) for s in taken]
+        )
+    except Exception:  # the chunk's shared reads failed: build each on its own
+        logger.exception("statements %s: chunk build failed; building one by one", statement_ids)
+        snapshots = {}
+        for s in taken:
+            try:
+                snapshots[s.pk] = statements.build_statement(
+                    investor_id=s.investor_id, period_start=s.period_start, period_end=s.period_end
+                )
+            except Exception as exc:  # recorded on the statement
+                snapshots[s.pk] = exc
+    per_run: dict[int, dict[str, int]] = {}
+    for statement in taken:
+        outcome = _statement_render_and_store(statement, snapshots.get(statement.pk))
+        if outcome is None:
+            continue
+        counts[outcome] += 1
+        if statement.run_id is not None:
+            run_counts = per_run.setdefault(statement.run_id, {"ready": 0, "failed": 0})
+            run_counts[outcome] += 1
+    for run_id, done in per_run.items():
+        _run_counts_add(run_id, queued=-(done["ready"] + done["failed"]), **done)
+    for run_id in {s.run_id for s in taken if s.run_id is not None}:
+        statement_run_close(run_id=run_id)
+    return counts
+
+
+def _statement_render_and_store(statement: ClientStatement, snapshot) -> str | None:
+    """'ready' or 'failed' as stored; None when another delivery had already finished it."""
+    try:
+        if isinstance(snapshot, Exception):
+            raise snapshot
+        if snapshot is None:
+            raise LookupError(f"statement {statement.pk}: no snapshot built")
+        json_bytes = canonical.to_json_bytes(snapshot)
+        data_sha256 = canonical.sha256_hex(json_bytes)
+        html = render.statement_html(
+            snapshot=snapshot, data_sha256=data_sha256, language=statement.language
+        )
+        pdf = render.pdf_bytes(html)
+    except Exception as exc:
+        logger.warning("statement %s generation failed: %s", statement.pk, exc, exc_info=True)
+        failed = _statement_failed(statement.pk, f"{type(exc).__name__}: {exc}")
+        return "failed" if failed else None
+    return "ready" if _statement_store(statement.pk, pdf=pdf, data_sha256=data_sha256) else None
 
 
 def statements_prepare_month(
     *, year: int | None = None, month: int | None = None, actor=None
 ) -> int:
-    """Queue a month's statement (default: last month) for every investor onboarded by its
-    end; existing statements are left alone. actor=None is the monthly schedule."""
-    from . import selectors
-
+    """Start a month's statement run (default: last month) for every investor onboarded by
+    its end; existing statements are left alone. Returns the statements queued (0 when the
+    month's run exists already: the monthly schedule may run twice). actor=None is the monthly
+    schedule."""
     require_permission(actor, "reports.add_filing", action="request statements")
     if year is None or month is None:
-        first = timezone.localdate().replace(day=1)
-        last_month_end = first.toordinal() - 1
-        previous = date.fromordinal(last_month_end)
-        year, month = previous.year, previous.month
-    _start, period_end = statements.period_for(year, month)
-    count = 0
-    for investor in selectors.investors_onboarded_by(statements.period_as_of(period_end)):
-        try:
-            statement_request(
-                investor=investor,
-                year=year,
-                month=month,
-                actor=actor,
-                reason="monthly schedule" if actor is None else "requested by staff",
-            )
-        except Conflict:
-            continue
-        count += 1
-    return count
+        year, month = last_month()
+    try:
+        run = statement_run_start(year=year, month=month, actor=actor)
+    except Conflict:
+        return 0
+    return run.accounts

@@ -123,21 +123,27 @@ class FilingDownloadView(StaffReportsMixin, View):
 
 
 class StaffStatementListView(StaffReportsMixin, TemplateView):
+    """The month's statement runs with their progress, the form that starts one, and the
+    latest statements."""
+
     template_name = "reports/staff/statement_list.html"
-    write_permission = "reports.add_filing"  # statements_prepare_month's permission
+    write_permission = "reports.add_filing"  # statement_run_start's permission
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["statements"] = selectors.statements_visible_to_staff(self.request.user)[:200]
-        context["form"] = kwargs.get("form") or StatementMonthForm()
-        context["can_request"] = self.request.user.has_perm("reports.add_filing")
+        user = self.request.user
+        context["runs"] = runs = list(selectors.statement_runs_visible_to(user)[:60])
+        context["any_running"] = any(r.status in ("queued", "running") for r in runs)
+        context["statements"] = selectors.statements_visible_to_staff(user)[:200]
+        context["form"] = kwargs.get("form") or StatementMonthForm(initial=_last_month())
+        context["can_request"] = user.has_perm("reports.add_filing")
         return context
 
     def post(self, request):
         form = StatementMonthForm(request.POST)
         if form.is_valid():
             try:
-                count = services.statements_prepare_month(
+                run = services.statement_run_start(
                     year=form.cleaned_data["year"],
                     month=form.cleaned_data["month"],
                     actor=request.user,
@@ -145,9 +151,74 @@ class StaffStatementListView(StaffReportsMixin, TemplateView):
             except ApplicationError as exc:
                 messages.error(request, exc.message)
             else:
-                messages.success(request, _("%(count)s statements queued.") % {"count": count})
-                return redirect("staff:reports-statements")
+                messages.success(
+                    request, _("%(count)s statements queued.") % {"count": run.accounts}
+                )
+                return redirect("staff:reports-statement-run", pk=run.pk)
         return self.render_to_response(self.get_context_data(form=form))
+
+
+def _int_or_404(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise Http404("no such statement") from exc
+
+
+def _last_month() -> dict:
+    year, month = services.last_month()
+    return {"year": year, "month": month}
+
+
+class StaffStatementRunView(StaffReportsMixin, TemplateView):
+    """One run: progress, the failed accounts with their error, "retry failed"."""
+
+    template_name = "reports/staff/statement_run_detail.html"
+    write_permission = "reports.add_filing"  # statement_run_retry_failed's permission
+    failed_shown = 500
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        run = get_or_404(selectors.statement_run_get, user=self.request.user, run_id=kwargs["pk"])
+        failed = selectors.statement_run_failed(run=run)
+        context.update(
+            run=run,
+            counts=selectors.statement_run_counts(run=run),
+            failed=failed[: self.failed_shown],
+            failed_shown=self.failed_shown,
+            history=selectors.statement_run_history(run=run),
+            can_retry=self.request.user.has_perm("reports.add_filing"),
+        )
+        return context
+
+    def post(self, request, pk: int):
+        run = get_or_404(selectors.statement_run_get, user=request.user, run_id=pk)
+        reason = request.POST.get("reason", "")
+        try:
+            if request.POST.get("statement"):  # one failed account, on its own
+                statement = get_or_404(
+                    selectors.statement_get_for_staff,
+                    user=request.user,
+                    statement_id=_int_or_404(request.POST["statement"]),
+                )
+                if statement.run_id != run.pk:
+                    raise Http404("not a statement of this run")
+                services.statement_request(
+                    investor=statement.investor,
+                    year=statement.period_start.year,
+                    month=statement.period_start.month,
+                    actor=request.user,
+                    reason=reason or "retry of one failed statement",
+                )
+            else:
+                services.statement_run_retry_failed(run=run, actor=request.user, reason=reason)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, _("The failed statements are queued again; the others are unchanged.")
+            )
+        return redirect("staff:reports-statement-run", pk=pk)
 
 
 class StaffStatementDownloadView(StaffReportsMixin, View):
