@@ -59,6 +59,9 @@ ROLE_GRANTS: dict[str, list[str]] = {
         "compliance.add_redflag",
         # a client's written instruction to repay from cash (lending.financing.repayment_post)
         "lending.add_financing",
+        # the end of day: run a date's, resume one that stopped (reports.eod)
+        "reports.add_endofdayrun",
+        "reports.resume_endofdayrun",
     ],
     Role.RISK: [
         *_VIEW_ALL,

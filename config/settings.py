@@ -321,6 +321,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LiquidationOrderStatusEnum": "lending.liquidation.models.LiquidationOrderStatus",
         "LiquidationPlanStatusEnum": "lending.liquidation.models.LiquidationPlanStatus",
+        "EndOfDayStatusEnum": "reports.eod.models.EndOfDayStatus",
+        "EndOfDayStepStatusEnum": "reports.eod.models.EndOfDayStepStatus",
+        "StatementRunStatusEnum": "reports.models.StatementRunStatus",
     },
     # every operation also documents its {code, message, extra} error answers
     "POSTPROCESSING_HOOKS": [
@@ -360,7 +363,7 @@ if _FIX_UNSET:
         "(see .env.example)"
     )
 
-# Client-money currencies reconciled every day (custody.tasks.reconciliation_internal_daily).
+# Client-money currencies reconciled every day (the end of day's reconciliation step).
 CUSTODY_CLIENT_CURRENCIES = env.list("CUSTODY_CLIENT_CURRENCIES", default=["CNY"])
 
 # Celery: Redis broker, JSON only, late acks with prefetch 1 so a dying worker loses nothing.
@@ -421,12 +424,6 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "compliance.tasks.calendar_horizon_check",
         "schedule": crontab(hour=7, minute=30),
     },
-    # Custody: the client-money requirement and the internal reconciliation after the close,
-    # each weekday (on an exchange holiday it reconciles an unchanged ledger: harmless).
-    "custody-reconciliation-internal-daily": {
-        "task": "custody.tasks.reconciliation_internal_daily",
-        "schedule": crontab(hour=17, minute=30, day_of_week="mon-fri"),
-    },
     # The e-mail outbox: notices a task did not send after their commit (broker down, worker lost).
     "notices-deliver-pending": {
         "task": "lending.tasks.notices_deliver_pending",
@@ -454,20 +451,26 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "config.celery.beat_heartbeat",
         "schedule": timedelta(seconds=60),
     },
-    # reports: daily filings as of 17:00 desk time; last month's client statements.
-    "reports-daily-filings": {
-        "task": "reports.tasks.prepare_daily_filings",
-        "schedule": crontab(hour=17, minute=20, day_of_week="mon-fri"),
+    # The end of day (reports.eod, docs/eod.md): every day after the close, one run per date:
+    # interest (every calendar day, catching up missed days), penalty interest, then on
+    # trading days overdue calls and reminders, maturities, the client-money requirement,
+    # the internal reconciliation and the daily filings (as of 17:00 desk time: that step
+    # waits for it). Its sweeper resumes a run whose step shows no progress (lost messages).
+    "reports-end-of-day": {
+        "task": "reports.tasks.eod_run_daily",
+        "schedule": crontab(hour=16, minute=30),
     },
+    "reports-end-of-day-resume-stale": {
+        "task": "reports.tasks.eod_resume_stale",
+        "schedule": timedelta(minutes=2),
+    },
+    # reports: last month's client statements.
     "reports-monthly-statements": {
         "task": "reports.tasks.prepare_monthly_statements",
         "schedule": crontab(hour=6, minute=0, day_of_month=1),
     },
-    # lending book: daily ACT/360 interest every calendar day; monthly collection from cash.
-    "lending-interest-accrue": {
-        "task": "lending.tasks.interest_accrue_daily",
-        "schedule": crontab(hour=16, minute=30),
-    },
+    # lending book: monthly collection of the accrued interest from cash (the daily accrual is
+    # the end of day's first step).
     "lending-interest-collect": {
         "task": "lending.tasks.interest_collect_monthly",
         "schedule": crontab(hour=7, minute=0, day_of_month=1),
@@ -490,6 +493,16 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=8, minute=40, day_of_week="mon-fri"),
     },
 }
+
+# Where reports' generation tasks (filings, statements) go; empty: the default queue.
+REPORTS_TASK_QUEUE = env.str("REPORTS_TASK_QUEUE", default="") or None
+
+# The end of day (reports.eod): who is told when a step fails (default: every active
+# operations user with an e-mail address); how long a running step may show no progress
+# before beat's sweeper starts it again; the shards (Celery tasks) of the sharded steps.
+EOD_ALERT_EMAILS = env.list("EOD_ALERT_EMAILS", default=[])
+EOD_STALE_SECONDS = env.int("EOD_STALE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 120)
+EOD_SHARDS = env.int("EOD_SHARDS", default=4)
 
 # Operations (docs/OPERATIONS.md, config/ops/): /healthz fails (503) when a check named here
 # fails; the worker check waits this long for a Celery worker's answer; beat's heartbeat may be

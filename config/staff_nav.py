@@ -33,6 +33,7 @@ NAV = (
     ("staff:custody-treasury", _("Treasury")),
     ("staff:compliance-investors", _("Investors")),
     ("staff:compliance-calendar", _("Calendar")),
+    ("staff:reports-eod", _("End of day")),
     ("staff:reports-filings", _("Filings")),
     ("staff:reports-statements", _("Statements")),
     ("admin:index", _("Admin")),

@@ -92,6 +92,9 @@ class Dashboard:
     # the latest finished run, when it could not issue every call (no deadline: the exchange
     # calendar is not known far enough): the dashboard shows why
     problem_run: MtmRun | None = None
+    # the latest end-of-day run with its steps (reports.eod), for staff who may see it
+    eod: object | None = None
+    eod_steps: list = field(default_factory=list)
 
 
 def _percent(value: Decimal) -> str:
@@ -267,7 +270,20 @@ def dashboard_for(user, *, calls_limit: int = 20) -> Dashboard:
         running=any(r.status in (MtmRunStatus.PENDING, MtmRunStatus.RUNNING) for r in runs),
         queues=work_queues(user),
         problem_run=_problem_run(runs),
+        **_end_of_day(user),
     )
+
+
+def _end_of_day(user) -> dict:
+    """The latest end-of-day run and its steps, when `user` may see runs."""
+    if not user.has_perm("reports.view_endofdayrun"):
+        return {}
+    from .eod.services import latest_run
+
+    run = latest_run()
+    if run is None:
+        return {}
+    return {"eod": run, "eod_steps": sorted(run.steps.all(), key=lambda s: s.position)}
 
 
 def _problem_run(runs: list[MtmRun]) -> MtmRun | None:

@@ -103,7 +103,7 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
     from compliance.models import RedFlag
     from custody import services as custody
     from lending.credit import services as credit
-    from lending.financing import accrual
+    from lending.financing import accrual, collection
     from lending.financing import services as book
     from lending.liquidation import services as liquidation
     from lending.margin_calls import services as calls
@@ -409,7 +409,7 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
         reason="to another broker",
     )
     accrual.shard_accrue(business_date=today)  # end-of-day beat
-    book.interest_collect(month=today.replace(day=1))  # monthly beat
+    collection.interest_collect(month=today.replace(day=1))  # monthly beat
 
     # --- a price fall: call, notices, escalation, liquidation into a default -------------
     call = overdue_call(account, staff)  # revaluation and escalation by the system
@@ -534,6 +534,16 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
     reports.filing_generate(filing_id=correction.pk)
     # the end-of-day beat queues the daily filings (yesterday's: today's 17:00 may be ahead)
     reports.filings_prepare_daily(day=timezone.localdate() - timedelta(days=1))
+    # the end of day of yesterday, started by operations (its steps run on the workers:
+    # tests/reports/test_end_of_day.py); a step fails (the workers: the system), and
+    # operations resume the run from it with a reason
+    from reports.eod import services as eod
+
+    eod_run = eod.run_start(
+        business_date=timezone.localdate() - timedelta(days=1), actor=ops, reason="closing"
+    )
+    assert eod.step_fail(run_id=eod_run.pk, name="interest", attempt=1, error="lost lock")
+    eod.run_resume(run=eod_run, actor=ops, reason="lock released")
     # one investor onboarded early last month (test setup, as in tests/reports)
     last_month = timezone.localdate().replace(day=1) - timedelta(days=1)
     when = timezone.make_aware(timezone.datetime(last_month.year, last_month.month, 2, 10))

@@ -239,8 +239,9 @@ def test_future_as_of_and_duplicates_are_refused(officers):
 
 
 def test_end_of_day_schedule_queues_each_daily_kind_once(django_capture_on_commit_callbacks):
-    assert settings.CELERY_BEAT_SCHEDULE["reports-daily-filings"]["task"] == (
-        "reports.tasks.prepare_daily_filings"
+    # the end of day's last step (reports.eod.steps), after the 17:00 cut-off
+    assert settings.CELERY_BEAT_SCHEDULE["reports-end-of-day"]["task"] == (
+        "reports.tasks.eod_run_daily"
     )
     yesterday = timezone.localdate() - timedelta(days=1)
     with django_capture_on_commit_callbacks() as callbacks:
