@@ -116,33 +116,7 @@ def financings(*, investor, as_of: datetime, period_start: date | None = None) -
         .order_by("id", "-history_date", "-history_id")
         .distinct("id")
     )
-    units = selectors.instrument_units()
-    result = []
-    for f in sorted(rows, key=lambda r: (r.opened_on, r.id)):
-        if f.history_type == "-":
-            continue
-        if f.status != "open" and (
-            period_start is None or timezone.localtime(f.history_date).date() < period_start
-        ):
-            continue
-        result.append(
-            {
-                "number": f.id,
-                "instrument": units.get(f.instrument_id, str(f.instrument_id)),
-                "quantity": f.quantity,
-                "price": f.price,
-                "amount": f.amount,
-                "principal_outstanding": f.principal_outstanding,
-                "interest": f.interest_accrued + f.interest_paid,
-                "interest_unpaid": f.interest_accrued,
-                # Financing carries no fee: the desk charges interest only (lending.models).
-                "fees": Decimal("0.00"),
-                "opened_on": f.opened_on,
-                "due_date": f.due_on,
-                "status": f.status,
-            }
-        )
-    return result
+    return _financing_rows(rows, selectors.instrument_units(), period_start)
 
 
 def _ledger_position(*, investor, as_of: datetime) -> dict:
@@ -445,6 +419,7 @@ def _financing_rows(history_rows, units: dict, period_start: date | None) -> lis
                 "principal_outstanding": f.principal_outstanding,
                 "interest": f.interest_accrued + f.interest_paid,
                 "interest_unpaid": f.interest_accrued,
+                # Financing carries no fee: the desk charges interest only (lending.models).
                 "fees": Decimal("0.00"),
                 "opened_on": f.opened_on,
                 "due_date": f.due_on,

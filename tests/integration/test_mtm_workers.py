@@ -6,7 +6,6 @@ storing its snapshots (tests/support/paused_worker.py), so the kill lands mid-sh
 
 import os
 import signal
-import time
 import uuid
 
 import pytest
@@ -18,6 +17,7 @@ from lending.mtm import services as mtm
 from tests.integration.conftest import start_worker, stop_worker, wait_until_ready
 from tests.lending.mtm_fixtures import expected_calls
 from tests.support import paused_worker
+from tests.support.waiting import wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -51,16 +51,6 @@ def two_workers(tmp_path, monkeypatch):
             stop_worker(worker)
         with app.connection_for_write() as conn:
             conn.default_channel.queue_delete(queue)
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def finished(run_id):

@@ -11,7 +11,6 @@ locks the balance rows) after locking its investors and financings and computing
 import os
 import re
 import signal
-import time
 import uuid
 from decimal import Decimal as D
 
@@ -28,26 +27,9 @@ from lending.financing import tasks as financing_tasks
 from lending.financing.models import Financing, InterestAccrual
 from tests.integration.conftest import start_worker, stop_worker, wait_until_ready
 from tests.lending.book_fixtures import trial_balance_is_zero
+from tests.support.waiting import dsn, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def dsn() -> str:
-    db = connection.settings_dict
-    return (
-        f"host={db.get('HOST') or '127.0.0.1'} port={db.get('PORT') or 5432} "
-        f"user={db.get('USER') or 'postgres'} dbname={db['NAME']}"
-    )
 
 
 def blocked_shard_backend(watch) -> int | None:

@@ -12,7 +12,6 @@ blocks inside its transaction, after the interest steps have committed."""
 import itertools
 import os
 import signal
-import time
 import uuid
 from datetime import timedelta
 
@@ -36,6 +35,7 @@ from reports.services import daily_as_of
 from tests.integration.conftest import start_worker, stop_worker, wait_until_ready
 from tests.lending.book_fixtures import price_set
 from tests.lending.calls_fixtures import MOUTAI, PINGAN, sh
+from tests.support.waiting import dsn, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -48,24 +48,6 @@ ORDER = [
     "reconciliation",
     "filings",
 ]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def dsn() -> str:
-    db = connection.settings_dict
-    return (
-        f"host={db.get('HOST') or '127.0.0.1'} port={db.get('PORT') or 5432} "
-        f"user={db.get('USER') or 'postgres'} dbname={db['NAME']}"
-    )
 
 
 @pytest.fixture
