@@ -44,6 +44,9 @@ ROLE_GRANTS: dict[str, list[str]] = {
         "lending.prepare_*",
         "lending.add_bankcredit",
         "lending.add_collateraltransferin",
+        # the lending inventory (券源) from the custodian's confirmations, and its withdrawals
+        "lending.add_lendinglot",
+        "lending.change_lendinglot",
         # corporate actions from the issuers' announcements (one by one or a file)
         "lending.add_corporateaction",
         "lending.change_corporateaction",

@@ -80,6 +80,24 @@ PRICE_BAND_ST_PREFIX = "prices.band_st."  # the same for ST / *ST securities of 
 NO_BAND_DAYS_PREFIX = "prices.no_band_trading_days."  # a new listing's first days, no band
 PRICE_TICK_PREFIX = "prices.tick_size."  # + instrument category: the price's minimum step
 
+# Securities lending (融券), DOMAIN.md "Securities lending" and "Maturity and extension". The
+# short margin ratio of private securities investment funds is its own key (the table has no
+# investor-type column): the same dated history as the general one until 2023-10-15.
+SHORT_MARGIN_RATIO = "shorts.margin_ratio"  # a short sale of A needs A x this available margin
+SHORT_MARGIN_RATIO_PRIVATE_FUND = "shorts.margin_ratio_private_fund"
+SHORT_FLOAT_STOP = "shorts.float_stop"  # short balance / tradable shares: new shorts stop
+SHORT_FLOAT_RESUME = "shorts.float_resume"  # ... and resume below this
+REFINANCING_ENABLED = "shorts.refinancing_enabled"  # 1: refinancing (转融券) open, 0: suspended
+SHORT_FEE_RATE_STANDARD = "shorts.fee_rate_standard"  # annual lending fee rate, ACT/360
+SHORT_MAX_TERM_MONTHS = "shorts.max_term_months"  # a short position is due at most this late
+
+
+def short_margin_ratio_key(*, private_fund: bool = False) -> str:
+    """The parameter key of the short margin ratio for an investor (private securities
+    investment funds have their own, higher ratio since 2023-10-16)."""
+    return SHORT_MARGIN_RATIO_PRIVATE_FUND if private_fund else SHORT_MARGIN_RATIO
+
+
 _SUITABILITY = "CSRC Measures for Investor Suitability Management (2017-07-01)"
 _MARGIN_RULES = "SSE/SZSE margin trading implementation rules"
 _DESK = "desk credit policy"
@@ -106,6 +124,27 @@ _STAMP_2023 = "MOF/SAT announcement 2023 No. 39: stamp duty on share sales halve
 _TRANSFER_2015 = "CSDC transfer fee 0.002% of turnover, SSE and SZSE alike (from 2015-08-01)"
 _TRANSFER_2022 = "CSDC: A-share transfer fee cut to 0.001% of turnover (from 2022-04-29)"
 _TARIFF = "desk brokerage tariff (commission per contract; minimum per order)"
+
+_SHORT_MARGIN_2010 = "SSE/SZSE margin trading implementing rules: short margin ratio ≥ 50%"
+_SHORT_MARGIN_2023 = (
+    "SSE/SZSE notices on the short margin ratio (CSRC, 2023-10-14): ≥ 80% from 2023-10-16, "
+    "private securities investment funds ≥ 100%"
+)
+_SHORT_MARGIN_2024 = (
+    "CSRC release of 2024-07-10 and the SSE/SZSE/BSE notices: short margin ratio ≥ 100% from "
+    "2024-07-22, private securities investment funds ≥ 120%"
+)
+_SHORT_FLOAT = (
+    "SSE/SZSE margin trading implementing rules: short sales of a security stop when its short "
+    "balance reaches 25% of its tradable shares, resume below 20%"
+)
+_REFINANCING_ON = "CSRC/CSF securities refinancing (转融通) rules: refinancing of securities open"
+_REFINANCING_OFF = (
+    "CSRC release of 2024-07-10: securities refinancing (转融券) suspended from 2024-07-11, "
+    "existing contracts settled by 2024-09-30"
+)
+_SHORT_FEE = "desk rate card: securities lending fee, annual rate, ACT/360 like interest"
+_SHORT_TERM = "SSE/SZSE margin trading implementation rules: a short position's term is ≤ 6 months"
 
 # (key, effective_from, value, source)
 SEED: list[tuple[str, date, Decimal, str]] = [
@@ -178,6 +217,19 @@ SEED: list[tuple[str, date, Decimal, str]] = [
     (NO_BAND_DAYS_PREFIX + "chinext", date(2009, 10, 30), Decimal(0), _CHINEXT_2009),
     (NO_BAND_DAYS_PREFIX + "chinext", date(2020, 8, 24), Decimal(5), _CHINEXT_2020),
     (NO_BAND_DAYS_PREFIX + "star", date(2019, 7, 22), Decimal(5), _STAR_2019),
+    # securities lending (融券)
+    (SHORT_MARGIN_RATIO, date(2010, 3, 31), Decimal("0.50"), _SHORT_MARGIN_2010),
+    (SHORT_MARGIN_RATIO, date(2023, 10, 16), Decimal("0.80"), _SHORT_MARGIN_2023),
+    (SHORT_MARGIN_RATIO, date(2024, 7, 22), Decimal("1.00"), _SHORT_MARGIN_2024),
+    (SHORT_MARGIN_RATIO_PRIVATE_FUND, date(2010, 3, 31), Decimal("0.50"), _SHORT_MARGIN_2010),
+    (SHORT_MARGIN_RATIO_PRIVATE_FUND, date(2023, 10, 16), Decimal("1.00"), _SHORT_MARGIN_2023),
+    (SHORT_MARGIN_RATIO_PRIVATE_FUND, date(2024, 7, 22), Decimal("1.20"), _SHORT_MARGIN_2024),
+    (SHORT_FLOAT_STOP, date(2010, 3, 31), Decimal("0.25"), _SHORT_FLOAT),
+    (SHORT_FLOAT_RESUME, date(2010, 3, 31), Decimal("0.20"), _SHORT_FLOAT),
+    (REFINANCING_ENABLED, date(2019, 1, 1), Decimal(1), _REFINANCING_ON),
+    (REFINANCING_ENABLED, date(2024, 7, 11), Decimal(0), _REFINANCING_OFF),
+    (SHORT_FEE_RATE_STANDARD, date(2010, 3, 31), Decimal("0.0835"), _SHORT_FEE),
+    (SHORT_MAX_TERM_MONTHS, date(2010, 3, 31), Decimal(6), _SHORT_TERM),
     # price tick (band edges are rounded to it) per instrument category
     (PRICE_TICK_PREFIX + "index_constituent", date(1996, 12, 16), Decimal("0.01"), _TRADING),
     (PRICE_TICK_PREFIX + "other_a_share", date(1996, 12, 16), Decimal("0.01"), _TRADING),

@@ -9,3 +9,4 @@ from lending.margin_calls import admin as margin_calls  # noqa: F401
 from lending.mtm import admin as mtm  # noqa: F401
 from lending.orders import admin as orders  # noqa: F401
 from lending.risk import admin as risk  # noqa: F401
+from lending.shorts import admin as shorts  # noqa: F401

@@ -9,3 +9,4 @@ from lending.margin_calls.models import *  # noqa: F403
 from lending.mtm.models import *  # noqa: F403
 from lending.orders.models import *  # noqa: F403
 from lending.risk.models import *  # noqa: F403
+from lending.shorts.models import *  # noqa: F403

@@ -12,8 +12,20 @@ from lending.mtm import urls as mtm
 from lending.orders import urls as orders
 from lending.portal import urls as portal
 from lending.risk import urls as risk
+from lending.shorts import urls as shorts
 
-_AREAS = (credit, portal, instruments, orders, financing, margin_calls, liquidation, risk, mtm)
+_AREAS = (
+    credit,
+    portal,
+    instruments,
+    orders,
+    financing,
+    shorts,
+    margin_calls,
+    liquidation,
+    risk,
+    mtm,
+)
 
 portal_urlpatterns: list = [p for area in _AREAS for p in area.portal_urlpatterns]
 staff_urlpatterns: list = [p for area in _AREAS for p in area.staff_urlpatterns]

@@ -182,6 +182,25 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
         actor=risk1,
         reason="daily exchange list",
     )
+    # the lending inventory (券源): house shares from the custodian's confirmation, some kept
+    # back, a reservation partly lent on a fill (the system) and the rest released
+    from lending.instruments.selectors import instrument_by_code
+    from lending.shorts import services as shorts
+
+    pingan_sse = instrument_by_code("SSE:601318")
+    lot = shorts.inventory_house_add(
+        instrument=pingan_sse,
+        quantity="10000",
+        confirmation_reference=_key("csdc-lot"),
+        actor=ops,
+        reason="house shares confirmed by the custodian",
+    )
+    shorts.inventory_withdraw(lot=lot, quantity="1000", actor=ops, reason="kept for the house")
+    held = shorts.shares_reserve(
+        instrument=pingan_sse, quantity="2000", actor=risk1, reason="desk locate"
+    )
+    shorts.reservation_lend(reservation=held, quantity="500", actor=None, reason="order filled")
+    shorts.reservation_release(reservation=held, actor=risk1, reason="order cancelled")
     accounts_services.user_set_role(
         user=make_user("auditor"), role="operations", actor=ops, reason="moved to operations"
     )

@@ -450,6 +450,7 @@ def test_every_money_input_of_the_schema_is_an_amount_field(client):
         "BankCreditLineRequest.amount",
         "TransferInRequest.quantity",
         "RightsSubscribeRequest.quantity",
+        "LendingLotInRequest.quantity",
         "HouseMoneyInRequest.amount",
         "FacilityAmountInRequest.amount",
         "FacilityInRequest.fee_rate",

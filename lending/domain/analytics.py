@@ -123,7 +123,8 @@ MARKET_SCENARIOS = (
 @dataclass(frozen=True, eq=False)
 class StressResult:
     """Per account (N,): ratio (+inf no debt), state (int8 codes of lending.domain.margin), equity,
-    shortfall (>= 0), wiped_out (bool), available_margin (shocked haircuts; NaN with shorts).
+    shortfall (>= 0), wiped_out (bool), available_margin (shocked haircuts; NaN with shorts
+    without a short margin ratio).
     Desk: total_shortfall, under_line = accounts with ratio below each line."""
 
     scenario: Scenario
@@ -165,7 +166,7 @@ def _under_lines(ratio: np.ndarray, lines: MarginLines) -> dict[str, int]:
 def _liquidation_shortfall(book: BookArrays, mv: np.ndarray, discount: float) -> np.ndarray:
     long_value = book.group_sum(np.where(mv > 0, mv * (1.0 - discount), 0.0))
     short_cost = book.group_sum(np.where(mv < 0, -mv * (1.0 + discount), 0.0))
-    assets = book.cash + book.other_collateral + long_value
+    assets = book.cash + book.short_proceeds + book.other_collateral + long_value
     liabilities = book.debt + book.interest_fees + short_cost
     return np.maximum(liabilities - assets, 0.0)
 
@@ -177,10 +178,13 @@ def stress_test(
     instrument_sector: np.ndarray | None = None,
     lines: MarginLines,
     financing_margin_ratio: float | np.ndarray,
+    short_margin_ratio: float | np.ndarray | None = None,
 ) -> StressResult:
     """Apply ``scenario`` to every account of ``book`` at once (see module docstring). The
     ``lines`` (states, accounts under each line) and the ``financing_margin_ratio`` (scalar or
-    one per account: available margin) are the caller's: dated parameters, no default."""
+    one per account: available margin) are the caller's: dated parameters, no default. The
+    ``short_margin_ratio`` (scalar or one per account) values the available margin of accounts
+    with shorts (NaN for them without it)."""
     price = book.price * _row_multiplier(book, scenario, instrument_sector)
     shocked = book.with_prices(price)
     v = value_book(shocked)
@@ -189,7 +193,9 @@ def stress_test(
     shortfall = _liquidation_shortfall(shocked, mv, scenario.liquidity_discount)
     wiped = (v.liabilities > 0) & (equity <= WIPEOUT_EPSILON)
     haircut = book.haircut * (1.0 - scenario.haircut_shock)
-    avail = available_margin_many(shocked, financing_margin_ratio, haircut=haircut)
+    avail = available_margin_many(
+        shocked, financing_margin_ratio, haircut=haircut, short_margin_ratio=short_margin_ratio
+    )
     return StressResult(
         scenario=scenario,
         ratio=v.ratio,
@@ -524,7 +530,7 @@ def ruin_probability(
     mv0 = book.quantity * book.price
     short_mv = book.group_sum(np.where(mv0 < 0, -mv0, 0.0))
     liabilities = book.debt + book.interest_fees + short_mv
-    base = book.cash + book.other_collateral - book.debt - book.interest_fees
+    base = book.cash + book.short_proceeds + book.other_collateral - book.debt - book.interest_fees
     at_risk = liabilities > 0
     rows_per_account = np.bincount(book.account, minlength=n)
     # accounts at risk without position rows: equity base - accrual * t only falls, so its

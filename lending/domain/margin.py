@@ -5,8 +5,10 @@ lifecycle"); the module has two faces that must agree:
 
 * single account, ``Decimal``-exact: :class:`Account` / :class:`Position` and the functions
   :func:`maintenance_ratio`, :func:`available_margin`, :func:`check_financed_purchase`,
+  :func:`check_short_sale`, :func:`with_short_sale`,
   :func:`withdrawable_cash`, :func:`withdrawable_quantity`, :func:`cure_amount`,
-  :func:`minimal_sale_amount`, :func:`plan_liquidation`, :func:`classify`;
+  :func:`minimal_sale_amount`, :func:`plan_liquidation`, :func:`plan_liquidation_long_short`,
+  :func:`classify`;
 * many accounts, numpy-vectorised over flat arrays (:class:`BookArrays`), float64:
   :func:`value_book`, :func:`ratios_many`, :func:`available_margin_many`,
   :func:`withdrawable_cash_many`, :func:`cure_amount_many`, :func:`minimal_sale_many`,
@@ -15,37 +17,54 @@ lifecycle"); the module has two faces that must agree:
 
 Definitions (per account; positions carry a signed quantity, > 0 long, < 0 short):
 
-    assets      A = cash + Σ_long qty * price + other_collateral
+    assets      A = cash + short_proceeds + Σ_long qty * price + other_collateral
+                (short_proceeds: the restricted proceeds of short sales, 融券卖出所得资金, held by
+                the desk: the investor's assets, so in the numerator of the ratio)
     liabilities D = financing outstanding (debt) + Σ_short |qty| * price + interest_and_fees
+                (a short liability at market value: a rising price lowers the ratio)
     maintenance collateral ratio (维持担保比例) = A / D; D = 0 → no ratio: ``None``
         (shown as "—"); vectorised: ``+inf`` (sorts as safest, compares ≥ every line).
         ONE Decimal function computes it, :func:`ratio_of` (used by :func:`maintenance_ratio`
         and by every caller that has A and D), and ONE vectorised twin, :func:`ratios_from`.
-    available margin (保证金可用余额) = cash
+    available margin (保证金可用余额), the exchanges' rule (SSE/SZSE margin trading implementing
+    rules) = cash                                    (free cash: not the short proceeds)
         + Σ_collateral rows MV * haircut
         + Σ_financed rows (MV - financed) * (haircut if MV ≥ financed else 1)
+        + Σ_short rows (S - |MV|) * (haircut if S ≥ |MV| else 1)
+        - Σ_short rows |MV| * short_margin_ratio
         - Σ financed * financing_margin_ratio - interest_and_fees
       A row with ``financed_amount > 0`` is a financed purchase (融资买入); a holding bought
-      partly with own money is two rows. Where a financed row is at a loss its haircut is
-      100%: the loss counts in full. Other collateral is not in this formula. Short rows are
-      outside it (DOMAIN.md gives no short terms): the Decimal function raises ValueError, the
-      vectorised one returns NaN for those accounts so a bulk run does not stop.
-    financed purchase of amount P is allowed iff available margin ≥ P * financing_margin_ratio.
+      partly with own money is two rows. S is a short row's ``short_sale_amount`` (融券卖出金额,
+      its proceeds at sale) and |MV| its market value (融券卖出证券市值). Where a financed or
+      short row is at a loss its haircut is 100%: the loss counts in full. Other collateral
+      is not in this formula. The rules' later wording counts the cash with the short
+      proceeds and subtracts Σ S: the same figure while the restricted proceeds equal Σ S.
+      An account with short rows needs the short margin ratio: without it the Decimal
+      function raises ValueError and the vectorised one gives NaN for those accounts.
+    financed purchase of amount P is allowed iff available margin ≥ P * financing_margin_ratio;
+    a short sale of amount P iff available margin ≥ P * short_margin_ratio. A short sale of
+    1,000 at 20.00 at 100 per cent: 20,000.00 needed, and at once S = |MV| = 20,000: the row
+    takes 20,000.00 of available margin and leaves 20,000.00 of restricted proceeds.
     withdrawable cash under line W: the largest w with (A - w)/D ≥ W, i.e.
         clamp(A - W·D, 0, cash); all cash when D = 0.
     withdrawable quantity of a long row: the largest q ≤ qty, a whole number of lots or the
         whole row, with (A - q·price)/D ≥ W; the whole row when D = 0.
     amount to cure a call to target T (cash deposit): max(0, T·D - A).
     minimal sale S restoring T when proceeds repay debt: (A - S)/(D - S) ≥ T
-        ⇔ S ≥ (T·D - A)/(T - 1)  (T > 1).
+        ⇔ S ≥ (T·D - A)/(T - 1)  (T > 1). A buy-back of a short of value B paid with cash
+        takes B from A and from D: the same algebra, so S is the minimal amount of sales and
+        buy-backs together (at mark prices, without fees); the whole-lot plan for both sides
+        is :func:`plan_liquidation_long_short`.
     state (ratio r, lines warning > call, target): r < call → call; r < warning → warning;
         else normal; an account already in call stays in call until r ≥ target → cured.
         No debt → normal (cured if it was in call).
 
-Lines and the financing margin ratio are always arguments: this module holds no value of
-them. They are dated parameters (DOMAIN.md): a contract's own, else those of the regulator
-parameter table in force on the day (lending.credit.selectors.lines_in_force and
-financing_margin_ratio_in_force).
+Lines and the financing and short margin ratios are always arguments: this module holds no
+value of them. They are dated parameters (DOMAIN.md): a contract's own, else those of the
+regulator parameter table in force on the day (lending.credit.selectors.lines_in_force and
+financing_margin_ratio_in_force; the short margin ratio: compliance.parameters
+SHORT_MARGIN_RATIO, or SHORT_MARGIN_RATIO_PRIVATE_FUND for a private securities investment
+fund, short_margin_ratio_key).
 
 Money rounding is explicit: figures returned as money are quantized to 0.01 with
 ROUND_HALF_UP, except *limits*, which round in the safe direction so the invariant they
@@ -201,7 +220,13 @@ class Position:
     price limit and ``limit_price`` the sale limit price used by the liquidation planner: the
     price the plan expects (:func:`expected_sale_price`: the latest price less the desk's
     slippage); without one the planner falls back to the lower limit, the worst proceeds the
-    desk can get that day."""
+    desk can get that day.
+
+    A short row (quantity < 0) carries ``short_sale_amount``, its 融券卖出金额: the proceeds at
+    sale of the shares still owed (quantity sold × sale price, less what covers returned), the
+    term the available margin compares with the row's market value; 0 on a long row. Its
+    ``limit_price`` is the buy-back limit a plan expects (:func:`expected_buy_price`), else
+    ``upper_limit``, the day's upper price limit: the worst price of a buy-in."""
 
     instrument: str
     quantity: Decimal
@@ -211,11 +236,13 @@ class Position:
     lot_size: int = DEFAULT_LOT_SIZE
     lower_limit: Decimal | None = None
     limit_price: Decimal | None = None
+    short_sale_amount: Decimal = ZERO
+    upper_limit: Decimal | None = None
 
     def __post_init__(self) -> None:
-        for name in ("quantity", "price", "haircut", "financed_amount"):
+        for name in ("quantity", "price", "haircut", "financed_amount", "short_sale_amount"):
             object.__setattr__(self, name, as_decimal(getattr(self, name), name))
-        for name in ("lower_limit", "limit_price"):
+        for name in ("lower_limit", "limit_price", "upper_limit"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, as_decimal(getattr(self, name), name))
         if self.price < 0:
@@ -224,6 +251,12 @@ class Position:
             raise ValueError(f"{self.instrument}: haircut must be in [0, 1]")
         if self.financed_amount < 0:
             raise ValueError(f"{self.instrument}: financed_amount must be ≥ 0")
+        if self.short_sale_amount < 0:
+            raise ValueError(f"{self.instrument}: short_sale_amount must be ≥ 0")
+        if self.quantity < 0 and self.financed_amount > 0:
+            raise ValueError(f"{self.instrument}: a short row is not a financed purchase")
+        if self.quantity >= 0 and self.short_sale_amount > 0:
+            raise ValueError(f"{self.instrument}: short_sale_amount belongs to a short row")
         if not isinstance(self.lot_size, int) or self.lot_size < 1:
             raise ValueError(f"{self.instrument}: lot_size must be a positive int")
 
@@ -236,26 +269,36 @@ class Position:
 @dataclass(frozen=True, slots=True)
 class Account:
     """A credit account at one moment. ``debt`` is the financing outstanding (融资负债),
-    ``interest_and_fees`` the accrued interest and fees not yet paid."""
+    ``interest_and_fees`` the accrued interest and fees not yet paid (financing interest,
+    lending fees). ``cash`` is the free cash; ``short_proceeds`` the restricted proceeds of
+    short sales (融券卖出所得资金) the desk holds: the investor's assets, counted in the
+    maintenance ratio, but not cash of the available-margin formula (DOMAIN.md)."""
 
     cash: Decimal
     debt: Decimal = ZERO
     interest_and_fees: Decimal = ZERO
     other_collateral: Decimal = ZERO
     positions: tuple[Position, ...] = field(default_factory=tuple)
+    short_proceeds: Decimal = ZERO
 
     def __post_init__(self) -> None:
-        for name in ("cash", "debt", "interest_and_fees", "other_collateral"):
+        for name in ("cash", "debt", "interest_and_fees", "other_collateral", "short_proceeds"):
             object.__setattr__(self, name, as_decimal(getattr(self, name), name))
         object.__setattr__(self, "positions", tuple(self.positions))
         if self.debt < 0 or self.interest_and_fees < 0:
             raise ValueError("debt and interest_and_fees must be ≥ 0")
+        if self.short_proceeds < 0:
+            raise ValueError("short_proceeds must be ≥ 0")
+
+    @property
+    def has_short(self) -> bool:
+        return any(p.quantity < 0 for p in self.positions)
 
 
 def total_assets(account: Account) -> Decimal:
-    """A = cash + Σ long MV + other collateral (exact)."""
+    """A = cash + restricted short proceeds + Σ long MV + other collateral (exact)."""
     longs = sum((p.market_value for p in account.positions if p.quantity > 0), ZERO)
-    return account.cash + longs + account.other_collateral
+    return account.cash + account.short_proceeds + longs + account.other_collateral
 
 
 def total_liabilities(account: Account) -> Decimal:
@@ -276,14 +319,26 @@ def maintenance_ratio(account: Account) -> Decimal | None:
     return ratio_of(total_assets(account), total_liabilities(account))
 
 
-def available_margin(account: Account, financing_margin_ratio: Decimal) -> Decimal:
-    """保证金可用余额 (see module docstring), quantized HALF_UP; may be negative."""
+def available_margin(
+    account: Account,
+    financing_margin_ratio: Decimal,
+    short_margin_ratio: Decimal | None = None,
+) -> Decimal:
+    """保证金可用余额 (see module docstring), quantized HALF_UP; may be negative. An account
+    with a short row needs ``short_margin_ratio`` (ValueError without one)."""
     fmr = as_decimal(financing_margin_ratio, "financing_margin_ratio")
+    smr = (
+        None if short_margin_ratio is None else as_decimal(short_margin_ratio, "short_margin_ratio")
+    )
     total = account.cash - account.interest_and_fees
     for p in account.positions:
         if p.quantity < 0:
-            raise ValueError(f"{p.instrument}: short rows are outside the available-margin formula")
-        if p.financed_amount > 0:
+            if smr is None:
+                raise ValueError(f"{p.instrument}: a short row needs the short margin ratio")
+            owed = -p.market_value  # 融券卖出证券市值
+            gain = p.short_sale_amount - owed
+            total += gain * (p.haircut if gain >= 0 else ONE) - owed * smr
+        elif p.financed_amount > 0:
             gain = p.market_value - p.financed_amount
             total += gain * (p.haircut if gain >= 0 else ONE) - p.financed_amount * fmr
         else:
@@ -293,10 +348,13 @@ def available_margin(account: Account, financing_margin_ratio: Decimal) -> Decim
 
 @dataclass(frozen=True, slots=True)
 class PurchaseCheck:
+    """A financed purchase's (or a short sale's) margin check: ``required_margin`` is the
+    amount × the financing (short) margin ratio."""
+
     allowed: bool
     amount: Decimal
     available_margin: Decimal
-    required_margin: Decimal  # amount * financing margin ratio
+    required_margin: Decimal  # amount * financing (or short) margin ratio
 
     @property
     def headroom(self) -> Decimal:
@@ -304,16 +362,80 @@ class PurchaseCheck:
 
 
 def check_financed_purchase(
-    account: Account, amount: Decimal, financing_margin_ratio: Decimal
+    account: Account,
+    amount: Decimal,
+    financing_margin_ratio: Decimal,
+    short_margin_ratio: Decimal | None = None,
 ) -> PurchaseCheck:
-    """A financed purchase of ``amount`` needs available margin ≥ amount * ratio."""
+    """A financed purchase of ``amount`` needs available margin ≥ amount * ratio (an account
+    with shorts: ``short_margin_ratio`` for the available margin)."""
     amount = as_decimal(amount, "amount")
     if amount <= 0:
         raise ValueError("amount must be > 0")
     fmr = as_decimal(financing_margin_ratio, "financing_margin_ratio")
-    avail = available_margin(account, fmr)
+    avail = available_margin(account, fmr, short_margin_ratio)
     required = quantize_money(amount * fmr)
     return PurchaseCheck(avail >= required, amount, avail, required)
+
+
+def check_short_sale(
+    account: Account,
+    amount: Decimal,
+    short_margin_ratio: Decimal,
+    financing_margin_ratio: Decimal,
+) -> PurchaseCheck:
+    """A short sale of ``amount`` (quantity × limit price) needs available margin ≥ amount ×
+    short margin ratio (DOMAIN.md "Securities lending"). 1,000 shares at 20.00 at a 100 per
+    cent ratio: required 20,000.00."""
+    amount = as_decimal(amount, "amount")
+    if amount <= 0:
+        raise ValueError("amount must be > 0")
+    smr = as_decimal(short_margin_ratio, "short_margin_ratio")
+    avail = available_margin(account, financing_margin_ratio, smr)
+    required = quantize_money(amount * smr)
+    return PurchaseCheck(avail >= required, amount, avail, required)
+
+
+def with_short_sale(
+    account: Account,
+    instrument: str,
+    quantity: Decimal,
+    price: Decimal,
+    haircut: Decimal = ZERO,
+    lot_size: int = DEFAULT_LOT_SIZE,
+) -> Account:
+    """The account after a short sale of ``quantity`` shares at ``price`` (marked at that
+    price): a short row (added to the instrument's short row if there is one) whose
+    ``short_sale_amount`` grows by quantity × price, and the same amount of restricted
+    proceeds (``short_proceeds``). Fees are the caller's (they leave the cash)."""
+    quantity, price = as_decimal(quantity, "quantity"), as_decimal(price, "price")
+    if quantity <= 0 or price <= 0:
+        raise ValueError("a short sale needs a positive quantity and price")
+    amount = quantity * price
+    rows: list[Position] = []
+    merged = False
+    for p in account.positions:
+        if p.instrument == instrument and p.quantity < 0 and not merged:
+            p = Position(
+                p.instrument, p.quantity - quantity, price, p.haircut, ZERO, p.lot_size,
+                p.lower_limit, p.limit_price, p.short_sale_amount + amount, p.upper_limit,
+            )  # fmt: skip
+            merged = True
+        rows.append(p)
+    if not merged:
+        rows.append(
+            Position(
+                instrument, -quantity, price, haircut, lot_size=lot_size, short_sale_amount=amount
+            )
+        )
+    return Account(
+        cash=account.cash,
+        debt=account.debt,
+        interest_and_fees=account.interest_and_fees,
+        other_collateral=account.other_collateral,
+        positions=tuple(rows),
+        short_proceeds=account.short_proceeds + amount,
+    )
 
 
 def withdrawable_cash(account: Account, line: Decimal) -> Decimal:
@@ -419,6 +541,11 @@ class LiquidationPlan:
     shortfall: Decimal  # debt beyond assets after the plan (≥ 0); a default for the reserve
     assets_after: Decimal
     liabilities_after: Decimal
+    # buy-backs of short rows (plan_liquidation_long_short only): for a cover line,
+    # ``proceeds`` is the turnover paid (quantity × buy limit) and ``market_value`` the
+    # liability it removes (quantity × mark price)
+    covers: tuple[PlanLine, ...] = ()
+    cover_cost: Decimal = ZERO  # Σ covers' turnover
 
 
 def expected_sale_price(
@@ -437,6 +564,23 @@ def expected_sale_price(
     expected = (price * (ONE - slippage) / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
     if lower_limit is not None:
         expected = max(expected, as_decimal(lower_limit, "lower_limit"))
+    return expected
+
+
+def expected_buy_price(
+    price: Decimal, slippage: Decimal, upper_limit: Decimal | None = None, tick: Decimal = CENT
+) -> Decimal:
+    """The price a buy-back (buy-in of a short) expects: the twin of
+    :func:`expected_sale_price`, the latest ``price`` plus the fraction ``slippage``, rounded
+    up to the ``tick``, never above the day's ``upper_limit``."""
+    price, slippage = as_decimal(price, "price"), as_decimal(slippage, "slippage")
+    if price <= 0:
+        raise ValueError("price: a buy needs a positive price")
+    if not (ZERO <= slippage < ONE):
+        raise ValueError("slippage: must be in [0, 1)")
+    expected = (price * (ONE + slippage) / tick).to_integral_value(rounding=ROUND_CEILING) * tick
+    if upper_limit is not None:
+        expected = min(expected, as_decimal(upper_limit, "upper_limit"))
     return expected
 
 
@@ -545,6 +689,242 @@ def _sale_limit(p: Position) -> Decimal:
     return limit
 
 
+def _buy_limit(p: Position) -> Decimal:
+    limit = p.limit_price if p.limit_price is not None else p.upper_limit
+    if limit is None:
+        raise ValueError(f"{p.instrument}: a buy-back needs limit_price or upper_limit")
+    if p.upper_limit is not None and limit > p.upper_limit:
+        raise ValueError(f"{p.instrument}: limit price above the day's upper limit")
+    return limit
+
+
+def _order_short_largest_mv_first(p: Position) -> tuple:
+    return (p.market_value, p.instrument)  # market value < 0: the largest liability first
+
+
+#: Ordering rules for the buy-backs of :func:`plan_liquidation_long_short`. Default
+#: ``"largest_mv_first"``: the largest short liability first (the one a rising market makes
+#: grow most), ties by instrument code.
+COVER_ORDER_RULES: dict[str, Callable[[Position], Any] | None] = {
+    "largest_mv_first": _order_short_largest_mv_first,
+    "as_given": None,
+}
+
+
+@dataclass(slots=True)
+class _Cover:
+    """A short row being bought back: remaining quantity, cost c and need reduction
+    g = T·p - c per share (c = L·(1 + buy fee rate), p the mark)."""
+
+    row: Position
+    limit: Decimal
+    cost: Decimal
+    gain: Decimal
+    left: Decimal
+    bought: Decimal = ZERO
+
+
+def _covers(items: list[_Cover], need: Decimal, budget: Decimal, apply: bool) -> tuple:
+    """Buy back, in order, the fewest whole lots (or a row's whole remainder) closing
+    ``need``, as many as ``budget`` pays; returns (need, budget) after. ``apply``: record the
+    quantities in the items (else a simulation)."""
+    for c in items:
+        if need <= 0:
+            break
+        if c.gain <= 0 or c.left <= 0:
+            continue
+        lot = Decimal(c.row.lot_size)
+        full_lots = (c.left / lot).to_integral_value(rounding=ROUND_FLOOR)
+        lots = (need / (c.gain * lot)).to_integral_value(rounding=ROUND_CEILING)
+        while lots > 1 and (lots - 1) * lot * c.gain >= need:
+            lots -= 1
+        while lots * lot * c.gain < need:
+            lots += 1
+        qty = lots * lot if lots <= full_lots else c.left
+        if qty * c.cost > budget:  # what the cash pays: whole lots, or the whole remainder
+            qty = (
+                c.left
+                if c.left * c.cost <= budget
+                else ((budget / (c.cost * lot)).to_integral_value(rounding=ROUND_FLOOR) * lot)
+            )
+            while qty > 0 and qty * c.cost > budget:
+                qty -= lot
+            qty = max(qty, ZERO)
+        if qty <= 0:
+            continue
+        need -= qty * c.gain
+        budget -= qty * c.cost
+        if apply:
+            c.left -= qty
+            c.bought += qty
+    return need, budget
+
+
+def _after_sale(
+    need: Decimal,
+    pool: Decimal,
+    qty: Decimal,
+    net: Decimal,
+    price: Decimal,
+    left_f: Decimal,
+    target: Decimal,
+) -> tuple[Decimal, Decimal, Decimal]:
+    """(need, cash for covers, financing repaid) after selling ``qty`` at ``net`` a share (mark
+    ``price``) when ``left_f`` of financing is left: r = min(q·N, F) repays, so
+    A' = A - q·p + q·N - r, D' = D - r and T·D' - A' = need - (T - 1)·r + q·(p - N)."""
+    r = min(qty * net, left_f)
+    return need - (target - ONE) * r + qty * (price - net), pool + qty * net - r, r
+
+
+def plan_liquidation_long_short(
+    account: Account,
+    target: Decimal,
+    order: str | Callable[[Position], Any] = "zero_haircut_first",
+    unsellable: Collection[str] = (),
+    fee_rate: Decimal = ZERO,
+    buy_fee_rate: Decimal = ZERO,
+    cover_order: str | Callable[[Position], Any] = "largest_mv_first",
+) -> LiquidationPlan:
+    """The minimal cure of an account with long and short rows: sales of longs and buy-backs
+    (covers, 买券还券) of shorts in whole lots, restoring ``target``.
+
+    The algebra is that of the sale: buying back q shares of a short marked at p at a cost
+    c = L·(1 + buy_fee_rate) per share (L its buy limit, :func:`_buy_limit`) takes q·c from the
+    cash and q·p from the liabilities, so (A - q·c)/(D - q·p) ≥ T ⇔ q·(T·p - c) ≥ T·D - A; at
+    L = p without fees B = q·p ≥ (T·D - A)/(T - 1), the minimal sale of DOMAIN.md
+    (:func:`minimal_sale_amount`, :func:`minimal_sale_many` give that amount for sales and
+    buy-backs together). A sale of q shares (net N = L·(1 - fee_rate)) repays the financing
+    first (debt, then interest and fees: F); what it raises beyond F is cash that pays covers.
+
+    Ordering rule (each line the fewest whole lots closing the remaining gap, else the whole
+    row, then the next row, as :func:`plan_liquidation`):
+      1. covers paid from the cash on hand, the restricted short proceeds first, then free
+         cash: shorts in ``cover_order`` (default the largest liability first); the short
+         proceeds may only cover, and a cover needs no sale;
+      2. sales of longs in ``order`` (:data:`ORDER_RULES`, default zero-haircut first), each
+         sized so that, with its proceeds repaying F and the rest paying the covers of step 3,
+         the gap closes (rows with T·N - p ≤ 0 are skipped: they cannot help, neither by
+         repaying nor, at covers without slippage, by paying covers);
+      3. covers paid from what the sales raised beyond F, in ``cover_order``.
+    Rows of ``unsellable`` (suspended, unpriced) are neither sold nor bought back. An account
+    without short rows gets :func:`plan_liquidation`'s plan. ``restored`` False: everything
+    that could help is in the plan; ``shortfall`` = max(0, D' - A')."""
+    if not account.has_short:
+        return plan_liquidation(account, target, order, unsellable, fee_rate)
+    target = as_decimal(target, "target")
+    if target <= 1:
+        raise ValueError("target must be above 100%")
+    fee_rate, buy_fee_rate = (
+        as_decimal(fee_rate, "fee_rate"),
+        as_decimal(buy_fee_rate, "buy_fee_rate"),
+    )
+    if not (ZERO <= fee_rate < ONE) or not (ZERO <= buy_fee_rate < ONE):
+        raise ValueError("fee_rate, buy_fee_rate: must be in [0, 1)")
+    keep = ONE - fee_rate
+
+    def rule(name_or_key, rules: dict) -> Callable[[Position], Any] | None:
+        if isinstance(name_or_key, str):
+            if name_or_key not in rules:
+                raise ValueError(f"unknown order rule {name_or_key!r}; known: {sorted(rules)}")
+            return rules[name_or_key]
+        return name_or_key
+
+    sale_key, cover_key = rule(order, ORDER_RULES), rule(cover_order, COVER_ORDER_RULES)
+    longs = [p for p in account.positions if p.quantity > 0 and p.instrument not in unsellable]
+    shorts = [p for p in account.positions if p.quantity < 0 and p.instrument not in unsellable]
+    if sale_key is not None:
+        longs.sort(key=sale_key)
+    if cover_key is not None:
+        shorts.sort(key=cover_key)
+    covers = []
+    for p in shorts:
+        limit = _buy_limit(p)
+        cost = limit * (ONE + buy_fee_rate)
+        covers.append(_Cover(p, limit, cost, target * p.price - cost, -p.quantity))
+
+    assets, liabilities = total_assets(account), total_liabilities(account)
+    need = target * liabilities - assets
+    financing = account.debt + account.interest_and_fees  # what sale proceeds repay first
+    pool = account.short_proceeds + max(account.cash, ZERO)  # cash on hand for covers
+
+    # 1. covers from the cash on hand
+    need, pool = _covers(covers, need, pool, apply=True)
+
+    # 2. sales, proceeds repaying the financing first, the rest paying covers
+    lines: list[PlanLine] = []
+    sold_mv = raised = repaid = ZERO
+    for p in longs:
+        if need <= 0:
+            break
+        limit = _sale_limit(p)
+        net = limit * keep
+        gain = target * net - p.price  # per share, while the proceeds repay financing
+        if gain <= 0:
+            continue
+        lot = Decimal(p.lot_size)
+        full_lots = (p.quantity / lot).to_integral_value(rounding=ROUND_FLOOR)
+        left_f = financing - repaid
+
+        # while the proceeds stay within the financing the gap is linear in the lots
+        lots = (need / (gain * lot)).to_integral_value(rounding=ROUND_CEILING)
+        while lots > 1 and (lots - 1) * lot * gain >= need:
+            lots -= 1
+        while lots * lot * gain < need:
+            lots += 1
+        qty = lots * lot if lots <= full_lots else p.quantity
+        if qty * net > left_f:
+            # beyond the financing: the fewest lots whose excess pays the covers that close it
+            # (none does: the whole row, then the next row, as plan_liquidation)
+            lots = max((left_f / (net * lot)).to_integral_value(rounding=ROUND_FLOOR), ONE)
+            while True:
+                qty = lots * lot if lots <= full_lots else p.quantity
+                n, budget, _r = _after_sale(need, pool, qty, net, p.price, left_f, target)
+                if qty == p.quantity or _covers(covers, n, budget, apply=False)[0] <= 0:
+                    break
+                lots += 1
+        need, pool, r = _after_sale(need, pool, qty, net, p.price, left_f, target)
+        repaid += r
+        sold_mv += qty * p.price
+        raised += qty * net
+        lines.append(
+            PlanLine(
+                p.instrument, qty, limit, quantize_money(qty * limit), quantize_money(qty * p.price)
+            )
+        )
+        # 3. covers from what this sale raised beyond the financing
+        need, pool = _covers(covers, need, pool, apply=True)
+
+    cover_lines = tuple(
+        PlanLine(
+            c.row.instrument,
+            c.bought,
+            c.limit,
+            quantize_money(c.bought * c.limit),
+            quantize_money(c.bought * c.row.price),
+        )
+        for c in covers
+        if c.bought > 0
+    )
+    spent = sum((c.bought * c.cost for c in covers), ZERO)
+    covered = sum((c.bought * c.row.price for c in covers), ZERO)
+    assets_after = assets - sold_mv + raised - repaid - spent
+    liabilities_after = liabilities - repaid - covered
+    ratio_after = ratio_of(assets_after, liabilities_after)
+    return LiquidationPlan(
+        lines=tuple(lines),
+        target=target,
+        ratio_before=ratio_of(assets, liabilities),
+        ratio_after=ratio_after,
+        restored=ratio_after is None or ratio_after >= target,
+        proceeds=sum((line.proceeds for line in lines), ZERO),
+        shortfall=quantize_money(max(liabilities_after - assets_after, ZERO)),
+        assets_after=assets_after,
+        liabilities_after=liabilities_after,
+        covers=cover_lines,
+        cover_cost=sum((line.proceeds for line in cover_lines), ZERO),
+    )
+
+
 # --------------------------------------------------------------------------- many accounts
 
 
@@ -570,8 +950,11 @@ class BookArrays:
         financed   float64 financed amount of a financed-purchase row, else 0
         instrument int64   optional index into instrument-level arrays (analytics: sector
                            shocks, historical returns, the factor model)
-    Per account (shape (N,)): cash, debt (financing outstanding), interest_fees,
-        other_collateral (default zeros).
+        short_sale float64 optional: a short row's proceeds at sale (融券卖出金额,
+                           Position.short_sale_amount), else 0 (default zeros)
+    Per account (shape (N,)): cash (free cash), debt (financing outstanding), interest_fees,
+        other_collateral and short_proceeds (restricted proceeds of short sales, in the
+        assets; Account.short_proceeds) (both default zeros).
     """
 
     account: np.ndarray
@@ -584,6 +967,8 @@ class BookArrays:
     interest_fees: np.ndarray
     other_collateral: np.ndarray | None = None
     instrument: np.ndarray | None = None
+    short_sale: np.ndarray | None = None
+    short_proceeds: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         account = np.ascontiguousarray(self.account, dtype=np.int64)
@@ -605,6 +990,10 @@ class BookArrays:
             set_(self, name, _float_array(getattr(self, name), name, (n,)))
         other = np.zeros(n) if self.other_collateral is None else self.other_collateral
         set_(self, "other_collateral", _float_array(other, "other_collateral", (n,)))
+        short_sale = np.zeros(n_rows) if self.short_sale is None else self.short_sale
+        set_(self, "short_sale", _float_array(short_sale, "short_sale", (n_rows,)))
+        proceeds = np.zeros(n) if self.short_proceeds is None else self.short_proceeds
+        set_(self, "short_proceeds", _float_array(proceeds, "short_proceeds", (n,)))
         if self.instrument is not None:
             inst = np.ascontiguousarray(self.instrument, dtype=np.int64)
             if inst.shape != (n_rows,):
@@ -616,6 +1005,8 @@ class BookArrays:
             raise ValueError("haircut must be in [0, 1]")
         if (self.financed < 0).any() or (self.debt < 0).any() or (self.interest_fees < 0).any():
             raise ValueError("financed, debt and interest_fees must be ≥ 0")
+        if (self.short_sale < 0).any() or (self.short_proceeds < 0).any():
+            raise ValueError("short_sale and short_proceeds must be ≥ 0")
 
     @property
     def n_accounts(self) -> int:
@@ -630,6 +1021,7 @@ class BookArrays:
         return BookArrays(
             self.account, self.quantity, price, self.haircut, self.financed, self.cash,
             self.debt, self.interest_fees, self.other_collateral, self.instrument,
+            self.short_sale, self.short_proceeds,
         )  # fmt: skip
 
     def group_sum(self, weights: np.ndarray) -> np.ndarray:
@@ -656,6 +1048,8 @@ class BookArrays:
             interest_fees=np.array([float(a.interest_and_fees) for a in accounts]),
             other_collateral=np.array([float(a.other_collateral) for a in accounts]),
             instrument=inst,
+            short_sale=np.array([float(p.short_sale_amount) for _, p in rows]),
+            short_proceeds=np.array([float(a.short_proceeds) for a in accounts]),
         )
 
 
@@ -689,7 +1083,7 @@ def value_book(book: BookArrays, price: np.ndarray | None = None) -> Valuation:
     mv = book.quantity * px
     longs = book.group_sum(np.where(mv > 0, mv, 0.0))
     shorts = book.group_sum(np.where(mv < 0, -mv, 0.0))
-    assets = book.cash + longs + book.other_collateral
+    assets = book.cash + book.short_proceeds + longs + book.other_collateral
     liabilities = book.debt + shorts + book.interest_fees
     return Valuation(assets, liabilities, ratios_from(assets, liabilities))
 
@@ -703,20 +1097,27 @@ def available_margin_many(
     book: BookArrays,
     financing_margin_ratio: float | np.ndarray,
     haircut: np.ndarray | None = None,
+    short_margin_ratio: float | np.ndarray | None = None,
 ) -> np.ndarray:
-    """Vectorised :func:`available_margin` (unrounded float64, (N,)); NaN for accounts with a
-    short row. ``financing_margin_ratio`` is a scalar or one value per account; ``haircut``
-    overrides the per-row haircuts (haircut shocks)."""
+    """Vectorised :func:`available_margin` (unrounded float64, (N,)). The ratios are scalars
+    or one value per account; ``haircut`` overrides the per-row haircuts (haircut shocks).
+    Without ``short_margin_ratio`` an account with a short row gets NaN (as the Decimal face
+    raises), so a bulk run without it does not stop."""
     h = book.haircut if haircut is None else _float_array(haircut, "haircut", (book.n_positions,))
     fmr = np.broadcast_to(np.asarray(financing_margin_ratio, dtype=np.float64), book.cash.shape)
     mv = book.quantity * book.price
-    financed = book.financed > 0
-    gain = mv - book.financed
-    row = np.where(financed, gain * np.where(gain >= 0, h, 1.0), mv * h)
+    short = book.quantity < 0
+    financed = (book.financed > 0) & ~short
+    gain = np.where(short, book.short_sale + mv, mv - book.financed)  # mv < 0 on a short row
+    row = np.where(short | financed, gain * np.where(gain >= 0, h, 1.0), mv * h)
     total = book.cash - book.interest_fees + book.group_sum(row)
-    total -= book.group_sum(book.financed) * fmr
-    has_short = book.group_sum((book.quantity < 0).astype(np.float64)) > 0
-    total[has_short] = np.nan
+    total -= book.group_sum(np.where(financed, book.financed, 0.0)) * fmr
+    owed = book.group_sum(np.where(short, -mv, 0.0))  # Σ 融券卖出证券市值
+    if short_margin_ratio is None:
+        total[book.group_sum(short.astype(np.float64)) > 0] = np.nan
+    else:
+        smr = np.broadcast_to(np.asarray(short_margin_ratio, dtype=np.float64), book.cash.shape)
+        total -= owed * smr
     return total
 
 

@@ -169,6 +169,7 @@ class LatestPrice(models.Model):
 class ExchangeListKind(models.TextChoices):
     ELIGIBLE_COLLATERAL = "eligible_collateral", _("Eligible collateral (conversion rates)")
     FINANCING_TARGET = "financing_target", _("Financing target list")
+    SHORT_TARGET = "short_target", _("Short-sale target list")
 
 
 class ExchangeListImport(models.Model):

@@ -22,7 +22,10 @@ structure:
 a holding bought partly with financing is two rows, a financed row (quantity still held from
 open financings, capped at the holding, and their outstanding principal as ``financed``) and an
 own (collateral) row for the rest; an instrument with financing outstanding but nothing held is
-a financed row of quantity 0; a negative custody balance (no shorts at the desk) gives no row;
+a financed row of quantity 0; a negative custody balance gives no row (short positions, 融券,
+are not read here yet: their table is later work; margin.BookArrays already values short rows
+given with their ``short_sale`` amounts and the accounts' restricted ``short_proceeds``, which
+this loader leaves at zero);
 the price is the latest price (0 when none; a suspended security's less the dated discount of
 valuation.suspended_discount); the haircut is the one in force on ``on``: the lowest of the
 desk's effective one (0 off the eligible list and while ST / suspended / delisting), the

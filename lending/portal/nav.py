@@ -23,6 +23,7 @@ NAV = (
     ("portal:lending-account", _("Credit account"), ACCOUNT),
     ("portal:lending-history", _("Account history"), ACCOUNT),
     ("portal:lending-orders", _("Orders"), ACCOUNT),
+    ("portal:lending-shorts", _("Short selling"), ACCOUNT),
     ("portal:lending-margin-calls", _("Margin calls"), PROFILE),
     ("portal:compliance-overview", _("Suitability and disclosures"), PROFILE),
     ("portal:lending-application-list", _("Credit"), PROFILE),

@@ -124,7 +124,7 @@ def test_a_bad_file_is_refused_whole_naming_each_bad_line(book_instruments, staf
     assert refused.value.extra["field"] == "effective_on"
     assert "is in the past" in refused.value.message
     with pytest.raises(ValidationFailed) as refused:
-        _import("code\n600519\n", actor=staff["risk"], kind="short_target")
+        _import("code\n600519\n", actor=staff["risk"], kind="no_such_list")
     assert refused.value.extra["field"] == "kind"
     with pytest.raises(PermissionDenied):
         _import("code,conversion_rate\n600519,0.6\n", actor=staff["ops"])

@@ -258,3 +258,102 @@ def test_ratios_from_is_the_twin_of_ratio_of(columns):
             assert np.isfinite(r)
             assert abs(r - float(exact)) <= 1e-12 * float(exact)
     assert np.array_equal(np.isinf(vec), liabilities == 0)
+
+
+# --------------------------------------------------------------------------- the short side
+
+SMR = D("1.00")
+
+
+@st.composite
+def short_position(draw, index: int = 0, with_limit: bool = False):
+    """A short row: sold at one price, marked at another (a gain or a loss)."""
+    sold_at = draw(price)
+    mark = draw(price)
+    qty = D(draw(st.integers(min_value=1, max_value=20_000)))
+    upper = (mark * draw(st.sampled_from([D("1.05"), D("1.10"), D("1.20")]))).quantize(CENT)
+    return m.Position(
+        f"SZSE:{index:06d}",
+        -qty,
+        mark,
+        draw(haircut),
+        lot_size=draw(lot),
+        short_sale_amount=qty * sold_at,
+        upper_limit=upper if with_limit else None,
+    )
+
+
+@st.composite
+def account_with_shorts(draw, with_limit: bool = False):
+    longs = tuple(
+        draw(long_position(with_limit, i))
+        for i in range(draw(st.integers(min_value=0, max_value=3)))
+    )
+    shorts = tuple(
+        draw(short_position(i, with_limit))
+        for i in range(draw(st.integers(min_value=1, max_value=3)))
+    )
+    proceeds = sum((p.short_sale_amount for p in shorts), D(0))
+    return m.Account(
+        cash=draw(money),
+        debt=draw(money),
+        interest_and_fees=draw(st.decimals(min_value=0, max_value=10_000, places=2)),
+        other_collateral=draw(st.sampled_from([D(0), D("12345.67")])),
+        positions=longs + shorts,
+        # the restricted proceeds: what the sales left (less, where some paid for covers)
+        short_proceeds=draw(st.sampled_from([proceeds, (proceeds / 2).quantize(CENT)])),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(account(min_positions=0), account_with_shorts()), min_size=1, max_size=8))
+def test_vectorised_equals_decimal_with_shorts(accounts):
+    """The book arrays value accounts with shorts as the Decimal face: assets with the
+    restricted proceeds, short liabilities at market value, the available margin with the
+    short terms (no NaN when the short margin ratio is given)."""
+    book = m.BookArrays.from_accounts(accounts)
+    v = m.value_book(book)
+    avail = m.available_margin_many(book, 1.0, short_margin_ratio=float(SMR))
+    assert np.isfinite(avail).all()
+    without = m.available_margin_many(book, 1.0)
+    sale = m.minimal_sale_many(book, 1.5, v)
+    for i, acct in enumerate(accounts):
+        assets, liabilities = m.total_assets(acct), m.total_liabilities(acct)
+        tol = 1e-9 * float(assets + liabilities) + 0.011
+        assert abs(v.assets[i] - float(assets)) <= tol
+        assert abs(v.liabilities[i] - float(liabilities)) <= tol
+        assert abs(avail[i] - float(m.available_margin(acct, FMR, SMR))) <= tol
+        assert np.isnan(without[i]) == acct.has_short
+        assert abs(sale[i] - float(m.minimal_sale_amount(assets, liabilities, D("1.5")))) <= 3 * tol
+
+
+@PROPS
+@given(account_with_shorts(with_limit=True))
+def test_long_short_cure_is_consistent_and_never_below_the_minimal_amount(acct):
+    """The plan's figures follow from its lines (sales repay the financing first, covers take
+    their cost from the assets and their mark value from the liabilities); a restored plan
+    moved at least the minimal amount S = (T·D - A)/(T - 1) (at upper limits and marks a cover
+    moves more than its liability); a plan that does not restore covered or sold everything
+    that helps."""
+    target = LINES.target
+    plan = m.plan_liquidation_long_short(acct, target)
+    by_code = {p.instrument: p for p in acct.positions}
+    assets, liabilities = m.total_assets(acct), m.total_liabilities(acct)
+    sold = sum((x.quantity * by_code[x.instrument].price for x in plan.lines), D(0))
+    raised = sum((x.quantity * x.limit_price for x in plan.lines), D(0))
+    repaid = min(raised, acct.debt + acct.interest_and_fees)
+    spent = sum((x.quantity * x.limit_price for x in plan.covers), D(0))
+    covered = sum((x.quantity * by_code[x.instrument].price for x in plan.covers), D(0))
+    assert plan.assets_after == assets - sold + raised - repaid - spent
+    assert plan.liabilities_after == liabilities - repaid - covered
+    assert spent <= acct.short_proceeds + acct.cash + raised - repaid  # covers are paid
+    for x in plan.covers:
+        assert 0 < x.quantity <= -by_code[x.instrument].quantity
+    if plan.restored and plan.liabilities_after > 0:
+        assert repaid + covered >= m.minimal_sale_amount(assets, liabilities, target) - CENT
+    if not plan.restored:
+        # every long that could help (T·L > p) is sold whole
+        for p in acct.positions:
+            if p.quantity > 0 and target * p.lower_limit > p.price:
+                assert any(x.instrument == p.instrument and x.quantity == p.quantity
+                           for x in plan.lines)  # fmt: skip
