@@ -456,9 +456,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     # trading days overdue calls and reminders, maturities, the client-money requirement,
     # the internal reconciliation and the daily filings (as of 17:00 desk time: that step
     # waits for it). Its sweeper resumes a run whose step shows no progress (lost messages).
+    # (16:50: the filings step's tasks wait for 17:00 with an ETA, which must stay well under
+    # the broker's visibility timeout, CELERY_TASK_TIME_LIMIT + 60 s, or Redis hands the
+    # waiting message to a second worker)
     "reports-end-of-day": {
         "task": "reports.tasks.eod_run_daily",
-        "schedule": crontab(hour=16, minute=30),
+        "schedule": crontab(hour=16, minute=50),
     },
     "reports-end-of-day-resume-stale": {
         "task": "reports.tasks.eod_resume_stale",
