@@ -366,7 +366,7 @@ def _alert_text(run: EndOfDayRun, language: str) -> tuple[str, str]:
 
 def alert_failure(run_id: int) -> int:
     """Tell the desk that the end of day stopped: the log (ERROR) and an e-mail in both
-    languages. Returns the number of recipients."""
+    languages. Returns the number of recipients (0: none, or the mail server refused it)."""
     run = EndOfDayRun.objects.get(pk=run_id)
     log.error("end of day %s failed: %s", run.business_date, run.error)
     recipients = alert_recipients()
@@ -374,12 +374,16 @@ def alert_failure(run_id: int) -> int:
         return 0
     zh_subject, zh_body = _alert_text(run, "zh-hans")
     en_subject, en_body = _alert_text(run, "en")
-    EmailMessage(
-        f"{zh_subject} / {en_subject}",
-        f"{zh_body}\n\n{en_body}",
-        settings.DEFAULT_FROM_EMAIL,
-        recipients,
-    ).send(fail_silently=False)
+    try:
+        EmailMessage(
+            f"{zh_subject} / {en_subject}",
+            f"{zh_body}\n\n{en_body}",
+            settings.DEFAULT_FROM_EMAIL,
+            recipients,
+        ).send(fail_silently=False)
+    except Exception:  # the mail server down must not hide the step's own failure
+        log.exception("end of day %s: the alert e-mail was not sent", run.business_date)
+        return 0
     return len(recipients)
 
 
