@@ -1,6 +1,8 @@
 """End-of-day API: the runs with their steps (GET), start a date's run (POST), resume one.
 No rules here: reports.eod.services decides and refuses."""
 
+from collections.abc import Mapping
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -8,6 +10,12 @@ from rest_framework.views import APIView
 
 from . import services
 from .models import EndOfDayRun, EndOfDayStep
+
+
+def _body(request) -> Mapping:
+    """The request's JSON object (anything else reads as an empty one: the service then names
+    the missing field)."""
+    return request.data if isinstance(request.data, Mapping) else {}
 
 
 class StepSerializer(serializers.ModelSerializer):
@@ -71,10 +79,11 @@ class RunListView(APIView):
     @extend_schema(request=StartSerializer, responses={202: RunSerializer})
     def post(self, request):
         # the service checks the permission first, then the date (naming the field)
+        data = _body(request)
         run = services.run_start(
             actor=request.user,
-            business_date=str(request.data.get("business_date") or "") or None,
-            reason=str(request.data.get("reason") or ""),
+            business_date=str(data.get("business_date") or ""),
+            reason=str(data.get("reason") or ""),
         )
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
@@ -90,6 +99,8 @@ class RunResumeView(APIView):
     def post(self, request, pk: int):
         # the service checks the permission first, then that the run exists
         run = services.run_resume(
-            run=EndOfDayRun(pk=pk), actor=request.user, reason=str(request.data.get("reason") or "")
+            run=EndOfDayRun(pk=pk),
+            actor=request.user,
+            reason=str(_body(request).get("reason") or ""),
         )
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -64,8 +64,13 @@ def run_start(*, business_date: date | str | None = None, actor, reason: str = "
     (resuming it is `run_resume`)."""
     require_permission(actor, "reports.add_endofdayrun", action="start the end of day")
     today = timezone.localdate()
-    if business_date is None:
+    if business_date is None:  # beat: today
         day = today
+    elif business_date == "":
+        raise ValidationFailed(
+            _("business_date: a date is required (YYYY-MM-DD)"),
+            extra={"field": "business_date"},
+        )
     else:
         try:
             day = (
