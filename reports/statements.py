@@ -73,32 +73,7 @@ def credit_summary(*, investor, as_of: datetime) -> dict | None:
     if account is None:
         return None
     contract = _contract_as_of(credit_account=account, as_of=as_of)
-    view = account_view(account, as_of=as_of)
-    limit = contract.credit_limit if contract else Decimal(0)
-    return {
-        "account_number": account.account_number,
-        "contract_number": contract.contract_number if contract else "",
-        "annual_interest_rate": contract.annual_interest_rate if contract else None,
-        "credit_limit": limit,
-        "credit_unused": max(limit - view.financing_debt, Decimal(0)),
-        "financing_outstanding": view.financing_debt,
-        "interest_and_fees": view.accrued_interest,
-        "cash": view.cash,
-        "total_assets": view.total_assets,
-        "liabilities": view.total_liabilities,
-        "available_margin": view.available_margin,
-        "withdrawable": view.withdrawable_cash,
-        "collateral_value": view.collateral_value.quantize(CENT),
-        "maintenance_ratio": (
-            None if view.maintenance_ratio is None else view.maintenance_ratio.quantize(RATIO_Q)
-        ),
-        "lines": {
-            "warning": view.lines.warning,
-            "call": view.lines.call,
-            "target": view.lines.target,
-            "withdrawal": view.lines.withdrawal,
-        },
-    }
+    return _credit_dict(account, contract, account_view(account, as_of=as_of))
 
 
 def financings(*, investor, as_of: datetime, period_start: date | None = None) -> list | None:

@@ -446,6 +446,51 @@ def _quantity_at_most(quantity, limit: Decimal, what: str, reservation) -> Decim
     return quantity
 
 
+def _spread(
+    locked,
+    allocations,
+    lots,
+    quantity,
+    *,
+    take_from: str,
+    counter: str,
+    lot_moves: dict,
+    actor,
+    reason: str,
+) -> None:
+    """Move `quantity` shares of a reservation, allocation by allocation in the given order:
+    each allocation's `counter` rises by what it takes (at most its `take_from`), its lot's
+    counters move by `lot_moves` ({field: +1 or -1}); then the reservation's `counter` and
+    status. Every row saved with its history row."""
+    left = quantity
+    for allocation in allocations:
+        take = min(left, getattr(allocation, take_from))
+        if take <= 0:
+            continue
+        setattr(allocation, counter, getattr(allocation, counter) + take)
+        _save(allocation, actor=actor, reason=f"{counter}: {reason}", fields=[counter])
+        lot = lots[allocation.lot_id]
+        for field, sign in lot_moves.items():
+            setattr(lot, field, getattr(lot, field) + sign * take)
+        _save(
+            lot,
+            actor=actor,
+            reason=f"{counter} {fmt_shares(take)} of reservation #{locked.pk}: {reason}",
+            fields=list(lot_moves),
+        )
+        left -= take
+        if left == 0:
+            break
+    setattr(locked, counter, getattr(locked, counter) + quantity)
+    locked.status = _status_of(locked)
+    _save(
+        locked,
+        actor=actor,
+        reason=f"{counter}: {reason}",
+        fields=[counter, "status", "updated_at"],
+    )
+
+
 def reservation_release(*, reservation: ShortReservation, actor, reason: str) -> ShortReservation:
     """Give back what is still reserved (the lent part stays lent)."""
     _check(actor, reservation.credit_account, CHANGE_RESERVATION_PERM, "release a reservation")
@@ -458,28 +503,11 @@ def reservation_release(*, reservation: ShortReservation, actor, reason: str) ->
                 % {"pk": locked.pk, "status": locked.get_status_display()},
                 extra={"field": "reservation"},
             )
-        for allocation in allocations:
-            free = allocation.outstanding_reserved
-            if free <= 0:
-                continue
-            allocation.released += free
-            _save(allocation, actor=actor, reason=f"released: {reason}", fields=["released"])
-            lot = lots[allocation.lot_id]
-            lot.reserved -= free
-            _save(
-                lot,
-                actor=actor,
-                reason=f"released {fmt_shares(free)} of reservation #{locked.pk}: {reason}",
-                fields=["reserved"],
-            )
-        locked.released += locked.outstanding_reserved
-        locked.status = _status_of(locked)
-        _save(
-            locked,
-            actor=actor,
-            reason=f"released: {reason}",
-            fields=["released", "status", "updated_at"],
-        )
+        _spread(
+            locked, allocations, lots, locked.outstanding_reserved,
+            take_from="outstanding_reserved", counter="released", lot_moves={"reserved": -1},
+            actor=actor, reason=reason,
+        )  # fmt: skip
     return locked
 
 
@@ -495,30 +523,11 @@ def reservation_lend(
         quantity = _quantity_at_most(
             quantity, locked.outstanding_reserved, _("still reserved"), locked
         )
-        left = quantity
-        for allocation in allocations:
-            take = min(left, allocation.outstanding_reserved)
-            if take <= 0:
-                continue
-            allocation.lent += take
-            _save(allocation, actor=actor, reason=f"lent: {reason}", fields=["lent"])
-            lot = lots[allocation.lot_id]
-            lot.reserved -= take
-            lot.lent += take
-            _save(
-                lot,
-                actor=actor,
-                reason=f"lent {fmt_shares(take)} of reservation #{locked.pk}: {reason}",
-                fields=["reserved", "lent"],
-            )
-            left -= take
-            if left == 0:
-                break
-        locked.lent += quantity
-        locked.status = _status_of(locked)
-        _save(
-            locked, actor=actor, reason=f"lent: {reason}", fields=["lent", "status", "updated_at"]
-        )
+        _spread(
+            locked, allocations, lots, quantity,
+            take_from="outstanding_reserved", counter="lent",
+            lot_moves={"reserved": -1, "lent": +1}, actor=actor, reason=reason,
+        )  # fmt: skip
     return locked
 
 
@@ -532,30 +541,9 @@ def reservation_return(
     with transaction.atomic():
         locked, allocations, lots = _reservation_locked(reservation)
         quantity = _quantity_at_most(quantity, locked.outstanding_lent, _("lent"), locked)
-        left = quantity
-        for allocation in reversed(allocations):
-            take = min(left, allocation.outstanding_lent)
-            if take <= 0:
-                continue
-            allocation.returned += take
-            _save(allocation, actor=actor, reason=f"returned: {reason}", fields=["returned"])
-            lot = lots[allocation.lot_id]
-            lot.lent -= take
-            _save(
-                lot,
-                actor=actor,
-                reason=f"returned {fmt_shares(take)} of reservation #{locked.pk}: {reason}",
-                fields=["lent"],
-            )
-            left -= take
-            if left == 0:
-                break
-        locked.returned += quantity
-        locked.status = _status_of(locked)
-        _save(
-            locked,
-            actor=actor,
-            reason=f"returned: {reason}",
-            fields=["returned", "status", "updated_at"],
-        )
+        _spread(
+            locked, list(reversed(allocations)), lots, quantity,
+            take_from="outstanding_lent", counter="returned", lot_moves={"lent": -1},
+            actor=actor, reason=reason,
+        )  # fmt: skip
     return locked
