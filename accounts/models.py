@@ -84,6 +84,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 class InvestorType(models.TextChoices):
     INDIVIDUAL = "individual", _("Individual")
     INSTITUTION = "institution", _("Institution")
+    PRIVATE_FUND = "private_fund", _("Private securities investment fund")
 
 
 class InvestorCategory(models.TextChoices):

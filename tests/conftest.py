@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.lending.book_fixtures",
     "tests.lending.calls_fixtures",
     "tests.lending.mtm_fixtures",
+    "tests.lending.short_fixtures",
 ]
 
 

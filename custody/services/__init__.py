@@ -33,6 +33,7 @@ from .ledger import (
     house_account,
     ledger_account_get_or_create,
     ledger_account_set_external_ref,
+    normal_balance,
 )
 from .reconciliation import (
     client_money_requirement_compute,
@@ -85,6 +86,7 @@ __all__ = [
     "investor_lock",
     "ledger_account_get_or_create",
     "ledger_account_set_external_ref",
+    "normal_balance",
     "reconciliation_break_resolve",
     "reconciliation_external_run",
     "reconciliation_internal_run",

@@ -109,6 +109,13 @@ PURPOSES: dict[str, Purpose] = {
     "custodian_entitlements": Purpose(
         AccountType.ASSET, Owner.HOUSE, gettext_noop("Entitlements due from the custodian")
     ),
+    # securities lending (lending.shorts): lending fees and the lender's compensation earned
+    "lending_fee_income": Purpose(
+        AccountType.INCOME, Owner.HOUSE, gettext_noop("Securities lending fee income")
+    ),
+    "compensation_income": Purpose(
+        AccountType.INCOME, Owner.HOUSE, gettext_noop("Short seller compensation received")
+    ),
     # client
     "client_money": Purpose(
         AccountType.LIABILITY, Owner.CLIENT, gettext_noop("Client money"), client_money=True
@@ -126,6 +133,22 @@ PURPOSES: dict[str, Purpose] = {
     # collateral" in the maintenance ratio (lending.financing.corporate_actions)
     "entitlement_receivable": Purpose(
         AccountType.LIABILITY, Owner.CLIENT, gettext_noop("Dividend entitlement receivable")
+    ),
+    # securities lending (lending.shorts): the shares a short seller owes the lending
+    # inventory (per instrument), the restricted proceeds of its short sales (client money,
+    # usable only to cover or as the rules allow, released as the shares are returned), and
+    # what it owes on the lending side: fees, compensation, a buy-in's shortfall
+    "short_securities": Purpose(
+        AccountType.ASSET, Owner.CLIENT, gettext_noop("Securities owed (short)")
+    ),
+    "short_proceeds": Purpose(
+        AccountType.LIABILITY,
+        Owner.CLIENT,
+        gettext_noop("Restricted short-sale proceeds"),
+        client_money=True,
+    ),
+    "lending_fee_receivable": Purpose(
+        AccountType.ASSET, Owner.CLIENT, gettext_noop("Securities lending receivable")
     ),
 }
 

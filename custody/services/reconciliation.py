@@ -222,8 +222,10 @@ def reconciliation_external_run(*, statement: StatementImport, actor) -> Reconci
 
 #: The client accounts whose balances make a requirement: the credit side (money owed to the
 #: client) and the debit side (what the client owes).
-REQUIREMENT_CREDIT = ("client_money",)
-REQUIREMENT_DEBIT = ("financing_receivable", "interest_receivable")
+#: The restricted proceeds of short sales are client money too; lending fees, compensation and
+#: buy-in shortfalls are owed by the client.
+REQUIREMENT_CREDIT = ("client_money", "short_proceeds")
+REQUIREMENT_DEBIT = ("financing_receivable", "interest_receivable", "lending_fee_receivable")
 
 #: One statement: each (client account, segregated account) of the currency with its balance on
 #: its normal side (assets and expenses debit, the others credit: LedgerAccount.normal_sign),

@@ -79,3 +79,14 @@ def buy_cost_estimate(*, quantity: Decimal, limit_price: Decimal, rates: FeeRate
     turnover = cents(quantity * limit_price)
     fees = fill_fees(side="buy", turnover=turnover, rates=rates)
     return turnover + fees.total
+
+
+#: The day count of interest and of the lending fee (ACT/360).
+DAYS_IN_YEAR = Decimal(360)
+
+
+def daily_lending_fee(amount: Decimal, annual_rate: Decimal) -> Decimal:
+    """One day of the securities lending fee on a short-sale amount, ACT/360, to the cent
+    (half up): round(amount x rate / 360, 2), per position and day as interest is per
+    financing and day. 20,000.00 at 8.35 per cent: 4.64 a day."""
+    return cents(amount * annual_rate / DAYS_IN_YEAR)

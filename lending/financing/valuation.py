@@ -40,6 +40,16 @@ parameters); `PositionView.price` stays the last price. docs/exchange-lists.md.
 
 `as_of` gives ledger balances and prices (last tick at or before it) at that instant; the split
 between financed and own shares is the current one (financings are not versioned by time).
+
+Short positions (lending.shorts): the shares owed (`short_securities` per instrument) are short
+rows of `margin_account` at market value, each with its short-sale amount (the open short
+positions' `amount_outstanding` summed per instrument; the current one, like the financings'
+split) and the day's upper price limit (the worst price of a buy-in); the restricted proceeds
+(`short_proceeds`) are assets of the ratio but not free cash; the lending fees, compensation
+and buy-in shortfalls owed (`lending_fee_receivable`) are liabilities with the interest. The
+short margin ratio is the dated parameter in force on the valuation day (a private securities
+investment fund's own ratio for such an investor): `short_margin_ratio_for`. They are listed
+apart from the long positions (`AccountView.shorts`).
 """
 
 from __future__ import annotations
@@ -49,10 +59,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from compliance import parameters as P
+from compliance import selectors as compliance_selectors
 from custody import money
 from custody.models import DEBIT_NORMAL, LedgerAccount
 from custody.selectors import balances_as_of
@@ -64,6 +76,7 @@ from lending.financing.models import Financing, FinancingStatus
 from lending.instruments import exchange_lists
 from lending.instruments import selectors as instruments_selectors
 from lending.instruments.models import Instrument, LatestPrice, PriceTick
+from lending.shorts.models import ShortPosition, ShortPositionStatus
 
 ZERO = Decimal(0)
 
@@ -96,6 +109,24 @@ class PositionView:
 
 
 @dataclass(frozen=True)
+class ShortView:
+    """The shares of one instrument the account owes (its open short positions together)."""
+
+    instrument: Instrument
+    quantity: Decimal  # shares owed (> 0)
+    price: Decimal  # the last price; 0 without one
+    price_at: datetime | None
+    market_value: Decimal  # quantity x price (the liability)
+    short_sale_amount: Decimal  # 融券卖出金额 of the shares owed
+    upper_limit_price: Decimal | None  # today's upper price limit (a buy-in's worst price)
+
+    @property
+    def profit(self) -> Decimal:
+        """What the short has gained so far (sale amount less the value owed now)."""
+        return self.short_sale_amount - self.market_value
+
+
+@dataclass(frozen=True)
 class AccountView:
     credit_account: CreditAccount
     contract: CreditContract | None
@@ -116,6 +147,23 @@ class AccountView:
     rows_by_unit: dict = field(default_factory=dict, repr=False)
     # cash dividends booked at their ex-date, not yet paid: other collateral (in total_assets)
     entitlements_receivable: Decimal = ZERO
+    # the short side (lending.shorts): shares owed, restricted proceeds, fees owed
+    shorts: list[ShortView] = field(default_factory=list)
+    short_proceeds: Decimal = ZERO
+    lending_fees_owed: Decimal = ZERO
+    short_margin_ratio: Decimal | None = None
+
+    @property
+    def short_sale_amount(self) -> Decimal:
+        return sum((s.short_sale_amount for s in self.shorts), ZERO)
+
+    @property
+    def short_market_value(self) -> Decimal:
+        return sum((s.market_value for s in self.shorts), ZERO)
+
+    def short(self, instrument) -> ShortView | None:
+        code = instrument if isinstance(instrument, str) else instrument.ledger_unit
+        return next((s for s in self.shorts if s.instrument.ledger_unit == code), None)
 
     def position(self, instrument) -> PositionView | None:
         code = instrument if isinstance(instrument, str) else instrument.ledger_unit
@@ -152,6 +200,24 @@ def contract_lines(contract: CreditContract | None, *, on: date) -> margin.Margi
     )
 
 
+def price_limits(
+    instrument: Instrument,
+    price: Decimal | None,
+    prev_close: Decimal | None,
+    *,
+    on: date,
+    params: instruments_selectors.BandParameters | None = None,
+) -> tuple[Decimal | None, Decimal | None]:
+    """The edges (low, high) of the instrument's daily price band on `on` (the one band rule,
+    lending.domain.prices.price_band, with its board's dated parameters) around the previous
+    close, else the latest price; (None, None) without a price or in a new listing's first
+    trading days (no band)."""
+    band = instruments_selectors.band_of(
+        instrument, on=on, prev_close=prev_close or price, params=params
+    )
+    return (band.low, band.high) if band is not None else (None, None)
+
+
 def lower_limit_price(
     instrument: Instrument,
     price: Decimal | None,
@@ -160,14 +226,17 @@ def lower_limit_price(
     on: date,
     params: instruments_selectors.BandParameters | None = None,
 ) -> Decimal | None:
-    """The low edge of the instrument's daily price band on `on` (the one band rule,
-    lending.domain.prices.price_band, with its board's dated parameters) around the previous
-    close, else the latest price; None without a price or in a new listing's first trading
-    days (no band)."""
-    band = instruments_selectors.band_of(
-        instrument, on=on, prev_close=prev_close or price, params=params
-    )
-    return band.low if band is not None else None
+    """The low edge of the band (price_limits): the liquidation's floor."""
+    return price_limits(instrument, price, prev_close, on=on, params=params)[0]
+
+
+def short_margin_ratio_for(investor, on: date) -> Decimal:
+    """The short margin ratio in force on `on` for `investor`: the dated parameter, a private
+    securities investment fund's own (DOMAIN.md "Securities lending")."""
+    from accounts.models import InvestorType
+
+    private_fund = getattr(investor, "investor_type", None) == InvestorType.PRIVATE_FUND
+    return compliance_selectors.parameter(P.short_margin_ratio_key(private_fund=private_fund), on=on)
 
 
 CONTRACT_FIELDS = raw_reads.fields(CreditContract)
@@ -212,7 +281,13 @@ PURPOSES = (
     "interest_receivable",
     "client_securities",
     "entitlement_receivable",
+    "short_securities",
+    "short_proceeds",
+    "lending_fee_receivable",
 )
+
+#: The per-instrument purposes whose units are instruments (held, or owed short).
+SECURITIES_PURPOSES = ("client_securities", "short_securities")
 
 
 @dataclass
@@ -229,14 +304,25 @@ class _Inputs:
     # the exchange's conversion rate in force on the valuation day, per instrument (None: no
     # eligible-collateral list of its exchange in force), read in the same statement
     exchange_rates: dict[int, Decimal | None] = field(default_factory=dict)
+    # the open short positions' short-sale amount owed, per instrument id
+    short_amounts: dict[int, Decimal] = field(default_factory=dict)
 
 
-def _holdings(balances: list[tuple[str, str, Decimal]]) -> dict[str, Decimal]:
-    return {
-        unit: value
-        for purpose, unit, value in balances
-        if purpose == "client_securities" and value != 0
-    }
+def _holdings(
+    balances: list[tuple[str, str, Decimal]], purpose: str = "client_securities"
+) -> dict[str, Decimal]:
+    """{unit: balance} of the instrument accounts of `purpose` (held, or owed short)."""
+    return {unit: value for p, unit, value in balances if p == purpose and value != 0}
+
+
+def short_amounts_of(credit_account: CreditAccount) -> dict[int, Decimal]:
+    """The open short positions' short-sale amount owed, per instrument id (1 query)."""
+    rows = (
+        ShortPosition.objects.filter(credit_account=credit_account, status=ShortPositionStatus.OPEN)
+        .values_list("instrument_id")
+        .annotate(amount=Sum("amount_outstanding"))
+    )
+    return dict(rows)
 
 
 def _inputs_as_of(credit_account: CreditAccount, as_of: datetime) -> _Inputs:
@@ -246,7 +332,7 @@ def _inputs_as_of(credit_account: CreditAccount, as_of: datetime) -> _Inputs:
     )
     values = balances_as_of(accounts=accounts, as_of=as_of)  # 1 query
     balances = [(a.purpose, a.unit, values[a.pk]) for a in accounts]
-    holdings = _holdings(balances)
+    holdings = _holdings(balances) | _holdings(balances, "short_securities")
 
     financings = list(  # 1 query
         Financing.objects.filter(credit_account=credit_account, status=FinancingStatus.OPEN)
@@ -288,7 +374,13 @@ def _inputs_as_of(credit_account: CreditAccount, as_of: datetime) -> _Inputs:
             prices[tick.instrument_id] = (tick.price, tick.at, None)
     rates = {i.pk: i.exchange_rate for i in instruments}
     return _Inputs(
-        balances, financed_amount, financed_qty, instruments, prices, exchange_rates=rates
+        balances,
+        financed_amount,
+        financed_qty,
+        instruments,
+        prices,
+        exchange_rates=rates,
+        short_amounts=short_amounts_of(credit_account) if holdings else {},
     )
 
 
@@ -321,7 +413,7 @@ WITH acc AS (
     SELECT acc.*, hi.id AS instrument_id
     FROM acc
     LEFT JOIN lending_instrument hi
-      ON acc.purpose = 'client_securities' AND acc.balance <> 0
+      ON acc.purpose IN ('client_securities', 'short_securities') AND acc.balance <> 0
      AND hi.exchange = split_part(acc.unit, ':', 1)
      AND hi.code = substr(acc.unit, length(split_part(acc.unit, ':', 1)) + 2)
 ), fin AS (
@@ -394,7 +486,16 @@ def _current_inputs(credit_account: CreditAccount) -> _Inputs:
             financed_amount[instrument_id] = amount
             financed_qty[instrument_id] = qty
     ordered = [instruments[pk] for pk in sorted(instruments)]
-    return _Inputs(balances, financed_amount, financed_qty, ordered, prices, exchange_rates=rates)
+    owes_shares = any(p == "short_securities" and v != 0 for p, _u, v in balances)
+    return _Inputs(
+        balances,
+        financed_amount,
+        financed_qty,
+        ordered,
+        prices,
+        exchange_rates=rates,
+        short_amounts=short_amounts_of(credit_account) if owes_shares else {},  # 1 query
+    )
 
 
 def account_view(
@@ -433,10 +534,14 @@ def _assemble(
         fmr = contract.financing_margin_ratio
     else:
         fmr = credit_selectors.financing_margin_ratio_in_force(day)
-    cash = debt = interest = other = ZERO
+    cash = debt = interest = other = proceeds = fees_owed = ZERO
     for purpose, unit, value in inputs.balances:
         if purpose == "client_money" and unit == CURRENCY:
             cash += value
+        elif purpose == "short_proceeds" and unit == CURRENCY:
+            proceeds += value
+        elif purpose == "lending_fee_receivable" and unit == CURRENCY:
+            fees_owed += value
         elif purpose == "entitlement_receivable" and unit == CURRENCY:
             other += value
         elif purpose == "financing_receivable" and unit == CURRENCY:
@@ -444,10 +549,12 @@ def _assemble(
         elif purpose == "interest_receivable" and unit == CURRENCY:
             interest += value
     holdings = _holdings(inputs.balances)
+    owed = _holdings(inputs.balances, "short_securities")
     financed_amount, financed_qty = inputs.financed_amount, inputs.financed_qty
     instruments, prices = inputs.instruments, inputs.prices
 
     positions: list[PositionView] = []
+    shorts: list[ShortView] = []
     rows: list[margin.Position] = []
     rows_by_unit: dict[str, dict[str, margin.Position]] = {}
     band_params: instruments_selectors.BandParameters | None = None  # read once, if needed
@@ -455,7 +562,8 @@ def _assemble(
         unit = instrument.ledger_unit
         held = holdings.get(unit, ZERO)
         amount = financed_amount.get(instrument.pk, ZERO)
-        if held == 0 and amount == 0:
+        short_qty = owed.get(unit, ZERO)
+        if held == 0 and amount == 0 and short_qty == 0:
             continue
         price, price_at, prev_close = prices.get(instrument.pk, (None, None, None))
         mark = price if price is not None else ZERO
@@ -467,7 +575,33 @@ def _assemble(
             instrument, band_params, inputs.exchange_rates.get(instrument.pk)
         )
         valued = instruments_selectors.valuation_price(instrument, mark, band_params)
-        limit = lower_limit_price(instrument, price, prev_close, on=day, params=band_params)
+        limit, upper = price_limits(instrument, price, prev_close, on=day, params=band_params)
+        if short_qty > 0:
+            sold = inputs.short_amounts.get(instrument.pk, ZERO)
+            shorts.append(
+                ShortView(
+                    instrument=instrument,
+                    quantity=short_qty,
+                    price=mark,
+                    price_at=price_at,
+                    market_value=short_qty * mark,
+                    short_sale_amount=sold,
+                    upper_limit_price=upper,
+                )
+            )
+            short_row = margin.Position(
+                instrument=unit,
+                quantity=-short_qty,
+                price=mark,
+                haircut=haircut,
+                lot_size=instrument.lot_size,
+                short_sale_amount=sold,
+                upper_limit=upper,
+            )
+            rows.append(short_row)
+            rows_by_unit.setdefault(unit, {})["short"] = short_row
+        if held == 0 and amount == 0:
+            continue
         f_qty = min(held, financed_qty.get(instrument.pk, ZERO)) if held > 0 else ZERO
         positions.append(
             PositionView(
@@ -496,16 +630,19 @@ def _assemble(
         if held - f_qty > 0:
             split["collateral"] = margin.Position(quantity=held - f_qty, **common)
         rows.extend(split.values())
-        rows_by_unit[unit] = split
+        rows_by_unit[unit] = rows_by_unit.get(unit, {}) | split
     positions.sort(key=lambda p: (-p.market_value, p.instrument.ledger_unit))
+    shorts.sort(key=lambda s: (-s.market_value, s.instrument.ledger_unit))
 
     account = margin.Account(
         cash=cash,
         debt=debt,
-        interest_and_fees=interest,
+        interest_and_fees=interest + fees_owed,
         other_collateral=other,
         positions=tuple(rows),
+        short_proceeds=max(proceeds, ZERO),
     )
+    smr = short_margin_ratio_for(credit_account.investor, day) if shorts or proceeds else None
     return AccountView(
         credit_account=credit_account,
         contract=contract,
@@ -518,11 +655,15 @@ def _assemble(
         total_assets=margin.total_assets(account),
         total_liabilities=margin.total_liabilities(account),
         maintenance_ratio=margin.maintenance_ratio(account),
-        available_margin=margin.available_margin(account, fmr),
+        available_margin=margin.available_margin(account, fmr, smr),
         withdrawable_cash=margin.withdrawable_cash(account, lines.withdrawal),
         margin_account=account,
         financing_margin_ratio=fmr,
         as_of=as_of,
         rows_by_unit=rows_by_unit,
         entitlements_receivable=other,
+        shorts=shorts,
+        short_proceeds=proceeds,
+        lending_fees_owed=fees_owed,
+        short_margin_ratio=smr,
     )

@@ -33,6 +33,9 @@ class OrderPurpose(models.TextChoices):
     SELL = "sell", _("Sell")
     SELL_TO_REPAY = "sell_to_repay", _("Sell to repay")
     LIQUIDATION = "liquidation", _("Liquidation sale")
+    SHORT_SALE = "short_sale", _("Short sale")
+    BUY_TO_COVER = "buy_to_cover", _("Buy to cover")
+    BUY_IN = "buy_in", _("Forced buy-in")
 
 
 #: The side of each purpose.
@@ -42,7 +45,13 @@ PURPOSE_SIDES = {
     OrderPurpose.SELL: OrderSide.SELL,
     OrderPurpose.SELL_TO_REPAY: OrderSide.SELL,
     OrderPurpose.LIQUIDATION: OrderSide.SELL,
+    OrderPurpose.SHORT_SALE: OrderSide.SELL,
+    OrderPurpose.BUY_TO_COVER: OrderSide.BUY,
+    OrderPurpose.BUY_IN: OrderSide.BUY,
 }
+
+#: Purposes that close short positions (their fills return shares to the lending inventory).
+COVER_PURPOSES = (OrderPurpose.BUY_TO_COVER, OrderPurpose.BUY_IN)
 
 
 class OrderStatus(models.TextChoices):
@@ -83,6 +92,15 @@ class Order(models.Model):
     )
     filled_quantity = models.DecimalField(_("filled quantity"), **QUANTITY.fields, default=0)
     reserved_amount = models.DecimalField(_("reserved amount"), **MONEY.fields, default=0)
+    # a short sale: the lending inventory it holds (reserved at placement, lent as it fills,
+    # released when it ends unfilled)
+    short_reservation = models.OneToOneField(
+        "lending.ShortReservation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="order",
+    )
     trade_date = models.DateField(_("trade date"))
     exchange_order_id = models.CharField(_("exchange order id"), max_length=64, blank=True)
     status_text = models.CharField(_("exchange's text"), max_length=300, blank=True)
@@ -113,8 +131,14 @@ class Order(models.Model):
                 name="lending_order_quantities",
             ),
             models.CheckConstraint(
-                condition=(Q(side="buy") & Q(purpose__in=["financed_buy", "cash_buy"]))
-                | (Q(side="sell") & Q(purpose__in=["sell", "sell_to_repay", "liquidation"])),
+                condition=(
+                    Q(side="buy")
+                    & Q(purpose__in=["financed_buy", "cash_buy", "buy_to_cover", "buy_in"])
+                )
+                | (
+                    Q(side="sell")
+                    & Q(purpose__in=["sell", "sell_to_repay", "liquidation", "short_sale"])
+                ),
                 name="lending_order_side_of_purpose",
             ),
         ]
@@ -213,6 +237,7 @@ class ExecutionReportRecord(models.Model):
 
 
 __all__ = [
+    "COVER_PURPOSES",
     "PURPOSE_SIDES",
     "WORKING",
     "ExecutionReportRecord",

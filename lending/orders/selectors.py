@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 
 from accounts.errors import NotFound
 from lending.financing.held_back import HeldBack
-from lending.orders.models import WORKING, Order, OrderPurpose, OrderSide
+from lending.orders.models import COVER_PURPOSES, WORKING, Order, OrderPurpose, OrderSide
 
 ZERO = Decimal(0)
 
@@ -22,18 +22,33 @@ def held_back(account_id: int) -> HeldBack:
         .annotate(
             reserved=Sum("reserved_amount"),
             offered=Sum("quantity") - Sum("filled_quantity"),
+            amount_left=Sum((F("quantity") - F("filled_quantity")) * F("limit_price")),
         )
     )
-    cash = financing = ZERO
+    cash = financing = cover = short_sale = ZERO
     shares: dict[int, Decimal] = {}
+    covering: dict[int, Decimal] = {}
     for row in rows:
+        instrument_id = row["instrument_id"]
         if row["purpose"] == OrderPurpose.CASH_BUY:
             cash += row["reserved"]
         elif row["purpose"] == OrderPurpose.FINANCED_BUY:
             financing += row["reserved"]
+        elif row["purpose"] in COVER_PURPOSES:
+            cover += row["reserved"]
+            covering[instrument_id] = covering.get(instrument_id, ZERO) + row["offered"]
+        elif row["purpose"] == OrderPurpose.SHORT_SALE:
+            short_sale += row["amount_left"]
         elif row["side"] == OrderSide.SELL:
-            shares[row["instrument_id"]] = shares.get(row["instrument_id"], ZERO) + row["offered"]
-    return HeldBack(cash=cash, financing=financing, shares=shares)
+            shares[instrument_id] = shares.get(instrument_id, ZERO) + row["offered"]
+    return HeldBack(
+        cash=cash,
+        financing=financing,
+        shares=shares,
+        cover=cover,
+        covering=covering,
+        short_sale=short_sale,
+    )
 
 
 def desk_financing_reserved() -> Decimal:

@@ -14,6 +14,14 @@ and apply the market's execution reports (the only way a trade is booked).
   free cash; for a sale the shares not already offered. A buy holds back its
   most possible cost (limit price x quantity + fees) until it is filled, cancelled, rejected or
   expired. The order is committed unsent; the FIX gateway (orders/gateway.py) sends it.
+- a short sale (融券卖出, lending.financing.short_sales.short_sale_check): the trading blockers
+  and the restricted holder as for a buy, an active contract, the short-sale target list, the
+  limit price not below the latest trade price, the credit limit and the available margin at
+  the dated short margin ratio; the shares are reserved in the lending inventory in the same
+  transaction (lending.shorts.services.shares_reserve: refused beyond what is available) and
+  released when the order ends unfilled. A buy to cover (买券还券): at most the shares owed and
+  not already being bought back, its most possible cost held back from the restricted
+  proceeds and free cash. Fills book short positions and covers (lending.shorts.positions).
 - `order_cancel`: asks the exchange to cancel what is left (an order not yet sent is cancelled
   at once). The exchange's report makes it cancelled.
 - `liquidation_order_place_in_transaction`: a liquidation sale, for lending.liquidation only
@@ -60,6 +68,7 @@ from lending.credit.permissions import require_owner_or_perm
 from lending.domain import fees as fee_rules
 from lending.domain.formats import fmt, fmt_shares
 from lending.financing import services as financing
+from lending.financing import short_sales
 from lending.financing.valuation import account_view
 from lending.instruments import selectors as instrument_selectors
 from lending.instruments.models import Instrument
@@ -67,6 +76,7 @@ from lending.instruments.restricted import restricted_holder_check
 from lending.orders import reports as fix
 from lending.orders import selectors
 from lending.orders.models import (
+    COVER_PURPOSES,
     PURPOSE_SIDES,
     WORKING,
     ExecutionReportRecord,
@@ -76,6 +86,8 @@ from lending.orders.models import (
     OrderSide,
     OrderStatus,
 )
+from lending.shorts import positions as short_positions
+from lending.shorts import services as inventory
 
 logger = logging.getLogger(__name__)
 
@@ -150,17 +162,21 @@ def limit_price_check(instrument: Instrument, limit_price: Decimal, on: date) ->
         )
 
 
+#: Purposes only an approved liquidation plan places (a sale, a forced buy-in).
+_PLAN_ONLY = (OrderPurpose.LIQUIDATION, OrderPurpose.BUY_IN)
+
+
 def _purpose_parsed(purpose) -> OrderPurpose:
     try:
         value = OrderPurpose(purpose)
     except ValueError:
-        allowed = ", ".join(p.value for p in OrderPurpose if p != OrderPurpose.LIQUIDATION)
+        allowed = ", ".join(p.value for p in OrderPurpose if p not in _PLAN_ONLY)
         raise ValidationFailed(
             _("purpose: %(purpose)s is not one of %(allowed)s")
             % {"purpose": repr(purpose), "allowed": allowed},
             extra={"field": "purpose"},
         ) from None
-    if value == OrderPurpose.LIQUIDATION:
+    if value in _PLAN_ONLY:
         raise ValidationFailed(
             _("purpose: liquidation orders are placed by an approved liquidation plan only"),
             extra={"field": "purpose"},
@@ -247,7 +263,51 @@ def order_place(
         financing.lots_check(quantity, inst)
         side = PURPOSE_SIDES[purpose]
         reserved = ZERO
-        if side == OrderSide.BUY:
+        reservation = None
+        if purpose == OrderPurpose.SHORT_SALE:
+            financing.trading_blockers_check(account, on)
+            restricted_holder_check(
+                investor_id=account.investor_id, instrument=inst, on=on, doing="sell short"
+            )
+            contract = financing.active_contract(account, on)
+            view = account_view(account, contract=contract)
+            held = selectors.held_back(account.pk)
+            short_sales.short_sale_check(
+                view=view,
+                contract=contract,
+                instrument=inst,
+                quantity=quantity,
+                limit_price=limit_price,
+                on=on,
+                pending=held.short_sale,
+                pending_financing=held.financing,
+            )
+            reservation = inventory.shares_reserve(
+                instrument=inst,
+                quantity=quantity,
+                actor=actor,
+                reason=f"short sale order ({key})"[:300],
+                credit_account=account,
+                reference=key[:64],
+                on=on,
+            )
+        elif purpose in COVER_PURPOSES:
+            contract = _latest_contract(account)
+            view = account_view(account, contract=contract)
+            held = selectors.held_back(account.pk)
+            reserved = fee_rules.buy_cost_estimate(
+                quantity=quantity, limit_price=limit_price, rates=fee_rates(contract, on)
+            )
+            short_sales.cover_check(
+                view=view,
+                instrument=inst,
+                quantity=quantity,
+                cost=reserved,
+                pending_quantity=held.covering.get(inst.pk, ZERO),
+                pending_cost=held.cover,
+                pending_cash=held.cash,
+            )
+        elif side == OrderSide.BUY:
             financing.trading_blockers_check(account, on)
             # a 董监高 / 5% holder buys none of their company's shares here (all collateral)
             restricted_holder_check(
@@ -300,6 +360,7 @@ def order_place(
             key=key,
             actor=actor,
             reason=reason,
+            reservation=reservation,
         )
 
     return durable(run, "order_place")
@@ -318,6 +379,7 @@ def _order_create(
     key,
     actor,
     reason,
+    reservation=None,
 ) -> Order:
     order = Order(
         client_order_id=_next_client_order_id(on),
@@ -334,6 +396,7 @@ def _order_create(
         idempotency_key=key,
         placed_by=actor,
         reason=reason[:300],
+        short_reservation=reservation,
     )
     stamp(
         order,
@@ -538,6 +601,7 @@ def _apply_next(order_id: int) -> bool:
         order.status = _TERMINAL[record.exec_type]
         order.status_text = record.text[:300]
         outcome = order.status
+        _reservation_release(order, f"order {order.client_order_id} {order.status}")
     order.reserved_amount = _still_held(order)
     stamp(order, actor=None, reason=f"execution report {record.exec_id}: {outcome}")
     order.save(
@@ -555,6 +619,17 @@ def _apply_next(order_id: int) -> bool:
     record.outcome = outcome[:300]
     record.save(update_fields=["applied_at", "outcome"])
     return True
+
+
+def _reservation_release(order: Order, why: str) -> None:
+    """A short sale that ends (cancelled, rejected, expired) gives back the shares it still
+    holds in the lending inventory."""
+    reservation = order.short_reservation
+    if reservation is None:
+        return
+    reservation.refresh_from_db()
+    if reservation.outstanding_reserved > 0:
+        inventory.reservation_release(reservation=reservation, actor=None, reason=why)
 
 
 def _still_held(order: Order) -> Decimal:
@@ -589,7 +664,16 @@ def _fill_book(order: Order, record: ExecutionReportRecord) -> Fill:
         memo=f"order {order.client_order_id} ({order.purpose}) exec {record.exec_id}",
     )
     account = order.credit_account
-    if order.purpose == OrderPurpose.FINANCED_BUY:
+    if order.purpose == OrderPurpose.SHORT_SALE:
+        entry = short_positions.short_sale_fill_book_in_transaction(
+            account=account,
+            contract=order.contract,
+            reservation=order.short_reservation,
+            fill=trade,
+        ).entry
+    elif order.purpose in COVER_PURPOSES:
+        entry = short_positions.cover_fill_book_in_transaction(account=account, fill=trade)
+    elif order.purpose == OrderPurpose.FINANCED_BUY:
         entry = financing.financed_buy_fill_book_in_transaction(
             account=account, contract=order.contract, fill=trade
         ).entry
@@ -644,6 +728,7 @@ def expire_unsent_orders(*, trade_date: date) -> int:
             order.status_text = "expired unsent at the close"
             stamp(order, actor=None, reason="expired unsent at the close")
             order.save(update_fields=["status", "reserved_amount", "status_text", "updated_at"])
+            _reservation_release(order, f"order {order.client_order_id} expired unsent")
         return len(rows)
 
     return durable(run, "expire_working_orders")

@@ -56,6 +56,7 @@ def report(
     last_px: Decimal = Decimal(0),
     text: str = "",
     exec_id: str | None = None,
+    at=None,
 ) -> fix.ExecutionReport:
     order.refresh_from_db()
     return fix.report_for(
@@ -67,7 +68,7 @@ def report(
         last_qty=last_qty,
         last_px=last_px,
         text=text,
-        at=timezone.now(),
+        at=at or timezone.now(),
     )
 
 
@@ -79,8 +80,11 @@ def deliver(execution_report: fix.ExecutionReport) -> int:
     return orders.execution_reports_apply(order_id=record.order_id)
 
 
-def fill(order: Order, *, price=None, quantity=None, exec_id: str | None = None) -> Order:
-    """The exchange fills `quantity` (all that is left by default) at `price` (the limit)."""
+def fill(
+    order: Order, *, price=None, quantity=None, exec_id: str | None = None, at=None
+) -> Order:
+    """The exchange fills `quantity` (all that is left by default) at `price` (the limit), at
+    `at` (the execution's transaction time; now by default)."""
     order.refresh_from_db()
     left = order.quantity - order.filled_quantity
     quantity = Decimal(quantity) if quantity is not None else left
@@ -93,6 +97,7 @@ def fill(order: Order, *, price=None, quantity=None, exec_id: str | None = None)
             last_qty=quantity,
             last_px=Decimal(price) if price is not None else order.limit_price,
             exec_id=exec_id,
+            at=at,
         )
     )
     order.refresh_from_db()
@@ -106,9 +111,9 @@ def close(order: Order, exec_type: str, text: str = "") -> Order:
     return order
 
 
-def traded(account, instrument, purpose: str, quantity, price, *, actor=None) -> Order:
-    """Place an order at `price` and have the exchange fill all of it there."""
-    order = orders.order_place(
+def place(account, instrument, purpose: str, quantity, price, *, actor=None) -> Order:
+    """Place an order at `price` through order_place (all its checks)."""
+    return orders.order_place(
         credit_account=account,
         instrument=instrument,
         purpose=purpose,
@@ -118,4 +123,8 @@ def traded(account, instrument, purpose: str, quantity, price, *, actor=None) ->
         idempotency_key=f"test-{_RUN}-{next(_exec)}",
         reason="test",
     )
-    return fill(order)
+
+
+def traded(account, instrument, purpose: str, quantity, price, *, actor=None) -> Order:
+    """Place an order at `price` and have the exchange fill all of it there."""
+    return fill(place(account, instrument, purpose, quantity, price, actor=actor))

@@ -1,0 +1,250 @@
+"""The account's side of securities lending (融券): the checks of a short sale and of a cover on
+one account's valuation, and the direct return (直接还券) of shares the investor holds.
+
+The short positions themselves are lending.shorts' (a lower area: inventory, positions, fees);
+what needs the account's valuation or its working orders lives here, next to the financed
+purchase's checks.
+
+- `short_sale_check`: the instrument on its exchange's short-sale target list in force
+  (lending.shorts.selectors.short_targets), the limit price not below the latest trade price
+  (the previous close before the day's first trade; 400 naming `limit_price`), the credit
+  limit (financing outstanding + short-sale amount owed + what working orders hold + this
+  sale ≤ the contract's limit) and the available margin ≥ (this sale + working short sales) x
+  the dated short margin ratio (a private fund's own). Each refusal names the field and the
+  rule with the numbers.
+- `cover_check`: a buy to cover may return at most the shares owed less what working covers
+  already buy back, and its most possible cost must be in the restricted proceeds and free
+  cash not already held back.
+- `short_return_direct`: the investor's own (not financed, not offered) shares of an
+  instrument it owes go back to the inventory; the proceeds they free are released and the
+  fees paid (lending.shorts.positions).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.errors import RuleViolation, ValidationFailed
+from lending.common.inputs import idempotency_key_required, reason_required, shares_parsed
+from lending.common.transactions import durable
+from lending.credit.locks import open_credit_account_lock
+from lending.credit.models import CreditAccount, CreditContract
+from lending.credit.permissions import require_owner_or_perm
+from lending.domain import margin
+from lending.domain.formats import fmt, fmt_ratio, fmt_shares, money_rounded
+from lending.financing.held_back import held_back
+from lending.financing.valuation import account_view, short_margin_ratio_for
+from lending.instruments.models import Instrument
+from lending.shorts import positions as short_positions
+from lending.shorts import selectors as short_selectors
+
+ZERO = Decimal(0)
+RETURN_PERM = "lending.change_shortposition"
+
+
+def latest_trade_price(instrument: Instrument, on: date) -> Decimal | None:
+    """The short-sale price floor: the latest trade price of `on`, else (before the day's first
+    trade) the previous close; None for an instrument never priced."""
+    latest = getattr(instrument, "latest_price", None)
+    if latest is None:
+        return None
+    if latest.at is not None and timezone.localdate(latest.at) == on:
+        return latest.price
+    return latest.prev_close if latest.prev_close else latest.price
+
+
+def short_price_check(instrument: Instrument, limit_price: Decimal, on: date) -> None:
+    floor = latest_trade_price(instrument, on)
+    if floor is not None and limit_price < floor:
+        raise ValidationFailed(
+            _(
+                "limit_price: %(price)s is below the latest trade price %(floor)s of "
+                "%(instrument)s; a short sale may not be priced below it (the previous close "
+                "before the day's first trade)"
+            )
+            % {"price": limit_price, "floor": floor, "instrument": instrument.ledger_unit},
+            extra={"field": "limit_price", "latest_price": str(floor), "rule": "short_price"},
+        )
+
+
+def short_sale_check(
+    *,
+    view,
+    contract: CreditContract,
+    instrument: Instrument,
+    quantity: Decimal,
+    limit_price: Decimal,
+    on: date,
+    pending: Decimal = ZERO,
+    pending_financing: Decimal = ZERO,
+) -> None:
+    """Whether a short sale of `quantity` at `limit_price` may be placed (module docstring).
+    `pending` is the amount working short sales may still sell, `pending_financing` what
+    working financed buys may still borrow. Call under the account's lock."""
+    if instrument.pk not in short_selectors.short_targets(on):
+        raise RuleViolation(
+            _(
+                "instrument: %(instrument)s is not on its exchange's short-sale target list in "
+                "force on %(on)s (or is ST, suspended or delisting): it may not be sold short"
+            )
+            % {"instrument": instrument.ledger_unit, "on": on.isoformat()},
+            code="not_short_target",
+            extra={"field": "instrument", "rule": "short_target_list"},
+        )
+    short_price_check(instrument, limit_price, on)
+    amount = money_rounded(quantity * limit_price)
+    used = view.financing_debt + view.short_sale_amount + pending + pending_financing
+    if used + amount > contract.credit_limit:
+        raise RuleViolation(
+            _(
+                "quantity: credit used %(used)s (financing, short sales owed and working "
+                "orders) + this short sale %(amount)s exceeds the credit limit %(limit)s"
+            )
+            % {"used": fmt(used), "amount": fmt(amount), "limit": fmt(contract.credit_limit)},
+            code="credit_limit",
+            extra={
+                "field": "quantity",
+                "used": str(used),
+                "amount": str(amount),
+                "limit": str(contract.credit_limit),
+            },
+        )
+    smr = short_margin_ratio_for(view.credit_account.investor, on)
+    check = margin.check_short_sale(
+        view.margin_account, amount + pending, smr, view.financing_margin_ratio
+    )
+    if not check.allowed:
+        available = check.available_margin - money_rounded(pending * smr)
+        required = money_rounded(amount * smr)
+        raise RuleViolation(
+            _(
+                "quantity: a short sale of %(amount)s needs %(required)s of available margin "
+                "(short margin ratio %(ratio)s); the account has %(available)s"
+            )
+            % {
+                "amount": fmt(amount),
+                "required": fmt(required),
+                "ratio": fmt_ratio(smr),
+                "available": fmt(available),
+            },
+            code="insufficient_margin",
+            extra={
+                "field": "quantity",
+                "required": str(required),
+                "available": str(available),
+                "short_margin_ratio": str(smr),
+            },
+        )
+
+
+def cover_check(
+    *,
+    view,
+    instrument: Instrument,
+    quantity: Decimal,
+    cost: Decimal,
+    pending_quantity: Decimal = ZERO,
+    pending_cost: Decimal = ZERO,
+    pending_cash: Decimal = ZERO,
+) -> None:
+    """Whether a buy to cover of `quantity` costing at most `cost` may be placed."""
+    short = view.short(instrument)
+    owed = short.quantity if short is not None else ZERO
+    if quantity + pending_quantity > owed:
+        raise RuleViolation(
+            _(
+                "quantity: %(quantity)s shares of %(instrument)s exceed the %(left)s owed and "
+                "not already being bought back"
+            )
+            % {
+                "quantity": fmt_shares(quantity),
+                "instrument": instrument.ledger_unit,
+                "left": fmt_shares(max(owed - pending_quantity, ZERO)),
+            },
+            code="short_quantity_owed",
+            extra={"field": "quantity", "owed": str(owed), "pending": str(pending_quantity)},
+        )
+    funds = view.short_proceeds + view.cash - pending_cost - pending_cash
+    if cost > funds:
+        raise RuleViolation(
+            _(
+                "quantity: the cover may cost up to %(cost)s; the restricted proceeds and free "
+                "cash not held back are %(funds)s"
+            )
+            % {"cost": fmt(cost), "funds": fmt(funds)},
+            code="insufficient_cash",
+            extra={"field": "quantity", "cost": str(cost), "available": str(funds)},
+        )
+
+
+def short_return_direct(
+    *,
+    credit_account: CreditAccount,
+    instrument: Instrument,
+    quantity,
+    actor,
+    idempotency_key: str,
+    reason: str = "",
+) -> short_positions.ReturnResult:
+    """Return `quantity` shares the investor holds (own, not financed, not offered by a working
+    sale) against its short positions of `instrument`, oldest first: the investor itself or
+    staff with lending.change_shortposition. The same key again returns the first result."""
+    require_owner_or_perm(actor, credit_account, RETURN_PERM, action="return shares directly")
+    key = f"direct-return:{idempotency_key_required(idempotency_key)}"
+    quantity = shares_parsed(quantity)
+    why = (reason or "").strip() or "direct return"
+    if actor is not None and getattr(actor, "is_staff", False):
+        why = reason_required(reason)
+
+    def run() -> short_positions.ReturnResult:
+        account = open_credit_account_lock(credit_account)
+        done = short_positions.return_result_of(key)
+        if done is not None:
+            return done
+        view = account_view(account)
+        short = view.short(instrument)
+        owed = short.quantity if short is not None else ZERO
+        if quantity > owed:
+            raise RuleViolation(
+                _("quantity: %(quantity)s shares exceed the %(owed)s of %(instrument)s owed")
+                % {
+                    "quantity": fmt_shares(quantity),
+                    "owed": fmt_shares(owed),
+                    "instrument": instrument.ledger_unit,
+                },
+                code="short_quantity_owed",
+                extra={"field": "quantity", "owed": str(owed)},
+            )
+        position = view.position(instrument)
+        own = position.own_quantity if position is not None else ZERO
+        offered = held_back(account.pk).shares.get(instrument.pk, ZERO)
+        free = max(own - offered, ZERO)
+        if quantity > free:
+            raise RuleViolation(
+                _(
+                    "quantity: %(quantity)s shares exceed the %(free)s own shares of "
+                    "%(instrument)s held and not offered by a working sale (financed shares "
+                    "are the financing's collateral)"
+                )
+                % {
+                    "quantity": fmt_shares(quantity),
+                    "free": fmt_shares(free),
+                    "instrument": instrument.ledger_unit,
+                },
+                code="insufficient_securities",
+                extra={"field": "quantity", "held": str(free)},
+            )
+        return short_positions.direct_return_book_in_transaction(
+            account=account,
+            instrument=instrument,
+            quantity=quantity,
+            key=key,
+            memo=why,
+            actor=actor,
+        )
+
+    return durable(run, "short_return_direct")
