@@ -236,7 +236,9 @@ def short_margin_ratio_for(investor, on: date) -> Decimal:
     from accounts.models import InvestorType
 
     private_fund = getattr(investor, "investor_type", None) == InvestorType.PRIVATE_FUND
-    return compliance_selectors.parameter(P.short_margin_ratio_key(private_fund=private_fund), on=on)
+    return compliance_selectors.parameter(
+        P.short_margin_ratio_key(private_fund=private_fund), on=on
+    )
 
 
 CONTRACT_FIELDS = raw_reads.fields(CreditContract)

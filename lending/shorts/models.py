@@ -276,9 +276,7 @@ class ShortPosition(models.Model):
     fee_paid = models.DecimalField(_("lending fees paid"), **MONEY.fields, default=0)
     # the last day whose fee is accrued (None: none yet)
     fee_accrued_through = models.DateField(_("fees accrued through"), null=True, blank=True)
-    compensation_charged = models.DecimalField(
-        _("compensation charged"), **MONEY.fields, default=0
-    )
+    compensation_charged = models.DecimalField(_("compensation charged"), **MONEY.fields, default=0)
     opened_on = models.DateField(_("opened on"))
     due_on = models.DateField(_("due on"))
     overdue_since = models.DateField(_("overdue since"), null=True, blank=True)
@@ -411,9 +409,7 @@ class ShortPositionExtension(models.Model):
     """An extension of one short position's due date: asked by the investor before it is due,
     checked by one staff member, approved or rejected by another (four eyes)."""
 
-    position = models.ForeignKey(
-        ShortPosition, on_delete=models.PROTECT, related_name="extensions"
-    )
+    position = models.ForeignKey(ShortPosition, on_delete=models.PROTECT, related_name="extensions")
     months = models.PositiveSmallIntegerField(_("months"))
     old_due_on = models.DateField(_("due on before"))
     new_due_on = models.DateField(_("due on after"))

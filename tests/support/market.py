@@ -80,9 +80,7 @@ def deliver(execution_report: fix.ExecutionReport) -> int:
     return orders.execution_reports_apply(order_id=record.order_id)
 
 
-def fill(
-    order: Order, *, price=None, quantity=None, exec_id: str | None = None, at=None
-) -> Order:
+def fill(order: Order, *, price=None, quantity=None, exec_id: str | None = None, at=None) -> Order:
     """The exchange fills `quantity` (all that is left by default) at `price` (the limit), at
     `at` (the execution's transaction time; now by default)."""
     order.refresh_from_db()
