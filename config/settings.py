@@ -321,6 +321,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LiquidationOrderStatusEnum": "lending.liquidation.models.LiquidationOrderStatus",
         "LiquidationPlanStatusEnum": "lending.liquidation.models.LiquidationPlanStatus",
+        "LiquidationLineSideEnum": "lending.liquidation.models.PlanLineSide",
         "EndOfDayStatusEnum": "reports.eod.models.EndOfDayStatus",
         "EndOfDayStepStatusEnum": "reports.eod.models.EndOfDayStepStatus",
         "StatementRunStatusEnum": "reports.models.StatementRunStatus",

@@ -42,3 +42,11 @@ class LendingConfig(AppConfig):
 
         if rights_notices.rights_notices_write not in corporate_actions.NOTICE_HOOKS:
             corporate_actions.NOTICE_HOOKS.append(rights_notices.rights_notices_write)
+
+        # A short position's extension needs the maintenance ratio above the warning line: the
+        # account's valuation is financing's (above shorts).
+        from .financing import short_sales
+        from .shorts import maturity as short_maturity
+
+        if short_sales.short_extension_blockers not in short_maturity.QUALIFICATION_HOOKS:
+            short_maturity.QUALIFICATION_HOOKS.append(short_sales.short_extension_blockers)

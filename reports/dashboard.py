@@ -29,7 +29,9 @@ from lending.liquidation import selectors as liquidation_selectors
 from lending.margin_calls import selectors as margin_call_selectors
 from lending.models import AccountMarginState, CreditAccount, MarginStateKind
 from lending.mtm.models import MtmRun, MtmRunStatus, MtmSnapshot
+from lending.shorts import selectors as short_selectors
 
+from . import selectors
 from .models import Filing, FilingStatus
 
 #: Upper bounds of the ratio histogram's buckets (fractions); the last bucket is open-ended.
@@ -95,6 +97,28 @@ class Dashboard:
     # the latest end-of-day run with its steps (reports.eod), for staff who may see it
     eod: object | None = None
     eod_steps: list = field(default_factory=list)
+    # the short side's key figures now (securities lending), for staff who may see positions
+    shorts: ShortFigures | None = None
+
+
+@dataclass(frozen=True)
+class ShortFigures:
+    """Securities lending (融券) now: the shares owed at the latest prices, the accounts owing
+    shares, their restricted proceeds, the month's lending fee income and the inventory's use
+    (lending.shorts.selectors.inventory: shares lent over the shares in the lots)."""
+
+    short_balance: Decimal
+    accounts_with_shorts: int
+    restricted_proceeds: Decimal
+    lending_fee_income_month_to_date: Decimal
+    inventory_quantity: Decimal
+    inventory_lent: Decimal
+
+    @property
+    def utilisation(self) -> Decimal | None:
+        if not self.inventory_quantity:
+            return None
+        return self.inventory_lent / self.inventory_quantity
 
 
 def _percent(value: Decimal) -> str:
@@ -270,7 +294,53 @@ def dashboard_for(user, *, calls_limit: int = 20) -> Dashboard:
         running=any(r.status in (MtmRunStatus.PENDING, MtmRunStatus.RUNNING) for r in runs),
         queues=work_queues(user),
         problem_run=_problem_run(runs),
+        shorts=short_figures() if user.has_perm("lending.view_shortposition") else None,
         **_end_of_day(user),
+    )
+
+
+_SHORT_SQL = """
+SELECT coalesce(sum(b.balance * b.normal_sign * lp.price)
+                FILTER (WHERE la.purpose = 'short_securities'), 0),
+       count(DISTINCT la.investor_id)
+         FILTER (WHERE la.purpose = 'short_securities' AND b.balance * b.normal_sign > 0),
+       coalesce(sum(b.balance * b.normal_sign) FILTER (WHERE la.purpose = 'short_proceeds'), 0)
+FROM custody_ledgeraccount la
+JOIN custody_accountbalance b ON b.account_id = la.id
+LEFT JOIN lending_instrument i
+  ON la.purpose = 'short_securities' AND i.exchange = split_part(la.unit, ':', 1)
+ AND i.code = substr(la.unit, length(split_part(la.unit, ':', 1)) + 2)
+LEFT JOIN lending_latestprice lp ON lp.instrument_id = i.id
+WHERE la.investor_id IS NOT NULL AND la.purpose IN ('short_securities', 'short_proceeds')
+"""
+
+
+def short_figures() -> ShortFigures:
+    """The short side's key figures now (the KPI report has them as of an instant): one
+    statement over the short sellers' ledger balances at the latest prices, the house lending
+    fee income of the month, and the lending inventory."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SHORT_SQL)
+        balance, accounts, proceeds = cursor.fetchone()
+    now = timezone.now()
+    income = sum(
+        (
+            amount
+            for _day, unit, amount in selectors.income_by_day(
+                "lending_fee_income", now, timezone.localdate(now).replace(day=1)
+            )
+            if unit == "CNY"
+        ),
+        Decimal(0),
+    )
+    inventory = short_selectors.inventory()
+    return ShortFigures(
+        short_balance=Decimal(balance).quantize(Decimal("0.01")),
+        accounts_with_shorts=accounts,
+        restricted_proceeds=Decimal(proceeds),
+        lending_fee_income_month_to_date=income,
+        inventory_quantity=sum((row.quantity for row in inventory), Decimal(0)),
+        inventory_lent=sum((row.lent for row in inventory), Decimal(0)),
     )
 
 

@@ -319,6 +319,7 @@ def build_daily_business(as_of: datetime) -> Snapshot:
     liquidations = selectors.liquidation_fills_between(day_start, as_of)
     return {
         "business_day": timezone.localtime(as_of).date(),
+        "shorts": _short_side(book, as_of),
         "totals": {
             "credit_accounts": len(book),
             "accounts_with_debt": len(with_debt),
@@ -362,6 +363,39 @@ def build_daily_business(as_of: datetime) -> Snapshot:
             ),
             "rows": liquidations,
         },
+    }
+
+
+def _short_side(book: list, as_of: datetime) -> dict:
+    """The short side of the daily business filing (融券): per security the shares sold short
+    on the day, returned on the day (buy to cover, buy-in, direct return) and outstanding at
+    the as-of time, with the short balance (shares owed at the last price); the totals with
+    the accounts owing shares, their restricted proceeds and the lending fees they owe."""
+    names = selectors.instrument_names()
+    rows = selectors.short_securities_as_of(as_of)
+    return {
+        "totals": {
+            "accounts_with_shorts": sum(1 for a in book if a.has_shorts),
+            "short_balance": _money(sum((r["market_value"] for r in rows), Decimal(0))),
+            "sold": sum((r["sold"] for r in rows), Decimal(0)),
+            "returned": sum((r["returned"] for r in rows), Decimal(0)),
+            "outstanding": sum((r["outstanding"] for r in rows), Decimal(0)),
+            "restricted_proceeds": _money(sum((a.short_proceeds for a in book), Decimal(0))),
+            "lending_fees_owed": _money(sum((a.lending_fees_owed for a in book), Decimal(0))),
+        },
+        "securities": [
+            {
+                "instrument": r["instrument"],
+                "name": names.get(r["instrument"], ""),
+                "sold": r["sold"],
+                "returned": r["returned"],
+                "outstanding": r["outstanding"],
+                "price": r["price"],
+                "short_balance": _money(r["market_value"]),
+                "accounts": r["accounts"],
+            }
+            for r in rows
+        ],
     }
 
 
@@ -577,6 +611,17 @@ def build_kpi(as_of: datetime) -> Snapshot:
     if amounts and mean:
         var = sum(((x - mean) ** 2 for x in amounts), Decimal(0)) / len(amounts)
         spread = (var.sqrt() / mean).quantize(RATIO_Q)
+    fee_income = sum(
+        (
+            amount
+            for _day, unit, amount in selectors.income_by_day(
+                "lending_fee_income", as_of, today.replace(day=1)
+            )
+            if unit == "CNY"
+        ),
+        Decimal(0),
+    )
+    inventory = selectors.lending_inventory_as_of(as_of)
     return {
         "totals": {
             "credit_accounts": len(book),
@@ -593,6 +638,19 @@ def build_kpi(as_of: datetime) -> Snapshot:
                 (sum(leverage, Decimal(0)) / len(leverage)).quantize(RATIO_Q) if leverage else None
             ),
             "accounts_without_equity": not_positive,
+        },
+        "shorts": {
+            "short_balance": _money(sum((a.short_market_value for a in book), Decimal(0))),
+            "accounts_with_shorts": sum(1 for a in book if a.has_shorts),
+            "restricted_proceeds": _money(sum((a.short_proceeds for a in book), Decimal(0))),
+            "lending_fee_income_month_to_date": _money(fee_income),
+            "inventory_quantity": inventory["quantity"],
+            "inventory_lent": inventory["lent"],
+            "inventory_utilisation": (
+                (inventory["lent"] / inventory["quantity"]).quantize(RATIO_Q)
+                if inventory["quantity"]
+                else None
+            ),
         },
         "leverage_distribution": _bins(leverage, LEVERAGE_EDGES),
         "revenue": {
@@ -719,6 +777,7 @@ register(
         daily=True,
         build=build_daily_business,
         charts=charts_daily_business,
+        schema=2,
     )
 )
 register(
@@ -765,6 +824,7 @@ register(
         template="reports/pdf/kpi.html",
         build=build_kpi,
         charts=charts_kpi,
+        schema=2,
     )
 )
 register(

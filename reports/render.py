@@ -31,11 +31,13 @@ REGISTER_ROW_LIMIT = 500
 
 def _labels() -> dict:
     from accounts.models import IdentityType, InvestorCategory, InvestorType
+    from lending.shorts.models import CompensationKind
 
     return {
         "investor_type": {c: str(label) for c, label in InvestorType.choices},
         "category": {c: str(label) for c, label in InvestorCategory.choices},
         "id_type": {c: str(label) for c, label in IdentityType.choices},
+        "compensation_kind": {c: str(label) for c, label in CompensationKind.choices},
     }
 
 

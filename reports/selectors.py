@@ -194,7 +194,9 @@ def investors_onboarded_by(as_of: datetime) -> list:
 # for the figures filings need, in a fixed number of statements whatever the size of the book:
 #   - ledger balances at as_of = current balance (custody_accountbalance) minus the postings of
 #     entries created after as_of (exact, and cheap when as_of is recent);
-#   - prices: the last PriceTick at or before as_of per instrument;
+#   - prices: the last PriceTick at or before as_of per instrument (`price` for holdings, less
+#     the dated discount of a suspended security; `mark`, the price itself, for the shares a
+#     short seller owes, as lending.financing.valuation marks a short);
 #   - instruments (haircut, eligibility, flags), contracts (lines, limit) and financings as
 #     their simple-history rows stood at as_of (the current row for an instrument without any
 #     history row, e.g. one loaded in bulk).
@@ -214,7 +216,8 @@ bal AS (
     LEFT JOIN after a ON a.account_id = la.id
     WHERE la.investor_id IS NOT NULL
       AND la.purpose IN ('client_money', 'financing_receivable', 'interest_receivable',
-                         'client_securities', 'entitlement_receivable')
+                         'client_securities', 'entitlement_receivable', 'short_securities',
+                         'short_proceeds', 'lending_fee_receivable')
 ),
 inst_hist AS (
     SELECT DISTINCT ON (h.id) h.id, h.exchange, h.code, h.category, h.collateral_eligible,
@@ -234,7 +237,8 @@ _AS_OF_TAIL = """, 1))
                 ELSE 0 END AS haircut,
            coalesce(t.price, 0)
              * CASE WHEN coalesce(h.suspended, i.suspended) THEN 1 - %(suspended_discount)s
-                    ELSE 1 END AS price
+                    ELSE 1 END AS price,
+           coalesce(t.price, 0) AS mark
     FROM lending_instrument i
     LEFT JOIN inst_hist h ON h.id = i.id
     LEFT JOIN LATERAL (SELECT pt.price FROM lending_pricetick pt
@@ -283,14 +287,30 @@ class BookAccount:
     # dividends receivable between their ex-date and pay date: other collateral, as
     # lending.financing.valuation counts them (lending.financing.corporate_actions)
     other_collateral: Decimal = Decimal(0)
+    # the short side (融券), as lending.financing.valuation counts it: the restricted proceeds
+    # (assets; not free cash), the shares owed at market value and the lending fees,
+    # compensation and buy-in shortfalls owed (liabilities); `short_lines`: instruments owed
+    short_proceeds: Decimal = Decimal(0)
+    short_market_value: Decimal = Decimal(0)
+    lending_fees_owed: Decimal = Decimal(0)
+    short_lines: int = 0
 
     @property
     def total_assets(self) -> Decimal:
-        return self.cash + self.market_value + self.other_collateral
+        return (
+            self.cash
+            + max(self.short_proceeds, Decimal(0))
+            + self.market_value
+            + self.other_collateral
+        )
 
     @property
     def liabilities(self) -> Decimal:
-        return self.debt + self.interest
+        return self.debt + self.interest + self.short_market_value + self.lending_fees_owed
+
+    @property
+    def has_shorts(self) -> bool:
+        return self.short_lines > 0
 
     @property
     def ratio(self) -> Decimal | None:
@@ -298,12 +318,13 @@ class BookAccount:
 
 
 def book_as_of(as_of: datetime) -> list[BookAccount]:
-    """Every credit account open at as_of with its ledger figures, market and collateral value
-    (at the last price ≤ as_of, less the suspended discount then; the haircut in force then: the
-    lowest of the instrument's as it stood, the exchange's list and the dated cap) and the
-    lines of the contract active then (else those of the parameter table in force on as_of's
-    day, read once through lending.credit.selectors.lines_in_force). One statement, ordered by
-    credit account."""
+    """Every credit account open at as_of with its ledger figures (the short side included:
+    restricted proceeds, shares owed at the last price, lending fees owed), market and
+    collateral value (at the last price ≤ as_of, less the suspended discount then; the haircut
+    in force then: the lowest of the instrument's as it stood, the exchange's list and the
+    dated cap) and the lines of the contract active then (else those of the parameter table in
+    force on as_of's day, read once through lending.credit.selectors.lines_in_force). One
+    statement, ordered by credit account."""
     d = credit_selectors.lines_in_force(timezone.localdate(as_of))
     query = (
         _AS_OF_SQL  # noqa: S608 (constant SQL; values are parameters)
@@ -322,23 +343,33 @@ money AS (
            sum(value) FILTER (WHERE purpose = 'client_money') AS cash,
            sum(value) FILTER (WHERE purpose = 'financing_receivable') AS debt,
            sum(value) FILTER (WHERE purpose = 'interest_receivable') AS interest,
-           sum(value) FILTER (WHERE purpose = 'entitlement_receivable') AS other
-    FROM bal WHERE unit = 'CNY' AND purpose <> 'client_securities' GROUP BY investor_id
+           sum(value) FILTER (WHERE purpose = 'entitlement_receivable') AS other,
+           sum(value) FILTER (WHERE purpose = 'short_proceeds') AS proceeds,
+           sum(value) FILTER (WHERE purpose = 'lending_fee_receivable') AS fees
+    FROM bal WHERE unit = 'CNY' AND purpose NOT IN ('client_securities', 'short_securities')
+    GROUP BY investor_id
 ),
 sec AS (
     SELECT bal.investor_id, sum(bal.value * inst.price) AS mv,
            sum(bal.value * inst.price * inst.haircut) AS collateral
     FROM bal JOIN inst ON inst.unit = bal.unit
     WHERE bal.purpose = 'client_securities' AND bal.value > 0 GROUP BY bal.investor_id
+),
+owed AS (
+    SELECT bal.investor_id, sum(bal.value * inst.mark) AS mv, count(*) AS lines
+    FROM bal JOIN inst ON inst.unit = bal.unit
+    WHERE bal.purpose = 'short_securities' AND bal.value > 0 GROUP BY bal.investor_id
 )
 SELECT ca.id, ca.account_number, ca.investor_id, coalesce(m.cash, 0), coalesce(m.debt, 0),
        coalesce(m.interest, 0), coalesce(s.mv, 0), coalesce(s.collateral, 0),
        coalesce(c.warning_line, %(w)s), coalesce(c.call_line, %(c)s),
        coalesce(c.target_line, %(t)s), coalesce(c.withdrawal_line, %(wd)s), c.credit_limit,
-       coalesce(m.other, 0)
+       coalesce(m.other, 0), coalesce(m.proceeds, 0), coalesce(o.mv, 0), coalesce(m.fees, 0),
+       coalesce(o.lines, 0)::int
 FROM lending_creditaccount ca
 LEFT JOIN money m ON m.investor_id = ca.investor_id
 LEFT JOIN sec s ON s.investor_id = ca.investor_id
+LEFT JOIN owed o ON o.investor_id = ca.investor_id
 LEFT JOIN contract c ON c.credit_account_id = ca.id
 WHERE ca.opened_at <= %(as_of)s AND (ca.closed_at IS NULL OR ca.closed_at > %(as_of)s)
 ORDER BY ca.id
@@ -401,6 +432,75 @@ ORDER BY inst.unit
             }
             for unit, qty, price, haircut, mv, cv, financed in cursor.fetchall()
         ]
+
+
+def short_securities_as_of(as_of: datetime) -> list[dict]:
+    """The short side per security (融券, the daily business filing): the shares owed at as_of
+    (the short sellers' `short_securities` ledger balances), the last price at or before it and
+    their market value (the short balance, 融券余额), the number of accounts owing, and the
+    day's movements from the ledger (entries of as_of's local day created by as_of): shares
+    sold short (debits of short-sale fills, kind trade) and shares returned (credits: buy to
+    cover, forced buy-in, direct return). One statement, in unit order; a security appears
+    when shares are owed or moved that day."""
+    query = (
+        _AS_OF_SQL  # noqa: S608 (constant SQL; values are parameters)
+        + """,
+owed AS (
+    SELECT bal.unit, sum(bal.value) AS quantity, count(*) FILTER (WHERE bal.value > 0) AS accounts
+    FROM bal WHERE bal.purpose = 'short_securities' GROUP BY bal.unit
+),
+moves AS (
+    SELECT la.unit,
+           coalesce(sum(p.amount) FILTER (WHERE p.amount > 0 AND e.kind = 'trade'), 0) AS sold,
+           coalesce(-sum(p.amount) FILTER (WHERE p.amount < 0 AND e.kind <> 'reversal'), 0)
+             AS returned
+    FROM custody_posting p
+    JOIN custody_journalentry e ON e.id = p.entry_id
+    JOIN custody_ledgeraccount la ON la.id = p.account_id
+    WHERE la.purpose = 'short_securities' AND la.investor_id IS NOT NULL
+      AND e.created_at <= %(as_of)s AND e.effective_date = %(day)s
+    GROUP BY la.unit
+)
+SELECT u.unit, coalesce(o.quantity, 0), coalesce(inst.mark, 0),
+       coalesce(o.quantity, 0) * coalesce(inst.mark, 0), coalesce(o.accounts, 0)::int,
+       coalesce(m.sold, 0), coalesce(m.returned, 0)
+FROM (SELECT unit FROM owed UNION SELECT unit FROM moves) u
+LEFT JOIN owed o ON o.unit = u.unit
+LEFT JOIN moves m ON m.unit = u.unit
+LEFT JOIN inst ON inst.unit = u.unit
+WHERE coalesce(o.quantity, 0) <> 0 OR coalesce(m.sold, 0) <> 0 OR coalesce(m.returned, 0) <> 0
+ORDER BY u.unit
+"""
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, _as_of_params(as_of))
+        return [
+            {
+                "instrument": unit,
+                "outstanding": quantity,
+                "price": price,
+                "market_value": value,
+                "accounts": accounts,
+                "sold": sold,
+                "returned": returned,
+            }
+            for unit, quantity, price, value, accounts, sold, returned in cursor.fetchall()
+        ]
+
+
+def lending_inventory_as_of(as_of: datetime) -> dict:
+    """The lending inventory (券源) at as_of from the lots' history rows: shares held in the
+    lots, reserved and lent, all sources together (what lending.shorts.selectors.inventory
+    sums now, as it stood then)."""
+    from lending.shorts.models import LendingLot
+
+    lots = history_as_of(LendingLot, as_of)
+    return {
+        "lots": len(lots),
+        "quantity": sum((lot.quantity for lot in lots), Decimal(0)),
+        "reserved": sum((lot.reserved for lot in lots), Decimal(0)),
+        "lent": sum((lot.lent for lot in lots), Decimal(0)),
+    }
 
 
 def instrument_names() -> dict[str, str]:
@@ -481,16 +581,64 @@ def history_as_of(model, as_of: datetime, **filters) -> list:
 
 
 def interest_income_by_day(as_of: datetime, since) -> list[tuple]:
-    """(business date, interest income) from the house interest_income ledger accounts, for
-    entries created up to as_of with a business date on or after `since`."""
+    """(business date, unit, interest income) from the house interest_income ledger accounts,
+    for entries created up to as_of with a business date on or after `since`."""
+    return income_by_day("interest_income", as_of, since)
+
+
+def income_by_day(purpose: str, as_of: datetime, since) -> list[tuple]:
+    """(business date, unit, income) from the house ledger accounts of `purpose` (an income
+    account: credit-normal), for entries created up to as_of with a business date on or after
+    `since`."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT e.effective_date, la.unit, -sum(p.amount) FROM custody_posting p "
             "JOIN custody_journalentry e ON e.id = p.entry_id "
             "JOIN custody_ledgeraccount la ON la.id = p.account_id "
-            "WHERE la.purpose = 'interest_income' AND la.investor_id IS NULL "
+            "WHERE la.purpose = %s AND la.investor_id IS NULL "
             "AND e.created_at <= %s AND e.effective_date >= %s "
             "GROUP BY e.effective_date, la.unit ORDER BY e.effective_date, la.unit",
-            [as_of, since],
+            [purpose, as_of, since],
         )
         return cursor.fetchall()
+
+
+def lending_charges_between(
+    investor_ids: list[int], start, end, as_of: datetime
+) -> dict[int, dict[str, Decimal]]:
+    """What each investor was charged on the lending side in [start, end] (business dates),
+    from the ledger as it stood at as_of: per investor, the net debit of its
+    `lending_fee_receivable` in the entries that credit the house `lending_fee_income` (the
+    lending fees: the end of day's accruals and the catch-up at a close) or
+    `compensation_income` (权益补偿), reversals netted. A buy-in's shortfall and the fees paid
+    touch no income account and are left out. One statement."""
+    if not investor_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+WITH recv AS (
+    SELECT e.id AS entry_id, r.investor_id, sum(p.amount) AS amount
+    FROM custody_journalentry e
+    JOIN custody_posting p ON p.entry_id = e.id
+    JOIN custody_ledgeraccount r ON r.id = p.account_id
+    WHERE r.purpose = 'lending_fee_receivable' AND r.investor_id = ANY(%s)
+      AND e.created_at <= %s AND e.effective_date BETWEEN %s AND %s
+    GROUP BY e.id, r.investor_id
+),
+income AS (
+    SELECT DISTINCT q.entry_id, h.purpose
+    FROM custody_posting q JOIN custody_ledgeraccount h ON h.id = q.account_id
+    WHERE q.entry_id IN (SELECT entry_id FROM recv) AND h.investor_id IS NULL
+      AND h.purpose IN ('lending_fee_income', 'compensation_income')
+)
+SELECT recv.investor_id, income.purpose, sum(recv.amount)
+FROM recv JOIN income ON income.entry_id = recv.entry_id
+GROUP BY recv.investor_id, income.purpose
+""",
+            [list(investor_ids), as_of, start, end],
+        )
+        result: dict[int, dict[str, Decimal]] = {}
+        for investor_id, purpose, amount in cursor.fetchall():
+            result.setdefault(investor_id, {})[purpose] = amount
+        return result

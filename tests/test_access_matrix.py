@@ -58,6 +58,8 @@ OWNED = {
     "v1:lending-liquidation-plan-detail": "plan",
     "v1:lending-financing-extensions": "financing",
     "v1:lending-credit-account-history": "account",
+    "v1:lending-short-positions": "account",
+    "v1:lending-short-return": "account",
 }
 
 #: Which object id a staff-only route with an id is tried with (any existing one will do).
@@ -101,6 +103,7 @@ WRITE_BODIES = {
     "v1:lending-order-cancel": REASON,
     "v1:lending-withdrawal": {"kind": "cash", "amount": "1.00"},
     "v1:lending-repayment": {"amount": "1.00", "reason": "access matrix"},
+    "v1:lending-short-return": {"instrument": "SSE:600519", "quantity": "100", **REASON},
     "v1:lending-financing-extensions": {"months": 1, "reason": "access matrix"},
     "v1:lending-financing-extension-prepare": {"note": "access matrix"},
     "v1:lending-financing-extension-decision": {"approve": True, "reason": "access matrix"},

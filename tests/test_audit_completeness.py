@@ -412,6 +412,25 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
         reason="early repayment",
     )
     market.traded(credit_account, catl, "sell_to_repay", 100, "200.00", actor=user)
+    # a short sale (融券) of the ETF from the desk's inventory, half bought back
+    exchange_lists.exchange_list_import(
+        exchange="SSE",
+        kind="short_target",
+        effective_on=today,
+        file_name="sse-short-targets.csv",
+        content="code\n510300\n",
+        actor=risk1,
+        reason="daily exchange list",
+    )
+    shorts.inventory_house_add(
+        instrument=etf,
+        quantity="5000",
+        confirmation_reference=_key("csdc-etf"),
+        actor=ops,
+        reason="house ETF units confirmed by the custodian",
+    )
+    market.traded(credit_account, etf, "short_sale", 2000, "4.000", actor=user)
+    market.traded(credit_account, etf, "buy_to_cover", 1000, "4.000", actor=user)
     book.cash_withdrawal_request(
         credit_account=credit_account,
         amount=D("1000"),
@@ -491,6 +510,19 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
     )
     maturity.financing_extension_reject(
         extension=extension, actor=risk2, reason="renew the contract first"
+    )
+    # ... and of the short position the same way
+    from lending.shorts import maturity as short_maturity
+
+    short_extension = short_maturity.short_extension_request(
+        position=credit_account.short_positions.filter(status="open").first(), months=1,
+        actor=user, reason="holding the hedge a month longer",
+    )  # fmt: skip
+    short_extension = short_maturity.short_extension_prepare(
+        extension=short_extension, actor=ops, note="class, calls and ratio checked"
+    )
+    short_maturity.short_extension_reject(
+        extension=short_extension, actor=risk2, reason="renew the contract first"
     )
 
     # --- custody: reconciliations, a break and its top-up, a backup facility -------------

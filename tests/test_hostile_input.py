@@ -451,6 +451,7 @@ def test_every_money_input_of_the_schema_is_an_amount_field(client):
         "TransferInRequest.quantity",
         "RightsSubscribeRequest.quantity",
         "LendingLotInRequest.quantity",
+        "ShortReturnInRequest.quantity",
         "HouseMoneyInRequest.amount",
         "FacilityAmountInRequest.amount",
         "FacilityInRequest.fee_rate",

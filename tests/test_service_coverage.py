@@ -36,14 +36,6 @@ NO_DOOR = {
     "a first application; this explicit open (with its refusals) has no door yet",
     "lending/liquidation/services.py:default_recovery_record": "no door yet: money recovered "
     "after a default should come in as a bank credit line and be recorded from it",
-    # issue 22: primitives of the short-sale order (item 2), which reserves when an order is
-    # placed, lends on its fills and returns on a cover; the staff page releases a stale one
-    "lending/shorts/services.py:shares_reserve": "the short-sale order (issue 22 item 2) "
-    "will reserve when it is placed",
-    "lending/shorts/services.py:reservation_lend": "the short-sale order's fills (issue 22 "
-    "item 2) will lend",
-    "lending/shorts/services.py:reservation_return": "buy to cover and direct return (issue 22 "
-    "item 3) will return",
 }
 
 

@@ -11,7 +11,14 @@ balances, and their mark-to-market mirror, are written directly, as the triggers
 Book: N accounts, about 5 positions each over K instruments (lognormal prices, haircuts by
 category), cash, one financed position per indebted account; maintenance ratios spread as
 1 + lognormal(median 1.5, sigma 0.5) (median 250%, ~0.4% under the warning line, ~0.1% under the
-call line), 5% of accounts without debt.
+call line), 5% of accounts without debt. A tenth of the accounts (issue 22) also hold a short
+position (融券) in one instrument (chosen by the same popularity): shares owed worth about 20%
+of the account's assets (lognormal), sold at the price times lognormal(0, 0.1), so some shorts
+gain and some lose; the account's ledger has its short securities balance, the restricted
+proceeds (the sale amount) and, for half of them, lending fees owed; one open ShortPosition row
+each (its reservation and journal entry ids are placeholders, as the contracts' application
+ids are: no FK check while loading). The financing debt of a short account is what brings its
+ratio, short liability included, to the drawn ratio (0 when the short alone exceeds it).
 
 Rows printed:
 * full run: `lending.mtm.services.mtm_run_start` as beat calls it, its chord of shards on
@@ -23,7 +30,9 @@ Rows printed:
   (the outbox tasks
   its commits enqueued, run after its shards); then the same run again on the same prices
   (idempotent: no new call);
-* baseline 1: one set-based SQL statement computing every account's ratio;
+* baseline 1: one set-based SQL statement computing every account's ratio (with the short
+  side: restricted proceeds in the assets, shares owed at the latest price and lending fees
+  owed in the liabilities);
 * baseline 2: a per-account ORM loop (account_view + margin_state_apply per account), timed on a
   sample and extrapolated to N (labelled);
 * a price move on the instrument whose number of holders is closest to 10,000: `--moves` ticks,
@@ -58,20 +67,25 @@ sys.path.insert(0, str(ROOT))
 
 from bench import common  # noqa: E402  (the repository root is on the path now)
 
+#: The database (--database changes it, e.g. to run beside another benchmark's).
 BENCH_DB = "margindesk_bench_mtm"
 
 SET_BASED_SQL = """
 SELECT ca.id,
-       (coalesce(sum(CASE WHEN la.purpose = 'client_money' THEN -b.balance END), 0)
+       (coalesce(sum(CASE WHEN la.purpose IN ('client_money', 'short_proceeds')
+                          THEN -b.balance END), 0)
         + coalesce(sum(CASE WHEN la.purpose = 'client_securities'
                             THEN b.balance * lp.price END), 0))
        / nullif(coalesce(sum(CASE WHEN la.purpose IN ('financing_receivable',
-                                                      'interest_receivable')
-                              THEN b.balance END), 0), 0) AS ratio
+                                                      'interest_receivable',
+                                                      'lending_fee_receivable')
+                              THEN b.balance
+                              WHEN la.purpose = 'short_securities'
+                              THEN b.balance * lp.price END), 0), 0) AS ratio
 FROM lending_creditaccount ca
 JOIN custody_ledgeraccount la ON la.investor_id = ca.investor_id
 JOIN custody_accountbalance b ON b.account_id = la.id
-LEFT JOIN lending_instrument i ON la.purpose = 'client_securities'
+LEFT JOIN lending_instrument i ON la.purpose IN ('client_securities', 'short_securities')
      AND la.unit = i.exchange || ':' || i.code
 LEFT JOIN lending_latestprice lp ON lp.instrument_id = i.id
 WHERE ca.status = 'open'
@@ -85,12 +99,18 @@ RUN_TABLES = (
     "lending_accountmarginstate"
 )
 TABLES = (
-    f"lending_riskbalance, {RUN_TABLES}, lending_financing, lending_historicalfinancing, "
+    f"lending_riskbalance, {RUN_TABLES}, lending_shortposition, lending_historicalshortposition, "
+    "lending_financing, lending_historicalfinancing, "
     "lending_creditcontract, lending_historicalcreditcontract, lending_creditaccount, "
     "lending_historicalcreditaccount, custody_accountbalance, custody_ledgeraccount, "
     "custody_historicalledgeraccount, lending_latestprice, lending_pricetick, lending_instrument, "
     "accounts_investorprofile, accounts_user"
 )
+
+
+#: The share of accounts holding a short position, and its value as a share of their assets.
+SHORT_SHARE = 0.10
+SHORT_SIZE = 0.20
 
 
 def ensure_database() -> None:
@@ -111,7 +131,9 @@ def _copy(cursor, table: str, columns: str, lines) -> None:
         copy.write(buf.getvalue())
 
 
-def generate_and_load(n: int, k: int, seed: int = 20260929) -> dict:
+def generate_and_load(
+    n: int, k: int, seed: int = 20260929, short_share: float = SHORT_SHARE
+) -> dict:
     """The synthetic book, loaded by COPY; returns what the measures need."""
     from django.db import connection
 
@@ -152,8 +174,26 @@ def generate_and_load(n: int, k: int, seed: int = 20260929) -> dict:
     cash = np.round(np.exp(rng.normal(np.log(50_000), 1.0, size=n)), 2)
     assets = cash + mv_acc
     ratio = 1.0 + np.exp(rng.normal(np.log(1.5), 0.5, size=n))
-    debt = np.round(assets / ratio, 2)
-    debt[rng.random(n) < 0.05] = 0
+    no_debt = rng.random(n) < 0.05
+    # the short side: a tenth of the accounts owe shares of one instrument, sold at the price
+    # times lognormal(0, 0.1); restricted proceeds = the sale amount; half owe lending fees
+    short_acc = np.flatnonzero(rng.random(n) < short_share)
+    ns = short_acc.shape[0]
+    short_inst = rng.choice(k, size=ns, p=weights)
+    short_value = assets[short_acc] * SHORT_SIZE * np.exp(rng.normal(0.0, 0.5, size=ns))
+    short_qty = np.maximum(np.round(short_value / price[short_inst] / 100), 1) * 100
+    sale_price = np.round(price[short_inst] * np.exp(rng.normal(0.0, 0.1, size=ns)), 2)
+    short_amount = np.round(short_qty * sale_price, 2)
+    short_fees = np.where(rng.random(ns) < 0.5, np.round(short_amount * 0.0835 * 10 / 360, 2), 0)
+    short_mv = np.zeros(n)
+    short_mv[short_acc] = short_qty * price[short_inst]
+    proceeds = np.zeros(n)
+    proceeds[short_acc] = short_amount
+    fees = np.zeros(n)
+    fees[short_acc] = short_fees
+    # the financing debt that brings the ratio, short liability and fees included, to `ratio`
+    debt = np.round(np.maximum((assets + proceeds) / ratio - short_mv - fees, 0.0), 2)
+    debt[no_debt] = 0
     first = np.r_[0, np.flatnonzero(np.diff(acc_of_pos)) + 1]  # first position row per account
 
     with connection.cursor() as c:
@@ -248,6 +288,30 @@ def generate_and_load(n: int, k: int, seed: int = 20260929) -> dict:
                 f"{ts}\t{inv}\n"
             )
             bal.append(f"{lid}\t{unit}\t1\tf\t{qty[r]:.0f}\t1\n")
+        # the short side: shares owed (asset, per instrument), restricted proceeds (client
+        # money: a liability, credit balance), lending fees owed (asset)
+        for s in range(ns):
+            inv = int(short_acc[s]) + 1
+            unit = f"SSE:B{int(short_inst[s]) + 1:06d}"
+            lid += 1
+            lines.append(
+                f"{lid}\tss:{inv}:{unit}\tshort_securities\towed\tasset\t{unit}\tclient\tf\tf\t\t"
+                f"{ts}\t{inv}\n"
+            )
+            bal.append(f"{lid}\t{unit}\t1\tf\t{short_qty[s]:.0f}\t1\n")
+            lid += 1
+            lines.append(
+                f"{lid}\tsp:{inv}\tshort_proceeds\tproceeds\tliability\tCNY\tclient\tt\tf\t\t"
+                f"{ts}\t{inv}\n"
+            )
+            bal.append(f"{lid}\tCNY\t-1\tt\t{-short_amount[s]:.2f}\t1\n")
+            if short_fees[s] > 0:
+                lid += 1
+                lines.append(
+                    f"{lid}\tlf:{inv}\tlending_fee_receivable\tfees\tasset\tCNY\tclient\tf\tf\t"
+                    f"\t{ts}\t{inv}\n"
+                )
+                bal.append(f"{lid}\tCNY\t1\tf\t{short_fees[s]:.2f}\t1\n")
         _copy(
             c,
             "custody_ledgeraccount",
@@ -278,6 +342,24 @@ def generate_and_load(n: int, k: int, seed: int = 20260929) -> dict:
             "due_on, status, idempotency_key, reason, created_at, penalty_charged",
             fin_rows,
         )
+        # one open short position per short account (placeholder reservation and entry ids)
+        _copy(
+            c,
+            "lending_shortposition",
+            "credit_account_id, contract_id, instrument_id, reservation_id, quantity, price, "
+            "amount, quantity_outstanding, amount_outstanding, fee_rate, fee_accrued, fee_paid, "
+            "compensation_charged, opened_on, due_on, status, idempotency_key, entry_id, reason, "
+            "created_at",
+            (
+                f"{a + 1}\t{a + 1}\t{j + 1}\t1\t{q:.0f}\t{sp:.2f}\t{amt:.2f}\t{q:.0f}\t"
+                f"{amt:.2f}\t0.0835\t{fee:.2f}\t0\t0\t{day}\t{end}\topen\tbench-short-{a + 1}\t"
+                f"1\t\t{ts}\n"
+                for a, j, q, sp, amt, fee in zip(
+                    short_acc.tolist(), short_inst.tolist(), short_qty.tolist(),
+                    sale_price.tolist(), short_amount.tolist(), short_fees.tolist(), strict=True
+                )
+            ),
+        )  # fmt: skip
         c.execute("SELECT lending_riskbalance_fill()")  # as the ledger triggers would keep it
         c.execute("SET session_replication_role = DEFAULT")
         for table in (
@@ -288,6 +370,7 @@ def generate_and_load(n: int, k: int, seed: int = 20260929) -> dict:
             "lending_creditcontract",
             "custody_ledgeraccount",
             "lending_financing",
+            "lending_shortposition",
         ):
             c.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -295,10 +378,15 @@ def generate_and_load(n: int, k: int, seed: int = 20260929) -> dict:
             )
     with connection.cursor() as c:
         c.execute("ANALYZE")
-    holders = np.bincount(inst_of_pos, minlength=k)
+    # holders of an instrument: the accounts holding it or owing it short (distinct)
+    held_or_owed = np.unique(
+        np.concatenate([acc_of_pos * k + inst_of_pos, short_acc.astype(np.int64) * k + short_inst])
+    )
+    holders = np.bincount(held_or_owed % k, minlength=k)
     return {
         "load_seconds": time.perf_counter() - t0,
         "positions": p,
+        "shorts": ns,
         "ledger_accounts": lid,
         "holders": holders,
     }
@@ -320,8 +408,12 @@ def reuse_book(n: int) -> dict:
         )
         c.execute("TRUNCATE lending_pricetick")
         c.execute(
-            "SELECT instrument_id, count(DISTINCT investor_id) FROM lending_riskbalance "
-            "WHERE kind = 3 AND amount <> 0 GROUP BY instrument_id ORDER BY instrument_id"
+            "SELECT instrument_id, count(DISTINCT investor_id) FROM ("
+            "SELECT instrument_id, investor_id FROM lending_riskbalance "
+            "WHERE kind = 3 AND amount <> 0 UNION ALL SELECT s.instrument_id, ca.investor_id "
+            "FROM lending_shortposition s JOIN lending_creditaccount ca "
+            "ON ca.id = s.credit_account_id WHERE s.status = 'open') h "
+            "GROUP BY instrument_id ORDER BY instrument_id"
         )
         rows = c.fetchall()
     holders = np.zeros(max(r[0] for r in rows), dtype=np.int64)
@@ -503,6 +595,7 @@ def measure_price_move(holders: np.ndarray, moves: int) -> tuple[int, list[float
 
 
 def main() -> None:
+    global BENCH_DB
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--instruments", type=int, default=2_000)
@@ -514,6 +607,15 @@ def main() -> None:
         help="accounts per shard (default: the book over 2 shards per worker)",
     )
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
+    parser.add_argument(
+        "--short-share",
+        type=float,
+        default=SHORT_SHARE,
+        help=f"share of the accounts holding a short position (default {SHORT_SHARE})",
+    )
+    parser.add_argument(
+        "--database", default=BENCH_DB, help=f"the benchmark's database (default {BENCH_DB})"
+    )
     parser.add_argument("--orm-sample", type=int, default=200)
     parser.add_argument("--moves", type=int, default=20)
     parser.add_argument(
@@ -527,6 +629,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.full:
         args.accounts, args.instruments = 1_000_000, 5_000
+    BENCH_DB = args.database
     ensure_database()
     queue = f"bench-mtm-{uuid.uuid4().hex[:10]}"
     os.environ["CELERY_TASK_DEFAULT_QUEUE"] = queue  # the price hook's tasks go to the workers
@@ -540,9 +643,10 @@ def main() -> None:
         print(f"reusing the loaded book of {n:,} accounts (run tables emptied)", flush=True)
     else:
         print(f"loading {n:,} accounts over {args.instruments:,} instruments ...", flush=True)
-        loaded = generate_and_load(n, args.instruments)
+        loaded = generate_and_load(n, args.instruments, short_share=args.short_share)
         print(
             f"loaded {n:,} accounts, {loaded['positions']:,} positions, "
+            f"{loaded['shorts']:,} short positions, "
             f"{loaded['ledger_accounts']:,} ledger accounts in {loaded['load_seconds']:.1f} s",
             flush=True,
         )
@@ -604,6 +708,8 @@ def main() -> None:
     )
     flags = " --full" if args.full else ("" if n == 100_000 else f" --accounts {n}")
     flags += "" if args.workers == 2 else f" --workers {args.workers}"
+    flags += "" if args.database == "margindesk_bench_mtm" else f" --database {args.database}"
+    flags += "" if args.short_share == SHORT_SHARE else f" --short-share {args.short_share}"
     print(f"reproduce: DJANGO_DEBUG=true .venv/bin/python bench/mtm/run.py{flags}")
 
 

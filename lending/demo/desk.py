@@ -584,7 +584,54 @@ def seed_book(stdout) -> None:
         f"lending: {Instrument.objects.count()} instruments ({made} new, synthetic), "
         f"{built} demo accounts funded with positions"
     )
+    if plans:
+        _shorts_seed(stdout, pool, credit.active_contract(plans[0][0]).credit_account)
     seed_margin_states(stdout)
+
+
+def _shorts_seed(stdout, pool, account) -> None:
+    """Securities lending (融券): each exchange's short-sale target list (the index
+    constituents), 20,000 house shares of the first four of them in the lending inventory from
+    a (synthetic) custodian confirmation, and the first demo login's short sale of two lots of
+    the fourth at its latest price, filled. Idempotent (the confirmations and the order's
+    key are booked once)."""
+    from django.utils import timezone
+
+    from lending.instruments import exchange_lists
+    from lending.orders.models import Order
+    from lending.shorts import services as inventory
+    from lending.shorts.models import LendingLot
+
+    today = timezone.localdate()
+    for exchange in ("SSE", "SZSE"):
+        codes = [i.code for i in pool if i.exchange == exchange]
+        exchange_lists.exchange_list_import(
+            exchange=exchange,
+            kind="short_target",
+            effective_on=today,
+            file_name=f"{exchange.lower()}-short_target-{today:%Y%m%d}.csv",
+            content="code\n" + "".join(f"{code}\n" for code in codes),
+            actor=None,
+            reason="demo seed (synthetic exchange list)",
+        )
+    ops = User.objects.get(email="ops@demo.margindesk.local")
+    for inst in pool[:4]:
+        reference = f"DEMO-CSDC-{inst.exchange}-{inst.code}"
+        if not LendingLot.objects.filter(confirmation_reference=reference).exists():
+            inventory.inventory_house_add(
+                instrument=inst,
+                quantity=20 * inst.lot_size * 10,
+                confirmation_reference=reference,
+                actor=ops,
+                reason="demo: house shares confirmed by the custodian",
+            )
+    key = f"demo-short-{account.pk}"
+    if not Order.objects.filter(idempotency_key=key).exists():
+        inst = pool[3]
+        inst.refresh_from_db()
+        order = _order(account, inst, "short_sale", 2 * inst.lot_size, inst.latest_price.price, key)
+        _exchange_fill(order, "short", account.pk)
+    stdout.write("lending: short-sale target lists, lending inventory and a demo short sale")
 
 
 def seed_margin_states(stdout) -> None:

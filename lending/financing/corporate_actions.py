@@ -22,6 +22,8 @@ so it may run again at any time):
     ratio)) and a notice to each holder (NOTICE_HOOKS); nothing is booked: the investor
     subscribes with own money in the portal or the API until the subscription ends, and the
     custodian's outcome books the shares or refunds the money (lending.financing.rights);
+  the short sellers of the security compensate the lender (权益补偿, lending.shorts.compensation,
+  in the same transaction: the owing accounts are locked with the holders');
   and the ex-date's reference price (the exchange's ex-rights reference price,
   (previous close − cash + rights price × rights ratio) / (1 + bonus ratio + rights ratio), on
   the price tick of the instrument's category) is written as the last price before the ex-date
@@ -78,6 +80,7 @@ from lending.financing.models import (
 from lending.instruments import selectors as instruments_selectors
 from lending.instruments import services as instruments_services
 from lending.instruments.models import Instrument
+from lending.shorts import compensation as short_compensation
 
 ADD_PERM = "lending.add_corporateaction"
 CHANGE_PERM = "lending.change_corporateaction"
@@ -538,7 +541,9 @@ def _ex_process(action_id: int, actor) -> CorporateAction:
         for ca in CreditAccount.objects.filter(investor_id__in=list(holders)).order_by("pk")
     }
     locked = lock_in_order(
-        investor_ids=list(holders), credit_account_ids=[ca.pk for ca in accounts.values()]
+        investor_ids=list(holders),
+        credit_account_ids=[ca.pk for ca in accounts.values()]
+        + short_compensation.accounts_owing(action),  # short sellers compensate the lender
     )
     action = (
         CorporateAction.objects.select_for_update(of=("self",))
@@ -547,6 +552,7 @@ def _ex_process(action_id: int, actor) -> CorporateAction:
     )
     if action.status != CorporateActionStatus.ANNOUNCED:  # processed meanwhile
         return action
+    short_compensation.short_compensation_book_in_transaction(corporate_action=action, actor=actor)
     unit = action.instrument.ledger_unit
     kind = action.kind
     specs: list[custody.EntrySpec] = []

@@ -10,8 +10,10 @@ purchase's checks.
   (the previous close before the day's first trade; 400 naming `limit_price`), the credit
   limit (financing outstanding + short-sale amount owed + what working orders hold + this
   sale ≤ the contract's limit) and the available margin ≥ (this sale + working short sales) x
-  the dated short margin ratio (a private fund's own). Each refusal names the field and the
-  rule with the numbers.
+  the dated short margin ratio (a private fund's own); the desk-wide float stop (short
+  balance + working short sales + this sale ≥ the dated 25% of the tradable float:
+  `short_float_check`) and the account's single-security concentration cap on the short side
+  (`short_concentration_check`). Each refusal names the field and the rule with the numbers.
 - `cover_check`: a buy to cover may return at most the shares owed less what working covers
   already buy back, and its most possible cost must be in the restricted proceeds and free
   cash not already held back.
@@ -25,10 +27,13 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.errors import RuleViolation, ValidationFailed
+from compliance import parameters as P
+from compliance import selectors as compliance_selectors
 from lending.common.inputs import idempotency_key_required, reason_required, shares_parsed
 from lending.common.transactions import durable
 from lending.credit.locks import open_credit_account_lock
@@ -39,8 +44,15 @@ from lending.domain.formats import fmt, fmt_ratio, fmt_shares, money_rounded
 from lending.financing.held_back import held_back
 from lending.financing.valuation import account_view, short_margin_ratio_for
 from lending.instruments.models import Instrument
+from lending.shorts import maturity as short_maturity
 from lending.shorts import positions as short_positions
 from lending.shorts import selectors as short_selectors
+from lending.shorts.models import (
+    ReservationStatus,
+    ShortPosition,
+    ShortPositionStatus,
+    ShortReservation,
+)
 
 ZERO = Decimal(0)
 RETURN_PERM = "lending.change_shortposition"
@@ -95,6 +107,7 @@ def short_sale_check(
             code="not_short_target",
             extra={"field": "instrument", "rule": "short_target_list"},
         )
+    short_float_check(instrument=instrument, quantity=quantity, on=on)
     short_price_check(instrument, limit_price, on)
     amount = money_rounded(quantity * limit_price)
     used = view.financing_debt + view.short_sale_amount + pending + pending_financing
@@ -138,6 +151,103 @@ def short_sale_check(
                 "available": str(available),
                 "short_margin_ratio": str(smr),
             },
+        )
+    short_concentration_check(view=view, instrument=instrument, amount=amount, on=on)
+
+
+def short_balance(instrument: Instrument) -> tuple[Decimal, Decimal]:
+    """The desk's short balance of `instrument` in shares: what the open short positions owe,
+    and what working short sales may still sell (their reservations' shares not yet lent nor
+    released; a desk reservation by staff is not a short sale)."""
+    owed = ShortPosition.objects.filter(
+        instrument=instrument, status=ShortPositionStatus.OPEN
+    ).aggregate(total=Sum("quantity_outstanding"))["total"]
+    working = ShortReservation.objects.filter(
+        instrument=instrument,
+        status=ReservationStatus.RESERVED,
+        credit_account__isnull=False,
+    ).aggregate(total=Sum(F("quantity") - F("lent") - F("released")))["total"]
+    return owed or ZERO, working or ZERO
+
+
+def _whole(shares: Decimal) -> str:
+    return format(Decimal(shares).quantize(Decimal(1)), "f")
+
+
+def short_float_check(*, instrument: Instrument, quantity: Decimal, on: date) -> None:
+    """DOMAIN.md: short sales of a security stop when its short balance reaches the dated
+    `shorts.float_stop` (25%) of its tradable shares and resume below `shorts.float_resume`
+    (20%). Desk-wide, in shares: (owed by the open short positions + working short sales +
+    this sale) / tradable float, refused at or above the stop fraction.
+
+    Simplification, until the instrument keeps a "shorts stopped" state (a migration): the
+    hysteresis needs to remember that the stop was reached, so the rule is evaluated on the
+    figure after this sale alone. A sale is refused whenever it would bring the balance to the
+    stop fraction, so the balance never passes it through new sales; once the balance is at or
+    above it (the float shrank, bonus shares owed), every sale is refused until a sale that
+    keeps the figure below the stop fits again; the message names the resume fraction as the
+    rule states it, but the figure checked is the same one."""
+    owed, working = short_balance(instrument)
+    tradable = Decimal(instrument.tradable_float)
+    stop = compliance_selectors.parameter(P.SHORT_FLOAT_STOP, on=on)
+    resume = compliance_selectors.parameter(P.SHORT_FLOAT_RESUME, on=on)
+    share = (owed + working + quantity) / tradable
+    if share >= stop:
+        raise RuleViolation(
+            _(
+                "instrument: short sales of %(instrument)s are stopped: its short balance "
+                "%(owed)s shares + %(working)s in working short sales + this %(quantity)s "
+                "would be %(share)s of its tradable float of %(float)s shares, at or above "
+                "the stop of %(stop)s (short sales resume below %(resume)s)"
+            )
+            % {
+                "instrument": instrument.ledger_unit,
+                "owed": fmt_shares(owed),
+                "working": fmt_shares(working),
+                "quantity": fmt_shares(quantity),
+                "share": fmt_ratio(share),
+                "float": fmt_shares(tradable),
+                "stop": fmt_ratio(stop),
+                "resume": fmt_ratio(resume),
+            },
+            code="short_float_stop",
+            extra={
+                "field": "instrument",
+                "short_balance": _whole(owed),
+                "working": _whole(working),
+                "tradable_float": _whole(tradable),
+                "share": str(share),
+                "stop": str(stop),
+                "resume": str(resume),
+            },
+        )
+
+
+def short_concentration_check(*, view, instrument: Instrument, amount: Decimal, on: date) -> None:
+    """The account's single-security cap (lending.financing.services.concentration_check, the
+    dated `book.account_concentration_cap`) on the short side: the market value of the shares
+    of `instrument` owed after this sale of `amount` over the account's total assets (which
+    the sale's proceeds join) stays within the cap."""
+    cap = compliance_selectors.parameter(P.CONCENTRATION_CAP, on=on)
+    short = view.short(instrument)
+    short_mv = short.market_value if short is not None else ZERO
+    total = view.total_assets + amount
+    share = (short_mv + amount) / total
+    if share > cap:
+        raise RuleViolation(
+            _(
+                "instrument: the short position in %(instrument)s would be %(share)s of the "
+                "account's total assets (%(value)s of %(total)s), above the cap of %(cap)s"
+            )
+            % {
+                "instrument": instrument.ledger_unit,
+                "share": fmt_ratio(share),
+                "value": fmt(short_mv + amount),
+                "total": fmt(total),
+                "cap": fmt_ratio(cap),
+            },
+            code="concentration",
+            extra={"field": "instrument", "share": str(share), "cap": str(cap), "side": "short"},
         )
 
 
@@ -248,3 +358,19 @@ def short_return_direct(
         )
 
     return durable(run, "short_return_direct")
+
+
+def short_extension_blockers(credit_account: CreditAccount, on: date) -> list:
+    """lending.shorts.maturity.QUALIFICATION_HOOKS: the maintenance ratio above the warning
+    line (DOMAIN.md "Maturity and extension"), which needs the account's valuation."""
+    view = account_view(credit_account)
+    ratio = view.maintenance_ratio
+    if ratio is not None and ratio <= view.lines.warning:
+        return [
+            short_maturity.Blocker(
+                "ratio_at_or_below_warning",
+                _("maintenance ratio %(ratio)s is not above the warning line %(warning)s")
+                % {"ratio": fmt_ratio(ratio), "warning": fmt_ratio(view.lines.warning)},
+            )
+        ]
+    return []

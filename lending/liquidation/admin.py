@@ -20,6 +20,7 @@ class PlanLineInline(ReadOnlyInline):
     model = LiquidationPlanLine
     fields = (
         "sequence",
+        "side",
         "instrument_code",
         "quantity",
         "limit_price",

@@ -1,17 +1,21 @@
 """Liquidation of overdue margin calls.
 
 Design overview
-- `LiquidationPlan` (+ lines): the minimal whole-lot sale of margin.plan_liquidation, with the
-  ordering rule used and ratio before/after; prepared by one officer and approved by another
-  (CHECK approved_by <> prepared_by). One plan per call in a non-final state (partial unique).
-- `LiquidationOrder`: the plan's link to one `lending.Order` (purpose liquidation) placed for a
-  line, with the order's status and filled quantity mirrored (lending.orders' ORDER_HOOKS). An
-  order is "working" until it is filled or the exchange cancels, rejects or expires its
-  remainder; the unfilled part of a working order still rests at the exchange and counts as
-  being sold. Orders are sent and booked by lending.orders (FIX gateway, execution reports).
+- `LiquidationPlan` (+ lines): the minimal whole-lot sale of margin.plan_liquidation (with short
+  rows: margin.plan_liquidation_long_short, lines selling longs and buying back shorts, each
+  line's `side`), with the ordering rule used and ratio before/after; prepared by one officer and
+  approved by another (CHECK approved_by <> prepared_by). One plan per call in a non-final state
+  (partial unique).
+- `LiquidationOrder`: the plan's link to one `lending.Order` (purpose liquidation for a sale,
+  buy_in for a buy-back) placed for a line, with the order's status and filled quantity mirrored
+  (lending.orders' ORDER_HOOKS). An order is "working" until it is filled or the exchange cancels,
+  rejects or expires its remainder; the unfilled part of a working order still rests at the
+  exchange and counts as being sold. Orders are sent and booked by lending.orders (FIX gateway,
+  execution reports).
 - `LiquidationFill`: the plan's record of each fill of its orders (one per `lending.Fill`, which
-  the order lifecycle booked), with what its proceeds repaid (reports read it).
-  Rows of the retired synchronous broker adapter have no order / fill link.
+  the order lifecycle booked), with what its proceeds repaid (reports read it); a buy-in's fill
+  repays nothing and records its cost as a negative `cash_credited`. Rows of the retired
+  synchronous broker adapter have no order / fill link.
 - `DefaultRecord`: the shortfall left after selling everything, covered from the reserve fund by
   a custody entry; one per call."""
 
@@ -110,10 +114,34 @@ class LiquidationPlan(models.Model):
     def order_rule_label(self) -> str:
         return str(ORDER_RULE_LABELS.get(self.order_rule, self.order_rule))
 
+    @property
+    def buy_back_cost(self):
+        """What the buy-back lines are expected to pay (their turnover at the limit prices);
+        None for a plan that only sells."""
+        costs = [x.expected_proceeds for x in self.lines.all() if x.side == PlanLineSide.BUY_BACK]
+        return sum(costs) if costs else None
+
+
+class PlanLineSide(models.TextChoices):
+    """What a plan line does: sell a long row, or buy back a short row (a forced buy-in,
+    买券还券 by the desk)."""
+
+    SELL = "sell", _("Sell")
+    BUY_BACK = "buy_back", _("Buy back")
+
 
 class LiquidationPlanLine(models.Model):
+    """One line of a plan. A sale (side "sell"): `limit_price` the sale limit, never below
+    `lower_limit_price`; `expected_proceeds` and `proceeds` its turnover. A buy-back (side
+    "buy_back", from margin.plan_liquidation_long_short's covers): `limit_price` the buy limit,
+    never above the day's upper limit; `expected_proceeds` and `proceeds` the turnover it pays;
+    `market_value` the short liability it removes; no lower limit."""
+
     plan = models.ForeignKey(LiquidationPlan, on_delete=models.PROTECT, related_name="lines")
     sequence = models.PositiveSmallIntegerField(_("sequence"))
+    side = models.CharField(
+        _("side"), max_length=8, choices=PlanLineSide.choices, default=PlanLineSide.SELL
+    )
     instrument_code = models.CharField(_("instrument"), max_length=32)
     quantity = models.DecimalField(_("quantity"), **QUANTITY.fields)
     limit_price = models.DecimalField(_("limit price"), **PRICE.fields)
@@ -301,4 +329,5 @@ __all__ = [
     "LiquidationPlan",
     "LiquidationPlanLine",
     "LiquidationPlanStatus",
+    "PlanLineSide",
 ]

@@ -4,14 +4,24 @@ re-plan requests."""
 from rest_framework import serializers
 
 from lending.domain.margin import ORDER_RULES
-from lending.liquidation.models import LiquidationOrder, LiquidationPlan, LiquidationPlanLine
+from lending.liquidation.models import (
+    LiquidationOrder,
+    LiquidationPlan,
+    LiquidationPlanLine,
+    PlanLineSide,
+)
 
 
 class LiquidationPlanLineSerializer(serializers.ModelSerializer):
+    # "sell" (a long row sold) or "buy_back" (a short row bought back, a forced buy-in); a
+    # buy-back's expected_proceeds and proceeds are the turnover it pays
+    side = serializers.ChoiceField(choices=PlanLineSide.choices, read_only=True)
+
     class Meta:
         model = LiquidationPlanLine
         fields = [
             "sequence",
+            "side",
             "instrument_code",
             "quantity",
             "limit_price",

@@ -10,7 +10,12 @@ remainder, default and reserve-fund cover.
   desk's slippage (dated parameter liquidation.slippage; margin.expected_sale_price), never
   below the day's lower price limit and never sized at it. Suspended instruments are left out
   (they stay in the assets, unsold). If selling everything sellable cannot restore the target,
-  the plan sells all of it and shows the expected shortfall. A maturity call (source
+  the plan sells all of it and shows the expected shortfall. An account that owes shares
+  (short rows: account_view(...).shorts) gets margin.plan_liquidation_long_short's plan: the
+  minimal sales of longs and buy-backs (forced buy-ins) of shorts together, each buy-back
+  limited at the latest price plus the slippage, never above the day's upper limit
+  (margin.expected_buy_price), its cost with the buy fees (`buy_fee_rate`); a line's `side`
+  says which (sell, buy back). A maturity call (source
   "maturity": a financing unpaid after its due date, lending.margin_calls.maturity) is sized
   to repay the overdue debt instead (lending.domain.maturity.plan_sale_to_repay: proceeds net
   of sale fees, whole lots), whatever the ratio; the rest of the flow is the same.
@@ -18,18 +23,20 @@ remainder, default and reserve-fund cover.
   preparer (service check and a CHECK constraint), signed in with a second factor.
 - `liquidation_execute`: for every line, the quantity neither filled nor resting in a working
   order is placed as a liquidation `lending.Order` (orders.liquidation_order_place_in_transaction,
-  idempotent on "liq:<line>:<n>"), linked to the line by a `LiquidationOrder`; the FIX gateway
-  sends it. Working orders count against what is left, so a second Execute (a second press, a
-  rerun) places nothing new and answers with the live orders.
+  idempotent on "liq:<line>:<n>"; a buy-back line as a buy of purpose buy_in, whose fills
+  lending.orders books as covers: paid from the restricted proceeds, then the free cash, a
+  shortfall left owed in lending_fee_receivable), linked to the line by a `LiquidationOrder`; the
+  FIX gateway sends it. Working orders count against what is left, so a second Execute (a second
+  press, a rerun) places nothing new and answers with the live orders.
 - Fills are booked by lending.orders from the execution reports (a liquidation sale's proceeds
   repay the financing: interest first, then principal). `liquidation_order_applied`, one of
   orders.ORDER_HOOKS (registered in lending.apps), runs in the same transaction: it mirrors the
-  order's status, records the fill on the plan (`LiquidationFill`, the line's filled quantity
-  and proceeds) and, when every line is filled, marks the plan executed and closes the call: if
-  nothing sellable is left (suspended shares are not) and debt remains beyond assets, the
-  shortfall becomes a DefaultRecord covered from the reserve fund (custody
-  reserve_fund_use_in_transaction) and the account state is "default"; otherwise the account is
-  revalued and takes whatever state the new ratio gives.
+  order's status, records the fill on the plan (`LiquidationFill`, the line's filled quantity and
+  proceeds; for a buy-in fill nothing repaid and the cost as a negative cash credited) and, when
+  every line is filled, marks the plan executed and closes the call: if nothing sellable is left
+  (suspended shares are not) and debt remains beyond assets, the shortfall becomes a DefaultRecord
+  covered from the reserve fund (custody reserve_fund_use_in_transaction) and the account state is
+  "default"; otherwise the account is revalued and takes whatever state the new ratio gives.
 - `liquidation_replan`: after a limit-down day or a suspension (orders expired, cancelled or
   rejected with something left unsold, none working), the plan is stopped and a new plan is
   prepared for the rest from the account as it stands (four eyes again: it is approved like
@@ -70,6 +77,7 @@ from lending.liquidation.models import (
     LiquidationPlan,
     LiquidationPlanLine,
     LiquidationPlanStatus,
+    PlanLineSide,
 )
 from lending.margin_calls import services as margin_call_services
 from lending.margin_calls.models import MarginCall, MarginCallStatus, MarginStateKind, NoticeKind
@@ -168,7 +176,8 @@ def liquidation_plan_prepare(
 
 @dataclasses.dataclass(frozen=True)
 class _Sizing:
-    """margin.plan_liquidation's answer with what the plan row records beside it."""
+    """margin.plan_liquidation's (or plan_liquidation_long_short's) answer with what the plan
+    row records beside it."""
 
     rule: str
     view: object
@@ -177,10 +186,14 @@ class _Sizing:
     slippage: Decimal
     fee_rate: Decimal
     suspended: list
+    buy_fee_rate: Decimal = Decimal(0)
 
     @property
-    def lines(self):
-        return self.plan.lines
+    def lines(self) -> tuple:
+        """Every line with its side: the sales, then the buy-backs of short rows."""
+        return tuple((PlanLineSide.SELL, line) for line in self.plan.lines) + tuple(
+            (PlanLineSide.BUY_BACK, line) for line in self.plan.covers
+        )
 
     @property
     def ratio_before(self):
@@ -213,27 +226,49 @@ def sale_fee_rate(account, on) -> Decimal:
     return Decimal(stamp_duty) + Decimal(transfer) + Decimal(commission or 0)
 
 
+def buy_fee_rate(account, on) -> Decimal:
+    """What a buy-back pays in fees per unit of turnover: the transfer fee and the commission
+    rate of the account's latest contract (no stamp duty on a buy; the commission's minimum
+    left out, as in `sale_fee_rate`)."""
+    transfer = compliance_selectors.parameter(P.TRANSFER_FEE, on=on)
+    contract = account.contracts.order_by("-signed_on", "-pk").first()
+    commission = contract.commission_rate if contract is not None else Decimal(0)
+    return Decimal(transfer) + Decimal(commission or 0)
+
+
 def _plan_size(call: MarginCall, account, rule: str, now: datetime) -> _Sizing:
-    """Size the minimal sale restoring the call's target on the account as it stands."""
+    """Size the minimal sale restoring the call's target on the account as it stands; with
+    short rows (the account owes shares), the minimal sales and buy-backs together
+    (margin.plan_liquidation_long_short)."""
     view = account_view(account)
-    slippage = compliance_selectors.parameter(P.LIQUIDATION_SLIPPAGE, on=timezone.localdate(now))
+    on = timezone.localdate(now)
+    slippage = compliance_selectors.parameter(P.LIQUIDATION_SLIPPAGE, on=on)
     # Suspended instruments are left out of the plan (DOMAIN.md), rows without a price
     # cannot be sold today (their MV is 0): both stay in the assets, unsold. Every other
     # row is sized at the price the plan expects: the latest price less the desk's
-    # slippage, never below the day's lower limit (margin.expected_sale_price).
-    suspended = sorted({p.instrument.ledger_unit for p in view.positions if p.instrument.suspended})
+    # slippage, never below the day's lower limit (margin.expected_sale_price); a short
+    # row's buy-back at the latest price plus the slippage, never above the day's upper
+    # limit (margin.expected_buy_price).
+    suspended = sorted(
+        {p.instrument.ledger_unit for p in view.positions if p.instrument.suspended}
+        | {s.instrument.ledger_unit for s in view.shorts if s.instrument.suspended}
+    )
     unsellable = set(suspended)
     rows = []
     for p in view.margin_account.positions:
         if p.price <= 0:
             unsellable.add(p.instrument)
-        if p.instrument in unsellable or p.quantity <= 0:
+        if p.instrument in unsellable or p.quantity == 0:
             rows.append(p)
             continue
-        expected = margin.expected_sale_price(p.price, slippage, p.lower_limit)
+        if p.quantity < 0:
+            expected = margin.expected_buy_price(p.price, slippage, p.upper_limit)
+        else:
+            expected = margin.expected_sale_price(p.price, slippage, p.lower_limit)
         rows.append(dataclasses.replace(p, limit_price=expected))
     acct = dataclasses.replace(view.margin_account, positions=tuple(rows))
-    fee_rate = sale_fee_rate(account, timezone.localdate(now))
+    fee_rate = sale_fee_rate(account, on)
+    buy_fees = buy_fee_rate(account, on) if view.shorts else Decimal(0)
     try:
         if call.source == margin_call_services.MATURITY_SOURCE:
             # an overdue financing (lending.margin_calls.maturity): sell enough, net of fees,
@@ -244,6 +279,16 @@ def _plan_size(call: MarginCall, account, rule: str, now: datetime) -> _Sizing:
                 order=rule,
                 unsellable=unsellable,
                 fee_rate=fee_rate,
+            )
+        elif view.shorts:
+            # long and short rows: sales of longs and buy-backs of shorts, the minimal cure
+            result = margin.plan_liquidation_long_short(
+                acct,
+                target=call.target_line,
+                order=rule,
+                unsellable=unsellable,
+                fee_rate=fee_rate,
+                buy_fee_rate=buy_fees,
             )
         else:
             result = margin.plan_liquidation(
@@ -257,7 +302,7 @@ def _plan_size(call: MarginCall, account, rule: str, now: datetime) -> _Sizing:
         raise RuleViolation(
             _("liquidation plan: %(problem)s") % {"problem": exc}, code="plan_impossible"
         ) from exc
-    return _Sizing(rule, view, result, tuple(rows), slippage, fee_rate, suspended)
+    return _Sizing(rule, view, result, tuple(rows), slippage, fee_rate, suspended, buy_fees)
 
 
 def _plan_create(
@@ -283,28 +328,40 @@ def _plan_create(
         prepared_at=now,
     )
     left_out = f"; suspended, left out: {', '.join(suspended)}" if suspended else ""
+    buy_backs = (
+        f"; buy-backs at the latest price plus {pct(slippage)}, buy fees "
+        f"{pct(sizing.buy_fee_rate)}, cost {result.cover_cost}"
+        if result.covers
+        else ""
+    )
     stamp(
         plan,
         actor=actor,
         reason=f"prepared ({rule}, at the latest price less {pct(slippage)} slippage, "
-        f"sale fees {pct(sizing.fee_rate)}{left_out}) {reason}".strip(),
+        f"sale fees {pct(sizing.fee_rate)}{buy_backs}{left_out}) {reason}".strip(),
     )
     plan.save()
-    lower = {p.instrument: p.lower_limit for p in rows}
-    marks = {p.instrument: p.price for p in rows}
+    # the long rows' lower limits and marks for the sales, the short rows' marks for the
+    # buy-backs (a buy-back's worst price is the day's upper limit, its limit price's cap)
+    lower = {p.instrument: p.lower_limit for p in rows if p.quantity > 0}
+    marks = {
+        PlanLineSide.SELL: {p.instrument: p.price for p in rows if p.quantity > 0},
+        PlanLineSide.BUY_BACK: {p.instrument: p.price for p in rows if p.quantity < 0},
+    }
     LiquidationPlanLine.objects.bulk_create(
         LiquidationPlanLine(
             plan=plan,
             sequence=i,
+            side=side,
             instrument_code=line.instrument,
             quantity=line.quantity,
             limit_price=line.limit_price,
-            lower_limit_price=lower.get(line.instrument),
-            mark_price=marks[line.instrument],
+            lower_limit_price=lower.get(line.instrument) if side == PlanLineSide.SELL else None,
+            mark_price=marks[side][line.instrument],
             expected_proceeds=line.proceeds,
             market_value=line.market_value,
         )
-        for i, line in enumerate(result.lines, start=1)
+        for i, (side, line) in enumerate(sizing.lines, start=1)
     )
     event_record(
         account=account,
@@ -322,6 +379,8 @@ def _plan_create(
             "shortfall": str(result.shortfall),
             "slippage": str(slippage),
             "sale_fee_rate": str(sizing.fee_rate),
+            "buy_backs": [[line.instrument, str(line.quantity)] for line in result.covers],
+            "buy_back_cost": str(result.cover_cost),
             "suspended_left_out": suspended,
         },
     )
@@ -506,6 +565,7 @@ def liquidation_execute(
             if instrument.suspended:
                 continue  # the exchange would reject it: re-plan once nothing works
             number = line.orders.count() + 1
+            buy_back = line.side == PlanLineSide.BUY_BACK
             order = orders.liquidation_order_place_in_transaction(
                 credit_account=account,
                 instrument=instrument,
@@ -513,7 +573,9 @@ def liquidation_execute(
                 limit_price=line.limit_price,
                 actor=actor,
                 key=f"liq:{line.pk}:{number}",
-                reason=f"liquidation plan #{plan.pk}, call #{plan.call_id}",
+                reason=f"liquidation plan #{plan.pk}, call #{plan.call_id}"
+                + (" (forced buy-in)" if buy_back else ""),
+                purpose=OrderPurpose.BUY_IN if buy_back else OrderPurpose.LIQUIDATION,
             )
             link = LiquidationOrder(
                 line=line,
@@ -553,12 +615,16 @@ def _repaid_by(fill: Fill) -> tuple[Decimal, Decimal]:
     return repaid.interest_repaid, repaid.principal_repaid
 
 
+#: The purposes of the orders a plan places: a sale, a forced buy-in.
+_PLAN_PURPOSES = (OrderPurpose.LIQUIDATION, OrderPurpose.BUY_IN)
+
+
 def liquidation_order_applied(order: Order, fill: Fill | None) -> None:
     """orders.ORDER_HOOKS: after each execution report of a liquidation order, inside the
     transaction applying it (the fill is booked already). Mirrors the order on its link,
     records the fill on the line and, once every line is filled, executes the plan and closes
     the call."""
-    if order.purpose != OrderPurpose.LIQUIDATION:
+    if order.purpose not in _PLAN_PURPOSES:
         return
     found = LiquidationOrder.objects.filter(order=order).values("pk", "line__plan_id").first()
     if found is None:
@@ -577,8 +643,14 @@ def liquidation_order_applied(order: Order, fill: Fill | None) -> None:
     if fill is None:
         return
     line = LiquidationPlanLine.objects.select_for_update().get(pk=link.line_id)
-    interest, principal = _repaid_by(fill)
-    net = fill.turnover - fill.commission - fill.stamp_duty - fill.transfer_fee
+    if order.purpose == OrderPurpose.BUY_IN:
+        # a buy-back repays no financing: its cost (turnover and fees) left the restricted
+        # proceeds, then the free cash (a shortfall is owed: lending.shorts.positions)
+        interest = principal = Decimal(0)
+        net = -(fill.turnover + fill.commission + fill.stamp_duty + fill.transfer_fee)
+    else:
+        interest, principal = _repaid_by(fill)
+        net = fill.turnover - fill.commission - fill.stamp_duty - fill.transfer_fee
     LiquidationFill.objects.create(
         order=link,
         fill=fill,

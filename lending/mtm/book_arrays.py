@@ -11,7 +11,11 @@ whatever the number of accounts (never one query per account):
    receivable (other collateral) in CNY; client securities with their instrument id) by one
    range scan of the investors' index, no join;
 3. open financings aggregated per (credit account, instrument);
-4. instruments with their latest prices (small table, read whole).
+4. instruments with their latest prices (small table, read whole);
+5. the short side (below): the investors' short ledger balances, then (only when some account
+   owes shares) the open short positions summed per (account, instrument), then (only when
+   some account has a short row or restricted proceeds) those investors' types and the short
+   margin ratios in force.
 
 Bulk numeric reads return one row of PostgreSQL arrays in binary (lending.mtm.pg_arrays.columns),
 read by numpy as typed columns: no Python object per row, nothing parsed from text, and (unlike
@@ -22,16 +26,28 @@ structure:
 a holding bought partly with financing is two rows, a financed row (quantity still held from
 open financings, capped at the holding, and their outstanding principal as ``financed``) and an
 own (collateral) row for the rest; an instrument with financing outstanding but nothing held is
-a financed row of quantity 0; a negative custody balance gives no row (short positions, 融券,
-are not read here yet: their table is later work; margin.BookArrays already values short rows
-given with their ``short_sale`` amounts and the accounts' restricted ``short_proceeds``, which
-this loader leaves at zero);
-the price is the latest price (0 when none; a suspended security's less the dated discount of
-valuation.suspended_discount); the haircut is the one in force on ``on``: the lowest of the
-desk's effective one (0 off the eligible list and while ST / suspended / delisting), the
-exchange's conversion rate in force (lending.instruments.exchange_lists) and the category's
-dated cap. Ratios agree with account_view's Decimal
-maintenance ratio within float64 rounding (tested at 1e-9 relative).
+a financed row of quantity 0; a negative custody balance gives no row;
+the short side (融券, lending.shorts) as account_view reads it: the shares an account owes
+(its ``short_securities`` ledger balance per instrument, when positive) are a short row of
+negative quantity at the latest price (not discounted while suspended: account_view marks a
+short at its last price), with the haircut in force and as ``short_sale`` the open short
+positions' ``amount_outstanding`` summed per (account, instrument) (0 without any); the
+restricted proceeds (``short_proceeds``, CNY, floored at 0) are the account's
+``short_proceeds``; the lending fees, compensation and buy-in shortfalls owed
+(``lending_fee_receivable``, CNY) are added to ``interest_fees``. The mirror does not hold these
+purposes: they are read from the ledger (its accounts and balance rows, by the investors'
+index), a few accounts of a book; the short positions only when some account owes shares.
+``LoadedBook.short_margin_ratio`` is the dated ratio in force on ``on`` for each account with a
+short row or restricted proceeds (a private securities investment fund's own: account_view's
+short_margin_ratio_for), 0 for the others (it multiplies no short row), so
+``margin.available_margin_many(book, fmr, short_margin_ratio=...)`` is account_view's
+available margin for every account;
+the price of a long row is the latest price (0 when none; a suspended security's less the
+dated discount of valuation.suspended_discount); the haircut is the one in force on ``on``: the
+lowest of the desk's effective one (0 off the eligible list and while ST / suspended /
+delisting), the exchange's conversion rate in force (lending.instruments.exchange_lists) and
+the category's dated cap. Ratios agree with account_view's Decimal maintenance ratio within
+float64 rounding (tested at 1e-9 relative).
 
 Lines are those of the account's *active* contract, as lending.margin_calls.services.lines_for
 uses them to decide a state; an account without one has the lines and the financing margin
@@ -41,9 +57,9 @@ parameter raises).
 
 Selecting accounts: ``credit_account_ids`` (explicit pks), ``id_range`` ((lo, hi): pks
 lo ≤ pk < hi, how mark-to-market shards slice the book) and ``instrument_ids`` (the accounts
-that hold, in custody or financed, any of those instruments: an incremental revaluation after a
-price move) combine with AND. Every loaded account is complete: all its rows, not only the
-rows of ``instrument_ids``. Without any selector: every open credit account.
+that hold, in custody or financed, or owe short any of those instruments: an incremental
+revaluation after a price move) combine with AND. Every loaded account is complete: all its
+rows, not only the rows of ``instrument_ids``. Without any selector: every open credit account.
 ``price_override`` replaces the latest price of some instruments (stress tests, what-ifs).
 """
 
@@ -59,6 +75,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
+from accounts.models import InvestorType
+from compliance import parameters as P
+from compliance import selectors as compliance_selectors
 from lending.credit import selectors as credit_selectors
 from lending.domain import margin
 from lending.instruments import exchange_lists
@@ -119,6 +138,27 @@ class LoadedBook:
     stored_state: np.ndarray  # int8 (N,): index into STORED_STATES (normal when no row)
     in_call: np.ndarray  # bool (N,): an unfinished (open/overdue/liquidating) call exists
     has_active_contract: np.ndarray  # bool (N,)
+    # float64 (N,): the short margin ratio in force for an account with a short row or
+    # restricted proceeds (account_view's short_margin_ratio), 0 for the others
+    short_margin_ratio: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.short_margin_ratio is None:
+            object.__setattr__(self, "short_margin_ratio", np.zeros(self.n_accounts))
+
+    @property
+    def has_short(self) -> np.ndarray:
+        """bool (N,): the account owes shares (a short row)."""
+        return self.book.group_sum((self.book.quantity < 0).astype(np.float64)) > 0
+
+    def available_margin(self) -> np.ndarray:
+        """Each account's available margin (unrounded float64), with its own financing and
+        short margin ratios: account_view's available_margin."""
+        return margin.available_margin_many(
+            self.book,
+            self.lines.financing_margin_ratio,
+            short_margin_ratio=self.short_margin_ratio,
+        )
 
     @property
     def n_accounts(self) -> int:
@@ -184,8 +224,10 @@ def _account_filter(credit_account_ids, id_range) -> sql.Composable:
 
 def holders_of(instrument_ids: Iterable[int]) -> list[int]:
     """Pks of the open credit accounts holding any of ``instrument_ids``: in custody (a non-zero
-    client securities balance, found by the balance mirror's instrument index) or financed (an
-    open financing with something outstanding). One statement."""
+    client securities balance, found by the balance mirror's instrument index), financed (an
+    open financing with something outstanding) or owed short (a non-zero short securities
+    balance, found by the ledger's (unit, purpose) index: the mirror does not hold it). One
+    statement."""
     with connection.cursor() as cursor:
         cursor.execute(
             # two index lookups joined by UNION (an OR of the two would scan every account)
@@ -195,7 +237,13 @@ def holders_of(instrument_ids: Iterable[int]) -> list[int]:
             "UNION SELECT ca.id FROM lending_creditaccount ca WHERE ca.status = 'open' "
             "AND ca.id IN (SELECT f.credit_account_id FROM lending_financing f "
             "WHERE f.status = 'open' AND f.instrument_id = ANY(%(ids)s) "
-            "AND NOT (f.principal_outstanding = 0 AND f.quantity_held = 0)) ORDER BY 1",
+            "AND NOT (f.principal_outstanding = 0 AND f.quantity_held = 0)) "
+            "UNION SELECT ca.id FROM lending_creditaccount ca WHERE ca.status = 'open' "
+            "AND ca.investor_id IN (SELECT la.investor_id FROM lending_instrument i "
+            "JOIN custody_ledgeraccount la ON la.purpose = 'short_securities' "
+            "AND la.unit = i.exchange || ':' || i.code "
+            "JOIN custody_accountbalance b ON b.account_id = la.id AND b.balance <> 0 "
+            "WHERE i.id = ANY(%(ids)s)) ORDER BY 1",
             {"ids": [int(i) for i in instrument_ids]},
         )
         return [row[0] for row in cursor.fetchall()]
@@ -282,6 +330,119 @@ def load_book(
         elif credit_account_ids is not None:
             credit_account_ids = list(credit_account_ids)
         return _load(credit_account_ids, id_range, price_override, on or timezone.localdate())
+
+
+def _investor_filter(column: sql.Composable, credit_account_ids, investor_ids) -> sql.Composable:
+    """The loaded accounts' investors as a predicate on ``column``: a range for a shard, the
+    list for explicit accounts (one open credit account per investor, so an investor's
+    balances belong to one loaded account)."""
+    if credit_account_ids is not None:
+        return sql.SQL("{} = ANY({})").format(
+            column, _ids_literal(np.unique(investor_ids).tolist())
+        )
+    return sql.SQL("{} BETWEEN {} AND {}").format(
+        column, sql.Literal(int(investor_ids.min())), sql.Literal(int(investor_ids.max()))
+    )
+
+
+#: The short side's ledger purposes (custody), coded in the balances read by `_shorts`: the
+#: instrument id of a short securities balance (> 0), else these (-4: a unit no instrument has).
+SHORT_PROCEEDS, LENDING_FEES, UNKNOWN_UNIT = -1, -2, -4
+
+
+def _shorts(credit_account_ids, id_range, investor_ids, account_ids, inst_ids):
+    """The short side of the loaded accounts (see the module docstring): short rows as
+    (account index, instrument index, shares owed > 0, short-sale amount owed) and per account
+    (N,) the restricted proceeds and the lending fees owed (normal-side values). One statement,
+    and one more only when some account owes shares."""
+    i64, f64 = np.int64, np.float64
+    n = account_ids.shape[0]
+    # the ledger's own rows: the mirror holds no short purpose. Units matched to instruments as
+    # account_view does (exchange before the first ":", code after it)
+    # (each balance row by its key, a scalar subquery: a join would have PostgreSQL scan every
+    # balance row of the ledger for the few accounts of the short side; zeros dropped below)
+    investor, what, value = pg_arrays.columns(
+        sql.SQL(
+            "SELECT la.investor_id, CASE WHEN la.purpose = 'short_securities' "
+            "THEN coalesce(i.id, {unknown}) WHEN la.purpose = 'short_proceeds' THEN {proceeds} "
+            "ELSE {fees} END, coalesce((SELECT b.balance * b.normal_sign "
+            "FROM custody_accountbalance b WHERE b.account_id = la.id), 0) "
+            "FROM custody_ledgeraccount la "
+            "LEFT JOIN lending_instrument i ON la.purpose = 'short_securities' "
+            "AND i.exchange = split_part(la.unit, ':', 1) "
+            "AND i.code = substr(la.unit, length(split_part(la.unit, ':', 1)) + 2) "
+            "WHERE {investors} AND la.purpose IN "
+            "('short_securities', 'short_proceeds', 'lending_fee_receivable') "
+            "AND (la.purpose = 'short_securities' OR la.unit = {currency})"
+        ).format(
+            unknown=sql.Literal(UNKNOWN_UNIT),
+            proceeds=sql.Literal(SHORT_PROCEEDS),
+            fees=sql.Literal(LENDING_FEES),
+            investors=_investor_filter(sql.SQL("la.investor_id"), credit_account_ids, investor_ids),
+            currency=sql.Literal(CURRENCY),
+        ),
+        (i64, i64, f64),
+    )
+    acc = _index_of(investor_ids, investor)
+    mine = (acc >= 0) & (value != 0)
+    acc, what, value = acc[mine], what[mine], value[mine]
+    proceeds = np.bincount(acc[what == SHORT_PROCEEDS], value[what == SHORT_PROCEEDS], minlength=n)
+    fees = np.bincount(acc[what == LENDING_FEES], value[what == LENDING_FEES], minlength=n)
+    owed = (what > 0) & (value > 0)  # account_view: a short row where the balance is positive
+    s_acc = acc[owed]
+    s_inst = _index_of(inst_ids, what[owed])
+    known = s_inst >= 0
+    s_acc, s_inst, s_qty = s_acc[known], s_inst[known], value[owed][known]
+    s_amount = np.zeros(s_acc.shape[0])
+    if s_acc.shape[0]:
+        # the open short positions' amount owed, summed per (account, instrument)
+        p_account, p_instrument, p_amount = pg_arrays.columns(
+            sql.SQL(
+                "SELECT s.credit_account_id, s.instrument_id, sum(s.amount_outstanding) "
+                "FROM lending_shortposition s WHERE {in_s} AND s.status = 'open' "
+                "GROUP BY s.credit_account_id, s.instrument_id"
+            ).format(in_s=_id_filter(credit_account_ids, id_range, sql.SQL("s.credit_account_id"))),
+            (i64, i64, f64),
+        )
+        p_acc = _index_of(account_ids, p_account)
+        p_inst = _index_of(inst_ids, p_instrument)
+        found = (p_acc >= 0) & (p_inst >= 0)
+        kk = max(inst_ids.shape[0], 1)
+        keys = s_acc * kk + s_inst
+        p_keys = p_acc[found] * kk + p_inst[found]
+        at = _index_of(keys, p_keys)  # (account, instrument) pairs are unique per investor
+        hit = at >= 0
+        s_amount[at[hit]] = p_amount[found][hit]
+        # merged in (account, instrument) order, as the other rows are
+        order = np.argsort(keys, kind="stable")
+        s_acc, s_inst, s_qty, s_amount = s_acc[order], s_inst[order], s_qty[order], s_amount[order]
+    return s_acc, s_inst, s_qty, s_amount, proceeds, fees
+
+
+def _short_margin_ratios(investors: np.ndarray, on: date) -> np.ndarray:
+    """The short margin ratio in force on ``on`` for each of ``investors`` (investor profile
+    pks): the dated parameter, a private securities investment fund's own (account_view's
+    short_margin_ratio_for). One statement for the types, one parameter read per type found."""
+    profile, private = pg_arrays.columns(
+        sql.SQL(
+            "SELECT p.id, (p.investor_type = {private})::int FROM accounts_investorprofile p "
+            "WHERE p.id = ANY({ids}::bigint[])"
+        ).format(
+            private=sql.Literal(str(InvestorType.PRIVATE_FUND)),
+            ids=_ids_literal(np.unique(investors).tolist()),
+        ),
+        (np.int64, np.int16),
+    )
+    is_private = np.zeros(investors.shape[0], dtype=bool)
+    at = _index_of(profile, investors)
+    is_private[at >= 0] = private[at[at >= 0]] > 0
+    out = np.empty(investors.shape[0])
+    for flag in (False, True):
+        chosen = is_private == flag
+        if chosen.any():
+            key = P.short_margin_ratio_key(private_fund=flag)
+            out[chosen] = float(compliance_selectors.parameter(key, on=on))
+    return out
 
 
 def _load(credit_account_ids, id_range, price_override, on: date) -> LoadedBook:
@@ -372,7 +533,8 @@ def _load(credit_account_ids, id_range, price_override, on: date) -> LoadedBook:
         [_to_float(overrides.get(r[0], r[4])) for r in inst_rows], dtype=np.float64
     )
     # a suspended security at its last price less the desk's dated discount (account_view's
-    # valuation_price)
+    # valuation_price); a short row is marked at the last price itself (inst_mark)
+    inst_mark = inst_price.copy()
     suspended = np.array([bool(r[6]) for r in inst_rows], dtype=bool)
     if suspended.any():
         inst_price[suspended] *= 1.0 - float(caps.suspended_discount())
@@ -384,22 +546,19 @@ def _load(credit_account_ids, id_range, price_override, on: date) -> LoadedBook:
     debt = np.zeros(n)
     interest = np.zeros(n)
     other = np.zeros(n)
+    proceeds = np.zeros(n)
+    smr = np.zeros(n)
     empty = np.zeros(0)
     pos_key = pos_acc = pos_inst = np.zeros(0, dtype=np.int64)
     held = f_amount = f_qty = empty
+    s_acc = s_inst = np.zeros(0, dtype=np.int64)
+    s_qty = s_amount = empty
 
     if n:
         # 2. ledger balances of the selected accounts' investors, from their mirror (the
         # investors' index: a range for a shard, the list for explicit accounts; one open credit
         # account per investor, so an investor's balances belong to one loaded account)
-        if credit_account_ids is not None:
-            investors = sql.SQL("r.investor_id = ANY({})").format(
-                _ids_literal(np.unique(investor_ids).tolist())
-            )
-        else:
-            investors = sql.SQL("r.investor_id BETWEEN {} AND {}").format(
-                sql.Literal(int(investor_ids.min())), sql.Literal(int(investor_ids.max()))
-            )
+        investors = _investor_filter(sql.SQL("r.investor_id"), credit_account_ids, investor_ids)
         # what each balance is, in one integer: the instrument id of a holding (> 0), else
         # -1 client money, -2 financing receivable, -3 interest receivable, -4 a securities
         # unit no instrument has (it counts nothing), -5 a dividend entitlement receivable
@@ -458,22 +617,43 @@ def _load(credit_account_ids, id_range, price_override, on: date) -> LoadedBook:
         pos_inst = uniq % kk
         f_qty = np.where(held > 0, np.minimum(held, f_qty_all), 0.0)
 
-    # rows: financed row where amount > 0 or financed qty > 0; own row for held - f_qty > 0;
-    # ordered by (account, instrument), the financed row first: both parts are sorted already
-    # (unique keys), so a stable sort of their concatenation only merges two runs
+        # 5. the short side (see the module docstring)
+        s_acc, s_inst, s_qty, s_amount, proceeds, fees = _shorts(
+            credit_account_ids, id_range, investor_ids, account_ids, inst_ids
+        )
+        interest += fees
+        short_side = np.zeros(n, dtype=bool)
+        short_side[s_acc] = True
+        short_side |= proceeds != 0
+        if short_side.any():
+            smr[short_side] = _short_margin_ratios(investor_ids[short_side], on)
+        proceeds = np.maximum(proceeds, 0.0)  # account_view: max(proceeds, 0)
+
+    # rows: short row of each instrument owed; financed row where amount > 0 or financed
+    # qty > 0; own row for held - f_qty > 0; ordered by (account, instrument), the short row
+    # first, then the financed one (account_view's order): the parts are sorted already (unique
+    # keys), so a stable sort of their concatenation only merges three runs
+    kk = max(k, 1)
     fin_row = (f_amount > 0) | (f_qty > 0)
     own_qty = held - f_qty
     own_row = own_qty > 0
-    order = np.argsort(np.concatenate([pos_key[fin_row], pos_key[own_row]]), kind="stable")
-    account = np.concatenate([pos_acc[fin_row], pos_acc[own_row]])[order]
-    instrument = np.concatenate([pos_inst[fin_row], pos_inst[own_row]])[order]
-    quantity = np.concatenate([f_qty[fin_row], own_qty[own_row]])[order]
-    financed = np.concatenate([f_amount[fin_row], np.zeros(int(own_row.sum()))])[order]
+    n_fin, n_own, n_short = int(fin_row.sum()), int(own_row.sum()), s_acc.shape[0]
+    order = np.argsort(
+        np.concatenate([s_acc * kk + s_inst, pos_key[fin_row], pos_key[own_row]]), kind="stable"
+    )
+    account = np.concatenate([s_acc, pos_acc[fin_row], pos_acc[own_row]])[order]
+    instrument = np.concatenate([s_inst, pos_inst[fin_row], pos_inst[own_row]])[order]
+    quantity = np.concatenate([-s_qty, f_qty[fin_row], own_qty[own_row]])[order]
+    financed = np.concatenate([np.zeros(n_short), f_amount[fin_row], np.zeros(n_own)])[order]
+    short_sale = np.concatenate([s_amount, np.zeros(n_fin + n_own)])[order]
+    is_short = quantity < 0
 
     book = margin.BookArrays(
         account=account,
         quantity=quantity,
-        price=inst_price[instrument] if k else np.zeros(0),
+        price=np.where(is_short, inst_mark[instrument], inst_price[instrument])
+        if k
+        else np.zeros(0),
         haircut=inst_haircut[instrument] if k else np.zeros(0),
         financed=financed,
         cash=cash,
@@ -481,6 +661,8 @@ def _load(credit_account_ids, id_range, price_override, on: date) -> LoadedBook:
         interest_fees=interest,
         other_collateral=other,
         instrument=instrument,
+        short_sale=short_sale,
+        short_proceeds=proceeds,
     )
     return LoadedBook(
         book=book,
@@ -494,6 +676,7 @@ def _load(credit_account_ids, id_range, price_override, on: date) -> LoadedBook:
         stored_state=stored.astype(np.int8),
         in_call=in_call > 0,
         has_active_contract=contract,
+        short_margin_ratio=smr,
     )
 
 

@@ -7,8 +7,11 @@ its shards (ranges of credit-account pks, `shard_size` accounts each). Each shar
 (`mtm_shard_process`, one Celery task of the run's chord, any worker on any machine):
 
 1. loads its accounts in bulk (lending.mtm.book_arrays.load_book: a few statements returning binary
-   arrays, the balances from their mirror lending.RiskBalance, at the run's snapshot prices) and
-   values them with the vectorised lending.domain.margin functions;
+   arrays, the balances from their mirror lending.RiskBalance, the short side (shares owed,
+   restricted proceeds, lending fees owed) from the ledger, at the run's snapshot prices) and
+   values them with the vectorised lending.domain.margin functions (a short liability at
+   market value: a rising price lowers the ratio, and a short account below the call line is
+   called like a long one);
 2. stores the figures of its accounts as one MtmSnapshot row, an array per figure (binary COPY;
    a redelivered shard first deletes its earlier row in the same transaction, and (run, shard)
    is unique);

@@ -8,12 +8,15 @@ from django.utils.translation import gettext_lazy as _
 from accounts.precision import PRICE, QUANTITY
 from lending.orders.models import OrderPurpose, OrderStatus
 
-#: The purposes an investor may choose (liquidation orders come from an approved plan only).
+#: The purposes an investor may choose (liquidation sales and forced buy-ins come from an
+#: approved plan only).
 PORTAL_PURPOSES = [
     (OrderPurpose.FINANCED_BUY.value, _("Financed buy")),
     (OrderPurpose.CASH_BUY.value, _("Own-cash buy")),
     (OrderPurpose.SELL.value, _("Sell")),
     (OrderPurpose.SELL_TO_REPAY.value, _("Sell to repay")),
+    (OrderPurpose.SHORT_SALE.value, _("Short sale")),
+    (OrderPurpose.BUY_TO_COVER.value, _("Buy to cover")),
 ]
 
 

@@ -417,25 +417,37 @@ def liquidation_order_place_in_transaction(
     actor,
     key: str,
     reason: str,
+    purpose: OrderPurpose = OrderPurpose.LIQUIDATION,
 ) -> Order:
-    """A liquidation sale inside the caller's transaction (an approved plan's execution, which
-    has checked the four eyes and locked the account). The limit price must be within the
-    day's band and the quantity whole lots, as for any order."""
+    """A liquidation sale, or with `purpose` buy_in a forced buy-in of a short (a buy-back
+    line), inside the caller's transaction (an approved plan's execution, which has checked
+    the four eyes and locked the account). The limit price must be within the day's band and
+    the quantity whole lots, as for any order. A buy-in holds back its cost estimate as a buy
+    to cover does; its fills are booked as covers (_fill_book: paid from the restricted
+    proceeds, then the free cash, a shortfall left owed)."""
     if not connection.in_atomic_block:
         raise RuntimeError("liquidation_order_place_in_transaction needs a transaction")
+    if purpose not in _PLAN_ONLY:
+        raise ValueError(f"purpose: {purpose!r} is not placed by a liquidation plan")
     existing = Order.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing
     on = today()
     limit_price_check(instrument, limit_price, on)
+    contract = _latest_contract(credit_account)
+    reserved = ZERO
+    if purpose == OrderPurpose.BUY_IN:
+        reserved = fee_rules.buy_cost_estimate(
+            quantity=quantity, limit_price=limit_price, rates=fee_rates(contract, on)
+        )
     return _order_create(
         account=credit_account,
-        contract=_latest_contract(credit_account),
+        contract=contract,
         instrument=instrument,
-        purpose=OrderPurpose.LIQUIDATION,
+        purpose=purpose,
         quantity=quantity,
         limit_price=limit_price,
-        reserved=ZERO,
+        reserved=reserved,
         on=on,
         key=key,
         actor=actor,
@@ -447,7 +459,7 @@ def order_cancel(*, order: Order, actor, reason: str = "") -> Order:
     """Ask for what is left of a working order to be cancelled. An order the gateway has not
     sent yet is cancelled at once and holds nothing back; a sent one is cancelled when the
     exchange confirms (its fills until then are booked)."""
-    if order.purpose == OrderPurpose.LIQUIDATION:
+    if order.purpose in _PLAN_ONLY:
         require_permission(actor, "lending.change_liquidationplan", action="cancel an order")
     else:
         require_owner_or_perm(

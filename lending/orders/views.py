@@ -1,7 +1,8 @@
 """Orders pages. Portal (/portal/lending/orders/): the investor places a day limit order
-(financed buy, own-cash buy, sell, sell to repay), sees their orders with fills and fees, and
-cancels a working one. Staff (/staff/lending/orders/): every order, filtered by status and
-account number; cancelling needs lending.change_order. Views parse and call
+(financed buy, own-cash buy, sell, sell to repay, short sale, buy to cover; a link may prefill
+the form, as the short positions page's "Buy to cover" does), sees their orders with fills and
+fees, and cancels a working one. Staff (/staff/lending/orders/): every order, filtered by
+status and account number; cancelling needs lending.change_order. Views parse and call
 lending.orders.services and selectors: the checks (price band, lots, margin, ...) are there,
 and a refusal is shown on the field it names."""
 
@@ -21,7 +22,7 @@ from lending.credit import selectors as credit_selectors
 from lending.instruments import exchange_lists
 from lending.instruments import selectors as instrument_selectors
 from lending.orders import selectors, services
-from lending.orders.forms import CancelForm, OrderForm, StaffOrderFilterForm
+from lending.orders.forms import PORTAL_PURPOSES, CancelForm, OrderForm, StaffOrderFilterForm
 from lending.orders.models import WORKING, Order, OrderStatus
 
 #: A refusal naming one of these goes on that form field ("amount" is the order's size).
@@ -88,6 +89,22 @@ def tradable_instruments(on=None) -> list[dict]:
     return out
 
 
+def prefilled(query, instruments: list[tuple[str, str]]) -> dict:
+    """The order form's initial values from a link's query string (the short positions page's
+    "Buy to cover": ?purpose=buy_to_cover&instrument=SSE:600519&quantity=1000): only a known
+    instrument and portal purpose, and plain positive numbers; anything else is left out."""
+    out = {}
+    if query.get("instrument") in {code for code, _label in instruments}:
+        out["instrument"] = query["instrument"]
+    if query.get("purpose") in {value for value, _label in PORTAL_PURPOSES}:
+        out["purpose"] = query["purpose"]
+    for name in ("quantity", "limit_price"):
+        text = (query.get(name) or "").strip()
+        if 0 < len(text) <= 20 and text.replace(".", "", 1).isdigit():
+            out[name] = text
+    return out
+
+
 # --- portal ---------------------------------------------------------------------------------
 
 
@@ -116,7 +133,10 @@ class PortalOrdersView(InvestorPageMixin, View):
                 "form": form
                 or OrderForm(
                     instruments=self._choices(instruments),
-                    initial={"idempotency_key": uuid.uuid4().hex},
+                    initial={
+                        "idempotency_key": uuid.uuid4().hex,
+                        **prefilled(request.GET, self._choices(instruments)),
+                    },
                 ),
                 "orders": orders,
                 "held": selectors.held_back(account.pk),

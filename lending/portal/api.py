@@ -1,6 +1,14 @@
 """Portal API: the investor's credit accounts with their full valuation and their history
-(every movement from the custody ledger, lending.portal.history), and the leverage simulator."""
+(every movement from the custody ledger, lending.portal.history), the account's short positions
+(融券) with the direct return (直接还券) of shares held, and the leverage simulator.
 
+Short positions: investors read their own accounts (another's id answers 404), staff need
+lending.view_shortposition (403). The direct return: the investor on their own account, or staff
+with lending.change_shortposition on the investor's written instruction (the reason); the
+permission is checked before the body (403 before 400), and it needs an Idempotency-Key (the
+same key and body repeat the first answer, another body with it is a 409)."""
+
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers
@@ -10,22 +18,34 @@ from rest_framework.views import APIView
 from accounts.api_fields import NON_NEGATIVE, POSITIVE, money_field, ratio_field
 from accounts.api_pagination import MAX_LIMIT, Pagination
 from accounts.api_permissions import SecondFactorForStaffWrites
+from accounts.errors import Conflict
+from accounts.permissions import require_permission
+from lending.common.api import IDEMPOTENCY, decimal_text, idempotency_key, validated
 from lending.credit import selectors as credit_selectors
+from lending.credit.permissions import require_owner_or_perm
 from lending.financing import selectors as financing_selectors
+from lending.financing import short_sales
 from lending.financing.serializers import (
     financing_data,
 )
 from lending.financing.valuation import account_view
+from lending.instruments import selectors as instruments_selectors
 from lending.portal import history, simulator
 from lending.portal import selectors as portal_selectors
 from lending.portal.serializers import (
     CreditAccountOutSerializer,
     CreditAccountSummaryOutSerializer,
     HistoryPageOutSerializer,
+    ShortBookOutSerializer,
+    ShortReturnInSerializer,
+    ShortReturnOutSerializer,
     account_summary_data,
     account_view_data,
     history_row_data,
+    short_book_data,
 )
+
+SHORT_VIEW_PERM = "lending.view_shortposition"
 
 
 class CreditAccountListApi(APIView):
@@ -85,6 +105,77 @@ class CreditAccountHistoryApi(APIView):
         paginator = Pagination()
         page = paginator.paginate_queryset(history.History(account, period), request, view=self)
         return paginator.get_paginated_response([history_row_data(row) for row in page])
+
+
+class ShortPositionsApi(APIView):
+    """The account's short positions per instrument, the restricted proceeds, the lending fees
+    owed and the short margin ratio in force."""
+
+    @extend_schema(responses=ShortBookOutSerializer, operation_id="credit_accounts_short_positions")
+    def get(self, request, pk: int):
+        if getattr(request.user, "investor_profile", None) is None:
+            require_permission(request.user, SHORT_VIEW_PERM, action="read short positions")
+        account = credit_selectors.credit_account_for(request.user, pk)
+        return Response(short_book_data(portal_selectors.short_book(account)))
+
+
+def _same_return(result, account, instrument, quantity) -> bool:
+    """Whether the return booked under the key is this request's (a repeated key)."""
+    if result.quantity != quantity:
+        return False
+    legs = result.entry.postings.filter(account__purpose="client_securities").values_list(
+        "account__investor_id", "account__unit"
+    )
+    return all(
+        investor == account.investor_id and unit == instrument.ledger_unit
+        for investor, unit in legs
+    )
+
+
+class ShortReturnApi(APIView):
+    """Direct return (直接还券): shares of an instrument the account owes, from the investor's own
+    shares (not financed, not offered by a working sale), close its positions oldest first;
+    the restricted proceeds they no longer need are released and the lending fees paid."""
+
+    @extend_schema(
+        request=ShortReturnInSerializer,
+        parameters=[IDEMPOTENCY],
+        responses={201: ShortReturnOutSerializer},
+        operation_id="credit_accounts_short_returns",
+    )
+    def post(self, request, pk: int):
+        account = credit_selectors.credit_account_for(request.user, pk)
+        # the permission first (the service checks it again), then the body
+        require_owner_or_perm(
+            request.user, account, short_sales.RETURN_PERM, action="return shares directly"
+        )
+        body = validated(ShortReturnInSerializer, request.data)
+        key = idempotency_key(request)
+        instrument = instruments_selectors.instrument_by_code(body["instrument"])
+        result = short_sales.short_return_direct(
+            credit_account=account,
+            instrument=instrument,
+            quantity=body["quantity"],
+            actor=request.user,
+            idempotency_key=key,
+            reason=body["reason"],
+        )
+        if not _same_return(result, account, instrument, body["quantity"]):
+            raise Conflict(
+                _("Idempotency-Key: already used for another direct return"),
+                extra={"field": "Idempotency-Key"},
+            )
+        return Response(
+            {
+                "entry": result.entry.pk,
+                "instrument": instrument.ledger_unit,
+                "quantity": decimal_text(result.quantity, "1"),
+                "proceeds_released": decimal_text(result.proceeds_released, "0.01"),
+                "fees_paid": decimal_text(result.fees_paid, "0.01"),
+                "short_positions": short_book_data(portal_selectors.short_book(account)),
+            },
+            status=201,
+        )
 
 
 class LeverageInputSerializer(serializers.Serializer):

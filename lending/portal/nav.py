@@ -24,6 +24,7 @@ NAV = (
     ("portal:lending-history", _("Account history"), ACCOUNT),
     ("portal:lending-orders", _("Orders"), ACCOUNT),
     ("portal:lending-shorts", _("Short selling"), ACCOUNT),
+    ("portal:lending-short-positions", _("Short positions"), ACCOUNT),
     ("portal:lending-margin-calls", _("Margin calls"), PROFILE),
     ("portal:compliance-overview", _("Suitability and disclosures"), PROFILE),
     ("portal:lending-application-list", _("Credit"), PROFILE),

@@ -1,10 +1,16 @@
 """Reads of a whole credit account for the portal and the account API: the account with its
 margin state and current contract in one statement for an investor (raw_reads), its state, and
-who may read an account's history (lending.portal.history)."""
+who may read an account's history (lending.portal.history); the account's short side per
+instrument with its positions (`short_book`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.errors import NotFound, PermissionDenied
@@ -12,6 +18,9 @@ from lending.credit.models import ContractStatus, CreditAccount, CreditContract
 from lending.credit.selectors import credit_account_for, credit_accounts_for
 from lending.financing import raw_reads, valuation
 from lending.margin_calls.models import AccountMarginState, state_label
+from lending.portal.history import price_text
+from lending.shorts import positions as short_positions
+from lending.shorts.models import ShortPosition
 
 _ACCOUNT_FIELDS = raw_reads.fields(CreditAccount)
 
@@ -111,3 +120,81 @@ def history_account_of(user, pk=None) -> CreditAccount | None:
         except (ValueError, TypeError, CreditAccount.DoesNotExist):
             raise NotFound(_("credit account: not found")) from None
     return accounts.filter(status="open").first() or accounts.order_by("-opened_at", "-pk").first()
+
+
+# --- the short side (融券) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShortRow:
+    """One instrument the account owes shares of: the valuation's ShortView (shares owed, last
+    price, market value, short-sale amount owed, profit) with the open positions behind it."""
+
+    short: valuation.ShortView
+    positions: list[ShortPosition]
+
+    @property
+    def instrument(self):
+        return self.short.instrument
+
+    @property
+    def sale_price(self) -> Decimal | None:
+        """The average sale price of the shares owed (short-sale amount owed / shares owed)."""
+        if not self.short.quantity:
+            return None
+        return (self.short.short_sale_amount / self.short.quantity).quantize(Decimal("0.0001"))
+
+    @property
+    def sale_price_text(self) -> str:
+        return price_text(self.sale_price) if self.sale_price is not None else "—"
+
+    @property
+    def price_text(self) -> str:
+        return price_text(self.short.price) if self.short.price else "—"
+
+    @property
+    def quantity_text(self) -> str:
+        """The shares owed as plain digits (a link's query string)."""
+        return f"{self.short.quantity:f}".partition(".")[0]
+
+    @property
+    def fees_accrued(self) -> Decimal:
+        return sum((p.fee_accrued for p in self.positions), Decimal(0))
+
+    @property
+    def due_on(self) -> date | None:
+        """The earliest due date of its positions."""
+        return min((p.due_on for p in self.positions), default=None)
+
+
+@dataclass(frozen=True)
+class ShortBook:
+    """The account's short side as the portal page and the API show it."""
+
+    view: valuation.AccountView
+    rows: list[ShortRow]
+    short_margin_ratio: Decimal  # in force today for this investor
+
+    @property
+    def short_proceeds(self) -> Decimal:
+        return self.view.short_proceeds
+
+    @property
+    def lending_fees_owed(self) -> Decimal:
+        return self.view.lending_fees_owed
+
+
+def short_book(credit_account: CreditAccount, view: valuation.AccountView | None = None):
+    """The account's short positions per instrument (account_view's shorts, with the open
+    positions from lending.shorts.positions.open_positions), the restricted proceeds, the
+    lending fees owed and the short margin ratio in force."""
+    view = view or valuation.account_view(credit_account)
+    by_instrument: dict[int, list[ShortPosition]] = {}
+    for position in short_positions.open_positions(credit_account):
+        position.price_text = price_text(position.price)
+        by_instrument.setdefault(position.instrument_id, []).append(position)
+    rows = [ShortRow(s, by_instrument.get(s.instrument.pk, [])) for s in view.shorts]
+    ratio = view.short_margin_ratio
+    if ratio is None:
+        ratio = valuation.short_margin_ratio_for(credit_account.investor, timezone.localdate())
+    return ShortBook(view=view, rows=rows, short_margin_ratio=ratio)

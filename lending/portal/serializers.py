@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from accounts.api_fields import quantity_field
 from lending.common.api import decimal_text
 from lending.financing.serializers import FinancingOutSerializer
 from lending.portal.history import amount_text, price_text
@@ -226,3 +227,122 @@ class HistoryPageOutSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = HistoryRowOutSerializer(many=True)
+
+
+# --- the short side (融券): lending.portal.api.ShortPositionsApi and ShortReturnApi ------------
+
+
+def short_position_data(p) -> dict:
+    return {
+        "id": p.pk,
+        "opened_on": p.opened_on,
+        "quantity": decimal_text(p.quantity.normalize()),
+        "price": price_text(p.price),
+        "amount": decimal_text(p.amount, "0.01"),
+        "quantity_outstanding": decimal_text(p.quantity_outstanding, "1"),
+        "amount_outstanding": decimal_text(p.amount_outstanding, "0.01"),
+        "fee_rate": decimal_text(p.fee_rate.normalize()),
+        "fee_accrued": decimal_text(p.fee_accrued, "0.01"),
+        "fee_paid": decimal_text(p.fee_paid, "0.01"),
+        "fee_accrued_through": p.fee_accrued_through,
+        "due_on": p.due_on,
+        "overdue_since": p.overdue_since,
+    }
+
+
+def short_book_data(book) -> dict:
+    """The account's short side (lending.portal.selectors.short_book) as the API renders it."""
+    view = book.view
+    return {
+        "credit_account": view.credit_account.pk,
+        "account_number": view.credit_account.account_number,
+        "short_proceeds": decimal_text(view.short_proceeds, "0.01"),
+        "lending_fees_owed": decimal_text(view.lending_fees_owed, "0.01"),
+        "short_margin_ratio": decimal_text(book.short_margin_ratio),
+        "short_sale_amount": decimal_text(view.short_sale_amount, "0.01"),
+        "short_market_value": decimal_text(view.short_market_value, "0.01"),
+        "instruments": [
+            {
+                "instrument": row.instrument.ledger_unit,
+                "name": row.instrument.name,
+                "quantity": decimal_text(row.short.quantity, "1"),
+                "sale_price": price_text(row.sale_price) if row.sale_price is not None else None,
+                "short_sale_amount": decimal_text(row.short.short_sale_amount, "0.01"),
+                "price": price_text(row.short.price) if row.short.price else None,
+                "price_at": row.short.price_at.isoformat() if row.short.price_at else None,
+                "market_value": decimal_text(row.short.market_value, "0.01"),
+                "profit": decimal_text(row.short.profit, "0.01"),
+                "due_on": row.due_on,
+                "fees_accrued": decimal_text(row.fees_accrued, "0.01"),
+                "positions": [short_position_data(p) for p in row.positions],
+            }
+            for row in book.rows
+        ],
+    }
+
+
+class ShortPositionOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    opened_on = serializers.DateField()
+    quantity = serializers.CharField(help_text="Shares sold")
+    price = serializers.CharField(help_text="Sale price")
+    amount = serializers.CharField(help_text="Short-sale amount")
+    quantity_outstanding = serializers.CharField(help_text="Shares still owed")
+    amount_outstanding = serializers.CharField(help_text="Short-sale amount of the shares owed")
+    fee_rate = serializers.CharField(help_text="Annual lending fee rate (a fraction)")
+    fee_accrued = serializers.CharField(help_text="Lending fees accrued, not paid")
+    fee_paid = serializers.CharField()
+    fee_accrued_through = serializers.DateField(allow_null=True)
+    due_on = serializers.DateField()
+    overdue_since = serializers.DateField(allow_null=True)
+
+
+class ShortInstrumentOutSerializer(serializers.Serializer):
+    instrument = serializers.CharField(help_text="Ledger unit, e.g. SSE:600519")
+    name = serializers.CharField()
+    quantity = serializers.CharField(help_text="Shares owed")
+    sale_price = serializers.CharField(
+        allow_null=True, help_text="Average sale price of the shares owed"
+    )
+    short_sale_amount = serializers.CharField(help_text="Short-sale amount owed")
+    price = serializers.CharField(allow_null=True, help_text="Latest price")
+    price_at = serializers.DateTimeField(allow_null=True)
+    market_value = serializers.CharField(help_text="Shares owed x latest price")
+    profit = serializers.CharField(help_text="Short-sale amount owed - market value")
+    due_on = serializers.DateField(allow_null=True, help_text="Earliest due date")
+    fees_accrued = serializers.CharField()
+    positions = ShortPositionOutSerializer(many=True)
+
+
+class ShortBookOutSerializer(serializers.Serializer):
+    credit_account = serializers.IntegerField()
+    account_number = serializers.CharField()
+    short_proceeds = serializers.CharField(help_text="Restricted short-sale proceeds")
+    lending_fees_owed = serializers.CharField(
+        help_text="Lending fees, compensation and buy-in shortfalls owed"
+    )
+    short_margin_ratio = serializers.CharField(help_text="In force today (a fraction)")
+    short_sale_amount = serializers.CharField()
+    short_market_value = serializers.CharField()
+    instruments = ShortInstrumentOutSerializer(many=True)
+
+
+class ShortReturnInSerializer(serializers.Serializer):
+    instrument = serializers.CharField(max_length=24, help_text="e.g. SSE:600519")
+    quantity = quantity_field(help_text="Whole shares the investor holds, returned directly")
+    reason = serializers.CharField(
+        max_length=300,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Staff: the investor's written instruction (required)",
+    )
+
+
+class ShortReturnOutSerializer(serializers.Serializer):
+    entry = serializers.IntegerField(help_text="The ledger entry of the return")
+    instrument = serializers.CharField()
+    quantity = serializers.CharField()
+    proceeds_released = serializers.CharField(help_text="Restricted proceeds released to cash")
+    fees_paid = serializers.CharField(help_text="Lending fees paid from cash")
+    short_positions = ShortBookOutSerializer()

@@ -37,6 +37,7 @@ from compliance.models import HeldDeposit
 from custody.models import Posting
 from lending.credit import selectors as credit_selectors
 from lending.domain import charts
+from lending.domain.formats import fmt, fmt_shares
 from lending.financing import corporate_actions, maturity
 from lending.financing import selectors as financing_selectors
 from lending.financing import services as financing_services
@@ -46,12 +47,14 @@ from lending.financing.forms import (
     RepaymentForm,
     SecuritiesWithdrawalForm,
 )
+from lending.financing.short_sales import short_return_direct
 from lending.financing.valuation import account_view
 from lending.instruments import selectors as instruments_selectors
 from lending.margin_calls import selectors as margin_call_selectors
 from lending.portal import history, simulator
 from lending.portal import selectors as portal_selectors
 from lending.portal.api import LeverageInputSerializer
+from lending.portal.forms import ShortReturnForm
 
 
 class AccountView(InvestorPageMixin, View):
@@ -271,6 +274,85 @@ class PortalHomeView(LoginRequiredMixin, TemplateView):
             deposit_instructions=history.deposit_instructions(account),
         )
         return context
+
+
+class ShortPositionsView(InvestorPageMixin, View):
+    """The investor's short positions (融券负债, /portal/lending/shorts/positions/): per
+    instrument the shares owed, the sale price and short-sale amount owed, the market value,
+    the profit or loss, the due date and the fees accrued, each position with its extension
+    link; the account's restricted proceeds, lending fees owed and the short margin ratio in
+    force; a "Buy to cover" link to the order form prefilled, and the direct return
+    (直接还券) form. Reads from lending.portal.selectors.short_book; the return is
+    lending.financing.short_sales.short_return_direct, its refusal shown on the field it
+    names."""
+
+    def _account(self, request):
+        account = credit_selectors.credit_accounts_for(request.user).filter(status="open").first()
+        if account is None:
+            raise Http404("no credit account")
+        return account
+
+    @staticmethod
+    def _owed(book) -> list[tuple[str, str]]:
+        return [
+            (row.instrument.ledger_unit, f"{row.instrument.ledger_unit} {row.instrument.name}")
+            for row in book.rows
+        ]
+
+    def _render(self, request, account, book, form=None, status=200):
+        return render(
+            request,
+            "lending/portal/short_positions.html",
+            {
+                "account": account,
+                "book": book,
+                "view": book.view,
+                "form": form
+                or ShortReturnForm(
+                    owed=self._owed(book), initial={"idempotency_key": uuid.uuid4().hex}
+                ),
+            },
+            status=status,
+        )
+
+    def get(self, request):
+        account = self._account(request)
+        return self._render(request, account, portal_selectors.short_book(account))
+
+    def post(self, request):
+        account = self._account(request)
+        book = portal_selectors.short_book(account)
+        form = ShortReturnForm(request.POST, owed=self._owed(book))
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                result = short_return_direct(
+                    credit_account=account,
+                    instrument=instruments_selectors.instrument_by_code(data["instrument"]),
+                    quantity=data["quantity"],
+                    actor=request.user,
+                    idempotency_key=f"portal:{request.user.pk}:{data['idempotency_key']}",
+                    reason=data["reason"],
+                )
+            except (ApplicationError, NotFound) as exc:
+                named = exc.extra.get("field")
+                form.add_error(named if named in form.fields else None, exc.message)
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "%(quantity)s shares of %(instrument)s returned: %(released)s of "
+                        "restricted proceeds released, %(fees)s of lending fees paid."
+                    )
+                    % {
+                        "quantity": fmt_shares(result.quantity),
+                        "instrument": data["instrument"],
+                        "released": fmt(result.proceeds_released),
+                        "fees": fmt(result.fees_paid),
+                    },
+                )
+                return redirect("portal:lending-short-positions")
+        return self._render(request, account, book, form, status=400)
 
 
 class HistoryView(InvestorPageMixin, View):

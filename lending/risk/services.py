@@ -11,6 +11,13 @@ row lock, computes outside any transaction, then stores the results and the prop
 target in one transaction. A finished run is never recomputed; a run left "running" by a worker
 that died is taken over after `STALE_AFTER`.
 
+The book holds the short side (lending.mtm.book_arrays: shares owed as rows of negative
+quantity with their sale amounts, the restricted proceeds, the lending fees owed, each
+account's short margin ratio): a scenario moves a short row's price as a long one's, so a
+rising market raises the short liabilities, lowers those accounts' ratios and can leave a
+shortfall (a buy-back at price x (1 + liquidity discount)); the default scenarios include a
+rising market (+20%) for that reason.
+
 Sectors are the instrument categories (lending.models.InstrumentCategory): a sector shock or a
 sector factor applies to every instrument of that category.
 
@@ -119,6 +126,7 @@ SCENARIO_LABELS = {
     "other A-shares -25%": _("Other A-shares −25%"),
     "haircuts halved": _("Haircuts halved"),
     "market -10%, forced sale 10% below": _("Market −10%, forced sales 10% below the price"),
+    "market +20%": _("Market +20%"),
 }
 
 
@@ -133,6 +141,8 @@ DEFAULT_SCENARIOS: list[dict[str, Any]] = [
     {"name": "other A-shares -25%", "sector_moves": {"other_a_share": -0.25}},
     {"name": "haircuts halved", "haircut_shock": 0.5},
     {"name": "market -10%, forced sale 10% below", "market_move": -0.10, "liquidity_discount": 0.1},
+    # a rising market hurts the short side (short liabilities at market value)
+    {"name": "market +20%", "market_move": 0.20},
 ]
 
 
@@ -359,6 +369,9 @@ class Book:
     target_line: np.ndarray
     financing_margin_ratio: np.ndarray  # (N,) per account (its contract's, else in force)
     lines: margin.MarginLines  # the parameter table's, in force on the day of the load
+    # (N,) the short margin ratio in force for an account with shorts (a private fund's own),
+    # 0 for the others: LoadedBook.short_margin_ratio
+    short_margin_ratio: np.ndarray | None = None
 
     @property
     def sector(self) -> np.ndarray:
@@ -387,6 +400,7 @@ def load_book() -> Book:
         target_line=np.asarray(loaded.lines.target, dtype=np.float64),
         financing_margin_ratio=np.asarray(loaded.lines.financing_margin_ratio, dtype=np.float64),
         lines=credit_selectors.lines_in_force(today),
+        short_margin_ratio=np.asarray(loaded.short_margin_ratio, dtype=np.float64),
     )
 
 
@@ -456,6 +470,7 @@ def _stress_figures(b: Book, params: dict[str, Any], reserve: Decimal) -> dict[s
             instrument_sector=sector,
             lines=b.lines,
             financing_margin_ratio=b.financing_margin_ratio,
+            short_margin_ratio=b.short_margin_ratio,
         )
         shocked = margin.value_book(book, book.price * _multiplier(book, scenario, sector))
         state = _state(res.ratio, b)

@@ -30,3 +30,20 @@ class LotWithdrawForm(forms.Form):
 class ReservationReleaseForm(forms.Form):
     reservation = forms.IntegerField(widget=forms.HiddenInput)
     reason = forms.CharField(label=_("Reason"), max_length=300)
+
+
+class ShortExtensionRequestForm(forms.Form):
+    """The investor's request to extend one short position (portal): the months from the due
+    date and a reason; the service checks the rules."""
+
+    months = forms.IntegerField(label=_("Months"), min_value=1, max_value=120)
+    reason = forms.CharField(label=_("Reason"), max_length=300, required=False)
+
+
+class ShortExtensionDecisionForm(forms.Form):
+    """A staff step on a short position extension: check, approve or reject, with a reason."""
+
+    action = forms.ChoiceField(
+        choices=[("prepare", "prepare"), ("approve", "approve"), ("reject", "reject")]
+    )
+    reason = forms.CharField(max_length=300, required=False)  # the service requires it

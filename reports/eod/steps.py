@@ -9,8 +9,9 @@ locks: every step is idempotent, so a shard run twice, or a step started again o
 writes nothing twice). A shard returns a dict of counts; the step's result is their sum.
 
 Interest accrues every calendar day (ACT/360, docs/maturity.md), so a run is made for every
-date; on a day that is not a trading day only the interest steps run and the others are
-skipped (nothing happened in the market: no deadlines, no maturities, no filings).
+date; on a day that is not a trading day only the interest steps and the securities lending fee
+(which accrues every calendar day too) run and the others are skipped (nothing happened in the
+market: no deadlines, no maturities, no filings).
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ def _interest(day: date, params: dict, shard: int, shards: int) -> dict:
     return {"contracts": contracts, "entries": entries}
 
 
+def _short_fees(day: date, params: dict, shard: int, shards: int) -> dict:
+    """The lending fee of the short positions (each catches up its own missed days)."""
+    from lending.shorts import fees
+
+    return {"short_fee_days": fees.short_fees_accrue(business_date=day, shard=shard, shards=shards)}
+
+
 def _penalty_days(day: date) -> dict:
     """The same days as the run's interest step."""
     from .models import EndOfDayStep
@@ -91,10 +99,13 @@ def _escalation(day: date, params: dict, shard: int, shards: int) -> dict:
 
 def _maturity(day: date, params: dict, shard: int, shards: int) -> dict:
     from lending.margin_calls import maturity
+    from lending.shorts import maturity as short_maturity
 
     run = maturity.maturity_process(on=day, now=timezone.now(), shards=shards, shard=shard)
+    shorts_overdue = short_maturity.short_positions_mark_overdue(on=day)
     return {
         "financings_overdue": _count(run.overdue),
+        "short_positions_overdue": _count(shorts_overdue),
         "maturity_calls": _count(run.calls),
         "calls_closed": _count(run.closed),
         "reminders": _count(run.reminders),
@@ -158,6 +169,13 @@ STEPS: tuple[Step, ...] = (
         trading_days_only=False,
         begin=_accrual_days,
     ),
+    Step(
+        "short_fees",
+        _("Securities lending fees"),
+        _short_fees,
+        shards=_shards,
+        trading_days_only=False,
+    ),
     Step("escalation", _("Overdue calls and reminders"), _escalation, shards=_shards),
     Step("maturity", _("Maturity processing"), _maturity, shards=_shards),
     # after maturity: a financing the maturity step marks overdue pays its penalty today
@@ -182,9 +200,11 @@ RESULT_LABELS = {
     "contracts": _("Contracts accrued"),
     "entries": _("Ledger entries"),
     "financings": _("Financings charged"),
+    "short_fee_days": _("Lending fee accruals (account-days)"),
     "calls_overdue": _("Calls become overdue"),
     "reminders": _("Reminders sent"),
     "financings_overdue": _("Financings become overdue"),
+    "short_positions_overdue": _("Short positions become overdue"),
     "maturity_calls": _("Maturity calls issued"),
     "calls_closed": _("Maturity calls closed"),
     "requirement": _("Client-money requirement"),

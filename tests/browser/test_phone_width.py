@@ -35,6 +35,7 @@ PORTAL_OBJECT = {
     "portal:compliance-assessment-detail": "assessment",
     "portal:lending-application-detail": "application",
     "portal:reports-statement-download": "statement",
+    "portal:lending-short-extension-request": "short_position",
 }
 
 #: The staff pages a desk uses on a phone: URL name -> key of `book` for the id, or None.
@@ -109,8 +110,12 @@ def book(funded_account, make_investor, make_eligible, staff, book_instruments, 
     from lending.financing import maturity
     from lending.liquidation import services as liquidation
     from lending.models import CreditApplication, LatestPrice
+    from lending.instruments import exchange_lists
     from lending.orders import services as orders
+    from lending.shorts import services as inventory
+    from lending.shorts.models import ShortPosition
     from reports.models import ClientStatement
+    from tests.support import market
 
     account = funded_account(
         deposit="200000",
@@ -126,6 +131,26 @@ def book(funded_account, make_investor, make_eligible, staff, book_instruments, 
         actor=other.investor.user,
         reason="cash expected next month",
     )
+    # a short sale of the ETF (融券) from the desk's inventory: the short positions' pages
+    etf = book_instruments["SSE:510300"]
+    exchange_lists.exchange_list_import(
+        exchange="SSE",
+        kind="short_target",
+        effective_on=timezone.localdate(),
+        file_name="sse-short-targets.csv",
+        content="code\n510300\n",
+        actor=staff["risk"],
+        reason="daily exchange list",
+    )
+    inventory.inventory_house_add(
+        instrument=etf,
+        quantity="5000",
+        confirmation_reference="CSDC-PHONE-1",
+        actor=staff["ops"],
+        reason="house ETF units confirmed by the custodian",
+    )
+    market.traded(account, etf, "short_sale", 1000, "4.000", actor=investor.user)
+    short_position = ShortPosition.objects.get(credit_account=account)
     # the call (overdue) and its plan on the first: notices, a call detail, a plan to approve
     call = overdue_call(account, staff)
     plan = liquidation.liquidation_plan_prepare(
@@ -176,6 +201,7 @@ def book(funded_account, make_investor, make_eligible, staff, book_instruments, 
         "application": CreditApplication.objects.filter(investor=investor).first().pk,
         "assessment": SuitabilityAssessment.objects.filter(investor=investor).first().pk,
         "pending_application": pending.pk,
+        "short_position": short_position.pk,
     }
 
 

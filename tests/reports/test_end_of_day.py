@@ -41,6 +41,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 ORDER = [
     "interest",
+    "short_fees",
     "escalation",
     "maturity",
     "penalty",
@@ -48,6 +49,8 @@ ORDER = [
     "reconciliation",
     "filings",
 ]
+#: The steps after the one the worker tests stop in.
+AFTER_ESCALATION = ORDER[ORDER.index("escalation") + 1 :]
 
 
 @pytest.fixture
@@ -173,7 +176,8 @@ def test_a_worker_killed_mid_step_and_the_run_resumed_continues_from_that_step(
         backend = wait_for(lambda: blocked_backend(watch, holder_pid), 120, "escalation to block")
         before = steps_of(run)
         assert before["interest"].status == "done" and before["escalation"].status == "running"
-        assert all(before[name].status == "pending" for name in ORDER[2:])
+        assert before["short_fees"].status == "done"
+        assert all(before[name].status == "pending" for name in AFTER_ESCALATION)
         interest_finished = before["interest"].finished_at
 
         os.kill(victim.pid, signal.SIGKILL)
@@ -216,7 +220,7 @@ def test_a_worker_killed_mid_step_and_the_run_resumed_continues_from_that_step(
     # the steps before the one reached were not run again
     assert after["interest"].attempts == 1 and after["interest"].finished_at == interest_finished
     assert after["escalation"].attempts == 2
-    assert all(after[name].attempts == 1 for name in ORDER[2:])
+    assert all(after[name].attempts == 1 for name in AFTER_ESCALATION)
     assert_day_done_once(book)
     reasons = list(run.history.values_list("history_change_reason", flat=True))
     assert any("resumed: worker lost" in r for r in reasons)
@@ -248,7 +252,7 @@ def test_a_failed_step_stops_the_run_alerts_and_is_resumed_once_mended(
     # the lock wait ran out (lock_not_available), retried, then given up
     assert run.error.startswith("escalation: ") and "55P03" in run.error
     assert steps["escalation"].status == "failed"
-    assert all(steps[name].status == "pending" for name in ORDER[2:])  # nothing after it ran
+    assert all(steps[name].status == "pending" for name in AFTER_ESCALATION)  # nothing after it ran
     wait_for(lambda: "end of day" in worker.log_path.read_text(), 20, "the alert in the log")
 
     # the alert names the date, the step and the error, in both languages
@@ -283,8 +287,9 @@ def test_on_a_day_without_trading_only_interest_runs(book, staff, eod_queue):
     wait_for(lambda: EndOfDayRun.objects.get(pk=run.pk).status == "done", 120, "the run")
     steps = steps_of(run)
     assert not EndOfDayRun.objects.get(pk=run.pk).trading_day
-    assert [n for n, s in steps.items() if s.status == "done"] == ["interest", "penalty"]
-    assert all(s.status == "skipped" for n, s in steps.items() if n not in ("interest", "penalty"))
+    every_day = ["interest", "short_fees", "penalty"]
+    assert [n for n, s in steps.items() if s.status == "done"] == every_day
+    assert all(s.status == "skipped" for n, s in steps.items() if n not in every_day)
     # the missed days up to the Saturday, one accrual each per contract
     days = steps["interest"].params["days"]
     assert days[-1] == saturday.isoformat()
