@@ -108,9 +108,9 @@ def book(funded_account, make_investor, make_eligible, staff, book_instruments, 
     from compliance.models import SuitabilityAssessment
     from lending.credit import services as credit
     from lending.financing import maturity
+    from lending.instruments import exchange_lists
     from lending.liquidation import services as liquidation
     from lending.models import CreditApplication, LatestPrice
-    from lending.instruments import exchange_lists
     from lending.orders import services as orders
     from lending.shorts import services as inventory
     from lending.shorts.models import ShortPosition
