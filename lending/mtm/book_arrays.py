@@ -12,10 +12,10 @@ whatever the number of accounts (never one query per account):
    range scan of the investors' index, no join;
 3. open financings aggregated per (credit account, instrument);
 4. instruments with their latest prices (small table, read whole);
-5. the short side (below): the investors' short ledger balances, then (only when some account
-   owes shares) the open short positions summed per (account, instrument), then (only when
-   some account has a short row or restricted proceeds) those investors' types and the short
-   margin ratios in force.
+5. the short side (below): its balances come with the others from the mirror (kinds 5-7);
+   only when some account owes shares, the open short positions summed per (account,
+   instrument), and when some account has a short row or restricted proceeds, those
+   investors' types and the short margin ratios in force.
 
 Bulk numeric reads return one row of PostgreSQL arrays in binary (lending.mtm.pg_arrays.columns),
 read by numpy as typed columns: no Python object per row, nothing parsed from text, and (unlike
@@ -34,9 +34,8 @@ short at its last price), with the haircut in force and as ``short_sale`` the op
 positions' ``amount_outstanding`` summed per (account, instrument) (0 without any); the
 restricted proceeds (``short_proceeds``, CNY, floored at 0) are the account's
 ``short_proceeds``; the lending fees, compensation and buy-in shortfalls owed
-(``lending_fee_receivable``, CNY) are added to ``interest_fees``. The mirror does not hold these
-purposes: they are read from the ledger (its accounts and balance rows, by the investors'
-index), a few accounts of a book; the short positions only when some account owes shares.
+(``lending_fee_receivable``, CNY) are added to ``interest_fees``; the mirror holds these
+purposes (migration 0031) and they are read with the other balances.
 ``LoadedBook.short_margin_ratio`` is the dated ratio in force on ``on`` for each account with a
 short row or restricted proceeds (a private securities investment fund's own: account_view's
 short_margin_ratio_for), 0 for the others (it multiplies no short row), so
@@ -83,6 +82,7 @@ from lending.domain import margin
 from lending.instruments import exchange_lists
 from lending.instruments import selectors as instruments_selectors
 from lending.mtm import pg_arrays
+from lending.mtm.models import RiskBalanceKind
 
 #: State codes of ``LoadedBook.stored_state`` (the stored AccountMarginState.state).
 STORED_STATES = ("normal", "warning", "call", "overdue", "liquidation", "default")
@@ -226,8 +226,7 @@ def holders_of(instrument_ids: Iterable[int]) -> list[int]:
     """Pks of the open credit accounts holding any of ``instrument_ids``: in custody (a non-zero
     client securities balance, found by the balance mirror's instrument index), financed (an
     open financing with something outstanding) or owed short (a non-zero short securities
-    balance, found by the ledger's (unit, purpose) index: the mirror does not hold it). One
-    statement."""
+    balance, in the same mirror index). One statement."""
     with connection.cursor() as cursor:
         cursor.execute(
             # two index lookups joined by UNION (an OR of the two would scan every account)
@@ -237,13 +236,7 @@ def holders_of(instrument_ids: Iterable[int]) -> list[int]:
             "UNION SELECT ca.id FROM lending_creditaccount ca WHERE ca.status = 'open' "
             "AND ca.id IN (SELECT f.credit_account_id FROM lending_financing f "
             "WHERE f.status = 'open' AND f.instrument_id = ANY(%(ids)s) "
-            "AND NOT (f.principal_outstanding = 0 AND f.quantity_held = 0)) "
-            "UNION SELECT ca.id FROM lending_creditaccount ca WHERE ca.status = 'open' "
-            "AND ca.investor_id IN (SELECT la.investor_id FROM lending_instrument i "
-            "JOIN custody_ledgeraccount la ON la.purpose = 'short_securities' "
-            "AND la.unit = i.exchange || ':' || i.code "
-            "JOIN custody_accountbalance b ON b.account_id = la.id AND b.balance <> 0 "
-            "WHERE i.id = ANY(%(ids)s)) ORDER BY 1",
+            "AND NOT (f.principal_outstanding = 0 AND f.quantity_held = 0)) ORDER BY 1",
             {"ids": [int(i) for i in instrument_ids]},
         )
         return [row[0] for row in cursor.fetchall()]
@@ -345,54 +338,15 @@ def _investor_filter(column: sql.Composable, credit_account_ids, investor_ids) -
     )
 
 
-#: The short side's ledger purposes (custody), coded in the balances read by `_shorts`: the
-#: instrument id of a short securities balance (> 0), else these (-4: a unit no instrument has).
-SHORT_PROCEEDS, LENDING_FEES, UNKNOWN_UNIT = -1, -2, -4
-
-
-def _shorts(credit_account_ids, id_range, investor_ids, account_ids, inst_ids):
-    """The short side of the loaded accounts (see the module docstring): short rows as
-    (account index, instrument index, shares owed > 0, short-sale amount owed) and per account
-    (N,) the restricted proceeds and the lending fees owed (normal-side values). One statement,
-    and one more only when some account owes shares."""
+def _shorts(credit_account_ids, id_range, account_ids, inst_ids, o_acc, o_inst, o_qty):
+    """The short rows of the loaded accounts (see the module docstring) from the shares owed
+    (the mirror's short securities balances: account index, instrument id, shares > 0) as
+    (account index, instrument index, shares owed, short-sale amount owed), in (account,
+    instrument) order. One statement, only when some account owes shares."""
     i64, f64 = np.int64, np.float64
-    n = account_ids.shape[0]
-    # the ledger's own rows: the mirror holds no short purpose. Units matched to instruments as
-    # account_view does (exchange before the first ":", code after it)
-    # (each balance row by its key, a scalar subquery: a join would have PostgreSQL scan every
-    # balance row of the ledger for the few accounts of the short side; zeros dropped below)
-    investor, what, value = pg_arrays.columns(
-        sql.SQL(
-            "SELECT la.investor_id, CASE WHEN la.purpose = 'short_securities' "
-            "THEN coalesce(i.id, {unknown}) WHEN la.purpose = 'short_proceeds' THEN {proceeds} "
-            "ELSE {fees} END, coalesce((SELECT b.balance * b.normal_sign "
-            "FROM custody_accountbalance b WHERE b.account_id = la.id), 0) "
-            "FROM custody_ledgeraccount la "
-            "LEFT JOIN lending_instrument i ON la.purpose = 'short_securities' "
-            "AND i.exchange = split_part(la.unit, ':', 1) "
-            "AND i.code = substr(la.unit, length(split_part(la.unit, ':', 1)) + 2) "
-            "WHERE {investors} AND la.purpose IN "
-            "('short_securities', 'short_proceeds', 'lending_fee_receivable') "
-            "AND (la.purpose = 'short_securities' OR la.unit = {currency})"
-        ).format(
-            unknown=sql.Literal(UNKNOWN_UNIT),
-            proceeds=sql.Literal(SHORT_PROCEEDS),
-            fees=sql.Literal(LENDING_FEES),
-            investors=_investor_filter(sql.SQL("la.investor_id"), credit_account_ids, investor_ids),
-            currency=sql.Literal(CURRENCY),
-        ),
-        (i64, i64, f64),
-    )
-    acc = _index_of(investor_ids, investor)
-    mine = (acc >= 0) & (value != 0)
-    acc, what, value = acc[mine], what[mine], value[mine]
-    proceeds = np.bincount(acc[what == SHORT_PROCEEDS], value[what == SHORT_PROCEEDS], minlength=n)
-    fees = np.bincount(acc[what == LENDING_FEES], value[what == LENDING_FEES], minlength=n)
-    owed = (what > 0) & (value > 0)  # account_view: a short row where the balance is positive
-    s_acc = acc[owed]
-    s_inst = _index_of(inst_ids, what[owed])
+    s_inst = _index_of(inst_ids, o_inst)
     known = s_inst >= 0
-    s_acc, s_inst, s_qty = s_acc[known], s_inst[known], value[owed][known]
+    s_acc, s_inst, s_qty = o_acc[known], s_inst[known], o_qty[known]
     s_amount = np.zeros(s_acc.shape[0])
     if s_acc.shape[0]:
         # the open short positions' amount owed, summed per (account, instrument)
@@ -409,14 +363,13 @@ def _shorts(credit_account_ids, id_range, investor_ids, account_ids, inst_ids):
         found = (p_acc >= 0) & (p_inst >= 0)
         kk = max(inst_ids.shape[0], 1)
         keys = s_acc * kk + s_inst
-        p_keys = p_acc[found] * kk + p_inst[found]
-        at = _index_of(keys, p_keys)  # (account, instrument) pairs are unique per investor
+        order = np.argsort(keys, kind="stable")
+        s_acc, s_inst, s_qty, keys = s_acc[order], s_inst[order], s_qty[order], keys[order]
+        s_amount = np.zeros(s_acc.shape[0])
+        at = _index_of(keys, p_acc[found] * kk + p_inst[found])  # unique pairs per investor
         hit = at >= 0
         s_amount[at[hit]] = p_amount[found][hit]
-        # merged in (account, instrument) order, as the other rows are
-        order = np.argsort(keys, kind="stable")
-        s_acc, s_inst, s_qty, s_amount = s_acc[order], s_inst[order], s_qty[order], s_amount[order]
-    return s_acc, s_inst, s_qty, s_amount, proceeds, fees
+    return s_acc, s_inst, s_qty, s_amount
 
 
 def _short_margin_ratios(investors: np.ndarray, on: date) -> np.ndarray:
@@ -559,24 +512,35 @@ def _load(credit_account_ids, id_range, price_override, on: date) -> LoadedBook:
         # investors' index: a range for a shard, the list for explicit accounts; one open credit
         # account per investor, so an investor's balances belong to one loaded account)
         investors = _investor_filter(sql.SQL("r.investor_id"), credit_account_ids, investor_ids)
-        # what each balance is, in one integer: the instrument id of a holding (> 0), else
-        # -1 client money, -2 financing receivable, -3 interest receivable, -4 a securities
-        # unit no instrument has (it counts nothing), -5 a dividend entitlement receivable
-        # (other collateral, as account_view's entitlements_receivable)
-        b_investor, b_what, b_value = pg_arrays.columns(
+        # what each balance is: its mirror kind (lending.mtm.models.RiskBalanceKind) and, for
+        # securities held or owed short, the instrument id (-4: a unit no instrument has, it
+        # counts nothing); a dividend entitlement receivable is other collateral (as
+        # account_view's entitlements_receivable)
+        b_investor, b_kind, b_instrument, b_value = pg_arrays.columns(
             sql.SQL(
-                "SELECT r.investor_id, CASE WHEN r.kind = 3 THEN coalesce(r.instrument_id, -4) "
-                "ELSE -1 - r.kind END, r.amount "
+                "SELECT r.investor_id, r.kind, coalesce(r.instrument_id, -4), r.amount "
                 "FROM lending_riskbalance r WHERE {investors} AND r.amount <> 0"
             ).format(investors=investors),
-            (i64, i64, f64),
+            (i64, i64, i64, f64),
         )
         b_acc = _index_of(investor_ids, b_investor)
         mine = b_acc >= 0
-        b_acc, b_what, b_value = b_acc[mine], b_what[mine], b_value[mine]
-        for code, target in ((-1, cash), (-2, debt), (-3, interest), (-5, other)):
-            chosen = b_what == code
+        b_acc, b_kind, b_value = b_acc[mine], b_kind[mine], b_value[mine]
+        b_instrument = b_instrument[mine]
+        for kind, target in (
+            (RiskBalanceKind.CLIENT_MONEY, cash),
+            (RiskBalanceKind.FINANCING_RECEIVABLE, debt),
+            (RiskBalanceKind.INTEREST_RECEIVABLE, interest),
+            (RiskBalanceKind.ENTITLEMENT_RECEIVABLE, other),
+            # lending fees, compensation and buy-in shortfalls owed: with the interest
+            (RiskBalanceKind.LENDING_FEE_RECEIVABLE, interest),
+            (RiskBalanceKind.SHORT_PROCEEDS, proceeds),
+        ):
+            chosen = b_kind == kind
             target += np.bincount(b_acc[chosen], b_value[chosen], minlength=n)
+        owed = (b_kind == RiskBalanceKind.SHORT_SECURITIES) & (b_instrument > 0) & (b_value > 0)
+        o_acc, o_inst, o_qty = b_acc[owed], b_instrument[owed], b_value[owed]
+        b_what = np.where(b_kind == RiskBalanceKind.CLIENT_SECURITIES, b_instrument, 0)
         sec = b_what > 0
         b_inst = _index_of(inst_ids, b_what[sec])  # -1: not an instrument of the table
         known = b_inst >= 0
@@ -618,10 +582,9 @@ def _load(credit_account_ids, id_range, price_override, on: date) -> LoadedBook:
         f_qty = np.where(held > 0, np.minimum(held, f_qty_all), 0.0)
 
         # 5. the short side (see the module docstring)
-        s_acc, s_inst, s_qty, s_amount, proceeds, fees = _shorts(
-            credit_account_ids, id_range, investor_ids, account_ids, inst_ids
+        s_acc, s_inst, s_qty, s_amount = _shorts(
+            credit_account_ids, id_range, account_ids, inst_ids, o_acc, o_inst, o_qty
         )
-        interest += fees
         short_side = np.zeros(n, dtype=bool)
         short_side[s_acc] = True
         short_side |= proceeds != 0

@@ -176,6 +176,11 @@ class RiskBalanceKind(models.IntegerChoices):
     CLIENT_SECURITIES = 3, _("Client securities")
     # a cash dividend between its ex-date and pay date: other collateral (corporate actions)
     ENTITLEMENT_RECEIVABLE = 4, _("Dividend entitlement receivable")
+    # the short side (lending.shorts): shares owed per instrument, restricted proceeds, and
+    # the lending fees, compensation and buy-in shortfalls owed
+    SHORT_SECURITIES = 5, _("Securities owed (short)")
+    SHORT_PROCEEDS = 6, _("Restricted short-sale proceeds")
+    LENDING_FEE_RECEIVABLE = 7, _("Securities lending receivable")
 
 
 class RiskBalance(models.Model):

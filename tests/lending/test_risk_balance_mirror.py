@@ -162,3 +162,26 @@ def test_the_check_without_repair_reports_and_writes_nothing(funded_account):
     stale = _mirror(account.investor_id)
     assert len(mtm.risk_mirror_verify(repair=False)) == 2
     assert _mirror(account.investor_id) == stale
+
+
+def test_the_short_side_is_mirrored_with_the_rest(short_desk, short_account):
+    """A short sale of 1,000 SSE:600519 at 20.00 (migration 0031): the shares owed (kind 5,
+    linked to the instrument), the restricted proceeds (kind 6); a cover of 400 at 20.00 moves
+    both; the morning check finds no break."""
+    from tests.support import market
+
+    account = short_account(deposit="50000")
+    market.traded(account, short_desk, "short_sale", 1000, "20.00")
+    mirror = _mirror(account.investor_id)
+    assert mirror[(RiskBalanceKind.SHORT_SECURITIES, short_desk.pk)] == 1000.0
+    assert mirror[(RiskBalanceKind.SHORT_PROCEEDS, None)] == 20000.0
+    assert mirror[(RiskBalanceKind.CLIENT_MONEY, None)] == 50000.0
+    market.traded(account, short_desk, "buy_to_cover", 400, "20.00")
+    mirror = _mirror(account.investor_id)
+    assert mirror[(RiskBalanceKind.SHORT_SECURITIES, short_desk.pk)] == 600.0
+    # 8,000.00 paid from the proceeds; nothing above the 12,000.00 still owed is released;
+    # one day's fee on 8,000.00 (round(8,000 x 0.0835 / 360, 2) = 1.86) paid from the cash
+    assert mirror[(RiskBalanceKind.SHORT_PROCEEDS, None)] == 12000.0
+    assert mirror[(RiskBalanceKind.CLIENT_MONEY, None)] == 49998.14
+    assert mirror[(RiskBalanceKind.LENDING_FEE_RECEIVABLE, None)] == 0.0
+    assert book_arrays.mirror_breaks() == []
