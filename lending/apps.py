@@ -35,6 +35,12 @@ class LendingConfig(AppConfig):
         if maturity.maturity_on_repaid not in financing_services.REPAID_HOOKS:
             financing_services.REPAID_HOOKS.append(maturity.maturity_on_repaid)
 
+        # A cover, buy-in or direct return that closes an overdue short position does the same.
+        from .shorts import positions as short_positions
+
+        if maturity.maturity_on_short_closed not in short_positions.CLOSED_HOOKS:
+            short_positions.CLOSED_HOOKS.append(maturity.maturity_on_short_closed)
+
         # A rights issue's holders get notices (margin_calls writes notices) on its ex-date and
         # when its outcome is booked.
         from .financing import corporate_actions

@@ -18,7 +18,12 @@ remainder, default and reserve-fund cover.
   says which (sell, buy back). A maturity call (source
   "maturity": a financing unpaid after its due date, lending.margin_calls.maturity) is sized
   to repay the overdue debt instead (lending.domain.maturity.plan_sale_to_repay: proceeds net
-  of sale fees, whole lots), whatever the ratio; the rest of the flow is the same.
+  of sale fees, whole lots), whatever the ratio, and, when the account has overdue short
+  positions (a short position matures like a financing), buys back all their shares: per
+  instrument the shares that close every overdue position (closes take the oldest first), in
+  whole lots or the whole remainder owed, at the buy-back limit (the latest price plus the
+  slippage, never above the day's upper limit), paid from the restricted proceeds then the
+  free cash, a shortfall owed (`_maturity_plan`); the rest of the flow is the same.
 - `liquidation_plan_approve` / `liquidation_plan_reject`: a risk officer other than the
   preparer (service check and a CHECK constraint), signed in with a second factor.
 - `liquidation_execute`: for every line, the quantity neither filled nor resting in a working
@@ -48,7 +53,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from django.db import transaction
 from django.db.models import F, Q, Sum
@@ -92,6 +97,7 @@ from lending.margin_calls.services import (
 )
 from lending.orders import services as orders
 from lending.orders.models import Fill, Order, OrderPurpose, OrderStatus
+from lending.shorts.models import ShortPosition, ShortPositionStatus
 
 PREPARE_PERM = "lending.add_liquidationplan"
 
@@ -272,13 +278,15 @@ def _plan_size(call: MarginCall, account, rule: str, now: datetime) -> _Sizing:
     try:
         if call.source == margin_call_services.MATURITY_SOURCE:
             # an overdue financing (lending.margin_calls.maturity): sell enough, net of fees,
-            # to repay the overdue debt as it stands today, not to restore a ratio
-            result = maturity_sizing.plan_sale_to_repay(
+            # to repay the overdue debt as it stands today, not to restore a ratio; an overdue
+            # short position: buy back all its shares
+            result = _maturity_plan(
+                account,
                 acct,
-                financing_maturity.overdue_debt(account),
-                order=rule,
+                rule=rule,
                 unsellable=unsellable,
                 fee_rate=fee_rate,
+                buy_fee_rate=buy_fees,
             )
         elif view.shorts:
             # long and short rows: sales of longs and buy-backs of shorts, the minimal cure
@@ -303,6 +311,88 @@ def _plan_size(call: MarginCall, account, rule: str, now: datetime) -> _Sizing:
             _("liquidation plan: %(problem)s") % {"problem": exc}, code="plan_impossible"
         ) from exc
     return _Sizing(rule, view, result, tuple(rows), slippage, fee_rate, suspended, buy_fees)
+
+
+def overdue_buy_backs(account) -> dict[str, Decimal]:
+    """The shares of each instrument (ledger unit) a buy-back needs so that every overdue
+    short position of the account closes: a close takes the instrument's open positions
+    oldest first (lending.shorts.positions), so the shares owed up to its last overdue one."""
+    needed: dict[str, Decimal] = {}
+    running: dict[str, Decimal] = {}
+    for p in (
+        ShortPosition.objects.filter(credit_account=account, status=ShortPositionStatus.OPEN)
+        .select_related("instrument")
+        .order_by("opened_on", "pk")
+    ):
+        unit = p.instrument.ledger_unit
+        running[unit] = running.get(unit, Decimal(0)) + p.quantity_outstanding
+        if p.overdue_since is not None:
+            needed[unit] = running[unit]
+    return needed
+
+
+def _maturity_plan(
+    account, acct: margin.Account, *, rule: str, unsellable, fee_rate: Decimal, buy_fee_rate
+) -> margin.LiquidationPlan:
+    """A maturity call's plan: the sale repaying the overdue debt
+    (lending.domain.maturity.plan_sale_to_repay) and the buy-back of all the overdue shares
+    (`overdue_buy_backs`, rounded up to whole lots, at most the whole remainder owed), each at
+    its short row's buy-back limit. The buy-backs are paid from the restricted proceeds, then
+    the free cash (with what the sale leaves after repaying), the rest owed: the figures after
+    the plan say so. `restored`: the debt repaid and every overdue share bought back (a
+    suspended or unpriced instrument is left out, as in any plan)."""
+    result = maturity_sizing.plan_sale_to_repay(
+        acct,
+        financing_maturity.overdue_debt(account),
+        order=rule,
+        unsellable=unsellable,
+        fee_rate=fee_rate,
+    )
+    needed = overdue_buy_backs(account)
+    if not needed:
+        return result
+    covers, left_out = [], False
+    spent = covered = Decimal(0)
+    rows = {p.instrument: p for p in acct.positions if p.quantity < 0}
+    for unit, need in needed.items():
+        p = rows.get(unit)
+        if p is None or unit in unsellable or p.limit_price is None:
+            left_out = True
+            continue
+        owed = -p.quantity
+        lot = Decimal(p.lot_size)
+        qty = min((need / lot).to_integral_value(rounding=ROUND_CEILING) * lot, owed)
+        limit = p.limit_price
+        covers.append(
+            margin.PlanLine(
+                unit,
+                qty,
+                limit,
+                margin.quantize_money(qty * limit),
+                margin.quantize_money(qty * p.price),
+            )
+        )
+        spent += qty * limit * (1 + buy_fee_rate)
+        covered += qty * p.price
+    # the cash the buy-backs may take: the restricted proceeds, the free cash, and what the
+    # sale raised beyond what it repaid (in result.assets_after already)
+    sold_mv = sum((line.market_value for line in result.lines), Decimal(0))
+    raised_left = result.assets_after - margin.total_assets(acct) + sold_mv
+    pool = max(acct.short_proceeds + max(acct.cash, Decimal(0)) + raised_left, Decimal(0))
+    paid = min(spent, pool)
+    assets_after = result.assets_after - paid
+    liabilities_after = result.liabilities_after - covered + (spent - paid)
+    ratio_after = margin.ratio_of(assets_after, liabilities_after)
+    return dataclasses.replace(
+        result,
+        restored=result.restored and not left_out,
+        ratio_after=ratio_after,
+        shortfall=margin.quantize_money(max(liabilities_after - assets_after, Decimal(0))),
+        assets_after=assets_after,
+        liabilities_after=liabilities_after,
+        covers=tuple(covers),
+        cover_cost=sum((line.proceeds for line in covers), Decimal(0)),
+    )
 
 
 def _plan_create(

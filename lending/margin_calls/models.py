@@ -155,6 +155,7 @@ MARGIN_EVENT_KINDS = {
     "maturity_overdue": _("Financing overdue"),
     "maturity_call_deferred": _("Maturity call waits for the open call"),
     "maturity_repaid": _("Overdue financing repaid"),
+    "maturity_covers": _("Maturity call covers overdue short positions"),
 }
 
 
@@ -244,6 +245,11 @@ class Notice(models.Model):
     financing = models.ForeignKey(
         "lending.Financing", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # a short position's maturity notice (kind "maturity"): the position it is about; stage as
+    # for a financing's
+    short_position = models.ForeignKey(
+        "lending.ShortPosition", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     # a rights-issue notice (kind "rights"): the holder's entitlement it announces
     entitlement = models.ForeignKey(
         "lending.CorporateActionEntitlement",
@@ -289,6 +295,7 @@ class Notice(models.Model):
                 condition=Q(call__isnull=False)
                 | Q(warning_episode__isnull=False)
                 | Q(financing__isnull=False)
+                | Q(short_position__isnull=False)
                 | Q(entitlement__isnull=False),
                 name="lending_notice_has_call_or_episode",
             ),
@@ -296,6 +303,11 @@ class Notice(models.Model):
                 fields=["financing", "kind", "stage", "channel"],
                 condition=Q(financing__isnull=False),
                 name="lending_notice_once_per_financing_stage_channel",
+            ),
+            models.UniqueConstraint(
+                fields=["short_position", "kind", "stage", "channel"],
+                condition=Q(short_position__isnull=False),
+                name="lending_notice_once_per_short_position_stage_channel",
             ),
             models.UniqueConstraint(
                 fields=["entitlement", "kind", "stage", "channel"],

@@ -430,6 +430,7 @@ def notices_build(
     context: dict | None = None,
     financing=None,
     entitlement=None,
+    short_position=None,
 ) -> list[Notice]:
     """The portal and e-mail notices of one event, not yet saved (see notices_save)."""
     ctx = dict(context or {})
@@ -445,6 +446,7 @@ def notices_build(
             warning_episode=warning_episode if call is None else None,
             financing=financing,
             entitlement=entitlement,
+            short_position=short_position,
             kind=kind,
             stage=stage,
             channel=channel,
@@ -465,7 +467,8 @@ def _notice_key(notice: Notice) -> tuple:
     if notice.call is not None:
         return ("call", notice.call.pk, notice.kind, notice.stage, notice.channel)
     return ("account", notice.credit_account_id, notice.warning_episode, notice.financing_id,
-            notice.entitlement_id, notice.kind, notice.stage, notice.channel)  # fmt: skip
+            notice.entitlement_id, notice.short_position_id, notice.kind, notice.stage,
+            notice.channel)  # fmt: skip
 
 
 def notices_save(notices: list[Notice]) -> list[Notice]:
@@ -484,7 +487,7 @@ def notices_save(notices: list[Notice]) -> list[Notice]:
         Q(call_id__in=call_ids) | Q(call__isnull=True, credit_account_id__in=account_ids)
     ).only(
         "call_id", "credit_account_id", "warning_episode", "financing_id", "entitlement_id",
-        "kind", "stage", "channel",
+        "short_position_id", "kind", "stage", "channel",
     )  # fmt: skip
     seen = {_notice_key(n) for n in existing}
     fresh = []

@@ -21,7 +21,9 @@ as a financing's (lending.financing.maturity).
 * Overdue. A position still open after its due date is overdue from the next day
   (`short_positions_mark_overdue`, run by the end of day's maturity step): `overdue_since` is
   set (the day after the due date, whenever the run is made), the position stays "open"
-  (still owed), and a request not yet approved lapses (rejected by the system).
+  (still owed), and a request not yet approved lapses (rejected by the system). The forced
+  close is the margin calls' maturity run (lending.margin_calls.maturity): the account's
+  maturity call, a plan buying back every overdue share, four eyes, the buy-in.
 """
 
 from __future__ import annotations

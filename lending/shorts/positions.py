@@ -372,7 +372,16 @@ def _close_in_transaction(
         left_to_pay -= pay
         stamp(position, actor=actor, reason=f"returned: {memo}"[:300])
         position.save()
+    for hook in list(CLOSED_HOOKS):
+        hook(account, touched, actor=actor)
     return CloseResult(quantity, released_amount, charged, paid, release, touched)
+
+
+#: Run inside a close's transaction (a cover, a forced buy-in, a direct return) with (account,
+#: the positions it touched, actor): a higher area acts on what the close cleared
+#: (margin_calls closes a maturity call once no overdue position is left; registered when
+#: Django starts, lending.apps), as lending.financing.services.REPAID_HOOKS for a repayment.
+CLOSED_HOOKS: list = []
 
 
 def cover_fill_book_in_transaction(
@@ -523,3 +532,48 @@ def open_positions(account: CreditAccount):
         .select_related("instrument")
         .order_by("opened_on", "pk")
     )
+
+
+def lending_receivable_pay_in_transaction(
+    *, account: CreditAccount, available: Decimal, key: str, memo: str, on: date, actor=None
+) -> Decimal:
+    """Pay what the investor owes on the lending side (fees, compensation, a buy-in's
+    shortfall: `lending_fee_receivable`) from its free cash, at most `available` (a sale's
+    proceeds left after the financing: a sale to repay or a liquidation pays every debt to the
+    desk). The fees paid come off the positions' accrued fees, oldest first. Returns the amount
+    paid; the same key again pays nothing more."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("lending_receivable_pay_in_transaction needs the caller's transaction")
+    if available <= 0 or JournalEntry.objects.filter(idempotency_key=key).exists():
+        return ZERO
+    ledger = ledger_of(account.investor, None, actor)
+    balances = _balances(ledger)
+    paid = min(available, balances["lending_fee_receivable"], max(balances["client_money"], ZERO))
+    if paid <= 0:
+        return ZERO
+    _post(
+        [
+            custody.debit(ledger["client_money"], paid),
+            custody.credit(ledger["lending_fee_receivable"], paid),
+        ],
+        memo=f"Securities lending receivable paid from sale proceeds: {memo}",
+        kind=EntryKind.FEE,
+        key=key,
+        on=on,
+        actor=actor,
+    )
+    left = paid
+    for position in (
+        ShortPosition.objects.select_for_update(of=("self",))
+        .filter(credit_account=account, fee_accrued__gt=0)
+        .order_by("opened_on", "pk")
+    ):
+        if left <= 0:
+            break
+        pay = min(left, position.fee_accrued)
+        position.fee_accrued -= pay
+        position.fee_paid += pay
+        left -= pay
+        stamp(position, actor=actor, reason=f"fees paid from sale proceeds: {memo}"[:300])
+        position.save(update_fields=["fee_accrued", "fee_paid"])
+    return paid

@@ -99,13 +99,12 @@ def _escalation(day: date, params: dict, shard: int, shards: int) -> dict:
 
 def _maturity(day: date, params: dict, shard: int, shards: int) -> dict:
     from lending.margin_calls import maturity
-    from lending.shorts import maturity as short_maturity
 
+    # short positions are marked overdue by the maturity run too (their calls the same day)
     run = maturity.maturity_process(on=day, now=timezone.now(), shards=shards, shard=shard)
-    shorts_overdue = short_maturity.short_positions_mark_overdue(on=day)
     return {
         "financings_overdue": _count(run.overdue),
-        "short_positions_overdue": _count(shorts_overdue),
+        "short_positions_overdue": _count(run.short_overdue),
         "maturity_calls": _count(run.calls),
         "calls_closed": _count(run.closed),
         "reminders": _count(run.reminders),
