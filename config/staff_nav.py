@@ -29,6 +29,7 @@ NAV = (
     ("staff:lending-held-deposits", _("Held deposits")),
     ("staff:lending-instrument-list", _("Instruments")),
     ("staff:lending-shorts-inventory", _("Lending inventory")),
+    ("staff:lending-shorts-extensions", _("Short extensions")),
     ("staff:lending-mtm-runs", _("Mark-to-market")),
     ("staff:lending-risk-runs", _("Risk and reserve")),
     ("staff:custody-treasury", _("Treasury")),

@@ -356,6 +356,7 @@ def build_daily_business(as_of: datetime) -> Snapshot:
         "liquidations": {
             "count": len(liquidations),
             "proceeds": _money(sum((x["proceeds"] for x in liquidations), Decimal(0))),
+            "buy_back_cost": _money(sum((x["buy_back_cost"] for x in liquidations), Decimal(0))),
             "debt_repaid": _money(
                 sum(
                     (x["principal_repaid"] + x["interest_repaid"] for x in liquidations), Decimal(0)

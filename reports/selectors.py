@@ -537,7 +537,8 @@ def calls_issued_between(start: datetime, end: datetime) -> list:
 
 
 def liquidation_fills_between(start: datetime | None, end: datetime) -> list[dict]:
-    """Liquidation fills up to `end` (from `start` if given), one dict per plan."""
+    """Liquidation fills up to `end` (from `start` if given), one dict per plan: the sales'
+    proceeds apart from what forced buy-ins of short positions cost (`buy_back_cost`)."""
     from lending.models import LiquidationFill
 
     qs = LiquidationFill.objects.filter(filled_at__lte=end)
@@ -555,6 +556,7 @@ def liquidation_fills_between(start: datetime | None, end: datetime) -> list[dic
                 "fills": 0,
                 "quantity": Decimal(0),
                 "proceeds": Decimal(0),
+                "buy_back_cost": Decimal(0),
                 "principal_repaid": Decimal(0),
                 "interest_repaid": Decimal(0),
                 "first_fill_at": fill.filled_at,
@@ -563,7 +565,10 @@ def liquidation_fills_between(start: datetime | None, end: datetime) -> list[dic
         )
         entry["fills"] += 1
         entry["quantity"] += fill.quantity
-        entry["proceeds"] += fill.amount
+        if fill.order.line.side == "buy_back":
+            entry["buy_back_cost"] += fill.amount
+        else:
+            entry["proceeds"] += fill.amount
         entry["principal_repaid"] += fill.principal_repaid or 0
         entry["interest_repaid"] += fill.interest_repaid or 0
         entry["last_fill_at"] = fill.filled_at

@@ -585,15 +585,17 @@ def seed_book(stdout) -> None:
         f"{built} demo accounts funded with positions"
     )
     if plans:
-        _shorts_seed(stdout, pool, credit.active_contract(plans[0][0]).credit_account)
+        # the short seller: the first demo account without financing (its margin is free)
+        seller = next((p[0] for p in plans if p[3] is None), plans[0][0])
+        _shorts_seed(stdout, pool, credit.active_contract(seller).credit_account)
     seed_margin_states(stdout)
 
 
 def _shorts_seed(stdout, pool, account) -> None:
     """Securities lending (融券): each exchange's short-sale target list (the index
     constituents), 20,000 house shares of the first four of them in the lending inventory from
-    a (synthetic) custodian confirmation, and the first demo login's short sale of two lots of
-    the fourth at its latest price, filled. Idempotent (the confirmations and the order's
+    a (synthetic) custodian confirmation, and `account`'s short sale of two lots of the fourth at
+    its latest price, filled. Idempotent (the confirmations and the order's
     key are booked once)."""
     from django.utils import timezone
 

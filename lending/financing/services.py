@@ -80,6 +80,7 @@ from lending.financing.models import (
 from lending.financing.valuation import account_view
 from lending.instruments import exchange_lists
 from lending.instruments.models import Instrument
+from lending.shorts import positions as short_positions
 
 logger = logging.getLogger(__name__)
 
@@ -679,8 +680,9 @@ def sale_fill_book_in_transaction(
     """Book one fill of a sale inside the caller's transaction: the shares leave the account
     (the sold instrument's financed lots first, oldest first), the proceeds less fees come into
     client money and, when `repay` (sell to repay, liquidation), repay the financing: interest
-    first, then principal, the sold instrument's financings first. The same fill again returns
-    the first result."""
+    first, then principal, the sold instrument's financings first; then what is owed on the
+    securities lending side (lending.shorts.positions.lending_receivable_pay_in_transaction).
+    The same fill again returns the first result."""
     if not connection.in_atomic_block:
         raise RuntimeError("sale_fill_book_in_transaction needs the caller's transaction")
     sale_key, repay_key = f"fill:{fill.key}", f"fill-repay:{fill.key}"
@@ -690,8 +692,18 @@ def sale_fill_book_in_transaction(
     if done is not None:
         again = JournalEntry.objects.filter(idempotency_key=repay_key).first()
         result = _repayment_from_entry(again) if again else RepaymentResult(ZERO, ZERO)
+        lending = JournalEntry.objects.filter(idempotency_key=f"fill-lending:{fill.key}").first()
+        lending_paid = (
+            sum((p.amount for p in lending.postings.all() if p.amount > 0), ZERO)
+            if lending
+            else ZERO
+        )
         return SaleResult(
-            net, result.interest_repaid, result.principal_repaid, net - result.total, done
+            net,
+            result.interest_repaid,
+            result.principal_repaid,
+            net - result.total - lending_paid,
+            done,
         )
     ledger = _trade_ledger(account.investor, instrument, actor)
     custody.balances_lock(ledger.values())
@@ -748,8 +760,23 @@ def sale_fill_book_in_transaction(
                 memo=f"Sale proceeds repay financing ({instrument.ledger_unit}): {fill.memo}",
                 first_instrument_id=instrument.pk,
             )
+    lending_paid = ZERO
+    if repay:
+        # then what is owed on the lending side (fees, compensation, a buy-in's shortfall)
+        lending_paid = short_positions.lending_receivable_pay_in_transaction(
+            account=account,
+            available=net - result.total,
+            key=f"fill-lending:{fill.key}",
+            memo=fill.memo,
+            on=fill.on,
+            actor=actor,
+        )
     return SaleResult(
-        net, result.interest_repaid, result.principal_repaid, net - result.total, entry
+        net,
+        result.interest_repaid,
+        result.principal_repaid,
+        net - result.total - lending_paid,
+        entry,
     )
 
 

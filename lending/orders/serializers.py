@@ -7,7 +7,12 @@ from accounts.api_fields import price_field, quantity_field
 from lending.common.api import decimal_text
 from lending.orders.models import OrderPurpose
 
-PLACEABLE = [(p.value, p.label) for p in OrderPurpose if p != OrderPurpose.LIQUIDATION]
+#: What an investor or staff may place: liquidation sales and forced buy-ins are a plan's.
+PLACEABLE = [
+    (p.value, p.label)
+    for p in OrderPurpose
+    if p not in (OrderPurpose.LIQUIDATION, OrderPurpose.BUY_IN)
+]
 
 
 class OrderInSerializer(serializers.Serializer):

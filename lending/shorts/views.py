@@ -1,7 +1,8 @@
 """Pages of the lending inventory (券源): the staff page (each instrument's quantity, reserved,
 lent and available with its lots and sources; add a lot from a confirmation, withdraw
 unreserved shares, release a stale reservation) and the investor's page of what can be
-shorted and how much (read-only: the short-sale order comes later); the extension of a short
+shorted and how much (with links to the order form and the investor's short positions,
+lending.portal); the extension of a short
 position's due date (lending.shorts.maturity): the investor's request (portal) and the staff
 page where operations check a request and a second person approves or rejects it. Permissions
 are declared here and checked again by the services."""

@@ -106,6 +106,7 @@ def portal_urls(book) -> list[tuple[str, str]]:
 def book(funded_account, make_investor, make_eligible, staff, book_instruments, reserve):
     """A full book on an investor, and the staff's queues with one item each."""
     from compliance.models import SuitabilityAssessment
+    from custody import services as custody_services
     from lending.credit import services as credit
     from lending.financing import maturity
     from lending.instruments import exchange_lists
@@ -148,6 +149,15 @@ def book(funded_account, make_investor, make_eligible, staff, book_instruments, 
         confirmation_reference="CSDC-PHONE-1",
         actor=staff["ops"],
         reason="house ETF units confirmed by the custodian",
+    )
+    custody_services.client_deposit_post(
+        investor=investor,
+        amount=Decimal("4000"),  # the short sale's margin: the call below still comes
+        currency="CNY",
+        bank_account=investor._test_bank_account,
+        reference="margin for the short sale",
+        actor=None,
+        idempotency_key="phone-width-short-margin",
     )
     market.traded(account, etf, "short_sale", 1000, "4.000", actor=investor.user)
     short_position = ShortPosition.objects.get(credit_account=account)

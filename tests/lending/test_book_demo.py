@@ -62,7 +62,16 @@ def test_demo_seed_book_shows_calls_and_is_idempotent():
     assert sorted(imports.values_list("exchange", "kind")) == [
         ("SSE", "eligible_collateral"),
         ("SSE", "financing_target"),
+        ("SSE", "short_target"),
         ("SZSE", "eligible_collateral"),
         ("SZSE", "financing_target"),
+        ("SZSE", "short_target"),
     ]
-    assert all(len(i.unknown_codes) == 1 for i in imports)
+    assert all(len(i.unknown_codes) == 1 for i in imports.exclude(kind="short_target"))
+    # securities lending: inventory from the custodian's confirmations and one short sale,
+    # booked once (the rerun above added no order)
+    from lending.models import LendingLot, ShortPosition
+
+    assert LendingLot.objects.count() == 4
+    short = ShortPosition.objects.get()
+    assert short.status == "open" and short.quantity_outstanding > 0

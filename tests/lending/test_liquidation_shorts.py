@@ -125,10 +125,13 @@ def test_a_call_on_a_long_short_account_is_cured_by_a_minimal_sale_and_buy_back(
     assert plan.buy_back_cost == D("22615.00")
 
     # the staff page shows each line's side
-    page = client.get(reverse("staff:lending-liquidation-detail", args=[plan.pk]))
+    url = reverse("staff:lending-liquidation-detail", args=[plan.pk])
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 200
     text = page.content.decode()
     assert "Buy back" in text and "45.23" in text and "22,615.00" in text
+    chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "买券还券" in chinese and "Buy back" not in chinese
 
     # four eyes: the preparer cannot approve; a second officer with a second factor does
     with pytest.raises(PermissionDenied):
@@ -200,15 +203,15 @@ def test_a_call_on_a_long_short_account_is_cured_by_a_minimal_sale_and_buy_back(
     assert trial_balance_is_zero()
 
 
-def test_a_buy_in_filled_before_the_sale_leaves_its_shortfall_owed_and_still_cures(
+def test_a_buy_in_filled_before_the_sale_leaves_a_shortfall_the_sale_pays(
     long_short_account, staff
 ):
     """The same plan, the exchange filling the buy-in first: 22,615.00 from the restricted
     proceeds 20,000.00 and no free cash: 2,615.00 owed (lending_fee_receivable), with the
-    day's fee 2.32 unpaid: 2,617.32 owed. Then the sale brings 2,835.00 of cash.
-    Assets 2,835 + 35,150 = 37,985.00; liabilities 22,500 + 2,617.32 = 25,117.32: ratio
-    151.23% >= 150%, cured (below the plan's 157.20%: the sale's cash does not pay what the
-    buy-in left owed)."""
+    day's fee 2.32 unpaid: 2,617.32 owed. Then the sale brings 2,835.00 of cash, which pays
+    what is owed on the lending side after the financing (none here): 217.68 left.
+    Assets 217.68 + 35,150 = 35,367.68; liabilities 22,500: ratio 157.19% >= 150%, cured,
+    as when the sale fills first."""
     account = long_short_account
     call = _overdue_call(account)
     plan = liquidation.liquidation_plan_prepare(call=call, actor=staff["risk"])
@@ -230,9 +233,13 @@ def test_a_buy_in_filled_before_the_sale_leaves_its_shortfall_owed_and_still_cur
     assert plan.status == "executed"
 
     assert ShortPosition.objects.get(credit_account=account).quantity_outstanding == D(500)
+    assert _balance(account, "lending_fee_receivable") == D("0.00")
+    assert _balance(account, "client_money") == D("217.68")
+    position = ShortPosition.objects.get(credit_account=account)
+    assert position.fee_accrued == 0 and position.fee_paid == D("2.32")
     view = account_view(account)
-    assert view.total_assets == D("37985.00") and view.total_liabilities == D("25117.32")
-    assert view.maintenance_ratio.quantize(D("0.0001")) == D("1.5123")
+    assert view.total_assets == D("35367.68") and view.total_liabilities == D("22500.00")
+    assert view.maintenance_ratio.quantize(D("0.0001")) == D("1.5719")
     call.refresh_from_db()
     assert call.status == "closed"
     assert AccountMarginState.objects.get(credit_account=account).state == "normal"

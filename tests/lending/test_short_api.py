@@ -214,6 +214,7 @@ def test_the_order_form_offers_short_sale_and_buy_to_cover(short_desk, short_acc
             "limit_price": "20.00",
             "idempotency_key": "o-2",
         },
+        HTTP_ACCEPT_LANGUAGE="en",
     )
     assert below.status_code == 400  # more than owed: on the quantity field
     assert "exceed" in below.content.decode()
