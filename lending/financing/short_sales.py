@@ -47,12 +47,7 @@ from lending.instruments.models import Instrument
 from lending.shorts import maturity as short_maturity
 from lending.shorts import positions as short_positions
 from lending.shorts import selectors as short_selectors
-from lending.shorts.models import (
-    ReservationStatus,
-    ShortPosition,
-    ShortPositionStatus,
-    ShortReservation,
-)
+from lending.shorts.models import ReservationStatus, ShortReservation
 
 ZERO = Decimal(0)
 RETURN_PERM = "lending.change_shortposition"
@@ -155,19 +150,15 @@ def short_sale_check(
     short_concentration_check(view=view, instrument=instrument, amount=amount, on=on)
 
 
-def short_balance(instrument: Instrument) -> tuple[Decimal, Decimal]:
-    """The desk's short balance of `instrument` in shares: what the open short positions owe,
-    and what working short sales may still sell (their reservations' shares not yet lent nor
-    released; a desk reservation by staff is not a short sale)."""
-    owed = ShortPosition.objects.filter(
-        instrument=instrument, status=ShortPositionStatus.OPEN
-    ).aggregate(total=Sum("quantity_outstanding"))["total"]
+def short_working(instrument: Instrument) -> Decimal:
+    """Shares working short sales of `instrument` may still sell (their reservations' shares
+    not yet lent nor released; a desk reservation by staff is not a short sale)."""
     working = ShortReservation.objects.filter(
         instrument=instrument,
         status=ReservationStatus.RESERVED,
         credit_account__isnull=False,
     ).aggregate(total=Sum(F("quantity") - F("lent") - F("released")))["total"]
-    return owed or ZERO, working or ZERO
+    return working or ZERO
 
 
 def _whole(shares: Decimal) -> str:
@@ -177,21 +168,55 @@ def _whole(shares: Decimal) -> str:
 def short_float_check(*, instrument: Instrument, quantity: Decimal, on: date) -> None:
     """DOMAIN.md: short sales of a security stop when its short balance reaches the dated
     `shorts.float_stop` (25%) of its tradable shares and resume below `shorts.float_resume`
-    (20%). Desk-wide, in shares: (owed by the open short positions + working short sales +
-    this sale) / tradable float, refused at or above the stop fraction.
-
-    Simplification, until the instrument keeps a "shorts stopped" state (a migration): the
-    hysteresis needs to remember that the stop was reached, so the rule is evaluated on the
-    figure after this sale alone. A sale is refused whenever it would bring the balance to the
-    stop fraction, so the balance never passes it through new sales; once the balance is at or
-    above it (the float shrank, bonus shares owed), every sale is refused until a sale that
-    keeps the figure below the stop fits again; the message names the resume fraction as the
-    rule states it, but the figure checked is the same one."""
-    owed, working = short_balance(instrument)
-    tradable = Decimal(instrument.tradable_float)
+    (20%). Desk-wide, in shares. Refused while the instrument is stopped (its state, kept with
+    the hysteresis by lending.shorts.positions.short_stop_evaluate, evaluated here first: a
+    float changed since), and whenever (owed by the open short positions + working short
+    sales + this sale) / tradable float would reach the stop: a sale never takes the balance
+    to it."""
+    state = short_positions.short_stop_evaluate(instrument_id=instrument.pk, on=on)
+    owed = short_positions.short_balance(instrument.pk)
+    working = short_working(instrument)
+    tradable = Decimal(state.tradable_float)
     stop = compliance_selectors.parameter(P.SHORT_FLOAT_STOP, on=on)
     resume = compliance_selectors.parameter(P.SHORT_FLOAT_RESUME, on=on)
+    if tradable <= 0:
+        raise RuleViolation(
+            _(
+                "instrument: %(instrument)s has no tradable float on record: the float stop "
+                "of short sales cannot be checked"
+            )
+            % {"instrument": instrument.ledger_unit},
+            code="short_float_stop",
+            extra={"field": "instrument", "tradable_float": _whole(tradable)},
+        )
     share = (owed + working + quantity) / tradable
+    if state.shorts_stopped:
+        now = owed / tradable
+        raise RuleViolation(
+            _(
+                "instrument: short sales of %(instrument)s are stopped: its short balance "
+                "reached %(stop)s of its tradable float and is %(now)s now (%(owed)s of "
+                "%(float)s shares); they resume below %(resume)s"
+            )
+            % {
+                "instrument": instrument.ledger_unit,
+                "stop": fmt_ratio(stop),
+                "now": fmt_ratio(now),
+                "owed": fmt_shares(owed),
+                "float": fmt_shares(tradable),
+                "resume": fmt_ratio(resume),
+            },
+            code="short_float_stop",
+            extra={
+                "field": "instrument",
+                "short_balance": _whole(owed),
+                "tradable_float": _whole(tradable),
+                "share": str(now),
+                "stop": str(stop),
+                "resume": str(resume),
+                "stopped": True,
+            },
+        )
     if share >= stop:
         raise RuleViolation(
             _(
@@ -219,6 +244,7 @@ def short_float_check(*, instrument: Instrument, quantity: Decimal, on: date) ->
                 "share": str(share),
                 "stop": str(stop),
                 "resume": str(resume),
+                "stopped": False,
             },
         )
 

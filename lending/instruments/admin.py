@@ -26,6 +26,7 @@ class InstrumentAdmin(ReadOnlyHistoryAdmin):
         "collateral_eligible",
         "financing_eligible",
         "financing_stopped",
+        "shorts_stopped",
         "is_st",
         "suspended",
     )

@@ -81,6 +81,11 @@ class Instrument(models.Model):
         default=False,
         help_text=_("Set at 25% of tradable float financed, cleared below 20%."),
     )
+    shorts_stopped = models.BooleanField(
+        _("short sales stopped (float rule)"),
+        default=False,
+        help_text=_("Set at 25% of tradable float owed short, cleared below 20%."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()

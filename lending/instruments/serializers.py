@@ -40,6 +40,7 @@ class InstrumentSerializer(serializers.ModelSerializer):
             "eligible",
             "financing_eligible",
             "financing_stopped",
+            "shorts_stopped",
             "is_st",
             "suspended",
             "delisting",

@@ -243,6 +243,13 @@ def order_place(
     repeat = _repeat(key, **fields)
     if repeat is not None:
         return repeat
+    if purpose == OrderPurpose.SHORT_SALE:
+        # the float stop's state first, in its own transaction: a stop reached since the last
+        # evaluation (a float changed) is recorded even when this order is refused
+        durable(
+            lambda: short_positions.short_stop_evaluate(instrument_id=instrument.pk),
+            "short_stop_evaluate",
+        )
 
     def run() -> Order:
         account = open_credit_account_lock(credit_account)

@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from django.db import connection
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -203,6 +204,7 @@ def short_sale_fill_book_in_transaction(
         reason=f"short sale {fmt_shares(fill.quantity)} @ {fill.price}: {fill.memo}",
     )
     position.save()
+    short_stop_evaluate(instrument_id=inst.pk, actor=actor, on=fill.on)
     return position
 
 
@@ -264,6 +266,9 @@ def _close_in_transaction(
 ) -> CloseResult:
     """Take `quantity` returned shares off the positions of `instrument`, oldest first; then
     the fee catch-up, the lots' shares back, the release of proceeds and the fee payment."""
+    # the float stop as the balance stands before and after the close (a stop reached since the
+    # last evaluation is recorded before the balance falls)
+    short_stop_evaluate(instrument_id=instrument.pk, actor=actor, on=on)
     positions = open_positions_locked(account, instrument)
     left = quantity
     charged = ZERO
@@ -372,6 +377,7 @@ def _close_in_transaction(
         left_to_pay -= pay
         stamp(position, actor=actor, reason=f"returned: {memo}"[:300])
         position.save()
+    short_stop_evaluate(instrument_id=instrument.pk, actor=actor, on=on)
     for hook in list(CLOSED_HOOKS):
         hook(account, touched, actor=actor)
     return CloseResult(quantity, released_amount, charged, paid, release, touched)
@@ -577,3 +583,50 @@ def lending_receivable_pay_in_transaction(
         stamp(position, actor=actor, reason=f"fees paid from sale proceeds: {memo}"[:300])
         position.save(update_fields=["fee_accrued", "fee_paid"])
     return paid
+
+
+# --- the float stop (desk-wide, with hysteresis) ----------------------------------------------
+
+
+def short_balance(instrument_id: int) -> Decimal:
+    """Shares of the instrument the open short positions owe, desk-wide."""
+    total = ShortPosition.objects.filter(
+        instrument_id=instrument_id, status=ShortPositionStatus.OPEN
+    ).aggregate(total=Sum("quantity_outstanding"))["total"]
+    return total or ZERO
+
+
+def short_stop_evaluate(*, instrument_id: int, actor=None, on: date | None = None) -> Instrument:
+    """DOMAIN.md: short sales of a security stop when its short balance reaches the dated
+    `shorts.float_stop` (25 %) of its tradable shares and resume only below
+    `shorts.float_resume` (20 %). The state is kept on the instrument (`shorts_stopped`, with
+    its history) and evaluated where the balance or its measure moves: each short sale fill,
+    before and after each close, and each short sale's check (a float changed since). An
+    instrument without a tradable float on record counts as stopped. Call inside a transaction
+    (locks the instrument)."""
+    instrument = Instrument.objects.select_for_update(of=("self",)).get(pk=instrument_id)
+    day = on or timezone.localdate()
+    balance = short_balance(instrument_id)
+    tradable = Decimal(instrument.tradable_float)
+    stop = compliance_selectors.parameter(P.SHORT_FLOAT_STOP, on=day)
+    resume = compliance_selectors.parameter(P.SHORT_FLOAT_RESUME, on=day)
+    share = balance / tradable if tradable > 0 else None
+    if not instrument.shorts_stopped and (share is None or share >= stop):
+        instrument.shorts_stopped = True
+        why = (
+            f"short sales stopped: short balance {fmt_shares(balance)} = {share:.4%} of the "
+            f"tradable float >= {stop:.2%}"
+            if share is not None
+            else "short sales stopped: no tradable float on record"
+        )
+    elif instrument.shorts_stopped and share is not None and share < resume:
+        instrument.shorts_stopped = False
+        why = (
+            f"short sales resumed: short balance {fmt_shares(balance)} = {share:.4%} of the "
+            f"tradable float < {resume:.2%}"
+        )
+    else:
+        return instrument
+    stamp(instrument, actor=actor, reason=why)
+    instrument.save(update_fields=["shorts_stopped"])
+    return instrument

@@ -132,8 +132,10 @@ def short_targets(on: date) -> set[int]:
 
 def shortable(*, on: date) -> list[InstrumentInventory]:
     """What an investor can short on `on` and how much: instruments on the short-sale target
-    list with shares available to lend (> 0), in code order."""
-    targets = short_targets(on)
+    list, not stopped by the float rule, with shares available to lend (> 0), in code order."""
+    targets = short_targets(on) - set(
+        Instrument.objects.filter(shorts_stopped=True).values_list("pk", flat=True)
+    )
     if not targets:
         return []
     ids = (

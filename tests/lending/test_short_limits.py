@@ -66,6 +66,37 @@ def test_short_sales_stop_at_a_quarter_of_the_tradable_float(short_desk, short_a
     assert market.place(a, short_desk, "short_sale", 900, "20.00").pk is not None  # 24.00%
 
 
+def test_a_stop_reached_holds_until_the_balance_falls_below_a_fifth(short_desk, short_account):
+    """Hysteresis, worked by hand: float 10,000; A owes 2,000 (20%). The float is cut to 8,000
+    (an exchange correction): 2,000 / 8,000 = 25% -> the next check records the stop. A covers
+    300: 1,700 / 8,000 = 21.25%, still stopped (not below 20%); B's 100 refused as stopped.
+    A covers 200 more: 1,500 / 8,000 = 18.75% < 20% -> resumed; B's 100 placed (20.00%)."""
+    Instrument.objects.filter(pk=short_desk.pk).update(tradable_float=10000)
+    a = short_account(deposit="100000")
+    b = short_account(deposit="100000")
+    market.traded(a, short_desk, "short_sale", 2000, "20.00")
+    Instrument.objects.filter(pk=short_desk.pk).update(tradable_float=8000)
+    with pytest.raises(RuleViolation) as first:
+        market.place(b, short_desk, "short_sale", 100, "20.00")
+    assert first.value.code == "short_float_stop"
+    short_desk.refresh_from_db()
+    assert short_desk.shorts_stopped is True
+    reasons = list(short_desk.history.values_list("history_change_reason", flat=True))
+    assert any("short sales stopped" in (r or "") for r in reasons), reasons
+    market.traded(a, short_desk, "buy_to_cover", 300, "20.00")
+    short_desk.refresh_from_db()
+    assert short_desk.shorts_stopped is True  # 21.25%: not below the resume line
+    with pytest.raises(RuleViolation) as still:
+        market.place(b, short_desk, "short_sale", 100, "20.00")
+    assert still.value.extra["stopped"] is True
+    assert D(still.value.extra["share"]) == D("0.2125")
+    assert "resume below 20.00%" in str(still.value)
+    market.traded(a, short_desk, "buy_to_cover", 200, "20.00")
+    short_desk.refresh_from_db()
+    assert short_desk.shorts_stopped is False  # 18.75%
+    assert market.place(b, short_desk, "short_sale", 100, "20.00").pk is not None
+
+
 def test_a_short_sale_over_the_concentration_cap_is_refused(short_desk, short_account):
     compliance_services.parameter_add(
         key=P.CONCENTRATION_CAP,
