@@ -207,10 +207,10 @@ def generate_and_load(
             "lending_instrument",
             "id, code, exchange, name, category, is_st, suspended, delisting, board, "
             "tradable_float, lot_size, collateral_eligible, haircut, financing_eligible, "
-            "financing_stopped, created_at",
+            "financing_stopped, shorts_stopped, created_at",
             (
                 f"{j + 1}\tB{j + 1:06d}\tSSE\tbench {j + 1}\t{inst_cat[j]}\tf\tf\tf\tmain\t"
-                f"1000000000\t100\tt\t{haircut_by_cat[inst_cat[j]]}\tt\tf\t{ts}\n"
+                f"1000000000\t100\tt\t{haircut_by_cat[inst_cat[j]]}\tt\tf\tf\t{ts}\n"
                 for j in range(k)
             ),
         )

@@ -57,20 +57,20 @@ LOAD_SQL = [
     # instruments, their history row and one tick each
     """INSERT INTO lending_instrument (id, code, exchange, name, category, is_st, suspended,
         delisting, board, tradable_float, lot_size, collateral_eligible, haircut,
-        financing_eligible, financing_stopped, created_at)
+        financing_eligible, financing_stopped, shorts_stopped, created_at)
        SELECT i, lpad(i::text, 6, '0'), 'SSE', 'Bench ' || i,
               (ARRAY['index_constituent','other_a_share','etf'])[1 + i %% 3],
               i %% 50 = 0, false, false, 'main', 1000000000, 100, true,
               CASE WHEN i %% 50 = 0 THEN 0 ELSE (ARRAY[0.70, 0.65, 0.90])[1 + i %% 3] END,
-              true, false, %(t0)s
+              true, false, false, %(t0)s
        FROM generate_series(1, %(k)s) i""",
     """INSERT INTO lending_historicalinstrument (id, code, exchange, name, category, is_st,
         suspended, delisting, board, tradable_float, lot_size, collateral_eligible,
-        haircut, financing_eligible, financing_stopped, created_at, history_date,
-        history_type)
+        haircut, financing_eligible, financing_stopped, shorts_stopped, created_at,
+        history_date, history_type)
        SELECT id, code, exchange, name, category, is_st, suspended, delisting, board,
               tradable_float, lot_size, collateral_eligible, haircut, financing_eligible,
-              financing_stopped, created_at, %(t0)s, '+' FROM lending_instrument""",
+              financing_stopped, shorts_stopped, created_at, %(t0)s, '+' FROM lending_instrument""",
     # a tick before as_of and a lower one after it (the report must use the first)
     """INSERT INTO lending_pricetick (instrument_id, price, at, source, received_at)
        SELECT i, round((5 + (i * 7919 %% 9500) / 100.0)::numeric, 2), %(t_before)s, 'bench',
