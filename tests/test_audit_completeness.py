@@ -431,6 +431,20 @@ def test_every_history_row_names_its_actor_or_the_system_and_a_reason(
     )
     market.traded(credit_account, etf, "short_sale", 2000, "4.000", actor=user)
     market.traded(credit_account, etf, "buy_to_cover", 1000, "4.000", actor=user)
+    # the restricted proceeds left buy a money-market fund (its units stay restricted)
+    money_market = instruments_services.instrument_create(
+        code="511880",
+        exchange="SSE",
+        name="银华日利",
+        category="money_market_govt",
+        tradable_float=1_000_000_000,
+        collateral_eligible=True,
+        haircut=D("0.95"),
+        actor=risk1,
+        reason="added to the collateral list",
+    )
+    price_set(money_market, "1.000")
+    market.traded(credit_account, money_market, "cash_buy", 1000, "1.000", actor=user)
     book.cash_withdrawal_request(
         credit_account=credit_account,
         amount=D("1000"),

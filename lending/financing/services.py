@@ -81,6 +81,7 @@ from lending.financing.valuation import account_view
 from lending.instruments import exchange_lists
 from lending.instruments.models import Instrument
 from lending.shorts import positions as short_positions
+from lending.shorts import proceeds as short_proceeds
 
 logger = logging.getLogger(__name__)
 
@@ -490,7 +491,13 @@ def cash_buy_fill_book_in_transaction(
     *, account: CreditAccount, fill: TradeFill, actor=None
 ) -> JournalEntry:
     """Book one fill of an own-cash buy inside the caller's transaction: the client's cash
-    pays the turnover and fees, the shares come into the account."""
+    pays the turnover and fees, the shares come into the account. A money-market fund or
+    government bond bought while short positions are open is paid from the restricted short
+    proceeds first (lending.shorts.proceeds)."""
+    if short_proceeds.may_invest(fill.instrument) and short_proceeds.has_open_shorts(account):
+        return short_proceeds.invested_buy_fill_book_in_transaction(
+            account=account, fill=fill, actor=actor
+        )
     ledger = _trade_ledger(account.investor, fill.instrument, actor)
     custody.balances_lock(ledger.values())
     return custody.entry_post_in_transaction(
@@ -682,6 +689,8 @@ def sale_fill_book_in_transaction(
     client money and, when `repay` (sell to repay, liquidation), repay the financing: interest
     first, then principal, the sold instrument's financings first; then what is owed on the
     securities lending side (lending.shorts.positions.lending_receivable_pay_in_transaction).
+    Units bought with restricted short proceeds are sold first and their share of the proceeds
+    is restricted again (lending.shorts.proceeds), not free to repay or to spend.
     The same fill again returns the first result."""
     if not connection.in_atomic_block:
         raise RuntimeError("sale_fill_book_in_transaction needs the caller's transaction")
@@ -698,11 +707,12 @@ def sale_fill_book_in_transaction(
             if lending
             else ZERO
         )
+        back = short_proceeds.sale_restricted_of(fill.key)
         return SaleResult(
             net,
             result.interest_repaid,
             result.principal_repaid,
-            net - result.total - lending_paid,
+            net - back - result.total - lending_paid,
             done,
         )
     ledger = _trade_ledger(account.investor, instrument, actor)
@@ -738,6 +748,11 @@ def sale_fill_book_in_transaction(
         left -= take
         changed.append(f)
     _save_financings(changed, actor=actor, reason=f"sold {fmt_shares(fill.quantity)}: {fill.memo}")
+    # the units bought with restricted short proceeds go first: their proceeds restricted again
+    back = short_proceeds.sale_restricted_book_in_transaction(
+        account=account, fill=fill, net=net, actor=actor
+    )
+    free = net - back
     result = RepaymentResult(ZERO, ZERO)
     if repay:
         rows = custody.balances_lock(ledger.values())
@@ -749,7 +764,7 @@ def sale_fill_book_in_transaction(
             ),
             ZERO,
         )
-        amount = min(net, owed)
+        amount = min(free, owed)
         if amount > 0:
             result = _repay_in_transaction(
                 account=account,
@@ -765,7 +780,7 @@ def sale_fill_book_in_transaction(
         # then what is owed on the lending side (fees, compensation, a buy-in's shortfall)
         lending_paid = short_positions.lending_receivable_pay_in_transaction(
             account=account,
-            available=net - result.total,
+            available=free - result.total,
             key=f"fill-lending:{fill.key}",
             memo=fill.memo,
             on=fill.on,
@@ -775,7 +790,7 @@ def sale_fill_book_in_transaction(
         net,
         result.interest_repaid,
         result.principal_repaid,
-        net - result.total - lending_paid,
+        free - result.total - lending_paid,
         entry,
     )
 
@@ -916,6 +931,28 @@ def securities_withdrawal_request(
         view = account_view(account)
         offered = held_back(account.pk).shares.get(instrument.pk, ZERO)
         allowed = max(view.withdrawable_quantity(instrument) - offered, ZERO)
+        # units bought with restricted short proceeds stay while short positions are open
+        restricted = short_proceeds.restricted_quantity(account, instrument)
+        if restricted > 0:
+            held = view.position(instrument)
+            own = held.own_quantity if held is not None else ZERO
+            free = max(own - offered - restricted, ZERO)
+            if quantity > free:
+                raise RuleViolation(
+                    _(
+                        "quantity: withdrawing %(quantity)s %(instrument)s exceeds the %(free)s "
+                        "units free; %(restricted)s were bought with restricted short proceeds "
+                        "and stay while short positions are open"
+                    )
+                    % {
+                        "quantity": fmt_shares(quantity),
+                        "instrument": instrument.ledger_unit,
+                        "free": fmt_shares(free),
+                        "restricted": fmt_shares(restricted),
+                    },
+                    code="restricted_holding",
+                    extra={"field": "quantity", "allowed": str(min(free, allowed))},
+                )
         if quantity > allowed:
             raise RuleViolation(
                 _(

@@ -41,11 +41,13 @@ from lending.credit.models import CreditAccount, CreditContract
 from lending.credit.permissions import require_owner_or_perm
 from lending.domain import margin
 from lending.domain.formats import fmt, fmt_ratio, fmt_shares, money_rounded
+from lending.financing import services as financing
 from lending.financing.held_back import held_back
 from lending.financing.valuation import account_view, short_margin_ratio_for
 from lending.instruments.models import Instrument
 from lending.shorts import maturity as short_maturity
 from lending.shorts import positions as short_positions
+from lending.shorts import proceeds as short_proceeds
 from lending.shorts import selectors as short_selectors
 from lending.shorts.models import ReservationStatus, ShortReservation
 
@@ -317,6 +319,35 @@ def cover_check(
         )
 
 
+def invested_purchase_check(
+    *,
+    view,
+    instrument: Instrument,
+    amount: Decimal,
+    pending: Decimal = ZERO,
+    pending_cover: Decimal = ZERO,
+) -> None:
+    """An own-cash buy costing up to `amount`. A money-market fund or government bond bought
+    while short positions are open may be paid from the restricted proceeds too (issue 22): the
+    funds are the free cash and the restricted proceeds not held back by working covers, less
+    what working own-cash buys may still spend (`pending`). Any other buy: free cash only
+    (lending.financing.services.cash_purchase_check)."""
+    if not (short_proceeds.may_invest(instrument) and view.shorts):
+        financing.cash_purchase_check(view=view, amount=amount, pending=pending)
+        return
+    funds = view.cash + max(view.short_proceeds - pending_cover, ZERO) - pending
+    if amount > funds:
+        raise RuleViolation(
+            _(
+                "amount: the purchase may cost %(amount)s; the free cash and the restricted "
+                "short proceeds not held back are %(funds)s"
+            )
+            % {"amount": fmt(amount), "funds": fmt(funds)},
+            code="insufficient_cash",
+            extra={"field": "amount", "amount": str(amount), "cash": str(funds)},
+        )
+
+
 def short_return_direct(
     *,
     credit_account: CreditAccount,
@@ -358,7 +389,9 @@ def short_return_direct(
         position = view.position(instrument)
         own = position.own_quantity if position is not None else ZERO
         offered = held_back(account.pk).shares.get(instrument.pk, ZERO)
-        free = max(own - offered, ZERO)
+        # units bought with restricted short proceeds are not the investor's to return
+        restricted = short_proceeds.restricted_quantity(account, instrument)
+        free = max(own - offered - restricted, ZERO)
         if quantity > free:
             raise RuleViolation(
                 _(

@@ -343,7 +343,14 @@ def order_place(
                     desk_pending=selectors.desk_financing_reserved(),
                 )
             else:
-                financing.cash_purchase_check(view=view, amount=reserved, pending=held.cash)
+                # a money-market or government buy may spend the restricted short proceeds
+                short_sales.invested_purchase_check(
+                    view=view,
+                    instrument=inst,
+                    amount=reserved,
+                    pending=held.cash,
+                    pending_cover=held.cover,
+                )
                 financing.concentration_check(view=view, instrument=inst, amount=reserved, on=on)
         else:
             contract = _latest_contract(account)

@@ -55,6 +55,7 @@ from lending.portal import history, simulator
 from lending.portal import selectors as portal_selectors
 from lending.portal.api import LeverageInputSerializer
 from lending.portal.forms import ShortReturnForm
+from lending.shorts import proceeds as short_proceeds
 
 
 class AccountView(InvestorPageMixin, View):
@@ -307,6 +308,8 @@ class ShortPositionsView(InvestorPageMixin, View):
                 "account": account,
                 "book": book,
                 "view": book.view,
+                # units bought with the restricted proceeds (money-market / government)
+                "restricted_holdings": list(short_proceeds.restricted_holdings(account)),
                 "form": form
                 or ShortReturnForm(
                     owed=self._owed(book), initial={"idempotency_key": uuid.uuid4().hex}

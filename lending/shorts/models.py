@@ -466,3 +466,37 @@ class ShortPositionExtension(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} short {self.position_id} +{self.months}m ({self.status})"
+
+
+class RestrictedHolding(models.Model):
+    """Units of a money-market fund or government bond bought with the restricted short
+    proceeds (lending.shorts.proceeds): they stay restricted while the account has open short
+    positions. `quantity`: the units still held restricted; `amount`: the restricted money they
+    cost (their cost basis). Set to zero when the last open short position closes."""
+
+    credit_account = models.ForeignKey(
+        "lending.CreditAccount", on_delete=models.PROTECT, related_name="restricted_holdings"
+    )
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(_("restricted units"), **QUANTITY.fields, default=0)
+    amount = models.DecimalField(_("restricted cost"), **MONEY.fields, default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("restricted proceeds holding")
+        verbose_name_plural = _("restricted proceeds holdings")
+        ordering = ["credit_account", "instrument"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credit_account", "instrument"], name="lending_restricted_holding_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=0) & Q(amount__gte=0),
+                name="lending_restricted_holding_amounts",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"restricted {self.credit_account_id} {self.instrument_id} {self.quantity}"

@@ -377,6 +377,10 @@ def _close_in_transaction(
         left_to_pay -= pay
         stamp(position, actor=actor, reason=f"returned: {memo}"[:300])
         position.save()
+    # the last open position closed: the units bought with restricted proceeds are free
+    from lending.shorts import proceeds  # here: proceeds builds on this module
+
+    proceeds.holdings_release_in_transaction(account=account, memo=memo, actor=actor)
     short_stop_evaluate(instrument_id=instrument.pk, actor=actor, on=on)
     for hook in list(CLOSED_HOOKS):
         hook(account, touched, actor=actor)
