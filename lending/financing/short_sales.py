@@ -171,11 +171,12 @@ def short_float_check(*, instrument: Instrument, quantity: Decimal, on: date) ->
     """DOMAIN.md: short sales of a security stop when its short balance reaches the dated
     `shorts.float_stop` (25%) of its tradable shares and resume below `shorts.float_resume`
     (20%). Desk-wide, in shares. Refused while the instrument is stopped (its state, kept with
-    the hysteresis by lending.shorts.positions.short_stop_evaluate, evaluated here first: a
-    float changed since), and whenever (owed by the open short positions + working short
-    sales + this sale) / tradable float would reach the stop: a sale never takes the balance
-    to it."""
-    state = short_positions.short_stop_evaluate(instrument_id=instrument.pk, on=on)
+    the hysteresis by lending.shorts.positions.short_stop_evaluate: the order's placement
+    evaluates it first in its own transaction, so a float changed since counts; read here
+    without a lock, which would stand against a fill's lock order: lots, then instrument),
+    and whenever (owed by the open short positions + working short sales + this sale) /
+    tradable float would reach the stop: a sale never takes the balance to it."""
+    state = Instrument.objects.only("tradable_float", "shorts_stopped").get(pk=instrument.pk)
     owed = short_positions.short_balance(instrument.pk)
     working = short_working(instrument)
     tradable = Decimal(state.tradable_float)
