@@ -35,7 +35,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -48,7 +47,6 @@ from accounts.audit import stamp
 from accounts.errors import Conflict, RuleViolation, ValidationFailed
 from accounts.permissions import require_permission
 from accounts.precision import RATIO
-from accounts.second_factor import require_second_factor
 from compliance import calendar
 from compliance import parameters as P
 from compliance import selectors as compliance_selectors
@@ -61,6 +59,7 @@ from custody.services.ledger import (
 )
 from lending.common.inputs import reason_required
 from lending.common.transactions import durable
+from lending.credit import extensions
 from lending.credit.locks import credit_account_lock
 from lending.credit.models import ContractStatus, CreditContract
 from lending.credit.permissions import require_owner_or_perm
@@ -85,7 +84,7 @@ PENALTY_INCOME_SUFFIX = "penalty"
 
 #: MarginCall statuses that block an extension (lending.margin_calls.models, read through the
 #: account's reverse relation: financing does not import margin_calls)
-UNFINISHED_CALL_STATUSES = ("open", "overdue", "liquidating")
+UNFINISHED_CALL_STATUSES = extensions.UNFINISHED_CALL_STATUSES
 
 
 def today() -> date:
@@ -122,21 +121,6 @@ def overdue_debt(credit_account) -> Decimal:
 # --- extensions --------------------------------------------------------------------------------
 
 
-def _months(months, *, on: date) -> int:
-    maximum = int(compliance_selectors.parameter(P.EXTENSION_MAX_MONTHS, on=on))
-    try:
-        value = int(str(months).strip())
-    except (TypeError, ValueError):
-        raise ValidationFailed(_("months: whole months"), extra={"field": "months"}) from None
-    if not 1 <= value <= maximum:
-        raise ValidationFailed(
-            _("months: an extension runs 1 to %(maximum)s months from the due date")
-            % {"maximum": maximum},
-            extra={"field": "months", "maximum": maximum},
-        )
-    return value
-
-
 def _before_due(financing: Financing, on: date, doing: str) -> None:
     if financing.status != FinancingStatus.OPEN:
         raise RuleViolation(
@@ -164,45 +148,20 @@ def _before_due(financing: Financing, on: date, doing: str) -> None:
         )
 
 
-@dataclass(frozen=True)
-class Blocker:
-    code: str
-    message: str
-
-
 def extension_blockers(
     financing: Financing, *, on: date, new_due_on: date, contract_end: bool = True
-) -> list[Blocker]:
+) -> list[extensions.Blocker]:
     """Why the investor does not qualify for an extension to `new_due_on` today (empty: they
     do). DOMAIN.md: C4+ (the suitability match for margin financing, assessment valid), no
     open call, the ratio above the warning line, the contract valid (active and, unless
     `contract_end` is False, running to the new due date: a request may come before the
     contract's renewal, the approval may not)."""
     account = financing.credit_account
-    reasons = [
-        Blocker(r.code, r.message)
-        for r in compliance_selectors.suitability_blockers(account.investor, on=on)
-    ]
-    calls = account.margin_calls.filter(status__in=UNFINISHED_CALL_STATUSES)
-    if calls.exists():
-        reasons.append(
-            Blocker(
-                "open_margin_call",
-                _("margin call #%(pk)s is not finished") % {"pk": calls.first().pk},
-            )
-        )
     contract = financing.contract
-    if contract.status != ContractStatus.ACTIVE:
+    reasons = extensions.account_blockers(account, contract, on=on)
+    if contract.status == ContractStatus.ACTIVE and contract_end and contract.ends_on < new_due_on:
         reasons.append(
-            Blocker(
-                "contract_not_active",
-                _("contract %(contract)s is %(status)s")
-                % {"contract": contract.contract_number, "status": contract.get_status_display()},
-            )
-        )
-    elif contract_end and contract.ends_on < new_due_on:
-        reasons.append(
-            Blocker(
+            extensions.Blocker(
                 "contract_ends_first",
                 _(
                     "contract %(contract)s ends on %(ends)s, before the new due date %(due)s: "
@@ -219,22 +178,13 @@ def extension_blockers(
     ratio = view.maintenance_ratio
     if ratio is not None and ratio <= view.lines.warning:
         reasons.append(
-            Blocker(
+            extensions.Blocker(
                 "ratio_at_or_below_warning",
                 _("maintenance ratio %(ratio)s is not above the warning line %(warning)s")
                 % {"ratio": fmt_ratio(ratio), "warning": fmt_ratio(view.lines.warning)},
             )
         )
     return reasons
-
-
-def _blocked(reasons: list[Blocker]) -> RuleViolation:
-    return RuleViolation(
-        _("extension: the investor does not qualify: %(reasons)s")
-        % {"reasons": "; ".join(str(r.message) for r in reasons)},
-        code="extension_not_qualified",
-        extra={"reasons": [{"code": r.code, "message": r.message} for r in reasons]},
-    )
 
 
 def financing_extension_request(
@@ -249,7 +199,7 @@ def financing_extension_request(
     if actor is not None and getattr(actor, "investor_profile", None) is None:
         reason = reason_required(reason)
     on = on or today()
-    months = _months(months, on=on)
+    months = extensions.extension_months(months, on=on)
     with transaction.atomic():
         credit_account_lock(financing.credit_account)
         financing = (
@@ -262,7 +212,7 @@ def financing_extension_request(
         # the contract's end is checked at approval: it may be renewed in the meantime
         reasons = extension_blockers(financing, on=on, new_due_on=new_due, contract_end=False)
         if reasons:
-            raise _blocked(reasons)
+            raise extensions.blocked(reasons)
         extension = FinancingExtension(
             financing=financing,
             credit_account=financing.credit_account,
@@ -320,14 +270,7 @@ def financing_extension_prepare(
 
 
 def _check_checker(extension: FinancingExtension, actor, action: str) -> None:
-    require_permission(actor, APPROVE_PERM, action=action)
-    require_second_factor(actor, action=action)
-    if actor is not None and actor.pk == extension.prepared_by_id:
-        raise RuleViolation(
-            _("extension: the person who checked it may not decide it (four eyes)"),
-            code="four_eyes",
-            extra={"field": "extension"},
-        )
+    extensions.checker_check(extension, actor, permission=APPROVE_PERM, action=action)
 
 
 def financing_extension_approve(
@@ -364,7 +307,7 @@ def financing_extension_approve(
             )
         reasons = extension_blockers(financing, on=on, new_due_on=extension.new_due_on)
         if reasons:
-            raise _blocked(reasons)
+            raise extensions.blocked(reasons)
         view = account_view(financing.credit_account)
         extension.qualification = {
             "checked_on": on.isoformat(),

@@ -684,32 +684,47 @@ def maturity_on_repaid(account, financings, *, actor) -> None:
         )
 
 
-_DUE_DATES = """
-SELECT DISTINCT f.due_on FROM lending_financing f
+# The reminders' statements, for financings and for short positions alike (`table`: the
+# due rows; `notice`: the notice's column naming one). Only these names are interpolated.
+
+
+def _due_dates_sql(table: str) -> str:
+    """The distinct due dates from %(on)s to %(until)s of open rows not yet overdue."""
+    return f"""
+SELECT DISTINCT f.due_on FROM {table} f
  WHERE f.status = 'open' AND f.overdue_since IS NULL
    AND f.due_on >= %(on)s AND f.due_on <= %(until)s
  ORDER BY 1
-"""
+"""  # noqa: S608 (table names from this module)
 
-#: the financings of a shard due on one of %(dues)s (in order: due_on, pk), with the stage of
-#: their due date (%(stages)s, the same order), open and not overdue, without both notices of
-#: that stage; {accounts}: restricted to the locked accounts
-_REMINDERS_DUE = """
-SELECT f.id, f.credit_account_id, d.stage FROM lending_financing f
+
+def _reminders_due_sql(table: str, notice: str) -> str:
+    """The rows of a shard due on one of %(dues)s (in order: due_on, pk), with the stage of
+    their due date (%(stages)s, the same order), open and not overdue, without both notices of
+    that stage; {accounts}: restricted to the locked accounts."""
+    return f"""
+SELECT f.id, f.credit_account_id, d.stage FROM {table} f
   JOIN unnest(%(dues)s::date[], %(stages)s::int[]) AS d(due_on, stage) ON d.due_on = f.due_on
  WHERE f.status = 'open' AND f.overdue_since IS NULL
-   AND mod(f.credit_account_id, %(shards)s) = %(shard)s {accounts}
+   AND mod(f.credit_account_id, %(shards)s) = %(shard)s {{accounts}}
    AND (SELECT count(*) FROM lending_notice n
-         WHERE n.financing_id = f.id AND n.kind = 'maturity' AND n.stage = d.stage) < 2
+         WHERE n.{notice} = f.id AND n.kind = 'maturity' AND n.stage = d.stage) < 2
  ORDER BY f.due_on, f.id
-"""
+"""  # noqa: S608 (table and column names from this module)
 
-_UNCOMPUTABLE = """
-SELECT f.id, f.credit_account_id, f.due_on FROM lending_financing f
+
+def _uncomputable_sql(table: str) -> str:
+    return f"""
+SELECT f.id, f.credit_account_id, f.due_on FROM {table} f
  WHERE f.status = 'open' AND f.overdue_since IS NULL AND f.due_on = ANY(%(dues)s::date[])
    AND mod(f.credit_account_id, %(shards)s) = %(shard)s
  ORDER BY f.due_on, f.id
-"""
+"""  # noqa: S608 (table names from this module)
+
+
+_DUE_DATES = _due_dates_sql("lending_financing")
+_REMINDERS_DUE = _reminders_due_sql("lending_financing", "financing_id")
+_UNCOMPUTABLE = _uncomputable_sql("lending_financing")
 
 
 def reminder_stages(*, on: date, dues: list[date], stages: list[int]):
@@ -830,30 +845,9 @@ def _reminders(stage_of: dict, *, now: datetime, run: MaturityRun, shard: int, s
     MarginEvent.objects.bulk_create(events)
 
 
-_SHORT_DUE_DATES = """
-SELECT DISTINCT s.due_on FROM lending_shortposition s
- WHERE s.status = 'open' AND s.overdue_since IS NULL
-   AND s.due_on >= %(on)s AND s.due_on <= %(until)s
- ORDER BY 1
-"""
-
-#: _REMINDERS_DUE for short positions
-_SHORT_REMINDERS_DUE = """
-SELECT s.id, s.credit_account_id, d.stage FROM lending_shortposition s
-  JOIN unnest(%(dues)s::date[], %(stages)s::int[]) AS d(due_on, stage) ON d.due_on = s.due_on
- WHERE s.status = 'open' AND s.overdue_since IS NULL
-   AND mod(s.credit_account_id, %(shards)s) = %(shard)s {accounts}
-   AND (SELECT count(*) FROM lending_notice n
-         WHERE n.short_position_id = s.id AND n.kind = 'maturity' AND n.stage = d.stage) < 2
- ORDER BY s.due_on, s.id
-"""
-
-_SHORT_UNCOMPUTABLE = """
-SELECT s.id, s.credit_account_id, s.due_on FROM lending_shortposition s
- WHERE s.status = 'open' AND s.overdue_since IS NULL AND s.due_on = ANY(%(dues)s::date[])
-   AND mod(s.credit_account_id, %(shards)s) = %(shard)s
- ORDER BY s.due_on, s.id
-"""
+_SHORT_DUE_DATES = _due_dates_sql("lending_shortposition")
+_SHORT_REMINDERS_DUE = _reminders_due_sql("lending_shortposition", "short_position_id")
+_SHORT_UNCOMPUTABLE = _uncomputable_sql("lending_shortposition")
 
 
 def _short_uncomputable(
@@ -893,7 +887,7 @@ def _short_reminders(stage_of: dict, *, now: datetime, run: MaturityRun, shard: 
     accounts = lock_in_order(credit_account_ids={a for _p, a, _s in candidates}).credit_accounts
     params["accounts"] = sorted(accounts)
     rows = _rows(
-        _SHORT_REMINDERS_DUE.format(accounts="AND s.credit_account_id = ANY(%(accounts)s)"),
+        _SHORT_REMINDERS_DUE.format(accounts="AND f.credit_account_id = ANY(%(accounts)s)"),
         params,
     )
     stage = {pk: st for pk, _a, st in rows}

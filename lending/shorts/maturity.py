@@ -28,7 +28,6 @@ as a financing's (lending.financing.maturity).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db import IntegrityError, transaction
@@ -36,15 +35,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import stamp
-from accounts.errors import Conflict, NotFound, RuleViolation, ValidationFailed
+from accounts.errors import Conflict, NotFound, RuleViolation
 from accounts.permissions import require_permission
-from accounts.second_factor import require_second_factor
 from compliance import calendar
-from compliance import parameters as P
 from compliance import selectors as compliance_selectors
 from lending.common.inputs import reason_required
+from lending.credit import extensions
 from lending.credit.locks import credit_account_lock, lock_in_order
-from lending.credit.models import ContractStatus
 from lending.credit.permissions import require_owner_or_perm
 from lending.domain.formats import fmt_shares
 from lending.shorts.models import (
@@ -67,9 +64,7 @@ LAPSED = "lapsed: not approved by the due date"
 
 PENDING = (ShortExtensionStatus.REQUESTED, ShortExtensionStatus.PREPARED)
 
-#: MarginCall statuses that block an extension (read through the account's reverse relation:
-#: shorts does not import margin_calls)
-UNFINISHED_CALL_STATUSES = ("open", "overdue", "liquidating")
+UNFINISHED_CALL_STATUSES = extensions.UNFINISHED_CALL_STATUSES
 
 #: more qualification checks from the areas above: callables (credit_account, on) -> list of
 #: Blocker (lending.apps registers the maintenance ratio's)
@@ -80,10 +75,8 @@ def today() -> date:
     return compliance_selectors.today()
 
 
-@dataclass(frozen=True)
-class Blocker:
-    code: str
-    message: str
+#: A reason the investor does not qualify (one type for every extension)
+Blocker = extensions.Blocker
 
 
 # --- overdue ----------------------------------------------------------------------------------
@@ -132,21 +125,6 @@ def short_positions_mark_overdue(*, on: date, actor=None) -> list[int]:
 
 
 # --- extensions -------------------------------------------------------------------------------
-
-
-def _months(months, *, on: date) -> int:
-    maximum = int(compliance_selectors.parameter(P.EXTENSION_MAX_MONTHS, on=on))
-    try:
-        value = int(str(months).strip())
-    except (TypeError, ValueError):
-        raise ValidationFailed(_("months: whole months"), extra={"field": "months"}) from None
-    if not 1 <= value <= maximum:
-        raise ValidationFailed(
-            _("months: an extension runs 1 to %(maximum)s months from the due date")
-            % {"maximum": maximum},
-            extra={"field": "months", "maximum": maximum},
-        )
-    return value
 
 
 def _before_due(position: ShortPosition, on: date, doing: str) -> None:
@@ -203,39 +181,10 @@ def _contract_end_check(position: ShortPosition, new_due: date) -> None:
 def extension_blockers(position: ShortPosition, *, on: date) -> list[Blocker]:
     """Why the investor does not qualify for an extension today (empty: they do)."""
     account = position.credit_account
-    reasons = [
-        Blocker(r.code, r.message)
-        for r in compliance_selectors.suitability_blockers(account.investor, on=on)
-    ]
-    calls = account.margin_calls.filter(status__in=UNFINISHED_CALL_STATUSES)
-    if calls.exists():
-        reasons.append(
-            Blocker(
-                "open_margin_call",
-                _("margin call #%(pk)s is not finished") % {"pk": calls.first().pk},
-            )
-        )
-    contract = position.contract
-    if contract.status != ContractStatus.ACTIVE:
-        reasons.append(
-            Blocker(
-                "contract_not_active",
-                _("contract %(contract)s is %(status)s")
-                % {"contract": contract.contract_number, "status": contract.get_status_display()},
-            )
-        )
+    reasons = extensions.account_blockers(account, position.contract, on=on)
     for hook in list(QUALIFICATION_HOOKS):
         reasons.extend(hook(account, on))
     return reasons
-
-
-def _blocked(reasons: list[Blocker]) -> RuleViolation:
-    return RuleViolation(
-        _("extension: the investor does not qualify: %(reasons)s")
-        % {"reasons": "; ".join(str(r.message) for r in reasons)},
-        code="extension_not_qualified",
-        extra={"reasons": [{"code": r.code, "message": str(r.message)} for r in reasons]},
-    )
 
 
 def _locked_position(pk: int) -> ShortPosition:
@@ -257,7 +206,7 @@ def short_extension_request(
     if actor is not None and getattr(actor, "investor_profile", None) is None:
         reason = reason_required(reason)
     on = on or today()
-    months = _months(months, on=on)
+    months = extensions.extension_months(months, on=on)
     with transaction.atomic():
         credit_account_lock(position.credit_account)
         position = _locked_position(position.pk)
@@ -266,7 +215,7 @@ def short_extension_request(
         _contract_end_check(position, new_due)
         reasons = extension_blockers(position, on=on)
         if reasons:
-            raise _blocked(reasons)
+            raise extensions.blocked(reasons)
         extension = ShortPositionExtension(
             position=position,
             months=months,
@@ -322,14 +271,7 @@ def short_extension_prepare(
 
 
 def _check_checker(extension: ShortPositionExtension, actor, action: str) -> None:
-    require_permission(actor, APPROVE_PERM, action=action)
-    require_second_factor(actor, action=action)
-    if actor is not None and actor.pk == extension.prepared_by_id:
-        raise RuleViolation(
-            _("extension: the person who checked it may not decide it (four eyes)"),
-            code="four_eyes",
-            extra={"field": "extension"},
-        )
+    extensions.checker_check(extension, actor, permission=APPROVE_PERM, action=action)
 
 
 def short_extension_approve(
@@ -369,7 +311,7 @@ def short_extension_approve(
         _contract_end_check(position, new_due)
         reasons = extension_blockers(position, on=on)
         if reasons:
-            raise _blocked(reasons)
+            raise extensions.blocked(reasons)
         extension.status = ShortExtensionStatus.APPROVED
         extension.new_due_on = new_due
         extension.decided_by, extension.decided_at = actor, timezone.now()

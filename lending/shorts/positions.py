@@ -105,6 +105,14 @@ def _balances(ledger: dict[str, LedgerAccount]) -> dict[str, Decimal]:
     return out
 
 
+def _move(ledger, debit: str, credit: str, amount: Decimal, **entry) -> JournalEntry:
+    """A two-leg entry: Dr ledger[debit] / Cr ledger[credit] `amount` (memo, kind, key, on,
+    actor as `_post`)."""
+    return _post(
+        [custody.debit(ledger[debit], amount), custody.credit(ledger[credit], amount)], **entry
+    )
+
+
 def _post(legs, *, memo: str, kind: str, key: str, on: date, actor) -> JournalEntry:
     return custody.entry_post_in_transaction(
         legs=[leg for leg in legs if leg.amount != 0],
@@ -318,11 +326,11 @@ def _close_in_transaction(
             extra={"field": "quantity", "owed": str(quantity - left)},
         )
     if charged:
-        _post(
-            [
-                custody.debit(ledger["lending_fee_receivable"], charged),
-                custody.credit(ledger["lending_fee_income"], charged),
-            ],
+        _move(
+            ledger,
+            "lending_fee_receivable",
+            "lending_fee_income",
+            charged,
             memo=f"Lending fee to {on.isoformat()} on {instrument.ledger_unit} returned: {memo}",
             kind=EntryKind.FEE,
             key=f"{key}:fee",
@@ -342,11 +350,11 @@ def _close_in_transaction(
     balances = _balances(ledger)
     release = max(balances["short_proceeds"] - still_owed, ZERO)
     if release:
-        _post(
-            [
-                custody.debit(ledger["short_proceeds"], release),
-                custody.credit(ledger["client_money"], release),
-            ],
+        _move(
+            ledger,
+            "short_proceeds",
+            "client_money",
+            release,
             memo=f"Restricted short proceeds released ({instrument.ledger_unit} returned): {memo}",
             kind=EntryKind.TRANSFER,
             key=f"{key}:release",
@@ -358,11 +366,11 @@ def _close_in_transaction(
     cash = balances["client_money"] + release
     paid = min(owed_fees, max(cash, ZERO), balances["lending_fee_receivable"])
     if paid > 0:
-        _post(
-            [
-                custody.debit(ledger["client_money"], paid),
-                custody.credit(ledger["lending_fee_receivable"], paid),
-            ],
+        _move(
+            ledger,
+            "client_money",
+            "lending_fee_receivable",
+            paid,
             memo=f"Lending fees paid ({instrument.ledger_unit} returned): {memo}",
             kind=EntryKind.FEE,
             key=f"{key}:fee-paid",
@@ -511,11 +519,11 @@ def direct_return_book_in_transaction(
     ledger = ledger_of(account.investor, instrument, actor)
     _balances(ledger)  # the balance rows locked before the positions move
     on = timezone.localdate()
-    entry = _post(
-        [
-            custody.debit(ledger["client_securities"], quantity),
-            custody.credit(ledger["short_securities"], quantity),
-        ],
+    entry = _move(
+        ledger,
+        "client_securities",
+        "short_securities",
+        quantity,
         memo=f"Direct return {fmt_shares(quantity)} {instrument.ledger_unit}: {memo}",
         kind=EntryKind.SECURITIES,
         key=key,
@@ -561,11 +569,11 @@ def lending_receivable_pay_in_transaction(
     paid = min(available, balances["lending_fee_receivable"], max(balances["client_money"], ZERO))
     if paid <= 0:
         return ZERO
-    _post(
-        [
-            custody.debit(ledger["client_money"], paid),
-            custody.credit(ledger["lending_fee_receivable"], paid),
-        ],
+    _move(
+        ledger,
+        "client_money",
+        "lending_fee_receivable",
+        paid,
         memo=f"Securities lending receivable paid from sale proceeds: {memo}",
         kind=EntryKind.FEE,
         key=key,

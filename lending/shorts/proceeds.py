@@ -29,7 +29,7 @@ from lending.credit.models import CreditAccount
 from lending.domain.formats import fmt, fmt_shares
 from lending.instruments.models import Instrument, InstrumentCategory
 from lending.shorts.models import RestrictedHolding, ShortPosition, ShortPositionStatus
-from lending.shorts.positions import FillLike, _balances, _post, ledger_of
+from lending.shorts.positions import FillLike, _balances, _move, _post, ledger_of
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -163,11 +163,11 @@ def sale_restricted_book_in_transaction(
     if back > 0:
         ledger = ledger_of(account.investor, None, actor)
         _balances(ledger)
-        _post(
-            [
-                custody.debit(ledger["client_money"], back),
-                custody.credit(ledger["short_proceeds"], back),
-            ],
+        _move(
+            ledger,
+            "client_money",
+            "short_proceeds",
+            back,
             memo=f"Sale of {fmt_shares(sold)} restricted {inst.ledger_unit}: proceeds "
             f"{fmt(back)} restricted again: {fill.memo}",
             kind=EntryKind.TRANSFER,
