@@ -23,6 +23,11 @@ account once):
   held 0), as _allocate does. One simple-history row per changed financing (reason
   "interest collected {YYYY-MM}", the actor, "system: " when none).
 
+Then, in the same transaction, what the shard's accounts owe on the securities lending side
+(lending fees, 权益补偿 compensation, a buy-in's shortfall: `lending_fee_receivable`) is paid
+from the cash left, once per account and month (`_lending_collect_in_transaction`; few
+accounts: one at a time).
+
 Locks, in the desk's order (lending.credit.locks): a transaction-scoped advisory lock per
 (month, shard, shards) (a second run of the same shard waits, then finds it done), the shard's
 investors (primary-key order), their open credit accounts, the ledger balance rows of their
@@ -34,7 +39,7 @@ No house account is written, so shards never wait for each other.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -47,8 +52,10 @@ from accounts.permissions import require_permission
 from custody.models import EntryKind
 from custody.services.ledger import entries_post_two_leg_set_in_transaction
 from lending.common.transactions import durable
+from lending.credit.locks import lock_in_order
 from lending.financing.accrual import FMT_MONEY, history_insert_select
 from lending.financing.models import Financing
+from lending.shorts import positions as short_positions
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +95,9 @@ class CollectResult:
     accounts: int  # accounts collected (one entry each)
     financings: int  # financings whose interest was paid (or that were repaid)
     amount: Decimal  # interest collected
+    # what the same shard's accounts owed on the securities lending side (fees, compensation,
+    # a buy-in's shortfall) and paid from the cash left after the interest
+    lending_collected: Decimal = Decimal(0)
 
     def as_dict(self) -> dict:
         return {
@@ -97,6 +107,7 @@ class CollectResult:
             "accounts": self.accounts,
             "financings": self.financings,
             "amount": str(self.amount),
+            "lending_collected": str(self.lending_collected),
         }
 
 
@@ -127,7 +138,9 @@ def shard_collect(
     shard, shards = _shard_checked(shard, shards)
 
     def run() -> CollectResult:
-        return _shard_collect_in_transaction(tag=tag, shard=shard, shards=shards, actor=actor)
+        result = _shard_collect_in_transaction(tag=tag, shard=shard, shards=shards, actor=actor)
+        lending = _lending_collect_in_transaction(tag=tag, shard=shard, shards=shards, actor=actor)
+        return replace(result, lending_collected=lending)
 
     try:
         return durable(run, "interest_collect_shard")
@@ -147,6 +160,46 @@ def interest_collect(*, month: date | str, actor=None, shards: int = 1) -> int:
         shard_collect(month=month, shard=k, shards=shards, actor=actor).accounts
         for k in range(int(shards))
     )
+
+
+#: The open credit accounts of a shard's investors owing something on the lending side.
+_LENDING_OWED = """
+SELECT ca.id FROM lending_creditaccount ca
+  JOIN custody_ledgeraccount la ON la.investor_id = ca.investor_id
+   AND la.purpose = 'lending_fee_receivable' AND la.unit = %(currency)s
+  JOIN custody_accountbalance b ON b.account_id = la.id
+ WHERE ca.status = 'open' AND mod(ca.investor_id, %(shards)s) = %(shard)s
+   AND b.balance * b.normal_sign > 0
+ ORDER BY ca.id
+"""
+
+
+def _lending_collect_in_transaction(*, tag: str, shard: int, shards: int, actor) -> Decimal:
+    """The month's collection of what the shard's accounts owe on the securities lending
+    side (lending fees, 权益补偿 compensation, a buy-in's shortfall: lending_fee_receivable),
+    from the free cash left after the interest, once per account and month (key
+    `lending-collect:{account}:{YYYY-MM}`); the fees paid come off the positions' accrued
+    fees, oldest first (lending.shorts.positions.lending_receivable_pay_in_transaction). Few
+    accounts hold shorts: one account at a time, in the shard's transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LENDING_OWED, {"currency": "CNY", "shards": shards, "shard": shard})
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return Decimal(0)
+    today = timezone.localdate()
+    total = Decimal(0)
+    locked = lock_in_order(credit_account_ids=ids)
+    for account in locked.credit_accounts.values():
+        owed = short_positions.lending_receivable_of(account)
+        total += short_positions.lending_receivable_pay_in_transaction(
+            account=account,
+            available=owed,
+            key=f"lending-collect:{account.pk}:{tag}",
+            memo=f"collected for {tag}",
+            on=today,
+            actor=actor,
+        )
+    return total
 
 
 def _shard_collect_in_transaction(*, tag: str, shard: int, shards: int, actor) -> CollectResult:

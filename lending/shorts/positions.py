@@ -552,6 +552,12 @@ def open_positions(account: CreditAccount):
     )
 
 
+def lending_receivable_of(account: CreditAccount) -> Decimal:
+    """What the investor owes on the lending side now (lending_fee_receivable's balance)."""
+    ledger = ledger_of(account.investor, None, None)
+    return _balances({"owed": ledger["lending_fee_receivable"]})["owed"]
+
+
 def lending_receivable_pay_in_transaction(
     *, account: CreditAccount, available: Decimal, key: str, memo: str, on: date, actor=None
 ) -> Decimal:

@@ -231,3 +231,27 @@ def test_bonus_shares_on_a_lent_security_are_owed_to_the_lender(short_desk, shor
     lot.refresh_from_db()
     assert (lot.lent, lot.available) == (D(0), D(11000))
     assert trial_balance_is_zero()
+
+
+def test_the_month_end_collection_takes_the_lending_fees_from_the_cash(short_desk, short_account):
+    """A sale 5 days ago, 3 days accrued (3 x 4.64 = 13.92 owed); the monthly collection (the
+    interest's task, lending.financing.collection) takes 13.92 from the free cash 50,000.00,
+    once for the month; the position's fees move from accrued to paid."""
+    from lending.financing import collection
+
+    account = short_account(deposit="50000")
+    investor = account.investor
+    position = _sold(account, short_desk, 1000, days_ago=5)
+    fees.short_fees_accrue(business_date=position.opened_on + timedelta(days=2))
+    month = collection.month_tag(timezone.localdate())
+    result = collection.shard_collect(month=month)
+    assert result.lending_collected == D("13.92")
+    assert _balance("lending_fee_receivable", investor=investor) == 0
+    assert _balance("client_money", investor=investor) == D("49986.08")
+    position.refresh_from_db()
+    assert (position.fee_accrued, position.fee_paid) == (0, D("13.92"))
+    entry = JournalEntry.objects.get(idempotency_key=f"lending-collect:{account.pk}:{month}")
+    assert entry.kind == EntryKind.FEE
+    # the month again: nothing more (nothing owed, and the key is taken)
+    assert collection.shard_collect(month=month).lending_collected == 0
+    assert trial_balance_is_zero()
