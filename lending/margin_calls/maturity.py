@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -725,6 +726,7 @@ SELECT f.id, f.credit_account_id, f.due_on FROM {table} f
 _DUE_DATES = _due_dates_sql("lending_financing")
 _REMINDERS_DUE = _reminders_due_sql("lending_financing", "financing_id")
 _UNCOMPUTABLE = _uncomputable_sql("lending_financing")
+_SHORT_DUE_DATES = _due_dates_sql("lending_shortposition")
 
 
 def reminder_stages(*, on: date, dues: list[date], stages: list[int]):
@@ -770,25 +772,53 @@ def maturity_reminders_send(
     for due, exc in unknown.items():
         log.warning("maturity reminders of positions due on %s not computed: %s", due, exc)
     for k in shard_range(shard, shards):
-        if unknown:
-            with transaction.atomic():
-                _uncomputable(unknown, now=now, run=run, shard=k, shards=shards)
-            with transaction.atomic():
-                _short_uncomputable(unknown, now=now, run=run, shard=k, shards=shards)
-        if stage_of:
-            with transaction.atomic():
-                _reminders(stage_of, now=now, run=run, shard=k, shards=shards)
-            with transaction.atomic():
-                _short_reminders(stage_of, now=now, run=run, shard=k, shards=shards)
+        for due_kind in _DUES:
+            if unknown:
+                with transaction.atomic():
+                    _uncomputable(due_kind, unknown, now=now, run=run, shard=k, shards=shards)
+            if stage_of:
+                with transaction.atomic():
+                    _reminders(due_kind, stage_of, now=now, run=run, shard=k, shards=shards)
 
 
-def _uncomputable(unknown: dict, *, now: datetime, run: MaturityRun, shard: int, shards: int):
-    rows = _rows(_UNCOMPUTABLE, _shard_params(shard, shards, dues=list(unknown)))
+@dataclass(frozen=True)
+class _Due:
+    """What falls due (a financing, a short position), for the reminders' shared steps."""
+
+    model: type
+    key: str  # its name in events' data, notices' keyword and the notice's column (+ "_id")
+    label: str  # in an event's reason
+    reminders_sql: str
+    uncomputable_sql: str
+    context: Callable
+    uncomputed: str  # the run's list of the rows whose reminder day is beyond the calendar
+
+
+_DUES = (
+    _Due(
+        Financing, "financing", "financing", _REMINDERS_DUE, _UNCOMPUTABLE,
+        _context, "uncomputable",
+    ),
+    _Due(
+        ShortPosition, "short_position", "short position",
+        _reminders_due_sql("lending_shortposition", "short_position_id"),
+        _uncomputable_sql("lending_shortposition"),
+        _short_context, "short_uncomputable",
+    ),
+)  # fmt: skip
+
+
+def _uncomputable(
+    due_kind: _Due, unknown: dict, *, now: datetime, run: MaturityRun, shard: int, shards: int
+) -> None:
+    """One "maturity_reminder_uncomputable" event per account and day, the account's first row
+    (due_on, pk) named in its data."""
+    rows = _rows(due_kind.uncomputable_sql, _shard_params(shard, shards, dues=list(unknown)))
     if not rows:
         return
-    run.uncomputable += [pk for pk, _a, _d in rows]
+    getattr(run, due_kind.uncomputed).extend(pk for pk, _a, _d in rows)
     first: dict[int, tuple[int, date]] = {}
-    for pk, account_id, due in rows:  # each account's first financing (due_on, pk)
+    for pk, account_id, due in rows:  # each account's first row (due_on, pk)
         first.setdefault(account_id, (pk, due))
     accounts = lock_in_order(credit_account_ids=first).credit_accounts
     recorded = _recorded_today(first, "maturity_reminder_uncomputable", now)
@@ -796,125 +826,55 @@ def _uncomputable(unknown: dict, *, now: datetime, run: MaturityRun, shard: int,
         event_build(
             account=accounts[account_id], kind="maturity_reminder_uncomputable", at=now,
             source=MATURITY_SOURCE, reason=str(unknown[due]),
-            data={"financing": pk, "due_on": due.isoformat()},
+            data={due_kind.key: pk, "due_on": due.isoformat()},
         )
         for account_id, (pk, due) in sorted(first.items())
         if account_id not in recorded
     ])  # fmt: skip
 
 
-def _reminders(stage_of: dict, *, now: datetime, run: MaturityRun, shard: int, shards: int):
-
+def _reminders(
+    due_kind: _Due, stage_of: dict, *, now: datetime, run: MaturityRun, shard: int, shards: int
+) -> None:
+    """The notices of the stage due, once per row, stage and channel, and one
+    "maturity_reminder" event per row reminded."""
     params = _shard_params(
         shard, shards, dues=list(stage_of), stages=[stage_of[d] for d in stage_of]
     )
-    candidates = _rows(_REMINDERS_DUE.format(accounts=""), params)
+    candidates = _rows(due_kind.reminders_sql.format(accounts=""), params)
     if not candidates:
         return
     accounts = lock_in_order(credit_account_ids={a for _f, a, _s in candidates}).credit_accounts
     params["accounts"] = sorted(accounts)
     rows = _rows(
-        _REMINDERS_DUE.format(accounts="AND f.credit_account_id = ANY(%(accounts)s)"), params
-    )
-    stage = {pk: s for pk, _a, s in rows}
-    financings = Financing.objects.filter(pk__in=list(stage)).select_related("instrument")
-    financings = sorted(financings, key=lambda f: (f.due_on, f.pk))
-    lines = lines_for_many({f.credit_account_id for f in financings}, on=timezone.localdate(now))
-    notices = []
-    for f in financings:
-        notices += notices_build(
-            account=accounts[f.credit_account_id], kind=NoticeKind.MATURITY, stage=stage[f.pk],
-            financing=f, at=now, context={**_context(f), "lines": lines[f.credit_account_id]},
-        )  # fmt: skip
-    written: dict[int, list[int]] = defaultdict(list)
-    for notice in notices_save_batched(notices):
-        written[notice.financing_id].append(notice.pk)
-    events = []
-    for f in financings:
-        ids = written.get(f.pk)
-        if not ids:
-            continue
-        events.append(event_build(
-            account=accounts[f.credit_account_id], kind="maturity_reminder", at=now,
-            source=MATURITY_SOURCE,
-            reason=f"financing #{f.pk} due on {f.due_on.isoformat()}: reminder "
-            f"{stage[f.pk]} trading days before",
-            data={"financing": f.pk, "stage": stage[f.pk], "notices": ids},
-        ))  # fmt: skip
-        run.reminders += ids
-    MarginEvent.objects.bulk_create(events)
-
-
-_SHORT_DUE_DATES = _due_dates_sql("lending_shortposition")
-_SHORT_REMINDERS_DUE = _reminders_due_sql("lending_shortposition", "short_position_id")
-_SHORT_UNCOMPUTABLE = _uncomputable_sql("lending_shortposition")
-
-
-def _short_uncomputable(
-    unknown: dict, *, now: datetime, run: MaturityRun, shard: int, shards: int
-) -> None:
-    """_uncomputable for short positions: one event per account and day (the financings' kind,
-    the position named in its data)."""
-    rows = _rows(_SHORT_UNCOMPUTABLE, _shard_params(shard, shards, dues=list(unknown)))
-    if not rows:
-        return
-    run.short_uncomputable += [pk for pk, _a, _d in rows]
-    first: dict[int, tuple[int, date]] = {}
-    for pk, account_id, due in rows:
-        first.setdefault(account_id, (pk, due))
-    accounts = lock_in_order(credit_account_ids=first).credit_accounts
-    recorded = _recorded_today(first, "maturity_reminder_uncomputable", now)
-    MarginEvent.objects.bulk_create([
-        event_build(
-            account=accounts[account_id], kind="maturity_reminder_uncomputable", at=now,
-            source=MATURITY_SOURCE, reason=str(unknown[due]),
-            data={"short_position": pk, "due_on": due.isoformat()},
-        )
-        for account_id, (pk, due) in sorted(first.items())
-        if account_id not in recorded
-    ])  # fmt: skip
-
-
-def _short_reminders(stage_of: dict, *, now: datetime, run: MaturityRun, shard: int, shards: int):
-    """_reminders for short positions: the notices of the stage due, once per position, stage
-    and channel, and one "maturity_reminder" event per position reminded."""
-    params = _shard_params(
-        shard, shards, dues=list(stage_of), stages=[stage_of[d] for d in stage_of]
-    )
-    candidates = _rows(_SHORT_REMINDERS_DUE.format(accounts=""), params)
-    if not candidates:
-        return
-    accounts = lock_in_order(credit_account_ids={a for _p, a, _s in candidates}).credit_accounts
-    params["accounts"] = sorted(accounts)
-    rows = _rows(
-        _SHORT_REMINDERS_DUE.format(accounts="AND f.credit_account_id = ANY(%(accounts)s)"),
+        due_kind.reminders_sql.format(accounts="AND f.credit_account_id = ANY(%(accounts)s)"),
         params,
     )
-    stage = {pk: st for pk, _a, st in rows}
-    positions = ShortPosition.objects.filter(pk__in=list(stage)).select_related("instrument")
-    positions = sorted(positions, key=lambda p: (p.due_on, p.pk))
-    lines = lines_for_many({p.credit_account_id for p in positions}, on=timezone.localdate(now))
+    stage = {pk: s for pk, _a, s in rows}
+    items = due_kind.model.objects.filter(pk__in=list(stage)).select_related("instrument")
+    items = sorted(items, key=lambda x: (x.due_on, x.pk))
+    lines = lines_for_many({x.credit_account_id for x in items}, on=timezone.localdate(now))
     notices = []
-    for p in positions:
+    for x in items:
         notices += notices_build(
-            account=accounts[p.credit_account_id], kind=NoticeKind.MATURITY, stage=stage[p.pk],
-            short_position=p, at=now,
-            context={**_short_context(p), "lines": lines[p.credit_account_id]},
+            account=accounts[x.credit_account_id], kind=NoticeKind.MATURITY, stage=stage[x.pk],
+            at=now, context={**due_kind.context(x), "lines": lines[x.credit_account_id]},
+            **{due_kind.key: x},
         )  # fmt: skip
     written: dict[int, list[int]] = defaultdict(list)
     for notice in notices_save_batched(notices):
-        written[notice.short_position_id].append(notice.pk)
+        written[getattr(notice, f"{due_kind.key}_id")].append(notice.pk)
     events = []
-    for p in positions:
-        ids = written.get(p.pk)
+    for x in items:
+        ids = written.get(x.pk)
         if not ids:
             continue
         events.append(event_build(
-            account=accounts[p.credit_account_id], kind="maturity_reminder", at=now,
+            account=accounts[x.credit_account_id], kind="maturity_reminder", at=now,
             source=MATURITY_SOURCE,
-            reason=f"short position #{p.pk} due on {p.due_on.isoformat()}: reminder "
-            f"{stage[p.pk]} trading days before",
-            data={"short_position": p.pk, "stage": stage[p.pk], "notices": ids},
+            reason=f"{due_kind.label} #{x.pk} due on {x.due_on.isoformat()}: reminder "
+            f"{stage[x.pk]} trading days before",
+            data={due_kind.key: x.pk, "stage": stage[x.pk], "notices": ids},
         ))  # fmt: skip
         run.reminders += ids
     MarginEvent.objects.bulk_create(events)
